@@ -1,0 +1,43 @@
+/*
+ * vec.h
+ *		The on-disk and in-memory layout of the vec type, shared by every
+ *		part of the extension that reads or builds vecs.
+ */
+#ifndef MS_VEC_H
+#define MS_VEC_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#define VEC_MAX_DIM 16000
+
+typedef struct Vec
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	int16		dim;			/* number of elements */
+	int16		flags;			/* reserved, always 0 */
+	float4		x[FLEXIBLE_ARRAY_MEMBER];
+} Vec;
+
+#define VEC_SIZE(dim)		(offsetof(Vec, x) + sizeof(float4) * (dim))
+#define DatumGetVec(d)		((Vec *) PG_DETOAST_DATUM(d))
+#define PG_GETARG_VEC_P(n)	DatumGetVec(PG_GETARG_DATUM(n))
+#define PG_RETURN_VEC_P(v)	PG_RETURN_POINTER(v)
+
+/* A zeroed vec of dim elements, palloc'd in the current context. */
+extern Vec *vec_new(int dim);
+
+/* ERROR unless 1 <= dim <= VEC_MAX_DIM. */
+extern void vec_check_dim(int dim);
+
+/* ERROR "different vec dimensions %d and %d" unless they agree. */
+extern void vec_check_same_dims(int dim_a, int dim_b);
+
+/* ERROR unless the vec's dimension agrees with typmod (-1 accepts any). */
+extern void vec_check_typmod(const Vec *v, int32 typmod);
+
+/* ERROR if any element is NaN or infinite. */
+extern void vec_check_finite_elements(const float4 *x, int dim);
+
+#endif							/* MS_VEC_H */

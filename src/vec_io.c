@@ -1,0 +1,262 @@
+/*
+ * vec_io.c
+ *		Text and binary input/output of the vec type, its typmod, and the
+ *		checks every vec-producing function shares.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "vec.h"
+#include "vec_text.h"
+
+PG_FUNCTION_INFO_V1(vec_in);
+PG_FUNCTION_INFO_V1(vec_out);
+PG_FUNCTION_INFO_V1(vec_typmod_in);
+PG_FUNCTION_INFO_V1(vec_typmod_out);
+PG_FUNCTION_INFO_V1(vec_recv);
+PG_FUNCTION_INFO_V1(vec_send);
+PG_FUNCTION_INFO_V1(vec_coerce_typmod);
+
+Vec *
+vec_new(int dim)
+{
+	Size		size = VEC_SIZE(dim);
+	Vec		   *v = (Vec *) palloc0(size);
+
+	SET_VARSIZE(v, size);
+	v->dim = dim;
+	return v;
+}
+
+void
+vec_check_dim(int dim)
+{
+	if (dim < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vec must have at least 1 dimension")));
+	if (dim > VEC_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vec cannot have more than %d dimensions", VEC_MAX_DIM)));
+}
+
+void
+vec_check_same_dims(int dim_a, int dim_b)
+{
+	if (dim_a != dim_b)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vec dimensions %d and %d", dim_a, dim_b)));
+}
+
+void
+vec_check_typmod(const Vec *v, int32 typmod)
+{
+	if (typmod != -1 && v->dim != typmod)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", typmod, v->dim)));
+}
+
+void
+vec_check_finite_elements(const float4 *x, int dim)
+{
+	for (int i = 0; i < dim; i++)
+	{
+		if (isnan(x[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("NaN not allowed in vec")));
+		if (isinf(x[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("infinite value not allowed in vec")));
+	}
+}
+
+static int
+parse_error_code(VecParseStatus status)
+{
+	switch (status)
+	{
+		case VEC_PARSE_NOT_FINITE:
+			return ERRCODE_DATA_EXCEPTION;
+		case VEC_PARSE_OUT_OF_RANGE:
+			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		case VEC_PARSE_TOO_MANY:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		default:
+			return ERRCODE_INVALID_TEXT_REPRESENTATION;
+	}
+}
+
+Datum
+vec_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	int			capacity = vec_text_max_elements(str, VEC_MAX_DIM + 1);
+	float	   *buf = palloc(sizeof(float) * capacity);
+	VecParseResult r = vec_text_parse(str, buf, capacity);
+	Vec		   *result;
+
+	if (r.status == VEC_PARSE_OK && r.dims > VEC_MAX_DIM)
+		r.status = VEC_PARSE_TOO_MANY;
+
+	if (r.status == VEC_PARSE_TOO_MANY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vec cannot have more than %d dimensions", VEC_MAX_DIM)));
+	if (r.status == VEC_PARSE_EMPTY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vec must have at least 1 dimension")));
+	if (r.status != VEC_PARSE_OK)
+	{
+		/* name the offending element without echoing megabytes of input */
+		const char *at = str + r.error_offset;
+
+		ereport(ERROR,
+				(errcode(parse_error_code(r.status)),
+				 errmsg("invalid input syntax for type vec: \"%.*s%s\"",
+						100, str, strlen(str) > 100 ? "..." : ""),
+				 errdetail("%s At element %d, near \"%.*s\".",
+						   vec_parse_status_message(r.status), r.dims + 1,
+						   (int) strnlen(at, 20), at)));
+	}
+
+	result = vec_new(r.dims);
+	memcpy(result->x, buf, sizeof(float) * r.dims);
+	pfree(buf);
+	vec_check_typmod(result, typmod);
+	PG_RETURN_VEC_P(result);
+}
+
+Datum
+vec_out(PG_FUNCTION_ARGS)
+{
+	Vec		   *v = PG_GETARG_VEC_P(0);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	/* FLOAT_SHORTEST_DECIMAL_LEN covers sign, digits and exponent */
+	enlargeStringInfo(&buf, v->dim * (FLOAT_SHORTEST_DECIMAL_LEN + 1) + 2);
+	appendStringInfoChar(&buf, '[');
+	for (int i = 0; i < v->dim; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		buf.len += float_to_shortest_decimal_bufn(v->x[i], buf.data + buf.len);
+	}
+	appendStringInfoChar(&buf, ']');
+	buf.data[buf.len] = '\0';
+	PG_FREE_IF_COPY(v, 0);
+	PG_RETURN_CSTRING(buf.data);
+}
+
+Datum
+vec_typmod_in(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   *mods;
+	int			n;
+
+	mods = ArrayGetIntegerTypmods(ta, &n);
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type modifier"),
+				 errdetail("Type vec takes one modifier, the number of dimensions.")));
+	if (mods[0] < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vec must be at least 1")));
+	if (mods[0] > VEC_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vec cannot exceed %d", VEC_MAX_DIM)));
+	PG_RETURN_INT32(mods[0]);
+}
+
+Datum
+vec_typmod_out(PG_FUNCTION_ARGS)
+{
+	int32		typmod = PG_GETARG_INT32(0);
+
+	if (typmod < 0)
+		PG_RETURN_CSTRING(pstrdup(""));
+	PG_RETURN_CSTRING(psprintf("(%d)", typmod));
+}
+
+/*
+ * Binary format: int16 dim, int16 flags (0), then dim float4 values in
+ * network byte order.  The header must agree exactly with what follows.
+ */
+Datum
+vec_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	int16		dim;
+	int16		flags;
+	int			remaining;
+	Vec		   *result;
+
+	dim = pq_getmsgint(buf, sizeof(int16));
+	flags = pq_getmsgint(buf, sizeof(int16));
+	if (flags != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid flags %d in external vec value", flags)));
+	if (dim < 1 || dim > VEC_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid dimension %d in external vec value", dim),
+				 errdetail("A vec has between 1 and %d dimensions.", VEC_MAX_DIM)));
+	remaining = buf->len - buf->cursor;
+	if (remaining != (int) sizeof(float4) * dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("external vec value declares %d dimensions but carries %d bytes of elements",
+						dim, remaining)));
+
+	result = vec_new(dim);
+	for (int i = 0; i < dim; i++)
+		result->x[i] = pq_getmsgfloat4(buf);
+	vec_check_finite_elements(result->x, dim);
+	vec_check_typmod(result, typmod);
+	PG_RETURN_VEC_P(result);
+}
+
+Datum
+vec_send(PG_FUNCTION_ARGS)
+{
+	Vec		   *v = PG_GETARG_VEC_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, v->dim);
+	pq_sendint16(&buf, 0);
+	for (int i = 0; i < v->dim; i++)
+		pq_sendfloat4(&buf, v->x[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* Length coercion: vec -> vec(n). */
+Datum
+vec_coerce_typmod(PG_FUNCTION_ARGS)
+{
+	Vec		   *v = PG_GETARG_VEC_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+
+	vec_check_typmod(v, typmod);
+	PG_RETURN_VEC_P(v);
+}
