@@ -16,10 +16,10 @@ OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
 # The install script is assembled from one fragment per concern, so each
 # capability keeps its SQL next to nothing else's.
-INSTALL_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
-INSTALL_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
-DATA_built = $(INSTALL_SCRIPT)
-DATA = $(filter-out $(INSTALL_SCRIPT),$(wildcard sql/$(EXTENSION)--*--*.sql))
+EXT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
+EXT_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = $(EXT_SCRIPT)
+DATA = $(filter-out $(EXT_SCRIPT),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%.sql,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
@@ -44,8 +44,8 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(INSTALL_SCRIPT): $(INSTALL_FRAGMENTS) machinesoup.control
-	cat $(INSTALL_FRAGMENTS) > $@
+$(EXT_SCRIPT): $(EXT_FRAGMENTS) machinesoup.control
+	cat $(EXT_FRAGMENTS) > $@
 
 # --- server-free tests of src/core -------------------------------------
 
