@@ -38,11 +38,13 @@
 #define VEC_STRATEGY_L1				16
 
 /*
- * The widest vec whose inner key still fits twice on a page (a page must
- * hold at least two downlinks to split): 507 dimensions for 8 kB pages.
+ * The widest vec whose inner key fits four times on a page: 252 dimensions
+ * for 8 kB pages.  Fewer downlinks per page make a useless tree, and a
+ * sorted build (which packs whole pages level by level) needs several per
+ * page to converge on a root.
  */
 #define VEC_GIST_MAX_DIM \
-	((int) ((GiSTPageSize / 2 - sizeof(ItemIdData) - MAXALIGN(sizeof(IndexTupleData)) \
+	((int) ((GiSTPageSize / 4 - sizeof(ItemIdData) - MAXALIGN(sizeof(IndexTupleData)) \
 			 - offsetof(VBox, x)) / (2 * sizeof(float4))))
 
 PG_FUNCTION_INFO_V1(vec_gist_consistent);
