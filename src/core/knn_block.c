@@ -56,6 +56,7 @@
 
 #include <cblas.h>
 
+#include "vec_exact.h"
 #include "vec_kernels.h"
 
 /* Rows compared at once when looking for rows that pass the bound. */
@@ -198,40 +199,6 @@ heap_push(KnnCandidate *heap, int *len, KnnCandidate item)
 
 /* ---- exact keys ---------------------------------------------------- */
 
-static double
-exact_dot(const float *a, const float *b, int dim)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < dim; i++)
-		sum += (double) a[i] * (double) b[i];
-	return sum;
-}
-
-static double
-exact_l2_squared(const float *a, const float *b, int dim)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < dim; i++)
-	{
-		double		diff = (double) a[i] - (double) b[i];
-
-		sum += diff * diff;
-	}
-	return sum;
-}
-
-static double
-exact_l1(const float *a, const float *b, int dim)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < dim; i++)
-		sum += fabs((double) a[i] - (double) b[i]);
-	return sum;
-}
-
 /*
  * Cosine distance 1 - cos(a, b) as half the squared distance between the
  * unit vectors: the same number, but without the cancellation of 1 - cos
@@ -266,13 +233,13 @@ exact_key(const KnnBlock *kb, int q, int j)
 	switch (kb->metric)
 	{
 		case KNN_METRIC_L2:
-			return exact_l2_squared(a, b, kb->dim);
+			return vec_l2_squared_f64(a, b, kb->dim);
 		case KNN_METRIC_IP:
-			return -exact_dot(a, b, kb->dim);
+			return -vec_inner_product_f64(a, b, kb->dim);
 		case KNN_METRIC_COSINE:
 			return exact_cosine(a, b, kb->dim, kb->qnorm[q], kb->rnorm[j]);
 		case KNN_METRIC_L1:
-			return exact_l1(a, b, kb->dim);
+			return vec_l1_f64(a, b, kb->dim);
 	}
 	return NAN;
 }
@@ -289,14 +256,14 @@ knn_exact_distance(KnnMetric metric, const float *a, const float *b, int dim)
 	switch (metric)
 	{
 		case KNN_METRIC_L2:
-			return sqrt(exact_l2_squared(a, b, dim));
+			return sqrt(vec_l2_squared_f64(a, b, dim));
 		case KNN_METRIC_IP:
-			return -exact_dot(a, b, dim);
+			return -vec_inner_product_f64(a, b, dim);
 		case KNN_METRIC_COSINE:
-			return exact_cosine(a, b, dim, sqrt(exact_dot(a, a, dim)),
-								sqrt(exact_dot(b, b, dim)));
+			return exact_cosine(a, b, dim, sqrt(vec_norm_squared_f64(a, dim)),
+								sqrt(vec_norm_squared_f64(b, dim)));
 		case KNN_METRIC_L1:
-			return exact_l1(a, b, dim);
+			return vec_l1_f64(a, b, dim);
 	}
 	return NAN;
 }
@@ -358,7 +325,7 @@ knn_block_init(KnnBlock *kb, KnnMetric metric, int dim,
 		}
 		else
 		{
-			kb->qnorm2[q] = exact_dot(x, x, dim);
+			kb->qnorm2[q] = vec_norm_squared_f64(x, dim);
 			kb->qnorm[q] = sqrt(kb->qnorm2[q]);
 		}
 	}
@@ -538,7 +505,7 @@ search_block(KnnBlock *kb)
 	for (int j = 0; j < n; j++)
 	{
 		const float *x = kb->rows + (size_t) j * dim;
-		double		n2 = exact_dot(x, x, dim);
+		double		n2 = vec_norm_squared_f64(x, dim);
 
 		kb->rnorm2[j] = n2;
 		kb->rnorm[j] = sqrt(n2);

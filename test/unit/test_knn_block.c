@@ -261,10 +261,8 @@ test_random_shapes(void)
 							failures += run_case(&c, true);
 							free_case(&c);
 						}
-				if (failures)
-					fprintf(stderr, "metric %s dim %d n %d: %d wrong\n",
-							knn_metric_name((KnnMetric) m), dims[di], ns[ni], failures);
-				CHECK(failures == 0);
+				CHECK(failures == 0, "metric %s dim %d n %d: %d wrong answers",
+					  knn_metric_name((KnnMetric) m), dims[di], ns[ni], failures);
 			}
 }
 
@@ -284,7 +282,8 @@ test_ties(void)
 			c.queries[i] = (float) (rng_next() % 3);
 		for (size_t i = 0; i < (size_t) c.n * c.dim; i++)
 			c.rows[i] = (float) (rng_next() % 3);
-		CHECK(run_case(&c, m != KNN_METRIC_COSINE) == 0);
+		CHECK(run_case(&c, m != KNN_METRIC_COSINE) == 0, "ties, metric %s",
+			  knn_metric_name((KnnMetric) m));
 		free_case(&c);
 	}
 }
@@ -300,7 +299,7 @@ test_cosine_zero(void)
 	memset(c.queries, 0, sizeof(float) * c.dim);	/* query 0 is zero */
 	for (int j = 0; j < c.n; j += 3)
 		memset(c.rows + (size_t) j * c.dim, 0, sizeof(float) * c.dim);
-	CHECK(run_case(&c, true) == 0);
+	CHECK(run_case(&c, true) == 0, "cosine with zero rows and a zero query");
 	free_case(&c);
 
 	/* fewer non-zero rows than k: the zero rows fill the tail as NaN */
@@ -308,7 +307,7 @@ test_cosine_zero(void)
 	fill(c.queries, (size_t) c.nq * c.dim, 1.0, 0.0);
 	memset(c.rows, 0, sizeof(float) * (size_t) c.n * c.dim);
 	fill(c.rows, (size_t) 10 * c.dim, 1.0, 0.0);
-	CHECK(run_case(&c, true) == 0);
+	CHECK(run_case(&c, true) == 0, "cosine with fewer non-zero rows than k");
 	free_case(&c);
 }
 
@@ -325,7 +324,8 @@ test_cancellation(void)
 
 		fill(c.queries, (size_t) c.nq * c.dim, 1e-3, 1000.0);
 		fill(c.rows, (size_t) c.n * c.dim, 1e-3, 1000.0);
-		CHECK(run_case(&c, true) == 0);
+		CHECK(run_case(&c, true) == 0, "cancellation, metric %s",
+			  knn_metric_name((KnnMetric) m));
 		free_case(&c);
 	}
 }
@@ -342,7 +342,8 @@ test_overflow(void)
 		fill(c.rows, (size_t) c.n * c.dim, 1e20, 0.0);
 		/* a few ordinary rows too, so both paths meet in one block */
 		fill(c.rows, (size_t) 40 * c.dim, 1.0, 0.0);
-		CHECK(run_case(&c, true) == 0);
+		CHECK(run_case(&c, true) == 0, "float32 overflow, metric %s",
+			  knn_metric_name((KnnMetric) m));
 		free_case(&c);
 	}
 	{
@@ -351,7 +352,7 @@ test_overflow(void)
 
 		fill(c.queries, (size_t) c.nq * c.dim, 3e37, 0.0);
 		fill(c.rows, (size_t) c.n * c.dim, 3e37, 0.0);
-		CHECK(run_case(&c, true) == 0);
+		CHECK(run_case(&c, true) == 0, "l1 sums beyond FLT_MAX");
 		free_case(&c);
 	}
 }
@@ -367,12 +368,12 @@ test_filter_efficiency(void)
 
 		fill(c.queries, (size_t) c.nq * c.dim, 1.0, 0.0);
 		fill(c.rows, (size_t) c.n * c.dim, 1.0, 0.0);
-		CHECK(run_case(&c, true) == 0);
-		if (c.exact_evals * 10 > pairs)
-			fprintf(stderr, "metric %s: %lld exact evaluations of %lld pairs\n",
-					knn_metric_name((KnnMetric) m), (long long) c.exact_evals,
-					(long long) pairs);
-		CHECK(c.exact_evals * 10 <= pairs);
+		CHECK(run_case(&c, true) == 0, "filter test answers, metric %s",
+			  knn_metric_name((KnnMetric) m));
+		CHECK(c.exact_evals * 10 <= pairs,
+			  "metric %s: %lld exact evaluations of %lld pairs",
+			  knn_metric_name((KnnMetric) m), (long long) c.exact_evals,
+			  (long long) pairs);
 		free_case(&c);
 	}
 }
@@ -384,25 +385,25 @@ test_exact_distance(void)
 	const float b[3] = {4, 6, 8};
 	const float z[3] = {0, 0, 0};
 
-	CHECK(fabs(knn_exact_distance(KNN_METRIC_L2, a, b, 3) - sqrt(50.0)) < 1e-15);
-	CHECK(knn_exact_distance(KNN_METRIC_IP, a, b, 3) == -40.0);
-	CHECK(knn_exact_distance(KNN_METRIC_L1, a, b, 3) == 12.0);
+	CHECK(fabs(knn_exact_distance(KNN_METRIC_L2, a, b, 3) - sqrt(50.0)) < 1e-15, "l2");
+	CHECK(knn_exact_distance(KNN_METRIC_IP, a, b, 3) == -40.0, "ip");
+	CHECK(knn_exact_distance(KNN_METRIC_L1, a, b, 3) == 12.0, "l1");
 	CHECK(fabs(knn_exact_distance(KNN_METRIC_COSINE, a, b, 3) -
-			   (1.0 - 40.0 / sqrt(14.0 * 116.0))) < 1e-15);
-	CHECK(isnan(knn_exact_distance(KNN_METRIC_COSINE, a, z, 3)));
-	CHECK(knn_exact_distance(KNN_METRIC_COSINE, a, a, 3) >= 0.0);
+			   (1.0 - 40.0 / sqrt(14.0 * 116.0))) < 1e-15, "cosine");
+	CHECK(isnan(knn_exact_distance(KNN_METRIC_COSINE, a, z, 3)), "cosine with a zero vector is NaN");
+	CHECK(knn_exact_distance(KNN_METRIC_COSINE, a, a, 3) == 0.0, "cosine of a vector with itself");
 }
 
 static void
 test_names_and_budget(void)
 {
-	CHECK(knn_metric_from_name("l2") == KNN_METRIC_L2);
-	CHECK(knn_metric_from_name("cosine") == KNN_METRIC_COSINE);
-	CHECK(knn_metric_from_name("ip") == KNN_METRIC_IP);
-	CHECK(knn_metric_from_name("l1") == KNN_METRIC_L1);
-	CHECK(knn_metric_from_name("L2") == -1);
-	CHECK(knn_metric_from_name("") == -1);
-	CHECK(strcmp(knn_metric_name(KNN_METRIC_IP), "ip") == 0);
+	CHECK(knn_metric_from_name("l2") == KNN_METRIC_L2, "l2 name");
+	CHECK(knn_metric_from_name("cosine") == KNN_METRIC_COSINE, "cosine name");
+	CHECK(knn_metric_from_name("ip") == KNN_METRIC_IP, "ip name");
+	CHECK(knn_metric_from_name("l1") == KNN_METRIC_L1, "l1 name");
+	CHECK(knn_metric_from_name("L2") == -1, "names are case-sensitive");
+	CHECK(knn_metric_from_name("") == -1, "empty name");
+	CHECK(strcmp(knn_metric_name(KNN_METRIC_IP), "ip") == 0, "name of ip");
 
 	/* 4 MB, 1000 queries of 100 dims: several hundred rows per block */
 	{
@@ -410,15 +411,18 @@ test_names_and_budget(void)
 		size_t		used = (size_t) 1000 * 100 * 4 +
 			knn_block_workspace_bytes(100, 1000, rows);
 
-		CHECK(rows > 500 && rows < 1000);
-		CHECK(used <= (size_t) 4 << 20);
+		CHECK(rows > 500 && rows < 1000, "%d rows per block", rows);
+		CHECK(used <= (size_t) 4 << 20, "%zu bytes used", used);
 	}
 	/* queries alone larger than the budget */
-	CHECK(knn_block_rows_for_budget(1000, 2000, 4 << 20, 64, 1 << 20) == 0);
+	CHECK(knn_block_rows_for_budget(1000, 2000, 4 << 20, 64, 1 << 20) == 0,
+		  "queries larger than the budget");
 	/* room for fewer rows than the minimum */
-	CHECK(knn_block_rows_for_budget(100, 1000, 500 * 1000, 64, 1 << 20) == 0);
+	CHECK(knn_block_rows_for_budget(100, 1000, 500 * 1000, 64, 1 << 20) == 0,
+		  "fewer rows than the minimum");
 	/* a huge budget is capped */
-	CHECK(knn_block_rows_for_budget(4, 1, (size_t) 1 << 40, 64, 4096) == 4096);
+	CHECK(knn_block_rows_for_budget(4, 1, (size_t) 1 << 40, 64, 4096) == 4096,
+		  "capped at max_rows");
 }
 
 int
@@ -432,5 +436,5 @@ main(void)
 	test_cancellation();
 	test_overflow();
 	test_filter_efficiency();
-	return unit_finish("test_knn_block");
+	return unit_finish("knn_block");
 }
