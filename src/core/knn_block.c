@@ -89,9 +89,9 @@ knn_metric_name(KnnMetric metric)
 static size_t
 fixed_bytes(int dim, int nqueries)
 {
-	/* the caller's query copy, query norms and heap lengths */
+	/* the caller's query copy and the query norms */
 	return (size_t) nqueries * dim * sizeof(float) +
-		(size_t) nqueries * (2 * sizeof(double) + sizeof(int)) + 64;
+		(size_t) nqueries * 2 * sizeof(double) + 64;
 }
 
 static size_t
@@ -122,14 +122,15 @@ knn_block_rows_for_budget(int dim, int nqueries, size_t budget,
 size_t
 knn_block_workspace_bytes(int dim, int nqueries, int block_rows)
 {
-	return (size_t) nqueries * (2 * sizeof(double) + sizeof(int)) +
+	return (size_t) nqueries * 2 * sizeof(double) +
 		(size_t) block_rows * bytes_per_row(dim, nqueries) + 64;
 }
 
 size_t
-knn_block_heap_slots(int nqueries, int k)
+knn_block_heap_bytes(int nqueries, int k)
 {
-	return (size_t) nqueries * (size_t) k;
+	return (size_t) nqueries * (size_t) k * sizeof(KnnCandidate) +
+		(size_t) nqueries * sizeof(int);
 }
 
 /* ---- candidates and heaps ------------------------------------------ */
@@ -273,7 +274,7 @@ knn_exact_distance(KnnMetric metric, const float *a, const float *b, int dim)
 void
 knn_block_init(KnnBlock *kb, KnnMetric metric, int dim,
 			   const float *queries, int nqueries, int k,
-			   int block_rows, void *workspace, KnnCandidate *heaps)
+			   int block_rows, void *workspace, void *heap_space)
 {
 	char	   *p = (char *) workspace;
 	double		du = (double) (dim + 2) * ldexp(1.0, -24);
@@ -285,7 +286,8 @@ knn_block_init(KnnBlock *kb, KnnMetric metric, int dim,
 	kb->k = k;
 	kb->block_rows = block_rows;
 	kb->queries = queries;
-	kb->heaps = heaps;
+	kb->heaps = (KnnCandidate *) heap_space;
+	kb->heap_len = (int *) (kb->heaps + (size_t) nqueries * k);
 	kb->gamma = 1.01 * du / (1.0 - du);
 	kb->eps_norm = (double) (2 * dim + 16) * ldexp(1.0, -52);
 
@@ -305,8 +307,6 @@ knn_block_init(KnnBlock *kb, KnnMetric metric, int dim,
 	kb->rows = (float *) p;
 	p += sizeof(float) * (size_t) block_rows * dim;
 	kb->scores = (float *) p;
-	p += sizeof(float) * (size_t) block_rows * nqueries;
-	kb->heap_len = (int *) p;
 
 	for (int q = 0; q < nqueries; q++)
 	{

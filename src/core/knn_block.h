@@ -71,8 +71,8 @@ typedef struct KnnBlock
 	double	   *rnorm;			/* per buffered row: sqrt(rnorm2) */
 	double	   *raux;			/* per buffered row: metric-specific */
 
-	KnnCandidate *heaps;		/* nqueries x k, caller's */
-	int		   *heap_len;		/* nqueries */
+	KnnCandidate *heaps;		/* nqueries x k, in heap_space */
+	int		   *heap_len;		/* nqueries, in heap_space */
 	bool		finished;
 
 	double		gamma;			/* relative bound on a float32 estimate */
@@ -91,21 +91,29 @@ typedef struct KnnBlock
 extern int	knn_block_rows_for_budget(int dim, int nqueries, size_t budget,
 									  int min_rows, int max_rows);
 
-/* Bytes of workspace knn_block_init() needs (everything but the heaps). */
+/*
+ * Bytes of workspace knn_block_init() needs for the block (row copies,
+ * scores, norms); it may be freed once knn_block_finish() has run.
+ */
 extern size_t knn_block_workspace_bytes(int dim, int nqueries, int block_rows);
 
-/* Number of KnnCandidate slots the heaps need: nqueries * k. */
-extern size_t knn_block_heap_slots(int nqueries, int k);
+/*
+ * Bytes of the per-query heaps (nqueries x k candidates and their
+ * lengths), which hold the answer until the caller is done with it.
+ * Callers check nqueries x k against their limits first; this does not
+ * guard against overflow beyond size_t.
+ */
+extern size_t knn_block_heap_bytes(int nqueries, int k);
 
 /*
- * Prepare a search.  queries must stay valid until the end; workspace
- * (knn_block_workspace_bytes, 8-byte aligned) and heaps (heap_slots
- * entries) are used as given, nothing is allocated.
+ * Prepare a search.  queries must stay valid until knn_block_finish();
+ * workspace and heap_space (8-byte aligned, sizes as above) are used as
+ * given: nothing is allocated.
  */
 extern void knn_block_init(KnnBlock *kb, KnnMetric metric, int dim,
 						   const float *queries, int nqueries, int k,
 						   int block_rows, void *workspace,
-						   KnnCandidate *heaps);
+						   void *heap_space);
 
 /*
  * Copy one row (dim floats) into the block; a full block is searched at

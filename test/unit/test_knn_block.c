@@ -126,7 +126,7 @@ run_case(Case *c, bool exact_ids)
 {
 	KnnBlock	kb;
 	void	   *ws = malloc(knn_block_workspace_bytes(c->dim, c->nq, c->block_rows));
-	KnnCandidate *heaps = malloc(sizeof(KnnCandidate) * (knn_block_heap_slots(c->nq, c->k) + 1));
+	void	   *heaps = malloc(knn_block_heap_bytes(c->nq, c->k));
 	Ref		   *ref = malloc(sizeof(Ref) * (c->n + 1));
 	int			bad = 0;
 
@@ -136,6 +136,10 @@ run_case(Case *c, bool exact_ids)
 		knn_block_add_row(&kb, c->rows + (size_t) j * c->dim, c->ids[j]);
 	knn_block_finish(&kb);
 	c->exact_evals = kb.exact_evals;
+	/* the answer lives in the heaps: the workspace may go */
+	memset(ws, 0x7f, knn_block_workspace_bytes(c->dim, c->nq, c->block_rows));
+	free(ws);
+	ws = NULL;
 
 	for (int q = 0; q < c->nq; q++)
 	{
@@ -171,7 +175,7 @@ run_case(Case *c, bool exact_ids)
 			if (exact_ids && got[r].id != ref[r].id)
 				bad++;
 		}
-		/* ids must at least be distinct and among the rows */
+		/* no row twice (equal ids would sit next to each other) */
 		for (int r = 1; r < got_n; r++)
 			if (got[r].id == got[r - 1].id)
 				bad++;
