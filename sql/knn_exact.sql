@@ -114,6 +114,17 @@ SELECT qn, qv + '[1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,10
 SELECT knn_mismatches('l2', '<->', 10, 'knn_far', 'knn_far_q') AS far_l2,
 	knn_mismatches('l1', '<+>', 10, 'knn_far', 'knn_far_q') AS far_l1;
 
+-- Long vecs live out of line (TOAST) and are read back in full.
+CREATE TABLE knn_long (id int, v vec(3000));
+INSERT INTO knn_long
+SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011 * i)::real) FROM generate_series(1, 3000) j)::vec
+FROM generate_series(1, 40) i;
+SELECT pg_relation_size(reltoastrelid) > 40 * 12000 AS out_of_line FROM pg_class WHERE relname = 'knn_long';
+CREATE TABLE knn_long_q AS
+SELECT row_number() OVER (ORDER BY id)::int AS qn, v + v AS qv FROM knn_long WHERE id % 10 = 3;
+SELECT knn_mismatches('l2', '<->', 5, 'knn_long', 'knn_long_q') AS long_l2,
+	knn_mismatches('ip', '<#>', 5, 'knn_long', 'knn_long_q') AS long_ip;
+
 -- MVCC: the statement's snapshot decides which rows exist.
 BEGIN;
 CREATE TEMP TABLE knn_gone AS
@@ -230,7 +241,7 @@ SELECT t AS call, knn_error(t) AS result FROM (VALUES
 
 DROP FUNCTION knn_mismatches(text, text, int, text, text);
 DROP MATERIALIZED VIEW knn_mv;
-DROP TABLE knn_small, knn_t, knn_q, knn_far, knn_far_q, knn_mixed, knn_text, knn_parted CASCADE;
+DROP TABLE knn_small, knn_t, knn_q, knn_far, knn_far_q, knn_long, knn_long_q, knn_mixed, knn_text, knn_parted CASCADE;
 DROP SEQUENCE knn_seq;
 DROP FUNCTION knn_error(text);
 DROP ROLE regress_knn_reader;

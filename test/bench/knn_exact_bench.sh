@@ -23,11 +23,18 @@ if ! $PY -c 'import faiss, numpy' 2>/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-faiss python3-numpy >/dev/null
 fi
 
-DATA=$(mktemp -d /tmp/machinesoup-knn-bench.XXXXXX)
-trap 'rm -rf "$DATA"' EXIT
-chmod 755 "$DATA"
+# KNN_BENCH_DIR keeps the prepared data between runs (it is not removed)
+if [ -n "${KNN_BENCH_DIR:-}" ]; then
+	DATA=$KNN_BENCH_DIR
+	mkdir -p "$DATA"
+else
+	DATA=$(mktemp -d /tmp/machinesoup-knn-bench.XXXXXX)
+	trap 'rm -rf "$DATA"' EXIT
+fi
+# the server (user postgres) reads the input and writes the answers here
+chmod 777 "$DATA"
 
-$PY test/bench/knn_exact_bench.py prepare "$DATA" 1000
+[ -s "$DATA/queries.tsv" ] || $PY test/bench/knn_exact_bench.py prepare "$DATA" 1000
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $PY test/bench/knn_exact_bench.py faiss "$DATA"
 # shared_buffers large enough for the table, so both SQL contenders read from memory
 pg_virtualenv -o shared_buffers=512MB -- psql -X -q -v ON_ERROR_STOP=1 \

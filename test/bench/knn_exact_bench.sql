@@ -1,18 +1,21 @@
 -- Driven by knn_exact_bench.sh (variables: datadir, sample = how many of
 -- the queries run as separate ORDER BY ... LIMIT scans).
+-- server-side COPY (the cluster's superuser runs this script): psql
+-- expands variables in SQL, not in \copy
 \set rowsfile :datadir '/rows.tsv'
 \set queriesfile :datadir '/queries.tsv'
 \set exactfile :datadir '/exact.tsv'
 \set timesfile :datadir '/times.tsv'
 
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS machinesoup;
 -- one core for everyone: no parallel workers for the separate scans
 SET max_parallel_workers_per_gather = 0;
 
 CREATE TABLE glove (id int, v vec(100));
-\copy glove FROM :'rowsfile'
+COPY glove FROM :'rowsfile';
 CREATE TABLE queries (qn int, q vec(100));
-\copy queries FROM :'queriesfile'
+COPY queries FROM :'queriesfile';
 VACUUM ANALYZE glove;
 VACUUM ANALYZE queries;
 SELECT count(*) AS rows FROM glove \gset
@@ -69,5 +72,5 @@ WHERE NOT (SELECT array_agg(g.id ORDER BY g.id)
 		   FROM exact_res e JOIN glove g ON g.ctid = e.row_tid WHERE e.query_no = s.qn)
 	  = (SELECT array_agg(x ORDER BY x) FROM unnest(s.ids) x);
 
-\copy (SELECT e.query_no, e.rank, g.id, e.distance FROM exact_res e JOIN glove g ON g.ctid = e.row_tid ORDER BY 1, 2) TO :'exactfile'
-\copy times TO :'timesfile'
+COPY (SELECT e.query_no, e.rank, g.id, e.distance FROM exact_res e JOIN glove g ON g.ctid = e.row_tid ORDER BY 1, 2) TO :'exactfile';
+COPY times TO :'timesfile';
