@@ -57,6 +57,7 @@ typedef struct MsivfBuildState
 	int			metric;
 	int			dims;
 	Size		budget;			/* bytes of maintenance_work_mem */
+	MemoryContext cxt;			/* holds everything below */
 
 	/* pass 1: reservoir sample of prepared vectors */
 	int64		seen;			/* indexable rows seen */
@@ -170,9 +171,9 @@ sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 					 errmsg("maintenance_work_mem is too small to build an msivf index on vecs of %d dimensions",
 							bs->dims),
 					 errhint("Raise maintenance_work_mem.")));
-		bs->sample = MemoryContextAllocHuge(CurrentMemoryContext,
+		bs->sample = MemoryContextAllocHuge(bs->cxt,
 											sizeof(float) * bs->dims * (Size) bs->sample_cap);
-		bs->sample_tids = palloc(sizeof(ItemPointerData) * bs->sample_cap);
+		bs->sample_tids = MemoryContextAlloc(bs->cxt, sizeof(ItemPointerData) * bs->sample_cap);
 	}
 
 	/* zero vectors under cosine have no direction: not indexed */
@@ -378,6 +379,7 @@ setup_lists(MsivfBuildState *bs)
 {
 	int			d = bs->dims;
 	Size		rowbytes = sizeof(float) * d;
+	MemoryContext old = MemoryContextSwitchTo(bs->cxt);
 
 	bs->st.dims = d;
 	bs->st.code_bits = msivf_code_bits(d);
@@ -397,6 +399,7 @@ setup_lists(MsivfBuildState *bs)
 	if (bs->nqueries > 0)
 		bs->calib_block = MemoryContextAllocHuge(CurrentMemoryContext,
 												 sizeof(float) * (Size) bs->nqueries * bs->block_cap);
+	MemoryContextSwitchTo(old);
 }
 
 /* Reserves metapage, centroid and directory pages, and each list's first page. */
@@ -565,6 +568,7 @@ init_build_state(MsivfBuildState *bs, Relation index, ForkNumber fork)
 	else
 		msivf_check_dims(bs->dims);
 	bs->st.metric = bs->metric;
+	bs->cxt = CurrentMemoryContext;
 	pg_prng_seed(&bs->prng, 0x6d73697666ULL);
 }
 
@@ -633,10 +637,31 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 							 (fixed + sizeof(float) * (Size) Max(k, requested) * bs.dims) * 2 / (1024 * 1024) + 1)));
 		bs.nlists = k;
 
-		/* hold-out queries for calibration: the last rows of the reservoir */
+		/*
+		 * Hold-out queries for calibration: random rows of the sample, moved
+		 * to its end.  (A reservoir that never filled is in table order, so
+		 * its last rows alone would be a biased choice.)
+		 */
 		bs.nqueries = Min(CALIB_QUERIES, bs.nsample / 2);
 		if (bs.nqueries >= 5 && k > 1)
 		{
+			float	   *tmp = palloc(sizeof(float) * bs.dims);
+
+			for (int i = 0; i < bs.nqueries; i++)
+			{
+				int			last = bs.nsample - 1 - i;
+				int			j = (int) pg_prng_uint64_range(&bs.prng, 0, last);
+				ItemPointerData t;
+
+				memcpy(tmp, bs.sample + (Size) j * bs.dims, sizeof(float) * bs.dims);
+				memcpy(bs.sample + (Size) j * bs.dims, bs.sample + (Size) last * bs.dims,
+					   sizeof(float) * bs.dims);
+				memcpy(bs.sample + (Size) last * bs.dims, tmp, sizeof(float) * bs.dims);
+				t = bs.sample_tids[j];
+				bs.sample_tids[j] = bs.sample_tids[last];
+				bs.sample_tids[last] = t;
+			}
+			pfree(tmp);
 			bs.queries = bs.sample + (Size) (bs.nsample - bs.nqueries) * bs.dims;
 			bs.query_tids = bs.sample_tids + (bs.nsample - bs.nqueries);
 			bs.neigh = palloc(sizeof(CalibNeighbour) * bs.nqueries * CALIB_K);

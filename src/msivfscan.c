@@ -201,6 +201,10 @@ msivf_beginscan(Relation index, int nkeys, int norderbys)
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf scan", ALLOCSET_DEFAULT_SIZES);
 	so->tmpcxt = AllocSetContextCreate(so->cxt, "msivf rerank", ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;
+	/* the executor reads these; the AM provides them */
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(1, norderbys));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(1, norderbys));
+	memset(scan->xs_orderbynulls, true, sizeof(bool) * Max(1, norderbys));
 	return scan;
 }
 

@@ -11,6 +11,10 @@
 #include <cblas.h>
 
 #include "access/reloptions.h"
+#include "access/relation.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
@@ -472,4 +476,46 @@ msivf_probes_for(const MsivfState *st)
 	else
 		p = Max(1, st->nlists / 10);
 	return Max(1, Min(p, st->nlists));
+}
+
+PG_FUNCTION_INFO_V1(msivf_index_info);
+
+/*
+ * msivf_index_info(index regclass): what the index looks like and what a
+ * scan would do under the current settings.
+ */
+Datum
+msivf_index_info(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index;
+	MsivfState *st;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {0};
+	static const char *const metrics[] = {"", "l2", "ip", "cosine"};
+	int			level;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	index = index_open(relid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
+	st = msivf_get_state(index);
+	level = (int) ceil(msivf_target_recall * 100 - 1e-9);
+	values[0] = Int32GetDatum(st->dims);
+	values[1] = Int32GetDatum(st->nlists);
+	values[2] = CStringGetTextDatum(metrics[st->metric]);
+	values[3] = Int32GetDatum(st->code_bits);
+	values[4] = Int32GetDatum(st->calib_queries);
+	values[5] = Int32GetDatum(st->dims > 0 ? msivf_probes_for(st) : 1);
+	/* calibrated probes for the target recall, independent of machinesoup.probes */
+	if (st->calib_queries > 0)
+		values[6] = Int32GetDatum(st->calib_probes[Max(0, Min(MSIVF_CALIB_LEVELS - 1, level))]);
+	else
+		nulls[6] = true;
+	index_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -31,3 +31,10 @@ CREATE OPERATOR CLASS vec_cosine_ops
 	FOR TYPE vec USING msivf AS
 	OPERATOR 1 <=> (vec, vec) FOR ORDER BY float_ops,
 	FUNCTION 1 msivf_cosine_metric(internal);
+
+CREATE FUNCTION msivf_index_info(index regclass,
+	OUT dims integer, OUT lists integer, OUT metric text, OUT code_bits integer,
+	OUT calibration_queries integer, OUT probes integer, OUT calibrated_probes integer)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION msivf_index_info(regclass) IS 'shape of an msivf index; probes: what a scan uses now; calibrated_probes: lists needed for machinesoup.target_recall';
