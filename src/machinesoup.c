@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "vec_kernels.h"
+#include "msivf.h"
 
 PG_MODULE_MAGIC;
 
@@ -66,6 +67,8 @@ _PG_init(void)
 							 simd_check_hook,
 							 simd_assign_hook,
 							 NULL);
+
+	ms_msivf_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("machinesoup");
