@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "audit.h"
 #include "vec_kernels.h"
 
 PG_MODULE_MAGIC;
@@ -66,6 +67,8 @@ _PG_init(void)
 							 simd_check_hook,
 							 simd_assign_hook,
 							 NULL);
+
+	ms_audit_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("machinesoup");
