@@ -82,19 +82,65 @@ vec_check_finite_elements(const float4 *x, int dim)
 	}
 }
 
-static int
-parse_error_code(VecParseStatus status)
+/* The token at an error position, for messages: up to a separator. */
+static char *
+token_at(const char *at)
 {
-	switch (status)
+	int			len = 0;
+
+	while (at[len] && at[len] != ',' && at[len] != ']' && at[len] != ' ' && len < 40)
+		len++;
+	return pnstrdup(at, len);
+}
+
+static void
+report_parse_error(const char *str, VecParseResult r)
+{
+	const char *at = str + r.error_offset;
+	int			shown = strlen(str) > 100 ? 100 : (int) strlen(str);
+	const char *ellipsis = strlen(str) > 100 ? "..." : "";
+
+	switch (r.status)
 	{
-		case VEC_PARSE_NOT_FINITE:
-			return ERRCODE_DATA_EXCEPTION;
-		case VEC_PARSE_OUT_OF_RANGE:
-			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		case VEC_PARSE_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("vec must have at least 1 dimension")));
+			break;
 		case VEC_PARSE_TOO_MANY:
-			return ERRCODE_INVALID_PARAMETER_VALUE;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("vec cannot have more than %d dimensions", VEC_MAX_DIM)));
+			break;
+		case VEC_PARSE_NOT_FINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("NaN and Infinity are not allowed in vec"),
+					 errdetail("Element %d is \"%s\".", r.dims + 1, token_at(at))));
+			break;
+		case VEC_PARSE_OUT_OF_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("\"%s\" is out of range for type real", token_at(at)),
+					 errdetail("Element %d of the vec.", r.dims + 1)));
+			break;
+		case VEC_PARSE_BAD_NUMBER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vec: \"%.*s%s\"", shown, str, ellipsis),
+					 errdetail("Element %d is not a number, near \"%.20s\".", r.dims + 1, at)));
+			break;
+		case VEC_PARSE_BAD_SEPARATOR:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vec: \"%.*s%s\"", shown, str, ellipsis),
+					 errdetail("Expected \",\" or \"]\" after element %d, near \"%.20s\".", r.dims, at)));
+			break;
 		default:
-			return ERRCODE_INVALID_TEXT_REPRESENTATION;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vec: \"%.*s%s\"", shown, str, ellipsis),
+					 errdetail("%s", vec_parse_status_message(r.status))));
 	}
 }
 
@@ -111,27 +157,8 @@ vec_in(PG_FUNCTION_ARGS)
 	if (r.status == VEC_PARSE_OK && r.dims > VEC_MAX_DIM)
 		r.status = VEC_PARSE_TOO_MANY;
 
-	if (r.status == VEC_PARSE_TOO_MANY)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("vec cannot have more than %d dimensions", VEC_MAX_DIM)));
-	if (r.status == VEC_PARSE_EMPTY)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("vec must have at least 1 dimension")));
 	if (r.status != VEC_PARSE_OK)
-	{
-		/* name the offending element without echoing megabytes of input */
-		const char *at = str + r.error_offset;
-
-		ereport(ERROR,
-				(errcode(parse_error_code(r.status)),
-				 errmsg("invalid input syntax for type vec: \"%.*s%s\"",
-						100, str, strlen(str) > 100 ? "..." : ""),
-				 errdetail("%s At element %d, near \"%.*s\".",
-						   vec_parse_status_message(r.status), r.dims + 1,
-						   (int) strnlen(at, 20), at)));
-	}
+		report_parse_error(str, r);
 
 	result = vec_new(r.dims);
 	memcpy(result->x, buf, sizeof(float) * r.dims);

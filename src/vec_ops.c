@@ -4,7 +4,9 @@
  *		element-wise arithmetic, concatenation, comparison and hashing.
  *
  * Distances go through the SIMD kernel table chosen at load time; each call
- * costs one indirect call on top of the kernel itself.
+ * costs one indirect call on top of the kernel itself.  The kernels sum in
+ * float32; when that overflows (elements near FLT_MAX) the distance is
+ * recomputed in double, so a finite answer is never reported as infinite.
  */
 #include "postgres.h"
 
@@ -14,6 +16,7 @@
 #include "utils/float.h"
 
 #include "vec.h"
+#include "vec_exact.h"
 #include "vec_kernels.h"
 
 PG_FUNCTION_INFO_V1(vec_dims);
@@ -53,7 +56,9 @@ vec_norm(PG_FUNCTION_ARGS)
 {
 	Vec		   *v = PG_GETARG_VEC_P(0);
 
-	PG_RETURN_FLOAT8(sqrt((double) vec_kernels->norm_squared(v->x, v->dim)));
+	float		n2 = vec_kernels->norm_squared(v->x, v->dim);
+
+	PG_RETURN_FLOAT8(sqrt(unlikely(isinf(n2)) ? vec_norm_squared_f64(v->x, v->dim) : n2));
 }
 
 /* A zero vector stays zero: there is no direction to keep. */
@@ -62,7 +67,7 @@ vec_l2_normalize(PG_FUNCTION_ARGS)
 {
 	Vec		   *v = PG_GETARG_VEC_P(0);
 	Vec		   *result = vec_new(v->dim);
-	double		norm = sqrt((double) vec_kernels->norm_squared(v->x, v->dim));
+	double		norm = sqrt(vec_norm_squared_f64(v->x, v->dim));
 
 	if (norm > 0)
 	{
@@ -111,32 +116,53 @@ vec_subvec(PG_FUNCTION_ARGS)
 	Vec		   *b = PG_GETARG_VEC_P(1); \
 	vec_check_same_dims(a->dim, b->dim)
 
+static double
+l2_squared(const Vec *a, const Vec *b)
+{
+	float		d = vec_kernels->l2_squared(a->x, b->x, a->dim);
+
+	if (unlikely(isinf(d)))
+		return vec_l2_squared_f64(a->x, b->x, a->dim);
+	return d;
+}
+
+static double
+inner_product(const Vec *a, const Vec *b)
+{
+	float		d = vec_kernels->inner_product(a->x, b->x, a->dim);
+
+	if (unlikely(isinf(d) || isnan(d)))
+		return vec_inner_product_f64(a->x, b->x, a->dim);
+	return d;
+}
+
 Datum
 vec_l2_distance(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8(sqrt((double) vec_kernels->l2_squared(a->x, b->x, a->dim)));
+	PG_RETURN_FLOAT8(sqrt(l2_squared(a, b)));
 }
 
 Datum
 vec_l2_squared_distance(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8((double) vec_kernels->l2_squared(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(l2_squared(a, b));
 }
 
 Datum
 vec_inner_product(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8((double) vec_kernels->inner_product(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(inner_product(a, b));
 }
 
 Datum
 vec_negative_inner_product(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8(-(double) vec_kernels->inner_product(a->x, b->x, a->dim));
+	/* 0.0 - x rather than -x: an orthogonal pair gives 0, not -0 */
+	PG_RETURN_FLOAT8(0.0 - inner_product(a, b));
 }
 
 Datum
@@ -148,14 +174,28 @@ vec_cosine_distance(PG_FUNCTION_ARGS)
 
 	VEC_BINARY_ARGS();
 	vec_kernels->cosine_parts(a->x, b->x, a->dim, &dot, &norm_a, &norm_b);
+	if (unlikely(isinf(norm_a) || isinf(norm_b) || isinf(dot) || isnan(dot)))
+	{
+		double		dot64,
+					norm_a64,
+					norm_b64;
+
+		vec_cosine_parts_f64(a->x, b->x, a->dim, &dot64, &norm_a64, &norm_b64);
+		PG_RETURN_FLOAT8(vec_cosine_from_parts(dot64, norm_a64, norm_b64));
+	}
 	PG_RETURN_FLOAT8(vec_cosine_from_parts(dot, norm_a, norm_b));
 }
 
 Datum
 vec_l1_distance(PG_FUNCTION_ARGS)
 {
+	float		d;
+
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8((double) vec_kernels->l1(a->x, b->x, a->dim));
+	d = vec_kernels->l1(a->x, b->x, a->dim);
+	if (unlikely(isinf(d)))
+		PG_RETURN_FLOAT8(vec_l1_f64(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(d);
 }
 
 static void

@@ -63,4 +63,18 @@ extern const char *vec_simd_level_name(SimdLevel level);
 /* Cosine distance from the parts, clamped to [0, 2]; NaN for a zero vector. */
 extern double vec_cosine_from_parts(double dot, double norm_a, double norm_b);
 
+/*
+ * The per-level tables, each defined by the vec_kernels_<level>.c file that
+ * the target architecture can build.  Callers other than the dispatcher
+ * should go through vec_kernels_for_level(), which also asks the CPU.
+ */
+extern const VecKernels vec_kernels_scalar_table;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const VecKernels vec_kernels_avx2_table;
+extern const VecKernels vec_kernels_avx512_table;
+#endif
+#if defined(__aarch64__)
+extern const VecKernels vec_kernels_neon_table;
+#endif
+
 #endif							/* MS_VEC_KERNELS_H */

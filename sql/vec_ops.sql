@@ -1,0 +1,165 @@
+-- vec functions, operators, casts, comparisons and hashing
+SET extra_float_digits = 0;
+
+-- functions
+SELECT vec_dims('[1,2,3]'), vec_norm('[3,4]'), vec_norm('[0,0]');
+SELECT l2_normalize('[3,4]'), l2_normalize('[0,0]'), l2_normalize('[-2]');
+SELECT subvec('[1,2,3,4,5]', 2, 3), subvec('[1,2,3,4,5]', 1, 5), subvec('[1,2,3,4,5]', 4, 10),
+       subvec('[1,2,3,4,5]', 0, 2), subvec('[1,2,3,4,5]', -5, 7);
+SELECT subvec('[1,2,3]', 4, 1);
+SELECT subvec('[1,2,3]', 1, 0);
+SELECT subvec('[1,2,3]', 1, -1);
+SELECT subvec('[1,2,3]', 2147483647, 2147483647);
+SELECT subvec('[1,2,3]', -2147483648, 2147483647);
+
+-- distances
+SELECT l2_distance('[0,0]', '[3,4]'), '[0,0]'::vec <-> '[3,4]';
+SELECT inner_product('[1,2,3]', '[4,5,6]'), '[1,2,3]'::vec <#> '[4,5,6]';
+SELECT cosine_distance('[1,0]', '[0,1]'), '[1,0]'::vec <=> '[1,0]', '[1,0]'::vec <=> '[-1,0]',
+       '[1,2]'::vec <=> '[2,4]';
+SELECT cosine_distance('[0,0]', '[1,1]');   -- undefined for a zero vector: NaN
+SELECT l1_distance('[1,2,3]', '[-1,0,5]'), '[1,2,3]'::vec <+> '[-1,0,5]';
+SELECT vec_l2_squared_distance('[0,0]', '[3,4]');
+-- large values: squared differences overflow float4, the answer must not
+SELECT vec_norm('[3e38,3e38]'), '[3e38,3e38]'::vec <#> '[3e38,-3e38]', '[3e38,1]'::vec <=> '[3e38,2]',
+       '[3e38,3e38]'::vec <+> '[-3e38,-3e38]';
+SELECT '[3e38]'::vec <-> '[-3e38]';
+-- a long vector against a double precision reference
+WITH g AS (
+	SELECT array_agg(sin(i)::real ORDER BY i) AS a, array_agg(cos(i * 0.7)::real ORDER BY i) AS b
+	FROM generate_series(1, 1537) i
+), ref AS (
+	SELECT sqrt(sum((x - y) ^ 2)) AS l2, sum(x * y) AS ip, sum(abs(x - y)) AS l1,
+	       sum(x * x) AS na, sum(y * y) AS nb
+	FROM g, unnest(g.a, g.b) AS u(x, y)
+)
+SELECT abs((a::vec <-> b::vec) - l2) < 1e-4 * l2 AS l2_ok,
+       abs(inner_product(a::vec, b::vec) - ip) < 1e-4 * sqrt(na * nb) AS ip_ok,
+       abs((a::vec <+> b::vec) - l1) < 1e-4 * l1 AS l1_ok,
+       abs((a::vec <=> b::vec) - (1 - ip / sqrt(na * nb))) < 1e-5 AS cos_ok
+FROM g, ref;
+
+-- dimension mismatches in every binary operator
+\set VERBOSITY sqlstate
+SELECT '[1,2]'::vec <-> '[1,2,3]';
+\set VERBOSITY default
+SELECT '[1,2]'::vec <-> '[1,2,3]';
+SELECT '[1,2]'::vec <#> '[1,2,3]';
+SELECT '[1,2]'::vec <=> '[1,2,3]';
+SELECT '[1,2]'::vec <+> '[1,2,3]';
+SELECT '[1,2]'::vec + '[1,2,3]';
+SELECT '[1,2]'::vec - '[1,2,3]';
+SELECT '[1,2]'::vec * '[1,2,3]';
+SELECT l2_distance('[1,2]', '[1,2,3]');
+SELECT inner_product('[1,2]', '[1,2,3]');
+SELECT cosine_distance('[1,2]', '[1,2,3]');
+SELECT l1_distance('[1,2]', '[1,2,3]');
+SELECT vec_l2_squared_distance('[1,2]', '[1,2,3]');
+
+-- arithmetic
+SELECT '[1,2,3]'::vec + '[4,5,6]', '[1,2,3]'::vec - '[4,5,6]', '[1,2,3]'::vec * '[4,5,6]';
+SELECT '[3e38]'::vec + '[3e38]';
+SELECT '[-3e38]'::vec - '[3e38]';
+SELECT '[1e30]'::vec * '[1e30]';
+SELECT '[1e-30]'::vec * '[1e-30]';
+SELECT '[1,2]'::vec || '[3]', '[1]'::vec || '[1]';
+SELECT vec_dims(('[' || repeat('1,', 7999) || '1]')::vec || ('[' || repeat('1,', 7999) || '1]')::vec);
+SELECT ('[' || repeat('1,', 7999) || '1]')::vec || ('[' || repeat('1,', 7999) || '1,2]')::vec;
+
+-- casts
+SELECT ARRAY[1,2,3]::real[]::vec, ARRAY[1.5,2,3]::float8[]::vec, ARRAY[1,2,3]::vec,
+       ARRAY[1.25,2,3]::numeric[]::vec;
+SELECT '[1,2.5]'::vec::real[];
+SELECT ARRAY[1,2,3]::vec(3), ARRAY[1,2,3]::real[]::vec(3);
+SELECT ARRAY[1,2]::vec(3);
+SELECT ARRAY[]::real[]::vec;
+SELECT ARRAY[1,NULL,3]::real[]::vec;
+SELECT ARRAY[[1,2],[3,4]]::real[]::vec;
+SELECT ARRAY['NaN']::real[]::vec;
+SELECT ARRAY['Infinity']::real[]::vec;
+SELECT ARRAY['-Infinity']::float8[]::vec;
+SELECT ARRAY['NaN']::float8[]::vec;
+SELECT ARRAY['NaN']::numeric[]::vec;
+SELECT ARRAY['Infinity']::numeric[]::vec;
+SELECT ARRAY[1e300]::float8[]::vec;
+SELECT ARRAY[1e-300]::float8[]::vec;
+SELECT ARRAY[1e300]::numeric[]::vec;
+SELECT array_fill(1::real, ARRAY[16001])::vec;
+SELECT vec_dims(array_fill(1::real, ARRAY[16000])::vec);
+-- assignment casts let arrays go straight into vec columns
+CREATE TABLE vec_ops_cast (v vec(2));
+INSERT INTO vec_ops_cast VALUES (ARRAY[1,2]), (ARRAY[1.5,2.5]::float8[]), (ARRAY[3,4]::real[]),
+	(ARRAY[5.5,6]::numeric[]);
+INSERT INTO vec_ops_cast VALUES (ARRAY[1,2,3]);
+SELECT v FROM vec_ops_cast ORDER BY v;
+DROP TABLE vec_ops_cast;
+
+-- comparisons, btree and hash
+SELECT '[1,2]'::vec < '[1,3]', '[1,2]'::vec < '[1,2,0]', '[2]'::vec > '[1,9]',
+       '[1,2]'::vec = '[1,2]', '[1,2]'::vec <> '[1,2]', '[0]'::vec = '[-0]',
+       '[1,2]'::vec <= '[1,2]', '[1,2]'::vec >= '[1,3]';
+SELECT vec_cmp('[1,2]', '[1,2]'), vec_cmp('[1]', '[1,0]'), vec_cmp('[2]', '[1,0]');
+SELECT vec_hash('[0]') = vec_hash('[-0]') AS zero_hash_ok,
+       (vec_hash_extended('[1,2]', 0) & 4294967295) = (vec_hash('[1,2]')::bigint & 4294967295) AS hash_seed0_ok;
+CREATE TABLE vec_ops_cmp (id int, v vec);
+INSERT INTO vec_ops_cmp SELECT i, ARRAY[i % 7, i % 3]::vec FROM generate_series(1, 200) i;
+INSERT INTO vec_ops_cmp VALUES (201, '[1]'), (202, '[1,2,3]'), (203, '[-0,0]'), (204, '[0,0]');
+CREATE INDEX vec_ops_cmp_btree ON vec_ops_cmp (v);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM vec_ops_cmp WHERE v = '[3,1]';
+SELECT count(*) FROM vec_ops_cmp WHERE v = '[3,1]';
+SELECT count(*) FROM vec_ops_cmp WHERE v < '[1]';
+SELECT DISTINCT v FROM vec_ops_cmp WHERE v <= '[1,0]' ORDER BY v;
+RESET enable_seqscan;
+SELECT count(*) FROM vec_ops_cmp WHERE v = '[3,1]';
+-- hash aggregation and hash join agree with sort-based answers
+SET enable_sort = off;
+SELECT count(*) FROM (SELECT v FROM vec_ops_cmp GROUP BY v) g;
+RESET enable_sort;
+SET enable_hashagg = off;
+SELECT count(*) FROM (SELECT v FROM vec_ops_cmp GROUP BY v) g;
+RESET enable_hashagg;
+CREATE INDEX vec_ops_cmp_hash ON vec_ops_cmp USING hash (v);
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) FROM vec_ops_cmp WHERE v = '[0,0]';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP TABLE vec_ops_cmp;
+
+-- NULLs propagate through strict functions
+SELECT NULL::vec <-> '[1]', vec_dims(NULL), NULL::vec || '[1]';
+
+-- SIMD level: one of the known names, and every forced level agrees
+SELECT vec_simd_level() IN ('avx512', 'avx2', 'neon', 'scalar') AS known_level;
+SET machinesoup.simd = 'scalar';
+SELECT vec_simd_level();
+SELECT '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]'::vec <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]';
+RESET machinesoup.simd;
+SET machinesoup.simd = 'bogus';
+-- every level this CPU supports agrees with the scalar kernels
+DO $$
+DECLARE
+	lvl text;
+	a vec := (SELECT array_agg(sin(i)::real ORDER BY i)::vec FROM generate_series(1, 1001) i);
+	b vec := (SELECT array_agg(cos(i)::real ORDER BY i)::vec FROM generate_series(1, 1001) i);
+	ref float8[];
+	got float8[];
+BEGIN
+	SET machinesoup.simd = 'scalar';
+	ref := ARRAY[a <-> b, a <#> b, a <=> b, a <+> b, vec_norm(a)];
+	FOREACH lvl IN ARRAY ARRAY['avx2', 'avx512', 'neon'] LOOP
+		BEGIN
+			PERFORM set_config('machinesoup.simd', lvl, false);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			CONTINUE;
+		END;
+		got := ARRAY[a <-> b, a <#> b, a <=> b, a <+> b, vec_norm(a)];
+		FOR i IN 1 .. 5 LOOP
+			IF abs(got[i] - ref[i]) > 1e-4 * greatest(1, abs(ref[i])) THEN
+				RAISE EXCEPTION 'level % disagrees with scalar on %: % vs %', lvl, i, got[i], ref[i];
+			END IF;
+		END LOOP;
+	END LOOP;
+	RESET machinesoup.simd;
+END $$;
