@@ -9,7 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include "audit.h"
+#include "raw_store.h"
 #include "vec_kernels.h"
 
 PG_MODULE_MAGIC;
@@ -68,7 +68,7 @@ _PG_init(void)
 							 simd_assign_hook,
 							 NULL);
 
-	ms_audit_init();
+	ms_raw_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("machinesoup");
