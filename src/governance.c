@@ -29,6 +29,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -77,17 +78,34 @@ extension_owner_and_schema(Oid *owner, Oid *nsp)
 	table_close(rel, AccessShareLock);
 }
 
-/* Superuser, or holding the privileges of the extension's owner. */
+#if PG_VERSION_NUM >= 170000
+#define MY_LXID (MyProc->vxid.lxid)
+#else
+#define MY_LXID (MyProc->lxid)
+#endif
+
+/*
+ * Superuser, or holding the privileges of the extension's owner.  The owner
+ * is looked up once per transaction: queries call this on every row they
+ * serve, and the owner cannot change under a running transaction's feet
+ * without its knowledge.
+ */
 static bool
 caller_is_privileged(Oid caller)
 {
-	Oid			owner;
-	Oid			nsp;
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_owner = InvalidOid;
 
 	if (superuser_arg(caller))
 		return true;
-	extension_owner_and_schema(&owner, &nsp);
-	return OidIsValid(owner) && has_privs_of_role(caller, owner);
+	if (cached_lxid == InvalidLocalTransactionId || cached_lxid != MY_LXID)
+	{
+		Oid			nsp;
+
+		extension_owner_and_schema(&cached_owner, &nsp);
+		cached_lxid = MY_LXID;
+	}
+	return OidIsValid(cached_owner) && has_privs_of_role(caller, cached_owner);
 }
 
 Datum

@@ -213,43 +213,40 @@ RETURNS TABLE (visible boolean, all_labels boolean, allowed boolean,
 			   label text, version_id bigint)
 LANGUAGE sql STABLE AS $$
 SELECT
-	p_privileged OR EXISTS (
-		SELECT 1 FROM ms.grants g
-		WHERE g.org OPERATOR(pg_catalog.=) p_org
-		  AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
-		  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_caller
-			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))),
-	p_privileged OR EXISTS (
-		SELECT 1 FROM ms.grants g
-		WHERE g.org OPERATOR(pg_catalog.=) p_org
-		  AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
-		  AND g.label IS NULL
-		  AND g.privilege OPERATOR(pg_catalog.=) ANY ('{admin,stage,promote}'::pg_catalog.text[])
-		  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_caller
-			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))),
-	p_privileged OR EXISTS (
-		SELECT 1 FROM ms.grants g
-		WHERE g.org OPERATOR(pg_catalog.=) p_org
-		  AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
-		  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_caller
-			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))
-		  AND ((g.privilege OPERATOR(pg_catalog.=) 'admin'
-				AND p_privilege OPERATOR(pg_catalog.<>) 'raw_read')
-			   OR (g.privilege OPERATOR(pg_catalog.=) p_privilege
-				   AND (g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
-						OR (g.label IS NULL
-							AND (p_privilege OPERATOR(pg_catalog.<>) 'query'
-								 OR coalesce(p_label, m.default_label) OPERATOR(pg_catalog.=) m.default_label))))
-			   OR (p_privilege OPERATOR(pg_catalog.=) 'query'
-				   AND g.privilege OPERATOR(pg_catalog.=) 'stage'
-				   AND (g.label IS NULL
-						OR g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label))))),
+	p_privileged OR coalesce(g.visible, false),
+	p_privileged OR coalesce(g.all_labels, false),
+	p_privileged OR coalesce(g.allowed, false),
 	m.dims, m.metric, m.default_label, v.label, v.version_id
 FROM ms.models m
 	LEFT JOIN ms.versions v
 		ON v.org OPERATOR(pg_catalog.=) m.org
 		AND v.model OPERATOR(pg_catalog.=) m.model
 		AND v.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
+	-- one pass over the caller's grants in the org covering the model
+	CROSS JOIN LATERAL (
+		SELECT
+			pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 AS visible,
+			pg_catalog.bool_or(g.label IS NULL
+				AND g.privilege OPERATOR(pg_catalog.=) ANY ('{admin,stage,promote}'::pg_catalog.text[])) AS all_labels,
+			pg_catalog.bool_or(
+				(g.privilege OPERATOR(pg_catalog.=) 'admin'
+				 AND p_privilege OPERATOR(pg_catalog.<>) 'raw_read')
+				OR (g.privilege OPERATOR(pg_catalog.=) p_privilege
+					AND (g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
+						 OR (g.label IS NULL
+							 AND (p_privilege OPERATOR(pg_catalog.<>) 'query'
+								  OR coalesce(p_label, m.default_label) OPERATOR(pg_catalog.=) m.default_label))))
+				OR (p_privilege OPERATOR(pg_catalog.=) 'query'
+					AND g.privilege OPERATOR(pg_catalog.=) 'stage'
+					AND (g.label IS NULL
+						 OR g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)))) AS allowed
+		FROM ms.grants g
+		WHERE NOT p_privileged
+		  AND g.org OPERATOR(pg_catalog.=) p_org
+		  AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
+		  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_caller
+			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))
+	) g
 WHERE m.org OPERATOR(pg_catalog.=) p_org
   AND m.model OPERATOR(pg_catalog.=) p_model
 $$;
@@ -341,7 +338,8 @@ BEGIN
 		   AND p.proargtypes[1] OPERATOR(pg_catalog.=) 'pg_catalog.int4'::pg_catalog.regtype
 		   AND p.proretset
 		   AND (SELECT pg_catalog.array_agg(t ORDER BY n)
-				FROM pg_catalog.unnest(p.proallargtypes, p.proargmodes) WITH ORDINALITY AS a(t, mode, n)
+				FROM ROWS FROM (pg_catalog.unnest(p.proallargtypes), pg_catalog.unnest(p.proargmodes))
+					 WITH ORDINALITY AS a(t, mode, n)
 				WHERE a.mode OPERATOR(pg_catalog.=) ANY ('{o,t}'::"char"[]))
 			   OPERATOR(pg_catalog.=) ARRAY['pg_catalog.int8'::pg_catalog.regtype::pg_catalog.oid,
 											'@extschema@.vec'::pg_catalog.regtype::pg_catalog.oid,
@@ -532,8 +530,10 @@ DECLARE
 	prev_label	text;
 	prev_previous bigint;
 BEGIN
-	-- visibility first: the same error as for a model that does not exist
-	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	-- A rollback demotes the current default and promotes the previous one:
+	-- it needs promote on both.  Checked before the history is looked at,
+	-- with the same error as for a model that does not exist.
+	PERFORM ms._resolve(p_org, p_model, NULL, 'promote', false, 'roll back from');
 
 	SELECT m.default_label INTO cur FROM ms.models m
 	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model
@@ -549,7 +549,6 @@ BEGIN
 		RAISE EXCEPTION 'model "%/%" has no earlier default label to roll back to', p_org, p_model
 			USING ERRCODE = '55000';
 	END IF;
-	-- rolling back makes prev_label the default: the promote right on it
 	PERFORM ms._resolve(p_org, p_model, prev_label, 'promote', true, 'roll back to');
 
 	INSERT INTO ms.promotions (org, model, action, from_label, to_label, previous, who)
