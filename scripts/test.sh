@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every MachineSoup test: C unit tests of src/core, the libFuzzer
 # harnesses (FUZZ_SECONDS each, default 30), and the pg_regress and TAP
-# suites against a throwaway cluster.  Ends with one line
+# suites against a throwaway cluster (with shared_preload_libraries =
+# machinesoup, which the audit writer needs).  Ends with one line
 # "total: N passed, M failed" covering all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +55,7 @@ if [ "$(id -u)" = 0 ]; then
 	chown -R postgres:postgres "$LOG"
 	RUNAS=(runuser -u postgres --)
 fi
-(cd "$WORK" && "${RUNAS[@]}" pg_virtualenv make installcheck PROVE_FLAGS="--timer") 2>&1 | tee "$LOG/installcheck.log"
+(cd "$WORK" && "${RUNAS[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup make installcheck PROVE_FLAGS="--timer") 2>&1 | tee "$LOG/installcheck.log"
 ic_status=${PIPESTATUS[0]}
 # pg_regress lines look like "test vec_io ... ok  12 ms" (PostgreSQL 15)
 # or "ok 1 - vec_io  12 ms" (16+); prove's own lines start with a path.
