@@ -231,7 +231,8 @@ RESET ROLE;
 
 -- what the customer is sent: every access to its data, and nothing else's
 SET ROLE raw_boss;
-SELECT role, action, model, label, batch_id IS NOT NULL AS has_batch, client_addr, reason
+SELECT role, action, model, label, batch_id IS NOT NULL AS has_batch,
+	   client_addr IS NOT DISTINCT FROM inet_client_addr() AS addr_ok, reason
   FROM ms.access_report('raw-acme')
  WHERE action NOT IN ('grant', 'promote')
  ORDER BY at;
