@@ -7,6 +7,7 @@
 # decompression alone.  Prints one table; rates are medians of 3 rounds.
 #
 #   bash test/bench/raw_bench.sh [CSV_BATCHES] [F32_BATCHES]   (as root)
+#   LEVEL=3 bash test/bench/raw_bench.sh     (another LZ4 compression level)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N_CSV=${1:-20}
@@ -22,4 +23,5 @@ RUN=()
 [ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
 "${RUN[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup -- \
 	psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" -v n_csv="$N_CSV" -v n_f32="$N_F32" \
+	${LEVEL:+-v level="$LEVEL"} \
 	-f test/bench/raw_bench.sql

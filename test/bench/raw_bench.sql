@@ -2,16 +2,24 @@
 CREATE EXTENSION machinesoup;
 SET client_min_messages = warning;
 
-CREATE TABLE csv_batches AS
-	SELECT i, pg_read_binary_file(:'datadir' || '/csv_' || i || '.csv') AS data
-	  FROM generate_series(0, :n_csv - 1) i;
-CREATE TABLE f32_batches AS
-	SELECT i, pg_read_binary_file(:'datadir' || '/f32_' || i || '.bin') AS data
-	  FROM generate_series(0, :n_f32 - 1) i;
--- the staging copies are read as they are, not recompressed per round
+-- Staging copies of the batches, kept uncompressed (STORAGE EXTERNAL) so
+-- each insert below compresses raw bytes, as if they came from a client.
+CREATE TABLE csv_batches (i int, data bytea);
+CREATE TABLE f32_batches (i int, data bytea);
 ALTER TABLE csv_batches ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE f32_batches ALTER COLUMN data SET STORAGE EXTERNAL;
-VACUUM FULL csv_batches; VACUUM FULL f32_batches;
+INSERT INTO csv_batches
+	SELECT i, pg_read_binary_file(:'datadir' || '/csv_' || i || '.csv')
+	  FROM generate_series(0, :n_csv - 1) i;
+INSERT INTO f32_batches
+	SELECT i, pg_read_binary_file(:'datadir' || '/f32_' || i || '.bin')
+	  FROM generate_series(0, :n_f32 - 1) i;
+SELECT 'staging is uncompressed: ' || bool_and(pg_column_compression(data) IS NULL)
+  FROM (SELECT data FROM csv_batches UNION ALL SELECT data FROM f32_batches) s;
+\if :{?level}
+SET machinesoup.raw_compression_level = :level;
+\endif
+SELECT 'LZ4 level (machinesoup.raw_compression_level): ' || current_setting('machinesoup.raw_compression_level');
 
 SELECT ms.create_model('bench', 'csv', 100);
 SELECT ms.create_version('bench', 'csv', 'v1');
