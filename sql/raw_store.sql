@@ -81,6 +81,11 @@ SELECT ms.ingest('raw-acme', 'cams', '\x'::bytea);
 RESET ROLE;
 SELECT count(*) - :batches_before AS new_batches, (SELECT count(*) FROM ms.points) - :points_before AS new_points
   FROM ms.raw_batches;
+-- a zero vector has no cosine distance
+SELECT ms.create_model('raw-acme', 'cos', 2, 'cosine');
+SELECT ms.create_version('raw-acme', 'cos', 'v1');
+SELECT ms.ingest('raw-acme', 'cos', convert_to(E'1,1,0\n2,0,0\n', 'UTF8'), 'v1');
+SELECT ms.ingest('raw-acme', 'cos', convert_to(E'1,1,0\n2,0,1e-30\n', 'UTF8'), 'v1') > 0 AS ingested;
 -- the built-ins called directly
 SELECT * FROM ms.proc_csv(convert_to(E'5,1.25\n-6,2\n', 'UTF8'), 1);
 SELECT * FROM ms.proc_csv(convert_to(E'5,1.25\n', 'UTF8'), 0);
@@ -104,7 +109,7 @@ SELECT * FROM ms.audit_log;
 SELECT ms._audit('read_batch', 'raw-acme', 'geo', NULL, 1, 'forged');
 SELECT * FROM ms.verify_audit();
 SELECT ms._lz4_decode('\x00'::bytea, 1, 1);
-SELECT * FROM ms._run_processor(NULL, '\x00'::bytea, 1);
+SELECT * FROM ms._run_processor(NULL, '\x00'::bytea, 1, NULL);
 RESET ROLE;
 -- ingest alone: no raw reading, no replay, no report
 SET ROLE raw_producer;
@@ -188,6 +193,16 @@ BEGIN
 	RETURN QUERY SELECT * FROM ms.proc_csv(batch, dims);
 END
 $$;
+CREATE FUNCTION public.raw_wrong_dims(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT p.point_id, p.embedding OPERATOR(public.||) p.embedding, NULL::jsonb FROM ms.proc_csv(batch, dims) p
+$$;
+CREATE FUNCTION public.raw_null_ids(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT NULL::bigint, p.embedding, NULL::jsonb FROM ms.proc_csv(batch, dims) p
+$$;
 CREATE FUNCTION public.raw_definer(batch bytea, dims integer)
 RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
 LANGUAGE sql SECURITY DEFINER AS $$
@@ -198,12 +213,16 @@ SELECT ms.create_version('raw-acme', 'geo', 'peek1', 'public.raw_peek_points(byt
 SELECT ms.create_version('raw-acme', 'geo', 'peek2', 'public.raw_peek_batches(bytea,integer)');
 SELECT ms.create_version('raw-acme', 'geo', 'esc', 'public.raw_escalate(bytea,integer)');
 SELECT ms.create_version('raw-acme', 'geo', 'definer', 'public.raw_definer(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'wrongdims', 'public.raw_wrong_dims(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'nullids', 'public.raw_null_ids(bytea,integer)');
 SET ROLE raw_scientist;
 SELECT ms.replay('raw-acme', 'geo', 'tagged');
 SELECT ms.replay('raw-acme', 'geo', 'peek1');
 SELECT ms.replay('raw-acme', 'geo', 'peek2');
 SELECT ms.replay('raw-acme', 'geo', 'esc');
 SELECT ms.replay('raw-acme', 'geo', 'definer');
+SELECT ms.replay('raw-acme', 'geo', 'wrongdims');
+SELECT ms.replay('raw-acme', 'geo', 'nullids');
 RESET ROLE;
 SELECT p.point_id, p.embedding, p.payload
   FROM ms.points p JOIN ms.versions v USING (version_id)

@@ -271,10 +271,10 @@ ms_raw_init(void)
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("machinesoup.raw_compression_level",
-							"LZ4 compression level of stored raw batches (0 fast, 3-12 high compression).",
-							NULL,
+							"LZ4 high-compression level for compressible raw batches (0: fast LZ4 only).",
+							"Batches that the fast level shrinks by at least 10 % are compressed again at this level (3-12).",
 							&ms_raw_compression_level,
-							0, 0, 12,
+							3, 0, 12,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);

@@ -37,8 +37,15 @@ ms_lz4_encode(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("raw batch of %zu bytes is too large", len)));
 	dst = (bytea *) palloc(VARHDRSZ + cap);
-	st = lz4c_encode(VARDATA_ANY(src), len, ms_raw_compression_level,
-					 VARDATA(dst), cap, &flen);
+	/*
+	 * The fast level first.  Only when that finds the data compressible
+	 * (at least 10 % saved) is it worth spending high-compression time on:
+	 * text batches shrink further, float batches would not.
+	 */
+	st = lz4c_encode(VARDATA_ANY(src), len, 0, VARDATA(dst), cap, &flen);
+	if (st == LZ4C_OK && ms_raw_compression_level > 0 && flen < len - len / 10)
+		st = lz4c_encode(VARDATA_ANY(src), len, ms_raw_compression_level,
+						 VARDATA(dst), cap, &flen);
 	if (st != LZ4C_OK)
 		ereport(ERROR,
 				(errcode(st == LZ4C_NOMEM ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),

@@ -45,6 +45,81 @@ typedef enum BatchFormat
 	FORMAT_FLOAT32
 } BatchFormat;
 
+/*
+ * What the model store requires of a processor's output, checked here so
+ * that the points can go straight into the version's partition: ids and
+ * embeddings not NULL, the model's dimension, no zero vector under the
+ * cosine metric, no id twice in one batch.
+ */
+typedef struct PointCheck
+{
+	int			dims;
+	bool		cosine;
+	int64	   *ids;
+	int64		n;
+	int64		cap;
+} PointCheck;
+
+static void
+check_point(PointCheck *pc, Datum *values, bool *nulls)
+{
+	Vec		   *v;
+	int64		row = pc->n + 1;
+
+	if (nulls[0] || nulls[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("processor row " INT64_FORMAT " has a NULL point_id or embedding", row)));
+	v = DatumGetVec(values[1]);
+	if (v->dim != pc->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vec dimensions %d and %d", v->dim, pc->dims),
+				 errdetail("Processor row " INT64_FORMAT " (point id " INT64_FORMAT ") has %d dimensions; the model has %d.",
+						   row, DatumGetInt64(values[0]), v->dim, pc->dims)));
+	if (pc->cosine)
+	{
+		bool		zero = true;
+
+		for (int i = 0; i < v->dim && zero; i++)
+			zero = v->x[i] == 0.0f;
+		if (zero)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("point " INT64_FORMAT " (id " INT64_FORMAT ") is a zero vector, which has no cosine distance",
+							row, DatumGetInt64(values[0]))));
+	}
+	if (pc->n == pc->cap)
+	{
+		pc->cap = pc->cap ? pc->cap * 2 : 1024;
+		pc->ids = pc->ids ? repalloc_huge(pc->ids, sizeof(int64) * pc->cap)
+			: palloc_extended(sizeof(int64) * pc->cap, MCXT_ALLOC_HUGE);
+	}
+	pc->ids[pc->n++] = DatumGetInt64(values[0]);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+check_unique_ids(PointCheck *pc)
+{
+	if (pc->n < 2)
+		return;
+	qsort(pc->ids, pc->n, sizeof(int64), cmp_int64);
+	for (int64 i = 1; i < pc->n; i++)
+		if (pc->ids[i] == pc->ids[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("point id " INT64_FORMAT " appears more than once", pc->ids[i])));
+}
+
 static void
 check_dims(int dims)
 {
@@ -101,7 +176,7 @@ batch_error(BatchFormat format, BatchStatus st, const BatchCursor *c)
 /* Parse the whole batch into the tuplestore (id, vec, NULL payload). */
 static void
 parse_batch(BatchFormat format, bytea *batch, int dims,
-			Tuplestorestate *store, TupleDesc desc)
+			Tuplestorestate *store, TupleDesc desc, PointCheck *pc)
 {
 	BatchCursor c;
 	BatchStatus st;
@@ -132,6 +207,8 @@ parse_batch(BatchFormat format, bytea *batch, int dims,
 		values[0] = Int64GetDatum(id);
 		values[1] = PointerGetDatum(v);
 		values[2] = (Datum) 0;
+		if (pc)
+			check_point(pc, values, nulls);
 		tuplestore_putvalues(store, desc, values, nulls);
 		pfree(v);
 	}
@@ -145,7 +222,7 @@ builtin_processor(FunctionCallInfo fcinfo, BatchFormat format)
 
 	InitMaterializedSRF(fcinfo, 0);
 	parse_batch(format, PG_GETARG_BYTEA_PP(0), PG_GETARG_INT32(1),
-				rsinfo->setResult, rsinfo->setDesc);
+				rsinfo->setResult, rsinfo->setDesc, NULL);
 	return (Datum) 0;
 }
 
@@ -197,7 +274,7 @@ builtin_format(HeapTuple proctup, BatchFormat *format)
 
 static void
 run_sandboxed(Oid procoid, HeapTuple proctup, bytea *batch, int dims,
-			  Tuplestorestate *store, TupleDesc desc)
+			  Tuplestorestate *store, TupleDesc desc, PointCheck *pc)
 {
 	Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(proctup);
 	Oid			role;
@@ -262,6 +339,7 @@ run_sandboxed(Oid procoid, HeapTuple proctup, bytea *batch, int dims,
 		bool		nulls[3];
 
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		check_point(pc, values, nulls);
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	SPI_finish();
@@ -271,10 +349,11 @@ run_sandboxed(Oid procoid, HeapTuple proctup, bytea *batch, int dims,
 }
 
 /*
- * ms._run_processor(processor regprocedure, batch bytea, dims integer)
- * RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+ * ms._run_processor(processor regprocedure, batch bytea, dims integer,
+ *					 metric text) RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
  *
- * NULL processor means the default, ms.proc_csv.
+ * NULL processor means the default, ms.proc_csv.  The rows are checked
+ * against the model (dims, metric) so they can be inserted as they are.
  */
 Datum
 ms_run_processor(PG_FUNCTION_ARGS)
@@ -283,6 +362,7 @@ ms_run_processor(PG_FUNCTION_ARGS)
 	bytea	   *batch;
 	int			dims;
 	BatchFormat format = FORMAT_CSV;
+	PointCheck	pc;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -290,10 +370,15 @@ ms_run_processor(PG_FUNCTION_ARGS)
 				 errmsg("batch and dims must not be null")));
 	batch = PG_GETARG_BYTEA_PP(1);
 	dims = PG_GETARG_INT32(2);
+	check_dims(dims);
+	memset(&pc, 0, sizeof(pc));
+	pc.dims = dims;
+	pc.cosine = !PG_ARGISNULL(3) &&
+		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), "cosine") == 0;
 	InitMaterializedSRF(fcinfo, 0);
 
 	if (PG_ARGISNULL(0))
-		parse_batch(FORMAT_CSV, batch, dims, rsinfo->setResult, rsinfo->setDesc);
+		parse_batch(FORMAT_CSV, batch, dims, rsinfo->setResult, rsinfo->setDesc, &pc);
 	else
 	{
 		Oid			procoid = PG_GETARG_OID(0);
@@ -304,10 +389,11 @@ ms_run_processor(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
 					 errmsg("processor function %u does not exist", procoid)));
 		if (builtin_format(tup, &format))
-			parse_batch(format, batch, dims, rsinfo->setResult, rsinfo->setDesc);
+			parse_batch(format, batch, dims, rsinfo->setResult, rsinfo->setDesc, &pc);
 		else
-			run_sandboxed(procoid, tup, batch, dims, rsinfo->setResult, rsinfo->setDesc);
+			run_sandboxed(procoid, tup, batch, dims, rsinfo->setResult, rsinfo->setDesc, &pc);
 		ReleaseSysCache(tup);
 	}
+	check_unique_ids(&pc);
 	return (Datum) 0;
 }

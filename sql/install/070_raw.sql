@@ -105,30 +105,32 @@ RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_proc_float32' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
 COMMENT ON FUNCTION ms.proc_float32(bytea, integer) IS 'built-in processor: records of int64 id + D float32, little-endian';
 
--- Run a processor on one batch (NULL: ms.proc_csv); user code runs as
--- machinesoup.processor_role in a security-restricted operation.
-CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims integer)
+-- Run a processor on one batch (NULL: ms.proc_csv) and check its rows
+-- against the model (dims, metric: no NULLs, no zero vector under cosine,
+-- no id twice); user code runs as machinesoup.processor_role in a
+-- security-restricted operation.
+CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims integer,
+								  metric text)
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
 
--- Feed one decoded batch through a version's processor into its points.
-CREATE FUNCTION ms._process_batch(p_org text, p_model text, p_label text,
-								  p_processor regprocedure, p_dims integer, p_data bytea)
+-- Feed one decoded batch through a version's processor into its points
+-- (the version's partition; rows already checked by ms._run_processor).
+-- Internal: callers have resolved and authorised the version.
+CREATE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	ids		bigint[];
-	vecs	@extschema@.vec[];
-	pls		jsonb[];
+	n		bigint;
 BEGIN
-	SELECT pg_catalog.array_agg(p.point_id), pg_catalog.array_agg(p.embedding),
-		   pg_catalog.array_agg(p.payload)
-	  INTO ids, vecs, pls
-	  FROM ms._run_processor(p_processor, p_data, p_dims) p;
-	IF ids IS NULL THEN
-		RETURN 0;
-	END IF;
-	RETURN ms.upsert_points(p_org, p_model, p_label, ids, vecs, pls);
+	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+		SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
+		ON CONFLICT ON CONSTRAINT points_pkey
+		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
 END
 $$;
 
@@ -159,7 +161,7 @@ BEGIN
 				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
 		RETURNING b.batch_id INTO bid;
 	-- same transaction: a processor error takes the raw frame with it
-	PERFORM ms._process_batch(p_org, p_model, r.label, proc, r.dims, data);
+	PERFORM ms._process_batch(p_org, r.version_id, proc, r.dims, r.metric, data);
 	RETURN bid;
 END
 $$;
@@ -225,7 +227,7 @@ BEGIN
 		   AND (until IS NULL OR rb.received_at OPERATOR(pg_catalog.<) until)
 		 ORDER BY rb.received_at, rb.batch_id
 	LOOP
-		PERFORM ms._process_batch(p_org, p_model, r.label, proc, r.dims,
+		PERFORM ms._process_batch(p_org, r.version_id, proc, r.dims, r.metric,
 								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id));
 		n := n OPERATOR(pg_catalog.+) 1;
 	END LOOP;
@@ -314,8 +316,8 @@ CREATE TRIGGER grants_audit AFTER INSERT OR DELETE ON ms.grants
 REVOKE ALL ON FUNCTION
 	ms._lz4_encode(bytea),
 	ms._lz4_decode(bytea, bigint, bigint),
-	ms._run_processor(regprocedure, bytea, integer),
-	ms._process_batch(text, text, text, regprocedure, integer, bytea),
+	ms._run_processor(regprocedure, bytea, integer, text),
+	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
 	ms._audit_promotion(),
 	ms._audit_grant()
 FROM PUBLIC;
