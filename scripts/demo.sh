@@ -16,5 +16,9 @@ python3 test/bench/datasets.py glove "$DATA/glove.tsv"
 python3 test/bench/datasets.py cities "$DATA/cities.tsv"
 
 echo "== running the demo on a throwaway cluster"
-pg_virtualenv -- \
+# PostgreSQL runs as the postgres user; as root, run the cluster as postgres
+# so that concurrent runs do not share root's cluster configuration.
+RUNAS=()
+[ "$(id -u)" = 0 ] && RUNAS=(runuser -u postgres --)
+"${RUNAS[@]}" pg_virtualenv -- \
 	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f scripts/demo.sql
