@@ -21,4 +21,4 @@ echo "== running the demo on a throwaway cluster"
 RUNAS=()
 [ "$(id -u)" = 0 ] && RUNAS=(runuser -u postgres --)
 "${RUNAS[@]}" pg_virtualenv -- \
-	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f scripts/demo.sql
+	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f - < scripts/demo.sql

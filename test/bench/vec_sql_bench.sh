@@ -26,4 +26,4 @@ KERNEL_NS_1536=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 1536)
 
 "${RUNAS[@]}" pg_virtualenv -- psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" \
 	-v kernel_ns_100="$KERNEL_NS_100" -v kernel_ns_1536="$KERNEL_NS_1536" \
-	-f test/bench/vec_sql_bench.sql
+	-f - < test/bench/vec_sql_bench.sql
