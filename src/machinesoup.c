@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "msivf.h"
 #include "raw_store.h"
 #include "vec_kernels.h"
 
@@ -68,6 +69,7 @@ _PG_init(void)
 							 simd_assign_hook,
 							 NULL);
 
+	ms_msivf_init();
 	ms_raw_init();
 
 #if PG_VERSION_NUM >= 150000
