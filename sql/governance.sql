@@ -255,6 +255,31 @@ RESET ROLE;
 SET ROLE regress_ms_noinherit;
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
+-- membership changes take effect at once (queries cache their answers)
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+GRANT regress_ms_group TO regress_ms_nobody;
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+REVOKE regress_ms_group FROM regress_ms_nobody;
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+-- a promotion rolled back leaves the default (and what queries see) alone
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+RESET ROLE;
+BEGIN;
+SET ROLE regress_ms_prom;
+SELECT ms.promote('acme', 'm', 'v2') IS NOT NULL AS promoted_in_transaction;
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+ROLLBACK;
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+RESET ROLE;
 
 -- revoke
 SET ROLE regress_ms_admin;

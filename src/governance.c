@@ -22,9 +22,12 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -48,6 +52,7 @@ PG_FUNCTION_INFO_V1(ms_is_privileged);
 PG_FUNCTION_INFO_V1(ms_check_ident);
 PG_FUNCTION_INFO_V1(ms_knn);
 PG_FUNCTION_INFO_V1(ms_within);
+PG_FUNCTION_INFO_V1(ms_governance_changed);
 
 #define MS_IDENT_MAX 63
 
@@ -322,26 +327,119 @@ init_srf(FunctionCallInfo fcinfo, Tuplestorestate **store, TupleDesc *desc)
 }
 
 /*
- * Authorise a query of (org, model, label) for the caller and return the
- * resolved version, its model's dims and metric.  The errors are those of
- * ms._resolve (sql/install/060_governance.sql), which must stay in step.
- * Must be called inside SPI.
+ * The authorisation cache.
+ *
+ * Running ms._access costs more than a small kNN itself, so its answers are
+ * kept per backend, keyed by everything they depend on: the caller, whether
+ * it is privileged, org, model, label.  Whatever can change an answer
+ * clears the whole cache:
+ *  - DML on ms.models, ms.versions, ms.grants: a statement trigger
+ *    (ms._governance_changed) queues a relcache invalidation of the table,
+ *    which every backend receives once the change commits (and this backend
+ *    at once, and again should the change roll back);
+ *  - role changes (pg_authid: superuser, inherit; pg_auth_members: who is a
+ *    member of whom): syscache invalidations.
+ * Every query first accepts pending invalidations, then reads the cache;
+ * answers are computed with a fresh snapshot taken after that, and kept
+ * only when no invalidation arrived meanwhile and the transaction reads
+ * fresh snapshots (READ COMMITTED), so a kept answer is never older than
+ * the newest committed state whose invalidation this backend has seen.
  */
-static void
-authorise_query(const char *org, const char *model, const char *label,
-				int64 *version_id, int *dims, char **metric)
+typedef struct AccessKey
 {
-	Oid			caller = GetOuterUserId();
-	bool		privileged = caller_is_privileged(caller);
+	Oid			caller;
+	bool		privileged;
+	bool		label_null;
+	char		org[MS_IDENT_MAX + 1];
+	char		model[MS_IDENT_MAX + 1];
+	char		label[MS_IDENT_MAX + 1];
+} AccessKey;
+
+typedef struct AccessEntry
+{
+	AccessKey	key;
+	bool		exists;			/* the model exists (ms._access gave a row) */
+	bool		visible;
+	bool		all_labels;
+	bool		allowed;
+	bool		has_version;
+	int32		dims;
+	int64		version_id;
+	char		metric[8];
+	char		default_label[MS_IDENT_MAX + 1];
+} AccessEntry;
+
+#define ACCESS_CACHE_MAX 8192
+
+static HTAB *access_cache = NULL;
+static bool access_cache_valid = false;
+static uint64 access_cache_generation = 0;
+static bool access_callbacks_registered = false;
+static Oid	watched_relids[3];
+
+static void
+access_cache_clear(void)
+{
+	access_cache_valid = false;
+	access_cache_generation++;
+}
+
+static void
+access_cache_relcb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == watched_relids[0] ||
+		relid == watched_relids[1] || relid == watched_relids[2])
+		access_cache_clear();
+}
+
+static void
+access_cache_syscb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	access_cache_clear();
+}
+
+/* A usable, empty or valid cache.  Called outside invalidation processing. */
+static void
+access_cache_prepare(void)
+{
+	if (!access_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(access_cache_relcb, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, access_cache_syscb, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, access_cache_syscb, (Datum) 0);
+		access_callbacks_registered = true;
+	}
+	if (!access_cache_valid || access_cache == NULL ||
+		hash_get_num_entries(access_cache) >= ACCESS_CACHE_MAX)
+	{
+		HASHCTL		ctl;
+		Oid			nsp = get_namespace_oid("ms", false);
+
+		if (access_cache)
+			hash_destroy(access_cache);
+		ctl.keysize = sizeof(AccessKey);
+		ctl.entrysize = sizeof(AccessEntry);
+		ctl.hcxt = TopMemoryContext;
+		access_cache = hash_create("machinesoup access cache", 256, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		/* the extension may have been re-created since: look them up again */
+		watched_relids[0] = get_relname_relid("models", nsp);
+		watched_relids[1] = get_relname_relid("versions", nsp);
+		watched_relids[2] = get_relname_relid("grants", nsp);
+		access_cache_valid = true;
+	}
+}
+
+/* Run ms._access for the key (inside SPI) and fill *e from its answer. */
+static void
+access_compute(const AccessKey *key, AccessEntry *e)
+{
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	TupleDesc	desc;
 	HeapTuple	row;
 	bool		isnull;
-	bool		visible,
-				all_labels,
-				allowed;
-	const char *default_label;
+	char	   *s;
 
 	if (access_plan == NULL)
 	{
@@ -352,32 +450,81 @@ authorise_query(const char *org, const char *model, const char *label,
 								   " FROM ms._access($1, $2, $3, $4, $5, $6) a",
 								   6, argtypes);
 	}
-	values[0] = ObjectIdGetDatum(caller);
-	values[1] = BoolGetDatum(privileged);
-	values[2] = CStringGetTextDatum(org);
-	values[3] = CStringGetTextDatum(model);
-	if (label)
-		values[4] = CStringGetTextDatum(label);
-	else
-	{
-		values[4] = (Datum) 0;
-		nulls[4] = 'n';
-	}
+	values[0] = ObjectIdGetDatum(key->caller);
+	values[1] = BoolGetDatum(key->privileged);
+	values[2] = CStringGetTextDatum(key->org);
+	values[3] = CStringGetTextDatum(key->model);
+	values[4] = key->label_null ? (Datum) 0 : CStringGetTextDatum(key->label);
+	nulls[4] = key->label_null ? 'n' : ' ';
 	values[5] = CStringGetTextDatum("query");
 
-	if (SPI_execute_plan(access_plan, values, nulls, true, 1) != SPI_OK_SELECT)
+	/* not read-only: a snapshot taken now, after accepting invalidations */
+	if (SPI_execute_plan(access_plan, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "authorisation query failed");
 
-	visible = false;
-	if (SPI_processed == 1)
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	if (SPI_processed != 1)
+		return;
+	e->exists = true;
+	desc = SPI_tuptable->tupdesc;
+	row = SPI_tuptable->vals[0];
+	e->visible = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
+	e->all_labels = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
+	e->allowed = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+	e->dims = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+	s = SPI_getvalue(row, desc, 5);
+	strlcpy(e->metric, s ? s : "", sizeof(e->metric));
+	s = SPI_getvalue(row, desc, 6);
+	strlcpy(e->default_label, s ? s : "", sizeof(e->default_label));
+	e->version_id = DatumGetInt64(SPI_getbinval(row, desc, 7, &isnull));
+	e->has_version = !isnull;
+}
+
+/*
+ * Authorise a query of (org, model, label) for the caller and return the
+ * resolved version, its model's dims and metric.  The errors are those of
+ * ms._resolve (sql/install/060_governance.sql), which must stay in step.
+ * Must be called inside SPI.
+ */
+static void
+authorise_query(const char *org, const char *model, const char *label,
+				int64 *version_id, int *dims, char *metric)
+{
+	AccessKey	key;
+	AccessEntry *cached;
+	AccessEntry e;
+
+	memset(&key, 0, sizeof(key));
+	key.caller = GetOuterUserId();
+	key.privileged = caller_is_privileged(key.caller);
+	strlcpy(key.org, org, sizeof(key.org));
+	strlcpy(key.model, model, sizeof(key.model));
+	key.label_null = (label == NULL);
+	if (label)
+		strlcpy(key.label, label, sizeof(key.label));
+
+	AcceptInvalidationMessages();
+	access_cache_prepare();
+	cached = hash_search(access_cache, &key, HASH_FIND, NULL);
+	if (cached)
+		e = *cached;
+	else
 	{
-		desc = SPI_tuptable->tupdesc;
-		row = SPI_tuptable->vals[0];
-		visible = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
+		uint64		generation = access_cache_generation;
+
+		access_compute(&key, &e);
+		if (generation == access_cache_generation && access_cache_valid &&
+			!IsolationUsesXactSnapshot())
+		{
+			cached = hash_search(access_cache, &key, HASH_ENTER, NULL);
+			*cached = e;
+		}
 	}
-	if (!visible)
+
+	if (!e.exists || !e.visible)
 	{
-		if (privileged)
+		if (key.privileged)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s/%s\" does not exist", org, model)));
@@ -385,20 +532,14 @@ authorise_query(const char *org, const char *model, const char *label,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for model \"%s/%s\"", org, model)));
 	}
-	all_labels = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-	allowed = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-	*dims = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-	*metric = SPI_getvalue(row, desc, 5);
-	default_label = SPI_getvalue(row, desc, 6);
-	*version_id = DatumGetInt64(SPI_getbinval(row, desc, 7, &isnull));
-	if (isnull)
+	if (!e.has_version)
 	{
 		if (label == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s/%s\" has no default label", org, model),
 					 errhint("Name a label, or make one the default with ms.promote().")));
-		if (all_labels)
+		if (e.all_labels)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("label \"%s\" of model \"%s/%s\" does not exist", label, org, model)));
@@ -406,11 +547,14 @@ authorise_query(const char *org, const char *model, const char *label,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for label \"%s\" of model \"%s/%s\"", label, org, model)));
 	}
-	if (!allowed)
+	if (!e.allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to query label \"%s\" of model \"%s/%s\"",
-						label ? label : default_label, org, model)));
+						label ? label : e.default_label, org, model)));
+	*version_id = e.version_id;
+	*dims = e.dims;
+	strlcpy(metric, e.metric, 8);
 }
 
 /*
@@ -427,7 +571,7 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	Datum		arg;
 	int64		version_id;
 	int			dims;
-	char	   *metric;
+	char		metric[8];
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	SPIPlanPtr	plan;
@@ -473,7 +617,7 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	authorise_query(org, model, label, &version_id, &dims, &metric);
+	authorise_query(org, model, label, &version_id, &dims, metric);
 	if (query->dim != dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -514,4 +658,21 @@ Datum
 ms_within(PG_FUNCTION_ARGS)
 {
 	return ms_query(fcinfo, MSQ_WITHIN);
+}
+
+/*
+ * Statement trigger on ms.models, ms.versions and ms.grants: tell every
+ * backend (once this commits) that authorisation answers may have changed.
+ */
+Datum
+ms_governance_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ms._governance_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

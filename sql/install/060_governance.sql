@@ -196,6 +196,17 @@ CREATE TRIGGER promotions_append_only BEFORE UPDATE OR DELETE ON ms.promotions
 CREATE TRIGGER promotions_no_truncate BEFORE TRUNCATE ON ms.promotions
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._append_only();
 
+-- Queries (src/governance.c) cache authorisation answers per backend; any
+-- change to what they depend on must reach every backend's cache.
+CREATE FUNCTION ms._governance_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ms_governance_changed' LANGUAGE C;
+CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.models
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
+CREATE TRIGGER versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.versions
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
+CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.grants
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
+
 -- What the caller may do with (org, model, label): the one place where
 -- grants are interpreted.  No row when the model does not exist.  A plain
 -- STABLE SQL function (no SET, not SECURITY DEFINER) so that the planner
