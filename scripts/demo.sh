@@ -16,5 +16,5 @@ python3 test/bench/datasets.py glove "$DATA/glove.tsv"
 python3 test/bench/datasets.py cities "$DATA/cities.tsv"
 
 echo "== running the demo on a throwaway cluster"
-pg_virtualenv -- \
-	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f scripts/demo.sql
+pg_virtualenv -o shared_preload_libraries=machinesoup -- \
+	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f scripts/demo.sql -f scripts/demo_raw.sql
