@@ -124,11 +124,20 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n		bigint;
 BEGIN
-	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-		SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
-		ON CONFLICT ON CONSTRAINT points_pkey
-		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	-- New ids are the common case, and a plain INSERT is much cheaper than
+	-- ON CONFLICT's speculative insertion; ids already present (a replay,
+	-- a producer re-sending) take the upsert.
+	BEGIN
+		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
+	EXCEPTION WHEN unique_violation THEN
+		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
+			ON CONFLICT ON CONSTRAINT points_pkey
+			DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	END;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
