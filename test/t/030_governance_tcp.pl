@@ -13,6 +13,7 @@ use Test::More;
 my $node = PostgreSQL::Test::Cluster->new('governance');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'machinesoup'
 listen_addresses = '127.0.0.1'
 password_encryption = 'scram-sha-256'
 max_connections = 40
