@@ -2,7 +2,7 @@
  * governance.c
  *		The C side of model governance (schema ms): who the caller is,
  *		whether the caller is privileged, identifier validation, and the
- *		query entry points ms.knn and ms.within.
+ *		query entry points ms.knn, ms.within and ms.in_box.
  *
  * The queries are in C for speed: a query service calls them thousands of
  * times a second, and a PL/pgSQL EXECUTE would plan the partition query on
@@ -44,6 +44,7 @@
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
+#include "vbox.h"
 #include "vec.h"
 
 PG_FUNCTION_INFO_V1(ms_caller);
@@ -52,6 +53,7 @@ PG_FUNCTION_INFO_V1(ms_is_privileged);
 PG_FUNCTION_INFO_V1(ms_check_ident);
 PG_FUNCTION_INFO_V1(ms_knn);
 PG_FUNCTION_INFO_V1(ms_within);
+PG_FUNCTION_INFO_V1(ms_in_box);
 PG_FUNCTION_INFO_V1(ms_governance_changed);
 
 #define MS_IDENT_MAX 63
@@ -184,7 +186,8 @@ ms_check_ident(PG_FUNCTION_ARGS)
 typedef enum MsQueryMode
 {
 	MSQ_KNN,
-	MSQ_WITHIN
+	MSQ_WITHIN,
+	MSQ_IN_BOX
 } MsQueryMode;
 
 /* Plans of the partition queries, per version and mode, for the backend. */
@@ -286,15 +289,35 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
 							 " LIMIT $2",
 							 nsp, op, version_id, nsp, op);
 		}
-		else
+		else if (mode == MSQ_WITHIN)
 		{
 			argtypes[1] = FLOAT8OID;
 			appendStringInfo(&sql,
 							 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
 							 " FROM ms.points_" INT64_FORMAT " p"
-							 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2"
+							 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2",
+							 nsp, op, version_id, nsp, op);
+			/* L2: a box prefilter (as vec_dwithin()) the GiST index serves */
+			if (strcmp(metric, "l2") == 0)
+				appendStringInfo(&sql,
+								 " AND p.embedding OPERATOR(%s.<@) %s.vec_dwithin_box($1, $2)",
+								 nsp, nsp);
+			appendStringInfo(&sql,
 							 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
-							 nsp, op, version_id, nsp, op, nsp, op);
+							 nsp, op);
+		}
+		else
+		{
+			/* $1 is the box's centre, $2 the box */
+			argtypes[1] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										  CStringGetDatum("vbox"),
+										  ObjectIdGetDatum(extnsp));
+			appendStringInfo(&sql,
+							 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
+							 " FROM ms.points_" INT64_FORMAT " p"
+							 " WHERE p.embedding OPERATOR(%s.<@) $2"
+							 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
+							 nsp, op, version_id, nsp, nsp, op);
 		}
 		plan = prepare_kept(sql.data, 2, argtypes);
 		entry = hash_search(part_plans, &key, HASH_ENTER, &found);
@@ -578,24 +601,42 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	Datum		values[2];
 	MemoryContext callcxt = CurrentMemoryContext;
 
+	int			label_arg = (mode == MSQ_IN_BOX) ? 3 : 4;
+	int			qdim;
+
 	check_not_null(fcinfo, 0, "org");
 	check_not_null(fcinfo, 1, "model");
-	check_not_null(fcinfo, 2, "query");
-	check_not_null(fcinfo, 3, mode == MSQ_KNN ? "k" : "radius");
+	check_not_null(fcinfo, 2, mode == MSQ_IN_BOX ? "box" : "query");
+	if (mode != MSQ_IN_BOX)
+		check_not_null(fcinfo, 3, mode == MSQ_KNN ? "k" : "radius");
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	model = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	check_ident("org", org);
 	check_ident("model", model);
-	if (!PG_ARGISNULL(4))
+	if (!PG_ARGISNULL(label_arg))
 	{
-		label = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		label = text_to_cstring(PG_GETARG_TEXT_PP(label_arg));
 		check_ident("label", label);
 	}
-	query = PG_GETARG_VEC_P(2);
-	if (mode == MSQ_KNN)
+	if (mode == MSQ_IN_BOX)
+	{
+		VBox	   *box = PG_GETARG_VBOX_P(2);
+		const float4 *lo = VBOX_LO(box);
+		const float4 *hi = VBOX_HI(box);
+
+		/* results come nearest to the box's centre first */
+		query = vec_new(box->dim);
+		for (int i = 0; i < box->dim; i++)
+			query->x[i] = (float4) (((double) lo[i] + (double) hi[i]) / 2.0);
+		qdim = box->dim;
+		arg = PointerGetDatum(box);
+	}
+	else if (mode == MSQ_KNN)
 	{
 		int32		k = PG_GETARG_INT32(3);
 
+		query = PG_GETARG_VEC_P(2);
+		qdim = query->dim;
 		if (k < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -606,6 +647,8 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	{
 		float8		radius = PG_GETARG_FLOAT8(3);
 
+		query = PG_GETARG_VEC_P(2);
+		qdim = query->dim;
 		if (isnan(radius))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -618,12 +661,20 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	authorise_query(org, model, label, &version_id, &dims, metric);
-	if (query->dim != dims)
+	if (qdim != dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vec dimensions %d and %d", query->dim, dims),
-				 errdetail("The query has %d dimensions; model \"%s/%s\" has %d.",
-						   query->dim, org, model, dims)));
+				 errmsg("different vec dimensions %d and %d", qdim, dims),
+				 errdetail("The %s has %d dimensions; model \"%s/%s\" has %d.",
+						   mode == MSQ_IN_BOX ? "box" : "query", qdim, org, model, dims)));
+
+	/* no L2 distance is negative (and the L2 box prefilter needs r >= 0) */
+	if (mode == MSQ_WITHIN && strcmp(metric, "l2") == 0 && DatumGetFloat8(arg) < 0)
+	{
+		SPI_finish();
+		MemoryContextSwitchTo(callcxt);
+		return (Datum) 0;
+	}
 
 	plan = partition_plan(version_id, mode, metric);
 	values[0] = PointerGetDatum(query);
@@ -658,6 +709,12 @@ Datum
 ms_within(PG_FUNCTION_ARGS)
 {
 	return ms_query(fcinfo, MSQ_WITHIN);
+}
+
+Datum
+ms_in_box(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_IN_BOX);
 }
 
 /*
