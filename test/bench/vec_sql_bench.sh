@@ -24,6 +24,6 @@ RUNAS=()
 KERNEL_NS_100=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 100)
 KERNEL_NS_1536=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 1536)
 
-"${RUNAS[@]}" pg_virtualenv -- psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" \
+"${RUNAS[@]}" pg_virtualenv -o shared_buffers=2GB -- psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" \
 	-v kernel_ns_100="$KERNEL_NS_100" -v kernel_ns_1536="$KERNEL_NS_1536" \
 	-f - < test/bench/vec_sql_bench.sql
