@@ -1,6 +1,6 @@
 /*
  * rtree.c
- *		Box distances, R-tree penalty and split, Z-order keys and the k-d
+ *		Box distances, R-tree penalty and split, Hilbert keys and the k-d
  *		median split used by the GiST and SP-GiST opclasses of vec.
  *
  * Everything here works on float4 coordinates but measures in double, so
@@ -412,7 +412,7 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 }
 
 /* ---------------------------------------------------------------------
- * Z-order
+ * Curve orders
  * ---------------------------------------------------------------------
  */
 
@@ -433,21 +433,59 @@ less_msb(uint32_t x, uint32_t y)
 	return x < y && x < (x ^ y);
 }
 
+/* ---------------------------------------------------------------------
+ * Hilbert order (J. Skilling, "Programming the Hilbert curve", 2004)
+ * ---------------------------------------------------------------------
+ */
+
+void
+rtree_hilbert_transpose(uint32_t *x, int n)
+{
+	uint32_t	t;
+
+	if (n < 2)
+		return;					/* in one dimension the curve is the line */
+
+	/* undo the excess work of the axes' reflections and exchanges */
+	for (uint32_t q = 0x80000000u; q > 1; q >>= 1)
+	{
+		uint32_t	p = q - 1;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (x[i] & q)
+				x[0] ^= p;		/* invert */
+			else
+			{
+				t = (x[0] ^ x[i]) & p;	/* exchange */
+				x[0] ^= t;
+				x[i] ^= t;
+			}
+		}
+	}
+
+	/* Gray encode */
+	for (int i = 1; i < n; i++)
+		x[i] ^= x[i - 1];
+	t = 0;
+	for (uint32_t q = 0x80000000u; q > 1; q >>= 1)
+	{
+		if (x[n - 1] & q)
+			t ^= q - 1;
+	}
+	for (int i = 0; i < n; i++)
+		x[i] ^= t;
+}
+
 int
-rtree_zorder_cmp(const float *a, const float *b, int dim)
+rtree_interleave_cmp(const uint32_t *a, const uint32_t *b, int n)
 {
 	uint32_t	xmax = 0;
 	int			msd = -1;
 
-	/*
-	 * The interleaved key takes bit 31 of every dimension, then bit 30 of
-	 * every dimension, and so on, so the first differing bit belongs to the
-	 * dimension whose XOR has the highest set bit (the lowest such
-	 * dimension on a tie).
-	 */
-	for (int i = 0; i < dim; i++)
+	for (int i = 0; i < n; i++)
 	{
-		uint32_t	x = rtree_float_sortable(a[i]) ^ rtree_float_sortable(b[i]);
+		uint32_t	x = a[i] ^ b[i];
 
 		if (less_msb(xmax, x))
 		{
@@ -457,24 +495,38 @@ rtree_zorder_cmp(const float *a, const float *b, int dim)
 	}
 	if (msd < 0)
 		return 0;
-	return rtree_float_sortable(a[msd]) < rtree_float_sortable(b[msd]) ? -1 : 1;
+	return a[msd] < b[msd] ? -1 : 1;
+}
+
+static void
+hilbert_index(const float *a, int dim, uint32_t *x)
+{
+	for (int i = 0; i < dim; i++)
+		x[i] = rtree_float_sortable(a[i]);
+	rtree_hilbert_transpose(x, dim);
+}
+
+int
+rtree_hilbert_cmp(const float *a, const float *b, int dim, uint32_t *scratch)
+{
+	hilbert_index(a, dim, scratch);
+	hilbert_index(b, dim, scratch + dim);
+	return rtree_interleave_cmp(scratch, scratch + dim, dim);
 }
 
 uint64_t
-rtree_zorder_abbrev(const float *a, int dim)
+rtree_hilbert_abbrev(const float *a, int dim, uint32_t *scratch)
 {
-	uint32_t	u[64];
 	int			nd = dim < 64 ? dim : 64;
 	uint64_t	key = 0;
 	int			nbits = 0;
 
-	for (int i = 0; i < nd; i++)
-		u[i] = rtree_float_sortable(a[i]);
+	hilbert_index(a, dim, scratch);
 	for (int b = 31; b >= 0 && nbits < 64; b--)
 	{
 		for (int i = 0; i < nd && nbits < 64; i++)
 		{
-			key = (key << 1) | ((u[i] >> b) & 1u);
+			key = (key << 1) | ((scratch[i] >> b) & 1u);
 			nbits++;
 		}
 	}
