@@ -160,20 +160,6 @@ vec_spgist_picksplit(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The region of the root: all of space, in the query's dimensions. */
-static float4 *
-unbounded_region(int dim)
-{
-	float4	   *r = palloc(sizeof(float4) * 2 * dim);
-
-	for (int i = 0; i < dim; i++)
-	{
-		r[i] = -INFINITY;
-		r[dim + i] = INFINITY;
-	}
-	return r;
-}
-
 Datum
 vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 {
@@ -222,45 +208,65 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 			want[1] = false;
 	}
 
+	/*
+	 * One chunk for everything the core only reads before our memory
+	 * context is reset (it copies the distances into its queue items);
+	 * only the child regions must live on, each in its own allocation
+	 * because the core frees them one by one.
+	 */
 	out->nNodes = 0;
-	out->nodeNumbers = palloc(sizeof(int) * 2);
-	if (in->norderbys > 0)
+	if (in->norderbys == 0)
 	{
-		out->distances = palloc(sizeof(double *) * 2);
-		out->traversalValues = palloc(sizeof(void *) * 2);
+		out->nodeNumbers = palloc(sizeof(int) * 2);
+		for (int node = 0; node < 2; node++)
+			if (want[node])
+				out->nodeNumbers[out->nNodes++] = node;
+		PG_RETURN_VOID();
+	}
+	else
+	{
+		char	   *chunk = palloc(MAXALIGN(sizeof(int) * 2) + sizeof(double *) * 2 +
+								   sizeof(void *) * 2 + sizeof(double) * 2 * in->norderbys);
+		double	   *dist;
+		double		slack;
+
+		out->nodeNumbers = (int *) chunk;
+		chunk += MAXALIGN(sizeof(int) * 2);
+		out->distances = (double **) chunk;
+		chunk += sizeof(double *) * 2;
+		out->traversalValues = (void **) chunk;
+		chunk += sizeof(void *) * 2;
+		dist = (double *) chunk;
+
 		q = (const Vec *) ms_cached_detoast(fcinfo->flinfo, in->orderbys[0].sk_argument);
 		qdim = q->dim;
 		if (d >= qdim)
 			vec_check_same_dims(qdim, d + 1);
-	}
+		slack = rtree_kernel_slack(qdim);
 
-	for (int node = 0; node < 2; node++)
-	{
-		if (!want[node])
-			continue;
-		out->nodeNumbers[out->nNodes] = node;
-		if (in->norderbys > 0)
+		for (int node = 0; node < 2; node++)
 		{
 			const float4 *parent = in->traversalValue;
-			MemoryContext old = MemoryContextSwitchTo(in->traversalMemoryContext);
 			float4	   *region;
-			double	   *dist;
-			double		slack = rtree_kernel_slack(qdim);
 
+			if (!want[node])
+				continue;
+			region = MemoryContextAlloc(in->traversalMemoryContext, sizeof(float4) * 2 * qdim);
 			if (parent == NULL)
-				region = unbounded_region(qdim);
-			else
 			{
-				region = palloc(sizeof(float4) * 2 * qdim);
-				memcpy(region, parent, sizeof(float4) * 2 * qdim);
+				for (int i = 0; i < qdim; i++)
+				{
+					region[i] = -INFINITY;
+					region[qdim + i] = INFINITY;
+				}
 			}
-			MemoryContextSwitchTo(old);
+			else
+				memcpy(region, parent, sizeof(float4) * 2 * qdim);
 			if (node == 0 && region[qdim + d] > split)
 				region[qdim + d] = split;
 			if (node == 1 && region[d] < split)
 				region[d] = split;
 
-			dist = palloc(sizeof(double) * in->norderbys);
 			for (int k = 0; k < in->norderbys; k++)
 			{
 				const Vec  *oq = (k == 0) ? q :
@@ -273,10 +279,12 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 				else
 					dist[k] = sqrt(rtree_box_l2sq(oq->x, region, region + qdim, qdim) * slack);
 			}
+			out->nodeNumbers[out->nNodes] = node;
 			out->distances[out->nNodes] = dist;
 			out->traversalValues[out->nNodes] = region;
+			out->nNodes++;
+			dist += in->norderbys;
 		}
-		out->nNodes++;
 	}
 	PG_RETURN_VOID();
 }
