@@ -9,6 +9,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "msivf.h"
+#include "raw_store.h"
 #include "vec_kernels.h"
 
 PG_MODULE_MAGIC;
@@ -66,6 +68,9 @@ _PG_init(void)
 							 simd_check_hook,
 							 simd_assign_hook,
 							 NULL);
+
+	ms_msivf_init();
+	ms_raw_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("machinesoup");

@@ -1,0 +1,40 @@
+-- msivf: approximate nearest-neighbour index access method (IVF lists of
+-- quantized residuals, exact rerank), with opclasses for L2, inner product
+-- and cosine distance.
+
+CREATE FUNCTION msivf_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD msivf TYPE INDEX HANDLER msivf_handler;
+
+COMMENT ON ACCESS METHOD msivf IS 'approximate nearest-neighbour index for vec (inverted lists, quantized codes, exact rerank)';
+
+-- support function 1: which metric an opclass indexes
+CREATE FUNCTION msivf_l2_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION msivf_ip_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION msivf_cosine_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE OPERATOR CLASS vec_l2_ops
+	FOR TYPE vec USING msivf AS
+	OPERATOR 1 <-> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l2_metric(internal);
+
+CREATE OPERATOR CLASS vec_ip_ops
+	FOR TYPE vec USING msivf AS
+	OPERATOR 1 <#> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_ip_metric(internal);
+
+CREATE OPERATOR CLASS vec_cosine_ops
+	FOR TYPE vec USING msivf AS
+	OPERATOR 1 <=> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_cosine_metric(internal);
+
+CREATE FUNCTION msivf_index_info(index regclass,
+	OUT dims integer, OUT lists integer, OUT metric text, OUT code_bits integer,
+	OUT calibration_queries integer, OUT probes integer, OUT calibrated_probes integer)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION msivf_index_info(regclass) IS 'shape of an msivf index; probes: what a scan uses now; calibrated_probes: lists needed for machinesoup.target_recall';

@@ -1,0 +1,372 @@
+/*
+ * kmeans.c
+ *		k-means for the msivf index: k-means++ seeding on a subsample, Lloyd
+ *		iterations over the whole sample, nearest-centroid assignment as
+ *		blocked sgemm (|x|^2 - 2 x.c + |c|^2).
+ */
+#include "kmeans.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+/* Rows per sgemm block are chosen so a block of distances stays this small. */
+#define KMEANS_BLOCK_FLOATS (1 << 20)
+/* k-means++ seeds from at most this many points per centroid. */
+#define KMEANS_SEED_PER_CENTROID 8
+#define KMEANS_SEED_MIN 4096
+
+static uint64_t
+next_random(uint64_t *state)
+{
+	/* splitmix64: small, fast, good enough for sampling */
+	uint64_t	z = (*state += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static double
+random_unit(uint64_t *state)
+{
+	return (next_random(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void
+kmeans_single_thread_blas(void)
+{
+	openblas_set_num_threads(1);
+}
+
+void
+kmeans_row_norms(const float *x, int64_t n, int d, float *norms)
+{
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *row = x + i * d;
+		float		s = 0;
+
+		for (int j = 0; j < d; j++)
+			s += row[j] * row[j];
+		norms[i] = s;
+	}
+}
+
+static int64_t
+seed_sample_size(int64_t n, int k)
+{
+	int64_t		m = (int64_t) k * KMEANS_SEED_PER_CENTROID;
+
+	if (m < KMEANS_SEED_MIN)
+		m = KMEANS_SEED_MIN;
+	return m < n ? m : n;
+}
+
+size_t
+kmeans_train_work_floats(int64_t n, int d, int k)
+{
+	return (size_t) n			/* point norms */
+		+ (size_t) k			/* centroid norms */
+		+ (size_t) k * d		/* sums */
+		+ (size_t) k			/* counts */
+		+ (size_t) seed_sample_size(n, k) * 2	/* seeding distances, indexes */
+		+ KMEANS_BLOCK_FLOATS + (size_t) k;	/* sgemm block */
+}
+
+void
+kmeans_assign(const float *x, int64_t n, int d,
+			  const float *c, const float *c_norms, int k,
+			  KmeansMetric metric, int32_t *assign, float *dist,
+			  float *work, size_t work_floats)
+{
+	int64_t		block = (int64_t) (work_floats / (size_t) k);
+
+	if (block < 1)
+		block = 1;
+	if (block > n)
+		block = n;
+
+	for (int64_t start = 0; start < n; start += block)
+	{
+		int64_t		rows = (n - start < block) ? n - start : block;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+					(int) rows, k, d, 1.0f, x + start * d, d, c, d,
+					0.0f, work, k);
+		for (int64_t i = 0; i < rows; i++)
+		{
+			const float *g = work + i * k;
+			int			best = 0;
+			float		best_val;
+
+			if (metric == KMEANS_IP)
+			{
+				best_val = g[0];
+				for (int j = 1; j < k; j++)
+				{
+					if (g[j] > best_val)
+					{
+						best_val = g[j];
+						best = j;
+					}
+				}
+			}
+			else
+			{
+				/* |x|^2 is the same for every centroid: compare without it */
+				best_val = c_norms[0] - 2.0f * g[0];
+				for (int j = 1; j < k; j++)
+				{
+					float		v = c_norms[j] - 2.0f * g[j];
+
+					if (v < best_val)
+					{
+						best_val = v;
+						best = j;
+					}
+				}
+				if (dist)
+				{
+					const float *row = x + (start + i) * d;
+					float		xn = 0;
+
+					for (int j = 0; j < d; j++)
+						xn += row[j] * row[j];
+					best_val += xn;
+					if (best_val < 0)
+						best_val = 0;	/* rounding */
+				}
+			}
+			assign[start + i] = best;
+			if (dist)
+				dist[start + i] = best_val;
+		}
+	}
+}
+
+static float
+l2_squared(const float *a, const float *b, int d)
+{
+	float		s = 0;
+
+	for (int j = 0; j < d; j++)
+	{
+		float		t = a[j] - b[j];
+
+		s += t * t;
+	}
+	return s;
+}
+
+static void
+normalize(float *v, int d)
+{
+	double		s = 0;
+
+	for (int j = 0; j < d; j++)
+		s += (double) v[j] * v[j];
+	if (s > 0)
+	{
+		float		inv = (float) (1.0 / sqrt(s));
+
+		for (int j = 0; j < d; j++)
+			v[j] *= inv;
+	}
+}
+
+/* k-means++ on a random subsample of m points: spread-out initial centroids */
+static void
+seed_centroids(const float *x, int64_t n, int d, int k, uint64_t *rng,
+			   float *centroids, float *mind, float *idx_store)
+{
+	int64_t		m = seed_sample_size(n, k);
+	int64_t    *idx = (int64_t *) idx_store;	/* 2 floats per int64 */
+	int64_t		first;
+
+	for (int64_t i = 0; i < m; i++)
+		idx[i] = (m == n) ? i : (int64_t) (next_random(rng) % (uint64_t) n);
+
+	first = idx[next_random(rng) % (uint64_t) m];
+	memcpy(centroids, x + first * d, sizeof(float) * d);
+	for (int64_t i = 0; i < m; i++)
+		mind[i] = l2_squared(x + idx[i] * d, centroids, d);
+
+	for (int j = 1; j < k; j++)
+	{
+		double		total = 0;
+		int64_t		pick = -1;
+		float	   *cj = centroids + (int64_t) j * d;
+
+		for (int64_t i = 0; i < m; i++)
+			total += mind[i];
+		if (total > 0)
+		{
+			double		r = random_unit(rng) * total;
+
+			for (int64_t i = 0; i < m; i++)
+			{
+				r -= mind[i];
+				if (r < 0)
+				{
+					pick = i;
+					break;
+				}
+			}
+			if (pick < 0)
+				pick = m - 1;
+			memcpy(cj, x + idx[pick] * d, sizeof(float) * d);
+		}
+		else
+		{
+			/* every sampled point is a centroid already: any full point */
+			memcpy(cj, x + (int64_t) (next_random(rng) % (uint64_t) n) * d,
+				   sizeof(float) * d);
+		}
+		for (int64_t i = 0; i < m; i++)
+		{
+			float		dd = l2_squared(x + idx[i] * d, cj, d);
+
+			if (dd < mind[i])
+				mind[i] = dd;
+		}
+	}
+}
+
+void
+kmeans_train(const float *x, int64_t n, int d, int k, int iters,
+			 uint64_t seed, bool spherical, float *centroids,
+			 float *work, int32_t *assign,
+			 KmeansTick tick, void *tick_arg)
+{
+	float	   *c_norms = work;
+	float	   *sums = c_norms + k;
+	float	   *counts = sums + (size_t) k * d;
+	float	   *seedbuf = counts + k;
+	float	   *block = seedbuf + seed_sample_size(n, k) * 2;
+	uint64_t	rng = seed ^ 0x6D73697666ULL;
+
+	seed_centroids(x, n, d, k, &rng, centroids, seedbuf,
+				   seedbuf + seed_sample_size(n, k));
+	if (spherical)
+	{
+		for (int j = 0; j < k; j++)
+			normalize(centroids + (size_t) j * d, d);
+	}
+	if (tick)
+		tick(tick_arg);
+
+	for (int64_t i = 0; i < n; i++)
+		assign[i] = -1;
+
+	for (int it = 0; it < iters; it++)
+	{
+		int64_t		changed = 0;
+
+		kmeans_row_norms(centroids, k, d, c_norms);
+		/* assign in sgemm blocks, counting points that change cluster */
+		{
+			int64_t		bs = KMEANS_BLOCK_FLOATS / k;
+
+			if (bs < 1)
+				bs = 1;
+			for (int64_t start = 0; start < n; start += bs)
+			{
+				int64_t		rows = (n - start < bs) ? n - start : bs;
+
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+							(int) rows, k, d, 1.0f, x + start * d, d,
+							centroids, d, 0.0f, block, k);
+				for (int64_t i = 0; i < rows; i++)
+				{
+					const float *gi = block + i * k;
+					int			best = 0;
+					float		best_val = c_norms[0] - 2.0f * gi[0];
+
+					for (int j = 1; j < k; j++)
+					{
+						float		v = c_norms[j] - 2.0f * gi[j];
+
+						if (v < best_val)
+						{
+							best_val = v;
+							best = j;
+						}
+					}
+					if (assign[start + i] != best)
+					{
+						changed++;
+						assign[start + i] = best;
+					}
+				}
+				if (tick)
+					tick(tick_arg);
+			}
+		}
+
+		if (changed == 0 && it > 0)
+			break;
+
+		/* update: mean of each cluster */
+		memset(sums, 0, sizeof(float) * (size_t) k * d);
+		memset(counts, 0, sizeof(float) * k);
+		for (int64_t i = 0; i < n; i++)
+		{
+			float	   *s = sums + (size_t) assign[i] * d;
+			const float *row = x + i * d;
+
+			for (int j = 0; j < d; j++)
+				s[j] += row[j];
+			counts[assign[i]] += 1;
+		}
+		for (int j = 0; j < k; j++)
+		{
+			if (counts[j] > 0)
+			{
+				float		inv = 1.0f / counts[j];
+				float	   *s = sums + (size_t) j * d;
+
+				for (int l = 0; l < d; l++)
+					centroids[(size_t) j * d + l] = s[l] * inv;
+			}
+		}
+
+		/*
+		 * An empty cluster takes half of the largest one: copy its centroid
+		 * with a small symmetric perturbation, so the next assignment splits
+		 * it.
+		 */
+		for (int j = 0; j < k; j++)
+		{
+			int			big = 0;
+
+			if (counts[j] > 0)
+				continue;
+			for (int l = 1; l < k; l++)
+				if (counts[l] > counts[big])
+					big = l;
+			if (counts[big] <= 1)
+				break;
+			for (int l = 0; l < d; l++)
+			{
+				float		v = centroids[(size_t) big * d + l];
+				float		eps = (float) (1e-3 * (random_unit(&rng) - 0.5)) * (fabsf(v) + 1e-6f);
+
+				centroids[(size_t) j * d + l] = v + eps;
+				centroids[(size_t) big * d + l] = v - eps;
+			}
+			counts[j] = counts[big] / 2;
+			counts[big] -= counts[j];
+		}
+
+		if (spherical)
+		{
+			for (int j = 0; j < k; j++)
+				normalize(centroids + (size_t) j * d, d);
+		}
+		if (tick)
+			tick(tick_arg);
+	}
+}

@@ -1,0 +1,62 @@
+/*
+ * kmeans.h
+ *		k-means clustering for the msivf index: k-means++ seeding on a
+ *		subsample, Lloyd iterations, and nearest-centroid assignment as
+ *		blocked OpenBLAS sgemm.
+ *
+ * Plain C (no postgres.h).  The caller owns every buffer, so a backend can
+ * hand in palloc'd memory and an interrupt check that may longjmp out: the
+ * routines allocate nothing that an error could leak.
+ */
+#ifndef MS_KMEANS_H
+#define MS_KMEANS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* How a point is matched to a centroid. */
+typedef enum KmeansMetric
+{
+	KMEANS_L2 = 0,				/* smallest squared euclidean distance */
+	KMEANS_IP					/* largest inner product */
+} KmeansMetric;
+
+/* Called between blocks and iterations; may longjmp (CHECK_FOR_INTERRUPTS). */
+typedef void (*KmeansTick) (void *arg);
+
+/*
+ * Scratch (in floats) kmeans_train needs for n points of d dims and k
+ * centroids.
+ */
+extern size_t kmeans_train_work_floats(int64_t n, int d, int k);
+
+/*
+ * Trains k centroids (k*d floats, row-major, written to centroids) on the n
+ * points x (n*d floats).  Requires 1 <= k <= n.  spherical: renormalise the
+ * centroids to unit length after every update (cosine data).  work must
+ * hold kmeans_train_work_floats() floats; assign must hold n ints.
+ */
+extern void kmeans_train(const float *x, int64_t n, int d, int k, int iters,
+						 uint64_t seed, bool spherical, float *centroids,
+						 float *work, int32_t *assign,
+						 KmeansTick tick, void *tick_arg);
+
+/* Squared norms of n rows of d floats. */
+extern void kmeans_row_norms(const float *x, int64_t n, int d, float *norms);
+
+/*
+ * Nearest centroid of each of n points, in blocks of sgemm.  c_norms are
+ * the squared centroid norms (unused for KMEANS_IP).  work holds work_floats
+ * floats, at least k.  dist (may be NULL) receives the squared distance
+ * (L2) or the inner product (IP) to the chosen centroid.
+ */
+extern void kmeans_assign(const float *x, int64_t n, int d,
+						  const float *c, const float *c_norms, int k,
+						  KmeansMetric metric, int32_t *assign, float *dist,
+						  float *work, size_t work_floats);
+
+/* Limit OpenBLAS to the calling thread; call once before any sgemm. */
+extern void kmeans_single_thread_blas(void);
+
+#endif							/* MS_KMEANS_H */

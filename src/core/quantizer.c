@@ -1,0 +1,244 @@
+/*
+ * quantizer.c
+ *		Per-vector-scaled scalar quantization of residuals (8 or 4 bits) and
+ *		the SIMD dot products that estimate distances from the codes.
+ */
+#include "quantizer.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define QUANT_X86 1
+#include <immintrin.h>
+#endif
+
+size_t
+quant_code_bytes(int d, int bits)
+{
+	return bits == 8 ? (size_t) d : (size_t) (d + 1) / 2;
+}
+
+void
+quant_encode(const float *r, int d, int bits, uint8_t *code,
+			 float *scale, float *err_norm)
+{
+	int			qmax = bits == 8 ? 127 : 7;
+	float		amax = 0;
+	float		s;
+	float		inv;
+	double		err = 0;
+
+	for (int i = 0; i < d; i++)
+	{
+		float		a = fabsf(r[i]);
+
+		if (a > amax)
+			amax = a;
+	}
+	s = amax / qmax;
+	inv = s > 0 ? 1.0f / s : 0.0f;
+	if (bits == 4)
+		memset(code, 0, quant_code_bytes(d, 4));
+
+	for (int i = 0; i < d; i++)
+	{
+		long		q = lrintf(r[i] * inv);
+		double		e;
+
+		if (q > qmax)
+			q = qmax;
+		if (q < -qmax)
+			q = -qmax;
+		e = (double) r[i] - (double) s * (double) q;
+		err += e * e;
+		if (bits == 8)
+			((int8_t *) code)[i] = (int8_t) q;
+		else
+			code[i / 2] |= (uint8_t) ((q + 8) << ((i & 1) * 4));
+	}
+	*scale = s;
+
+	/*
+	 * Round the bound up a little: the scan computes the estimate in float
+	 * and must stay on the safe side of the true distance.
+	 */
+	*err_norm = (float) (sqrt(err) * (1.0 + 1e-5));
+}
+
+void
+quant_decode(const uint8_t *code, int d, int bits, float scale, float *out)
+{
+	for (int i = 0; i < d; i++)
+	{
+		int			q;
+
+		if (bits == 8)
+			q = ((const int8_t *) code)[i];
+		else
+			q = (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
+		out[i] = scale * (float) q;
+	}
+}
+
+static float
+dot8_scalar(const float *v, const int8_t *code, int d)
+{
+	float		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+	int			i = 0;
+
+	for (; i + 4 <= d; i += 4)
+	{
+		s0 += v[i] * code[i];
+		s1 += v[i + 1] * code[i + 1];
+		s2 += v[i + 2] * code[i + 2];
+		s3 += v[i + 3] * code[i + 3];
+	}
+	for (; i < d; i++)
+		s0 += v[i] * code[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
+float
+quant_dot4(const float *v, const uint8_t *code, int d)
+{
+	float		s0 = 0,
+				s1 = 0;
+	int			i = 0;
+
+	for (; i + 2 <= d; i += 2)
+	{
+		uint8_t		b = code[i / 2];
+
+		s0 += v[i] * (float) ((int) (b & 0x0F) - 8);
+		s1 += v[i + 1] * (float) ((int) (b >> 4) - 8);
+	}
+	if (i < d)
+		s0 += v[i] * (float) ((int) (code[i / 2] & 0x0F) - 8);
+	return s0 + s1;
+}
+
+#ifdef QUANT_X86
+__attribute__((target("avx2,fma")))
+static float
+dot8_avx2(const float *v, const int8_t *code, int d)
+{
+	__m256		acc0 = _mm256_setzero_ps();
+	__m256		acc1 = _mm256_setzero_ps();
+	__m128		lo,
+				hi;
+	float		s;
+	int			i = 0;
+
+	for (; i + 16 <= d; i += 16)
+	{
+		__m128i		c = _mm_loadu_si128((const __m128i *) (code + i));
+		__m256		c0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c));
+		__m256		c1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(c, 8)));
+
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + i), c0, acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + i + 8), c1, acc1);
+	}
+	for (; i + 8 <= d; i += 8)
+	{
+		__m128i		c = _mm_loadl_epi64((const __m128i *) (code + i));
+		__m256		c0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c));
+
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + i), c0, acc0);
+	}
+	acc0 = _mm256_add_ps(acc0, acc1);
+	lo = _mm256_castps256_ps128(acc0);
+	hi = _mm256_extractf128_ps(acc0, 1);
+	lo = _mm_add_ps(lo, hi);
+	lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+	lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+	s = _mm_cvtss_f32(lo);
+	for (; i < d; i++)
+		s += v[i] * code[i];
+	return s;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static float
+dot8_avx512(const float *v, const int8_t *code, int d)
+{
+	__m512		acc0 = _mm512_setzero_ps();
+	__m512		acc1 = _mm512_setzero_ps();
+	int			i = 0;
+	float		s;
+
+	for (; i + 32 <= d; i += 32)
+	{
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (code + i))));
+		__m512		c1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (code + i + 16))));
+
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), c0, acc0);
+		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), c1, acc1);
+	}
+	for (; i + 16 <= d; i += 16)
+	{
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (code + i))));
+
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), c0, acc0);
+	}
+	if (i < d)
+	{
+		/* masked tail: no scalar loop, no read past the end */
+		__mmask16	m = (__mmask16) ((1u << (d - i)) - 1);
+		__m128i		cb = _mm_maskz_loadu_epi8(m, code + i);
+		__m512		c0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(cb));
+
+		acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v + i), c0, acc1);
+	}
+	s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+	return s;
+}
+#endif
+
+float		(*quant_dot8) (const float *v, const int8_t *code, int d) = dot8_scalar;
+static const char *kernel_name = "scalar";
+
+QuantDot8Fn
+quant_dot8_kernel(const char *name)
+{
+	if (strcmp(name, "scalar") == 0)
+		return dot8_scalar;
+#ifdef QUANT_X86
+	__builtin_cpu_init();
+	if (strcmp(name, "avx2") == 0 &&
+		__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return dot8_avx2;
+	if (strcmp(name, "avx512") == 0 &&
+		__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vl"))
+		return dot8_avx512;
+#endif
+	return NULL;
+}
+
+void
+quant_init(void)
+{
+	static const char *const order[] = {"avx512", "avx2"};
+
+	for (int i = 0; i < 2; i++)
+	{
+		QuantDot8Fn f = quant_dot8_kernel(order[i]);
+
+		if (f)
+		{
+			quant_dot8 = f;
+			kernel_name = order[i];
+			return;
+		}
+	}
+}
+
+const char *
+quant_kernel_name(void)
+{
+	return kernel_name;
+}

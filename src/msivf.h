@@ -1,0 +1,214 @@
+/*
+ * msivf.h
+ *		The msivf index access method: on-disk layout and the functions its
+ *		files share.
+ *
+ * Block 0 is the metapage.  Then come the centroid pages (the nlists
+ * centroids as one stream of floats across consecutive pages), the
+ * directory pages (one MsivfListInfo per list: first page, the page where
+ * inserts look for room, last page), and the posting-list pages, chained
+ * per list through the opaque "next" link.  A posting-list page holds
+ * fixed-size entries back to back: the heap TID, the scale and the error
+ * norm of the quantized residual, the squared residual norm (L2), and the
+ * code.  The full vectors stay in the heap: candidates are reranked by
+ * fetching them with the scan's snapshot, which is what lets the index
+ * take any dimension up to 16000.
+ */
+#ifndef MS_MSIVF_H
+#define MS_MSIVF_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/itup.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+
+#include "vec.h"
+
+#define MSIVF_MAGIC			0x4D534956	/* "MSIV" */
+#define MSIVF_VERSION		1
+#define MSIVF_PAGE_ID		0xFF8D		/* last 2 bytes of every page */
+
+#define MSIVF_METAPAGE_BLKNO	0
+
+/* page types */
+#define MSIVF_PAGE_META		1
+#define MSIVF_PAGE_CENTROID	2
+#define MSIVF_PAGE_DIRECTORY 3
+#define MSIVF_PAGE_LIST		4
+
+#define MSIVF_MIN_DIM		32
+#define MSIVF_MAX_DIM		16000
+#define MSIVF_MAX_LISTS		32768
+/* above this, 4-bit codes so an entry still fits a page */
+#define MSIVF_MAX_DIM_8BIT	4000
+
+/* metrics, as the opclass support function 1 reports them */
+#define MSIVF_METRIC_L2		1
+#define MSIVF_METRIC_IP		2
+#define MSIVF_METRIC_COSINE	3
+
+#define MSIVF_METRIC_PROC	1
+
+/* meta flags */
+#define MSIVF_FLAG_ZERO_CENTROID 0x0001	/* one list, centroid at the origin */
+
+/* calibration: probes needed for recall@10 >= r/100, r = 0..100 */
+#define MSIVF_CALIB_LEVELS	101
+
+typedef struct MsivfPageOpaqueData
+{
+	BlockNumber next;			/* next page of the chain, or Invalid */
+	uint16		nentries;		/* list pages: entries on the page */
+	uint8		page_type;
+	uint8		unused;
+	uint16		pad;
+	uint16		page_id;		/* MSIVF_PAGE_ID */
+} MsivfPageOpaqueData;
+
+typedef MsivfPageOpaqueData *MsivfPageOpaque;
+
+#define MsivfPageGetOpaque(page) ((MsivfPageOpaque) PageGetSpecialPointer(page))
+
+typedef struct MsivfMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	int32		dims;			/* 0 until the first vector is seen */
+	int32		nlists;
+	int16		metric;
+	int16		code_bits;		/* 8 or 4 */
+	uint32		flags;
+	uint64		build_id;		/* changes at every build: cache key */
+	BlockNumber centroid_start;
+	BlockNumber directory_start;
+	int32		lists_per_dir_page;
+	int32		calib_queries;	/* 0: not calibrated */
+	int64		built_tuples;
+	uint16		calib_probes[MSIVF_CALIB_LEVELS];
+} MsivfMetaPageData;
+
+typedef MsivfMetaPageData *MsivfMetaPage;
+
+#define MsivfPageGetMeta(page) ((MsivfMetaPage) PageGetContents(page))
+
+typedef struct MsivfListInfo
+{
+	BlockNumber head;			/* first page: never changes */
+	BlockNumber insert;			/* first page that may have room */
+	BlockNumber tail;			/* last page */
+} MsivfListInfo;
+
+/* posting entry header; the code follows */
+typedef struct MsivfEntry
+{
+	ItemPointerData tid;
+	uint16		pad;
+	float4		scale;
+	float4		err;			/* norm of the quantization error */
+	float4		rnorm2;			/* squared norm of the residual */
+	uint8		code[FLEXIBLE_ARRAY_MEMBER];
+} MsivfEntry;
+
+#define MSIVF_ENTRY_HEADER	offsetof(MsivfEntry, code)
+
+#define MSIVF_PAGE_CAPACITY \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(MsivfPageOpaqueData)))
+
+/* reloptions */
+typedef struct MsivfOptions
+{
+	int32		vl_len_;
+	int			lists;			/* 0: from the row count */
+} MsivfOptions;
+
+/*
+ * What every scan and insert needs from the metapage and centroid pages,
+ * cached in rd_amcache and checked against the metapage's build_id.
+ */
+typedef struct MsivfState
+{
+	uint64		build_id;
+	int			dims;
+	int			nlists;
+	int			metric;
+	int			code_bits;
+	uint32		flags;
+	Size		entry_size;
+	int			entries_per_page;
+	BlockNumber directory_start;
+	int			lists_per_dir_page;
+	int			calib_queries;
+	uint16		calib_probes[MSIVF_CALIB_LEVELS];
+	float	   *centroids;		/* nlists * dims, or NULL for ZERO_CENTROID */
+	float	   *centroid_norms; /* squared norms */
+} MsivfState;
+
+/* GUCs */
+extern int	msivf_probes;
+extern double msivf_target_recall;
+
+/* msivfutils.c */
+extern void ms_msivf_init(void);
+extern bytea *msivf_options(Datum reloptions, bool validate);
+extern bool msivf_validate(Oid opclassoid);
+extern char *msivf_buildphasename(int64 phasenum);
+extern int	msivf_metric(Relation index);
+extern Size msivf_entry_size(int dims, int code_bits);
+extern int	msivf_code_bits(int dims);
+extern void msivf_init_page(Page page, uint8 page_type);
+extern void msivf_check_page(Relation index, Page page, BlockNumber blkno, uint8 page_type);
+extern MsivfState *msivf_get_state(Relation index);
+extern void msivf_check_dims(int dims);
+extern Vec *msivf_datum_vec(Datum d);
+extern bool msivf_prepare_vector(int metric, const float *x, int dims, float *out);
+extern float msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int list);
+extern int	msivf_nearest_list(const MsivfState *st, const float *x);
+extern void msivf_encode_entry(const MsivfState *st, const float *x, int list,
+							   ItemPointer tid, MsivfEntry *entry, float *work);
+extern int	msivf_probes_for(const MsivfState *st);
+extern BlockNumber msivf_dir_block(const MsivfState *st, int list, int *slot);
+extern MsivfListInfo *msivf_dir_entries(Page page);
+extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
+
+/* msivfbuild.c */
+extern IndexBuildResult *msivf_build(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void msivf_buildempty(Relation index);
+
+/* msivfinsert.c */
+extern bool msivf_insert(Relation index, Datum *values, bool *isnull,
+						 ItemPointer heap_tid, Relation heap,
+						 IndexUniqueCheck checkUnique,
+#if PG_VERSION_NUM >= 140000
+						 bool indexUnchanged,
+#endif
+						 IndexInfo *indexInfo);
+extern void msivf_append_entry(Relation index, const MsivfState *st, int list,
+							   const MsivfEntry *entry);
+
+/* msivfscan.c */
+extern IndexScanDesc msivf_beginscan(Relation index, int nkeys, int norderbys);
+extern void msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+						 ScanKey orderbys, int norderbys);
+extern bool msivf_gettuple(IndexScanDesc scan, ScanDirection dir);
+extern void msivf_endscan(IndexScanDesc scan);
+
+/* msivfvacuum.c */
+extern IndexBulkDeleteResult *msivf_bulkdelete(IndexVacuumInfo *info,
+											   IndexBulkDeleteResult *stats,
+											   IndexBulkDeleteCallback callback,
+											   void *callback_state);
+extern IndexBulkDeleteResult *msivf_vacuumcleanup(IndexVacuumInfo *info,
+												  IndexBulkDeleteResult *stats);
+
+/* msivfcost.c */
+extern void msivf_costestimate(PlannerInfo *root, IndexPath *path,
+							   double loop_count, Cost *indexStartupCost,
+							   Cost *indexTotalCost, Selectivity *indexSelectivity,
+							   double *indexCorrelation, double *indexPages);
+
+#endif							/* MS_MSIVF_H */

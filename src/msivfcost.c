@@ -1,0 +1,64 @@
+/*
+ * msivfcost.c
+ *		Planner cost estimate for msivf scans.
+ *
+ * An msivf scan only serves ORDER BY <vec> <op> <constant>: without an
+ * ORDER BY it is priced out.  With one, it reads the probed fraction of the
+ * index before returning its first row, so that is its startup cost; each
+ * further row costs a heap fetch (which cost_index adds).  Under a LIMIT
+ * this is far cheaper than reading and sorting the table; without one the
+ * planner prefers the plain scan.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relation.h"
+#include "optimizer/optimizer.h"
+#include "utils/selfuncs.h"
+#include "utils/rel.h"
+
+#include "msivf.h"
+
+void
+msivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+				   Cost *indexStartupCost, Cost *indexTotalCost,
+				   Selectivity *indexSelectivity, double *indexCorrelation,
+				   double *indexPages)
+{
+	GenericCosts costs;
+	Relation	index;
+	MsivfState *st;
+	double		ratio;
+	int			nlists;
+	int			probes;
+
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = 1.0e10;
+		*indexTotalCost = 1.0e10;
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	index = index_open(path->indexinfo->indexoid, NoLock);
+	st = msivf_get_state(index);
+	nlists = Max(1, st->nlists);
+	probes = st->dims > 0 ? msivf_probes_for(st) : 1;
+	index_close(index, NoLock);
+
+	ratio = Min(1.0, (double) probes / nlists);
+
+	MemSet(&costs, 0, sizeof(costs));
+	costs.numIndexTuples = Max(1.0, path->indexinfo->tuples * ratio);
+	genericcostestimate(root, path, loop_count, &costs);
+
+	/* every probed list is read before the first row comes back */
+	*indexStartupCost = costs.indexTotalCost;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = 1.0;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}

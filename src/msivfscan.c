@@ -1,0 +1,589 @@
+/*
+ * msivfscan.c
+ *		Index scans of msivf: ORDER BY emb <op> query.
+ *
+ * The scan ranks the lists by their centroid's distance to the query and
+ * visits them in batches, nearest first: the first batch is the probe
+ * count (machinesoup.probes, or the calibrated count for
+ * machinesoup.target_recall), and each later batch doubles it, until every
+ * list has been visited.  For each entry of a visited list the quantized
+ * code gives an estimated distance and, from the stored error norm, a
+ * lower bound on the true one.  Candidates wait in a heap ordered by that
+ * bound; a row is returned once its exact distance (computed from the heap
+ * row, fetched with the scan's snapshot) is no larger than the bound of
+ * every candidate not yet verified.
+ *
+ * Guarantee: within the lists visited so far, rows come back in exact
+ * distance order, each row at most once.  A later batch can hold a row
+ * nearer than some already returned (as with pgvector's iterative scans),
+ * which is the approximation; with machinesoup.probes >= the number of
+ * lists the whole result is exact.  A scan that keeps being asked for rows
+ * (a selective WHERE, a cursor) reaches every list, so it returns every
+ * indexed row.  Rows whose vec is NULL, and zero vecs under cosine, are not
+ * in the index.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "msivf.h"
+#include "quantizer.h"
+#include "vec_exact.h"
+#include "vec_kernels.h"
+
+typedef struct Candidate
+{
+	float		lb;				/* lower bound of the distance key */
+	ItemPointerData tid;
+} Candidate;
+
+typedef struct Ready
+{
+	double		key;			/* exact key: NaN mapped to +inf */
+	double		value;			/* what the operator returns */
+	ItemPointerData tid;
+} Ready;
+
+typedef struct MsivfScanOpaqueData
+{
+	MemoryContext cxt;			/* lives as long as the scan */
+	MemoryContext tmpcxt;		/* reset per reranked row */
+	bool		started;
+	bool		no_rows;		/* NULL query, or nothing indexed */
+
+	MsivfState	st;				/* scalars of the index state */
+	Vec		   *query;			/* the ORDER BY argument, detoasted */
+	float	   *q;				/* prepared query (unit for cosine) */
+	float		qnorm;
+	float		qnorm2;
+	bool		zero_cosine;	/* cosine with a zero query: all NaN */
+	float	   *v;				/* per-list query vector (L2: q - c) */
+
+	int		   *order;			/* lists nearest first */
+	int			visited;		/* lists of order[] visited */
+	int			batch;			/* size of the next batch */
+
+	Candidate  *pool;
+	int			npool;
+	int			pool_cap;
+	Ready	   *ready;
+	int			nready;
+	int			ready_cap;
+
+	/* heap access for the exact rerank */
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	IndexInfo  *indexInfo;
+	AttrNumber	attno;			/* 0: an expression index */
+	EState	   *estate;
+} MsivfScanOpaqueData;
+
+typedef MsivfScanOpaqueData *MsivfScanOpaque;
+
+/* ---- binary heaps ---------------------------------------------------- */
+
+static void
+pool_sift_down(Candidate *h, int n, int i)
+{
+	Candidate	x = h[i];
+
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1].lb < h[c].lb)
+			c++;
+		if (h[c].lb >= x.lb)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+static void
+pool_heapify(Candidate *h, int n)
+{
+	for (int i = n / 2 - 1; i >= 0; i--)
+		pool_sift_down(h, n, i);
+}
+
+static Candidate
+pool_pop(MsivfScanOpaque so)
+{
+	Candidate	top = so->pool[0];
+
+	so->pool[0] = so->pool[--so->npool];
+	if (so->npool > 0)
+		pool_sift_down(so->pool, so->npool, 0);
+	return top;
+}
+
+static void
+ready_push(MsivfScanOpaque so, double key, double value, ItemPointer tid)
+{
+	int			i;
+
+	if (so->nready == so->ready_cap)
+	{
+		so->ready_cap *= 2;
+		so->ready = repalloc_huge(so->ready, sizeof(Ready) * so->ready_cap);
+	}
+	i = so->nready++;
+	while (i > 0 && so->ready[(i - 1) / 2].key > key)
+	{
+		so->ready[i] = so->ready[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	so->ready[i].key = key;
+	so->ready[i].value = value;
+	so->ready[i].tid = *tid;
+}
+
+static Ready
+ready_pop(MsivfScanOpaque so)
+{
+	Ready		top = so->ready[0];
+	Ready		x = so->ready[--so->nready];
+	int			n = so->nready;
+	int			i = 0;
+
+	if (n > 0)
+	{
+		for (;;)
+		{
+			int			c = 2 * i + 1;
+
+			if (c >= n)
+				break;
+			if (c + 1 < n && so->ready[c + 1].key < so->ready[c].key)
+				c++;
+			if (so->ready[c].key >= x.key)
+				break;
+			so->ready[i] = so->ready[c];
+			i = c;
+		}
+		so->ready[i] = x;
+	}
+	return top;
+}
+
+/* ---- scan ------------------------------------------------------------ */
+
+static int
+cmp_score(const void *a, const void *b, void *arg)
+{
+	const float *scores = (const float *) arg;
+	float		x = scores[*(const int *) a];
+	float		y = scores[*(const int *) b];
+
+	return (x > y) - (x < y);
+}
+
+IndexScanDesc
+msivf_beginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	MsivfScanOpaque so = palloc0(sizeof(MsivfScanOpaqueData));
+
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf scan", ALLOCSET_DEFAULT_SIZES);
+	so->tmpcxt = AllocSetContextCreate(so->cxt, "msivf rerank", ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	/* the executor reads these; the AM provides them */
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(1, norderbys));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(1, norderbys));
+	memset(scan->xs_orderbynulls, true, sizeof(bool) * Max(1, norderbys));
+	return scan;
+}
+
+static void
+reset_scan(MsivfScanOpaque so)
+{
+	so->started = false;
+	so->no_rows = false;
+	so->npool = 0;
+	so->nready = 0;
+	so->visited = 0;
+}
+
+void
+msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+			 ScanKey orderbys, int norderbys)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	MemoryContext old;
+
+	reset_scan(so);
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	old = MemoryContextSwitchTo(so->cxt);
+	if (so->query)
+		pfree(so->query);
+	so->query = NULL;
+	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL))
+	{
+		Vec		   *v = DatumGetVec(scan->orderByData[0].sk_argument);
+
+		so->query = palloc(VARSIZE(v));
+		memcpy(so->query, v, VARSIZE(v));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+start_scan(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	MsivfState *st;
+	MemoryContext old;
+	float	   *scores;
+
+	so->started = true;
+	if (so->query == NULL)
+	{
+		so->no_rows = true;
+		return;
+	}
+	old = MemoryContextSwitchTo(so->cxt);
+
+	st = msivf_get_state(index);
+	so->st = *st;
+	so->st.centroids = NULL;
+	so->st.centroid_norms = NULL;
+	if (st->dims == 0)
+	{
+		so->no_rows = true;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (so->query->dim != st->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vec dimensions %d and %d", st->dims, so->query->dim),
+				 errdetail("The msivf index \"%s\" holds vecs of %d dimensions.",
+						   RelationGetRelationName(index), st->dims)));
+
+	if (so->q == NULL || so->st.dims != st->dims)
+	{
+		so->q = palloc(sizeof(float) * st->dims);
+		so->v = palloc(sizeof(float) * st->dims);
+		so->order = palloc(sizeof(int) * st->nlists);
+	}
+	so->zero_cosine = !msivf_prepare_vector(st->metric, so->query->x, st->dims, so->q);
+	if (so->zero_cosine)
+		memset(so->q, 0, sizeof(float) * st->dims);
+	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
+	so->qnorm = sqrtf(so->qnorm2);
+
+	/* lists nearest first */
+	scores = palloc(sizeof(float) * st->nlists);
+	for (int j = 0; j < st->nlists; j++)
+	{
+		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
+		so->order[j] = j;
+	}
+	qsort_arg(so->order, st->nlists, sizeof(int), cmp_score, scores);
+	pfree(scores);
+	so->batch = msivf_probes_for(st);
+
+	if (so->pool == NULL)
+	{
+		so->pool_cap = 1024;
+		so->pool = palloc(sizeof(Candidate) * so->pool_cap);
+		so->ready_cap = 64;
+		so->ready = palloc(sizeof(Ready) * so->ready_cap);
+	}
+
+	/* heap access for reranking */
+	if (so->fetch == NULL)
+	{
+		if (scan->heapRelation == NULL)
+			elog(ERROR, "msivf scans need the heap relation");
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, NULL);
+		so->indexInfo = BuildIndexInfo(index);
+		so->attno = so->indexInfo->ii_IndexAttrNumbers[0];
+		if (so->attno == 0)
+			so->estate = CreateExecutorState();
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Reads the next batch of lists into the candidate pool. */
+static void
+visit_batch(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	MsivfState *st = msivf_get_state(index);
+	int			d = so->st.dims;
+	int			end = Min(so->st.nlists, so->visited + so->batch);
+	int			metric = so->st.metric;
+	int			bits = so->st.code_bits;
+	Size		esz = so->st.entry_size;
+
+	if (st->build_id != so->st.build_id)
+		elog(ERROR, "msivf index \"%s\" was rebuilt during a scan",
+			 RelationGetRelationName(index));
+
+	for (; so->visited < end; so->visited++)
+	{
+		int			list = so->order[so->visited];
+		const float *c = st->centroids ? st->centroids + (Size) list * d : NULL;
+		const float *v;
+		float		lc;
+		float		factor;
+		float		bmul;
+		int			slot;
+		BlockNumber blkno;
+		Buffer		buf;
+
+		if (metric == MSIVF_METRIC_L2)
+		{
+			float		s = 0;
+
+			for (int i = 0; i < d; i++)
+			{
+				so->v[i] = c ? so->q[i] - c[i] : so->q[i];
+				s += so->v[i] * so->v[i];
+			}
+			v = so->v;
+			lc = s;
+			factor = -2.0f;
+			bmul = 2.0f * sqrtf(s);
+		}
+		else
+		{
+			float		qc = c ? vec_kernels->inner_product(so->q, c, d) : 0;
+
+			v = so->q;
+			lc = metric == MSIVF_METRIC_IP ? -qc : 1.0f - qc;
+			factor = -1.0f;
+			bmul = so->qnorm;
+		}
+
+		/* the list's first page */
+		blkno = msivf_dir_block(&so->st, list, &slot);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		msivf_check_page(index, BufferGetPage(buf), blkno, MSIVF_PAGE_DIRECTORY);
+		blkno = msivf_dir_entries(BufferGetPage(buf))[slot].head;
+		UnlockReleaseBuffer(buf);
+
+		while (blkno != InvalidBlockNumber)
+		{
+			Page		page;
+			MsivfPageOpaque opaque;
+			char	   *p;
+
+			buf = ReadBuffer(index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+			opaque = MsivfPageGetOpaque(page);
+
+			if (so->npool + opaque->nentries > so->pool_cap)
+			{
+				while (so->npool + opaque->nentries > so->pool_cap)
+					so->pool_cap *= 2;
+				so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
+			}
+			p = PageGetContents(page);
+			for (int i = 0; i < opaque->nentries; i++, p += esz)
+			{
+				MsivfEntry *e = (MsivfEntry *) p;
+				float		dot = e->scale * quant_dot(v, e->code, d, bits);
+				float		est = lc + factor * dot;
+				float		slack;
+
+				if (metric == MSIVF_METRIC_L2)
+					est += e->rnorm2;
+				/* float rounding of the estimate, on the safe side */
+				slack = 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
+				so->pool[so->npool].lb = est - bmul * e->err - slack;
+				so->pool[so->npool].tid = e->tid;
+				so->npool++;
+			}
+			blkno = opaque->next;
+			UnlockReleaseBuffer(buf);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pool_heapify(so->pool, so->npool);
+	so->batch = Min(so->st.nlists, so->batch * 2);
+}
+
+/*
+ * Fetches the row with the scan's snapshot and computes its exact key and
+ * operator value; false if the row is not visible.
+ */
+static bool
+rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		found;
+	Datum		d;
+	bool		isnull;
+	Vec		   *x;
+	MemoryContext old;
+	int			n = so->st.dims;
+	const float *a;
+	const float *b;
+
+	old = MemoryContextSwitchTo(so->tmpcxt);
+	found = table_index_fetch_tuple(so->fetch, tid, scan->xs_snapshot, so->slot,
+									&call_again, &all_dead);
+	if (!found)
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	if (so->attno != 0)
+		d = slot_getattr(so->slot, so->attno, &isnull);
+	else
+	{
+		ExprContext *econtext = GetPerTupleExprContext(so->estate);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		nulls[INDEX_MAX_KEYS];
+
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = so->slot;
+		FormIndexDatum(so->indexInfo, so->slot, so->estate, values, nulls);
+		d = values[0];
+		isnull = nulls[0];
+	}
+	if (isnull)
+	{
+		ExecClearTuple(so->slot);
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	x = DatumGetVec(d);
+	if (x->dim != n)
+		elog(ERROR, "msivf: indexed row has %d dimensions, index %d", x->dim, n);
+	a = x->x;
+	b = so->query->x;
+
+	switch (so->st.metric)
+	{
+		case MSIVF_METRIC_L2:
+			{
+				float		f = vec_kernels->l2_squared(a, b, n);
+				double		dd = isinf(f) ? vec_l2_squared_f64(a, b, n) : f;
+
+				*key = dd;
+				*value = sqrt(dd);
+				break;
+			}
+		case MSIVF_METRIC_IP:
+			{
+				float		f = vec_kernels->inner_product(a, b, n);
+				double		dd = (isinf(f) || isnan(f)) ? vec_inner_product_f64(a, b, n) : f;
+
+				*key = *value = 0.0 - dd;
+				break;
+			}
+		default:
+			{
+				float		dot,
+							na,
+							nb;
+
+				vec_kernels->cosine_parts(a, b, n, &dot, &na, &nb);
+				if (isinf(na) || isinf(nb) || isinf(dot) || isnan(dot))
+				{
+					double		dot64,
+								na64,
+								nb64;
+
+					vec_cosine_parts_f64(a, b, n, &dot64, &na64, &nb64);
+					*value = vec_cosine_from_parts(dot64, na64, nb64);
+				}
+				else
+					*value = vec_cosine_from_parts(dot, na, nb);
+				*key = isnan(*value) ? INFINITY : *value;
+				break;
+			}
+	}
+	ExecClearTuple(so->slot);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(so->tmpcxt);
+	return true;
+}
+
+bool
+msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+
+	if (scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("msivf indexes answer only ORDER BY <vec> <distance operator> <constant>")));
+
+	if (!so->started)
+		start_scan(scan);
+	if (so->no_rows)
+		return false;
+
+	for (;;)
+	{
+		/* verify candidates until none could beat the best verified row */
+		while (so->npool > 0 &&
+			   (so->nready == 0 || (double) so->pool[0].lb <= so->ready[0].key))
+		{
+			Candidate	c = pool_pop(so);
+			double		key,
+						value;
+
+			if (rerank(scan, &c.tid, &key, &value))
+				ready_push(so, key, value, &c.tid);
+		}
+		if (so->nready > 0)
+		{
+			Ready		r = ready_pop(so);
+
+			scan->xs_heaptid = r.tid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			scan->xs_orderbyvals[0] = Float8GetDatum(r.value);
+			scan->xs_orderbynulls[0] = false;
+			return true;
+		}
+		if (so->visited >= so->st.nlists)
+			return false;
+		visit_batch(scan);
+	}
+}
+
+void
+msivf_endscan(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+
+	if (so->fetch)
+		table_index_fetch_end(so->fetch);
+	if (so->slot)
+		ExecDropSingleTupleTableSlot(so->slot);
+	if (so->estate)
+		FreeExecutorState(so->estate);
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}

@@ -1,0 +1,152 @@
+/*
+ * msivfvacuum.c
+ *		VACUUM for msivf: remove the entries of dead rows, compacting each
+ *		page in place so inserts reuse the room, and point each list's
+ *		insert position at its first page with room again.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "commands/vacuum.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+
+#include "msivf.h"
+
+/* Walks every list; with a callback, removes what it reports dead. */
+static void
+msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+		   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = info->index;
+	MsivfState *cached = msivf_get_state(index);
+	MsivfState	st = *cached;
+
+	st.centroids = NULL;
+	st.centroid_norms = NULL;
+	if (st.dims == 0)
+		return;
+
+	for (int list = 0; list < st.nlists; list++)
+	{
+		int			slot;
+		BlockNumber dirblk = msivf_dir_block(&st, list, &slot);
+		Buffer		buf;
+		BlockNumber blkno;
+		BlockNumber insert;
+		BlockNumber first_room = InvalidBlockNumber;
+
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, dirblk, RBM_NORMAL, info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		msivf_check_page(index, BufferGetPage(buf), dirblk, MSIVF_PAGE_DIRECTORY);
+		blkno = msivf_dir_entries(BufferGetPage(buf))[slot].head;
+		insert = msivf_dir_entries(BufferGetPage(buf))[slot].insert;
+		UnlockReleaseBuffer(buf);
+
+		while (blkno != InvalidBlockNumber)
+		{
+			Page		page;
+			MsivfPageOpaque opaque;
+			int			n;
+			int			keep = 0;
+			bool	   *dead = NULL;
+			BlockNumber next;
+
+			vacuum_delay_point();
+			buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+			msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+			opaque = MsivfPageGetOpaque(page);
+			n = opaque->nentries;
+
+			if (callback)
+			{
+				dead = palloc(sizeof(bool) * Max(n, 1));
+				for (int i = 0; i < n; i++)
+				{
+					MsivfEntry *e = (MsivfEntry *) (PageGetContents(page) + (Size) i * st.entry_size);
+
+					dead[i] = callback(&e->tid, callback_state);
+					if (!dead[i])
+						keep++;
+				}
+			}
+			else
+				keep = n;
+
+			if (keep < n)
+			{
+				GenericXLogState *state = GenericXLogStart(index);
+				Page		wpage = GenericXLogRegisterBuffer(state, buf, 0);
+				char	   *base = PageGetContents(wpage);
+				int			o = 0;
+
+				for (int i = 0; i < n; i++)
+				{
+					if (dead[i])
+						continue;
+					if (o != i)
+						memmove(base + (Size) o * st.entry_size,
+								base + (Size) i * st.entry_size, st.entry_size);
+					o++;
+				}
+				MsivfPageGetOpaque(wpage)->nentries = keep;
+				((PageHeader) wpage)->pd_lower = (base - (char *) wpage) + keep * st.entry_size;
+				GenericXLogFinish(state);
+				stats->tuples_removed += n - keep;
+			}
+			stats->num_index_tuples += keep;
+			if (keep < st.entries_per_page && first_room == InvalidBlockNumber)
+				first_room = blkno;
+			next = MsivfPageGetOpaque(page)->next;
+			UnlockReleaseBuffer(buf);
+			if (dead)
+				pfree(dead);
+			blkno = next;
+		}
+
+		/* inserts look for room from the first page that has some */
+		if (callback && first_room != InvalidBlockNumber && first_room != insert)
+		{
+			GenericXLogState *state;
+			Page		dpage;
+
+			buf = ReadBufferExtended(index, MAIN_FORKNUM, dirblk, RBM_NORMAL, info->strategy);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			state = GenericXLogStart(index);
+			dpage = GenericXLogRegisterBuffer(state, buf, 0);
+			msivf_dir_entries(dpage)[slot].insert = first_room;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+		}
+	}
+}
+
+IndexBulkDeleteResult *
+msivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+				 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	stats->num_index_tuples = 0;
+	msivf_walk(info, stats, callback, callback_state);
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
+
+IndexBulkDeleteResult *
+msivf_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+	{
+		/* no bulkdelete pass ran: count the entries */
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		msivf_walk(info, stats, NULL, NULL);
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	stats->estimated_count = false;
+	return stats;
+}

@@ -1,0 +1,241 @@
+/*
+ * test_kmeans.c
+ *		Unit tests for src/core/kmeans.c: blocked sgemm assignment agrees
+ *		with brute force, training recovers well-separated blobs, spherical
+ *		mode keeps unit centroids, and degenerate inputs (k = n, duplicate
+ *		points) do not break it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmeans.h"
+#include "unit.h"
+
+static uint64_t rng = 777;
+
+static double
+uniform(void)
+{
+	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double) (rng >> 11) / 9007199254740992.0;
+}
+
+static float
+gauss(void)
+{
+	double		u = uniform() + 1e-12,
+				v = uniform();
+
+	return (float) (sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static void
+check_assign(int n, int d, int k, KmeansMetric metric, size_t work_floats)
+{
+	float	   *x = malloc(sizeof(float) * n * d);
+	float	   *c = malloc(sizeof(float) * k * d);
+	float	   *cn = malloc(sizeof(float) * k);
+	float	   *work = malloc(sizeof(float) * work_floats);
+	float	   *dist = malloc(sizeof(float) * n);
+	int32_t    *a = malloc(sizeof(int32_t) * n);
+	int			bad = 0;
+
+	for (int i = 0; i < n * d; i++)
+		x[i] = gauss();
+	for (int i = 0; i < k * d; i++)
+		c[i] = gauss();
+	kmeans_row_norms(c, k, d, cn);
+	kmeans_assign(x, n, d, c, cn, k, metric, a, dist, work, work_floats);
+	for (int i = 0; i < n; i++)
+	{
+		double		best = metric == KMEANS_IP ? -INFINITY : INFINITY;
+		double		chosen = 0;
+
+		for (int j = 0; j < k; j++)
+		{
+			double		v = 0;
+
+			for (int l = 0; l < d; l++)
+			{
+				if (metric == KMEANS_IP)
+					v += (double) x[i * d + l] * c[j * d + l];
+				else
+					v += ((double) x[i * d + l] - c[j * d + l]) * ((double) x[i * d + l] - c[j * d + l]);
+			}
+			if (metric == KMEANS_IP ? v > best : v < best)
+				best = v;
+			if (j == a[i])
+				chosen = v;
+		}
+		/* ties and float rounding may pick an equally near centroid */
+		if (fabs(chosen - best) > 1e-3 * (1 + fabs(best)) ||
+			fabs(dist[i] - chosen) > 1e-3 * (1 + fabs(chosen)))
+			bad++;
+	}
+	CHECK(bad == 0, "assign n=%d d=%d k=%d metric=%d work=%zu: %d wrong", n, d, k,
+		  (int) metric, work_floats, bad);
+	free(x);
+	free(c);
+	free(cn);
+	free(work);
+	free(dist);
+	free(a);
+}
+
+static int	ticks;
+
+static void
+count_tick(void *arg)
+{
+	(void) arg;
+	ticks++;
+}
+
+/* k blobs far apart; training must put one centroid on each blob */
+static void
+check_blobs(int k, int d, int per, bool spherical)
+{
+	int			n = k * per;
+	float	   *truth = malloc(sizeof(float) * k * d);
+	float	   *x = malloc(sizeof(float) * n * d);
+	float	   *c = malloc(sizeof(float) * k * d);
+	int32_t    *a = malloc(sizeof(int32_t) * n);
+	size_t		wf = kmeans_train_work_floats(n, d, k);
+	float	   *work = malloc(sizeof(float) * wf);
+	int		   *hit = calloc(k, sizeof(int));
+	int			found = 0,
+				impure = 0;
+
+	for (int j = 0; j < k; j++)
+	{
+		double		s = 0;
+
+		for (int l = 0; l < d; l++)
+		{
+			truth[j * d + l] = gauss() * 10;
+			s += truth[j * d + l] * truth[j * d + l];
+		}
+		if (spherical)
+			for (int l = 0; l < d; l++)
+				truth[j * d + l] /= (float) sqrt(s);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		s = 0;
+
+		for (int l = 0; l < d; l++)
+		{
+			x[i * d + l] = truth[(i % k) * d + l] + gauss() * (spherical ? 0.01f : 0.5f);
+			s += x[i * d + l] * x[i * d + l];
+		}
+		if (spherical)
+			for (int l = 0; l < d; l++)
+				x[i * d + l] /= (float) sqrt(s);
+	}
+	ticks = 0;
+	kmeans_train(x, n, d, k, 20, 42, spherical, c, work, a, count_tick, NULL);
+	CHECK(ticks > 0, "tick called");
+
+	/* every true blob has a centroid near it */
+	for (int j = 0; j < k; j++)
+	{
+		double		best = INFINITY;
+
+		for (int m = 0; m < k; m++)
+		{
+			double		dd = 0;
+
+			for (int l = 0; l < d; l++)
+				dd += ((double) truth[j * d + l] - c[m * d + l]) * ((double) truth[j * d + l] - c[m * d + l]);
+			best = fmin(best, dd);
+		}
+		if (best < (spherical ? 0.01 : 0.5 * 0.5 * d * 0.2))
+			found++;
+	}
+	/* points of one blob share a cluster */
+	for (int i = 0; i < n; i++)
+	{
+		if (hit[i % k] == 0)
+			hit[i % k] = a[i] + 1;
+		else if (hit[i % k] != a[i] + 1)
+			impure++;
+	}
+	CHECK(found >= k - k / 20, "blobs k=%d d=%d spherical=%d: %d of %d found", k, d, spherical, found, k);
+	CHECK(impure <= n / 50, "blobs k=%d: %d points split from their blob", k, impure);
+	if (spherical)
+	{
+		int			not_unit = 0;
+
+		for (int m = 0; m < k; m++)
+		{
+			double		s = 0;
+
+			for (int l = 0; l < d; l++)
+				s += (double) c[m * d + l] * c[m * d + l];
+			if (fabs(s - 1) > 1e-4)
+				not_unit++;
+		}
+		CHECK(not_unit == 0, "spherical centroids are unit (%d not)", not_unit);
+	}
+	free(truth);
+	free(x);
+	free(c);
+	free(a);
+	free(work);
+	free(hit);
+}
+
+/* k = n and all-equal points: no crash, finite centroids */
+static void
+check_degenerate(void)
+{
+	int			n = 50,
+				d = 8;
+	float		x[50 * 8];
+	float		c[50 * 8];
+	int32_t		a[50];
+	float	   *work = malloc(sizeof(float) * kmeans_train_work_floats(n, d, n));
+	int			finite = 1;
+
+	for (int i = 0; i < n * d; i++)
+		x[i] = 3.0f;
+	kmeans_train(x, n, d, n, 5, 1, false, c, work, a, NULL, NULL);
+	for (int i = 0; i < n * d; i++)
+		finite &= isfinite(c[i]) && fabsf(c[i] - 3.0f) < 0.1f;
+	CHECK(finite, "identical points: centroids stay on the point");
+
+	for (int i = 0; i < n * d; i++)
+		x[i] = gauss();
+	kmeans_train(x, n, d, n, 5, 1, false, c, work, a, NULL, NULL);
+	for (int i = 0; i < n * d; i++)
+		finite &= isfinite(c[i]);
+	CHECK(finite, "k = n: finite centroids");
+
+	kmeans_train(x, n, d, 1, 5, 1, false, c, work, a, NULL, NULL);
+	{
+		double		mean = 0;
+
+		for (int i = 0; i < n; i++)
+			mean += x[i * d];
+		mean /= n;
+		CHECK(fabs(mean - c[0]) < 1e-4, "k = 1 gives the mean (%g vs %g)", mean, c[0]);
+	}
+	free(work);
+}
+
+int
+main(void)
+{
+	kmeans_single_thread_blas();
+
+	check_assign(1000, 32, 17, KMEANS_L2, 17 * 64);
+	check_assign(1000, 32, 17, KMEANS_IP, 17 * 64);
+	check_assign(513, 100, 50, KMEANS_L2, 50);	/* one row per block */
+	check_assign(300, 7, 300, KMEANS_L2, 1 << 20);
+
+	check_blobs(20, 32, 50, false);
+	check_blobs(64, 100, 40, true);
+	check_degenerate();
+	return unit_finish("kmeans");
+}

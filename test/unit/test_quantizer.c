@@ -1,0 +1,193 @@
+/*
+ * test_quantizer.c
+ *		Unit tests for the msivf residual quantizer (src/core/quantizer.c):
+ *		round trips, the error bound the scan relies on, and agreement of
+ *		every SIMD dot-product kernel with the scalar one.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quantizer.h"
+#include "unit.h"
+
+static uint64_t rng = 12345;
+
+static double
+uniform(void)
+{
+	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double) (rng >> 11) / 9007199254740992.0;
+}
+
+static float
+gauss(void)
+{
+	double		u = uniform() + 1e-12,
+				v = uniform();
+
+	return (float) (sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static void
+check_bound(int d, int bits, int trials)
+{
+	float	   *r = malloc(sizeof(float) * d);
+	float	   *v = malloc(sizeof(float) * d);
+	float	   *back = malloc(sizeof(float) * d);
+	uint8_t    *code = malloc(quant_code_bytes(d, bits));
+	int			violations = 0;
+	double		worst_rel = 0;
+
+	for (int t = 0; t < trials; t++)
+	{
+		float		scale,
+					err;
+		double		exact = 0,
+					recon_err = 0,
+					vnorm = 0,
+					est;
+
+		for (int i = 0; i < d; i++)
+		{
+			r[i] = gauss() * (t % 3 == 0 ? 100.0f : 0.01f);
+			v[i] = gauss();
+		}
+		if (t == 0)
+			r[d / 2] = 1e4f;	/* one outlier dominates the scale */
+		quant_encode(r, d, bits, code, &scale, &err);
+		quant_decode(code, d, bits, scale, back);
+		for (int i = 0; i < d; i++)
+		{
+			recon_err += ((double) r[i] - back[i]) * ((double) r[i] - back[i]);
+			exact += (double) v[i] * r[i];
+			vnorm += (double) v[i] * v[i];
+			if (fabs((double) r[i] - back[i]) > scale * 0.5 * (1 + 1e-5) + 1e-30)
+				violations++;
+		}
+		CHECK(sqrt(recon_err) <= err, "d=%d bits=%d: reported error norm %g below actual %g",
+			  d, bits, err, sqrt(recon_err));
+		est = (double) scale * quant_dot(v, code, d, bits);
+		if (fabs(est - exact) > sqrt(vnorm) * err * 1.0001 + 1e-3 * fabs(exact) * 1e-3)
+			violations++;
+		if (fabs(exact) > 0)
+			worst_rel = fmax(worst_rel, fabs(est - exact) / (sqrt(vnorm) * sqrt((double) d)));
+	}
+	CHECK(violations == 0, "d=%d bits=%d: %d bound violations", d, bits, violations);
+	free(r);
+	free(v);
+	free(back);
+	free(code);
+}
+
+static void
+check_kernels(void)
+{
+	const char *names[] = {"avx2", "avx512"};
+	QuantDot8Fn scalar = quant_dot8_kernel("scalar");
+
+	CHECK(scalar != NULL, "scalar kernel exists");
+	for (int k = 0; k < 2; k++)
+	{
+		QuantDot8Fn f = quant_dot8_kernel(names[k]);
+		int			bad = 0;
+
+		if (!f)
+		{
+			printf("(kernel %s not supported here, skipped)\n", names[k]);
+			continue;
+		}
+		for (int d = 0; d <= 200; d++)
+		{
+			float		v[200];
+			int8_t		c[200];
+			float		a,
+						b;
+
+			for (int i = 0; i < d; i++)
+			{
+				v[i] = gauss();
+				c[i] = (int8_t) ((int) (uniform() * 255) - 127);
+			}
+			a = scalar(v, c, d);
+			b = f(v, c, d);
+			if (fabsf(a - b) > 1e-4f * (1 + fabsf(a)) * (1 + d / 16))
+				bad++;
+		}
+		CHECK(bad == 0, "kernel %s disagrees with scalar in %d lengths", names[k], bad);
+	}
+}
+
+int
+main(void)
+{
+	quant_init();
+	printf("kernel in use: %s\n", quant_kernel_name());
+
+	CHECK(quant_code_bytes(100, 8) == 100, "8-bit code bytes");
+	CHECK(quant_code_bytes(101, 4) == 51, "4-bit code bytes");
+
+	/* a zero residual encodes to zero scale and zero error */
+	{
+		float		r[40] = {0};
+		uint8_t		code[40];
+		float		scale,
+					err;
+
+		quant_encode(r, 40, 8, code, &scale, &err);
+		CHECK(scale == 0 && err == 0, "zero vector: scale %g err %g", scale, err);
+	}
+
+	/* exactly representable values round-trip */
+	{
+		float		r[33];
+		float		back[33];
+		uint8_t		code[33];
+		float		scale,
+					err;
+
+		for (int i = 0; i < 33; i++)
+			r[i] = (float) (i - 16) * 0.5f;
+		r[0] = -63.5f;			/* = 127 * 0.5 */
+		quant_encode(r, 33, 8, code, &scale, &err);
+		quant_decode(code, 33, 8, scale, back);
+		CHECK(memcmp(r, back, sizeof(r)) == 0 && err < 1e-6, "exact grid round-trips (err %g)", err);
+	}
+
+	for (int bits = 8; bits >= 4; bits -= 4)
+	{
+		check_bound(32, bits, 300);
+		check_bound(100, bits, 300);
+		check_bound(777, bits, 50);
+		check_bound(16000, bits, 5);
+	}
+
+	/* accuracy: 8-bit estimates of unit-vector dot products are tight */
+	{
+		int			d = 128;
+		float		r[128],
+					v[128];
+		uint8_t		code[128];
+		double		worst = 0;
+
+		for (int t = 0; t < 200; t++)
+		{
+			float		scale,
+						err;
+			double		exact = 0;
+
+			for (int i = 0; i < d; i++)
+			{
+				r[i] = gauss() / sqrtf((float) d);
+				v[i] = gauss() / sqrtf((float) d);
+				exact += (double) r[i] * v[i];
+			}
+			quant_encode(r, d, 8, code, &scale, &err);
+			worst = fmax(worst, fabs(scale * quant_dot8(v, (int8_t *) code, d) - exact));
+		}
+		CHECK(worst < 0.003, "8-bit dot error on unit vectors %g", worst);
+	}
+
+	check_kernels();
+	return unit_finish("quantizer");
+}
