@@ -12,22 +12,8 @@
 #include <string.h>
 
 #include "rtree.h"
+#include "unit.h"
 
-static int	n_passed;
-static int	n_failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) \
-			n_passed++; \
-		else \
-		{ \
-			n_failed++; \
-			fprintf(stderr, "%s:%d: FAILED: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
-	} while (0)
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -134,10 +120,13 @@ test_distances(void)
 			if (!(bound1 <= (double) l1_f32(p, q, dim, lanes)))
 				bad = 1;
 		}
-		CHECK(!bad, "slack bound exceeded a float32 distance (iter %d, dim %d)", iter, dim);
 		if (bad)
-			break;
+		{
+			CHECK(0, "slack bound exceeded a float32 distance (iter %d, dim %d)", iter, dim);
+			return;
+		}
 	}
+	CHECK(1, "slack bound never exceeds a float32 distance");
 }
 
 static void
@@ -501,6 +490,5 @@ main(void)
 	test_interleave();
 	test_hilbert();
 	test_kd_split();
-	printf("test_rtree: %d passed, %d failed\n", n_passed, n_failed);
-	return n_failed ? 1 : 0;
+	return unit_finish("test_rtree");
 }
