@@ -12,11 +12,12 @@
 # How queries run: each workload is one PL/pgSQL function whose loop runs a
 # static query (so PL/pgSQL prepares it once and reuses the plan) once per
 # query point, read from a table; QPS = queries / elapsed wall time of the
-# loop, measured on a second pass after a warm-up pass.  No client round
-# trips are included, so the numbers compare index work, not the protocol.
-# All indexes are built first (build time: best of three builds; size);
-# then four interleaved
-# rounds run every workload of every method, and the best round counts.
+# loop.  No client round trips are included, so the numbers compare index
+# work, not the protocol.  All indexes are built first (build time: best of
+# three builds, maintenance_work_mem = 512MB, no parallel workers; size);
+# then four interleaved rounds run every workload of every method and the
+# best round counts (the first doubles as cache warm-up), so that on a
+# shared machine no method wins or loses by when it happened to run.
 #
 # Usage (as root for the package step; the run needs a server):
 #   test/bench/spatial_bench.sh prepare      packages, npm data, query sets
@@ -230,6 +231,7 @@ case "${1:-all}" in
 		if [ -n "${PGHOST:-}${PGPORT:-}" ]; then
 			run
 		elif [ "$(id -u)" = 0 ]; then
+			chown -R postgres "$BENCH_DIR"
 			runuser -u postgres -- pg_virtualenv "$0" run
 		else
 			pg_virtualenv "$0" run
