@@ -216,6 +216,8 @@ sort_item_cmp(const void *a, const void *b)
 typedef struct SplitWork
 {
 	SortItem   *items;			/* n */
+	SortItem   *best[2];		/* n each: the best axis's orders by lo, hi */
+	SortItem   *cand[2];		/* n each: the current axis's orders */
 	float	   *pre_lo;			/* n * dim: bbox of sorted items 0..k */
 	float	   *pre_hi;
 	float	   *suf_lo;			/* n * dim: bbox of sorted items k..n-1 */
@@ -227,7 +229,7 @@ rtree_split_work_size(int n, int dim)
 {
 	size_t		items = ((sizeof(SortItem) * (size_t) n) + 15) & ~(size_t) 15;
 
-	return items + 4 * sizeof(float) * (size_t) n * (size_t) dim;
+	return 5 * items + 4 * sizeof(float) * (size_t) n * (size_t) dim;
 }
 
 static void
@@ -239,6 +241,13 @@ split_work_init(SplitWork *w, void *work, int n, int dim)
 
 	w->items = (SortItem *) p;
 	p += items;
+	for (int i = 0; i < 2; i++)
+	{
+		w->best[i] = (SortItem *) p;
+		p += items;
+		w->cand[i] = (SortItem *) p;
+		p += items;
+	}
 	w->pre_lo = (float *) p;
 	p += box;
 	w->pre_hi = (float *) p;
@@ -248,10 +257,9 @@ split_work_init(SplitWork *w, void *work, int n, int dim)
 	w->suf_hi = (float *) p;
 }
 
-/* Sort along axis by low (by_hi = 0) or high bound, and build prefix and
- * suffix bounding boxes. */
+/* Sort along axis by low (by_hi = 0) or high bound. */
 static void
-split_sort_axis(SplitWork *w, int n, int dim, const float *const *lo,
+split_sort_axis(SplitWork *w, int n, const float *const *lo,
 				const float *const *hi, int axis, int by_hi)
 {
 	for (int i = 0; i < n; i++)
@@ -261,7 +269,13 @@ split_sort_axis(SplitWork *w, int n, int dim, const float *const *lo,
 		w->items[i].idx = i;
 	}
 	qsort(w->items, n, sizeof(SortItem), sort_item_cmp);
+}
 
+/* Bounding boxes of every prefix and suffix of the sorted items. */
+static void
+split_prefix_boxes(SplitWork *w, int n, int dim, const float *const *lo,
+				   const float *const *hi)
+{
 	memcpy(w->pre_lo, lo[w->items[0].idx], sizeof(float) * dim);
 	memcpy(w->pre_hi, hi[w->items[0].idx], sizeof(float) * dim);
 	for (int k = 1; k < n; k++)
@@ -346,7 +360,6 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 	int			m;
 	int			all_points = 1;
 	int			modes;
-	int			best_axis = 0;
 	double		best_margin_sum = INFINITY;
 	SplitScore	best;
 	int			best_mode = 0;
@@ -375,22 +388,32 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 
 		for (int mode = 0; mode < modes; mode++)
 		{
-			split_sort_axis(&w, n, dim, lo, hi, axis, mode);
+			split_sort_axis(&w, n, lo, hi, axis, mode);
+			split_prefix_boxes(&w, n, dim, lo, hi);
 			for (int s = m; s <= n - m; s++)
 				sum += rtree_box_margin(w.pre_lo + (s - 1) * dim, w.pre_hi + (s - 1) * dim, dim) +
 					rtree_box_margin(w.suf_lo + s * dim, w.suf_hi + s * dim, dim);
+			/* keep this axis's orders in case it wins: no need to sort again */
+			memcpy(w.cand[mode], w.items, sizeof(SortItem) * n);
 		}
 		if (sum < best_margin_sum)
 		{
 			best_margin_sum = sum;
-			best_axis = axis;
+			for (int mode = 0; mode < modes; mode++)
+			{
+				SortItem   *t = w.best[mode];
+
+				w.best[mode] = w.cand[mode];
+				w.cand[mode] = t;
+			}
 		}
 	}
 
 	/* on that axis, the best distribution */
 	for (int mode = 0; mode < modes; mode++)
 	{
-		split_sort_axis(&w, n, dim, lo, hi, best_axis, mode);
+		memcpy(w.items, w.best[mode], sizeof(SortItem) * n);
+		split_prefix_boxes(&w, n, dim, lo, hi);
 		for (int s = m; s <= n - m; s++)
 		{
 			SplitScore	sc;
@@ -406,9 +429,8 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 		}
 	}
 
-	split_sort_axis(&w, n, dim, lo, hi, best_axis, best_mode);
 	for (int k = 0; k < n; k++)
-		side[w.items[k].idx] = k < best_s ? 0 : 1;
+		side[w.best[best_mode][k].idx] = k < best_s ? 0 : 1;
 }
 
 /* ---------------------------------------------------------------------
