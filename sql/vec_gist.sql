@@ -130,6 +130,10 @@ INSERT INTO rnd2 (v) SELECT v FROM rnd2 WHERE id <= 300;
 INSERT INTO rnd2 (v) SELECT NULL FROM generate_series(1, 20);
 INSERT INTO dup8 (v) SELECT NULL FROM generate_series(1, 5);
 
+-- the opclass has sortsupport (PostgreSQL 14+), so builds are sorted
+SELECT amprocnum, amproc FROM pg_amproc p JOIN pg_opfamily f ON p.amprocfamily = f.oid
+WHERE f.opfname = 'vec_gist_ops' AND amprocnum = 11;
+
 -- sorted builds (the default with sortsupport), and one buffered build
 -- that goes through penalty and picksplit
 CREATE INDEX rnd2_idx ON rnd2 USING gist (v);
