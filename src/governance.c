@@ -26,13 +26,13 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -85,34 +85,31 @@ extension_owner_and_schema(Oid *owner, Oid *nsp)
 	table_close(rel, AccessShareLock);
 }
 
-#if PG_VERSION_NUM >= 170000
-#define MY_LXID (MyProc->vxid.lxid)
-#else
-#define MY_LXID (MyProc->lxid)
-#endif
-
 /*
  * Superuser, or holding the privileges of the extension's owner.  The owner
- * is looked up once per transaction: queries call this on every row they
- * serve, and the owner cannot change under a running transaction's feet
- * without its knowledge.
+ * is read as the owner of schema ms, which the extension script creates
+ * (REASSIGN OWNED moves both together): a syscache lookup, where
+ * pg_extension would cost a catalog scan on every query.
  */
 static bool
 caller_is_privileged(Oid caller)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static Oid	cached_owner = InvalidOid;
+	Oid			nsp;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
 
 	if (superuser_arg(caller))
 		return true;
-	if (cached_lxid == InvalidLocalTransactionId || cached_lxid != MY_LXID)
+	nsp = get_namespace_oid("ms", true);
+	if (!OidIsValid(nsp))
+		return false;
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (HeapTupleIsValid(tup))
 	{
-		Oid			nsp;
-
-		extension_owner_and_schema(&cached_owner, &nsp);
-		cached_lxid = MY_LXID;
+		owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		ReleaseSysCache(tup);
 	}
-	return OidIsValid(cached_owner) && has_privs_of_role(caller, cached_owner);
+	return OidIsValid(owner) && has_privs_of_role(caller, owner);
 }
 
 Datum
