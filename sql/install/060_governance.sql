@@ -25,7 +25,8 @@
 --   stage     create versions (ms.create_version), set their processors,
 --             load points, replay, and query any label of the model (or
 --             only the granted label)
---   promote   ms.promote, ms.rollback (with a label: only to that label)
+--   promote   ms.promote, ms.rollback (with a label: only that label; a
+--             rollback needs it on both the current and the restored label)
 --   raw_read  audited raw access (later)
 --   admin     granted on a whole org only.  Grant and revoke within the
 --             org, create models in it, and every privilege above on all of
