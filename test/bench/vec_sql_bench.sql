@@ -7,7 +7,7 @@ CREATE EXTENSION cube;
 
 CREATE TABLE glove (word text, v vec(100));
 \set glove :datadir '/glove.tsv'
-\copy glove FROM :'glove'
+COPY glove FROM :'glove';
 ALTER TABLE glove ADD COLUMN c cube, ADD COLUMN a real[];
 UPDATE glove SET c = cube(v::real[]::float8[]), a = v::real[];
 VACUUM FREEZE ANALYZE glove;
