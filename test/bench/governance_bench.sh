@@ -1,8 +1,12 @@
 #!/bin/bash
-# Governance overhead: ms.knn (grant check, label resolution, the version's
-# partition) against the same kNN written directly as ORDER BY ... LIMIT on
-# that partition, one client, prepared statements (pgbench -M prepared), same
-# data, same queries.  Prints a table with the overhead in percent.
+# Governance overhead: ms.knn called by a plain role holding a query grant
+# (grant check, label resolution, then the version's own partition) against
+# the same kNN written directly as ORDER BY ... LIMIT on that partition by a
+# superuser: one client, prepared statements (pgbench -M prepared, generic
+# plans), same data (uniform random points, the version's index rebuilt
+# after loading), same queries.  Each side is measured ROUNDS times,
+# interleaved, keeping the best (the machine may be shared).  Prints a table
+# with the overhead in percent; the target is <= 15 %.
 #
 #   test/bench/governance_bench.sh            (as root or postgres)
 #   SECONDS_PER_RUN=10 ROWS=100000 ROUNDS=3 CONFIGS="2:l2 100:cosine" test/bench/governance_bench.sh
@@ -24,10 +28,10 @@ if [ -z "${MS_BENCH_INSIDE:-}" ]; then
 	exec pg_virtualenv -o shared_buffers=512MB -o shared_preload_libraries=machinesoup "$here/governance_bench.sh"
 fi
 
-T=${SECONDS_PER_RUN:-8}
+T=${SECONDS_PER_RUN:-4}
 ROWS=${ROWS:-100000}
-# dims:metric pairs; GiST serves <= 64 dims, msivf above (once installed)
-CONFIGS=${CONFIGS:-"2:l2 3:l2 16:l2 100:l2"}
+# dims:metric pairs; GiST serves <= 64 dims, msivf above
+CONFIGS=${CONFIGS:-"2:l2 3:l2 100:l2 100:cosine"}
 WORK=$(mktemp -d /tmp/ms-gov-bench-run.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -87,7 +91,7 @@ SQL
 	# warm both, then measure alternately ROUNDS times; keep the best of each
 	lat "$WORK/direct.sql" >/dev/null; lat "$WORK/knn.sql" bench_consumer >/dev/null
 	d=999999; k=999999
-	for r in $(seq 1 "${ROUNDS:-3}"); do
+	for r in $(seq 1 "${ROUNDS:-5}"); do
 		x=$(lat "$WORK/direct.sql"); d=$(awk -v a="$d" -v b="$x" 'BEGIN {print (b < a ? b : a)}')
 		x=$(lat "$WORK/knn.sql" bench_consumer); k=$(awk -v a="$k" -v b="$x" 'BEGIN {print (b < a ? b : a)}')
 	done
