@@ -8,7 +8,9 @@
  * times a second, and a PL/pgSQL EXECUTE would plan the partition query on
  * every call.  Here both statements a query needs, the authorisation (the
  * SQL function ms._access, inlined) and the scan of the version's own
- * partition, run from plans prepared once per backend and kept.
+ * partition, run from plans prepared once per backend and kept, and the
+ * authorisation answers themselves are cached until an invalidation says
+ * grants, models, versions or roles changed (see "authorisation cache").
  *
  * These functions run as SECURITY DEFINER, so current_user is the owner;
  * the caller is GetOuterUserId(), the role in effect outside (SET ROLE
@@ -26,13 +28,13 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -58,61 +60,55 @@ PG_FUNCTION_INFO_V1(ms_governance_changed);
 
 #define MS_IDENT_MAX 63
 
-/* The extension's owner and schema, looked up in pg_extension. */
-static void
-extension_owner_and_schema(Oid *owner, Oid *nsp)
+/* The extension's schema (where vec, vbox and their operators live). */
+static Oid
+extension_schema(void)
 {
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
 
-	*owner = InvalidOid;
-	*nsp = InvalidOid;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
 				F_NAMEEQ, CStringGetDatum("machinesoup"));
 	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
-	{
-		Form_pg_extension ext = (Form_pg_extension) GETSTRUCT(tup);
-
-		*owner = ext->extowner;
-		*nsp = ext->extnamespace;
-	}
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (!OidIsValid(nsp))
+		elog(ERROR, "extension machinesoup is not installed");
+	return nsp;
 }
-
-#if PG_VERSION_NUM >= 170000
-#define MY_LXID (MyProc->vxid.lxid)
-#else
-#define MY_LXID (MyProc->lxid)
-#endif
 
 /*
  * Superuser, or holding the privileges of the extension's owner.  The owner
- * is looked up once per transaction: queries call this on every row they
- * serve, and the owner cannot change under a running transaction's feet
- * without its knowledge.
+ * is read as the owner of schema ms, which the extension script creates
+ * (REASSIGN OWNED moves both together): a syscache lookup, where
+ * pg_extension would cost a catalog scan on every query.
  */
 static bool
 caller_is_privileged(Oid caller)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static Oid	cached_owner = InvalidOid;
+	Oid			nsp;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
 
 	if (superuser_arg(caller))
 		return true;
-	if (cached_lxid == InvalidLocalTransactionId || cached_lxid != MY_LXID)
+	nsp = get_namespace_oid("ms", true);
+	if (!OidIsValid(nsp))
+		return false;
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (HeapTupleIsValid(tup))
 	{
-		Oid			nsp;
-
-		extension_owner_and_schema(&cached_owner, &nsp);
-		cached_lxid = MY_LXID;
+		owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		ReleaseSysCache(tup);
 	}
-	return OidIsValid(cached_owner) && has_privs_of_role(caller, cached_owner);
+	return OidIsValid(owner) && has_privs_of_role(caller, owner);
 }
 
 Datum
@@ -195,6 +191,7 @@ typedef struct PartPlanKey
 {
 	int64		version_id;
 	int32		mode;
+	char		metric[8];		/* a re-created extension may reuse ids */
 } PartPlanKey;
 
 typedef struct PartPlanEntry
@@ -261,11 +258,11 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
 	memset(&key, 0, sizeof(key));
 	key.version_id = version_id;
 	key.mode = mode;
+	strlcpy(key.metric, metric, sizeof(key.metric));
 	entry = hash_search(part_plans, &key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
 		StringInfoData sql;
-		Oid			owner;
 		Oid			extnsp;
 		const char *nsp;
 		const char *op = metric_operator(metric);
@@ -273,7 +270,7 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
 		SPIPlanPtr	plan;
 
 		/* our operators and the vec type live in the extension's schema */
-		extension_owner_and_schema(&owner, &extnsp);
+		extnsp = extension_schema();
 		nsp = quote_identifier(get_namespace_name(extnsp));
 		argtypes[0] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 									  CStringGetDatum("vec"),

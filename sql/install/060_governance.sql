@@ -25,7 +25,8 @@
 --   stage     create versions (ms.create_version), set their processors,
 --             load points, replay, and query any label of the model (or
 --             only the granted label)
---   promote   ms.promote, ms.rollback (with a label: only to that label)
+--   promote   ms.promote, ms.rollback (with a label: only that label; a
+--             rollback needs it on both the current and the restored label)
 --   raw_read  audited raw access (later)
 --   admin     granted on a whole org only.  Grant and revoke within the
 --             org, create models in it, and every privilege above on all of
@@ -56,7 +57,7 @@ CREATE FUNCTION ms._caller_name() RETURNS name
 	AS 'MODULE_PATHNAME', 'ms_caller_name' LANGUAGE C STABLE PARALLEL RESTRICTED;
 CREATE FUNCTION ms._is_privileged() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'ms_is_privileged' LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ms._is_privileged() IS 'true when the caller is a superuser or has the privileges of the extension owner';
+COMMENT ON FUNCTION ms._is_privileged() IS 'true when the caller is a superuser or has the privileges of the extension owner (the owner of schema ms)';
 CREATE FUNCTION ms._check_ident(kind text, value text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_check_ident' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION ms._check_ident(text, text) IS 'raises 22023 unless value matches ^[a-z0-9][a-z0-9._-]{0,62}$ (22004 when NULL)';

@@ -1,11 +1,15 @@
 #!/bin/bash
-# Governance overhead: ms.knn (grant check, label resolution, the version's
-# partition) against the same kNN written directly as ORDER BY ... LIMIT on
-# that partition, one client, prepared statements (pgbench -M prepared), same
-# data, same queries.  Prints a table with the overhead in percent.
+# Governance overhead: ms.knn called by a plain role holding a query grant
+# (grant check, label resolution, then the version's own partition) against
+# the same kNN written directly as ORDER BY ... LIMIT on that partition by a
+# superuser: one client, prepared statements (pgbench -M prepared, generic
+# plans), same data (uniform random points, the version's index rebuilt
+# after loading), same queries.  Each side is measured ROUNDS times,
+# interleaved, keeping the best (the machine may be shared).  Prints a table
+# with the overhead in percent; the target is <= 15 %.
 #
 #   test/bench/governance_bench.sh            (as root or postgres)
-#   SECONDS_PER_RUN=10 ROWS=100000 test/bench/governance_bench.sh
+#   SECONDS_PER_RUN=10 ROWS=100000 ROUNDS=3 CONFIGS="2:l2 100:cosine" test/bench/governance_bench.sh
 #
 # Runs in a throwaway cluster (pg_virtualenv) with the installed extension.
 set -euo pipefail
@@ -18,16 +22,16 @@ if [ -z "${MS_BENCH_INSIDE:-}" ]; then
 		cp "$here/governance_bench.sh" "$scratch/"
 		chown -R postgres "$scratch"
 		exec runuser -u postgres -- env MS_BENCH_INSIDE=1 SECONDS_PER_RUN="${SECONDS_PER_RUN:-}" \
-			ROWS="${ROWS:-}" CONFIGS="${CONFIGS:-}" \
-			pg_virtualenv -o shared_buffers=512MB "$scratch/governance_bench.sh"
+			ROWS="${ROWS:-}" CONFIGS="${CONFIGS:-}" ROUNDS="${ROUNDS:-}" \
+			pg_virtualenv -o shared_buffers=512MB -o shared_preload_libraries=machinesoup "$scratch/governance_bench.sh"
 	fi
-	exec pg_virtualenv -o shared_buffers=512MB "$here/governance_bench.sh"
+	exec pg_virtualenv -o shared_buffers=512MB -o shared_preload_libraries=machinesoup "$here/governance_bench.sh"
 fi
 
-T=${SECONDS_PER_RUN:-8}
+T=${SECONDS_PER_RUN:-4}
 ROWS=${ROWS:-100000}
-# dims:metric pairs; GiST serves <= 64 dims, msivf above (once installed)
-CONFIGS=${CONFIGS:-"2:l2 3:l2 16:l2 100:l2"}
+# dims:metric pairs; GiST serves <= 64 dims, msivf above
+CONFIGS=${CONFIGS:-"2:l2 3:l2 100:l2 100:cosine"}
 WORK=$(mktemp -d /tmp/ms-gov-bench-run.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -42,6 +46,7 @@ for cfg in $CONFIGS; do
 	metric=${cfg##*:}
 	model="m$dims$metric"
 	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
 SELECT setseed(0.42);
 SELECT ms.create_model('bench', '$model', $dims, '$metric');
 SELECT ms.create_version('bench', '$model', 'v1');
@@ -61,26 +66,37 @@ GRANT SELECT ON bench_q TO bench_consumer;
 SQL
 	vid=$(psql -X -Atq -c "SELECT version_id FROM ms.versions WHERE org = 'bench' AND model = '$model'")
 	idx=$(psql -X -Atq -c "SELECT coalesce((SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = 'ms.points_$vid'::regclass AND am.amname <> 'btree' LIMIT 1), 'none')")
-	psql -X -q -c "VACUUM ANALYZE ms.points_$vid" -c "ANALYZE bench_q"
+	# the version's index was created empty with the partition: rebuild it on the data
+	psql -X -q -c "REINDEX TABLE ms.points_$vid" -c "VACUUM ANALYZE ms.points_$vid" -c "ANALYZE bench_q"
 	op=$(case $metric in l2) echo '<->';; ip) echo '<#>';; cosine) echo '<=>';; esac)
+	# the direct query must use the partition's index, as ms.knn does
+	scan=$(psql -X -Atq -c "EXPLAIN (COSTS OFF) SELECT p.point_id, p.embedding $op (SELECT v FROM bench_q WHERE model = '$model' AND id = 1) AS distance FROM ms.points_$vid p ORDER BY distance LIMIT 10" |
+		grep -o 'Index Scan\|Seq Scan' | head -1)
+	[ "$idx" = none ] || [ "$scan" = "Index Scan" ] || echo "warning: direct query plan is '$scan'" >&2
 	cat >"$WORK/direct.sql" <<SQL
 \set i random(1, 1000)
-SELECT p.point_id, p.embedding $op q.v AS distance, p.payload FROM ms.points_$vid p, (SELECT v FROM bench_q WHERE model = '$model' AND id = :i) q ORDER BY p.embedding $op q.v LIMIT 10;
+SELECT p.point_id, p.embedding $op (SELECT v FROM bench_q WHERE model = '$model' AND id = :i) AS distance, p.payload FROM ms.points_$vid p ORDER BY distance LIMIT 10;
 SQL
 	cat >"$WORK/knn.sql" <<SQL
 \set i random(1, 1000)
-SELECT k.* FROM (SELECT v FROM bench_q WHERE model = '$model' AND id = :i) q, ms.knn('bench', '$model', q.v, 10) k;
+SELECT * FROM ms.knn('bench', '$model', (SELECT v FROM bench_q WHERE model = '$model' AND id = :i), 10);
 SQL
+	# generic plans on both sides, as ms.knn's own statements are: a prepared
+	# statement that re-plans per execution would flatter ms.knn
 	lat() {
-		pgbench -n -M prepared -c 1 -T "$T" -f "$1" ${2:+-U "$2"} 2>&1 |
+		PGOPTIONS="-c plan_cache_mode=force_generic_plan" \
+			pgbench -n -M prepared -c 1 -T "$T" -f "$1" ${2:+-U "$2"} 2>&1 |
 			sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'
 	}
-	# warm both, then measure alternately twice and keep the best of each
+	# warm both, then measure alternately ROUNDS times; keep the best of each
 	lat "$WORK/direct.sql" >/dev/null; lat "$WORK/knn.sql" bench_consumer >/dev/null
-	d1=$(lat "$WORK/direct.sql"); k1=$(lat "$WORK/knn.sql" bench_consumer)
-	d2=$(lat "$WORK/direct.sql"); k2=$(lat "$WORK/knn.sql" bench_consumer)
+	d=999999; k=999999
+	for r in $(seq 1 "${ROUNDS:-5}"); do
+		x=$(lat "$WORK/direct.sql"); d=$(awk -v a="$d" -v b="$x" 'BEGIN {print (b < a ? b : a)}')
+		x=$(lat "$WORK/knn.sql" bench_consumer); k=$(awk -v a="$k" -v b="$x" 'BEGIN {print (b < a ? b : a)}')
+	done
 	awk -v dims="$dims" -v metric="$metric" -v rows="$ROWS" -v idx="$idx" \
-		-v d1="$d1" -v d2="$d2" -v k1="$k1" -v k2="$k2" 'BEGIN {
-		d = (d1 < d2 ? d1 : d2) * 1000; k = (k1 < k2 ? k1 : k2) * 1000;
+		-v d="$d" -v k="$k" 'BEGIN {
+		d *= 1000; k *= 1000;
 		printf "%-6s %-7s %9d %-6s %14.1f %14.1f %9.1f%%\n", dims, metric, rows, idx, d, k, (k / d - 1) * 100 }'
 done
