@@ -9,8 +9,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include "vec_kernels.h"
 #include "msivf.h"
+#include "raw_store.h"
+#include "vec_kernels.h"
 
 PG_MODULE_MAGIC;
 
@@ -69,6 +70,7 @@ _PG_init(void)
 							 NULL);
 
 	ms_msivf_init();
+	ms_raw_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("machinesoup");

@@ -1,0 +1,342 @@
+--
+-- Governance: models, versions, labels, promotion, per-org privileges and
+-- the model store, exercised as several roles (SET ROLE).
+--
+\set VERBOSITY terse
+SET client_min_messages = notice;
+
+-- Runs a statement as the current role and reports its SQLSTATE and message.
+CREATE FUNCTION regress_ms_try(stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+CREATE ROLE regress_ms_admin;		-- admin of org acme
+CREATE ROLE regress_ms_sci;		-- data scientist: stage on acme/m
+CREATE ROLE regress_ms_prom;		-- promote on acme/m
+CREATE ROLE regress_ms_app;		-- query service: query on acme/m
+CREATE ROLE regress_ms_app_v2;		-- query on acme/m label v2 only
+CREATE ROLE regress_ms_other;		-- query service of org globex
+CREATE ROLE regress_ms_nobody;		-- no grant at all
+CREATE ROLE regress_ms_group;		-- a group holding query on acme/m
+CREATE ROLE regress_ms_member IN ROLE regress_ms_group;
+CREATE ROLE regress_ms_noinherit NOINHERIT IN ROLE regress_ms_group;
+
+-- the extension owner (this superuser) may do everything
+SELECT ms.create_model('acme', 'm', 3);
+SELECT ms.create_model('globex', 'm', 3);		-- same model name, other org
+SELECT ms.create_model('acme', 'cos', 2, 'cosine');
+SELECT ms.grant('regress_ms_admin', 'admin', 'acme');
+SELECT ms.grant('regress_ms_other', 'query', 'globex', 'm');
+
+-- bad identifiers, dimensions, metrics: clear errors
+SELECT regress_ms_try($$SELECT ms.create_model('Acme', 'x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x y', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', '-x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', '.x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('', 'x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', repeat('x', 64), 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', repeat('x', 63), 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', E'x\n', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'é', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model(NULL, 'x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 0)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 16001)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', NULL)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3, 'L2')$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3, 'euclid')$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'm', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', NULL)$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'V1')$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'nosuch', 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'select', 'acme')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', NULL, 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'admin', 'acme', 'm')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', 'nosuch')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm', 'nosuch')$$);
+SELECT regress_ms_try($$SELECT ms.grant('-', 'query', 'acme', 'm')$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'M', '[1,2,3]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[1,2,3]', 1, 'Prod')$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', NULL, '[1,2,3]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[1,2,3]', NULL)$$);
+
+-- the org admin: models and grants within its org only
+SET ROLE regress_ms_admin;
+SELECT ms.create_model('acme', 'm2', 2);
+SELECT regress_ms_try($$SELECT ms.create_model('globex', 'm2', 2)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('neworg', 'm', 2)$$);
+SELECT ms.grant('regress_ms_sci', 'stage', 'acme', 'm');
+SELECT ms.grant('regress_ms_prom', 'promote', 'acme', 'm');
+SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm');
+SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm');	-- again: no-op
+SELECT ms.grant('regress_ms_group', 'query', 'acme', 'm');
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_admin', 'query', 'globex', 'm')$$);
+SELECT regress_ms_try($$SELECT ms.revoke('regress_ms_other', 'query', 'globex', 'm')$$);
+RESET ROLE;
+
+-- the data scientist stages two versions and loads their points; each
+-- version's payloads name it, and their ids do not overlap
+SET ROLE regress_ms_sci;
+SELECT ms.create_version('acme', 'm', 'v1');
+SELECT ms.create_version('acme', 'm', 'v2');
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v1')$$);
+SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[1, 2, 3, 4],
+	ARRAY['[0,0,0]', '[1,0,0]', '[0,2,0]', '[3,3,3]']::vec[],
+	ARRAY['{"v":"v1","n":1}', '{"v":"v1","n":2}', '{"v":"v1","n":3}', '{"v":"v1","n":4}']::jsonb[]);
+SELECT ms.upsert_points('acme', 'm', 'v2', ARRAY[101, 102, 103],
+	ARRAY['[0,0,1]', '[5,5,5]', '[0,1,1]']::vec[],
+	ARRAY['{"v":"v2","n":1}', '{"v":"v2","n":2}', '{"v":"v2","n":3}']::jsonb[]);
+-- upsert replaces
+SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[4], ARRAY['[9,9,9]']::vec[],
+	ARRAY['{"v":"v1","n":44}']::jsonb[]);
+-- payloads are optional
+SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[5], ARRAY['[8,8,8]']::vec[]);
+-- bad points
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, 7], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[], ARRAY['{}', '{}']::jsonb[])$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, 6], ARRAY['[1,2,3]', '[1,2,3]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, NULL], ARRAY['[1,2,3]', '[1,2,3]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', NULL, ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v3', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+-- no default label yet
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', NULL, ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+-- stage covers querying any label
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 2, 'v2');
+-- but not creating models, promoting, granting, or other models
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_nobody', 'query', 'acme', 'm')$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm2', 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'nosuch', 'v1')$$);
+RESET ROLE;
+
+-- a consumer before any promotion: no default label
+SET ROLE regress_ms_app;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2)$$);
+SELECT ms.default_label('acme', 'm');
+RESET ROLE;
+
+-- promotion makes v1 the default
+SET ROLE regress_ms_prom;
+SELECT ms.promote('acme', 'm', 'v1');
+SELECT ms.promote('acme', 'm', 'v1');	-- already the default: nothing recorded
+SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v9')$$);
+SELECT regress_ms_try($$SELECT ms.promote('acme', 'm2', 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v3')$$);
+RESET ROLE;
+
+SET ROLE regress_ms_app;
+SELECT ms.default_label('acme', 'm');
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 3);
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 3, 'v1');		-- v1 named: it is the default
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 100);
+SELECT * FROM ms.within('acme', 'm', '[0,0,0]', 2);
+SELECT * FROM ms.within('acme', 'm', '[0,0,0]', -1);
+-- a label that is not the default needs a grant for that label
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v2')$$);
+SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 3, 'v2')$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'nosuch')$$);
+-- query grants no writes, no staging, no promotion
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v3')$$);
+SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v2')$$);
+SELECT regress_ms_try($$SELECT ms.rollback('acme', 'm')$$);
+-- other models of the org are not visible
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm2', '[0,0]', 3)$$);
+SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm2')$$);
+-- dimension mismatch, bad k and radius
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0]', 3)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0,0]', 3)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 0)$$);
+SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 'NaN')$$);
+RESET ROLE;
+
+-- a label grant: v2 only, whether default or not
+SELECT ms.grant('regress_ms_app_v2', 'query', 'acme', 'm', 'v2');
+SET ROLE regress_ms_app_v2;
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 2, 'v2');
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2, 'v1')$$);
+RESET ROLE;
+
+-- promotion changes what NULL-label queries see
+SET ROLE regress_ms_prom;
+SELECT ms.promote('acme', 'm', 'v2');
+RESET ROLE;
+SET ROLE regress_ms_app;
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 3);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v1')$$);
+RESET ROLE;
+SET ROLE regress_ms_app_v2;
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+RESET ROLE;
+
+-- rollback walks the history back, one default at a time
+SET ROLE regress_ms_prom;
+SELECT ms.rollback('acme', 'm');
+SELECT ms.default_label('acme', 'm');
+SELECT regress_ms_try($$SELECT ms.rollback('acme', 'm')$$);
+SELECT ms.promote('acme', 'm', 'v2');
+SELECT ms.rollback('acme', 'm');
+RESET ROLE;
+SET ROLE regress_ms_app;
+SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+RESET ROLE;
+-- who, from, to: the SET ROLE role is recorded, not the session user
+SELECT promotion_id, action, from_label, to_label, previous, who
+  FROM ms.promotions WHERE org = 'acme' AND model = 'm' ORDER BY promotion_id;
+
+-- two orgs with the same model name are fully isolated
+SELECT ms.create_version('globex', 'm', 'prod');
+SELECT ms.upsert_points('globex', 'm', 'prod', ARRAY[1, 2], ARRAY['[0,0,0]', '[1,1,1]']::vec[],
+	ARRAY['{"org":"globex"}', '{"org":"globex"}']::jsonb[]);
+SELECT ms.promote('globex', 'm', 'prod');
+SET ROLE regress_ms_other;
+SELECT * FROM ms.knn('globex', 'm', '[0,0,0]', 10);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 10)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 10, 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm')$$);
+RESET ROLE;
+SET ROLE regress_ms_app;
+SELECT regress_ms_try($$SELECT ms.knn('globex', 'm', '[0,0,0]', 10)$$);
+SELECT regress_ms_try($$SELECT ms.default_label('globex', 'm')$$);
+RESET ROLE;
+
+-- no grant: the same error whether the model (or org) exists or not
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'nosuch', '[0,0,0]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.knn('nosuchorg', 'm', '[0,0,0]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0]', 1, 'nosuch')$$);
+SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm')$$);
+SELECT regress_ms_try($$SELECT ms.default_label('acme', 'nosuch')$$);
+SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.promote('acme', 'nosuch', 'v1')$$);
+SELECT regress_ms_try($$SELECT ms.rollback('acme', 'm')$$);
+SELECT regress_ms_try($$SELECT ms.rollback('acme', 'nosuch')$$);
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v9')$$);
+SELECT regress_ms_try($$SELECT ms.set_processor('acme', 'm', 'v1', NULL)$$);
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.create_model('nosuchorg', 'x', 3)$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_nobody', 'admin', 'acme')$$);
+SELECT regress_ms_try($$SELECT ms.grant('regress_ms_nobody', 'admin', 'nosuchorg')$$);
+SELECT regress_ms_try($$SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm')$$);
+RESET ROLE;
+-- a superuser's SET ROLE counts: the outer role decides, not the session user
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+
+-- a consumer cannot read or change any ms table, sequence or helper
+SET ROLE regress_ms_app;
+SELECT c.relname, regress_ms_try(format('SELECT 1 FROM ms.%I LIMIT 1', c.relname))
+  FROM pg_class c
+ WHERE c.relnamespace = 'ms'::regnamespace AND c.relkind IN ('r', 'p', 'S')
+ ORDER BY 1;
+SELECT regress_ms_try($$INSERT INTO ms.grants (org, role, privilege, granted_by) VALUES ('acme', 'regress_ms_app', 'admin', 'x')$$);
+SELECT regress_ms_try($$UPDATE ms.models SET default_label = 'v2'$$);
+SELECT regress_ms_try($$SELECT * FROM ms._access('regress_ms_app'::regrole, true, 'acme', 'm', NULL, 'query')$$);
+SELECT regress_ms_try($$SELECT * FROM ms._resolve('acme', 'm', NULL, 'query', true)$$);
+SELECT regress_ms_try($$SELECT ms._is_privileged()$$);
+RESET ROLE;
+
+-- grants to a group apply to members that inherit from it
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+RESET ROLE;
+SET ROLE regress_ms_noinherit;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+
+-- revoke
+SET ROLE regress_ms_admin;
+SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm');
+SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm');	-- nothing left: notice
+RESET ROLE;
+SET ROLE regress_ms_app;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+
+-- admin implies every privilege in its org except raw_read
+SET ROLE regress_ms_admin;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1, 'v2');
+SELECT ms.create_version('acme', 'm2', 'a');
+SELECT ms.promote('acme', 'm2', 'a');
+RESET ROLE;
+SELECT visible, allowed FROM ms._access('regress_ms_admin'::regrole, false, 'acme', 'm', NULL, 'raw_read');
+SELECT visible, allowed FROM ms._access('regress_ms_admin'::regrole, false, 'acme', 'm', NULL, 'stage');
+
+-- cosine models refuse zero vectors; distance by the model's metric
+SELECT ms.create_version('acme', 'cos', 'v1');
+SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'cos', 'v1', ARRAY[1], ARRAY['[0,0]']::vec[])$$);
+SELECT ms.upsert_points('acme', 'cos', 'v1', ARRAY[1, 2, 3], ARRAY['[1,0]', '[0,1]', '[-1,-1]']::vec[]);
+SELECT point_id, round(distance::numeric, 6) FROM ms.knn('acme', 'cos', '[2,0]', 3, 'v1');
+SELECT ms.create_model('acme', 'dot', 2, 'ip');
+SELECT ms.create_version('acme', 'dot', 'v1');
+SELECT ms.upsert_points('acme', 'dot', 'v1', ARRAY[1, 2, 3], ARRAY['[1,0]', '[0,3]', '[2,2]']::vec[]);
+SELECT * FROM ms.knn('acme', 'dot', '[1,1]', 3, 'v1');
+
+-- processors: signature and EXECUTE privilege are checked
+CREATE FUNCTION regress_ms_proc(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$ SELECT 1::bigint, '[1,2,3]'::vec, NULL::jsonb $$;
+CREATE FUNCTION regress_ms_badproc(batch bytea) RETURNS SETOF integer
+LANGUAGE sql AS $$ SELECT 1 $$;
+SELECT ms.create_version('acme', 'm', 'v3', 'regress_ms_proc(bytea, integer)');
+SELECT processor FROM ms.versions WHERE org = 'acme' AND model = 'm' AND label = 'v3';
+SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v4', 'regress_ms_badproc(bytea)')$$);
+REVOKE EXECUTE ON FUNCTION regress_ms_proc(bytea, integer) FROM PUBLIC;
+SET ROLE regress_ms_sci;
+SELECT regress_ms_try($$SELECT ms.set_processor('acme', 'm', 'v3', 'regress_ms_proc(bytea, integer)')$$);
+SELECT ms.set_processor('acme', 'm', 'v3', NULL);
+RESET ROLE;
+
+-- the model store: a partition per version, with its dimension pinned and
+-- the index for its dimension when that index type is installed
+SELECT v.label, c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM ms.versions v JOIN pg_class c ON c.oid = format('ms.points_%s', v.version_id)::regclass
+ WHERE v.org = 'acme' AND v.model = 'm' ORDER BY v.label;
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid = 'ms.points_1'::regclass AND contype = 'c' ORDER BY 1;
+SELECT regress_ms_try($$INSERT INTO ms.points VALUES ('acme', 1, 99, '[1,2]')$$);
+SELECT (SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		 JOIN pg_am am ON am.oid = c.relam
+		 WHERE i.indrelid = 'ms.points_1'::regclass AND am.amname = 'gist')
+	 = (SELECT count(*) FROM pg_opclass WHERE opcname = 'vec_gist_ops') AS gist_index_iff_installed;
+-- a query touches only its version's partition (flush pending statistics
+-- first: the xact view shows this backend's unflushed counts)
+SELECT pg_stat_force_next_flush();
+BEGIN;
+SELECT count(*) FROM ms.knn('acme', 'm', '[0,0,0]', 2, 'v1');
+SELECT count(*) FROM ms.within('acme', 'm', '[0,0,0]', 2, 'v1');
+SELECT relname, seq_scan + coalesce(idx_scan, 0) > 0 AS scanned
+  FROM pg_stat_xact_user_tables
+ WHERE schemaname = 'ms' AND relname LIKE 'points%' ORDER BY relname;
+COMMIT;
+
+-- the promotion history is append-only
+GRANT UPDATE, DELETE, TRUNCATE ON ms.promotions TO regress_ms_admin;
+SET ROLE regress_ms_admin;
+SELECT regress_ms_try($$DELETE FROM ms.promotions$$);
+SELECT regress_ms_try($$UPDATE ms.promotions SET to_label = 'v2'$$);
+SELECT regress_ms_try($$TRUNCATE ms.promotions$$);
+RESET ROLE;
+REVOKE UPDATE, DELETE, TRUNCATE ON ms.promotions FROM regress_ms_admin;
+SELECT count(*) FROM ms.promotions;
+
+-- clean up
+DELETE FROM ms.grants WHERE org IN ('acme', 'globex');
+DROP FUNCTION regress_ms_proc(bytea, integer);
+DROP FUNCTION regress_ms_badproc(bytea);
+DROP ROLE regress_ms_admin, regress_ms_sci, regress_ms_prom, regress_ms_app,
+	regress_ms_app_v2, regress_ms_other, regress_ms_nobody, regress_ms_member,
+	regress_ms_noinherit, regress_ms_group;
+DROP FUNCTION regress_ms_try(text);

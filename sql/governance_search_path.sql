@@ -1,0 +1,153 @@
+--
+-- A search_path attack on the governance functions: a role defines
+-- look-alikes of the functions, operators and aggregates they might use in
+-- its own schema, puts that schema before pg_catalog in search_path, and
+-- calls every ms function.  None of its code may run inside them: every
+-- look-alike raises a NOTICE and records a marker row when called.
+--
+\set VERBOSITY terse
+
+CREATE ROLE regress_ms_evil;
+CREATE ROLE regress_ms_victim;
+SELECT ms.create_model('evilorg', 'm', 2);
+SELECT ms.grant('regress_ms_evil', 'admin', 'evilorg');
+CREATE SCHEMA evil AUTHORIZATION regress_ms_evil;
+
+SET ROLE regress_ms_evil;
+CREATE TABLE evil.marker (what text);
+GRANT INSERT ON evil.marker TO PUBLIC;
+CREATE FUNCTION evil.hit(what text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'evil code ran: %', what;
+	INSERT INTO evil.marker VALUES (what);
+END
+$$;
+
+-- functions
+CREATE FUNCTION evil.lower(a text) RETURNS text LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('lower'); RETURN pg_catalog.lower(a); END $$;
+CREATE FUNCTION evil.format(f text, a text) RETURNS text LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('format'); RETURN pg_catalog.format(f, a); END $$;
+CREATE FUNCTION evil.format(f text, a bigint) RETURNS text LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('format'); RETURN pg_catalog.format(f, a); END $$;
+CREATE FUNCTION evil.unnest(a anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('unnest'); RETURN QUERY SELECT pg_catalog.unnest(a); END $$;
+CREATE FUNCTION evil.cardinality(a anyarray) RETURNS integer LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('cardinality'); RETURN pg_catalog.cardinality(a); END $$;
+CREATE FUNCTION evil.pg_has_role(a oid, b oid, c text) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('pg_has_role'); RETURN true; END $$;
+CREATE FUNCTION evil.has_function_privilege(a oid, b oid, c text) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('has_function_privilege'); RETURN true; END $$;
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('now'); RETURN pg_catalog.now(); END $$;
+CREATE FUNCTION evil.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('clock_timestamp'); RETURN pg_catalog.clock_timestamp(); END $$;
+CREATE FUNCTION evil.nextval(a regclass) RETURNS bigint LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('nextval'); RETURN pg_catalog.nextval(a); END $$;
+CREATE FUNCTION evil.vec_dims(a public.vec) RETURNS integer LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('vec_dims'); RETURN public.vec_dims(a); END $$;
+CREATE FUNCTION evil.vec_norm(a public.vec) RETURNS double precision LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('vec_norm'); RETURN public.vec_norm(a); END $$;
+CREATE FUNCTION evil.superuser_arg(a oid) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('superuser_arg'); RETURN true; END $$;
+
+-- operators
+CREATE FUNCTION evil.texteq(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('text ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.texteq);
+CREATE FUNCTION evil.textne(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('text <>'); RETURN a OPERATOR(pg_catalog.<>) b; END $$;
+CREATE OPERATOR evil.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.textne);
+CREATE FUNCTION evil.textcat(a text, b text) RETURNS text LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('text ||'); RETURN a OPERATOR(pg_catalog.||) b; END $$;
+CREATE OPERATOR evil.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.textcat);
+CREATE FUNCTION evil.textre(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('text ~'); RETURN a OPERATOR(pg_catalog.~) b; END $$;
+CREATE OPERATOR evil.~ (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.textre);
+CREATE FUNCTION evil.oideq(a oid, b oid) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('oid ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.oideq);
+CREATE FUNCTION evil.int8eq(a bigint, b bigint) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('bigint ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.int8eq);
+CREATE FUNCTION evil.int4eq(a integer, b integer) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('integer ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR evil.= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.int4eq);
+CREATE FUNCTION evil.int4lt(a integer, b integer) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('integer <'); RETURN a OPERATOR(pg_catalog.<) b; END $$;
+CREATE OPERATOR evil.< (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.int4lt);
+CREATE FUNCTION evil.int4le(a integer, b integer) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('integer <='); RETURN a OPERATOR(pg_catalog.<=) b; END $$;
+CREATE OPERATOR evil.<= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.int4le);
+CREATE FUNCTION evil.int4gt(a integer, b integer) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('integer >'); RETURN a OPERATOR(pg_catalog.>) b; END $$;
+CREATE OPERATOR evil.> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.int4gt);
+CREATE FUNCTION evil.int8gt(a bigint, b bigint) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('bigint >'); RETURN a OPERATOR(pg_catalog.>) b; END $$;
+CREATE OPERATOR evil.> (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.int8gt);
+CREATE FUNCTION evil.float8le(a float8, b float8) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('float8 <='); RETURN a OPERATOR(pg_catalog.<=) b; END $$;
+CREATE OPERATOR evil.<= (LEFTARG = float8, RIGHTARG = float8, FUNCTION = evil.float8le);
+CREATE FUNCTION evil.float8eq(a float8, b float8) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('float8 ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR evil.= (LEFTARG = float8, RIGHTARG = float8, FUNCTION = evil.float8eq);
+CREATE FUNCTION evil.l2(a public.vec, b public.vec) RETURNS float8 LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('vec <->'); RETURN a OPERATOR(public.<->) b; END $$;
+CREATE OPERATOR evil.<-> (LEFTARG = public.vec, RIGHTARG = public.vec, FUNCTION = evil.l2);
+
+-- aggregates
+CREATE FUNCTION evil.or_sf(s boolean, v boolean) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('bool_or'); RETURN s OR v; END $$;
+CREATE AGGREGATE evil.bool_or(boolean) (SFUNC = evil.or_sf, STYPE = boolean);
+CREATE FUNCTION evil.count_sf(s bigint) RETURNS bigint LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('count'); RETURN s OPERATOR(pg_catalog.+) 1; END $$;
+CREATE AGGREGATE evil.count(*) (SFUNC = evil.count_sf, STYPE = bigint, INITCOND = '0');
+CREATE FUNCTION evil.max_sf(s bigint, v bigint) RETURNS bigint LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('max'); RETURN pg_catalog.greatest(s, v); END $$;
+CREATE AGGREGATE evil.max(bigint) (SFUNC = evil.max_sf, STYPE = bigint);
+
+SET search_path = evil, pg_catalog, public;
+
+-- the trap works on code that does not pin its search_path
+SELECT 'a' = 'a' AS trapped;
+TRUNCATE evil.marker;
+
+-- every ms function, on success and on error paths
+SELECT ms.create_model('evilorg', 'm2', 2);
+SELECT ms.create_version('evilorg', 'm', 'v1');
+SELECT ms.create_version('evilorg', 'm', 'v2');
+SELECT ms.set_processor('evilorg', 'm', 'v1', NULL);
+SELECT ms.upsert_points('evilorg', 'm', 'v1', ARRAY[1, 2], ARRAY['[0,0]', '[1,1]']::vec[],
+	ARRAY['{"a":1}', '{"a":2}']::jsonb[]);
+SELECT ms.upsert_points('evilorg', 'm', 'v2', ARRAY[1], ARRAY['[2,2]']::vec[]);
+SELECT ms.promote('evilorg', 'm', 'v1');
+SELECT ms.promote('evilorg', 'm', 'v2');
+SELECT ms.rollback('evilorg', 'm');
+SELECT ms.default_label('evilorg', 'm');
+SELECT * FROM ms.knn('evilorg', 'm', '[0,0]', 2);
+SELECT * FROM ms.knn('evilorg', 'm', '[0,0]', 2, 'v2');
+SELECT * FROM ms.within('evilorg', 'm', '[0,0]', 5);
+SELECT ms.grant('regress_ms_victim', 'query', 'evilorg', 'm');
+SELECT ms.grant('regress_ms_victim', 'query', 'evilorg', 'm', 'v1');
+SELECT ms.revoke('regress_ms_victim', 'query', 'evilorg', 'm');
+SELECT ms.revoke('regress_ms_victim', 'query', 'evilorg', 'm', 'v1');
+SELECT ms.create_model('Bad', 'm', 2);
+SELECT ms.create_model('otherorg', 'm', 2);
+SELECT ms.create_version('evilorg', 'm', 'v1');
+SELECT ms.upsert_points('evilorg', 'm', 'v1', ARRAY[1], ARRAY['[1,2,3]']::vec[]);
+SELECT ms.upsert_points('evilorg', 'm', 'v1', ARRAY[1, 1], ARRAY['[1,2]', '[1,2]']::vec[]);
+SELECT * FROM ms.knn('otherorg', 'm', '[0,0]', 1);
+SELECT * FROM ms.knn('evilorg', 'm', '[0,0,0]', 1);
+SELECT * FROM ms.knn('evilorg', 'm', '[0,0]', 1, 'nosuch');
+SELECT ms.rollback('evilorg', 'm2');
+SELECT ms.grant('regress_ms_victim', 'nosuch', 'evilorg');
+SELECT ms.grant('regress_ms_victim', 'admin', 'otherorg');
+
+RESET ROLE;
+RESET search_path;
+SELECT count(*) AS evil_calls FROM evil.marker;
+
+DELETE FROM ms.grants WHERE org = 'evilorg';
+DROP SCHEMA evil CASCADE;
+DROP ROLE regress_ms_evil, regress_ms_victim;

@@ -1,0 +1,176 @@
+-- Spatial querying of vecs: the vbox type, vec_dwithin(), and the exact
+-- GiST (R-tree) and SP-GiST (k-d tree) opclasses.
+
+-- vbox: axis-aligned n-dimensional box, bounds inclusive, text ([lo],[hi])
+
+CREATE TYPE vbox;
+
+CREATE FUNCTION vbox_in(cstring) RETURNS vbox
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_out(vbox) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_recv(internal) RETURNS vbox
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_send(vbox) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE vbox (
+	INPUT = vbox_in,
+	OUTPUT = vbox_out,
+	RECEIVE = vbox_recv,
+	SEND = vbox_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = int4,
+	STORAGE = external
+);
+
+COMMENT ON TYPE vbox IS 'axis-aligned box of float32 bounds, ([lo],[hi]), bounds inclusive';
+
+CREATE FUNCTION vbox(vec, vec) RETURNS vbox
+	AS 'MODULE_PATHNAME', 'vbox_from_corners' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION vbox(vec, vec) IS 'box with corners lo and hi; reversed bounds are swapped';
+CREATE FUNCTION vbox(vec, double precision) RETURNS vbox
+	AS 'MODULE_PATHNAME', 'vbox_from_center' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION vbox(vec, double precision) IS 'cube [center - radius, center + radius] that bounds the ball, rounded outward';
+CREATE FUNCTION vbox_lo(vbox) RETURNS vec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_hi(vbox) RETURNS vec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_dims(vbox) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vec_contained_in_vbox(vec, vbox) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_contains_vec(vbox, vec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_overlaps(vbox, vbox) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_contains(vbox, vbox) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_contained(vbox, vbox) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_eq(vbox, vbox) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vbox_ne(vbox, vbox) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <@ (
+	LEFTARG = vec, RIGHTARG = vbox, FUNCTION = vec_contained_in_vbox,
+	COMMUTATOR = '@>', RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR @> (
+	LEFTARG = vbox, RIGHTARG = vec, FUNCTION = vbox_contains_vec,
+	COMMUTATOR = '<@', RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR && (
+	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_overlaps,
+	COMMUTATOR = '&&', RESTRICT = areasel, JOIN = areajoinsel
+);
+CREATE OPERATOR @> (
+	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_contains,
+	COMMUTATOR = '<@', RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR <@ (
+	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_contained,
+	COMMUTATOR = '@>', RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR = (
+	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_eq,
+	COMMUTATOR = '=', NEGATOR = '<>', RESTRICT = eqsel, JOIN = eqjoinsel
+);
+CREATE OPERATOR <> (
+	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_ne,
+	COMMUTATOR = '<>', NEGATOR = '=', RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+-- vec_dwithin: a box prefilter an index can use, then the exact distance.
+-- The box is vbox(b, r) widened by the float32 rounding of <-> so it never
+-- drops a point the distance test would keep.  Kept a single SELECT of an
+-- IMMUTABLE expression, and not STRICT (AND is not strict), so the planner
+-- inlines it.
+
+CREATE FUNCTION vec_dwithin_box(vec, double precision) RETURNS vbox
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION vec_dwithin_box(vec, double precision) IS 'the box vec_dwithin() searches (internal)';
+
+CREATE FUNCTION vec_dwithin(vec, vec, double precision) RETURNS boolean
+	AS 'SELECT $1 OPERATOR(@extschema@.<@) @extschema@.vec_dwithin_box($2, $3) AND $1 OPERATOR(@extschema@.<->) $2 <= $3'
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION vec_dwithin(vec, vec, double precision) IS 'true when a <-> b <= r; uses a GiST or SP-GiST index on a';
+
+-- GiST: R-tree (vec_gist_ops).  Keys are boxes stored plain so the index
+-- reads them in place; leaf keys hold their point once.
+
+CREATE TYPE vec_gistkey;
+CREATE FUNCTION vec_gistkey_in(cstring) RETURNS vec_gistkey
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gistkey_out(vec_gistkey) RETURNS cstring
+	AS 'MODULE_PATHNAME', 'vbox_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE vec_gistkey (
+	INPUT = vec_gistkey_in,
+	OUTPUT = vec_gistkey_out,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = int4,
+	STORAGE = plain
+);
+COMMENT ON TYPE vec_gistkey IS 'GiST key of vec_gist_ops (internal)';
+
+CREATE FUNCTION vec_gist_consistent(internal, vbox, smallint, oid, internal) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_union(internal, internal) RETURNS vec_gistkey
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_compress(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_penalty(internal, internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_picksplit(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_same(vec_gistkey, vec_gistkey, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_distance(internal, vec, smallint, oid, internal) RETURNS double precision
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_fetch(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_gist_sortsupport(internal) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Strategies: 8 = vec <@ vbox; 15 = ORDER BY <->; 16 = ORDER BY <+>.
+CREATE OPERATOR CLASS vec_gist_ops
+	DEFAULT FOR TYPE vec USING gist AS
+	OPERATOR 8 <@ (vec, vbox),
+	OPERATOR 15 <-> (vec, vec) FOR ORDER BY float_ops,
+	OPERATOR 16 <+> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 vec_gist_consistent(internal, vbox, smallint, oid, internal),
+	FUNCTION 2 vec_gist_union(internal, internal),
+	FUNCTION 3 vec_gist_compress(internal),
+	FUNCTION 5 vec_gist_penalty(internal, internal, internal),
+	FUNCTION 6 vec_gist_picksplit(internal, internal),
+	FUNCTION 7 vec_gist_same(vec_gistkey, vec_gistkey, internal),
+	FUNCTION 8 vec_gist_distance(internal, vec, smallint, oid, internal),
+	FUNCTION 9 vec_gist_fetch(internal),
+	FUNCTION 11 vec_gist_sortsupport(internal),
+	STORAGE vec_gistkey;
+
+-- SP-GiST: k-d tree (vec_spgist_ops), same strategy numbers.
+
+CREATE FUNCTION vec_spgist_config(internal, internal) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_spgist_choose(internal, internal) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_spgist_picksplit(internal, internal) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_spgist_inner_consistent(internal, internal) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_spgist_leaf_consistent(internal, internal) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR CLASS vec_spgist_ops
+	DEFAULT FOR TYPE vec USING spgist AS
+	OPERATOR 8 <@ (vec, vbox),
+	OPERATOR 15 <-> (vec, vec) FOR ORDER BY float_ops,
+	OPERATOR 16 <+> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 vec_spgist_config(internal, internal),
+	FUNCTION 2 vec_spgist_choose(internal, internal),
+	FUNCTION 3 vec_spgist_picksplit(internal, internal),
+	FUNCTION 4 vec_spgist_inner_consistent(internal, internal),
+	FUNCTION 5 vec_spgist_leaf_consistent(internal, internal);

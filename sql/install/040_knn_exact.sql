@@ -1,0 +1,16 @@
+-- Batched exact nearest neighbours (OpenBLAS) and the recall of vec indexes.
+
+CREATE FUNCTION vec_knn_exact(tbl regclass, col name, queries vec[], k integer,
+							  metric text DEFAULT 'l2')
+	RETURNS TABLE (query_no integer, rank integer, row_tid tid, distance double precision)
+	AS 'MODULE_PATHNAME', 'vec_knn_exact' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION vec_knn_exact(regclass, name, vec[], integer, text) IS
+'exact k nearest rows of each query in one pass over the table (metric l2, cosine, ip or l1), as blocked sgemm';
+
+CREATE FUNCTION vec_index_recall(idx regclass, queries vec[], k integer DEFAULT 10)
+	RETURNS double precision
+	AS 'MODULE_PATHNAME', 'vec_index_recall' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION vec_index_recall(regclass, vec[], integer) IS
+'mean recall@k of ORDER BY col <op> query LIMIT k through the index, with the current settings, against the exact answer';

@@ -1,0 +1,756 @@
+-- Governance (schema ms): organisations, models, versions and labels, the
+-- promotion history, per-org privileges, and the model store holding every
+-- version's points in a partition of its own.
+--
+-- Security model, in short:
+--  * Plain roles have no privileges on any ms table; they call the API
+--    functions below, which are SECURITY DEFINER with a pinned search_path
+--    and decide themselves, from ms.grants, what the caller may do.
+--  * "The caller" is the role in effect at the outer level (SET ROLE
+--    included), read in C with GetOuterUserId() by ms._caller().  Inside a
+--    SECURITY DEFINER function current_user is the owner, so nothing here
+--    ever asks current_user or superuser().
+--  * Superusers and members of the extension's owner may do everything
+--    (ms._is_privileged()).
+--  * Every function body schema-qualifies what it uses (pg_catalog
+--    operators included), so nothing a caller creates in its own schemas
+--    can run in here, whatever its search_path.
+--
+-- Privileges (ms.grant / ms.revoke), per role, per org, optionally per model
+-- and label; a grant to a role applies to the roles that inherit from it:
+--   query     ms.knn / ms.within / ms.in_box on the default label; with a
+--             label, on that label only (whether default or not)
+--   ingest    ms.ingest and ms.upsert_points into the model (any label, or
+--             the granted one)
+--   stage     create versions (ms.create_version), set their processors,
+--             load points, replay, and query any label of the model (or
+--             only the granted label)
+--   promote   ms.promote, ms.rollback (with a label: only to that label)
+--   raw_read  audited raw access (later)
+--   admin     granted on a whole org only.  Grant and revoke within the
+--             org, create models in it, and every privilege above on all of
+--             its models EXCEPT raw_read: reading customers' raw data always
+--             takes an explicit, visible (and audited) grant, even for an
+--             org admin, who may grant it to itself.
+-- Who may create: models need admin on the org (or a privileged caller);
+-- versions need stage on the model/label (or admin, or privileged).  Only a
+-- privileged caller can bring a new org into existence (by creating its first
+-- model or granting on it).
+--
+-- Errors: a refusal is SQLSTATE 42501 naming what was denied.  A caller
+-- holding no grant that covers a model gets the very same error whether or
+-- not the model (or its org) exists; only callers allowed to see every
+-- label of a model learn that a label does not exist.
+
+CREATE SCHEMA ms;
+COMMENT ON SCHEMA ms IS 'MachineSoup governance: models, versions, labels, privileges and the model store';
+REVOKE ALL ON SCHEMA ms FROM PUBLIC;
+GRANT USAGE ON SCHEMA ms TO PUBLIC;
+
+-- Internal helpers written in C (src/governance.c).
+
+CREATE FUNCTION ms._caller() RETURNS regrole
+	AS 'MODULE_PATHNAME', 'ms_caller' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ms._caller() IS 'the role in effect at the outer level (SET ROLE included), even inside SECURITY DEFINER code';
+CREATE FUNCTION ms._caller_name() RETURNS name
+	AS 'MODULE_PATHNAME', 'ms_caller_name' LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION ms._is_privileged() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_is_privileged' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ms._is_privileged() IS 'true when the caller is a superuser or has the privileges of the extension owner';
+CREATE FUNCTION ms._check_ident(kind text, value text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_check_ident' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ms._check_ident(text, text) IS 'raises 22023 unless value matches ^[a-z0-9][a-z0-9._-]{0,62}$ (22004 when NULL)';
+
+-- Tables.  Every one is keyed by org first, so the whole schema can be
+-- sharded on org by an existing engine (Citus, partitions over postgres_fdw).
+
+CREATE TABLE ms.orgs (
+	org			text PRIMARY KEY
+		CONSTRAINT orgs_org_check CHECK (org ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	created_by	name NOT NULL
+);
+COMMENT ON TABLE ms.orgs IS 'customer organisations (tenants)';
+
+CREATE TABLE ms.models (
+	org			text NOT NULL REFERENCES ms.orgs,
+	model		text NOT NULL
+		CONSTRAINT models_model_check CHECK (model ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
+	dims		integer NOT NULL CHECK (dims BETWEEN 1 AND 16000),
+	metric		text NOT NULL CHECK (metric IN ('l2', 'cosine', 'ip')),
+	-- the label NULL-label queries resolve to; changed only by
+	-- ms.promote/ms.rollback, as one row update under the row's lock
+	default_label text,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	created_by	name NOT NULL,
+	PRIMARY KEY (org, model)
+);
+COMMENT ON TABLE ms.models IS 'models: dimension, distance metric and default label';
+
+CREATE SEQUENCE ms.versions_version_id_seq;
+
+CREATE TABLE ms.versions (
+	org			text NOT NULL,
+	model		text NOT NULL,
+	label		text NOT NULL
+		CONSTRAINT versions_label_check CHECK (label ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
+	-- global id; the version's points live in partition ms.points_<version_id>
+	version_id	bigint NOT NULL UNIQUE DEFAULT nextval('ms.versions_version_id_seq'),
+	processor	regprocedure,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	created_by	name NOT NULL,
+	PRIMARY KEY (org, model, label),
+	FOREIGN KEY (org, model) REFERENCES ms.models
+);
+ALTER SEQUENCE ms.versions_version_id_seq OWNED BY ms.versions.version_id;
+COMMENT ON TABLE ms.versions IS 'model versions, one per label; points in ms.points_<version_id>';
+
+CREATE SEQUENCE ms.promotions_promotion_id_seq;
+
+-- Append-only.  Each row establishes a state of the model's default label;
+-- "previous" points at the row that established the state before it, so a
+-- rollback restores that state in O(1) and successive rollbacks walk back.
+CREATE TABLE ms.promotions (
+	org			text NOT NULL,
+	model		text NOT NULL,
+	promotion_id bigint NOT NULL DEFAULT nextval('ms.promotions_promotion_id_seq'),
+	action		text NOT NULL CHECK (action IN ('promote', 'rollback')),
+	from_label	text,
+	to_label	text NOT NULL,
+	previous	bigint,
+	who			name NOT NULL,
+	at			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	PRIMARY KEY (org, model, promotion_id),
+	FOREIGN KEY (org, model) REFERENCES ms.models
+);
+ALTER SEQUENCE ms.promotions_promotion_id_seq OWNED BY ms.promotions.promotion_id;
+COMMENT ON TABLE ms.promotions IS 'append-only history of default-label changes (who, when, from, to)';
+
+CREATE TABLE ms.grants (
+	org			text NOT NULL REFERENCES ms.orgs,
+	-- regrole: stored as an oid, dumped and restored by name
+	role		regrole NOT NULL,
+	privilege	text NOT NULL
+		CHECK (privilege IN ('query', 'ingest', 'stage', 'promote', 'raw_read', 'admin')),
+	model		text,
+	label		text,
+	granted_by	name NOT NULL,
+	granted_at	timestamptz NOT NULL DEFAULT now(),
+	CHECK (label IS NULL OR model IS NOT NULL),
+	CHECK (privilege <> 'admin' OR model IS NULL),
+	FOREIGN KEY (org, model) REFERENCES ms.models,
+	FOREIGN KEY (org, model, label) REFERENCES ms.versions
+);
+-- NULL model/label mean "all"; '' is no valid identifier, so it can stand
+-- for NULL in the uniqueness key.
+CREATE UNIQUE INDEX grants_key ON ms.grants
+	(org, role, privilege, coalesce(model, ''), coalesce(label, ''));
+COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model and label';
+
+-- The model store.  One LIST partition per version (ms.points_<version_id>),
+-- created by ms.create_version with a CHECK pinning its dimension and an
+-- index chosen by dimension, so a query of one version touches only its own
+-- partition.  (A partition cannot carry its own typmod, hence the CHECK.)
+CREATE TABLE ms.points (
+	org			text NOT NULL,
+	version_id	bigint NOT NULL,
+	point_id	bigint NOT NULL,
+	embedding	@extschema@.vec NOT NULL,
+	payload		jsonb,
+	CONSTRAINT points_pkey PRIMARY KEY (org, version_id, point_id)
+) PARTITION BY LIST (version_id);
+COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version';
+
+REVOKE ALL ON ALL TABLES IN SCHEMA ms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA ms FROM PUBLIC;
+
+-- Governance state is data a DBA must not lose in pg_dump.
+SELECT pg_catalog.pg_extension_config_dump('ms.orgs', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.models', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.versions', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.promotions', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.versions_version_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.promotions_promotion_id_seq', '');
+
+-- Append-only tables refuse UPDATE, DELETE and TRUNCATE from anyone but a
+-- superuser (the outer role, so a SECURITY DEFINER path cannot launder it).
+CREATE FUNCTION ms._append_only() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+					 WHERE r.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid), false) THEN
+		RAISE EXCEPTION '%.% is append-only', TG_TABLE_SCHEMA, TG_TABLE_NAME
+			USING ERRCODE = '42501',
+				  DETAIL = pg_catalog.format('%s is refused to everyone but a superuser.', TG_OP);
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER promotions_append_only BEFORE UPDATE OR DELETE ON ms.promotions
+	FOR EACH ROW EXECUTE FUNCTION ms._append_only();
+CREATE TRIGGER promotions_no_truncate BEFORE TRUNCATE ON ms.promotions
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._append_only();
+
+-- What the caller may do with (org, model, label): the one place where
+-- grants are interpreted.  No row when the model does not exist.  A plain
+-- STABLE SQL function (no SET, not SECURITY DEFINER) so that the planner
+-- inlines it into the callers' queries; it is only ever run from SECURITY
+-- DEFINER code with the pinned search_path, and PUBLIC cannot execute it.
+--   visible     the caller holds some grant covering the model (or is
+--               privileged): it may learn that the model exists
+--   all_labels  it may learn which labels exist
+--   allowed     p_privilege is granted on the resolved label
+--   label       resolved label (p_label, else the default) when it exists
+CREATE FUNCTION ms._access(p_caller oid, p_privileged boolean, p_org text,
+						   p_model text, p_label text, p_privilege text)
+RETURNS TABLE (visible boolean, all_labels boolean, allowed boolean,
+			   dims integer, metric text, default_label text,
+			   label text, version_id bigint)
+LANGUAGE sql STABLE AS $$
+SELECT
+	p_privileged OR coalesce(g.visible, false),
+	p_privileged OR coalesce(g.all_labels, false),
+	p_privileged OR coalesce(g.allowed, false),
+	m.dims, m.metric, m.default_label, v.label, v.version_id
+FROM ms.models m
+	LEFT JOIN ms.versions v
+		ON v.org OPERATOR(pg_catalog.=) m.org
+		AND v.model OPERATOR(pg_catalog.=) m.model
+		AND v.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
+	-- one pass over the caller's grants in the org covering the model
+	CROSS JOIN LATERAL (
+		SELECT
+			pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 AS visible,
+			pg_catalog.bool_or(g.label IS NULL
+				AND g.privilege OPERATOR(pg_catalog.=) ANY ('{admin,stage,promote}'::pg_catalog.text[])) AS all_labels,
+			pg_catalog.bool_or(
+				(g.privilege OPERATOR(pg_catalog.=) 'admin'
+				 AND p_privilege OPERATOR(pg_catalog.<>) 'raw_read')
+				OR (g.privilege OPERATOR(pg_catalog.=) p_privilege
+					AND (g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
+						 OR (g.label IS NULL
+							 AND (p_privilege OPERATOR(pg_catalog.<>) 'query'
+								  OR coalesce(p_label, m.default_label) OPERATOR(pg_catalog.=) m.default_label))))
+				OR (p_privilege OPERATOR(pg_catalog.=) 'query'
+					AND g.privilege OPERATOR(pg_catalog.=) 'stage'
+					AND (g.label IS NULL
+						 OR g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)))) AS allowed
+		FROM ms.grants g
+		WHERE NOT p_privileged
+		  AND g.org OPERATOR(pg_catalog.=) p_org
+		  AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
+		  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_caller
+			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))
+	) g
+WHERE m.org OPERATOR(pg_catalog.=) p_org
+  AND m.model OPERATOR(pg_catalog.=) p_model
+$$;
+
+-- Resolve (org, model, label) for an action and raise unless the caller
+-- may perform it.  Raises the same 42501 text for a model that does not
+-- exist and one the caller may not see.  p_action names the action in
+-- messages ("query", "stage", ...); p_need_version: the label must exist.
+-- (ms.knn and friends do the same in C, src/governance.c.)
+CREATE FUNCTION ms._resolve(p_org text, p_model text, p_label text,
+							p_privilege text, p_need_version boolean,
+							p_action text DEFAULT NULL)
+RETURNS TABLE (visible boolean, all_labels boolean, allowed boolean,
+			   dims integer, metric text, default_label text,
+			   label text, version_id bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r			record;
+	privileged	boolean := ms._is_privileged();
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	PERFORM ms._check_ident('model', p_model);
+	IF p_label IS NOT NULL THEN
+		PERFORM ms._check_ident('label', p_label);
+	END IF;
+
+	SELECT * INTO r FROM ms._access(ms._caller()::pg_catalog.oid, privileged,
+									p_org, p_model, p_label, p_privilege) a;
+	IF NOT FOUND OR NOT r.visible THEN
+		IF privileged THEN
+			RAISE EXCEPTION 'model "%/%" does not exist', p_org, p_model
+				USING ERRCODE = '42704';
+		END IF;
+		RAISE EXCEPTION 'permission denied for model "%/%"', p_org, p_model
+			USING ERRCODE = '42501';
+	END IF;
+	IF p_need_version AND r.version_id IS NULL THEN
+		IF p_label IS NULL THEN
+			RAISE EXCEPTION 'model "%/%" has no default label', p_org, p_model
+				USING ERRCODE = '55000',
+					  HINT = 'Name a label, or make one the default with ms.promote().';
+		ELSIF r.all_labels THEN
+			RAISE EXCEPTION 'label "%" of model "%/%" does not exist', p_label, p_org, p_model
+				USING ERRCODE = '42704';
+		END IF;
+		RAISE EXCEPTION 'permission denied for label "%" of model "%/%"', p_label, p_org, p_model
+			USING ERRCODE = '42501';
+	END IF;
+	IF p_privilege IS NOT NULL AND NOT r.allowed THEN
+		RAISE EXCEPTION 'permission denied to % label "%" of model "%/%"',
+			coalesce(p_action, p_privilege), coalesce(p_label, r.default_label), p_org, p_model
+			USING ERRCODE = '42501';
+	END IF;
+	visible := r.visible;
+	all_labels := r.all_labels;
+	allowed := r.allowed;
+	dims := r.dims;
+	metric := r.metric;
+	default_label := r.default_label;
+	label := r.label;
+	version_id := r.version_id;
+	RETURN NEXT;
+END
+$$;
+
+-- Is the caller a holder of admin on the org (or privileged)?
+CREATE FUNCTION ms._may_administer(p_org text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+SELECT ms._is_privileged() OR EXISTS (
+	SELECT 1 FROM ms.grants g
+	WHERE g.org OPERATOR(pg_catalog.=) p_org
+	  AND g.privilege OPERATOR(pg_catalog.=) 'admin'
+	  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid
+		   OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')))
+$$;
+
+-- Check a processor's signature: (bytea, integer) RETURNS SETOF/TABLE of
+-- (bigint, vec, jsonb), and that the caller could execute it itself.
+CREATE FUNCTION ms._check_processor(p_processor regprocedure) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ok	boolean;
+BEGIN
+	IF p_processor IS NULL THEN
+		RETURN;
+	END IF;
+	SELECT p.pronargs OPERATOR(pg_catalog.=) 2
+		   AND p.proargtypes[0] OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
+		   AND p.proargtypes[1] OPERATOR(pg_catalog.=) 'pg_catalog.int4'::pg_catalog.regtype
+		   AND p.proretset
+		   AND (SELECT pg_catalog.array_agg(t ORDER BY n)
+				FROM ROWS FROM (pg_catalog.unnest(p.proallargtypes), pg_catalog.unnest(p.proargmodes))
+					 WITH ORDINALITY AS a(t, mode, n)
+				WHERE a.mode OPERATOR(pg_catalog.=) ANY ('{o,t}'::"char"[]))
+			   OPERATOR(pg_catalog.=) ARRAY['pg_catalog.int8'::pg_catalog.regtype::pg_catalog.oid,
+											'@extschema@.vec'::pg_catalog.regtype::pg_catalog.oid,
+											'pg_catalog.jsonb'::pg_catalog.regtype::pg_catalog.oid]
+	  INTO ok
+	  FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) p_processor::pg_catalog.oid;
+	IF NOT coalesce(ok, false) THEN
+		RAISE EXCEPTION 'function % cannot be a processor', p_processor
+			USING ERRCODE = '42P13',
+				  DETAIL = 'A processor takes (bytea, integer) and returns TABLE (point_id bigint, embedding vec, payload jsonb).';
+	END IF;
+	IF NOT pg_catalog.has_function_privilege(ms._caller()::pg_catalog.oid, p_processor::pg_catalog.oid, 'EXECUTE') THEN
+		RAISE EXCEPTION 'permission denied for function %', p_processor
+			USING ERRCODE = '42501';
+	END IF;
+END
+$$;
+
+-- API --------------------------------------------------------------------
+
+CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT 'l2')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_dims		integer := dims;
+	p_metric	text := metric;
+	n			bigint;
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	PERFORM ms._check_ident('model', p_model);
+	IF p_dims IS NULL OR p_dims OPERATOR(pg_catalog.<) 1 OR p_dims OPERATOR(pg_catalog.>) 16000 THEN
+		RAISE EXCEPTION 'dims must be between 1 and 16000, not %', coalesce(p_dims::pg_catalog.text, 'NULL')
+			USING ERRCODE = '22023';
+	END IF;
+	IF p_metric IS NULL OR NOT p_metric OPERATOR(pg_catalog.=) ANY ('{l2,cosine,ip}'::pg_catalog.text[]) THEN
+		RAISE EXCEPTION 'unknown metric "%"', coalesce(p_metric, 'NULL')
+			USING ERRCODE = '22023', HINT = 'The metric is one of l2, cosine, ip.';
+	END IF;
+	IF NOT ms._may_administer(p_org) THEN
+		RAISE EXCEPTION 'permission denied to create models in organization "%"', p_org
+			USING ERRCODE = '42501';
+	END IF;
+
+	IF ms._is_privileged() THEN
+		INSERT INTO ms.orgs (org, created_by) VALUES (p_org, ms._caller_name())
+			ON CONFLICT DO NOTHING;
+	END IF;
+	INSERT INTO ms.models (org, model, dims, metric, created_by)
+		VALUES (p_org, p_model, p_dims, p_metric, ms._caller_name())
+		ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'model "%/%" already exists', p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms.create_model(text, text, integer, text) IS 'create a model (needs admin on the org)';
+
+CREATE FUNCTION ms.create_version(org text, model text, label text, processor regprocedure DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	p_processor	regprocedure := processor;
+	r			record;
+	vid			bigint;
+	part		text;
+	opclass		text;
+	am			text;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);	-- mandatory
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
+	IF r.version_id IS NOT NULL THEN
+		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+	PERFORM ms._check_processor(p_processor);
+
+	INSERT INTO ms.versions (org, model, label, processor, created_by)
+		VALUES (p_org, p_model, p_label, p_processor, ms._caller_name())
+		RETURNING ms.versions.version_id INTO vid;
+
+	part := pg_catalog.format('points_%s', vid);
+	EXECUTE pg_catalog.format(
+		'CREATE TABLE ms.%I PARTITION OF ms.points ('
+		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
+		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
+		') FOR VALUES IN (%s)',
+		part, pg_catalog.format('%s_org', part), p_org,
+		pg_catalog.format('%s_dims', part), r.dims, vid);
+	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+
+	-- The version's own index, by dimension: GiST (exact R-tree) up to 64
+	-- dims, msivf above, whichever of them is installed; none otherwise.
+	IF r.dims OPERATOR(pg_catalog.<=) 64 THEN
+		am := 'gist';
+		opclass := 'vec_gist_ops';
+	ELSE
+		am := 'msivf';
+		opclass := CASE r.metric WHEN 'l2' THEN 'vec_l2_ops'
+								 WHEN 'ip' THEN 'vec_ip_ops'
+								 ELSE 'vec_cosine_ops' END;
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c
+				 JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.opcmethod
+				WHERE a.amname OPERATOR(pg_catalog.=) am
+				  AND c.opcname OPERATOR(pg_catalog.=) opclass
+				  AND c.opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid) THEN
+		EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding @extschema@.%I)',
+								  pg_catalog.format('%s_embedding', part), part, am, opclass);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms.create_version(text, text, text, regprocedure) IS 'stage a new version under a label (needs stage)';
+
+CREATE FUNCTION ms.set_processor(org text, model text, label text, processor regprocedure)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	p_processor	regprocedure := processor;
+	r			record;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true) a;
+	PERFORM ms._check_processor(p_processor);
+	UPDATE ms.versions v SET processor = p_processor
+	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
+END
+$$;
+COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the processor of a version (needs stage)';
+
+CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	-- any grant covering the model lets one see its default label
+	RETURN (SELECT a.default_label FROM ms._resolve(org, model, NULL, NULL, false) a);
+END
+$$;
+COMMENT ON FUNCTION ms.default_label(text, text) IS 'the label NULL-label queries of the model resolve to (NULL when none)';
+
+CREATE FUNCTION ms.promote(org text, model text, label text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	cur			text;
+	state		bigint;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);
+	PERFORM ms._resolve(p_org, p_model, p_label, 'promote', true);
+
+	-- The row lock serialises promotions and rollbacks of the model; the
+	-- single-row update below is what readers see, old or new, atomically.
+	SELECT m.default_label INTO cur FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model
+	   FOR UPDATE;
+	IF cur OPERATOR(pg_catalog.=) p_label THEN
+		RAISE NOTICE 'label "%" is already the default of model "%/%"', p_label, p_org, p_model;
+		RETURN;
+	END IF;
+	SELECT max(h.promotion_id) INTO state FROM ms.promotions h
+	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model;
+
+	INSERT INTO ms.promotions (org, model, action, from_label, to_label, previous, who)
+		VALUES (p_org, p_model, 'promote', cur, p_label, state, ms._caller_name());
+	UPDATE ms.models m SET default_label = p_label
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+END
+$$;
+COMMENT ON FUNCTION ms.promote(text, text, text) IS 'make the label the default of the model (needs promote)';
+
+CREATE FUNCTION ms.rollback(org text, model text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	cur			text;
+	state		bigint;
+	prev_label	text;
+	prev_previous bigint;
+BEGIN
+	-- A rollback demotes the current default and promotes the previous one:
+	-- it needs promote on both.  Checked before the history is looked at,
+	-- with the same error as for a model that does not exist.
+	PERFORM ms._resolve(p_org, p_model, NULL, 'promote', false, 'roll back from');
+
+	SELECT m.default_label INTO cur FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model
+	   FOR UPDATE;
+	-- the latest row established the current state; its "previous" the one before
+	SELECT h.previous INTO state FROM ms.promotions h
+	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model
+	 ORDER BY h.promotion_id DESC LIMIT 1;
+	SELECT h.to_label, h.previous INTO prev_label, prev_previous FROM ms.promotions h
+	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model
+	   AND h.promotion_id OPERATOR(pg_catalog.=) state;
+	IF prev_label IS NULL THEN
+		RAISE EXCEPTION 'model "%/%" has no earlier default label to roll back to', p_org, p_model
+			USING ERRCODE = '55000';
+	END IF;
+	PERFORM ms._resolve(p_org, p_model, prev_label, 'promote', true, 'roll back to');
+
+	INSERT INTO ms.promotions (org, model, action, from_label, to_label, previous, who)
+		VALUES (p_org, p_model, 'rollback', cur, prev_label, prev_previous, ms._caller_name());
+	UPDATE ms.models m SET default_label = prev_label
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	RETURN prev_label;
+END
+$$;
+COMMENT ON FUNCTION ms.rollback(text, text) IS 'restore the previous default label of the model and return it (needs promote)';
+
+-- Shared argument checks of ms.grant and ms.revoke.
+CREATE FUNCTION ms._check_grant_args(p_role regrole, p_privilege text, p_org text,
+									 p_model text, p_label text, p_verb text)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF p_role IS NULL OR p_role::pg_catalog.oid OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'a role is required' USING ERRCODE = '22023';
+	END IF;
+	IF p_privilege IS NULL OR NOT p_privilege OPERATOR(pg_catalog.=)
+			ANY ('{query,ingest,stage,promote,raw_read,admin}'::pg_catalog.text[]) THEN
+		RAISE EXCEPTION 'unknown privilege "%"', coalesce(p_privilege, 'NULL')
+			USING ERRCODE = '22023',
+				  HINT = 'The privileges are query, ingest, stage, promote, raw_read and admin.';
+	END IF;
+	PERFORM ms._check_ident('org', p_org);
+	IF p_model IS NOT NULL THEN
+		PERFORM ms._check_ident('model', p_model);
+	END IF;
+	IF p_label IS NOT NULL THEN
+		PERFORM ms._check_ident('label', p_label);
+		IF p_model IS NULL THEN
+			RAISE EXCEPTION 'a label can only be given with a model' USING ERRCODE = '22023';
+		END IF;
+	END IF;
+	IF p_privilege OPERATOR(pg_catalog.=) 'admin' AND p_model IS NOT NULL THEN
+		RAISE EXCEPTION 'admin is % a whole organization, not a model', p_verb
+			USING ERRCODE = '22023';
+	END IF;
+	IF NOT ms._may_administer(p_org) THEN
+		RAISE EXCEPTION 'permission denied to % privileges in organization "%"',
+			CASE p_verb WHEN 'granted on' THEN 'grant' ELSE 'revoke' END, p_org
+			USING ERRCODE = '42501';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION ms.grant(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_role		regrole := role;
+	p_privilege	text := privilege;
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+BEGIN
+	PERFORM ms._check_grant_args(p_role, p_privilege, p_org, p_model, p_label, 'granted on');
+	IF ms._is_privileged() THEN
+		INSERT INTO ms.orgs (org, created_by) VALUES (p_org, ms._caller_name())
+			ON CONFLICT DO NOTHING;
+	END IF;
+	-- the granter administers the org, so it may learn what exists in it
+	IF p_model IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM ms.models m
+			 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model) THEN
+		RAISE EXCEPTION 'model "%/%" does not exist', p_org, p_model USING ERRCODE = '42704';
+	END IF;
+	IF p_label IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM ms.versions v
+			 WHERE v.org OPERATOR(pg_catalog.=) p_org AND v.model OPERATOR(pg_catalog.=) p_model
+			   AND v.label OPERATOR(pg_catalog.=) p_label) THEN
+		RAISE EXCEPTION 'label "%" of model "%/%" does not exist', p_label, p_org, p_model
+			USING ERRCODE = '42704';
+	END IF;
+	INSERT INTO ms.grants (org, role, privilege, model, label, granted_by)
+		VALUES (p_org, p_role, p_privilege, p_model, p_label, ms._caller_name())
+		ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION ms.grant(regrole, text, text, text, text) IS 'grant a privilege on an org, or one of its models or labels (needs admin on the org)';
+
+CREATE FUNCTION ms.revoke(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_role		regrole := role;
+	p_privilege	text := privilege;
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	n			bigint;
+BEGIN
+	PERFORM ms._check_grant_args(p_role, p_privilege, p_org, p_model, p_label, 'revoked on');
+	DELETE FROM ms.grants g
+	 WHERE g.org OPERATOR(pg_catalog.=) p_org
+	   AND g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_role::pg_catalog.oid
+	   AND g.privilege OPERATOR(pg_catalog.=) p_privilege
+	   AND g.model IS NOT DISTINCT FROM p_model
+	   AND g.label IS NOT DISTINCT FROM p_label;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n OPERATOR(pg_catalog.=) 0 THEN
+		RAISE NOTICE 'role % holds no such grant', p_role;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms.revoke(regrole, text, text, text, text) IS 'revoke a grant made with ms.grant (same arguments)';
+
+CREATE FUNCTION ms.upsert_points(org text, model text, label text, ids bigint[],
+								 vecs @extschema@.vec[], payloads jsonb[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	bad			record;
+	n			bigint;
+BEGIN
+	-- loading points is staging work, or ingest
+	BEGIN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true) a;
+	EXCEPTION WHEN insufficient_privilege THEN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'load points into') a;
+	END;
+
+	IF ids IS NULL OR vecs IS NULL THEN
+		RAISE EXCEPTION 'ids and vecs must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.cardinality(ids) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(vecs)
+	   OR (payloads IS NOT NULL
+		   AND pg_catalog.cardinality(payloads) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(ids)) THEN
+		RAISE EXCEPTION 'ids, vecs and payloads must have the same number of elements'
+			USING ERRCODE = '22023';
+	END IF;
+
+	SELECT u.n, u.id, u.v INTO bad
+	  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+	 WHERE u.id IS NULL OR u.v IS NULL
+		OR @extschema@.vec_dims(u.v) OPERATOR(pg_catalog.<>) r.dims
+		OR (r.metric OPERATOR(pg_catalog.=) 'cosine'
+			AND @extschema@.vec_norm(u.v) OPERATOR(pg_catalog.=) 0::pg_catalog.float8)
+	 ORDER BY u.n LIMIT 1;
+	IF FOUND THEN
+		IF bad.id IS NULL OR bad.v IS NULL THEN
+			RAISE EXCEPTION 'point % has a NULL id or vec', bad.n USING ERRCODE = '22004';
+		ELSIF @extschema@.vec_dims(bad.v) OPERATOR(pg_catalog.<>) r.dims THEN
+			RAISE EXCEPTION 'different vec dimensions % and %', @extschema@.vec_dims(bad.v), r.dims
+				USING ERRCODE = '22000',
+					  DETAIL = pg_catalog.format('Point %s (id %s) has %s dimensions; model "%s/%s" has %s.',
+												 bad.n, bad.id, @extschema@.vec_dims(bad.v), p_org, p_model, r.dims);
+		END IF;
+		RAISE EXCEPTION 'point % (id %) is a zero vector, which has no cosine distance', bad.n, bad.id
+			USING ERRCODE = '22023';
+	END IF;
+	SELECT u.id INTO bad FROM pg_catalog.unnest(ids) AS u(id)
+	 GROUP BY u.id HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
+	END IF;
+
+	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+		SELECT p_org, r.version_id, u.id, u.v, u.p
+		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs),
+						  pg_catalog.unnest(payloads)) AS u(id, v, p)
+		ON CONFLICT ON CONSTRAINT points_pkey
+		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms.upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]) IS 'insert or replace points of a version (needs stage or ingest)';
+
+-- Queries, in C: authorise through ms._access, then run a cached plan on the
+-- version's own partition, ordered by the model's metric so its index serves.
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.vec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.vec, integer, text) IS 'the k nearest points of a model version, by the model metric (needs query)';
+
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.vec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.vec, double precision, text) IS 'points of a model version within a distance, nearest first (needs query)';
+
+-- The API is open to everyone: each function checks grants itself.  The
+-- internal helpers are not.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ms FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	ms.create_model(text, text, integer, text),
+	ms.create_version(text, text, text, regprocedure),
+	ms.set_processor(text, text, text, regprocedure),
+	ms.default_label(text, text),
+	ms.promote(text, text, text),
+	ms.rollback(text, text),
+	ms.grant(regrole, text, text, text, text),
+	ms.revoke(regrole, text, text, text, text),
+	ms.upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]),
+	ms.knn(text, text, @extschema@.vec, integer, text),
+	ms.within(text, text, @extschema@.vec, double precision, text)
+TO PUBLIC;

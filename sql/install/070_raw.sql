@@ -1,0 +1,335 @@
+-- Raw data (DESIGN.md section 4): the audit log, the LZ4 batch store,
+-- processors, replay and audited access sessions.
+--
+-- The audit log is written only by the machinesoup audit writer (a
+-- background worker, src/audit.c), which needs
+-- shared_preload_libraries = 'machinesoup'.  Rows are numbered 1, 2, ...
+-- and chained: hash = SHA-256(previous hash || canonical row text).
+
+CREATE SCHEMA IF NOT EXISTS ms;
+
+CREATE TABLE ms.audit_log (
+	id			bigint PRIMARY KEY,
+	at			timestamptz NOT NULL,
+	role		name NOT NULL,
+	pid			integer NOT NULL,
+	client_addr	inet,
+	action		text NOT NULL,
+	org			text,
+	model		text,
+	label		text,
+	batch_id	bigint,
+	reason		text,
+	hash		bytea NOT NULL
+);
+CREATE INDEX audit_log_org_at ON ms.audit_log (org, at);
+COMMENT ON TABLE ms.audit_log IS 'append-only, hash-chained record of raw-data access and governance actions';
+REVOKE ALL ON ms.audit_log FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('ms.audit_log', '');
+
+CREATE FUNCTION ms._audit_log_guard() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ms_audit_log_guard' LANGUAGE C;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ms.audit_log
+	FOR EACH ROW EXECUTE FUNCTION ms._audit_log_guard();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ms.audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._audit_log_guard();
+
+-- Write one audit record and return its id once it is committed by the
+-- audit writer (independently of the calling transaction).  For the
+-- extension's own SECURITY DEFINER functions.
+CREATE FUNCTION ms._audit(action text, org text, model text, label text,
+						  batch_id bigint, reason text)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_audit_sql' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._audit(text, text, text, text, bigint, text) IS 'write a durable audit record (internal)';
+
+CREATE FUNCTION ms.verify_audit()
+RETURNS TABLE (ok boolean, checked bigint, first_bad bigint)
+	AS 'MODULE_PATHNAME', 'ms_verify_audit'
+	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.verify_audit() IS 'recompute the audit log hash chain; first_bad is the first row that does not match';
+
+REVOKE ALL ON FUNCTION ms._audit_log_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms._audit(text, text, text, text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.verify_audit() FROM PUBLIC;
+
+-- Raw batches: one LZ4 frame (block and content checksums) per batch, kept
+-- out of line and uncompressed by TOAST (it is compressed already); the
+-- content is never indexed.  Keyed by (org, model, received_at).
+CREATE SEQUENCE ms.raw_batches_batch_id_seq;
+
+CREATE TABLE ms.raw_batches (
+	org			text NOT NULL,
+	model		text NOT NULL,
+	received_at	timestamptz NOT NULL,
+	batch_id	bigint NOT NULL DEFAULT nextval('ms.raw_batches_batch_id_seq'),
+	label		text NOT NULL,
+	raw_bytes	bigint NOT NULL CHECK (raw_bytes >= 0),
+	stored_bytes bigint NOT NULL,
+	ingested_by	name NOT NULL,
+	frame		bytea NOT NULL,
+	PRIMARY KEY (org, model, received_at, batch_id),
+	FOREIGN KEY (org, model) REFERENCES ms.models
+);
+ALTER TABLE ms.raw_batches ALTER COLUMN frame SET STORAGE EXTERNAL;
+ALTER SEQUENCE ms.raw_batches_batch_id_seq OWNED BY ms.raw_batches.batch_id;
+CREATE INDEX raw_batches_batch_id ON ms.raw_batches (batch_id);
+COMMENT ON TABLE ms.raw_batches IS 'raw data batches as LZ4 frames, keyed by (org, model, received_at)';
+REVOKE ALL ON ms.raw_batches FROM PUBLIC;
+REVOKE ALL ON SEQUENCE ms.raw_batches_batch_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('ms.raw_batches', '');
+SELECT pg_catalog.pg_extension_config_dump('ms.raw_batches_batch_id_seq', '');
+
+-- The default machinesoup.processor_role: no privileges of its own.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'machinesoup_processor') THEN
+		CREATE ROLE machinesoup_processor NOLOGIN;
+	END IF;
+END
+$$;
+
+-- Codec and processors (src/raw_codec.c, src/raw_proc.c).
+
+CREATE FUNCTION ms._lz4_encode(data bytea) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_lz4_encode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ms._lz4_decode(frame bytea, raw_bytes bigint, batch_id bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_lz4_decode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ms.proc_csv(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_csv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_csv(bytea, integer) IS 'built-in processor: lines "point_id,x1,...,xD"';
+CREATE FUNCTION ms.proc_float32(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_float32' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_float32(bytea, integer) IS 'built-in processor: records of int64 id + D float32, little-endian';
+
+-- Run a processor on one batch (NULL: ms.proc_csv) and check its rows
+-- against the model (dims, metric: no NULLs, no zero vector under cosine,
+-- no id twice); user code runs as machinesoup.processor_role in a
+-- security-restricted operation.
+CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims integer,
+								  metric text)
+RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
+
+-- Feed one decoded batch through a version's processor into its points
+-- (the version's partition; rows already checked by ms._run_processor).
+-- Internal: callers have resolved and authorised the version.
+CREATE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n		bigint;
+BEGIN
+	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+		SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
+		ON CONFLICT ON CONSTRAINT points_pkey
+		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+-- API ----------------------------------------------------------------------
+
+CREATE FUNCTION ms.ingest(org text, model text, data bytea, label text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	proc		regprocedure;
+	frame		bytea;
+	bid			bigint;
+BEGIN
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'ingest into') a;
+	IF data IS NULL THEN
+		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT v.processor INTO proc FROM ms.versions v
+	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
+	frame := ms._lz4_encode(data);
+	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
+									 ingested_by, frame)
+		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.label,
+				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
+		RETURNING b.batch_id INTO bid;
+	-- same transaction: a processor error takes the raw frame with it
+	PERFORM ms._process_batch(p_org, r.version_id, proc, r.dims, r.metric, data);
+	RETURN bid;
+END
+$$;
+COMMENT ON FUNCTION ms.ingest(text, text, bytea, text) IS 'store a raw batch (LZ4) and process it into the version''s points (needs ingest)';
+
+CREATE FUNCTION ms.batches(org text, model text, since timestamptz DEFAULT NULL,
+						   until timestamptz DEFAULT NULL)
+RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
+			   stored_bytes bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	privileged	boolean := ms._is_privileged();
+BEGIN
+	-- visibility first: the same error as for a model that does not exist
+	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.unnest('{raw_read,stage,ingest}'::pg_catalog.text[]) p,
+						LATERAL ms._access(ms._caller()::pg_catalog.oid, privileged,
+										   p_org, p_model, NULL, p) a
+				   WHERE a.allowed) THEN
+		RAISE EXCEPTION 'permission denied to list batches of model "%/%"', p_org, p_model
+			USING ERRCODE = '42501',
+				  HINT = 'Listing batches needs raw_read, stage or ingest on the model.';
+	END IF;
+	RETURN QUERY
+		SELECT b.batch_id, b.received_at, b.label, b.raw_bytes, b.stored_bytes
+		  FROM ms.raw_batches b
+		 WHERE b.org OPERATOR(pg_catalog.=) p_org AND b.model OPERATOR(pg_catalog.=) p_model
+		   AND (since IS NULL OR b.received_at OPERATOR(pg_catalog.>=) since)
+		   AND (until IS NULL OR b.received_at OPERATOR(pg_catalog.<) until)
+		 ORDER BY b.received_at, b.batch_id;
+END
+$$;
+COMMENT ON FUNCTION ms.batches(text, text, timestamptz, timestamptz) IS 'raw batches of a model received in [since, until) (needs raw_read, stage or ingest)';
+
+CREATE FUNCTION ms.replay(org text, model text, label text, since timestamptz DEFAULT NULL,
+						  until timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	b			record;
+	proc		regprocedure;
+	n			bigint := 0;
+BEGIN
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true, 'replay into') a;
+	SELECT v.processor INTO proc FROM ms.versions v
+	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
+	-- replay reads raw data: recorded (durably) before any is read
+	PERFORM ms._audit('replay', p_org, p_model, r.label, NULL,
+					  pg_catalog.format('batches received in [%s, %s)',
+										coalesce(since::pg_catalog.text, '-infinity'),
+										coalesce(until::pg_catalog.text, 'infinity')));
+	-- only this model's batches: never another model's or org's
+	FOR b IN
+		SELECT rb.batch_id, rb.raw_bytes, rb.frame FROM ms.raw_batches rb
+		 WHERE rb.org OPERATOR(pg_catalog.=) p_org AND rb.model OPERATOR(pg_catalog.=) p_model
+		   AND (since IS NULL OR rb.received_at OPERATOR(pg_catalog.>=) since)
+		   AND (until IS NULL OR rb.received_at OPERATOR(pg_catalog.<) until)
+		 ORDER BY rb.received_at, rb.batch_id
+	LOOP
+		PERFORM ms._process_batch(p_org, r.version_id, proc, r.dims, r.metric,
+								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id));
+		n := n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz) IS 'feed the model''s raw batches received in [since, until) through a version''s processor (needs stage; audited); returns the number of batches';
+
+-- Audited access sessions (src/raw_access.c).
+CREATE FUNCTION ms.open_access(org text, model text, reason text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_open_access'
+	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.open_access(text, text, text) IS 'open an audited raw data access session on a model (needs raw_read and a reason)';
+CREATE FUNCTION ms.close_access() RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_close_access'
+	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.close_access() IS 'close the raw data access session';
+CREATE FUNCTION ms.read_batch(batch_id bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_read_batch'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.read_batch(bigint) IS 'the raw bytes of a batch, inside an open access session on its model (audited)';
+CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT reason text,
+								  OUT opened_at timestamptz, OUT expires_at timestamptz)
+	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms.access_session() IS 'this connection''s open access session (NULLs when none)';
+
+CREATE FUNCTION ms.access_report(org text, since timestamptz DEFAULT NULL,
+								 until timestamptz DEFAULT NULL)
+RETURNS TABLE ("at" timestamptz, role name, action text, model text, label text,
+			   batch_id bigint, client_addr inet, reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	IF NOT ms._may_administer(p_org) THEN
+		RAISE EXCEPTION 'permission denied to read the access report of organization "%"', p_org
+			USING ERRCODE = '42501';
+	END IF;
+	RETURN QUERY
+		SELECT l.at, l.role, l.action, l.model, l.label, l.batch_id, l.client_addr, l.reason
+		  FROM ms.audit_log l
+		 WHERE l.org OPERATOR(pg_catalog.=) p_org
+		   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
+		   AND (until IS NULL OR l.at OPERATOR(pg_catalog.<) until)
+		 ORDER BY l.at, l.id;
+END
+$$;
+COMMENT ON FUNCTION ms.access_report(text, timestamptz, timestamptz) IS 'every audited action on the organization''s data in [since, until) (needs admin on the org)';
+
+-- Governance actions are audited too: promotions and rollbacks (rows of
+-- ms.promotions), grants and revokes (rows of ms.grants coming and going).
+CREATE FUNCTION ms._audit_promotion() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM ms._audit(NEW.action, NEW.org, NEW.model, NEW.to_label, NULL,
+					  pg_catalog.format('default label %s -> %s',
+										coalesce(NEW.from_label, '(none)'), NEW.to_label));
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER promotions_audit AFTER INSERT ON ms.promotions
+	FOR EACH ROW EXECUTE FUNCTION ms._audit_promotion();
+
+CREATE FUNCTION ms._audit_grant() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	g	record;
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		g := NEW;
+	ELSE
+		g := OLD;
+	END IF;
+	PERFORM ms._audit(CASE TG_OP WHEN 'INSERT' THEN 'grant' ELSE 'revoke' END,
+					  g.org, g.model, g.label, NULL,
+					  pg_catalog.format('%s %s %s', g.privilege,
+										CASE TG_OP WHEN 'INSERT' THEN 'to' ELSE 'from' END,
+										g.role));
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER grants_audit AFTER INSERT OR DELETE ON ms.grants
+	FOR EACH ROW EXECUTE FUNCTION ms._audit_grant();
+
+REVOKE ALL ON FUNCTION
+	ms._lz4_encode(bytea),
+	ms._lz4_decode(bytea, bigint, bigint),
+	ms._run_processor(regprocedure, bytea, integer, text),
+	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
+	ms._audit_promotion(),
+	ms._audit_grant()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	ms.proc_csv(bytea, integer),
+	ms.proc_float32(bytea, integer),
+	ms.ingest(text, text, bytea, text),
+	ms.batches(text, text, timestamptz, timestamptz),
+	ms.replay(text, text, text, timestamptz, timestamptz),
+	ms.open_access(text, text, text),
+	ms.close_access(),
+	ms.read_batch(bigint),
+	ms.access_session(),
+	ms.access_report(text, timestamptz, timestamptz)
+TO PUBLIC;

@@ -1,0 +1,247 @@
+-- vec_knn_exact: batched exact kNN, checked against ORDER BY ... LIMIT
+-- sequential scans; visibility, privileges, row-level security, bad input;
+-- vec_index_recall's refusals.
+SET extra_float_digits = 0;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+
+-- A tiny table whose answers can be checked by hand.
+CREATE TABLE knn_small (id int, v vec(2));
+INSERT INTO knn_small VALUES
+	(1, '[0,0]'), (2, '[1,0]'), (3, '[0,2]'), (4, '[3,3]'), (5, NULL), (6, '[-1,-1]');
+SELECT e.query_no, e.rank, s.id, round(e.distance::numeric, 6) AS distance
+FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,1]', '[2,0]']::vec[], 3) e
+JOIN knn_small s ON s.ctid = e.row_tid;
+SELECT e.query_no, e.rank, s.id, round(e.distance::numeric, 6) AS distance
+FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,1]']::vec[], 10, 'l1') e
+JOIN knn_small s ON s.ctid = e.row_tid;
+SELECT e.query_no, e.rank, s.id, round(e.distance::numeric, 6) AS distance
+FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 2, 'ip') e
+JOIN knn_small s ON s.ctid = e.row_tid;
+-- cosine: the zero vector has no direction (NaN) and comes last, like ORDER BY
+SELECT e.query_no, e.rank, s.id, round(e.distance::numeric, 6) AS distance
+FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,1]']::vec[], 10, 'cosine') e
+JOIN knn_small s ON s.ctid = e.row_tid;
+SELECT id, v <=> '[1,1]' AS d FROM knn_small WHERE v IS NOT NULL ORDER BY v <=> '[1,1]', id;
+-- k larger than the table: every non-null row, once
+SELECT count(*), count(DISTINCT row_tid), max(rank)
+FROM vec_knn_exact('knn_small', 'v', ARRAY['[5,5]']::vec[], 1000);
+
+-- Random data without ties: the answers must equal ORDER BY ... LIMIT.
+SELECT setseed(0.17);
+CREATE TABLE knn_t (id int, v vec(16));
+INSERT INTO knn_t
+SELECT i, (SELECT array_agg((random() * 2 - 1)::real) FROM generate_series(1, 16) WHERE i > 0)::vec
+FROM generate_series(1, 3000) i;
+INSERT INTO knn_t VALUES (3001, NULL), (3002, NULL);
+CREATE TABLE knn_q (qn int, qv vec(16));
+INSERT INTO knn_q
+SELECT i, (SELECT array_agg((random() * 2 - 1)::real) FROM generate_series(1, 16) WHERE i > 0)::vec
+FROM generate_series(1, 40) i;
+
+-- Rows where vec_knn_exact and the sequential scan disagree on the row at
+-- a rank, or on its distance beyond float32 rounding of the operator.
+CREATE FUNCTION knn_mismatches(metric text, op text, k int,
+	tbl text DEFAULT 'knn_t', qtbl text DEFAULT 'knn_q')
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE format($q$
+		WITH e AS (
+			SELECT * FROM vec_knn_exact(%1$L, 'v', (SELECT array_agg(qv ORDER BY qn) FROM %5$I), %3$s, %2$L)
+		), r AS (
+			SELECT q.qn, s.rank, s.ctid, s.d
+			FROM %5$I q, LATERAL (
+				SELECT ctid, v %4$s q.qv AS d, row_number() OVER (ORDER BY v %4$s q.qv) AS rank
+				FROM %1$I WHERE v IS NOT NULL ORDER BY v %4$s q.qv LIMIT %3$s) s
+		)
+		SELECT count(*) FROM e FULL JOIN r ON e.query_no = r.qn AND e.rank = r.rank
+		WHERE e.row_tid IS DISTINCT FROM r.ctid
+		   OR NOT abs(e.distance - r.d) <= 1e-5 * (1 + abs(r.d))$q$,
+		tbl, metric, k, op, qtbl) INTO n;
+	RETURN n;
+END $$;
+
+SELECT m.metric, knn_mismatches(m.metric, m.op, 10) AS mismatches
+FROM (VALUES ('l2', '<->'), ('cosine', '<=>'), ('ip', '<#>'), ('l1', '<+>')) m(metric, op);
+-- k = 1 and a k that spans several blocks
+SELECT knn_mismatches('l2', '<->', 1) AS k1, knn_mismatches('cosine', '<=>', 257) AS k257;
+-- the default metric is l2; answers come ordered by query, then rank
+SELECT count(*) = 400 AS all_rows,
+	bool_and(query_no BETWEEN 1 AND 40 AND rank BETWEEN 1 AND 10) AS in_range
+FROM vec_knn_exact('knn_t', 'v', (SELECT array_agg(qv ORDER BY qn) FROM knn_q), 10);
+SELECT count(*) AS out_of_order FROM (
+	SELECT query_no, rank, distance,
+		lag(query_no) OVER w AS pq, lag(rank) OVER w AS pr, lag(distance) OVER w AS pd
+	FROM (SELECT *, row_number() OVER () AS ord
+		  FROM vec_knn_exact('knn_t', 'v', (SELECT array_agg(qv ORDER BY qn) FROM knn_q), 10)) x
+	WINDOW w AS (ORDER BY ord)) y
+WHERE pq IS NOT NULL AND NOT ((query_no = pq AND rank = pr + 1 AND distance >= pd) OR
+							  (query_no = pq + 1 AND rank = 1));
+-- query_no follows the array's order: a query placed twice gets both numbers
+SELECT query_no, count(*), min(distance) = 0 AS finds_itself
+FROM vec_knn_exact('knn_t', 'v',
+	ARRAY[(SELECT v FROM knn_t WHERE id = 7), (SELECT v FROM knn_t WHERE id = 9),
+		  (SELECT v FROM knn_t WHERE id = 7)], 4)
+GROUP BY query_no ORDER BY query_no;
+SELECT e.query_no, s.id
+FROM vec_knn_exact('knn_t', 'v',
+	ARRAY[(SELECT v FROM knn_t WHERE id = 7), (SELECT v FROM knn_t WHERE id = 9)], 1) e
+JOIN knn_t s ON s.ctid = e.row_tid ORDER BY e.query_no;
+
+-- Small blocks: the smallest work_mem still gives the same answers.
+SET work_mem = '64kB';
+SELECT m.metric, knn_mismatches(m.metric, m.op, 10) AS mismatches
+FROM (VALUES ('l2', '<->'), ('cosine', '<=>'), ('ip', '<#>'), ('l1', '<+>')) m(metric, op);
+-- a batch whose queries alone exceed work_mem is refused, naming work_mem
+SELECT count(*) FROM vec_knn_exact('knn_t', 'v',
+	(SELECT array_agg(qv) FROM knn_q, generate_series(1, 300)), 1);
+RESET work_mem;
+
+-- Data far from the origin: ||q||^2 + ||x||^2 - 2 q.x cancels in float32.
+CREATE TABLE knn_far (id int, v vec(16));
+INSERT INTO knn_far SELECT id, v + '[1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000]' FROM knn_t;
+SELECT (SELECT v FROM knn_far WHERE id = 11) <-> (SELECT v FROM knn_far WHERE id = 12) > 1 AS spread;
+SELECT e.rank, s.id, round(e.distance::numeric, 4) AS distance,
+	round((s.v <-> (SELECT v + '[0.001,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' FROM knn_far WHERE id = 11))::numeric, 4) AS operator
+FROM vec_knn_exact('knn_far', 'v',
+	ARRAY[(SELECT v + '[0.001,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' FROM knn_far WHERE id = 11)], 3) e
+JOIN knn_far s ON s.ctid = e.row_tid ORDER BY e.rank;
+-- queries near the data, so that the float32 operator itself stays precise
+CREATE TABLE knn_far_q AS
+SELECT qn, qv + '[1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000]' AS qv FROM knn_q;
+SELECT knn_mismatches('l2', '<->', 10, 'knn_far', 'knn_far_q') AS far_l2,
+	knn_mismatches('l1', '<+>', 10, 'knn_far', 'knn_far_q') AS far_l1;
+
+-- Long vecs live out of line (TOAST) and are read back in full.
+CREATE TABLE knn_long (id int, v vec(3000));
+INSERT INTO knn_long
+SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011 * i)::real) FROM generate_series(1, 3000) j)::vec
+FROM generate_series(1, 40) i;
+SELECT pg_relation_size(reltoastrelid) > 40 * 12000 AS out_of_line FROM pg_class WHERE relname = 'knn_long';
+CREATE TABLE knn_long_q AS
+SELECT row_number() OVER (ORDER BY id)::int AS qn, v + v AS qv FROM knn_long WHERE id % 10 = 3;
+SELECT knn_mismatches('l2', '<->', 5, 'knn_long', 'knn_long_q') AS long_l2,
+	knn_mismatches('ip', '<#>', 5, 'knn_long', 'knn_long_q') AS long_ip;
+
+-- MVCC: the statement's snapshot decides which rows exist.
+BEGIN;
+CREATE TEMP TABLE knn_gone AS
+SELECT row_tid FROM vec_knn_exact('knn_t', 'v', (SELECT array_agg(qv ORDER BY qn) FROM knn_q), 2);
+DELETE FROM knn_t WHERE ctid IN (SELECT row_tid FROM knn_gone);
+SELECT count(*) AS deleted_rows_returned
+FROM vec_knn_exact('knn_t', 'v', (SELECT array_agg(qv ORDER BY qn) FROM knn_q), 10)
+WHERE row_tid IN (SELECT row_tid FROM knn_gone);
+SELECT knn_mismatches('l2', '<->', 10) AS after_delete;
+-- an updated row is found at its new place, under its new TID
+UPDATE knn_t SET v = (SELECT qv FROM knn_q WHERE qn = 3) WHERE id = 100;
+SELECT s.id, e.distance
+FROM vec_knn_exact('knn_t', 'v', ARRAY[(SELECT qv FROM knn_q WHERE qn = 3)], 1) e
+JOIN knn_t s ON s.ctid = e.row_tid;
+ROLLBACK;
+SELECT count(*) AS back_after_rollback
+FROM vec_knn_exact('knn_t', 'v', (SELECT array_agg(qv ORDER BY qn) FROM knn_q), 2) e
+JOIN knn_t s ON s.ctid = e.row_tid;
+
+-- Errors, each with its SQLSTATE.
+CREATE FUNCTION knn_error(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE sql;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+CREATE TABLE knn_mixed (v vec);
+INSERT INTO knn_mixed VALUES ('[1,2]'), ('[1,2,3]');
+CREATE TABLE knn_text (v text, n int);
+CREATE VIEW knn_view AS SELECT * FROM knn_small;
+CREATE INDEX knn_small_btree ON knn_small (v);
+CREATE SEQUENCE knn_seq;
+CREATE TABLE knn_parted (v vec(2), p int) PARTITION BY LIST (p);
+CREATE MATERIALIZED VIEW knn_mv AS SELECT * FROM knn_small WITH NO DATA;
+
+SELECT t AS call, knn_error(t) AS result FROM (VALUES
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]', '[1,2,3]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2,3]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_mixed', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 0)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], -3)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 1, 'hamming')$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 1, 'L2')$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'id', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_text', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'ctid', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'nope', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY[]::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]', NULL]::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_view', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_small_btree', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_seq', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_parted', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('knn_mv', 'v', ARRAY['[1,2]']::vec[], 1)$$),
+	($$SELECT * FROM vec_knn_exact('no_such_table', 'v', ARRAY['[1,2]']::vec[], 1)$$)
+) c(t);
+-- NULL arguments: no rows (the function is strict)
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', NULL, 1);
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], NULL);
+-- a populated materialized view and a table without rows are fine
+REFRESH MATERIALIZED VIEW knn_mv;
+SELECT count(*) FROM vec_knn_exact('knn_mv', 'v', ARRAY['[1,2]']::vec[], 2);
+SELECT count(*) FROM vec_knn_exact('knn_mixed', 'v', ARRAY['[1]']::vec[], 2)
+WHERE false;
+TRUNCATE knn_mixed;
+SELECT count(*) FROM vec_knn_exact('knn_mixed', 'v', ARRAY['[1,2,3]']::vec[], 2);
+
+-- Privileges: SELECT on the table or on the vec column is required.
+CREATE ROLE regress_knn_reader;
+SET ROLE regress_knn_reader;
+SELECT knn_error($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 1)$$);
+RESET ROLE;
+GRANT SELECT (id) ON knn_small TO regress_knn_reader;
+SET ROLE regress_knn_reader;
+SELECT knn_error($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 1)$$);
+RESET ROLE;
+GRANT SELECT (v) ON knn_small TO regress_knn_reader;
+SET ROLE regress_knn_reader;
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 2);
+RESET ROLE;
+REVOKE SELECT ON knn_small FROM regress_knn_reader;
+GRANT SELECT ON knn_small TO regress_knn_reader;
+SET ROLE regress_knn_reader;
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 2);
+RESET ROLE;
+
+-- Row-level security: refused unless the caller bypasses it.
+ALTER TABLE knn_small ENABLE ROW LEVEL SECURITY;
+CREATE POLICY knn_small_few ON knn_small FOR SELECT USING (id < 3);
+SET ROLE regress_knn_reader;
+SELECT count(*) AS rows_policy_shows FROM knn_small;
+SELECT knn_error($$SELECT * FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 1)$$);
+RESET ROLE;
+-- the superuser bypasses row-level security, so its search sees every row
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 10);
+ALTER ROLE regress_knn_reader BYPASSRLS;
+SET ROLE regress_knn_reader;
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], 10);
+RESET ROLE;
+ALTER TABLE knn_small DISABLE ROW LEVEL SECURITY;
+
+-- vec_index_recall refuses what is not a distance-ordering vec index.
+CREATE INDEX knn_small_expr ON knn_small ((v + v));
+SELECT t AS call, knn_error(t) AS result FROM (VALUES
+	($$SELECT vec_index_recall('knn_small', ARRAY['[1,2]']::vec[])$$),
+	($$SELECT vec_index_recall('knn_small_btree', ARRAY['[1,2]']::vec[])$$),
+	($$SELECT vec_index_recall('knn_small_expr', ARRAY['[1,2]']::vec[])$$),
+	($$SELECT vec_index_recall('knn_small_btree', ARRAY['[1,2]']::vec[], 0)$$),
+	($$SELECT vec_index_recall('knn_small_btree', ARRAY[]::vec[])$$),
+	($$SELECT vec_index_recall('knn_small_btree', ARRAY[NULL]::vec[])$$)
+) c(t);
+
+DROP FUNCTION knn_mismatches(text, text, int, text, text);
+DROP MATERIALIZED VIEW knn_mv;
+DROP TABLE knn_small, knn_t, knn_q, knn_far, knn_far_q, knn_long, knn_long_q, knn_mixed, knn_text, knn_parted CASCADE;
+DROP SEQUENCE knn_seq;
+DROP FUNCTION knn_error(text);
+DROP ROLE regress_knn_reader;

@@ -1,0 +1,275 @@
+-- Raw batches: ingest, processors, replay, access sessions and their
+-- privilege checks.  Needs shared_preload_libraries = 'machinesoup' (the
+-- audit writer).  Errors are shown terse with their SQLSTATE.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+
+CREATE ROLE raw_producer;
+CREATE ROLE raw_scientist;
+CREATE ROLE raw_boss;
+CREATE ROLE raw_nobody;
+CREATE ROLE raw_other_sci;
+
+SELECT ms.create_model('raw-acme', 'geo', 2);
+SELECT ms.create_model('raw-acme', 'cams', 3);
+SELECT ms.create_model('raw-other', 'geo', 2);
+SELECT ms.create_version('raw-acme', 'geo', 'v1');
+SELECT ms.create_version('raw-acme', 'geo', 'v2');
+SELECT ms.create_version('raw-acme', 'cams', 'bin', 'ms.proc_float32(bytea,integer)');
+SELECT ms.create_version('raw-other', 'geo', 'v1');
+SELECT ms.promote('raw-acme', 'geo', 'v1');
+SELECT ms.promote('raw-acme', 'cams', 'bin');
+SELECT ms.promote('raw-other', 'geo', 'v1');
+SELECT ms.grant('raw_producer', 'ingest', 'raw-acme');
+SELECT ms.grant('raw_producer', 'ingest', 'raw-other');
+SELECT ms.grant('raw_scientist', 'raw_read', 'raw-acme', 'geo');
+SELECT ms.grant('raw_scientist', 'stage', 'raw-acme', 'geo');
+SELECT ms.grant('raw_boss', 'admin', 'raw-acme');
+SELECT ms.grant('raw_other_sci', 'raw_read', 'raw-other', 'geo');
+
+-- ingest: label NULL routes to the default label
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'1,0.5,1.5\n2,3,4\n', 'UTF8')) AS b1 \gset
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'3,-1,1e3\n4,0,.25', 'UTF8'), 'v2') AS b2 \gset
+SELECT ms.ingest('raw-other', 'geo', convert_to(E'7,7,7\n', 'UTF8')) AS b_other \gset
+-- float32 records: id 9, (1.5, -2, 0.25)
+SELECT ms.ingest('raw-acme', 'cams', '\x0900000000000000 0000c03f 000000c0 0000803e'::bytea) AS b_cams \gset
+SELECT label, raw_bytes FROM ms.batches('raw-acme', 'geo') ORDER BY batch_id;
+RESET ROLE;
+SELECT v.label, p.point_id, p.embedding, p.payload
+  FROM ms.points p JOIN ms.versions v USING (version_id)
+ WHERE p.org LIKE 'raw-%' ORDER BY p.org, v.model, v.label, p.point_id;
+-- frames are LZ4 frames stored out of line, uncompressed by TOAST
+SELECT substr(frame, 1, 4) = '\x04224d18'::bytea AS lz4_magic,
+	   stored_bytes = length(frame) AS stored_ok,
+	   ms._lz4_decode(frame, raw_bytes, batch_id) = convert_to(E'1,0.5,1.5\n2,3,4\n', 'UTF8') AS round_trip
+  FROM ms.raw_batches WHERE batch_id = :b1;
+SELECT attstorage FROM pg_attribute WHERE attrelid = 'ms.raw_batches'::regclass AND attname = 'frame';
+
+-- every bad input of the built-in processors: an error naming the line or
+-- record, and the whole batch rolled back (no frame, no point)
+SELECT count(*) AS batches_before FROM ms.raw_batches \gset
+SELECT count(*) AS points_before FROM ms.points \gset
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\n11,1,2,3\n', 'UTF8'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\n11,1\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,x\n', 'UTF8'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\n11,NaN,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,-Infinity,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1e39,2\n', 'UTF8'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1e-60,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\n\n11,1,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\r\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\n\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', '\x31302c312c320a31312c0032'::bytea);
+SELECT ms.ingest('raw-acme', 'geo', ''::bytea);
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'1.5,1,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'99999999999999999999,1,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10, 1,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,0x1p3,2\n', 'UTF8'));
+SELECT ms.ingest('raw-acme', 'geo', NULL);
+-- a duplicate point id within a batch is refused by the model store
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'10,1,2\n10,1,2\n', 'UTF8'));
+-- float32: a record cut short, a NaN, nothing at all
+SELECT ms.ingest('raw-acme', 'cams', '\x0900000000000000 0000c03f 000000c0 0000803e 0a00'::bytea);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.ingest('raw-acme', 'cams', '\x0900000000000000 0000c03f 0000c07f 0000803e'::bytea);
+SELECT ms.ingest('raw-acme', 'cams', '\x'::bytea);
+RESET ROLE;
+SELECT count(*) - :batches_before AS new_batches, (SELECT count(*) FROM ms.points) - :points_before AS new_points
+  FROM ms.raw_batches;
+-- a zero vector has no cosine distance
+SELECT ms.create_model('raw-acme', 'cos', 2, 'cosine');
+SELECT ms.create_version('raw-acme', 'cos', 'v1');
+SELECT ms.ingest('raw-acme', 'cos', convert_to(E'1,1,0\n2,0,0\n', 'UTF8'), 'v1');
+SELECT ms.ingest('raw-acme', 'cos', convert_to(E'1,1,0\n2,0,1e-30\n', 'UTF8'), 'v1') > 0 AS ingested;
+-- the built-ins called directly
+SELECT * FROM ms.proc_csv(convert_to(E'5,1.25\n-6,2\n', 'UTF8'), 1);
+SELECT * FROM ms.proc_csv(convert_to(E'5,1.25\n', 'UTF8'), 0);
+SELECT * FROM ms.proc_float32('\x0500000000000000 0000a03f'::bytea, 1);
+SELECT * FROM ms.proc_float32('\x05'::bytea, 20000);
+
+-- privilege denials (42501), the same for a model that does not exist
+SET ROLE raw_nobody;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'1,1,1\n', 'UTF8'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.ingest('raw-acme', 'nosuch', convert_to(E'1,1,1\n', 'UTF8'));
+SELECT * FROM ms.batches('raw-acme', 'geo');
+SELECT ms.open_access('raw-acme', 'geo', 'curious');
+SELECT ms.read_batch(:b1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.replay('raw-acme', 'geo', 'v2');
+SELECT * FROM ms.access_report('raw-acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM ms.raw_batches;
+SELECT * FROM ms.audit_log;
+SELECT ms._audit('read_batch', 'raw-acme', 'geo', NULL, 1, 'forged');
+SELECT * FROM ms.verify_audit();
+SELECT ms._lz4_decode('\x00'::bytea, 1, 1);
+SELECT * FROM ms._run_processor(NULL, '\x00'::bytea, 1, NULL);
+RESET ROLE;
+-- ingest alone: no raw reading, no replay, no report
+SET ROLE raw_producer;
+SELECT ms.open_access('raw-acme', 'geo', 'I made it');
+SELECT ms.replay('raw-acme', 'geo', 'v2');
+SELECT * FROM ms.access_report('raw-acme');
+SELECT count(*) FROM ms.batches('raw-acme', 'geo');
+RESET ROLE;
+-- admin of the org does not imply raw_read
+SET ROLE raw_boss;
+SELECT ms.open_access('raw-acme', 'geo', 'I am the boss');
+RESET ROLE;
+-- raw_read on geo is not raw_read on cams
+SET ROLE raw_scientist;
+SELECT ms.open_access('raw-acme', 'cams', 'wrong model');
+SELECT * FROM ms.batches('raw-acme', 'cams');
+-- a reason is required
+SELECT ms.open_access('raw-acme', 'geo', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.open_access('raw-acme', 'geo', '   ');
+SELECT ms.read_batch(:b1);
+SELECT org, model, reason FROM ms.access_session();
+
+-- an access session: reads of its own model only
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 17: wrong distances');
+SELECT org, model, reason, expires_at > opened_at AS expires FROM ms.access_session();
+SELECT convert_from(ms.read_batch(:b1), 'UTF8');
+SELECT convert_from(ms.read_batch(:b2), 'UTF8');
+-- another org's batch, another model's, and none at all: the same refusal
+SELECT ms.read_batch(:b_other);
+SELECT ms.read_batch(:b_cams);
+SELECT ms.read_batch(-1);
+-- a read inside a transaction that rolls back is still recorded
+BEGIN;
+SELECT length(ms.read_batch(:b1));
+ROLLBACK;
+SELECT ms.close_access();
+SELECT ms.close_access();
+SELECT ms.read_batch(:b1);
+RESET ROLE;
+-- the other org's scientist cannot reach acme's batch either
+SET ROLE raw_other_sci;
+SELECT ms.open_access('raw-other', 'geo', 'debug');
+SELECT ms.read_batch(:b1);
+SELECT length(ms.read_batch(:b_other));
+SELECT ms.close_access();
+RESET ROLE;
+
+-- replay into the staged version: only this model's batches
+SET ROLE raw_scientist;
+SELECT ms.replay('raw-acme', 'geo', 'v2');
+SELECT ms.replay('raw-acme', 'geo', 'v2', '2999-01-01');
+SELECT ms.replay('raw-other', 'geo', 'v1');
+RESET ROLE;
+SELECT p.point_id, p.embedding
+  FROM ms.points p JOIN ms.versions v USING (version_id)
+ WHERE v.org = 'raw-acme' AND v.model = 'geo' AND v.label = 'v2' ORDER BY 1;
+
+-- user processors run as machinesoup.processor_role, restricted
+CREATE FUNCTION public.raw_tagging_proc(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT p.point_id, p.embedding, jsonb_build_object('by', current_user::text)
+	  FROM ms.proc_csv(batch, dims) p
+$$;
+CREATE FUNCTION public.raw_peek_points(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT p.point_id, p.embedding, NULL::jsonb FROM ms.points p
+$$;
+CREATE FUNCTION public.raw_peek_batches(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT b.batch_id, NULL::public.vec, NULL::jsonb FROM ms.raw_batches b
+$$;
+CREATE FUNCTION public.raw_escalate(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE plpgsql AS $$
+BEGIN
+	SET ROLE postgres;
+	RETURN QUERY SELECT * FROM ms.proc_csv(batch, dims);
+END
+$$;
+CREATE FUNCTION public.raw_wrong_dims(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT p.point_id, p.embedding OPERATOR(public.||) p.embedding, NULL::jsonb FROM ms.proc_csv(batch, dims) p
+$$;
+CREATE FUNCTION public.raw_null_ids(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql AS $$
+	SELECT NULL::bigint, p.embedding, NULL::jsonb FROM ms.proc_csv(batch, dims) p
+$$;
+CREATE FUNCTION public.raw_definer(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+LANGUAGE sql SECURITY DEFINER AS $$
+	SELECT * FROM ms.proc_csv(batch, dims)
+$$;
+SELECT ms.create_version('raw-acme', 'geo', 'tagged', 'public.raw_tagging_proc(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'peek1', 'public.raw_peek_points(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'peek2', 'public.raw_peek_batches(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'esc', 'public.raw_escalate(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'definer', 'public.raw_definer(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'wrongdims', 'public.raw_wrong_dims(bytea,integer)');
+SELECT ms.create_version('raw-acme', 'geo', 'nullids', 'public.raw_null_ids(bytea,integer)');
+SET ROLE raw_scientist;
+SELECT ms.replay('raw-acme', 'geo', 'tagged');
+SELECT ms.replay('raw-acme', 'geo', 'peek1');
+SELECT ms.replay('raw-acme', 'geo', 'peek2');
+SELECT ms.replay('raw-acme', 'geo', 'esc');
+SELECT ms.replay('raw-acme', 'geo', 'definer');
+SELECT ms.replay('raw-acme', 'geo', 'wrongdims');
+SELECT ms.replay('raw-acme', 'geo', 'nullids');
+RESET ROLE;
+SELECT p.point_id, p.embedding, p.payload
+  FROM ms.points p JOIN ms.versions v USING (version_id)
+ WHERE v.org = 'raw-acme' AND v.model = 'geo' AND v.label = 'tagged' ORDER BY 1;
+-- a user processor's error rolls the ingest back too
+SELECT ms.grant('raw_producer', 'ingest', 'raw-acme', 'geo', 'peek1');
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'1,1,1\n', 'UTF8'), 'peek1');
+RESET ROLE;
+SELECT count(*) - :batches_before AS new_batches FROM ms.raw_batches;
+
+-- a damaged frame is an error (data_corrupted), never garbage
+UPDATE ms.raw_batches SET frame = set_byte(frame, 20, get_byte(frame, 20) # 255) WHERE batch_id = :b1;
+UPDATE ms.raw_batches SET frame = substr(frame, 1, length(frame) - 3) WHERE batch_id = :b2;
+SET ROLE raw_scientist;
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 18');
+SELECT ms.read_batch(:b1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.read_batch(:b2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.replay('raw-acme', 'geo', 'v2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.close_access();
+RESET ROLE;
+
+-- what the customer is sent: every access to its data, and nothing else's
+SET ROLE raw_boss;
+SELECT role, action, model, label, batch_id IS NOT NULL AS has_batch,
+	   client_addr IS NOT DISTINCT FROM inet_client_addr() AS addr_ok, reason
+  FROM ms.access_report('raw-acme')
+ WHERE action NOT IN ('grant', 'promote')
+ ORDER BY at;
+SELECT count(*) FROM ms.access_report('raw-acme', now() + interval '1 day');
+SELECT * FROM ms.access_report('raw-other');
+RESET ROLE;
+SELECT count(*) FILTER (WHERE action = 'grant') AS grants,
+	   count(*) FILTER (WHERE action = 'promote') AS promotions
+  FROM ms.audit_log WHERE org LIKE 'raw-%';
+
+-- the log is append-only and its chain intact
+SELECT ok, first_bad FROM ms.verify_audit();
+GRANT SELECT, UPDATE, DELETE, TRUNCATE ON ms.audit_log TO raw_boss;
+SET ROLE raw_boss;
+UPDATE ms.audit_log SET reason = 'nothing to see' WHERE org = 'raw-acme';
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM ms.audit_log WHERE org = 'raw-acme';
+TRUNCATE ms.audit_log;
+RESET ROLE;
+REVOKE ALL ON ms.audit_log FROM raw_boss;
+SELECT ok, first_bad FROM ms.verify_audit();

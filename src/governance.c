@@ -1,0 +1,517 @@
+/*
+ * governance.c
+ *		The C side of model governance (schema ms): who the caller is,
+ *		whether the caller is privileged, identifier validation, and the
+ *		query entry points ms.knn and ms.within.
+ *
+ * The queries are in C for speed: a query service calls them thousands of
+ * times a second, and a PL/pgSQL EXECUTE would plan the partition query on
+ * every call.  Here both statements a query needs, the authorisation (the
+ * SQL function ms._access, inlined) and the scan of the version's own
+ * partition, run from plans prepared once per backend and kept.
+ *
+ * These functions run as SECURITY DEFINER, so current_user is the owner;
+ * the caller is GetOuterUserId(), the role in effect outside (SET ROLE
+ * included), and privilege means superuser_arg() of that role, never
+ * superuser(), which would ask about the owner.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "vec.h"
+
+PG_FUNCTION_INFO_V1(ms_caller);
+PG_FUNCTION_INFO_V1(ms_caller_name);
+PG_FUNCTION_INFO_V1(ms_is_privileged);
+PG_FUNCTION_INFO_V1(ms_check_ident);
+PG_FUNCTION_INFO_V1(ms_knn);
+PG_FUNCTION_INFO_V1(ms_within);
+
+#define MS_IDENT_MAX 63
+
+/* The extension's owner and schema, looked up in pg_extension. */
+static void
+extension_owner_and_schema(Oid *owner, Oid *nsp)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	*owner = InvalidOid;
+	*nsp = InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("machinesoup"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_extension ext = (Form_pg_extension) GETSTRUCT(tup);
+
+		*owner = ext->extowner;
+		*nsp = ext->extnamespace;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+#if PG_VERSION_NUM >= 170000
+#define MY_LXID (MyProc->vxid.lxid)
+#else
+#define MY_LXID (MyProc->lxid)
+#endif
+
+/*
+ * Superuser, or holding the privileges of the extension's owner.  The owner
+ * is looked up once per transaction: queries call this on every row they
+ * serve, and the owner cannot change under a running transaction's feet
+ * without its knowledge.
+ */
+static bool
+caller_is_privileged(Oid caller)
+{
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_owner = InvalidOid;
+
+	if (superuser_arg(caller))
+		return true;
+	if (cached_lxid == InvalidLocalTransactionId || cached_lxid != MY_LXID)
+	{
+		Oid			nsp;
+
+		extension_owner_and_schema(&cached_owner, &nsp);
+		cached_lxid = MY_LXID;
+	}
+	return OidIsValid(cached_owner) && has_privs_of_role(caller, cached_owner);
+}
+
+Datum
+ms_caller(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_OID(GetOuterUserId());
+}
+
+Datum
+ms_caller_name(PG_FUNCTION_ARGS)
+{
+	char	   *name = GetUserNameFromId(GetOuterUserId(), false);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
+}
+
+Datum
+ms_is_privileged(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(caller_is_privileged(GetOuterUserId()));
+}
+
+/*
+ * ERROR unless s matches ^[a-z0-9][a-z0-9._-]{0,62}$.  kind ("org",
+ * "model", "label") names it in the message.
+ */
+static void
+check_ident(const char *kind, const char *s)
+{
+	size_t		len = strlen(s);
+	bool		ok = len >= 1 && len <= MS_IDENT_MAX;
+
+	for (size_t i = 0; ok && i < len; i++)
+	{
+		char		c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (i > 0 && (c == '.' || c == '_' || c == '-'))
+			continue;
+		ok = false;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s name \"%s\"", kind, s),
+				 errdetail("Org, model and label names are 1 to 63 characters from a-z, 0-9, \".\", \"_\" and \"-\", starting with a letter or a digit.")));
+}
+
+static void
+check_not_null(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+}
+
+Datum
+ms_check_ident(PG_FUNCTION_ARGS)
+{
+	char	   *kind = PG_ARGISNULL(0) ? "identifier" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	check_not_null(fcinfo, 1, kind);
+	check_ident(kind, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/* ---- queries --------------------------------------------------------- */
+
+typedef enum MsQueryMode
+{
+	MSQ_KNN,
+	MSQ_WITHIN
+} MsQueryMode;
+
+/* Plans of the partition queries, per version and mode, for the backend. */
+typedef struct PartPlanKey
+{
+	int64		version_id;
+	int32		mode;
+} PartPlanKey;
+
+typedef struct PartPlanEntry
+{
+	PartPlanKey key;
+	SPIPlanPtr	plan;
+} PartPlanEntry;
+
+static HTAB *part_plans = NULL;
+static SPIPlanPtr access_plan = NULL;
+
+/*
+ * Kept plans.  Generic plans from the first call: both statements are
+ * simple and their best plan does not depend on the parameters, so five
+ * custom plannings before settling would only cost time.
+ */
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static const char *
+metric_operator(const char *metric)
+{
+	if (strcmp(metric, "l2") == 0)
+		return "<->";
+	if (strcmp(metric, "ip") == 0)
+		return "<#>";
+	if (strcmp(metric, "cosine") == 0)
+		return "<=>";
+	elog(ERROR, "unknown metric \"%s\"", metric);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The plan scanning partition ms.points_<version_id>, ordered by the model's
+ * metric operator so the partition's index can return rows in order.
+ * $1 is the query vec; $2 the LIMIT (knn) or the radius (within).
+ */
+static SPIPlanPtr
+partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
+{
+	PartPlanKey key;
+	PartPlanEntry *entry;
+	bool		found;
+
+	if (part_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(PartPlanKey);
+		ctl.entrysize = sizeof(PartPlanEntry);
+		ctl.hcxt = TopMemoryContext;
+		part_plans = hash_create("machinesoup partition plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.version_id = version_id;
+	key.mode = mode;
+	entry = hash_search(part_plans, &key, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		StringInfoData sql;
+		Oid			owner;
+		Oid			extnsp;
+		const char *nsp;
+		const char *op = metric_operator(metric);
+		Oid			argtypes[2];
+		SPIPlanPtr	plan;
+
+		/* our operators and the vec type live in the extension's schema */
+		extension_owner_and_schema(&owner, &extnsp);
+		nsp = quote_identifier(get_namespace_name(extnsp));
+		argtypes[0] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									  CStringGetDatum("vec"),
+									  ObjectIdGetDatum(extnsp));
+		initStringInfo(&sql);
+		if (mode == MSQ_KNN)
+		{
+			argtypes[1] = INT4OID;
+			appendStringInfo(&sql,
+							 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
+							 " FROM ms.points_" INT64_FORMAT " p"
+							 " ORDER BY p.embedding OPERATOR(%s.%s) $1"
+							 " LIMIT $2",
+							 nsp, op, version_id, nsp, op);
+		}
+		else
+		{
+			argtypes[1] = FLOAT8OID;
+			appendStringInfo(&sql,
+							 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
+							 " FROM ms.points_" INT64_FORMAT " p"
+							 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2"
+							 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
+							 nsp, op, version_id, nsp, op, nsp, op);
+		}
+		plan = prepare_kept(sql.data, 2, argtypes);
+		entry = hash_search(part_plans, &key, HASH_ENTER, &found);
+		entry->plan = plan;
+	}
+	return entry->plan;
+}
+
+/* A materialised SRF result: the tuplestore and its descriptor. */
+static void
+init_srf(FunctionCallInfo fcinfo, Tuplestorestate **store, TupleDesc *desc)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcxt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	*desc = CreateTupleDescCopy(*desc);
+	*store = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = *store;
+	rsinfo->setDesc = *desc;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Authorise a query of (org, model, label) for the caller and return the
+ * resolved version, its model's dims and metric.  The errors are those of
+ * ms._resolve (sql/install/060_governance.sql), which must stay in step.
+ * Must be called inside SPI.
+ */
+static void
+authorise_query(const char *org, const char *model, const char *label,
+				int64 *version_id, int *dims, char **metric)
+{
+	Oid			caller = GetOuterUserId();
+	bool		privileged = caller_is_privileged(caller);
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+	bool		visible,
+				all_labels,
+				allowed;
+	const char *default_label;
+
+	if (access_plan == NULL)
+	{
+		Oid			argtypes[6] = {OIDOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+		access_plan = prepare_kept("SELECT a.visible, a.all_labels, a.allowed, a.dims,"
+								   " a.metric, a.default_label, a.version_id"
+								   " FROM ms._access($1, $2, $3, $4, $5, $6) a",
+								   6, argtypes);
+	}
+	values[0] = ObjectIdGetDatum(caller);
+	values[1] = BoolGetDatum(privileged);
+	values[2] = CStringGetTextDatum(org);
+	values[3] = CStringGetTextDatum(model);
+	if (label)
+		values[4] = CStringGetTextDatum(label);
+	else
+	{
+		values[4] = (Datum) 0;
+		nulls[4] = 'n';
+	}
+	values[5] = CStringGetTextDatum("query");
+
+	if (SPI_execute_plan(access_plan, values, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "authorisation query failed");
+
+	visible = false;
+	if (SPI_processed == 1)
+	{
+		desc = SPI_tuptable->tupdesc;
+		row = SPI_tuptable->vals[0];
+		visible = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
+	}
+	if (!visible)
+	{
+		if (privileged)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s/%s\" does not exist", org, model)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for model \"%s/%s\"", org, model)));
+	}
+	all_labels = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
+	allowed = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+	*dims = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+	*metric = SPI_getvalue(row, desc, 5);
+	default_label = SPI_getvalue(row, desc, 6);
+	*version_id = DatumGetInt64(SPI_getbinval(row, desc, 7, &isnull));
+	if (isnull)
+	{
+		if (label == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s/%s\" has no default label", org, model),
+					 errhint("Name a label, or make one the default with ms.promote().")));
+		if (all_labels)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("label \"%s\" of model \"%s/%s\" does not exist", label, org, model)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for label \"%s\" of model \"%s/%s\"", label, org, model)));
+	}
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to query label \"%s\" of model \"%s/%s\"",
+						label ? label : default_label, org, model)));
+}
+
+/*
+ * ms.knn(org, model, query vec, k, label) and
+ * ms.within(org, model, query vec, radius, label).
+ */
+static Datum
+ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
+{
+	char	   *org;
+	char	   *model;
+	char	   *label = NULL;
+	Vec		   *query;
+	Datum		arg;
+	int64		version_id;
+	int			dims;
+	char	   *metric;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	SPIPlanPtr	plan;
+	Datum		values[2];
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	check_not_null(fcinfo, 0, "org");
+	check_not_null(fcinfo, 1, "model");
+	check_not_null(fcinfo, 2, "query");
+	check_not_null(fcinfo, 3, mode == MSQ_KNN ? "k" : "radius");
+	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	model = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	check_ident("org", org);
+	check_ident("model", model);
+	if (!PG_ARGISNULL(4))
+	{
+		label = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		check_ident("label", label);
+	}
+	query = PG_GETARG_VEC_P(2);
+	if (mode == MSQ_KNN)
+	{
+		int32		k = PG_GETARG_INT32(3);
+
+		if (k < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("k must be at least 1, not %d", k)));
+		arg = Int32GetDatum(k);
+	}
+	else
+	{
+		float8		radius = PG_GETARG_FLOAT8(3);
+
+		if (isnan(radius))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("radius must not be NaN")));
+		arg = Float8GetDatum(radius);
+	}
+
+	init_srf(fcinfo, &store, &desc);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	authorise_query(org, model, label, &version_id, &dims, &metric);
+	if (query->dim != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vec dimensions %d and %d", query->dim, dims),
+				 errdetail("The query has %d dimensions; model \"%s/%s\" has %d.",
+						   query->dim, org, model, dims)));
+
+	plan = partition_plan(version_id, mode, metric);
+	values[0] = PointerGetDatum(query);
+	values[1] = arg;
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "partition query failed");
+
+	/* the tuplestore copies into its own (per-query) context */
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	rdesc = SPI_tuptable->tupdesc;
+		Datum		out[3];
+		bool		outnull[3];
+
+		for (int c = 0; c < 3; c++)
+			out[c] = SPI_getbinval(row, rdesc, c + 1, &outnull[c]);
+		tuplestore_putvalues(store, desc, out, outnull);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(callcxt);
+	return (Datum) 0;
+}
+
+Datum
+ms_knn(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_KNN);
+}
+
+Datum
+ms_within(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_WITHIN);
+}

@@ -1,0 +1,342 @@
+/*
+ * vec_knn_exact.c
+ *		vec_knn_exact(): exact k nearest neighbours of a batch of queries in
+ *		one sequential pass over a table, as blocked sgemm (the algorithm
+ *		and its error bound are in src/core/knn_block.c).
+ *
+ * The scan uses the statement's snapshot, so it sees what a SELECT in the
+ * same statement would see (rows deleted earlier in the transaction are
+ * gone).  Because the function reads the table itself, it checks what the
+ * executor would have checked: SELECT on the table or on the column, and
+ * row-level security, which it cannot apply and therefore refuses.
+ *
+ * Memory: the query matrix, the row block and the sgemm output share
+ * work_mem; the per-query heaps take 16 bytes x k x queries on top.
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+
+#include "vec.h"
+#include "vec_knn_exact.h"
+
+PG_FUNCTION_INFO_V1(vec_knn_exact);
+
+/* Fewer rows per block than this would make sgemm pointlessly slow. */
+#define KNN_MIN_BLOCK_ROWS 16
+/* Beyond this a bigger block buys nothing. */
+#define KNN_MAX_BLOCK_ROWS 65536
+
+float *
+knn_exact_unpack_queries(ArrayType *queries, int *nqueries, int *dim)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	float	   *out = NULL;
+	int			d = 0;
+
+	get_typlenbyvalalign(ARR_ELEMTYPE(queries), &typlen, &typbyval, &typalign);
+	deconstruct_array(queries, ARR_ELEMTYPE(queries), typlen, typbyval, typalign,
+					  &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query array must not be empty")));
+
+	for (int i = 0; i < n; i++)
+	{
+		Vec		   *v;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("query array must not contain nulls"),
+					 errdetail("Element %d is null.", i + 1)));
+		v = DatumGetVec(elems[i]);
+		if (i == 0)
+		{
+			d = v->dim;
+			/* checked here, before n * d floats are allocated */
+			if ((Size) n * d > MaxAllocHugeSize / sizeof(float))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("query array is too large")));
+			out = palloc_extended(sizeof(float) * (Size) n * d, MCXT_ALLOC_HUGE);
+		}
+		else
+			vec_check_same_dims(d, v->dim);
+		memcpy(out + (Size) i * d, v->x, sizeof(float) * d);
+	}
+	*nqueries = n;
+	*dim = d;
+	return out;
+}
+
+KnnMetric
+knn_exact_metric(const char *name)
+{
+	int			m = knn_metric_from_name(name);
+
+	if (m < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown metric \"%s\"", name),
+				 errhint("Valid metrics are l2, cosine, ip and l1.")));
+	return (KnnMetric) m;
+}
+
+AttrNumber
+knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
+						 int dim, const char *caller)
+{
+	Oid			relid = RelationGetRelid(rel);
+	char		relkind = rel->rd_rel->relkind;
+	AttrNumber	attnum;
+	AclResult	aclresult;
+	Form_pg_attribute att;
+
+	if (relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s cannot scan partitioned table \"%s\"",
+						caller, RelationGetRelationName(rel)),
+				 errhint("Search each partition.")));
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table or materialized view",
+						RelationGetRelationName(rel))));
+
+	attnum = get_attnum(relid, colname);
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, RelationGetRelationName(rel))));
+
+	/* SELECT on the table, or at least on the column it reads */
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK &&
+		(attnum <= 0 ||
+		 pg_attribute_aclcheck(relid, attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK))
+		aclcheck_error(aclresult, get_relkind_objtype(relkind),
+					   RelationGetRelationName(rel));
+
+	/* policies would filter rows; a raw scan cannot, so it must refuse */
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s cannot scan table \"%s\" because row-level security is enabled for it",
+						caller, RelationGetRelationName(rel)),
+				 errhint("Use a role that bypasses row-level security, or an ORDER BY ... LIMIT query, which applies the policies.")));
+
+	if (relkind == RELKIND_MATVIEW && !RelationIsPopulated(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("materialized view \"%s\" has not been populated",
+						RelationGetRelationName(rel)),
+				 errhint("Use the REFRESH MATERIALIZED VIEW command.")));
+
+	if (attnum <= 0 || attnum > RelationGetDescr(rel)->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("system column \"%s\" is not of type vec", colname)));
+	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	if (getBaseType(att->atttypid) != vectype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not vec",
+						NameStr(att->attname), RelationGetRelationName(rel),
+						format_type_be(att->atttypid))));
+	if (att->atttypmod > 0)
+		vec_check_same_dims(att->atttypmod, dim);
+	return attnum;
+}
+
+KnnBlock *
+knn_exact_search(Relation rel, AttrNumber attnum, KnnMetric metric,
+				 const float *queries, int nqueries, int dim, int k)
+{
+	Size		budget = (Size) work_mem * 1024;
+	int			block_rows;
+	void	   *heaps;
+	void	   *workspace;
+	KnnBlock   *kb;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+
+	block_rows = knn_block_rows_for_budget(dim, nqueries, budget,
+										   KNN_MIN_BLOCK_ROWS, KNN_MAX_BLOCK_ROWS);
+	if (block_rows == 0)
+	{
+		Size		need = (Size) nqueries * dim * sizeof(float) +
+			knn_block_workspace_bytes(dim, nqueries, KNN_MIN_BLOCK_ROWS);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch of %d queries of %d dimensions does not fit in work_mem",
+						nqueries, dim),
+				 errdetail("The batch needs at least %zu kB; work_mem is %d kB.",
+						   need / 1024 + 1, work_mem),
+				 errhint("Raise work_mem or split the queries into smaller batches.")));
+	}
+
+	/* nqueries < 2^28 (array limit) and k < 2^31: no overflow in Size */
+	if (knn_block_heap_bytes(nqueries, k) > MaxAllocHugeSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("k = %d for %d queries needs too much memory", k, nqueries)));
+	heaps = palloc_extended(knn_block_heap_bytes(nqueries, k),
+							MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (heaps == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed to allocate candidate lists of %d rows for %d queries.",
+						   k, nqueries),
+				 errhint("Use a smaller k or fewer queries per call.")));
+	workspace = palloc_extended(knn_block_workspace_bytes(dim, nqueries, block_rows),
+								MCXT_ALLOC_HUGE);
+	kb = palloc(sizeof(KnnBlock));
+	knn_block_init(kb, metric, dim, queries, nqueries, k, block_rows,
+				   workspace, heaps);
+
+	/*
+	 * A backend must not grow a thread pool behind the postmaster's back,
+	 * and one sgemm per block is what the cost model of a query assumes.
+	 */
+	openblas_set_num_threads(1);
+
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		datum;
+		Vec		   *v;
+
+		CHECK_FOR_INTERRUPTS();
+		datum = slot_getattr(slot, attnum, &isnull);
+		if (isnull)
+			continue;
+		v = DatumGetVec(datum);
+		if (v->dim != dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vec dimensions %d and %d", dim, v->dim),
+					 errdetail("The row at %s of \"%s\" has %d dimensions, the queries %d.",
+							   DatumGetCString(DirectFunctionCall1(tidout,
+																   PointerGetDatum(&slot->tts_tid))),
+							   RelationGetRelationName(rel), v->dim, dim)));
+		knn_block_add_row(kb, v->x, knn_tid_to_id(&slot->tts_tid));
+		if ((Pointer) v != DatumGetPointer(datum))
+			pfree(v);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+
+	knn_block_finish(kb);
+	pfree(workspace);
+	return kb;
+}
+
+/*
+ * vec_knn_exact(tbl regclass, col name, queries vec[], k int,
+ *				 metric text DEFAULT 'l2')
+ *	RETURNS TABLE (query_no int, rank int, row_tid tid, distance float8)
+ */
+Datum
+vec_knn_exact(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Name		colname = PG_GETARG_NAME(1);
+	ArrayType  *queries = PG_GETARG_ARRAYTYPE_P(2);
+	int32		k = PG_GETARG_INT32(3);
+	char	   *metric_name = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcxt;
+	KnnMetric	metric;
+	float	   *qx;
+	int			nqueries;
+	int			dim;
+	Relation	rel;
+	AttrNumber	attnum;
+	KnnBlock   *kb;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (k <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be positive, not %d", k)));
+	metric = knn_exact_metric(metric_name);
+	qx = knn_exact_unpack_queries(queries, &nqueries, &dim);
+
+	rel = relation_open(relid, AccessShareLock);
+	attnum = knn_exact_check_relation(rel, NameStr(*colname),
+									  ARR_ELEMTYPE(queries), dim,
+									  "vec_knn_exact");
+
+	kb = knn_exact_search(rel, attnum, metric, qx, nqueries, dim, k);
+	relation_close(rel, AccessShareLock);
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+
+	for (int q = 0; q < nqueries; q++)
+	{
+		int			n;
+		const KnnCandidate *res = knn_block_result(kb, q, &n);
+
+		for (int r = 0; r < n; r++)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {false, false, false, false};
+			ItemPointerData tid;
+
+			knn_id_to_tid(res[r].id, &tid);
+			values[0] = Int32GetDatum(q + 1);
+			values[1] = Int32GetDatum(r + 1);
+			values[2] = PointerGetDatum(&tid);
+			values[3] = Float8GetDatum(res[r].key);
+			tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+		}
+	}
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+	return (Datum) 0;
+}

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Raw store benchmark (issue "Raw data"): ms.ingest throughput for 1 MB CSV
+# batches and 64 KB float32 batches of GloVe 100-d vectors (LZ4 frame +
+# processor + points), against inserting the same bytes into a plain bytea
+# column with default TOAST compression; the bytes each stores; and
+# ms.read_batch latency (audit record committed first) against LZ4
+# decompression alone.  Prints one table; rates are medians of 3 rounds.
+#
+#   bash test/bench/raw_bench.sh [CSV_BATCHES] [F32_BATCHES]   (as root)
+#   LEVEL=3 bash test/bench/raw_bench.sh     (another LZ4 compression level)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N_CSV=${1:-20}
+N_F32=${2:-200}
+
+bash scripts/setup.sh >/dev/null
+DATA=$(mktemp -d /tmp/machinesoup-rawbench.XXXXXX)
+trap 'rm -rf "$DATA"' EXIT
+python3 test/bench/raw_batches.py "$DATA" "$N_CSV" "$N_F32"
+chmod -R a+rX "$DATA"
+
+RUN=()
+[ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
+"${RUN[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup -- \
+	psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" -v n_csv="$N_CSV" -v n_f32="$N_F32" \
+	${LEVEL:+-v level="$LEVEL"} \
+	-f test/bench/raw_bench.sql
