@@ -452,6 +452,7 @@ rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
 	if (!found)
 	{
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(so->tmpcxt);
 		return false;
 	}
 	if (so->attno != 0)
@@ -472,6 +473,7 @@ rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
 	{
 		ExecClearTuple(so->slot);
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(so->tmpcxt);
 		return false;
 	}
 	x = DatumGetVec(d);
