@@ -24,6 +24,8 @@ OUT = os.environ.get("MSIVF_BENCH_OUT", os.path.join(os.path.dirname(os.path.abs
 NQ = int(os.environ.get("MSIVF_BENCH_QUERIES", "10000"))
 SEED = 20240601
 K = 10
+LISTS = os.environ.get("MSIVF_BENCH_LISTS")  # default: the index's own choice
+FAISS = os.environ.get("MSIVF_BENCH_FAISS", "1") != "0"
 PROBES = [int(x) for x in os.environ.get("MSIVF_BENCH_PROBES", "2,4,8,12,16,24,32,48").split(",")]
 
 
@@ -80,7 +82,8 @@ def main():
     cur.copy_expert("COPY glove FROM STDIN", buf)
     cur.execute("VACUUM ANALYZE glove")
     t0 = time.time()
-    cur.execute("CREATE INDEX glove_msivf ON glove USING msivf (emb vec_cosine_ops)")
+    cur.execute("CREATE INDEX glove_msivf ON glove USING msivf (emb vec_cosine_ops)" +
+                (f" WITH (lists = {int(LISTS)})" if LISTS else ""))
     build = time.time() - t0
     cur.execute("SELECT pg_relation_size('glove_msivf')")
     size = cur.fetchone()[0] / 2**20
@@ -117,6 +120,10 @@ def main():
     conn.close()
 
     # ---- FAISS anchors, one thread, one query at a time
+    if not FAISS:
+        for m, st, r, qps, b, sz in rows:
+            print(f"{m:<16} {st:<34} {r:>9.3f} {qps:>8.0f} {b:>8.1f} {sz:>8.1f}")
+        return
     def run_faiss(index):
         found = []
         t0 = time.time()
