@@ -32,7 +32,17 @@ endif
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
 # No -march: one binary runs on every x86-64 and picks its SIMD at load.
 PG_CFLAGS = -O3
-SHLIB_LINK = -lopenblas -llz4 -lm
+# A backend must not run threads behind PostgreSQL's back, and the pthread
+# OpenBLAS starts its pool as soon as the library loads: link the serial
+# build (Debian's libopenblas0-serial) when it is installed.
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+OPENBLAS_SERIAL_DIR := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial))
+ifneq ($(OPENBLAS_SERIAL_DIR),)
+BLAS_LINK = -L$(OPENBLAS_SERIAL_DIR) -Wl,-rpath,$(OPENBLAS_SERIAL_DIR) -lopenblas
+else
+BLAS_LINK = -lopenblas
+endif
+SHLIB_LINK = $(BLAS_LINK) -llz4 -lm
 
 EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin
 

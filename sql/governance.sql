@@ -138,9 +138,15 @@ SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 3, 'v1');		-- v1 named: it is the d
 SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 100);
 SELECT * FROM ms.within('acme', 'm', '[0,0,0]', 2);
 SELECT * FROM ms.within('acme', 'm', '[0,0,0]', -1);
+SELECT * FROM ms.within('acme', 'm', '[0,0,0]', 'Infinity');
+-- a box (bounds inclusive): nearest to its centre first
+SELECT * FROM ms.in_box('acme', 'm', '([0,0,0],[2,2,0.5])');
+SELECT * FROM ms.in_box('acme', 'm', '([0,0,0],[2,2,0.5])', 'v1');
+SELECT * FROM ms.in_box('acme', 'm', '([5,5,5],[6,6,6])');
 -- a label that is not the default needs a grant for that label
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v2')$$);
 SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 3, 'v2')$$);
+SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', '([0,0,0],[1,1,1])', 'v2')$$);
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'nosuch')$$);
 -- query grants no writes, no staging, no promotion
 SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
@@ -155,6 +161,8 @@ SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0]', 3)$$);
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0,0]', 3)$$);
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 0)$$);
 SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 'NaN')$$);
+SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', '([0,0],[1,1])')$$);
+SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', NULL)$$);
 RESET ROLE;
 
 -- a label grant: v2 only, whether default or not
@@ -215,6 +223,7 @@ SELECT regress_ms_try($$SELECT ms.knn('acme', 'nosuch', '[0,0,0]', 1)$$);
 SELECT regress_ms_try($$SELECT ms.knn('nosuchorg', 'm', '[0,0,0]', 1)$$);
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0]', 1, 'nosuch')$$);
 SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', '([0,0,0],[1,1,1])')$$);
 SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm')$$);
 SELECT regress_ms_try($$SELECT ms.default_label('acme', 'nosuch')$$);
 SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
@@ -254,6 +263,31 @@ SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
 RESET ROLE;
 SET ROLE regress_ms_noinherit;
 SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+-- membership changes take effect at once (queries cache their answers)
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+GRANT regress_ms_group TO regress_ms_nobody;
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+REVOKE regress_ms_group FROM regress_ms_nobody;
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+RESET ROLE;
+-- a promotion rolled back leaves the default (and what queries see) alone
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+RESET ROLE;
+BEGIN;
+SET ROLE regress_ms_prom;
+SELECT ms.promote('acme', 'm', 'v2') IS NOT NULL AS promoted_in_transaction;
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
+ROLLBACK;
+SET ROLE regress_ms_member;
+SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
 RESET ROLE;
 
 -- revoke
@@ -317,6 +351,7 @@ SELECT pg_stat_force_next_flush();
 BEGIN;
 SELECT count(*) FROM ms.knn('acme', 'm', '[0,0,0]', 2, 'v1');
 SELECT count(*) FROM ms.within('acme', 'm', '[0,0,0]', 2, 'v1');
+SELECT count(*) FROM ms.in_box('acme', 'm', '([0,0,0],[9,9,9])', 'v1');
 SELECT relname, seq_scan + coalesce(idx_scan, 0) > 0 AS scanned
   FROM pg_stat_xact_user_tables
  WHERE schemaname = 'ms' AND relname LIKE 'points%' ORDER BY relname;

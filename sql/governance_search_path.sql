@@ -128,6 +128,7 @@ SELECT ms.default_label('evilorg', 'm');
 SELECT * FROM ms.knn('evilorg', 'm', '[0,0]', 2);
 SELECT * FROM ms.knn('evilorg', 'm', '[0,0]', 2, 'v2');
 SELECT * FROM ms.within('evilorg', 'm', '[0,0]', 5);
+SELECT * FROM ms.in_box('evilorg', 'm', '([0,0],[1,1])');
 SELECT ms.grant('regress_ms_victim', 'query', 'evilorg', 'm');
 SELECT ms.grant('regress_ms_victim', 'query', 'evilorg', 'm', 'v1');
 SELECT ms.revoke('regress_ms_victim', 'query', 'evilorg', 'm');

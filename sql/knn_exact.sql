@@ -239,9 +239,67 @@ SELECT t AS call, knn_error(t) AS result FROM (VALUES
 	($$SELECT vec_index_recall('knn_small_btree', ARRAY[NULL]::vec[])$$)
 ) c(t);
 
+-- vec_index_recall on the exact index types of this extension, once they
+-- exist (GiST, SP-GiST): recall 1 for distinct points and for ties.  The
+-- block prints nothing either way; a wrong recall raises an error.
+CREATE TABLE knn_pts (id int, v vec(3));
+INSERT INTO knn_pts SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7)]::real[]::vec
+FROM generate_series(1, 2000) i;
+INSERT INTO knn_pts SELECT 3000 + i, '[0.5,0.5,0.5]' FROM generate_series(1, 30) i;
+INSERT INTO knn_pts VALUES (5000, NULL);
+DO $$
+DECLARE
+	am text;
+	r float8;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	FOR am IN SELECT a.amname FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+			  WHERE c.opcname IN ('vec_gist_ops', 'vec_spgist_ops') ORDER BY 1 LOOP
+		EXECUTE format('CREATE INDEX knn_pts_idx ON knn_pts USING %s (v)', am);
+		r := vec_index_recall('knn_pts_idx',
+			ARRAY(SELECT ARRAY[cos(i), sin(i * 2.1), cos(i * 0.3)]::real[]::vec FROM generate_series(1, 20) i), 10);
+		IF r <> 1 THEN
+			RAISE EXCEPTION '% recall % for distinct points', am, r;
+		END IF;
+		r := vec_index_recall('knn_pts_idx', ARRAY['[0.5,0.5,0.5]', '[0.51,0.5,0.5]']::vec[], 20);
+		IF r <> 1 THEN
+			RAISE EXCEPTION '% recall % with ties', am, r;
+		END IF;
+		DROP INDEX knn_pts_idx;
+	END LOOP;
+END $$;
+
+-- vec_index_recall on an approximate index: msivf (32 dimensions or more)
+-- with few and with all lists probed, and a plan that cannot use the index
+-- (a warning says so).
+CREATE TABLE knn_h AS SELECT id, v || v AS v FROM knn_t;
+CREATE TABLE knn_hq AS SELECT qn, qv || qv AS qv FROM knn_q;
+CREATE INDEX knn_h_ivf ON knn_h USING msivf (v vec_l2_ops) WITH (lists = 20);
+SET enable_indexscan = on;
+SET enable_seqscan = off;
+SET machinesoup.probes = 1;
+SELECT r > 0 AND r < 1 AS one_probe_misses
+FROM vec_index_recall('knn_h_ivf', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 10) r;
+SET machinesoup.probes = 20;
+SELECT vec_index_recall('knn_h_ivf', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 10) AS all_probes;
+SET enable_indexscan = off;
+SET enable_seqscan = on;
+SELECT vec_index_recall('knn_h_ivf', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 10) AS without_index;
+SET enable_indexscan = on;
+-- the ordering operator follows the opclass: cosine here
+CREATE INDEX knn_h_ivf_cos ON knn_h USING msivf (v vec_cosine_ops) WITH (lists = 20);
+DROP INDEX knn_h_ivf;
+SET enable_seqscan = off;
+SELECT vec_index_recall('knn_h_ivf_cos', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 5) AS cosine_all_probes;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+RESET machinesoup.probes;
+DROP TABLE knn_h, knn_hq;
+
 DROP FUNCTION knn_mismatches(text, text, int, text, text);
 DROP MATERIALIZED VIEW knn_mv;
-DROP TABLE knn_small, knn_t, knn_q, knn_far, knn_far_q, knn_long, knn_long_q, knn_mixed, knn_text, knn_parted CASCADE;
+DROP TABLE knn_pts, knn_small, knn_t, knn_q, knn_far, knn_far_q, knn_long, knn_long_q, knn_mixed, knn_text, knn_parted CASCADE;
 DROP SEQUENCE knn_seq;
 DROP FUNCTION knn_error(text);
 DROP ROLE regress_knn_reader;

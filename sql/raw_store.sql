@@ -262,6 +262,13 @@ SELECT count(*) FILTER (WHERE action = 'grant') AS grants,
 	   count(*) FILTER (WHERE action = 'promote') AS promotions
   FROM ms.audit_log WHERE org LIKE 'raw-%';
 
+-- rows written into the governance tables directly (as pg_restore does)
+-- are not audited as grants: only the API's are
+SELECT count(*) AS audit_rows FROM ms.audit_log \gset
+INSERT INTO ms.grants (org, role, privilege, granted_by) VALUES ('raw-acme', 'raw_nobody', 'query', 'restore');
+DELETE FROM ms.grants WHERE granted_by = 'restore';
+SELECT count(*) - :audit_rows AS new_audit_rows FROM ms.audit_log;
+
 -- the log is append-only and its chain intact
 SELECT ok, first_bad FROM ms.verify_audit();
 GRANT SELECT, UPDATE, DELETE, TRUNCATE ON ms.audit_log TO raw_boss;

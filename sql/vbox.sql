@@ -1,5 +1,8 @@
 -- vbox: text and binary I/O, constructors, accessors, operators, and
 -- vec_dwithin().
+-- own schema: the suites share one database
+CREATE SCHEMA vbox_test;
+SET search_path = vbox_test, public;
 
 -- text I/O; reversed bounds are normalised
 SELECT '([1,2],[3,4])'::vbox;
@@ -91,3 +94,6 @@ EXPLAIN (COSTS OFF) SELECT id FROM pts WHERE vec_dwithin(v, '[0,0]', 5);
 SELECT id FROM pts WHERE vec_dwithin(v, '[0,0]', 5) ORDER BY id;
 -- the search box is a little wider than the cube, never narrower
 SELECT vbox_hi(vec_dwithin_box('[0,0]', 5)) >= vbox_hi(vbox('[0,0]', 5)) AS wider;
+SET client_min_messages = warning;
+RESET search_path;
+DROP SCHEMA vbox_test CASCADE;

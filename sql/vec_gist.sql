@@ -1,6 +1,9 @@
 -- vec_gist_ops: every indexed query (kNN, box, dwithin) must return exactly
 -- what a sequential scan returns, on random and duplicate-heavy points in
 -- 2, 3, 8 and 32 dimensions, and the index must actually be used.
+-- own schema: the suites share one database
+CREATE SCHEMA vec_gist_test;
+SET search_path = vec_gist_test, public;
 SET client_min_messages = warning;
 
 -- Runs query with only the index available (and checks the plan names it),
@@ -127,6 +130,10 @@ INSERT INTO rnd2 (v) SELECT v FROM rnd2 WHERE id <= 300;
 INSERT INTO rnd2 (v) SELECT NULL FROM generate_series(1, 20);
 INSERT INTO dup8 (v) SELECT NULL FROM generate_series(1, 5);
 
+-- the opclass has sortsupport (PostgreSQL 14+), so builds are sorted
+SELECT amprocnum, amproc FROM pg_amproc p JOIN pg_opfamily f ON p.amprocfamily = f.oid
+WHERE f.opfname = 'vec_gist_ops' AND amprocnum = 11;
+
 -- sorted builds (the default with sortsupport), and one buffered build
 -- that goes through penalty and picksplit
 CREATE INDEX rnd2_idx ON rnd2 USING gist (v);
@@ -220,3 +227,6 @@ CREATE TABLE mixed (v vec);
 CREATE INDEX mixed_idx ON mixed USING gist (v);
 INSERT INTO mixed SELECT '[1,2]'::vec FROM generate_series(1, 1000);
 INSERT INTO mixed SELECT '[1,2,3]'::vec FROM generate_series(1, 1000);
+SET client_min_messages = warning;
+RESET search_path;
+DROP SCHEMA vec_gist_test CASCADE;

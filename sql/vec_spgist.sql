@@ -1,6 +1,9 @@
 -- vec_spgist_ops: every indexed query (kNN, box, dwithin) must return exactly
 -- what a sequential scan returns, on random and duplicate-heavy points in
 -- 2, 3, 8 and 32 dimensions, and the index must actually be used.
+-- own schema: the suites share one database
+CREATE SCHEMA vec_spgist_test;
+SET search_path = vec_spgist_test, public;
 SET client_min_messages = warning;
 
 -- Runs query with only the index available (and checks the plan names it),
@@ -214,3 +217,6 @@ CREATE TABLE mixed (v vec);
 CREATE INDEX mixed_idx ON mixed USING spgist (v);
 INSERT INTO mixed SELECT '[1,2]'::vec FROM generate_series(1, 1000);
 INSERT INTO mixed SELECT '[1,2,3]'::vec FROM generate_series(1, 1000);
+SET client_min_messages = warning;
+RESET search_path;
+DROP SCHEMA vec_spgist_test CASCADE;

@@ -535,6 +535,102 @@ ms_audit_write(const AuditRecord *rec)
 }
 
 /*
+ * Queue a record without waiting for it, for a backend that is exiting
+ * (the end of its access session).  Nothing here may raise an error or
+ * touch the catalogs, so the role and address come from the caller; the
+ * slot is marked abandoned so the writer frees it once written.  Returns
+ * false when the record could not even be queued.
+ */
+bool
+ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
+						 const char *client_addr)
+{
+	AuditSlot  *slot = NULL;
+	AuditWriter *w;
+	Latch	   *wake = NULL;
+	bool		need_start = false;
+
+	if (!audit_preloaded || audit_shared == NULL || !IsUnderPostmaster ||
+		LWLockHeldByMe(audit_shared->lock))
+		return false;
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < AUDIT_SLOTS; i++)
+	{
+		if (audit_shared->slots[i].state == SLOT_FREE)
+		{
+			slot = &audit_shared->slots[i];
+			break;
+		}
+	}
+	if (slot == NULL)
+	{
+		LWLockRelease(audit_shared->lock);
+		return false;
+	}
+	memset(slot, 0, sizeof(*slot));
+	slot->at = rec->at ? rec->at : GetCurrentTimestamp();
+	slot->pid = MyProcPid;
+	strlcpy(slot->role, role, sizeof(slot->role));
+	strlcpy(slot->client_addr, client_addr ? client_addr : "", sizeof(slot->client_addr));
+	strlcpy(slot->action, rec->action, sizeof(slot->action));
+	strlcpy(slot->org, rec->org ? rec->org : "", sizeof(slot->org));
+	strlcpy(slot->model, rec->model ? rec->model : "", sizeof(slot->model));
+	strlcpy(slot->label, rec->label ? rec->label : "", sizeof(slot->label));
+	strlcpy(slot->reason, rec->reason ? rec->reason : "", sizeof(slot->reason));
+	slot->has_batch = rec->has_batch;
+	slot->batch_id = rec->batch_id;
+	slot->dboid = MyDatabaseId;
+	slot->requester = MyLatch;
+	slot->abandoned = true;
+	slot->seq = audit_shared->next_seq++;
+	slot->state = SLOT_PENDING;
+
+	w = find_writer(MyDatabaseId);
+	if (w && w->state == WRITER_RUNNING)
+		wake = w->latch;
+	else if (w == NULL)
+	{
+		for (int i = 0; i < AUDIT_WRITERS; i++)
+		{
+			if (audit_shared->writers[i].state == WRITER_NONE)
+			{
+				w = &audit_shared->writers[i];
+				w->state = WRITER_STARTING;
+				w->dboid = MyDatabaseId;
+				w->pid = 0;
+				w->latch = NULL;
+				w->since = GetCurrentTimestamp();
+				need_start = true;
+				break;
+			}
+		}
+	}
+	LWLockRelease(audit_shared->lock);
+
+	if (need_start)
+	{
+		BackgroundWorker worker;
+		BackgroundWorkerHandle *handle;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = BGW_NEVER_RESTART;
+		strlcpy(worker.bgw_library_name, "machinesoup", BGW_MAXLEN);
+		strlcpy(worker.bgw_function_name, "ms_audit_writer_main", BGW_MAXLEN);
+		snprintf(worker.bgw_name, BGW_MAXLEN, "machinesoup audit writer for database %u", MyDatabaseId);
+		strlcpy(worker.bgw_type, "machinesoup audit writer", BGW_MAXLEN);
+		worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+		/* on failure the STARTING entry is retried by the next request */
+		(void) RegisterDynamicBackgroundWorker(&worker, &handle);
+	}
+	if (wake)
+		SetLatch(wake);
+	return true;
+}
+
+/*
  * ms._audit(action, org, model, label, batch_id, reason) → bigint
  *
  * For the extension's own SECURITY DEFINER functions (governance actions);

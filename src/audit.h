@@ -38,6 +38,10 @@ extern void ms_audit_init(void);
  */
 extern int64 ms_audit_write(const AuditRecord *rec);
 
+/* queue a record from an exiting backend, without waiting or raising */
+extern bool ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
+									 const char *client_addr);
+
 /* client IP address as text, "" for Unix sockets */
 extern void ms_client_address(char *buf, size_t cap);
 

@@ -2,7 +2,7 @@
  * governance.c
  *		The C side of model governance (schema ms): who the caller is,
  *		whether the caller is privileged, identifier validation, and the
- *		query entry points ms.knn and ms.within.
+ *		query entry points ms.knn, ms.within and ms.in_box.
  *
  * The queries are in C for speed: a query service calls them thousands of
  * times a second, and a PL/pgSQL EXECUTE would plan the partition query on
@@ -22,9 +22,12 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -34,12 +37,14 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
+#include "vbox.h"
 #include "vec.h"
 
 PG_FUNCTION_INFO_V1(ms_caller);
@@ -48,6 +53,8 @@ PG_FUNCTION_INFO_V1(ms_is_privileged);
 PG_FUNCTION_INFO_V1(ms_check_ident);
 PG_FUNCTION_INFO_V1(ms_knn);
 PG_FUNCTION_INFO_V1(ms_within);
+PG_FUNCTION_INFO_V1(ms_in_box);
+PG_FUNCTION_INFO_V1(ms_governance_changed);
 
 #define MS_IDENT_MAX 63
 
@@ -179,7 +186,8 @@ ms_check_ident(PG_FUNCTION_ARGS)
 typedef enum MsQueryMode
 {
 	MSQ_KNN,
-	MSQ_WITHIN
+	MSQ_WITHIN,
+	MSQ_IN_BOX
 } MsQueryMode;
 
 /* Plans of the partition queries, per version and mode, for the backend. */
@@ -281,15 +289,35 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
 							 " LIMIT $2",
 							 nsp, op, version_id, nsp, op);
 		}
-		else
+		else if (mode == MSQ_WITHIN)
 		{
 			argtypes[1] = FLOAT8OID;
 			appendStringInfo(&sql,
 							 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
 							 " FROM ms.points_" INT64_FORMAT " p"
-							 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2"
+							 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2",
+							 nsp, op, version_id, nsp, op);
+			/* L2: a box prefilter (as vec_dwithin()) the GiST index serves */
+			if (strcmp(metric, "l2") == 0)
+				appendStringInfo(&sql,
+								 " AND p.embedding OPERATOR(%s.<@) %s.vec_dwithin_box($1, $2)",
+								 nsp, nsp);
+			appendStringInfo(&sql,
 							 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
-							 nsp, op, version_id, nsp, op, nsp, op);
+							 nsp, op);
+		}
+		else
+		{
+			/* $1 is the box's centre, $2 the box */
+			argtypes[1] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										  CStringGetDatum("vbox"),
+										  ObjectIdGetDatum(extnsp));
+			appendStringInfo(&sql,
+							 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
+							 " FROM ms.points_" INT64_FORMAT " p"
+							 " WHERE p.embedding OPERATOR(%s.<@) $2"
+							 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
+							 nsp, op, version_id, nsp, nsp, op);
 		}
 		plan = prepare_kept(sql.data, 2, argtypes);
 		entry = hash_search(part_plans, &key, HASH_ENTER, &found);
@@ -322,26 +350,119 @@ init_srf(FunctionCallInfo fcinfo, Tuplestorestate **store, TupleDesc *desc)
 }
 
 /*
- * Authorise a query of (org, model, label) for the caller and return the
- * resolved version, its model's dims and metric.  The errors are those of
- * ms._resolve (sql/install/060_governance.sql), which must stay in step.
- * Must be called inside SPI.
+ * The authorisation cache.
+ *
+ * Running ms._access costs more than a small kNN itself, so its answers are
+ * kept per backend, keyed by everything they depend on: the caller, whether
+ * it is privileged, org, model, label.  Whatever can change an answer
+ * clears the whole cache:
+ *  - DML on ms.models, ms.versions, ms.grants: a statement trigger
+ *    (ms._governance_changed) queues a relcache invalidation of the table,
+ *    which every backend receives once the change commits (and this backend
+ *    at once, and again should the change roll back);
+ *  - role changes (pg_authid: superuser, inherit; pg_auth_members: who is a
+ *    member of whom): syscache invalidations.
+ * Every query first accepts pending invalidations, then reads the cache;
+ * answers are computed with a fresh snapshot taken after that, and kept
+ * only when no invalidation arrived meanwhile and the transaction reads
+ * fresh snapshots (READ COMMITTED), so a kept answer is never older than
+ * the newest committed state whose invalidation this backend has seen.
  */
-static void
-authorise_query(const char *org, const char *model, const char *label,
-				int64 *version_id, int *dims, char **metric)
+typedef struct AccessKey
 {
-	Oid			caller = GetOuterUserId();
-	bool		privileged = caller_is_privileged(caller);
+	Oid			caller;
+	bool		privileged;
+	bool		label_null;
+	char		org[MS_IDENT_MAX + 1];
+	char		model[MS_IDENT_MAX + 1];
+	char		label[MS_IDENT_MAX + 1];
+} AccessKey;
+
+typedef struct AccessEntry
+{
+	AccessKey	key;
+	bool		exists;			/* the model exists (ms._access gave a row) */
+	bool		visible;
+	bool		all_labels;
+	bool		allowed;
+	bool		has_version;
+	int32		dims;
+	int64		version_id;
+	char		metric[8];
+	char		default_label[MS_IDENT_MAX + 1];
+} AccessEntry;
+
+#define ACCESS_CACHE_MAX 8192
+
+static HTAB *access_cache = NULL;
+static bool access_cache_valid = false;
+static uint64 access_cache_generation = 0;
+static bool access_callbacks_registered = false;
+static Oid	watched_relids[3];
+
+static void
+access_cache_clear(void)
+{
+	access_cache_valid = false;
+	access_cache_generation++;
+}
+
+static void
+access_cache_relcb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == watched_relids[0] ||
+		relid == watched_relids[1] || relid == watched_relids[2])
+		access_cache_clear();
+}
+
+static void
+access_cache_syscb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	access_cache_clear();
+}
+
+/* A usable, empty or valid cache.  Called outside invalidation processing. */
+static void
+access_cache_prepare(void)
+{
+	if (!access_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(access_cache_relcb, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, access_cache_syscb, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, access_cache_syscb, (Datum) 0);
+		access_callbacks_registered = true;
+	}
+	if (!access_cache_valid || access_cache == NULL ||
+		hash_get_num_entries(access_cache) >= ACCESS_CACHE_MAX)
+	{
+		HASHCTL		ctl;
+		Oid			nsp = get_namespace_oid("ms", false);
+
+		if (access_cache)
+			hash_destroy(access_cache);
+		ctl.keysize = sizeof(AccessKey);
+		ctl.entrysize = sizeof(AccessEntry);
+		ctl.hcxt = TopMemoryContext;
+		access_cache = hash_create("machinesoup access cache", 256, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		/* the extension may have been re-created since: look them up again */
+		watched_relids[0] = get_relname_relid("models", nsp);
+		watched_relids[1] = get_relname_relid("versions", nsp);
+		watched_relids[2] = get_relname_relid("grants", nsp);
+		access_cache_valid = true;
+	}
+}
+
+/* Run ms._access for the key (inside SPI) and fill *e from its answer. */
+static void
+access_compute(const AccessKey *key, AccessEntry *e)
+{
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	TupleDesc	desc;
 	HeapTuple	row;
 	bool		isnull;
-	bool		visible,
-				all_labels,
-				allowed;
-	const char *default_label;
+	char	   *s;
 
 	if (access_plan == NULL)
 	{
@@ -352,32 +473,81 @@ authorise_query(const char *org, const char *model, const char *label,
 								   " FROM ms._access($1, $2, $3, $4, $5, $6) a",
 								   6, argtypes);
 	}
-	values[0] = ObjectIdGetDatum(caller);
-	values[1] = BoolGetDatum(privileged);
-	values[2] = CStringGetTextDatum(org);
-	values[3] = CStringGetTextDatum(model);
-	if (label)
-		values[4] = CStringGetTextDatum(label);
-	else
-	{
-		values[4] = (Datum) 0;
-		nulls[4] = 'n';
-	}
+	values[0] = ObjectIdGetDatum(key->caller);
+	values[1] = BoolGetDatum(key->privileged);
+	values[2] = CStringGetTextDatum(key->org);
+	values[3] = CStringGetTextDatum(key->model);
+	values[4] = key->label_null ? (Datum) 0 : CStringGetTextDatum(key->label);
+	nulls[4] = key->label_null ? 'n' : ' ';
 	values[5] = CStringGetTextDatum("query");
 
-	if (SPI_execute_plan(access_plan, values, nulls, true, 1) != SPI_OK_SELECT)
+	/* not read-only: a snapshot taken now, after accepting invalidations */
+	if (SPI_execute_plan(access_plan, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "authorisation query failed");
 
-	visible = false;
-	if (SPI_processed == 1)
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	if (SPI_processed != 1)
+		return;
+	e->exists = true;
+	desc = SPI_tuptable->tupdesc;
+	row = SPI_tuptable->vals[0];
+	e->visible = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
+	e->all_labels = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
+	e->allowed = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+	e->dims = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+	s = SPI_getvalue(row, desc, 5);
+	strlcpy(e->metric, s ? s : "", sizeof(e->metric));
+	s = SPI_getvalue(row, desc, 6);
+	strlcpy(e->default_label, s ? s : "", sizeof(e->default_label));
+	e->version_id = DatumGetInt64(SPI_getbinval(row, desc, 7, &isnull));
+	e->has_version = !isnull;
+}
+
+/*
+ * Authorise a query of (org, model, label) for the caller and return the
+ * resolved version, its model's dims and metric.  The errors are those of
+ * ms._resolve (sql/install/060_governance.sql), which must stay in step.
+ * Must be called inside SPI.
+ */
+static void
+authorise_query(const char *org, const char *model, const char *label,
+				int64 *version_id, int *dims, char *metric)
+{
+	AccessKey	key;
+	AccessEntry *cached;
+	AccessEntry e;
+
+	memset(&key, 0, sizeof(key));
+	key.caller = GetOuterUserId();
+	key.privileged = caller_is_privileged(key.caller);
+	strlcpy(key.org, org, sizeof(key.org));
+	strlcpy(key.model, model, sizeof(key.model));
+	key.label_null = (label == NULL);
+	if (label)
+		strlcpy(key.label, label, sizeof(key.label));
+
+	AcceptInvalidationMessages();
+	access_cache_prepare();
+	cached = hash_search(access_cache, &key, HASH_FIND, NULL);
+	if (cached)
+		e = *cached;
+	else
 	{
-		desc = SPI_tuptable->tupdesc;
-		row = SPI_tuptable->vals[0];
-		visible = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
+		uint64		generation = access_cache_generation;
+
+		access_compute(&key, &e);
+		if (generation == access_cache_generation && access_cache_valid &&
+			!IsolationUsesXactSnapshot())
+		{
+			cached = hash_search(access_cache, &key, HASH_ENTER, NULL);
+			*cached = e;
+		}
 	}
-	if (!visible)
+
+	if (!e.exists || !e.visible)
 	{
-		if (privileged)
+		if (key.privileged)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s/%s\" does not exist", org, model)));
@@ -385,20 +555,14 @@ authorise_query(const char *org, const char *model, const char *label,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for model \"%s/%s\"", org, model)));
 	}
-	all_labels = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-	allowed = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-	*dims = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-	*metric = SPI_getvalue(row, desc, 5);
-	default_label = SPI_getvalue(row, desc, 6);
-	*version_id = DatumGetInt64(SPI_getbinval(row, desc, 7, &isnull));
-	if (isnull)
+	if (!e.has_version)
 	{
 		if (label == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s/%s\" has no default label", org, model),
 					 errhint("Name a label, or make one the default with ms.promote().")));
-		if (all_labels)
+		if (e.all_labels)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("label \"%s\" of model \"%s/%s\" does not exist", label, org, model)));
@@ -406,11 +570,14 @@ authorise_query(const char *org, const char *model, const char *label,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for label \"%s\" of model \"%s/%s\"", label, org, model)));
 	}
-	if (!allowed)
+	if (!e.allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to query label \"%s\" of model \"%s/%s\"",
-						label ? label : default_label, org, model)));
+						label ? label : e.default_label, org, model)));
+	*version_id = e.version_id;
+	*dims = e.dims;
+	strlcpy(metric, e.metric, 8);
 }
 
 /*
@@ -427,31 +594,49 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	Datum		arg;
 	int64		version_id;
 	int			dims;
-	char	   *metric;
+	char		metric[8];
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	SPIPlanPtr	plan;
 	Datum		values[2];
 	MemoryContext callcxt = CurrentMemoryContext;
 
+	int			label_arg = (mode == MSQ_IN_BOX) ? 3 : 4;
+	int			qdim;
+
 	check_not_null(fcinfo, 0, "org");
 	check_not_null(fcinfo, 1, "model");
-	check_not_null(fcinfo, 2, "query");
-	check_not_null(fcinfo, 3, mode == MSQ_KNN ? "k" : "radius");
+	check_not_null(fcinfo, 2, mode == MSQ_IN_BOX ? "box" : "query");
+	if (mode != MSQ_IN_BOX)
+		check_not_null(fcinfo, 3, mode == MSQ_KNN ? "k" : "radius");
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	model = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	check_ident("org", org);
 	check_ident("model", model);
-	if (!PG_ARGISNULL(4))
+	if (!PG_ARGISNULL(label_arg))
 	{
-		label = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		label = text_to_cstring(PG_GETARG_TEXT_PP(label_arg));
 		check_ident("label", label);
 	}
-	query = PG_GETARG_VEC_P(2);
-	if (mode == MSQ_KNN)
+	if (mode == MSQ_IN_BOX)
+	{
+		VBox	   *box = PG_GETARG_VBOX_P(2);
+		const float4 *lo = VBOX_LO(box);
+		const float4 *hi = VBOX_HI(box);
+
+		/* results come nearest to the box's centre first */
+		query = vec_new(box->dim);
+		for (int i = 0; i < box->dim; i++)
+			query->x[i] = (float4) (((double) lo[i] + (double) hi[i]) / 2.0);
+		qdim = box->dim;
+		arg = PointerGetDatum(box);
+	}
+	else if (mode == MSQ_KNN)
 	{
 		int32		k = PG_GETARG_INT32(3);
 
+		query = PG_GETARG_VEC_P(2);
+		qdim = query->dim;
 		if (k < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -462,6 +647,8 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	{
 		float8		radius = PG_GETARG_FLOAT8(3);
 
+		query = PG_GETARG_VEC_P(2);
+		qdim = query->dim;
 		if (isnan(radius))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -473,13 +660,21 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	authorise_query(org, model, label, &version_id, &dims, &metric);
-	if (query->dim != dims)
+	authorise_query(org, model, label, &version_id, &dims, metric);
+	if (qdim != dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vec dimensions %d and %d", query->dim, dims),
-				 errdetail("The query has %d dimensions; model \"%s/%s\" has %d.",
-						   query->dim, org, model, dims)));
+				 errmsg("different vec dimensions %d and %d", qdim, dims),
+				 errdetail("The %s has %d dimensions; model \"%s/%s\" has %d.",
+						   mode == MSQ_IN_BOX ? "box" : "query", qdim, org, model, dims)));
+
+	/* no L2 distance is negative (and the L2 box prefilter needs r >= 0) */
+	if (mode == MSQ_WITHIN && strcmp(metric, "l2") == 0 && DatumGetFloat8(arg) < 0)
+	{
+		SPI_finish();
+		MemoryContextSwitchTo(callcxt);
+		return (Datum) 0;
+	}
 
 	plan = partition_plan(version_id, mode, metric);
 	values[0] = PointerGetDatum(query);
@@ -514,4 +709,27 @@ Datum
 ms_within(PG_FUNCTION_ARGS)
 {
 	return ms_query(fcinfo, MSQ_WITHIN);
+}
+
+Datum
+ms_in_box(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_IN_BOX);
+}
+
+/*
+ * Statement trigger on ms.models, ms.versions and ms.grants: tell every
+ * backend (once this commits) that authorisation answers may have changed.
+ */
+Datum
+ms_governance_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ms._governance_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

@@ -25,6 +25,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -53,9 +54,13 @@ typedef struct AccessSession
 	char		reason[AUDIT_REASON_MAX + 1];
 	TimestampTz opened_at;
 	TimestampTz last_use;
+	/* for the record written when the connection ends: no catalog then */
+	char		role[NAMEDATALEN];
+	char		client_addr[64];
 } AccessSession;
 
 static AccessSession session;
+static bool exit_hook_registered = false;
 
 /* ---------------------------------------------------------------------
  * Client networks
@@ -353,6 +358,36 @@ expire_if_idle(void)
 	return true;
 }
 
+/*
+ * A session open when its connection ends is closed by that: queue its
+ * close (or expiry) record.  The backend cannot wait for it any more, and
+ * a kill -9 skips this altogether, so the report may show a session
+ * without an end; its reads are all recorded regardless.
+ */
+static void
+session_at_exit(int code, Datum arg)
+{
+	AuditRecord rec;
+	TimestampTz expiry;
+
+	if (!session.open)
+		return;
+	session.open = false;
+	expiry = TimestampTzPlusMilliseconds(session.last_use, (int64) access_idle_timeout_s * 1000);
+	memset(&rec, 0, sizeof(rec));
+	rec.org = session.org;
+	rec.model = session.model;
+	rec.reason = session.reason;
+	if (GetCurrentTimestamp() > expiry)
+	{
+		rec.action = "expire_access";
+		rec.at = expiry;
+	}
+	else
+		rec.action = "close_access";
+	(void) ms_audit_enqueue_at_exit(&rec, session.role, session.client_addr);
+}
+
 /* ms.open_access(org text, model text, reason text) → void */
 Datum
 ms_open_access(PG_FUNCTION_ARGS)
@@ -389,7 +424,14 @@ ms_open_access(PG_FUNCTION_ARGS)
 	strlcpy(session.org, org, sizeof(session.org));
 	strlcpy(session.model, model, sizeof(session.model));
 	strlcpy(session.reason, reason, sizeof(session.reason));
+	strlcpy(session.role, GetUserNameFromId(GetOuterUserId(), false), sizeof(session.role));
+	ms_client_address(session.client_addr, sizeof(session.client_addr));
 	audit_session("open_access", 0, false, 0, NULL);
+	if (!exit_hook_registered)
+	{
+		before_shmem_exit(session_at_exit, (Datum) 0);
+		exit_hook_registered = true;
+	}
 	session.open = true;
 	session.opened_at = session.last_use = GetCurrentTimestamp();
 	PG_RETURN_VOID();

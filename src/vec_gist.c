@@ -307,35 +307,58 @@ vec_gist_same(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------------
- * Sorted build: Z-order of the points (leaf keys)
+ * Sorted build: Hilbert order of the points (leaf keys)
  * ----------------------------------------------------------------------
  */
 
+/* room for two transposed Hilbert indexes, kept across calls */
+typedef struct HilbertScratch
+{
+	int			dim;
+	uint32		x[FLEXIBLE_ARRAY_MEMBER];
+} HilbertScratch;
+
+static uint32 *
+hilbert_scratch(SortSupport ssup, int dim)
+{
+	HilbertScratch *s = (HilbertScratch *) ssup->ssup_extra;
+
+	if (s == NULL || s->dim < dim)
+	{
+		s = MemoryContextAlloc(ssup->ssup_cxt,
+							   offsetof(HilbertScratch, x) + sizeof(uint32) * 2 * dim);
+		s->dim = dim;
+		ssup->ssup_extra = s;
+	}
+	return s->x;
+}
+
 static int
-zorder_cmp(Datum a, Datum b, SortSupport ssup)
+hilbert_cmp(Datum a, Datum b, SortSupport ssup)
 {
 	const VBox *ka = datum_key(a);
 	const VBox *kb = datum_key(b);
 
 	vec_check_same_dims(ka->dim, kb->dim);
-	return rtree_zorder_cmp(VBOX_LO(ka), VBOX_LO(kb), ka->dim);
+	return rtree_hilbert_cmp(VBOX_LO(ka), VBOX_LO(kb), ka->dim,
+							 hilbert_scratch(ssup, ka->dim));
 }
 
 static Datum
-zorder_abbrev_convert(Datum original, SortSupport ssup)
+hilbert_abbrev_convert(Datum original, SortSupport ssup)
 {
 	const VBox *k = datum_key(original);
-	uint64		z = rtree_zorder_abbrev(VBOX_LO(k), k->dim);
+	uint64		h = rtree_hilbert_abbrev(VBOX_LO(k), k->dim, hilbert_scratch(ssup, k->dim));
 
 #if SIZEOF_DATUM == 8
-	return UInt64GetDatum(z);
+	return UInt64GetDatum(h);
 #else
-	return UInt32GetDatum((uint32) (z >> 32));
+	return UInt32GetDatum((uint32) (h >> 32));
 #endif
 }
 
 static int
-zorder_abbrev_cmp(Datum x, Datum y, SortSupport ssup)
+hilbert_abbrev_cmp(Datum x, Datum y, SortSupport ssup)
 {
 	/* unsigned comparison of the abbreviated keys */
 	if (x < y)
@@ -346,7 +369,7 @@ zorder_abbrev_cmp(Datum x, Datum y, SortSupport ssup)
 }
 
 static bool
-zorder_abbrev_abort(int memtupcount, SortSupport ssup)
+hilbert_abbrev_abort(int memtupcount, SortSupport ssup)
 {
 	return false;
 }
@@ -358,12 +381,12 @@ vec_gist_sortsupport(PG_FUNCTION_ARGS)
 
 	if (ssup->abbreviate)
 	{
-		ssup->comparator = zorder_abbrev_cmp;
-		ssup->abbrev_converter = zorder_abbrev_convert;
-		ssup->abbrev_abort = zorder_abbrev_abort;
-		ssup->abbrev_full_comparator = zorder_cmp;
+		ssup->comparator = hilbert_abbrev_cmp;
+		ssup->abbrev_converter = hilbert_abbrev_convert;
+		ssup->abbrev_abort = hilbert_abbrev_abort;
+		ssup->abbrev_full_comparator = hilbert_cmp;
 	}
 	else
-		ssup->comparator = zorder_cmp;
+		ssup->comparator = hilbert_cmp;
 	PG_RETURN_VOID();
 }

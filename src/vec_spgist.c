@@ -2,12 +2,17 @@
  * vec_spgist.c
  *		vec_spgist_ops: an exact k-d tree over vecs for SP-GiST.
  *
- * Every inner tuple splits its points in two at the median of the
- * dimension in which they spread most; its prefix packs that dimension and
- * the split value into one int8 (no allocation, pass-by-value).  Node 0
- * holds points with x[dim] <= split, node 1 those with x[dim] >= split
- * (equal values may sit on either side, so searches visit both).  Leaves
- * hold the vecs themselves, so index-only scans work.
+ * Every inner tuple does two levels of a k-d tree at once, which halves
+ * the inner tuples a search visits: it splits its points in two at the
+ * median of the dimension in which they spread most (the prefix), then
+ * each half at the median of its own widest dimension (the labels of that
+ * half's two nodes).  Prefix and labels each pack a dimension and a split
+ * value into one int8 (pass-by-value, no allocation).  Node 2h + l holds
+ * the points of half h (h = 1 when x[d1] > s1) and side l of that half's
+ * split (l = 1 when x[d2] > s2); a lower side holds values <= its split,
+ * an upper side values >= it (equal values may sit on either side, so
+ * searches visit both).  Leaves hold the vecs themselves, so index-only
+ * scans work.
  *
  * Strategies (the same numbers as vec_gist_ops):
  *		 8	vec <@ vbox		exact, no recheck
@@ -55,6 +60,8 @@ pack_prefix(int dim, float4 split)
 	return ((int64) dim << 32) | (int64) bits;
 }
 
+#define KD_NODES 4
+
 static inline void
 unpack_prefix(Datum d, int *dim, float4 *split)
 {
@@ -91,7 +98,7 @@ vec_spgist_config(PG_FUNCTION_ARGS)
 	spgConfigOut *cfg = (spgConfigOut *) PG_GETARG_POINTER(1);
 
 	cfg->prefixType = INT8OID;
-	cfg->labelType = VOIDOID;
+	cfg->labelType = INT8OID;
 	cfg->canReturnData = true;
 	cfg->longValuesOK = false;
 	PG_RETURN_VOID();
@@ -108,15 +115,33 @@ vec_spgist_choose(PG_FUNCTION_ARGS)
 	int			d;
 	float4		split;
 
+	int			h;
+	int			d2;
+	float4		split2;
+
+	if (in->allTheSame)
+	{
+		/* cannot happen (splits are by position); any node is right */
+		out->resultType = spgMatchNode;
+		out->result.matchNode.nodeN = 0;
+		out->result.matchNode.levelAdd = 1;
+		out->result.matchNode.restDatum = in->datum;
+		PG_RETURN_VOID();
+	}
+
 	unpack_prefix(in->prefixDatum, &d, &split);
 	if (d >= vdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("different vec dimensions %d and %d", vdim, d + 1),
 				 errdetail("The index holds vecs of at least %d dimensions.", d + 1)));
+	h = (x[d] > split) ? 1 : 0;
+	unpack_prefix(in->nodeLabels[2 * h], &d2, &split2);
+	if (d2 >= vdim)
+		vec_check_same_dims(vdim, d2 + 1);
 
 	out->resultType = spgMatchNode;
-	out->result.matchNode.nodeN = (x[d] > split) ? 1 : 0;
+	out->result.matchNode.nodeN = 2 * h + ((x[d2] > split2) ? 1 : 0);
 	out->result.matchNode.levelAdd = 1;
 	out->result.matchNode.restDatum = in->datum;
 	PG_RETURN_VOID();
@@ -130,6 +155,10 @@ vec_spgist_picksplit(PG_FUNCTION_ARGS)
 	int			n = in->nTuples;
 	const float **pts = palloc(sizeof(float *) * n);
 	unsigned char *side = palloc(n);
+	const float **sub_pts = palloc(sizeof(float *) * n);
+	int		   *sub = palloc(sizeof(int) * n);
+	unsigned char *sub_side = palloc(n);
+	void	   *work;
 	int			dim = -1;
 	int			d;
 	float4		split;
@@ -144,34 +173,45 @@ vec_spgist_picksplit(PG_FUNCTION_ARGS)
 		pts[i] = v->x;
 	}
 
-	d = rtree_kd_split(n, dim, pts, side, &split, palloc(rtree_kd_work_size(n)));
+	work = palloc(rtree_kd_work_size(n));
+	d = rtree_kd_split(n, dim, pts, side, &split, work);
 
 	out->hasPrefix = true;
 	out->prefixDatum = Int64GetDatum(pack_prefix(d, split));
-	out->nNodes = 2;
-	out->nodeLabels = NULL;
+	out->nNodes = KD_NODES;
+	out->nodeLabels = palloc(sizeof(Datum) * KD_NODES);
 	out->mapTuplesToNodes = palloc(sizeof(int) * n);
 	out->leafTupleDatums = palloc(sizeof(Datum) * n);
+
+	/* split each half again along its own widest dimension */
+	for (int h = 0; h < 2; h++)
+	{
+		int			m = 0;
+		int			d2 = 0;
+		float4		split2;
+
+		for (int i = 0; i < n; i++)
+			if (side[i] == h)
+			{
+				sub[m] = i;
+				sub_pts[m++] = pts[i];
+			}
+		Assert(m >= 1);
+		if (m >= 2)
+			d2 = rtree_kd_split(m, dim, sub_pts, sub_side, &split2, work);
+		else
+		{
+			split2 = sub_pts[0][0];
+			sub_side[0] = 0;
+		}
+		out->nodeLabels[2 * h] = out->nodeLabels[2 * h + 1] =
+			Int64GetDatum(pack_prefix(d2, split2));
+		for (int k = 0; k < m; k++)
+			out->mapTuplesToNodes[sub[k]] = 2 * h + sub_side[k];
+	}
 	for (int i = 0; i < n; i++)
-	{
-		out->mapTuplesToNodes[i] = side[i];
 		out->leafTupleDatums[i] = in->datums[i];
-	}
 	PG_RETURN_VOID();
-}
-
-/* The region of the root: all of space, in the query's dimensions. */
-static float4 *
-unbounded_region(int dim)
-{
-	float4	   *r = palloc(sizeof(float4) * 2 * dim);
-
-	for (int i = 0; i < dim; i++)
-	{
-		r[i] = -INFINITY;
-		r[dim + i] = INFINITY;
-	}
-	return r;
 }
 
 Datum
@@ -181,7 +221,9 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 	spgInnerConsistentOut *out = (spgInnerConsistentOut *) PG_GETARG_POINTER(1);
 	int			d;
 	float4		split;
-	bool		want[2] = {true, true};
+	int			d2[2];
+	float4		split2[2];
+	bool		want[KD_NODES] = {true, true, true, true};
 	const Vec  *q = NULL;
 	int			qdim = 0;
 
@@ -204,8 +246,10 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 		}
 		PG_RETURN_VOID();
 	}
-	Assert(in->hasPrefix && in->nNodes == 2);
+	Assert(in->hasPrefix && in->nNodes == KD_NODES);
 	unpack_prefix(in->prefixDatum, &d, &split);
+	for (int h = 0; h < 2; h++)
+		unpack_prefix(in->nodeLabels[2 * h], &d2[h], &split2[h]);
 
 	for (int k = 0; k < in->nkeys; k++)
 	{
@@ -214,53 +258,92 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 		if (in->scankeys[k].sk_strategy != VEC_STRATEGY_CONTAINED_BY)
 			elog(ERROR, "unrecognized strategy number: %d", in->scankeys[k].sk_strategy);
 		box = (const VBox *) ms_cached_detoast(fcinfo->flinfo, in->scankeys[k].sk_argument);
-		if (d >= box->dim)
-			vec_check_same_dims(box->dim, d + 1);
-		if (VBOX_LO(box)[d] > split)
-			want[0] = false;
-		if (VBOX_HI(box)[d] < split)
-			want[1] = false;
+		if (Max(d, Max(d2[0], d2[1])) >= box->dim)
+			vec_check_same_dims(box->dim, Max(d, Max(d2[0], d2[1])) + 1);
+		for (int node = 0; node < KD_NODES; node++)
+		{
+			int			h = node >> 1;
+			int			l = node & 1;
+
+			if ((h == 0 && VBOX_LO(box)[d] > split) ||
+				(h == 1 && VBOX_HI(box)[d] < split) ||
+				(l == 0 && VBOX_LO(box)[d2[h]] > split2[h]) ||
+				(l == 1 && VBOX_HI(box)[d2[h]] < split2[h]))
+				want[node] = false;
+		}
 	}
 
+	/*
+	 * One chunk for everything the core only reads before our memory
+	 * context is reset (it copies the distances into its queue items);
+	 * only the child regions must live on, each in its own allocation
+	 * because the core frees them one by one.
+	 */
 	out->nNodes = 0;
-	out->nodeNumbers = palloc(sizeof(int) * 2);
-	if (in->norderbys > 0)
+	if (in->norderbys == 0)
 	{
-		out->distances = palloc(sizeof(double *) * 2);
-		out->traversalValues = palloc(sizeof(void *) * 2);
+		out->nodeNumbers = palloc(sizeof(int) * KD_NODES);
+		for (int node = 0; node < KD_NODES; node++)
+			if (want[node])
+				out->nodeNumbers[out->nNodes++] = node;
+	}
+	else
+	{
+		char	   *chunk = palloc(MAXALIGN(sizeof(int) * KD_NODES) +
+								   sizeof(double *) * KD_NODES +
+								   sizeof(void *) * KD_NODES +
+								   sizeof(double) * KD_NODES * in->norderbys);
+		double	   *dist;
+		double		slack;
+
+		out->nodeNumbers = (int *) chunk;
+		chunk += MAXALIGN(sizeof(int) * KD_NODES);
+		out->distances = (double **) chunk;
+		chunk += sizeof(double *) * KD_NODES;
+		out->traversalValues = (void **) chunk;
+		chunk += sizeof(void *) * KD_NODES;
+		dist = (double *) chunk;
+
 		q = (const Vec *) ms_cached_detoast(fcinfo->flinfo, in->orderbys[0].sk_argument);
 		qdim = q->dim;
-		if (d >= qdim)
-			vec_check_same_dims(qdim, d + 1);
-	}
+		if (Max(d, Max(d2[0], d2[1])) >= qdim)
+			vec_check_same_dims(qdim, Max(d, Max(d2[0], d2[1])) + 1);
+		slack = rtree_kernel_slack(qdim);
 
-	for (int node = 0; node < 2; node++)
-	{
-		if (!want[node])
-			continue;
-		out->nodeNumbers[out->nNodes] = node;
-		if (in->norderbys > 0)
+		for (int node = 0; node < KD_NODES; node++)
 		{
 			const float4 *parent = in->traversalValue;
-			MemoryContext old = MemoryContextSwitchTo(in->traversalMemoryContext);
+			int			h = node >> 1;
+			int			l = node & 1;
 			float4	   *region;
-			double	   *dist;
-			double		slack = rtree_kernel_slack(qdim);
+			float4	   *lo;
+			float4	   *hi;
 
+			if (!want[node])
+				continue;
+			region = MemoryContextAlloc(in->traversalMemoryContext, sizeof(float4) * 2 * qdim);
+			lo = region;
+			hi = region + qdim;
 			if (parent == NULL)
-				region = unbounded_region(qdim);
-			else
 			{
-				region = palloc(sizeof(float4) * 2 * qdim);
-				memcpy(region, parent, sizeof(float4) * 2 * qdim);
+				for (int i = 0; i < qdim; i++)
+				{
+					lo[i] = -INFINITY;
+					hi[i] = INFINITY;
+				}
 			}
-			MemoryContextSwitchTo(old);
-			if (node == 0 && region[qdim + d] > split)
-				region[qdim + d] = split;
-			if (node == 1 && region[d] < split)
-				region[d] = split;
+			else
+				memcpy(region, parent, sizeof(float4) * 2 * qdim);
+			/* the half, then the side of that half's own split */
+			if (h == 0 && hi[d] > split)
+				hi[d] = split;
+			if (h == 1 && lo[d] < split)
+				lo[d] = split;
+			if (l == 0 && hi[d2[h]] > split2[h])
+				hi[d2[h]] = split2[h];
+			if (l == 1 && lo[d2[h]] < split2[h])
+				lo[d2[h]] = split2[h];
 
-			dist = palloc(sizeof(double) * in->norderbys);
 			for (int k = 0; k < in->norderbys; k++)
 			{
 				const Vec  *oq = (k == 0) ? q :
@@ -269,14 +352,16 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 				if (oq->dim != qdim)
 					vec_check_same_dims(qdim, oq->dim);
 				if (in->orderbys[k].sk_strategy == VEC_STRATEGY_L1)
-					dist[k] = rtree_box_l1(oq->x, region, region + qdim, qdim) * slack;
+					dist[k] = rtree_box_l1(oq->x, lo, hi, qdim) * slack;
 				else
-					dist[k] = sqrt(rtree_box_l2sq(oq->x, region, region + qdim, qdim) * slack);
+					dist[k] = sqrt(rtree_box_l2sq(oq->x, lo, hi, qdim) * slack);
 			}
+			out->nodeNumbers[out->nNodes] = node;
 			out->distances[out->nNodes] = dist;
 			out->traversalValues[out->nNodes] = region;
+			out->nNodes++;
+			dist += in->norderbys;
 		}
-		out->nNodes++;
 	}
 	PG_RETURN_VOID();
 }

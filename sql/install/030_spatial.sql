@@ -148,8 +148,16 @@ CREATE OPERATOR CLASS vec_gist_ops
 	FUNCTION 7 vec_gist_same(vec_gistkey, vec_gistkey, internal),
 	FUNCTION 8 vec_gist_distance(internal, vec, smallint, oid, internal),
 	FUNCTION 9 vec_gist_fetch(internal),
-	FUNCTION 11 vec_gist_sortsupport(internal),
 	STORAGE vec_gistkey;
+
+-- Sorted builds (support function 11) exist from PostgreSQL 14 on.
+DO $$
+BEGIN
+	IF current_setting('server_version_num')::int >= 140000 THEN
+		ALTER OPERATOR FAMILY vec_gist_ops USING gist
+			ADD FUNCTION 11 (vec, vec) vec_gist_sortsupport(internal);
+	END IF;
+END $$;
 
 -- SP-GiST: k-d tree (vec_spgist_ops), same strategy numbers.
 

@@ -196,6 +196,17 @@ CREATE TRIGGER promotions_append_only BEFORE UPDATE OR DELETE ON ms.promotions
 CREATE TRIGGER promotions_no_truncate BEFORE TRUNCATE ON ms.promotions
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._append_only();
 
+-- Queries (src/governance.c) cache authorisation answers per backend; any
+-- change to what they depend on must reach every backend's cache.
+CREATE FUNCTION ms._governance_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ms_governance_changed' LANGUAGE C;
+CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.models
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
+CREATE TRIGGER versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.versions
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
+CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.grants
+	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
+
 -- What the caller may do with (org, model, label): the one place where
 -- grants are interpreted.  No row when the model does not exist.  A plain
 -- STABLE SQL function (no SET, not SECURITY DEFINER) so that the planner
@@ -738,6 +749,12 @@ AS 'MODULE_PATHNAME', 'ms_within'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100;
 COMMENT ON FUNCTION ms.within(text, text, @extschema@.vec, double precision, text) IS 'points of a model version within a distance, nearest first (needs query)';
 
+CREATE FUNCTION ms.in_box(org text, model text, box @extschema@.vbox, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_in_box'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.in_box(text, text, @extschema@.vbox, text) IS 'points of a model version inside a box (bounds inclusive), nearest to its centre first (needs query)';
+
 -- The API is open to everyone: each function checks grants itself.  The
 -- internal helpers are not.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ms FROM PUBLIC;
@@ -752,5 +769,6 @@ GRANT EXECUTE ON FUNCTION
 	ms.revoke(regrole, text, text, text, text),
 	ms.upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]),
 	ms.knn(text, text, @extschema@.vec, integer, text),
-	ms.within(text, text, @extschema@.vec, double precision, text)
+	ms.within(text, text, @extschema@.vec, double precision, text),
+	ms.in_box(text, text, @extschema@.vbox, text)
 TO PUBLIC;

@@ -124,11 +124,20 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n		bigint;
 BEGIN
-	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-		SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
-		ON CONFLICT ON CONSTRAINT points_pkey
-		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	-- New ids are the common case, and a plain INSERT is much cheaper than
+	-- ON CONFLICT's speculative insertion; ids already present (a replay,
+	-- a producer re-sending) take the upsert.
+	BEGIN
+		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
+	EXCEPTION WHEN unique_violation THEN
+		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
+			ON CONFLICT ON CONSTRAINT points_pkey
+			DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	END;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -280,9 +289,26 @@ COMMENT ON FUNCTION ms.access_report(text, timestamptz, timestamptz) IS 'every a
 
 -- Governance actions are audited too: promotions and rollbacks (rows of
 -- ms.promotions), grants and revokes (rows of ms.grants coming and going).
+-- Only changes made through the API functions are audited: rows that
+-- pg_restore (or a superuser's own DML) writes into these tables are not
+-- grants or promotions being made, and a restore must not need the writer.
+CREATE FUNCTION ms._called_from(p_functions text) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	stack	text;
+BEGIN
+	GET DIAGNOSTICS stack = PG_CONTEXT;
+	-- reserved words are quoted there: ms."grant"(...)
+	RETURN stack ~ ('function ms\."?(' || p_functions || ')"?\(');
+END
+$$;
+
 CREATE FUNCTION ms._audit_promotion() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	IF NOT ms._called_from('promote|rollback') THEN
+		RETURN NULL;
+	END IF;
 	PERFORM ms._audit(NEW.action, NEW.org, NEW.model, NEW.to_label, NULL,
 					  pg_catalog.format('default label %s -> %s',
 										coalesce(NEW.from_label, '(none)'), NEW.to_label));
@@ -297,6 +323,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	g	record;
 BEGIN
+	IF NOT ms._called_from('grant|revoke') THEN
+		RETURN NULL;
+	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
 		g := NEW;
 	ELSE
@@ -318,6 +347,7 @@ REVOKE ALL ON FUNCTION
 	ms._lz4_decode(bytea, bigint, bigint),
 	ms._run_processor(regprocedure, bytea, integer, text),
 	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
+	ms._called_from(text),
 	ms._audit_promotion(),
 	ms._audit_grant()
 FROM PUBLIC;

@@ -1,6 +1,6 @@
 /*
  * rtree.c
- *		Box distances, R-tree penalty and split, Z-order keys and the k-d
+ *		Box distances, R-tree penalty and split, Hilbert keys and the k-d
  *		median split used by the GiST and SP-GiST opclasses of vec.
  *
  * Everything here works on float4 coordinates but measures in double, so
@@ -216,6 +216,8 @@ sort_item_cmp(const void *a, const void *b)
 typedef struct SplitWork
 {
 	SortItem   *items;			/* n */
+	SortItem   *best[2];		/* n each: the best axis's orders by lo, hi */
+	SortItem   *cand[2];		/* n each: the current axis's orders */
 	float	   *pre_lo;			/* n * dim: bbox of sorted items 0..k */
 	float	   *pre_hi;
 	float	   *suf_lo;			/* n * dim: bbox of sorted items k..n-1 */
@@ -227,7 +229,7 @@ rtree_split_work_size(int n, int dim)
 {
 	size_t		items = ((sizeof(SortItem) * (size_t) n) + 15) & ~(size_t) 15;
 
-	return items + 4 * sizeof(float) * (size_t) n * (size_t) dim;
+	return 5 * items + 4 * sizeof(float) * (size_t) n * (size_t) dim;
 }
 
 static void
@@ -239,6 +241,13 @@ split_work_init(SplitWork *w, void *work, int n, int dim)
 
 	w->items = (SortItem *) p;
 	p += items;
+	for (int i = 0; i < 2; i++)
+	{
+		w->best[i] = (SortItem *) p;
+		p += items;
+		w->cand[i] = (SortItem *) p;
+		p += items;
+	}
 	w->pre_lo = (float *) p;
 	p += box;
 	w->pre_hi = (float *) p;
@@ -248,10 +257,9 @@ split_work_init(SplitWork *w, void *work, int n, int dim)
 	w->suf_hi = (float *) p;
 }
 
-/* Sort along axis by low (by_hi = 0) or high bound, and build prefix and
- * suffix bounding boxes. */
+/* Sort along axis by low (by_hi = 0) or high bound. */
 static void
-split_sort_axis(SplitWork *w, int n, int dim, const float *const *lo,
+split_sort_axis(SplitWork *w, int n, const float *const *lo,
 				const float *const *hi, int axis, int by_hi)
 {
 	for (int i = 0; i < n; i++)
@@ -261,7 +269,13 @@ split_sort_axis(SplitWork *w, int n, int dim, const float *const *lo,
 		w->items[i].idx = i;
 	}
 	qsort(w->items, n, sizeof(SortItem), sort_item_cmp);
+}
 
+/* Bounding boxes of every prefix and suffix of the sorted items. */
+static void
+split_prefix_boxes(SplitWork *w, int n, int dim, const float *const *lo,
+				   const float *const *hi)
+{
 	memcpy(w->pre_lo, lo[w->items[0].idx], sizeof(float) * dim);
 	memcpy(w->pre_hi, hi[w->items[0].idx], sizeof(float) * dim);
 	for (int k = 1; k < n; k++)
@@ -346,7 +360,6 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 	int			m;
 	int			all_points = 1;
 	int			modes;
-	int			best_axis = 0;
 	double		best_margin_sum = INFINITY;
 	SplitScore	best;
 	int			best_mode = 0;
@@ -375,22 +388,32 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 
 		for (int mode = 0; mode < modes; mode++)
 		{
-			split_sort_axis(&w, n, dim, lo, hi, axis, mode);
+			split_sort_axis(&w, n, lo, hi, axis, mode);
+			split_prefix_boxes(&w, n, dim, lo, hi);
 			for (int s = m; s <= n - m; s++)
 				sum += rtree_box_margin(w.pre_lo + (s - 1) * dim, w.pre_hi + (s - 1) * dim, dim) +
 					rtree_box_margin(w.suf_lo + s * dim, w.suf_hi + s * dim, dim);
+			/* keep this axis's orders in case it wins: no need to sort again */
+			memcpy(w.cand[mode], w.items, sizeof(SortItem) * n);
 		}
 		if (sum < best_margin_sum)
 		{
 			best_margin_sum = sum;
-			best_axis = axis;
+			for (int mode = 0; mode < modes; mode++)
+			{
+				SortItem   *t = w.best[mode];
+
+				w.best[mode] = w.cand[mode];
+				w.cand[mode] = t;
+			}
 		}
 	}
 
 	/* on that axis, the best distribution */
 	for (int mode = 0; mode < modes; mode++)
 	{
-		split_sort_axis(&w, n, dim, lo, hi, best_axis, mode);
+		memcpy(w.items, w.best[mode], sizeof(SortItem) * n);
+		split_prefix_boxes(&w, n, dim, lo, hi);
 		for (int s = m; s <= n - m; s++)
 		{
 			SplitScore	sc;
@@ -406,13 +429,12 @@ rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 		}
 	}
 
-	split_sort_axis(&w, n, dim, lo, hi, best_axis, best_mode);
 	for (int k = 0; k < n; k++)
-		side[w.items[k].idx] = k < best_s ? 0 : 1;
+		side[w.best[best_mode][k].idx] = k < best_s ? 0 : 1;
 }
 
 /* ---------------------------------------------------------------------
- * Z-order
+ * Curve orders
  * ---------------------------------------------------------------------
  */
 
@@ -433,21 +455,59 @@ less_msb(uint32_t x, uint32_t y)
 	return x < y && x < (x ^ y);
 }
 
+/* ---------------------------------------------------------------------
+ * Hilbert order (J. Skilling, "Programming the Hilbert curve", 2004)
+ * ---------------------------------------------------------------------
+ */
+
+void
+rtree_hilbert_transpose(uint32_t *x, int n)
+{
+	uint32_t	t;
+
+	if (n < 2)
+		return;					/* in one dimension the curve is the line */
+
+	/* undo the excess work of the axes' reflections and exchanges */
+	for (uint32_t q = 0x80000000u; q > 1; q >>= 1)
+	{
+		uint32_t	p = q - 1;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (x[i] & q)
+				x[0] ^= p;		/* invert */
+			else
+			{
+				t = (x[0] ^ x[i]) & p;	/* exchange */
+				x[0] ^= t;
+				x[i] ^= t;
+			}
+		}
+	}
+
+	/* Gray encode */
+	for (int i = 1; i < n; i++)
+		x[i] ^= x[i - 1];
+	t = 0;
+	for (uint32_t q = 0x80000000u; q > 1; q >>= 1)
+	{
+		if (x[n - 1] & q)
+			t ^= q - 1;
+	}
+	for (int i = 0; i < n; i++)
+		x[i] ^= t;
+}
+
 int
-rtree_zorder_cmp(const float *a, const float *b, int dim)
+rtree_interleave_cmp(const uint32_t *a, const uint32_t *b, int n)
 {
 	uint32_t	xmax = 0;
 	int			msd = -1;
 
-	/*
-	 * The interleaved key takes bit 31 of every dimension, then bit 30 of
-	 * every dimension, and so on, so the first differing bit belongs to the
-	 * dimension whose XOR has the highest set bit (the lowest such
-	 * dimension on a tie).
-	 */
-	for (int i = 0; i < dim; i++)
+	for (int i = 0; i < n; i++)
 	{
-		uint32_t	x = rtree_float_sortable(a[i]) ^ rtree_float_sortable(b[i]);
+		uint32_t	x = a[i] ^ b[i];
 
 		if (less_msb(xmax, x))
 		{
@@ -457,24 +517,38 @@ rtree_zorder_cmp(const float *a, const float *b, int dim)
 	}
 	if (msd < 0)
 		return 0;
-	return rtree_float_sortable(a[msd]) < rtree_float_sortable(b[msd]) ? -1 : 1;
+	return a[msd] < b[msd] ? -1 : 1;
+}
+
+static void
+hilbert_index(const float *a, int dim, uint32_t *x)
+{
+	for (int i = 0; i < dim; i++)
+		x[i] = rtree_float_sortable(a[i]);
+	rtree_hilbert_transpose(x, dim);
+}
+
+int
+rtree_hilbert_cmp(const float *a, const float *b, int dim, uint32_t *scratch)
+{
+	hilbert_index(a, dim, scratch);
+	hilbert_index(b, dim, scratch + dim);
+	return rtree_interleave_cmp(scratch, scratch + dim, dim);
 }
 
 uint64_t
-rtree_zorder_abbrev(const float *a, int dim)
+rtree_hilbert_abbrev(const float *a, int dim, uint32_t *scratch)
 {
-	uint32_t	u[64];
 	int			nd = dim < 64 ? dim : 64;
 	uint64_t	key = 0;
 	int			nbits = 0;
 
-	for (int i = 0; i < nd; i++)
-		u[i] = rtree_float_sortable(a[i]);
+	hilbert_index(a, dim, scratch);
 	for (int b = 31; b >= 0 && nbits < 64; b--)
 	{
 		for (int i = 0; i < nd && nbits < 64; i++)
 		{
-			key = (key << 1) | ((u[i] >> b) & 1u);
+			key = (key << 1) | ((scratch[i] >> b) & 1u);
 			nbits++;
 		}
 	}

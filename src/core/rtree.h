@@ -73,15 +73,24 @@ extern size_t rtree_split_work_size(int n, int dim);
 extern void rtree_split(int n, int dim, const float *const *lo, const float *const *hi,
 						unsigned char *side, void *work);
 
-/*
- * Z-order (Morton) over the float bit patterns, mapped so that unsigned
- * order matches numeric order.  rtree_zorder_cmp compares two points
- * without materialising the interleaved key; rtree_zorder_abbrev returns
- * its first 64 bits, so abbrev(a) < abbrev(b) implies cmp(a, b) < 0.
- */
+/* The bits of a float, mapped so that unsigned order is numeric order. */
 extern uint32_t rtree_float_sortable(float f);
-extern int	rtree_zorder_cmp(const float *a, const float *b, int dim);
-extern uint64_t rtree_zorder_abbrev(const float *a, int dim);
+
+/*
+ * Hilbert order, for sorted GiST builds: a curve that never jumps, so a
+ * run of consecutive points fills a compact region and the pages of a
+ * sorted build get small, square-ish bounding boxes.  Coordinates are
+ * mapped by rtree_float_sortable() first (monotone per axis, so regions
+ * stay boxes).  rtree_hilbert_transpose() turns n coordinates of 32 bits
+ * into Skilling's "transposed" Hilbert index, whose interleaved bits
+ * (compared by rtree_interleave_cmp) give the curve order.  scratch must
+ * hold 2 * dim uint32_t.  rtree_hilbert_abbrev returns the first 64 bits
+ * of the index, consistent with rtree_hilbert_cmp.
+ */
+extern void rtree_hilbert_transpose(uint32_t *x, int n);
+extern int	rtree_interleave_cmp(const uint32_t *a, const uint32_t *b, int n);
+extern int	rtree_hilbert_cmp(const float *a, const float *b, int dim, uint32_t *scratch);
+extern uint64_t rtree_hilbert_abbrev(const float *a, int dim, uint32_t *scratch);
 
 /*
  * k-d tree split of n >= 2 points: choose the dimension of largest spread,

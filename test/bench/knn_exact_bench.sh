@@ -36,7 +36,11 @@ chmod 777 "$DATA"
 
 [ -s "$DATA/queries.tsv" ] || $PY test/bench/knn_exact_bench.py prepare "$DATA" 1000
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $PY test/bench/knn_exact_bench.py faiss "$DATA"
-# shared_buffers large enough for the table, so both SQL contenders read from memory
-pg_virtualenv -o shared_buffers=512MB -- psql -X -q -v ON_ERROR_STOP=1 \
+# shared_buffers large enough for the table, so both SQL contenders read from
+# memory.  As root, pg_virtualenv would use the one system-wide "regress"
+# cluster name; as postgres it keeps its cluster in a private directory.
+RUNAS=()
+[ "$(id -u)" = 0 ] && RUNAS=(runuser -u postgres --)
+"${RUNAS[@]}" pg_virtualenv -o shared_buffers=512MB -- psql -X -q -v ON_ERROR_STOP=1 \
 	-v datadir="$DATA" -v sample="$SAMPLE" -f test/bench/knn_exact_bench.sql >/dev/null
 $PY test/bench/knn_exact_bench.py report "$DATA"

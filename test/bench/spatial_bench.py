@@ -87,7 +87,9 @@ def plot(results, png):
         vals = [float(r[col]) if r[col] else 0.0 for r in rows]
         colors = ["tab:red" if r["method"].startswith("vec") else "tab:gray" for r in rows]
         ax.barh(labels, vals, color=colors)
-        ax.set_title(col.replace("_qps", "").replace("_", " ") + " (queries/s)")
+        title = {"knn_10nn_qps": "10-NN", "box_0_01pct_qps": "box, 0.01 % of rows",
+                 "box_0_1pct_qps": "box, 0.1 % of rows", "box_1pct_qps": "box, 1 % of rows"}
+        ax.set_title(title.get(col, col) + " (queries/s)")
         ax.invert_yaxis()
         for i, v in enumerate(vals):
             ax.text(v, i, f" {v:,.0f}", va="center", fontsize=8)

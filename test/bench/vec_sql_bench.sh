@@ -17,9 +17,13 @@ chmod 755 "$DATA"
 python3 test/bench/datasets.py glove "$DATA/glove.tsv" --limit 300000
 
 make -s test/bench/bench_kernels.bin
+# PostgreSQL runs as the postgres user; as root, run the cluster as postgres
+# so that concurrent runs do not share root's cluster configuration.
+RUNAS=()
+[ "$(id -u)" = 0 ] && RUNAS=(runuser -u postgres --)
 KERNEL_NS_100=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 100)
 KERNEL_NS_1536=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 1536)
 
-pg_virtualenv -- psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" \
+"${RUNAS[@]}" pg_virtualenv -o shared_buffers=2GB -- psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" \
 	-v kernel_ns_100="$KERNEL_NS_100" -v kernel_ns_1536="$KERNEL_NS_1536" \
-	-f test/bench/vec_sql_bench.sql
+	-f - < test/bench/vec_sql_bench.sql

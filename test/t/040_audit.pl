@@ -63,6 +63,13 @@ is(audit_count("action = 'read_batch' AND batch_id = 1 AND role = 'regress_raw_s
 is(audit_count("action = 'open_access' AND reason = 'rollback test'"),
 	'1', 'so does the record of opening the session');
 
+# --- a session still open when its connection ends is closed by that -------
+$node->safe_psql('postgres', q{SELECT ms.open_access('acme', 'm', 'left open')},
+	connstr => $node->connstr('postgres') . ' user=regress_raw_sci');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM ms.audit_log WHERE action = 'close_access' AND reason = 'left open'}),
+	'disconnecting with an open session records its close');
+
 # --- kill -9 of the reading backend right after the read ------------------
 my $bg = $node->background_psql('postgres', on_error_stop => 1,
 	extra_params => ['-U', 'regress_raw_sci']);
@@ -87,6 +94,19 @@ SELECT ms.close_access();
 });
 is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't',
 	'the chain is intact after the crash');
+
+# --- many readers at once: every read recorded, the chain stays linear ------
+my $reads_before = audit_count("action = 'read_batch'");
+$node->pgbench('--no-vacuum --client=8 --transactions=40', 0,
+	[qr{processed: 320/320}], [qr{^$}], 'concurrent audited reads',
+	{ 'audit_reads' => q{
+SELECT ms.open_access('acme', 'm', 'concurrency');
+SELECT length(ms.read_batch(1 + :client_id % 2));
+} });
+is(audit_count("action = 'read_batch'") - $reads_before, 320,
+	'320 concurrent reads, 320 records');
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't',
+	'the chain is intact after concurrent appends');
 
 # --- a superuser altering a row behind the triggers' back is detected -----
 my ($victim, $original) = split /\|/, $node->safe_psql('postgres',
@@ -219,9 +239,10 @@ SELECT ms.promote('beta', 'm', 'v1');
 SELECT ms.ingest('beta', 'm', convert_to(E'1,1\n', 'UTF8'));
 SELECT ms.open_access('beta', 'm', 'second db');
 SELECT ms.read_batch(1);
+SELECT ms.close_access();
 });
 is($node->safe_psql('second', q{SELECT string_agg(action, ',' ORDER BY id) FROM ms.audit_log}),
-	'promote,open_access,read_batch', 'the second database keeps its own log');
+	'promote,open_access,read_batch,close_access', 'the second database keeps its own log');
 is(audit_count("org = 'beta'"), '0', 'nothing of it lands in the first');
 $node->safe_psql('postgres', q{SELECT ms._audit('writer_check', NULL, NULL, NULL, NULL, NULL)});
 is($node->safe_psql('postgres', q{

@@ -9,16 +9,8 @@
 #include <string.h>
 
 #include "batch_parse.h"
+#include "unit.h"
 
-static int	n_pass;
-static int	n_fail;
-
-#define T_CHECK(cond, ...) \
-	do { \
-		if (cond) n_pass++; \
-		else { n_fail++; fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
-	} while (0)
 
 /* parse a whole CSV batch; returns the final status, counting records */
 static BatchStatus
@@ -42,7 +34,7 @@ csv_ok(const char *s, int dims, int want)
 	int			n;
 	BatchStatus st = csv_all(s, dims, &n, &c);
 
-	T_CHECK(st == BATCH_END && n == want, "\"%s\": %s after %d records, want end after %d",
+	CHECK(st == BATCH_END && n == want, "\"%s\": %s after %d records, want end after %d",
 			s, batch_status_message(st), n, want);
 }
 
@@ -53,8 +45,8 @@ csv_err(const char *s, int dims, BatchStatus want, int line, int field)
 	int			n;
 	BatchStatus st = csv_all(s, dims, &n, &c);
 
-	T_CHECK(st == want, "\"%s\": %s, want %s", s, batch_status_message(st), batch_status_message(want));
-	T_CHECK(c.record == line && c.field == field, "\"%s\": line %lld field %d, want line %d field %d",
+	CHECK(st == want, "\"%s\": %s, want %s", s, batch_status_message(st), batch_status_message(want));
+	CHECK(c.record == line && c.field == field, "\"%s\": line %lld field %d, want line %d field %d",
 			s, (long long) c.record, c.field, line, field);
 }
 
@@ -90,11 +82,11 @@ main(void)
 		batch_csv_begin(&c, s, strlen(s), 2);
 	}
 	st = batch_csv_next(&c, &id, v);
-	T_CHECK(st == BATCH_OK && id == 7 && v[0] == 1.5f && v[1] == -2000.0f, "first record");
+	CHECK(st == BATCH_OK && id == 7 && v[0] == 1.5f && v[1] == -2000.0f, "first record");
 	st = batch_csv_next(&c, &id, v);
-	T_CHECK(st == BATCH_OK && id == INT64_MIN && v[0] == 0.0f && v[1] == 0.25f, "second record");
-	T_CHECK(batch_csv_next(&c, &id, v) == BATCH_END, "end");
-	T_CHECK(batch_csv_next(&c, &id, v) == BATCH_END, "end again");
+	CHECK(st == BATCH_OK && id == INT64_MIN && v[0] == 0.0f && v[1] == 0.25f, "second record");
+	CHECK(batch_csv_next(&c, &id, v) == BATCH_END, "end");
+	CHECK(batch_csv_next(&c, &id, v) == BATCH_END, "end again");
 
 	csv_ok("1,2\n", 1, 1);
 	csv_ok("1,2", 1, 1);
@@ -144,12 +136,12 @@ main(void)
 	/* NUL inside a line, with an explicit length */
 	batch_csv_begin(&c, "1,2\n3\0,4\n", 9, 1);
 	batch_csv_next(&c, &id, v);
-	T_CHECK(batch_csv_next(&c, &id, v) == BATCH_NUL && c.record == 2, "NUL byte");
+	CHECK(batch_csv_next(&c, &id, v) == BATCH_NUL && c.record == 2, "NUL byte");
 	/* dims out of range */
 	batch_csv_begin(&c, "1,2", 3, 0);
-	T_CHECK(batch_csv_next(&c, &id, v) == BATCH_BAD_DIMS, "dims 0");
+	CHECK(batch_csv_next(&c, &id, v) == BATCH_BAD_DIMS, "dims 0");
 	batch_csv_begin(&c, "1,2", 3, BATCH_MAX_DIMS + 1);
-	T_CHECK(batch_csv_next(&c, &id, v) == BATCH_BAD_DIMS, "dims too large");
+	CHECK(batch_csv_next(&c, &id, v) == BATCH_BAD_DIMS, "dims too large");
 
 	/* float32 records */
 	{
@@ -157,7 +149,7 @@ main(void)
 		size_t		rs = batch_float32_record_size(dims);
 		unsigned char buf[3 * 20 + 5];
 
-		T_CHECK(rs == 20, "record size %zu", rs);
+		CHECK(rs == 20, "record size %zu", rs);
 		for (int r = 0; r < 3; r++)
 		{
 			put_le64(buf + r * rs, (uint64_t) (r == 2 ? -5 : r + 100));
@@ -168,10 +160,10 @@ main(void)
 		for (int r = 0; r < 3; r++)
 		{
 			st = batch_float32_next(&c, &id, v);
-			T_CHECK(st == BATCH_OK && id == (r == 2 ? -5 : r + 100) &&
+			CHECK(st == BATCH_OK && id == (r == 2 ? -5 : r + 100) &&
 					v[0] == r * 10 + 0.5f && v[2] == r * 10 + 2.5f, "float32 record %d", r);
 		}
-		T_CHECK(batch_float32_next(&c, &id, v) == BATCH_END, "float32 end");
+		CHECK(batch_float32_next(&c, &id, v) == BATCH_END, "float32 end");
 
 		/* truncated: every length that is not a whole number of records */
 		for (size_t len = 1; len < 3 * rs; len++)
@@ -183,27 +175,26 @@ main(void)
 			batch_float32_begin(&c, buf, len, dims);
 			while ((st = batch_float32_next(&c, &id, v)) == BATCH_OK)
 				n++;
-			T_CHECK(st == BATCH_TRUNCATED && c.record == (int64_t) (len / rs) + 1 && n == (int) (len / rs),
+			CHECK(st == BATCH_TRUNCATED && c.record == (int64_t) (len / rs) + 1 && n == (int) (len / rs),
 					"length %zu: %s at record %lld", len, batch_status_message(st), (long long) c.record);
 		}
 		batch_float32_begin(&c, buf, 0, dims);
-		T_CHECK(batch_float32_next(&c, &id, v) == BATCH_EMPTY, "float32 empty");
+		CHECK(batch_float32_next(&c, &id, v) == BATCH_EMPTY, "float32 empty");
 		put_le_float(buf + rs + 8 + 4, NAN);
 		batch_float32_begin(&c, buf, 3 * rs, dims);
 		batch_float32_next(&c, &id, v);
 		st = batch_float32_next(&c, &id, v);
-		T_CHECK(st == BATCH_NOT_FINITE && c.record == 2 && c.field == 3, "NaN: %s at %lld/%d",
+		CHECK(st == BATCH_NOT_FINITE && c.record == 2 && c.field == 3, "NaN: %s at %lld/%d",
 				batch_status_message(st), (long long) c.record, c.field);
 		put_le_float(buf + rs + 8 + 4, -INFINITY);
 		batch_float32_begin(&c, buf, 3 * rs, dims);
 		batch_float32_next(&c, &id, v);
-		T_CHECK(batch_float32_next(&c, &id, v) == BATCH_NOT_FINITE, "-Inf");
+		CHECK(batch_float32_next(&c, &id, v) == BATCH_NOT_FINITE, "-Inf");
 		batch_float32_begin(&c, buf, 3 * rs, 0);
-		T_CHECK(batch_float32_next(&c, &id, v) == BATCH_BAD_DIMS, "float32 dims 0");
+		CHECK(batch_float32_next(&c, &id, v) == BATCH_BAD_DIMS, "float32 dims 0");
 	}
 	for (int s = 0; s <= BATCH_TRUNCATED; s++)
-		T_CHECK(batch_status_message((BatchStatus) s)[0] != '\0', "message %d", s);
+		CHECK(batch_status_message((BatchStatus) s)[0] != '\0', "message %d", s);
 
-	printf("test_batch_parsers: %d passed, %d failed\n", n_pass, n_fail);
-	return n_fail != 0;
+	return unit_finish("test_batch_parsers");
 }

@@ -8,16 +8,8 @@
 #include <string.h>
 
 #include "lz4frame_codec.h"
+#include "unit.h"
 
-static int	n_pass;
-static int	n_fail;
-
-#define T_CHECK(cond, ...) \
-	do { \
-		if (cond) n_pass++; \
-		else { n_fail++; fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
-	} while (0)
 
 static unsigned char *
 encode(const void *src, size_t len, int level, size_t *flen)
@@ -26,7 +18,7 @@ encode(const void *src, size_t len, int level, size_t *flen)
 	unsigned char *dst = malloc(cap);
 	Lz4cStatus	st = lz4c_encode(src, len, level, dst, cap, flen);
 
-	T_CHECK(st == LZ4C_OK, "encode %zu bytes: %s", len, lz4c_status_message(st));
+	CHECK(st == LZ4C_OK, "encode %zu bytes: %s", len, lz4c_status_message(st));
 	return dst;
 }
 
@@ -51,16 +43,16 @@ round_trip(const unsigned char *src, size_t len, int level)
 	Lz4cStatus	st;
 
 	st = lz4c_content_size(frame, flen, &csize);
-	T_CHECK(st == LZ4C_OK && csize == len, "content size %llu, want %zu (%s)",
+	CHECK(st == LZ4C_OK && csize == len, "content size %llu, want %zu (%s)",
 			(unsigned long long) csize, len, lz4c_status_message(st));
 	st = lz4c_decode(frame, flen, out, len, &olen);
-	T_CHECK(st == LZ4C_OK, "decode %zu bytes: %s", len, lz4c_status_message(st));
-	T_CHECK(olen == len && memcmp(out, src, len) == 0, "round trip of %zu bytes differs", len);
+	CHECK(st == LZ4C_OK, "decode %zu bytes: %s", len, lz4c_status_message(st));
+	CHECK(olen == len && memcmp(out, src, len) == 0, "round trip of %zu bytes differs", len);
 	/* one byte less room than needed must fail, not truncate */
 	if (len > 0)
 	{
 		st = decode(frame, flen, len - 1, &olen);
-		T_CHECK(st == LZ4C_TOO_LARGE, "bound %zu: %s", len - 1, lz4c_status_message(st));
+		CHECK(st == LZ4C_TOO_LARGE, "bound %zu: %s", len - 1, lz4c_status_message(st));
 	}
 	free(out);
 	free(frame);
@@ -94,7 +86,7 @@ main(void)
 
 	/* compressible input actually shrinks */
 	frame = encode(text, big, 0, &flen);
-	T_CHECK(flen < big / 4, "text compressed to %zu of %zu", flen, big);
+	CHECK(flen < big / 4, "text compressed to %zu of %zu", flen, big);
 
 	/* every single flipped byte is detected (header, blocks, checksums) */
 	{
@@ -112,16 +104,16 @@ main(void)
 				undetected++;
 			free(copy);
 		}
-		T_CHECK(undetected == 0, "%d flipped bytes went undetected", undetected);
+		CHECK(undetected == 0, "%d flipped bytes went undetected", undetected);
 	}
 
 	/* truncated at every prefix length near the ends and some in between */
 	for (size_t n = 0; n < flen; n += (n < 40 || n + 40 > flen) ? 1 : flen / 50)
 	{
 		st = decode(frame, n, big, &olen);
-		T_CHECK(st != LZ4C_OK, "prefix of %zu bytes accepted", n);
+		CHECK(st != LZ4C_OK, "prefix of %zu bytes accepted", n);
 		if (n >= 4)
-			T_CHECK(st == LZ4C_TRUNCATED || st == LZ4C_BAD_HEADER,
+			CHECK(st == LZ4C_TRUNCATED || st == LZ4C_BAD_HEADER,
 					"prefix of %zu: %s", n, lz4c_status_message(st));
 	}
 
@@ -132,14 +124,14 @@ main(void)
 		memcpy(longer, frame, flen);
 		memcpy(longer + flen, "xyz", 3);
 		st = decode(longer, flen + 3, big, &olen);
-		T_CHECK(st == LZ4C_TRAILING_DATA, "trailing data: %s", lz4c_status_message(st));
+		CHECK(st == LZ4C_TRAILING_DATA, "trailing data: %s", lz4c_status_message(st));
 		/* two frames back to back are refused too */
 		free(longer);
 		longer = malloc(2 * flen);
 		memcpy(longer, frame, flen);
 		memcpy(longer + flen, frame, flen);
 		st = decode(longer, 2 * flen, 2 * big, &olen);
-		T_CHECK(st == LZ4C_TRAILING_DATA, "two frames: %s", lz4c_status_message(st));
+		CHECK(st == LZ4C_TRAILING_DATA, "two frames: %s", lz4c_status_message(st));
 		free(longer);
 	}
 
@@ -149,22 +141,22 @@ main(void)
 
 		memcpy(copy, frame, flen);
 		copy[0] ^= 1;
-		T_CHECK(decode(copy, flen, big, &olen) == LZ4C_BAD_MAGIC, "bad magic");
+		CHECK(decode(copy, flen, big, &olen) == LZ4C_BAD_MAGIC, "bad magic");
 		memcpy(copy, frame, flen);
 		copy[flen - 1] ^= 1;
 		st = decode(copy, flen, big, &olen);
-		T_CHECK(st == LZ4C_CONTENT_CHECKSUM, "last byte: %s", lz4c_status_message(st));
+		CHECK(st == LZ4C_CONTENT_CHECKSUM, "last byte: %s", lz4c_status_message(st));
 		memcpy(copy, frame, flen);
 		copy[flen / 2] ^= 0x80;
 		st = decode(copy, flen, big, &olen);
-		T_CHECK(st == LZ4C_BLOCK_CHECKSUM || st == LZ4C_CORRUPT,
+		CHECK(st == LZ4C_BLOCK_CHECKSUM || st == LZ4C_CORRUPT,
 				"middle byte: %s", lz4c_status_message(st));
 		free(copy);
 	}
-	T_CHECK(decode((const unsigned char *) "", 0, 10, &olen) == LZ4C_BAD_MAGIC, "empty input");
-	T_CHECK(decode((const unsigned char *) "\x04\x22", 2, 10, &olen) == LZ4C_TRUNCATED, "2 bytes");
+	CHECK(decode((const unsigned char *) "", 0, 10, &olen) == LZ4C_BAD_MAGIC, "empty input");
+	CHECK(decode((const unsigned char *) "\x04\x22", 2, 10, &olen) == LZ4C_TRUNCATED, "2 bytes");
 	/* skippable frame magic */
-	T_CHECK(decode((const unsigned char *) "\x50\x2a\x4d\x18\0\0\0\0", 8, 10, &olen) == LZ4C_BAD_MAGIC,
+	CHECK(decode((const unsigned char *) "\x50\x2a\x4d\x18\0\0\0\0", 8, 10, &olen) == LZ4C_BAD_MAGIC,
 			"skippable frame");
 
 	/* a frame without checksums (as another tool might write) is refused */
@@ -173,17 +165,16 @@ main(void)
 		const unsigned char nock[] = {0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0, 0, 0, 0};
 
 		st = decode(nock, sizeof(nock), 10, &olen);
-		T_CHECK(st == LZ4C_NO_CHECKSUM || st == LZ4C_BAD_HEADER, "no checksums: %s",
+		CHECK(st == LZ4C_NO_CHECKSUM || st == LZ4C_BAD_HEADER, "no checksums: %s",
 				lz4c_status_message(st));
 	}
 	/* destination below the bound */
-	T_CHECK(lz4c_encode(text, 1000, 0, noise, 10, &olen) == LZ4C_DST_TOO_SMALL, "small dst");
+	CHECK(lz4c_encode(text, 1000, 0, noise, 10, &olen) == LZ4C_DST_TOO_SMALL, "small dst");
 	for (int s = 0; s <= LZ4C_INTERNAL; s++)
-		T_CHECK(lz4c_status_message((Lz4cStatus) s)[0] != '\0', "message %d", s);
+		CHECK(lz4c_status_message((Lz4cStatus) s)[0] != '\0', "message %d", s);
 
 	free(frame);
 	free(text);
 	free(noise);
-	printf("test_lz4frame: %d passed, %d failed\n", n_pass, n_fail);
-	return n_fail != 0;
+	return unit_finish("test_lz4frame");
 }

@@ -2,7 +2,7 @@
  * test_rtree.c
  *		Unit tests for the spatial index algorithms (src/core/rtree.c):
  *		box distances and their float32 slack, the penalty order, the
- *		R*-style split, Z-order keys and the k-d median split.
+ *		R*-style split, Hilbert order and the k-d median split.
  */
 #include <float.h>
 #include <math.h>
@@ -12,22 +12,8 @@
 #include <string.h>
 
 #include "rtree.h"
+#include "unit.h"
 
-static int	n_passed;
-static int	n_failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) \
-			n_passed++; \
-		else \
-		{ \
-			n_failed++; \
-			fprintf(stderr, "%s:%d: FAILED: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
-	} while (0)
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -134,10 +120,13 @@ test_distances(void)
 			if (!(bound1 <= (double) l1_f32(p, q, dim, lanes)))
 				bad = 1;
 		}
-		CHECK(!bad, "slack bound exceeded a float32 distance (iter %d, dim %d)", iter, dim);
 		if (bad)
-			break;
+		{
+			CHECK(0, "slack bound exceeded a float32 distance (iter %d, dim %d)", iter, dim);
+			return;
+		}
 	}
+	CHECK(1, "slack bound never exceeds a float32 distance");
 }
 
 static void
@@ -300,7 +289,7 @@ test_split(void)
 
 /* the interleaved key materialised bit by bit, as a reference */
 static int
-zorder_cmp_reference(const float *a, const float *b, int dim)
+interleave_cmp_reference(const float *a, const float *b, int dim)
 {
 	for (int bit = 31; bit >= 0; bit--)
 		for (int i = 0; i < dim; i++)
@@ -315,7 +304,7 @@ zorder_cmp_reference(const float *a, const float *b, int dim)
 }
 
 static void
-test_zorder(void)
+test_interleave(void)
 {
 	float		vals[] = {-INFINITY, -FLT_MAX, -1e10f, -2.5f, -1.0f, -1e-30f, -0.0f,
 	0.0f, 1e-40f, 1e-30f, 0.5f, 1.0f, 3.0f, 1e10f, FLT_MAX, INFINITY};
@@ -325,41 +314,124 @@ test_zorder(void)
 		CHECK(rtree_float_sortable(vals[i]) < rtree_float_sortable(vals[i + 1]),
 			  "sortable order %g < %g", vals[i], vals[i + 1]);
 
+	/* the interleaved comparison against the key materialised bit by bit */
 	for (int iter = 0; iter < 100000; iter++)
 	{
 		int			dim = 1 + (int) (rng() % 5);
 		float		a[5], b[5];
+		uint32_t	ua[5], ub[5];
 		int			c, r;
-		uint64_t	ka, kb;
 
 		for (int i = 0; i < dim; i++)
 		{
 			a[i] = (rng() & 7) ? rnd(-100, 100) : (float) (int) rnd(-3, 3);
 			b[i] = (rng() & 3) ? rnd(-100, 100) : a[i];
+			ua[i] = rtree_float_sortable(a[i]);
+			ub[i] = rtree_float_sortable(b[i]);
 		}
-		c = rtree_zorder_cmp(a, b, dim);
-		r = zorder_cmp_reference(a, b, dim);
-		ka = rtree_zorder_abbrev(a, dim);
-		kb = rtree_zorder_abbrev(b, dim);
-		if (c != r || rtree_zorder_cmp(b, a, dim) != -r ||
-			(ka < kb && c >= 0) || (ka > kb && c <= 0))
+		c = rtree_interleave_cmp(ua, ub, dim);
+		r = interleave_cmp_reference(a, b, dim);
+		if (c != r || rtree_interleave_cmp(ub, ua, dim) != -r)
 		{
-			CHECK(0, "zorder disagrees with reference (dim %d: cmp %d ref %d)", dim, c, r);
-			break;
+			CHECK(0, "interleaved compare disagrees with reference (dim %d: %d vs %d)", dim, c, r);
+			return;
 		}
 	}
-	CHECK(1, "zorder matches the reference");
+	CHECK(1, "interleaved compare matches the reference");
+}
 
-	/* 100-d points: abbrev covers only a prefix but stays consistent */
+/* sort cells of a 2^bits grid in n dims along the curve: each step moves
+ * to a neighbouring cell */
+static int	grid_dims;
+static uint32_t grid_scratch[16];
+
+static int
+grid_cmp(const void *pa, const void *pb)
+{
+	const uint32_t *a = pa;
+	const uint32_t *b = pb;
+
+	memcpy(grid_scratch, a, sizeof(uint32_t) * grid_dims);
+	memcpy(grid_scratch + grid_dims, b, sizeof(uint32_t) * grid_dims);
+	rtree_hilbert_transpose(grid_scratch, grid_dims);
+	rtree_hilbert_transpose(grid_scratch + grid_dims, grid_dims);
+	return rtree_interleave_cmp(grid_scratch, grid_scratch + grid_dims, grid_dims);
+}
+
+static void
+test_hilbert_grid(int dims, int bits)
+{
+	int			side = 1 << bits;
+	int			cells = 1;
+	uint32_t   *grid;
+	int			bad = 0;
+
+	for (int i = 0; i < dims; i++)
+		cells *= side;
+	grid = malloc(sizeof(uint32_t) * dims * cells);
+	for (int c = 0; c < cells; c++)
 	{
-		float		a[100], b[100];
+		int			rest = c;
 
-		for (int i = 0; i < 100; i++)
-			a[i] = b[i] = (float) i;
-		b[99] = 1000;
-		CHECK(rtree_zorder_abbrev(a, 100) == rtree_zorder_abbrev(b, 100), "abbrev is a prefix");
-		CHECK(rtree_zorder_cmp(a, b, 100) < 0, "full compare sees the last dimension");
+		for (int i = 0; i < dims; i++)
+		{
+			/* the cell number in the top bits, noise below */
+			grid[c * dims + i] = ((uint32_t) (rest % side) << (32 - bits)) | (rng() >> (bits + 1));
+			rest /= side;
+		}
 	}
+	grid_dims = dims;
+	qsort(grid, cells, sizeof(uint32_t) * dims, grid_cmp);
+	for (int c = 1; c < cells; c++)
+	{
+		int			steps = 0;
+
+		for (int i = 0; i < dims; i++)
+		{
+			int			u = grid[(c - 1) * dims + i] >> (32 - bits);
+			int			v = grid[c * dims + i] >> (32 - bits);
+
+			steps += abs(u - v);
+		}
+		if (steps != 1)
+			bad++;
+	}
+	CHECK(bad == 0, "Hilbert order in %d-D jumps %d times", dims, bad);
+	free(grid);
+}
+
+static void
+test_hilbert(void)
+{
+	uint32_t	scratch[2 * 70];
+
+	test_hilbert_grid(2, 5);
+	test_hilbert_grid(3, 3);
+	test_hilbert_grid(4, 2);
+
+	for (int iter = 0; iter < 50000; iter++)
+	{
+		int			dim = 1 + (int) (rng() % 70);
+		float		a[70], b[70];
+		int			c;
+		uint64_t	ka, kb;
+
+		for (int i = 0; i < dim; i++)
+		{
+			a[i] = rnd(-100, 100);
+			b[i] = (rng() & 3) ? rnd(-100, 100) : a[i];
+		}
+		c = rtree_hilbert_cmp(a, b, dim, scratch);
+		ka = rtree_hilbert_abbrev(a, dim, scratch);
+		kb = rtree_hilbert_abbrev(b, dim, scratch);
+		if (rtree_hilbert_cmp(b, a, dim, scratch) != -c || (ka < kb && c >= 0) ||
+			(ka > kb && c <= 0) || (c == 0 && memcmp(a, b, sizeof(float) * dim) != 0))
+		{
+			CHECK(0, "Hilbert compare inconsistent (dim %d)", dim);
+			return;
+		}
+	}
+	CHECK(1, "Hilbert compare is consistent with its abbreviation");
 }
 
 static void
@@ -415,8 +487,8 @@ main(void)
 	test_predicates();
 	test_penalty();
 	test_split();
-	test_zorder();
+	test_interleave();
+	test_hilbert();
 	test_kd_split();
-	printf("test_rtree: %d passed, %d failed\n", n_passed, n_failed);
-	return n_failed ? 1 : 0;
+	return unit_finish("test_rtree");
 }

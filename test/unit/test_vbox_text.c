@@ -5,23 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "unit.h"
 #include "vbox_text.h"
 
-static int	n_passed;
-static int	n_failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) \
-			n_passed++; \
-		else \
-		{ \
-			n_failed++; \
-			fprintf(stderr, "%s:%d: FAILED: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
-	} while (0)
 
 static void
 expect_ok(const char *input, int dims, const float *lo, const float *hi)
@@ -85,6 +71,5 @@ main(void)
 			  "normalize swaps reversed bounds only");
 	}
 
-	printf("test_vbox_text: %d passed, %d failed\n", n_passed, n_failed);
-	return n_failed ? 1 : 0;
+	return unit_finish("test_vbox_text");
 }
