@@ -36,6 +36,13 @@ is($node->safe_psql('postgres', q{
 	SELECT (SELECT string_agg(x::text, ',') FROM msivf_index_info('items_par') x) =
 		   (SELECT string_agg(x::text, ',') FROM msivf_index_info('items_l2') x)}),
 	't', 'same shape and calibration in parallel and alone');
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET max_parallel_maintenance_workers = 2;
+	SET client_min_messages = debug1;
+	REINDEX INDEX CONCURRENTLY items_par;
+});
+is($ret, 0, 'REINDEX CONCURRENTLY with parallel workers succeeds');
+like($err, qr/assignment with [12] parallel workers/, 'REINDEX CONCURRENTLY used parallel workers');
 is($node->safe_psql('postgres', q{SET machinesoup.probes = 1000; DROP INDEX items_l2; SELECT mismatches(10)}),
 	'0', 'the parallel-built index holds every row (full probes exact)');
 $node->safe_psql('postgres', q{
