@@ -1,6 +1,9 @@
 -- msivf: approximate nearest-neighbour index.  Every answer is checked
 -- against an exact sequential scan.
 SET client_min_messages = warning;
+-- own schema: the suites share one database
+CREATE SCHEMA msivf_test;
+SET search_path = msivf_test, public;
 SELECT setseed(0.31);
 
 -- 15 gaussian-ish blobs in 32 dimensions, rows interleaved across blobs
@@ -232,3 +235,6 @@ RESET machinesoup.probes;
 SET maintenance_work_mem = '1MB';
 CREATE INDEX ON widest USING msivf (v vec_l2_ops) WITH (lists = 12);
 RESET maintenance_work_mem;
+
+RESET search_path;
+DROP SCHEMA msivf_test CASCADE;

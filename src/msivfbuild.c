@@ -17,14 +17,22 @@
 
 #include <cblas.h>
 
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "access/relscan.h"
 #include "access/tableam.h"
+#include "access/table.h"
 #include "access/xloginsert.h"
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/spin.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 
 #include "kmeans.h"
@@ -82,7 +90,7 @@ typedef struct MsivfBuildState
 	size_t		work_floats;
 	MsivfEntry *entry;
 	float	   *entry_work;
-	BlockNumber *tails;
+	pg_atomic_uint32 *tails;	/* last page of each list (shared when parallel) */
 	BlockNumber *heads;
 	int64		heap_tuples;
 	int64		index_tuples;
@@ -94,7 +102,43 @@ typedef struct MsivfBuildState
 	CalibNeighbour *neigh;		/* nqueries * CALIB_K, a max-heap each */
 	int		   *nneigh;
 	float	   *calib_block;	/* nqueries * block_cap */
+
+	bool		is_worker;		/* a parallel worker: no progress reports */
 } MsivfBuildState;
+
+/* what the leader shares with the workers of a parallel assignment */
+#define PARALLEL_KEY_SHARED		UINT64CONST(0x4D53495646000001)
+#define PARALLEL_KEY_SCAN		UINT64CONST(0x4D53495646000002)
+/* below this many sampled rows the workers cost more than they save */
+#define PARALLEL_MIN_ROWS		10000
+
+typedef struct MsivfShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			dims;
+	int			nlists;
+	int			nqueries;
+	int			nparticipants;
+	BlockNumber directory_start;
+	int			lists_per_dir_page;
+	slock_t		mutex;
+	int64		heap_tuples;	/* summed over the workers */
+	int64		index_tuples;
+	/* then the arrays laid out by shared_layout() */
+} MsivfShared;
+
+typedef struct MsivfSharedArrays
+{
+	float	   *centroids;
+	float	   *centroid_norms;
+	float	   *queries;
+	ItemPointerData *query_tids;
+	pg_atomic_uint32 *tails;
+	CalibNeighbour *neigh;		/* per participant: nqueries * CALIB_K */
+	int		   *nneigh;			/* per participant: nqueries */
+} MsivfSharedArrays;
 
 static bool
 vec_is_nonzero(const Vec *v)
@@ -220,35 +264,54 @@ build_new_page(MsivfBuildState *bs, uint8 page_type)
 	return buf;
 }
 
+/*
+ * Appends an entry to its list's last page, chaining a new page when it is
+ * full.  Safe with several build processes: the last page's buffer lock
+ * serialises appends to a list, and a process that read a stale tail
+ * follows the chain.
+ */
 static void
 build_append(MsivfBuildState *bs, int list, const MsivfEntry *entry)
 {
-	Buffer		buf = ReadBufferExtended(bs->index, bs->fork, bs->tails[list], RBM_NORMAL, NULL);
-	Page		page;
-	MsivfPageOpaque opaque;
+	BlockNumber blkno = pg_atomic_read_u32(&bs->tails[list]);
 
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	opaque = MsivfPageGetOpaque(page);
-	if (opaque->nentries >= bs->st.entries_per_page)
+	for (;;)
 	{
-		Buffer		nbuf = build_new_page(bs, MSIVF_PAGE_LIST);
+		Buffer		buf = ReadBufferExtended(bs->index, bs->fork, blkno, RBM_NORMAL, NULL);
+		Page		page;
+		MsivfPageOpaque opaque;
 
-		opaque->next = BufferGetBlockNumber(nbuf);
-		bs->tails[list] = opaque->next;
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-		buf = nbuf;
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		opaque = MsivfPageGetOpaque(page);
+		if (opaque->next != InvalidBlockNumber)
+		{
+			blkno = opaque->next;
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		if (opaque->nentries >= bs->st.entries_per_page)
+		{
+			Buffer		nbuf = msivf_new_buffer(bs->index, bs->fork);
+
+			msivf_init_page(BufferGetPage(nbuf), MSIVF_PAGE_LIST);
+			opaque->next = BufferGetBlockNumber(nbuf);
+			pg_atomic_write_u32(&bs->tails[list], opaque->next);
+			MarkBufferDirty(buf);
+			UnlockReleaseBuffer(buf);
+			buf = nbuf;
+			page = BufferGetPage(buf);
+			opaque = MsivfPageGetOpaque(page);
+		}
+		memcpy(PageGetContents(page) + (Size) opaque->nentries * bs->st.entry_size,
+			   entry, bs->st.entry_size);
+		opaque->nentries++;
+		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) +
+			opaque->nentries * bs->st.entry_size;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		return;
 	}
-	memcpy(PageGetContents(page) + (Size) opaque->nentries * bs->st.entry_size,
-		   entry, bs->st.entry_size);
-	opaque->nentries++;
-	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) +
-		opaque->nentries * bs->st.entry_size;
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
 }
 
 /* keeps the CALIB_K nearest (a max-heap on dist) */
@@ -338,7 +401,8 @@ flush_block(MsivfBuildState *bs)
 	}
 	bs->index_tuples += n;
 	bs->nblock = 0;
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->index_tuples);
+	if (!bs->is_worker)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->index_tuples);
 	CHECK_FOR_INTERRUPTS();
 }
 
@@ -429,11 +493,12 @@ layout_pages(MsivfBuildState *bs, BlockNumber *centroid_start, int *ncentroid_pa
 	bs->st.directory_start = *dir_start;
 	bs->st.lists_per_dir_page = lpdp;
 	bs->heads = palloc(sizeof(BlockNumber) * bs->nlists);
-	bs->tails = palloc(sizeof(BlockNumber) * bs->nlists);
+	bs->tails = palloc(sizeof(pg_atomic_uint32) * bs->nlists);
 	for (int i = 0; i < bs->nlists; i++)
 	{
 		buf = build_new_page(bs, MSIVF_PAGE_LIST);
-		bs->heads[i] = bs->tails[i] = BufferGetBlockNumber(buf);
+		bs->heads[i] = BufferGetBlockNumber(buf);
+		pg_atomic_init_u32(&bs->tails[i], bs->heads[i]);
 		UnlockReleaseBuffer(buf);
 	}
 }
@@ -522,8 +587,8 @@ write_structure(MsivfBuildState *bs, BlockNumber centroid_start, int ncentroid_p
 		for (int j = 0; j < n; j++)
 		{
 			info[j].head = bs->heads[first + j];
-			info[j].insert = bs->tails[first + j];
-			info[j].tail = bs->tails[first + j];
+			info[j].insert = pg_atomic_read_u32(&bs->tails[first + j]);
+			info[j].tail = info[j].insert;
 		}
 		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + n * sizeof(MsivfListInfo);
 		MsivfPageGetOpaque(page)->nentries = n;
@@ -580,6 +645,212 @@ option_lists(Relation index)
 	return opts ? opts->lists : 0;
 }
 
+/* ---- parallel assignment ------------------------------------------- */
+
+static Size
+shared_layout(MsivfShared *sh, int dims, int nlists, int nqueries, int nparticipants,
+			  MsivfSharedArrays *arr)
+{
+	Size		off = MAXALIGN(sizeof(MsivfShared));
+	char	   *base = (char *) sh;
+
+#define PLACE(field, bytes) \
+	do { if (arr) arr->field = (void *) (base + off); off += MAXALIGN(bytes); } while (0)
+	PLACE(centroids, sizeof(float) * (Size) nlists * dims);
+	PLACE(centroid_norms, sizeof(float) * nlists);
+	PLACE(queries, sizeof(float) * (Size) nqueries * dims);
+	PLACE(query_tids, sizeof(ItemPointerData) * Max(nqueries, 1));
+	PLACE(tails, sizeof(pg_atomic_uint32) * nlists);
+	PLACE(neigh, sizeof(CalibNeighbour) * (Size) nparticipants * Max(nqueries, 1) * CALIB_K);
+	PLACE(nneigh, sizeof(int) * (Size) nparticipants * Max(nqueries, 1));
+#undef PLACE
+	return off;
+}
+
+/* Points a build state at the shared structure, as participant p. */
+static void
+attach_shared(MsivfBuildState *bs, MsivfShared *sh, MsivfSharedArrays *arr, int p)
+{
+	bs->dims = sh->dims;
+	bs->nlists = sh->nlists;
+	bs->st.nlists = sh->nlists;
+	bs->st.centroids = arr->centroids;
+	bs->st.centroid_norms = arr->centroid_norms;
+	bs->st.directory_start = sh->directory_start;
+	bs->st.lists_per_dir_page = sh->lists_per_dir_page;
+	bs->nqueries = sh->nqueries;
+	bs->queries = arr->queries;
+	bs->query_tids = arr->query_tids;
+	bs->tails = arr->tails;
+	if (sh->nqueries > 0)
+	{
+		bs->neigh = arr->neigh + (Size) p * sh->nqueries * CALIB_K;
+		bs->nneigh = arr->nneigh + (Size) p * sh->nqueries;
+	}
+}
+
+PGDLLEXPORT void msivf_parallel_build_main(dsm_segment *seg, shm_toc *toc);
+
+/* Entry point of a parallel worker: assign its share of the table. */
+void
+msivf_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+{
+	MsivfShared *sh = shm_toc_lookup(toc, PARALLEL_KEY_SHARED, false);
+	ParallelTableScanDesc pscan = shm_toc_lookup(toc, PARALLEL_KEY_SCAN, false);
+	MsivfSharedArrays arr;
+	MsivfBuildState bs;
+	LOCKMODE	heap_lock = sh->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	Relation	heap;
+	Relation	index;
+	IndexInfo  *indexInfo;
+	TableScanDesc scan;
+
+	heap = table_open(sh->heaprelid, heap_lock);
+	index = index_open(sh->indexrelid, RowExclusiveLock);
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = sh->isconcurrent;
+
+	shared_layout(sh, sh->dims, sh->nlists, sh->nqueries, sh->nparticipants, &arr);
+	init_build_state(&bs, index, MAIN_FORKNUM);
+	bs.is_worker = true;
+	attach_shared(&bs, sh, &arr, ParallelWorkerNumber + 1);
+	setup_lists(&bs);
+
+	scan = table_beginscan_parallel(heap, pscan);
+	table_index_build_scan(heap, index, indexInfo, true, false, assign_callback, &bs, scan);
+	flush_block(&bs);
+
+	SpinLockAcquire(&sh->mutex);
+	sh->heap_tuples += bs.heap_tuples;
+	sh->index_tuples += bs.index_tuples;
+	SpinLockRelease(&sh->mutex);
+
+	index_close(index, RowExclusiveLock);
+	table_close(heap, heap_lock);
+}
+
+/*
+ * Pass 2 with parallel workers: each participant (the leader too) scans a
+ * share of the table, assigns and encodes its rows and appends them to the
+ * lists; the leader then merges the calibration neighbours.  False when no
+ * worker could be set up (the caller runs the pass alone).
+ */
+static bool
+parallel_assign(MsivfBuildState *bs, Relation heap, Relation index,
+				IndexInfo *indexInfo, int nworkers)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		shared_size;
+	Size		scan_size;
+	MsivfShared *sh;
+	MsivfSharedArrays arr;
+	ParallelTableScanDesc pscan;
+	TableScanDesc scan;
+	int			nparticipants = nworkers + 1;
+	pg_atomic_uint32 *local_tails = bs->tails;
+	CalibNeighbour *local_neigh = bs->neigh;
+	int		   *local_nneigh = bs->nneigh;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("machinesoup", "msivf_parallel_build_main", nworkers);
+
+	snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+	shared_size = shared_layout(NULL, bs->dims, bs->nlists, bs->nqueries, nparticipants, NULL);
+	scan_size = table_parallelscan_estimate(heap, snapshot);
+	shm_toc_estimate_chunk(&pcxt->estimator, shared_size);
+	shm_toc_estimate_chunk(&pcxt->estimator, scan_size);
+	shm_toc_estimate_keys(&pcxt->estimator, 2);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
+
+	sh = shm_toc_allocate(pcxt->toc, shared_size);
+	memset(sh, 0, sizeof(MsivfShared));
+	sh->heaprelid = RelationGetRelid(heap);
+	sh->indexrelid = RelationGetRelid(index);
+	sh->isconcurrent = indexInfo->ii_Concurrent;
+	sh->dims = bs->dims;
+	sh->nlists = bs->nlists;
+	sh->nqueries = bs->nqueries;
+	sh->nparticipants = nparticipants;
+	sh->directory_start = bs->st.directory_start;
+	sh->lists_per_dir_page = bs->st.lists_per_dir_page;
+	SpinLockInit(&sh->mutex);
+	shared_layout(sh, bs->dims, bs->nlists, bs->nqueries, nparticipants, &arr);
+	memcpy(arr.centroids, bs->st.centroids, sizeof(float) * (Size) bs->nlists * bs->dims);
+	memcpy(arr.centroid_norms, bs->st.centroid_norms, sizeof(float) * bs->nlists);
+	if (bs->nqueries > 0)
+	{
+		memcpy(arr.queries, bs->queries, sizeof(float) * (Size) bs->nqueries * bs->dims);
+		memcpy(arr.query_tids, bs->query_tids, sizeof(ItemPointerData) * bs->nqueries);
+		memset(arr.nneigh, 0, sizeof(int) * (Size) nparticipants * bs->nqueries);
+	}
+	for (int i = 0; i < bs->nlists; i++)
+		pg_atomic_init_u32(&arr.tails[i], pg_atomic_read_u32(&local_tails[i]));
+	pscan = shm_toc_allocate(pcxt->toc, scan_size);
+	table_parallelscan_initialize(heap, pscan, snapshot);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_SHARED, sh);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_SCAN, pscan);
+
+	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1,
+			(errmsg_internal("msivf build of \"%s\": assignment with %d parallel workers",
+							 RelationGetRelationName(index), pcxt->nworkers_launched)));
+
+	/* the leader is participant 0 */
+	attach_shared(bs, sh, &arr, 0);
+	scan = table_beginscan_parallel(heap, pscan);
+	table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, bs, scan);
+	flush_block(bs);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	/* gather: counts, list tails, calibration neighbours */
+	bs->heap_tuples += sh->heap_tuples;
+	bs->index_tuples += sh->index_tuples;
+	for (int i = 0; i < bs->nlists; i++)
+		pg_atomic_write_u32(&local_tails[i], pg_atomic_read_u32(&arr.tails[i]));
+	bs->tails = local_tails;
+	if (bs->nqueries > 0)
+	{
+		memcpy(local_nneigh, arr.nneigh, sizeof(int) * bs->nqueries);
+		memcpy(local_neigh, arr.neigh, sizeof(CalibNeighbour) * bs->nqueries * CALIB_K);
+		for (int p = 1; p < nparticipants; p++)
+		{
+			for (int q = 0; q < bs->nqueries; q++)
+			{
+				CalibNeighbour *src = arr.neigh + ((Size) p * bs->nqueries + q) * CALIB_K;
+				int			n = arr.nneigh[(Size) p * bs->nqueries + q];
+
+				for (int i = 0; i < n; i++)
+					calib_offer(local_neigh + (Size) q * CALIB_K, &local_nneigh[q],
+								src[i].dist, src[i].list);
+			}
+		}
+		bs->neigh = local_neigh;
+		bs->nneigh = local_nneigh;
+		bs->queries = MemoryContextAlloc(bs->cxt, sizeof(float) * (Size) bs->nqueries * bs->dims);
+		memcpy(bs->queries, arr.queries, sizeof(float) * (Size) bs->nqueries * bs->dims);
+	}
+	/* centroids back to local memory before the segment goes */
+	bs->st.centroids = MemoryContextAllocHuge(bs->cxt, sizeof(float) * (Size) bs->nlists * bs->dims);
+	memcpy(bs->st.centroids, arr.centroids, sizeof(float) * (Size) bs->nlists * bs->dims);
+	bs->st.centroid_norms = MemoryContextAlloc(bs->cxt, sizeof(float) * bs->nlists);
+	memcpy(bs->st.centroid_norms, arr.centroid_norms, sizeof(float) * bs->nlists);
+
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	return true;
+}
+
 IndexBuildResult *
 msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 {
@@ -592,6 +863,7 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	int			ncentroid_pages,
 				ndir_pages;
 	int			requested;
+	int			nworkers;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -694,10 +966,17 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (bs.dims > 0)
 		setup_lists(&bs);
 
-	/* pass 2: assign and write every row */
+	/* pass 2: assign and write every row, with parallel workers if allowed */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
-	table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, &bs, NULL);
-	flush_block(&bs);
+	nworkers = 0;
+	if (bs.dims > 0 && bs.st.centroids != NULL && bs.seen >= PARALLEL_MIN_ROWS &&
+		max_parallel_maintenance_workers > 0 && !IsInParallelMode())
+		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	if (nworkers == 0 || !parallel_assign(&bs, heap, index, indexInfo, nworkers))
+	{
+		table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, &bs, NULL);
+		flush_block(&bs);
+	}
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
 	write_structure(&bs, centroid_start, ncentroid_pages, dir_start, ndir_pages);

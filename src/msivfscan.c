@@ -73,9 +73,20 @@ typedef struct MsivfScanOpaqueData
 	int			visited;		/* lists of order[] visited */
 	int			batch;			/* size of the next batch */
 
+	/*
+	 * Candidates of the current batch: a heap of the "hot" ones in
+	 * pool[0..nhot), whose lower bound is at most hot_limit, then the cold
+	 * rest in pool[cold_start..npool), heapified only if the scan gets that
+	 * far.  hot_limit is the HOT_K-th smallest upper bound of the batch, so
+	 * at least HOT_K rows are no farther than it and no cold candidate can
+	 * come before them: a LIMIT-sized scan never sorts the bulk.
+	 */
 	Candidate  *pool;
+	int			nhot;
+	int			cold_start;
 	int			npool;
 	int			pool_cap;
+	float		hot_limit;
 	Ready	   *ready;
 	int			nready;
 	int			ready_cap;
@@ -125,10 +136,63 @@ pool_pop(MsivfScanOpaque so)
 {
 	Candidate	top = so->pool[0];
 
-	so->pool[0] = so->pool[--so->npool];
-	if (so->npool > 0)
-		pool_sift_down(so->pool, so->npool, 0);
+	so->pool[0] = so->pool[--so->nhot];
+	if (so->nhot > 0)
+		pool_sift_down(so->pool, so->nhot, 0);
 	return top;
+}
+
+/* the cold candidates join the heap */
+static void
+pool_promote_cold(MsivfScanOpaque so)
+{
+	int			ncold = so->npool - so->cold_start;
+
+	memmove(so->pool + so->nhot, so->pool + so->cold_start, sizeof(Candidate) * ncold);
+	so->nhot += ncold;
+	so->npool = so->cold_start = so->nhot;
+	so->hot_limit = INFINITY;
+	pool_heapify(so->pool, so->nhot);
+}
+
+#define HOT_K 64
+
+/* keeps the HOT_K smallest upper bounds in a max-heap; returns the limit */
+static float
+hot_offer(float *h, int *n, float ub)
+{
+	int			i;
+
+	if (*n < HOT_K)
+	{
+		i = (*n)++;
+		while (i > 0 && h[(i - 1) / 2] < ub)
+		{
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = ub;
+		return *n == HOT_K ? h[0] : INFINITY;
+	}
+	if (ub < h[0])
+	{
+		i = 0;
+		for (;;)
+		{
+			int			c = 2 * i + 1;
+
+			if (c >= HOT_K)
+				break;
+			if (c + 1 < HOT_K && h[c + 1] > h[c])
+				c++;
+			if (h[c] <= ub)
+				break;
+			h[i] = h[c];
+			i = c;
+		}
+		h[i] = ub;
+	}
+	return h[0];
 }
 
 static void
@@ -214,6 +278,8 @@ reset_scan(MsivfScanOpaque so)
 	so->started = false;
 	so->no_rows = false;
 	so->npool = 0;
+	so->nhot = 0;
+	so->cold_start = 0;
 	so->nready = 0;
 	so->visited = 0;
 }
@@ -336,9 +402,17 @@ visit_batch(IndexScanDesc scan)
 	int			bits = so->st.code_bits;
 	Size		esz = so->st.entry_size;
 
+	float		ubheap[HOT_K];
+	int			nub = 0;
+	float		limit = INFINITY;
+
 	if (st->build_id != so->st.build_id)
 		elog(ERROR, "msivf index \"%s\" was rebuilt during a scan",
 			 RelationGetRelationName(index));
+
+	/* the previous batch is used up */
+	Assert(so->nhot == 0 && so->npool == so->cold_start);
+	so->npool = so->nhot = so->cold_start = 0;
 
 	for (; so->visited < end; so->visited++)
 	{
@@ -417,13 +491,34 @@ visit_batch(IndexScanDesc scan)
 				so->pool[so->npool].lb = est - bmul * e->err - slack;
 				so->pool[so->npool].tid = e->tid;
 				so->npool++;
+				if (est + bmul * e->err + slack < limit)
+					limit = hot_offer(ubheap, &nub, est + bmul * e->err + slack);
 			}
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
-	pool_heapify(so->pool, so->npool);
+
+	/* partition: hot candidates first, heapified; the cold ones wait */
+	{
+		int			h = 0;
+
+		for (int i = 0; i < so->npool; i++)
+		{
+			if (so->pool[i].lb <= limit)
+			{
+				Candidate	t = so->pool[h];
+
+				so->pool[h++] = so->pool[i];
+				so->pool[i] = t;
+			}
+		}
+		so->nhot = h;
+		so->cold_start = h;
+		so->hot_limit = limit;
+		pool_heapify(so->pool, so->nhot);
+	}
 	so->batch = Min(so->st.nlists, so->batch * 2);
 }
 
@@ -452,6 +547,7 @@ rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
 	if (!found)
 	{
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(so->tmpcxt);
 		return false;
 	}
 	if (so->attno != 0)
@@ -472,6 +568,7 @@ rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
 	{
 		ExecClearTuple(so->slot);
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(so->tmpcxt);
 		return false;
 	}
 	x = DatumGetVec(d);
@@ -545,7 +642,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 	for (;;)
 	{
 		/* verify candidates until none could beat the best verified row */
-		while (so->npool > 0 &&
+		while (so->nhot > 0 &&
 			   (so->nready == 0 || (double) so->pool[0].lb <= so->ready[0].key))
 		{
 			Candidate	c = pool_pop(so);
@@ -554,6 +651,13 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 
 			if (rerank(scan, &c.tid, &key, &value))
 				ready_push(so, key, value, &c.tid);
+		}
+		/* a cold candidate could still come first: bring them in */
+		if (so->npool > so->cold_start &&
+			(so->nready == 0 || so->ready[0].key > (double) so->hot_limit))
+		{
+			pool_promote_cold(so);
+			continue;
 		}
 		if (so->nready > 0)
 		{

@@ -468,7 +468,14 @@ msivf_probes_for(const MsivfState *st)
 		p = msivf_probes;
 	else if (st->calib_queries > 0)
 	{
-		int			level = (int) ceil(msivf_target_recall * 100 - 1e-9);
+		/*
+		 * The curve was measured on calib_queries * 10 neighbours: aim a
+		 * one-sided 95 % confidence margin above the target, so the target
+		 * is met on new queries and not just on the calibration sample.
+		 */
+		double		t = msivf_target_recall;
+		double		margin = 1.645 * sqrt(t * (1 - t) / (st->calib_queries * 10.0));
+		int			level = (int) ceil((t + margin) * 100 - 1e-9);
 
 		level = Max(0, Min(MSIVF_CALIB_LEVELS - 1, level));
 		p = st->calib_probes[level];
@@ -494,7 +501,6 @@ msivf_index_info(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	bool		nulls[7] = {0};
 	static const char *const metrics[] = {"", "l2", "ip", "cosine"};
-	int			level;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -504,7 +510,6 @@ msivf_index_info(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
 	st = msivf_get_state(index);
-	level = (int) ceil(msivf_target_recall * 100 - 1e-9);
 	values[0] = Int32GetDatum(st->dims);
 	values[1] = Int32GetDatum(st->nlists);
 	values[2] = CStringGetTextDatum(metrics[st->metric]);
@@ -513,7 +518,13 @@ msivf_index_info(PG_FUNCTION_ARGS)
 	values[5] = Int32GetDatum(st->dims > 0 ? msivf_probes_for(st) : 1);
 	/* calibrated probes for the target recall, independent of machinesoup.probes */
 	if (st->calib_queries > 0)
-		values[6] = Int32GetDatum(st->calib_probes[Max(0, Min(MSIVF_CALIB_LEVELS - 1, level))]);
+	{
+		int			saved = msivf_probes;
+
+		msivf_probes = 0;
+		values[6] = Int32GetDatum(msivf_probes_for(st));
+		msivf_probes = saved;
+	}
 	else
 		nulls[6] = true;
 	index_close(index, AccessShareLock);

@@ -22,7 +22,34 @@ $node->start;
 my $dims = 64;
 $node->safe_psql('postgres', msivf_common::setup_sql($dims, 60, 0.33));
 $node->safe_psql('postgres', msivf_common::blob_rows_sql('items', 1, 20000, $dims));
-$node->safe_psql('postgres', 'CREATE INDEX items_l2 ON items USING msivf (emb vec_l2_ops)');
+# the assignment pass with parallel workers gives the same index as alone
+$node->safe_psql('postgres', 'ALTER TABLE items SET (parallel_workers = 2)');
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	SET max_parallel_maintenance_workers = 2;
+	SET client_min_messages = debug1;
+	CREATE INDEX items_par ON items USING msivf (emb vec_l2_ops);
+});
+is($ret, 0, 'parallel build succeeds');
+like($err, qr/assignment with [12] parallel workers/, 'the build used parallel workers');
+$node->safe_psql('postgres', 'SET max_parallel_maintenance_workers = 0; CREATE INDEX items_l2 ON items USING msivf (emb vec_l2_ops)');
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT string_agg(x::text, ',') FROM msivf_index_info('items_par') x) =
+		   (SELECT string_agg(x::text, ',') FROM msivf_index_info('items_l2') x)}),
+	't', 'same shape and calibration in parallel and alone');
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET max_parallel_maintenance_workers = 2;
+	SET client_min_messages = debug1;
+	REINDEX INDEX CONCURRENTLY items_par;
+});
+is($ret, 0, 'REINDEX CONCURRENTLY with parallel workers succeeds');
+like($err, qr/assignment with [12] parallel workers/, 'REINDEX CONCURRENTLY used parallel workers');
+is($node->safe_psql('postgres', q{SET machinesoup.probes = 1000; DROP INDEX items_l2; SELECT mismatches(10)}),
+	'0', 'the parallel-built index holds every row (full probes exact)');
+$node->safe_psql('postgres', q{
+	DROP INDEX items_par;
+	SET max_parallel_maintenance_workers = 0;
+	CREATE INDEX items_l2 ON items USING msivf (emb vec_l2_ops);
+});
 
 my $info = $node->safe_psql('postgres',
 	"SELECT lists || ' ' || probes FROM msivf_index_info('items_l2')");
