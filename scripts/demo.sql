@@ -46,8 +46,13 @@ FROM words, c ORDER BY emb <=> centre LIMIT 6;
 CREATE INDEX words_emb ON words USING msivf (emb vec_cosine_ops);
 SELECT lists, dims, metric, code_bits, probes FROM msivf_index_info('words_emb');
 SELECT emb AS king FROM words WHERE word = 'king' \gset
-EXPLAIN (COSTS OFF) SELECT word FROM words ORDER BY emb <=> :'king' LIMIT 5;
-SELECT word, round((emb <=> :'king')::numeric, 3) AS cosine_distance FROM words ORDER BY emb <=> :'king' LIMIT 5;
+-- as a query service would: a prepared statement with a generic plan
+PREPARE nearest_words(vec) AS
+	SELECT word, round((emb <=> $1)::numeric, 3) AS cosine_distance FROM words ORDER BY emb <=> $1 LIMIT 5;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE nearest_words(:'king');
+EXECUTE nearest_words(:'king');
+RESET plan_cache_mode;
 \echo 'recall@10 of the index with the default settings, for 200 words as queries (exact answer by vec_knn_exact):'
 SELECT round(vec_index_recall('words_emb', ARRAY(SELECT emb FROM words ORDER BY word LIMIT 200 OFFSET 5000), 10)::numeric, 3) AS recall_at_10;
 
