@@ -323,6 +323,17 @@ find_writer(Oid dboid)
 	return NULL;
 }
 
+/* marks a free writer entry as starting for this database; caller holds the lock */
+static void
+claim_writer(AuditWriter *w)
+{
+	w->state = WRITER_STARTING;
+	w->dboid = MyDatabaseId;
+	w->pid = 0;
+	w->latch = NULL;
+	w->since = GetCurrentTimestamp();
+}
+
 /* asks the postmaster for a writer for database dboid; false if refused */
 static bool
 register_writer(Oid dboid)
@@ -469,11 +480,7 @@ ms_audit_write(const AuditRecord *rec)
 					 errmsg("too many databases with a running machinesoup audit writer"),
 					 errdetail("The audited action was refused.")));
 		}
-		w->state = WRITER_STARTING;
-		w->dboid = MyDatabaseId;
-		w->pid = 0;
-		w->latch = NULL;
-		w->since = GetCurrentTimestamp();
+		claim_writer(w);
 		need_start = true;
 	}
 	LWLockRelease(audit_shared->lock);
@@ -603,11 +610,7 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 			if (audit_shared->writers[i].state == WRITER_NONE)
 			{
 				w = &audit_shared->writers[i];
-				w->state = WRITER_STARTING;
-				w->dboid = MyDatabaseId;
-				w->pid = 0;
-				w->latch = NULL;
-				w->since = GetCurrentTimestamp();
+				claim_writer(w);
 				need_start = true;
 				break;
 			}
