@@ -76,7 +76,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_SRCS = $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BINS = $(FUZZ_SRCS:.c=.bin)
 
-test/fuzz/%.bin: test/fuzz/%.c $(CORE_SRCS) $(wildcard src/core/*.h)
+test/fuzz/%.bin: test/fuzz/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/fuzz/fuzz.h
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-Isrc/core -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
 

@@ -367,6 +367,120 @@ RESET ROLE;
 REVOKE UPDATE, DELETE, TRUNCATE ON ms.promotions FROM regress_ms_admin;
 SELECT count(*) FROM ms.promotions;
 
+-- Above 64 dims a version's msivf index is built once it holds enough
+-- points to train its centroids on (ms._version_index_min_rows(), 10,000),
+-- by whichever load gets it there; until then queries scan the partition.
+CREATE FUNCTION regress_ms_indexes(p_model text, p_label text) RETURNS TABLE (index text, am name)
+LANGUAGE sql AS $$
+	SELECT regexp_replace(c.relname, '[0-9]+', 'N'), a.amname
+	  FROM ms.versions v
+	  JOIN pg_index x ON x.indrelid = format('ms.points_%s', v.version_id)::regclass
+	  JOIN pg_class c ON c.oid = x.indexrelid
+	  JOIN pg_am a ON a.oid = c.relam
+	 WHERE v.org = 'acme' AND v.model = p_model AND v.label = p_label
+	 ORDER BY 1
+$$;
+-- point i of the wide model: 65 dims, all different
+CREATE FUNCTION regress_ms_wide(i int) RETURNS vec
+LANGUAGE sql AS $$
+	SELECT array_agg(sin(i * 0.37 + d)::real ORDER BY d)::vec FROM generate_series(1, 65) d
+$$;
+-- up to 64 dims the GiST index is there from the start
+SELECT * FROM regress_ms_indexes('m', 'v1');
+SELECT ms.create_model('acme', 'wide', 65);
+SELECT ms.grant('regress_ms_sci', 'stage', 'acme', 'wide');
+SELECT ms.grant('regress_ms_app', 'query', 'acme', 'wide');
+SELECT ms.create_version('acme', 'wide', 'v1');
+SELECT * FROM regress_ms_indexes('wide', 'v1');
+SET ROLE regress_ms_sci;
+SELECT ms.upsert_points('acme', 'wide', 'v1', array_agg(i), array_agg(regress_ms_wide(i)))
+  FROM generate_series(1, 9999) i;
+RESET ROLE;
+SELECT * FROM regress_ms_indexes('wide', 'v1');
+-- exact answers meanwhile (a sequential scan)
+SELECT point_id, round(distance::numeric, 6) AS distance
+  FROM ms.knn('acme', 'wide', regress_ms_wide(42), 2, 'v1');
+SET ROLE regress_ms_sci;
+-- replacing points does not count twice
+SELECT ms.upsert_points('acme', 'wide', 'v1', '{1,2}', ARRAY[regress_ms_wide(1), regress_ms_wide(2)]);
+RESET ROLE;
+SELECT * FROM regress_ms_indexes('wide', 'v1');
+SET ROLE regress_ms_sci;
+SELECT ms.upsert_points('acme', 'wide', 'v1', '{10000}', ARRAY[regress_ms_wide(10000)]);
+RESET ROLE;
+SELECT * FROM regress_ms_indexes('wide', 'v1');
+SELECT count(*) FROM ms.points WHERE org = 'acme' AND point_id <= 10000
+   AND version_id = (SELECT version_id FROM ms.versions WHERE model = 'wide' AND label = 'v1');
+-- the index serves: a stored point finds itself first
+SELECT point_id, distance FROM ms.knn('acme', 'wide', regress_ms_wide(42), 1, 'v1');
+SELECT point_id, distance FROM ms.knn('acme', 'wide', regress_ms_wide(10000), 1, 'v1');
+-- ... through the index (flush pending statistics first, as above)
+SELECT pg_stat_force_next_flush();
+BEGIN;
+SELECT count(*) FROM ms.knn('acme', 'wide', regress_ms_wide(5), 10, 'v1');
+-- (heap fetches through an index: msivf does not count its scans in
+-- idx_scan, pgstat_count_index_scan being the access method's job)
+SELECT idx_tup_fetch > 0 AS index_used, seq_scan = 0 AS no_seqscan
+  FROM pg_stat_xact_user_tables s JOIN ms.versions v ON s.relid = format('ms.points_%s', v.version_id)::regclass
+ WHERE v.org = 'acme' AND v.model = 'wide' AND v.label = 'v1';
+COMMIT;
+
+-- ms.reindex_version rebuilds it (a new relfilenode), with stage or admin
+SELECT pg_relation_filenode(format('ms.points_%s_embedding', version_id)) AS wide_fn
+  FROM ms.versions WHERE org = 'acme' AND model = 'wide' AND label = 'v1' \gset
+SET ROLE regress_ms_sci;
+SELECT ms.reindex_version('acme', 'wide', 'v1');
+RESET ROLE;
+SELECT pg_relation_filenode(format('ms.points_%s_embedding', version_id)) <> :wide_fn AS rebuilt
+  FROM ms.versions WHERE org = 'acme' AND model = 'wide' AND label = 'v1';
+SELECT * FROM regress_ms_indexes('wide', 'v1');
+SET ROLE regress_ms_admin;
+SELECT ms.reindex_version('acme', 'wide', 'v1');
+RESET ROLE;
+SELECT point_id, distance FROM ms.knn('acme', 'wide', regress_ms_wide(7), 1, 'v1');
+-- refused without stage or admin
+SET ROLE regress_ms_app;
+SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', 'v1')$$);
+SET ROLE regress_ms_nobody;
+SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', 'v1')$$);
+SET ROLE regress_ms_sci;
+SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', 'nope')$$);
+SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', NULL)$$);
+RESET ROLE;
+-- a version without an index gets one from ms.reindex_version, even small
+SELECT ms.create_version('acme', 'wide', 'v2');
+SELECT ms.upsert_points('acme', 'wide', 'v2', array_agg(i), array_agg(regress_ms_wide(i)))
+  FROM generate_series(1, 100) i;
+SELECT * FROM regress_ms_indexes('wide', 'v2');
+SELECT ms.reindex_version('acme', 'wide', 'v2');
+SELECT * FROM regress_ms_indexes('wide', 'v2');
+-- the raw ingest path builds it too, once the batches reach the threshold
+SELECT ms.create_version('acme', 'wide', 'v3');
+SELECT ms.ingest('acme', 'wide', convert_to(string_agg(i || ',' || array_to_string(regress_ms_wide(i)::real[], ','), E'\n'), 'UTF8'), 'v3') > 0 AS stored
+  FROM generate_series(1, 6000) i;
+SELECT * FROM regress_ms_indexes('wide', 'v3');
+SELECT ms.ingest('acme', 'wide', convert_to(string_agg(i || ',' || array_to_string(regress_ms_wide(i)::real[], ','), E'\n'), 'UTF8'), 'v3') > 0 AS stored
+  FROM generate_series(6001, 10000) i;
+SELECT * FROM regress_ms_indexes('wide', 'v3');
+SELECT point_id, distance FROM ms.knn('acme', 'wide', regress_ms_wide(9999), 1, 'v3');
+-- drop the wide model again: later suites share this database
+DO $$
+DECLARE
+	vid bigint;
+BEGIN
+	FOR vid IN SELECT version_id FROM ms.versions WHERE org = 'acme' AND model = 'wide' LOOP
+		EXECUTE format('DROP TABLE ms.points_%s', vid);
+	END LOOP;
+END $$;
+DELETE FROM ms.raw_batches WHERE org = 'acme' AND model = 'wide';
+-- (and the batch ids it took: raw_store names batches by id)
+SELECT setval('ms.raw_batches_batch_id_seq', coalesce(max(batch_id), 0) + 1, false) FROM ms.raw_batches;
+DELETE FROM ms.grants WHERE org = 'acme' AND model = 'wide';
+DELETE FROM ms.versions WHERE org = 'acme' AND model = 'wide';
+DELETE FROM ms.models WHERE org = 'acme' AND model = 'wide';
+DROP FUNCTION regress_ms_indexes(text, text);
+DROP FUNCTION regress_ms_wide(int);
+
 -- clean up
 DELETE FROM ms.grants WHERE org IN ('acme', 'globex');
 DROP FUNCTION regress_ms_proc(bytea, integer);

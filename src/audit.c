@@ -323,8 +323,20 @@ find_writer(Oid dboid)
 	return NULL;
 }
 
+/* marks a free writer entry as starting for this database; caller holds the lock */
 static void
-start_writer(Oid dboid)
+claim_writer(AuditWriter *w)
+{
+	w->state = WRITER_STARTING;
+	w->dboid = MyDatabaseId;
+	w->pid = 0;
+	w->latch = NULL;
+	w->since = GetCurrentTimestamp();
+}
+
+/* asks the postmaster for a writer for database dboid; false if refused */
+static bool
+register_writer(Oid dboid)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -340,7 +352,13 @@ start_writer(Oid dboid)
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = 0;
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	return RegisterDynamicBackgroundWorker(&worker, &handle);
+}
+
+static void
+start_writer(Oid dboid)
+{
+	if (!register_writer(dboid))
 	{
 		AuditWriter *w;
 
@@ -462,11 +480,7 @@ ms_audit_write(const AuditRecord *rec)
 					 errmsg("too many databases with a running machinesoup audit writer"),
 					 errdetail("The audited action was refused.")));
 		}
-		w->state = WRITER_STARTING;
-		w->dboid = MyDatabaseId;
-		w->pid = 0;
-		w->latch = NULL;
-		w->since = GetCurrentTimestamp();
+		claim_writer(w);
 		need_start = true;
 	}
 	LWLockRelease(audit_shared->lock);
@@ -596,11 +610,7 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 			if (audit_shared->writers[i].state == WRITER_NONE)
 			{
 				w = &audit_shared->writers[i];
-				w->state = WRITER_STARTING;
-				w->dboid = MyDatabaseId;
-				w->pid = 0;
-				w->latch = NULL;
-				w->since = GetCurrentTimestamp();
+				claim_writer(w);
 				need_start = true;
 				break;
 			}
@@ -608,23 +618,9 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 	}
 	LWLockRelease(audit_shared->lock);
 
+	/* on failure the STARTING entry is retried by the next request */
 	if (need_start)
-	{
-		BackgroundWorker worker;
-		BackgroundWorkerHandle *handle;
-
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = BGW_NEVER_RESTART;
-		strlcpy(worker.bgw_library_name, "machinesoup", BGW_MAXLEN);
-		strlcpy(worker.bgw_function_name, "ms_audit_writer_main", BGW_MAXLEN);
-		snprintf(worker.bgw_name, BGW_MAXLEN, "machinesoup audit writer for database %u", MyDatabaseId);
-		strlcpy(worker.bgw_type, "machinesoup audit writer", BGW_MAXLEN);
-		worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-		/* on failure the STARTING entry is retried by the next request */
-		(void) RegisterDynamicBackgroundWorker(&worker, &handle);
-	}
+		(void) register_writer(MyDatabaseId);
 	if (wake)
 		SetLatch(wake);
 	return true;

@@ -30,8 +30,6 @@
 
 #include "rtree.h"
 #include "vbox.h"
-#include "vec_exact.h"
-#include "vec_kernels.h"
 
 #define VEC_STRATEGY_CONTAINED_BY	8
 #define VEC_STRATEGY_L2				15
@@ -68,27 +66,6 @@ static inline const VBox *
 datum_key(Datum d)
 {
 	return (const VBox *) DatumGetPointer(d);
-}
-
-/* The distance the operators compute (see vec_ops.c), for a leaf. */
-static inline double
-exact_l2(const float *a, const float *b, int dim)
-{
-	float		d = vec_kernels->l2_squared(a, b, dim);
-
-	if (unlikely(isinf(d)))
-		return sqrt(vec_l2_squared_f64(a, b, dim));
-	return sqrt((double) d);
-}
-
-static inline double
-exact_l1(const float *a, const float *b, int dim)
-{
-	float		d = vec_kernels->l1(a, b, dim);
-
-	if (unlikely(isinf(d)))
-		return vec_l1_f64(a, b, dim);
-	return (double) d;
 }
 
 Datum
@@ -178,9 +155,9 @@ vec_gist_distance(PG_FUNCTION_ARGS)
 	if (key->flags & VBOX_POINT)
 	{
 		if (strategy == VEC_STRATEGY_L2)
-			PG_RETURN_FLOAT8(exact_l2(key->x, q->x, dim));
+			PG_RETURN_FLOAT8(ms_exact_l2(key->x, q->x, dim));
 		if (strategy == VEC_STRATEGY_L1)
-			PG_RETURN_FLOAT8(exact_l1(key->x, q->x, dim));
+			PG_RETURN_FLOAT8(ms_exact_l1(key->x, q->x, dim));
 	}
 	else
 	{

@@ -35,8 +35,6 @@
 
 #include "rtree.h"
 #include "vbox.h"
-#include "vec_exact.h"
-#include "vec_kernels.h"
 
 #define VEC_STRATEGY_CONTAINED_BY	8
 #define VEC_STRATEGY_L2				15
@@ -70,26 +68,6 @@ unpack_prefix(Datum d, int *dim, float4 *split)
 
 	*dim = (int) (p >> 32);
 	memcpy(split, &bits, sizeof(bits));
-}
-
-static inline double
-exact_l2(const float *a, const float *b, int dim)
-{
-	float		d = vec_kernels->l2_squared(a, b, dim);
-
-	if (unlikely(isinf(d)))
-		return sqrt(vec_l2_squared_f64(a, b, dim));
-	return sqrt((double) d);
-}
-
-static inline double
-exact_l1(const float *a, const float *b, int dim)
-{
-	float		d = vec_kernels->l1(a, b, dim);
-
-	if (unlikely(isinf(d)))
-		return vec_l1_f64(a, b, dim);
-	return (double) d;
 }
 
 Datum
@@ -402,9 +380,9 @@ vec_spgist_leaf_consistent(PG_FUNCTION_ARGS)
 
 			vec_check_same_dims(dim, q->dim);
 			if (in->orderbys[k].sk_strategy == VEC_STRATEGY_L1)
-				dist[k] = exact_l1(x, q->x, dim);
+				dist[k] = ms_exact_l1(x, q->x, dim);
 			else
-				dist[k] = exact_l2(x, q->x, dim);
+				dist[k] = ms_exact_l2(x, q->x, dim);
 		}
 		out->distances = dist;
 	}

@@ -149,9 +149,10 @@ CREATE UNIQUE INDEX grants_key ON ms.grants
 COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model and label';
 
 -- The model store.  One LIST partition per version (ms.points_<version_id>),
--- created by ms.create_version with a CHECK pinning its dimension and an
--- index chosen by dimension, so a query of one version touches only its own
--- partition.  (A partition cannot carry its own typmod, hence the CHECK.)
+-- created by ms.create_version with a CHECK pinning its dimension, and an
+-- index chosen by dimension (see ms._create_version_index), so a query of
+-- one version touches only its own partition.  (A partition cannot carry
+-- its own typmod, hence the CHECK.)
 CREATE TABLE ms.points (
 	org			text NOT NULL,
 	version_id	bigint NOT NULL,
@@ -370,6 +371,93 @@ BEGIN
 END
 $$;
 
+-- The index of a version's partition (ms.points_<id>_embedding), chosen
+-- by dimension: GiST (an exact R-tree) up to 64 dims, msivf above, whichever
+-- of them is installed; none otherwise (queries then scan the partition,
+-- which is exact).  Returns whether it created one.  Internal: callers have
+-- resolved and authorised the version.
+CREATE FUNCTION ms._create_version_index(p_version_id bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	r			record;
+	opclass		text;
+	am			text;
+BEGIN
+	SELECT m.dims, m.metric INTO r
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	IF r.dims OPERATOR(pg_catalog.<=) 64 THEN
+		am := 'gist';
+		opclass := 'vec_gist_ops';
+	ELSE
+		am := 'msivf';
+		opclass := CASE r.metric WHEN 'l2' THEN 'vec_l2_ops'
+								 WHEN 'ip' THEN 'vec_ip_ops'
+								 ELSE 'vec_cosine_ops' END;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c
+					 JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.opcmethod
+					WHERE a.amname OPERATOR(pg_catalog.=) am
+					  AND c.opcname OPERATOR(pg_catalog.=) opclass
+					  AND c.opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid) THEN
+		RETURN false;
+	END IF;
+	EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding @extschema@.%I)',
+							  pg_catalog.format('%s_embedding', part), part, am, opclass);
+	RETURN true;
+END
+$$;
+
+-- An IVF index trains its centroids on the rows present when it is built,
+-- so a version above 64 dims gets its msivf index only once its partition
+-- holds ms._version_index_min_rows() points; below that an exact
+-- sequential scan of the partition is cheap (10,000 points of 384 dims
+-- are 15 MB, a scan of milliseconds) and too few points would train poor
+-- centroids.  Called after every load into a partition
+-- (ms.upsert_points, and ms._process_batch for ms.ingest and ms.replay).
+-- The index is built once: the points loaded later are assigned to the
+-- existing centroids, and when a version has grown well beyond what they
+-- were trained on (a bulk load after the first 10,000, say), its index is
+-- retrained with ms.reindex_version(), or by a DBA with REINDEX INDEX
+-- CONCURRENTLY ms.points_<id>_embedding, which does not block queries or
+-- loads.
+CREATE FUNCTION ms._version_index_min_rows() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS 'SELECT 10000::pg_catalog.int8';
+
+CREATE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	n			bigint;
+BEGIN
+	-- the usual case, once built: one catalog lookup
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	-- counts at most the threshold's worth of rows, whatever the size
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT FROM ms.%I LIMIT %s) s',
+							  part, ms._version_index_min_rows())
+	   INTO n;
+	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
+		RETURN;
+	END IF;
+	-- Two loaders crossing the threshold at once: one builds, the other
+	-- goes on (its rows get into the index when it commits).  Without the
+	-- lock both would wait in CREATE INDEX for the other's transaction to
+	-- end, a deadlock that aborts one of them.
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('ms.points index')::pg_catalog.int4,
+											   (p_version_id OPERATOR(pg_catalog.%) 2147483647)::pg_catalog.int4) THEN
+		RETURN;
+	END IF;
+	-- re-checked under the lock: a builder that committed meanwhile
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+		PERFORM ms._create_version_index(p_version_id);
+	END IF;
+END
+$$;
+
 -- API --------------------------------------------------------------------
 
 CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT 'l2')
@@ -424,8 +512,6 @@ DECLARE
 	r			record;
 	vid			bigint;
 	part		text;
-	opclass		text;
-	am			text;
 BEGIN
 	PERFORM ms._check_ident('label', p_label);	-- mandatory
 	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
@@ -449,24 +535,11 @@ BEGIN
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
 
-	-- The version's own index, by dimension: GiST (exact R-tree) up to 64
-	-- dims, msivf above, whichever of them is installed; none otherwise.
+	-- The version's own index: see ms._create_version_index.  GiST is
+	-- built here, on the empty partition, and grows with it; msivf waits
+	-- until there are points to train its centroids on.
 	IF r.dims OPERATOR(pg_catalog.<=) 64 THEN
-		am := 'gist';
-		opclass := 'vec_gist_ops';
-	ELSE
-		am := 'msivf';
-		opclass := CASE r.metric WHEN 'l2' THEN 'vec_l2_ops'
-								 WHEN 'ip' THEN 'vec_ip_ops'
-								 ELSE 'vec_cosine_ops' END;
-	END IF;
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c
-				 JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.opcmethod
-				WHERE a.amname OPERATOR(pg_catalog.=) am
-				  AND c.opcname OPERATOR(pg_catalog.=) opclass
-				  AND c.opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid) THEN
-		EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding @extschema@.%I)',
-								  pg_catalog.format('%s_embedding', part), part, am, opclass);
+		PERFORM ms._create_version_index(vid);
 	END IF;
 END
 $$;
@@ -731,10 +804,36 @@ BEGIN
 		ON CONFLICT ON CONSTRAINT points_pkey
 		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM ms._index_if_grown(r.version_id);
 	RETURN n;
 END
 $$;
 COMMENT ON FUNCTION ms.upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]) IS 'insert or replace points of a version (needs stage or ingest)';
+
+CREATE FUNCTION ms.reindex_version(org text, model text, label text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	idx			text;
+BEGIN
+	-- Rebuilding retrains an msivf index on the points present now (after
+	-- a bulk load, say).  It blocks loads into the version and queries of
+	-- it while it runs; a DBA can do the same without blocking either with
+	-- REINDEX INDEX CONCURRENTLY, which cannot run inside a function.
+	PERFORM ms._check_ident('label', p_label);
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true, 'reindex') a;
+	idx := pg_catalog.format('points_%s_embedding', r.version_id);
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', idx)) IS NOT NULL THEN
+		EXECUTE pg_catalog.format('REINDEX INDEX ms.%I', idx);
+	ELSIF NOT ms._create_version_index(r.version_id) THEN
+		RAISE NOTICE 'no index access method for model "%/%" is installed', p_org, p_model;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms.reindex_version(text, text, text) IS 'rebuild the index of a version, or build it if it has none, e.g. to retrain it after a bulk load (needs stage)';
 
 -- Queries, in C: authorise through ms._access, then run a cached plan on the
 -- version's own partition, ordered by the model's metric so its index serves.
@@ -769,6 +868,7 @@ GRANT EXECUTE ON FUNCTION
 	ms.grant(regrole, text, text, text, text),
 	ms.revoke(regrole, text, text, text, text),
 	ms.upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]),
+	ms.reindex_version(text, text, text),
 	ms.knn(text, text, @extschema@.vec, integer, text),
 	ms.within(text, text, @extschema@.vec, double precision, text),
 	ms.in_box(text, text, @extschema@.vbox, text)

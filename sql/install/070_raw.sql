@@ -139,6 +139,7 @@ BEGIN
 			DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
 	END;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM ms._index_if_grown(p_version_id);
 	RETURN n;
 END
 $$;

@@ -14,15 +14,7 @@
 #include <string.h>
 
 #include "batch_parse.h"
-
-static void
-fail(const char *why)
-{
-	fprintf(stderr, "property violated: %s\n", why);
-	abort();
-}
-
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,15 +13,7 @@
 #include <string.h>
 
 #include "lz4frame_codec.h"
-
-static void
-fail(const char *why)
-{
-	fprintf(stderr, "property violated: %s\n", why);
-	abort();
-}
-
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,15 +14,9 @@
 #include <string.h>
 
 #include "vbox_text.h"
+#include "fuzz.h"
 
 #define CAPACITY_LIMIT 16001
-
-static void
-fail(const char *why)
-{
-	fprintf(stderr, "property violated: %s\n", why);
-	abort();
-}
 
 static size_t
 print_corner(char *buf, size_t cap, const float *x, int dims)
@@ -35,8 +29,6 @@ print_corner(char *buf, size_t cap, const float *x, int dims)
 	buf[len++] = ']';
 	return len;
 }
-
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,17 +14,9 @@
 #include <string.h>
 
 #include "vec_text.h"
+#include "fuzz.h"
 
 #define CAPACITY_LIMIT 16001
-
-static void
-fail(const char *why)
-{
-	fprintf(stderr, "property violated: %s\n", why);
-	abort();
-}
-
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,22 +16,11 @@
 
 /* ---- deterministic random numbers ----------------------------------- */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t
-rng_next(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 /* uniform in [-1, 1) */
 static double
 rng_unit(void)
 {
-	return (double) (rng_next() >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+	return (double) (unit_rng64() >> 11) / 9007199254740992.0 * 2.0 - 1.0;
 }
 
 /* ---- brute force ------------------------------------------------------ */
@@ -213,7 +202,7 @@ make_case(KnnMetric metric, int dim, int nq, int n, int k, int block_rows)
 		c.ids[j] = j;
 	for (int j = n - 1; j > 0; j--)
 	{
-		int			o = (int) (rng_next() % (uint64_t) (j + 1));
+		int			o = (int) (unit_rng64() % (uint64_t) (j + 1));
 		int64_t		t = c.ids[j];
 
 		c.ids[j] = c.ids[o];
@@ -283,9 +272,9 @@ test_ties(void)
 		Case		c = make_case((KnnMetric) m, 4, 9, 500, 20, 37);
 
 		for (size_t i = 0; i < (size_t) c.nq * c.dim; i++)
-			c.queries[i] = (float) (rng_next() % 3);
+			c.queries[i] = (float) (unit_rng64() % 3);
 		for (size_t i = 0; i < (size_t) c.n * c.dim; i++)
-			c.rows[i] = (float) (rng_next() % 3);
+			c.rows[i] = (float) (unit_rng64() % 3);
 		CHECK(run_case(&c, m != KNN_METRIC_COSINE) == 0, "ties, metric %s",
 			  knn_metric_name((KnnMetric) m));
 		free_case(&c);

@@ -15,15 +15,10 @@
 #include "unit.h"
 
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
 static uint32_t
 rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t) (rng_state >> 11);
+	return (uint32_t) (unit_rng64() >> 11);
 }
 
 static float

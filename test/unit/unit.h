@@ -1,6 +1,7 @@
 /*
  * unit.h
- *		A minimal check-and-report helper for the server-free unit tests.
+ *		A minimal check-and-report helper for the server-free unit tests,
+ *		and the deterministic random numbers they draw their cases from.
  *
  * Header-only so that each test/unit/test_*.c builds into its own binary
  * with nothing else to link.  A failed CHECK prints where it failed and
@@ -12,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Beyond this many, failures are still counted but no longer printed. */
@@ -78,6 +80,21 @@ unit_finish(const char *suite)
 		   unit_counts.passed, unit_counts.failed);
 	fflush(stdout);
 	return unit_counts.failed > 0 ? 1 : 0;
+}
+
+/*
+ * xorshift64 from a fixed seed: every run of a test sees the same cases,
+ * so a failure reproduces.
+ */
+static uint64_t unit_rng_state = 0x9E3779B97F4A7C15ULL;
+
+static inline uint64_t
+unit_rng64(void)
+{
+	unit_rng_state ^= unit_rng_state << 13;
+	unit_rng_state ^= unit_rng_state >> 7;
+	unit_rng_state ^= unit_rng_state << 17;
+	return unit_rng_state;
 }
 
 #endif							/* MS_UNIT_H */
