@@ -319,6 +319,8 @@ start_scan(IndexScanDesc scan)
 	float	   *scores;
 
 	so->started = true;
+	/* shows in pg_stat_user_indexes.idx_scan, as for the built-in AMs */
+	pgstat_count_index_scan(index);
 	if (so->query == NULL)
 	{
 		so->no_rows = true;
