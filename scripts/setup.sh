@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-	build-essential clang
+	build-essential clang libclang-rt-dev
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libopenblas-dev libopenblas-serial-dev liblz4-dev libipc-run-perl
 	python3 nodejs npm
