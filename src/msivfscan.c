@@ -38,8 +38,7 @@
 
 #include "msivf.h"
 #include "quantizer.h"
-#include "vec_exact.h"
-#include "vec_kernels.h"
+#include "vec_distance.h"
 
 typedef struct Candidate
 {
@@ -582,43 +581,16 @@ rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
 	switch (so->st.metric)
 	{
 		case MSIVF_METRIC_L2:
-			{
-				float		f = vec_kernels->l2_squared(a, b, n);
-				double		dd = isinf(f) ? vec_l2_squared_f64(a, b, n) : f;
-
-				*key = dd;
-				*value = sqrt(dd);
-				break;
-			}
+			*key = vec_distance_l2_squared(a, b, n);
+			*value = sqrt(*key);
+			break;
 		case MSIVF_METRIC_IP:
-			{
-				float		f = vec_kernels->inner_product(a, b, n);
-				double		dd = (isinf(f) || isnan(f)) ? vec_inner_product_f64(a, b, n) : f;
-
-				*key = *value = 0.0 - dd;
-				break;
-			}
+			*key = *value = 0.0 - vec_distance_inner_product(a, b, n);
+			break;
 		default:
-			{
-				float		dot,
-							na,
-							nb;
-
-				vec_kernels->cosine_parts(a, b, n, &dot, &na, &nb);
-				if (isinf(na) || isinf(nb) || isinf(dot) || isnan(dot))
-				{
-					double		dot64,
-								na64,
-								nb64;
-
-					vec_cosine_parts_f64(a, b, n, &dot64, &na64, &nb64);
-					*value = vec_cosine_from_parts(dot64, na64, nb64);
-				}
-				else
-					*value = vec_cosine_from_parts(dot, na, nb);
-				*key = isnan(*value) ? INFINITY : *value;
-				break;
-			}
+			*value = vec_distance_cosine(a, b, n);
+			*key = isnan(*value) ? INFINITY : *value;
+			break;
 	}
 	ExecClearTuple(so->slot);
 	MemoryContextSwitchTo(old);

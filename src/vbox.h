@@ -14,8 +14,6 @@
 #include "fmgr.h"
 
 #include "vec.h"
-#include "vec_exact.h"
-#include "vec_kernels.h"
 
 /*
  * x[] holds lo[0..dim-1] then hi[0..dim-1].  A GiST key of a single point
@@ -66,31 +64,5 @@ extern struct varlena *ms_cached_detoast(FmgrInfo *flinfo, Datum d);
  * buf (room for bufcap floats) or a palloc'd array when needed.
  */
 extern const float4 *ms_vec_floats(Datum d, float4 *buf, int bufcap, int *dim);
-
-/*
- * The distances the <-> and <+> operators compute (see vec_ops.c), for the
- * opclasses' leaf entries: the float32 kernel, with the double-precision
- * routine as the fallback when the float32 sum overflows.  An exact ordered
- * scan must return exactly these values.
- */
-static inline double
-ms_exact_l2(const float *a, const float *b, int dim)
-{
-	float		d = vec_kernels->l2_squared(a, b, dim);
-
-	if (unlikely(isinf(d)))
-		return sqrt(vec_l2_squared_f64(a, b, dim));
-	return sqrt((double) d);
-}
-
-static inline double
-ms_exact_l1(const float *a, const float *b, int dim)
-{
-	float		d = vec_kernels->l1(a, b, dim);
-
-	if (unlikely(isinf(d)))
-		return vec_l1_f64(a, b, dim);
-	return (double) d;
-}
 
 #endif							/* MS_VBOX_H */

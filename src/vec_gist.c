@@ -30,6 +30,7 @@
 
 #include "rtree.h"
 #include "vbox.h"
+#include "vec_distance.h"
 
 #define VEC_STRATEGY_CONTAINED_BY	8
 #define VEC_STRATEGY_L2				15
@@ -155,9 +156,9 @@ vec_gist_distance(PG_FUNCTION_ARGS)
 	if (key->flags & VBOX_POINT)
 	{
 		if (strategy == VEC_STRATEGY_L2)
-			PG_RETURN_FLOAT8(ms_exact_l2(key->x, q->x, dim));
+			PG_RETURN_FLOAT8(sqrt(vec_distance_l2_squared(key->x, q->x, dim)));
 		if (strategy == VEC_STRATEGY_L1)
-			PG_RETURN_FLOAT8(ms_exact_l1(key->x, q->x, dim));
+			PG_RETURN_FLOAT8(vec_distance_l1(key->x, q->x, dim));
 	}
 	else
 	{

@@ -5,8 +5,8 @@
  *
  * Distances go through the SIMD kernel table chosen at load time; each call
  * costs one indirect call on top of the kernel itself.  The kernels sum in
- * float32; when that overflows (elements near FLT_MAX) the distance is
- * recomputed in double, so a finite answer is never reported as infinite.
+ * float32; when that overflows (elements near FLT_MAX) vec_distance.h
+ * recomputes in double, so a finite answer is never reported as infinite.
  */
 #include "postgres.h"
 
@@ -16,8 +16,7 @@
 #include "utils/float.h"
 
 #include "vec.h"
-#include "vec_exact.h"
-#include "vec_kernels.h"
+#include "vec_distance.h"
 
 PG_FUNCTION_INFO_V1(vec_dims);
 PG_FUNCTION_INFO_V1(vec_norm);
@@ -116,45 +115,25 @@ vec_subvec(PG_FUNCTION_ARGS)
 	Vec		   *b = PG_GETARG_VEC_P(1); \
 	vec_check_same_dims(a->dim, b->dim)
 
-static double
-l2_squared(const Vec *a, const Vec *b)
-{
-	float		d = vec_kernels->l2_squared(a->x, b->x, a->dim);
-
-	if (unlikely(isinf(d)))
-		return vec_l2_squared_f64(a->x, b->x, a->dim);
-	return d;
-}
-
-static double
-inner_product(const Vec *a, const Vec *b)
-{
-	float		d = vec_kernels->inner_product(a->x, b->x, a->dim);
-
-	if (unlikely(isinf(d) || isnan(d)))
-		return vec_inner_product_f64(a->x, b->x, a->dim);
-	return d;
-}
-
 Datum
 vec_l2_distance(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8(sqrt(l2_squared(a, b)));
+	PG_RETURN_FLOAT8(sqrt(vec_distance_l2_squared(a->x, b->x, a->dim)));
 }
 
 Datum
 vec_l2_squared_distance(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8(l2_squared(a, b));
+	PG_RETURN_FLOAT8(vec_distance_l2_squared(a->x, b->x, a->dim));
 }
 
 Datum
 vec_inner_product(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
-	PG_RETURN_FLOAT8(inner_product(a, b));
+	PG_RETURN_FLOAT8(vec_distance_inner_product(a->x, b->x, a->dim));
 }
 
 Datum
@@ -162,40 +141,21 @@ vec_negative_inner_product(PG_FUNCTION_ARGS)
 {
 	VEC_BINARY_ARGS();
 	/* 0.0 - x rather than -x: an orthogonal pair gives 0, not -0 */
-	PG_RETURN_FLOAT8(0.0 - inner_product(a, b));
+	PG_RETURN_FLOAT8(0.0 - vec_distance_inner_product(a->x, b->x, a->dim));
 }
 
 Datum
 vec_cosine_distance(PG_FUNCTION_ARGS)
 {
-	float		dot,
-				norm_a,
-				norm_b;
-
 	VEC_BINARY_ARGS();
-	vec_kernels->cosine_parts(a->x, b->x, a->dim, &dot, &norm_a, &norm_b);
-	if (unlikely(isinf(norm_a) || isinf(norm_b) || isinf(dot) || isnan(dot)))
-	{
-		double		dot64,
-					norm_a64,
-					norm_b64;
-
-		vec_cosine_parts_f64(a->x, b->x, a->dim, &dot64, &norm_a64, &norm_b64);
-		PG_RETURN_FLOAT8(vec_cosine_from_parts(dot64, norm_a64, norm_b64));
-	}
-	PG_RETURN_FLOAT8(vec_cosine_from_parts(dot, norm_a, norm_b));
+	PG_RETURN_FLOAT8(vec_distance_cosine(a->x, b->x, a->dim));
 }
 
 Datum
 vec_l1_distance(PG_FUNCTION_ARGS)
 {
-	float		d;
-
 	VEC_BINARY_ARGS();
-	d = vec_kernels->l1(a->x, b->x, a->dim);
-	if (unlikely(isinf(d)))
-		PG_RETURN_FLOAT8(vec_l1_f64(a->x, b->x, a->dim));
-	PG_RETURN_FLOAT8(d);
+	PG_RETURN_FLOAT8(vec_distance_l1(a->x, b->x, a->dim));
 }
 
 static void

@@ -35,6 +35,7 @@
 
 #include "rtree.h"
 #include "vbox.h"
+#include "vec_distance.h"
 
 #define VEC_STRATEGY_CONTAINED_BY	8
 #define VEC_STRATEGY_L2				15
@@ -380,9 +381,9 @@ vec_spgist_leaf_consistent(PG_FUNCTION_ARGS)
 
 			vec_check_same_dims(dim, q->dim);
 			if (in->orderbys[k].sk_strategy == VEC_STRATEGY_L1)
-				dist[k] = ms_exact_l1(x, q->x, dim);
+				dist[k] = vec_distance_l1(x, q->x, dim);
 			else
-				dist[k] = ms_exact_l2(x, q->x, dim);
+				dist[k] = sqrt(vec_distance_l2_squared(x, q->x, dim));
 		}
 		out->distances = dist;
 	}
