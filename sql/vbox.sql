@@ -48,6 +48,30 @@ END $$;
 SELECT a.id, a.b, a.b = b.b AS same FROM boxes a JOIN boxes2 b USING (id) ORDER BY id;
 SELECT count(*) FROM boxes a JOIN boxes2 b ON a.b IS NULL AND b.b IS NULL;
 
+-- binary input with crafted one-field COPY streams: the header (int16 dim,
+-- int16 flags) must agree with the 2 * dim float4 bounds that follow
+CREATE TABLE boxes3 (b vbox);
+CREATE FUNCTION copy_payload(payload text) RETURNS text LANGUAGE sql AS $$
+	SELECT format($p$printf 'PGCOPY\n\377\r\n\000\000\000\000\000\000\000\000\000\000\001%s\377\377'$p$, payload)
+$$;
+-- good: dim 1, bounds 2.0 and 1.0 (normalised to ([1],[2]))
+SELECT copy_payload('\000\000\000\014\000\001\000\000\100\000\000\000\077\200\000\000') AS cmd \gset
+COPY boxes3 FROM PROGRAM :'cmd' WITH (FORMAT binary);
+SELECT b FROM boxes3;
+-- header says 2 dimensions, one dimension's bounds follow
+SELECT copy_payload('\000\000\000\014\000\002\000\000\100\000\000\000\077\200\000\000') AS cmd \gset
+COPY boxes3 FROM PROGRAM :'cmd' WITH (FORMAT binary);
+-- dimension 0
+SELECT copy_payload('\000\000\000\004\000\000\000\000') AS cmd \gset
+COPY boxes3 FROM PROGRAM :'cmd' WITH (FORMAT binary);
+-- nonzero flags
+SELECT copy_payload('\000\000\000\014\000\001\000\002\100\000\000\000\077\200\000\000') AS cmd \gset
+COPY boxes3 FROM PROGRAM :'cmd' WITH (FORMAT binary);
+-- NaN bound
+SELECT copy_payload('\000\000\000\014\000\001\000\000\177\300\000\000\077\200\000\000') AS cmd \gset
+COPY boxes3 FROM PROGRAM :'cmd' WITH (FORMAT binary);
+SELECT count(*) FROM boxes3;
+
 -- constructors and accessors (two unknown literals need a cast: vbox(vec,
 -- vec) and vbox(vec, float8) both accept them)
 SELECT vbox('[1,2]', '[3,4]');

@@ -258,36 +258,17 @@ vbox_out(PG_FUNCTION_ARGS)
 }
 
 /*
- * Binary format: int16 dim, int16 flags (0), then dim float4 low bounds
- * and dim float4 high bounds, in network byte order.
+ * Binary format: vec's header (see vec_recv_header), then dim float4 low
+ * bounds and dim float4 high bounds, in network byte order.
  */
 Datum
 vbox_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int16		dim;
-	int16		flags;
-	int			remaining;
+	int			dim;
 	VBox	   *result;
 
-	dim = pq_getmsgint(buf, sizeof(int16));
-	flags = pq_getmsgint(buf, sizeof(int16));
-	if (flags != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid flags %d in external vbox value", flags)));
-	if (dim < 1 || dim > VEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid dimension %d in external vbox value", dim),
-				 errdetail("A vbox has between 1 and %d dimensions.", VEC_MAX_DIM)));
-	remaining = buf->len - buf->cursor;
-	if (remaining != (int) sizeof(float4) * 2 * dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("external vbox value declares %d dimensions but carries %d bytes of bounds",
-						dim, remaining)));
-
+	dim = vec_recv_header(buf, "vbox", 2, "bounds");
 	result = vbox_new(dim);
 	for (int i = 0; i < 2 * dim; i++)
 		result->x[i] = pq_getmsgfloat4(buf);

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 
 #define VEC_MAX_DIM 16000
 
@@ -36,6 +37,10 @@ extern void vec_check_same_dims(int dim_a, int dim_b);
 
 /* ERROR unless the vec's dimension agrees with typmod (-1 accepts any). */
 extern void vec_check_typmod(const Vec *v, int32 typmod);
+
+/* Read and check the binary header of a vec or vbox; returns dim. */
+extern int	vec_recv_header(StringInfo buf, const char *type_name,
+							int floats_per_dim, const char *contents);
 
 /* ERROR if any element is NaN or infinite. */
 extern void vec_check_finite_elements(const float4 *x, int dim);

@@ -224,37 +224,50 @@ vec_typmod_out(PG_FUNCTION_ARGS)
 }
 
 /*
- * Binary format: int16 dim, int16 flags (0), then dim float4 values in
- * network byte order.  The header must agree exactly with what follows.
+ * The binary header vec and vbox share: int16 dim, int16 flags (0).  The
+ * floats_per_dim * dim float4 values that must follow are checked against
+ * the bytes actually left, so a lying header is an error, never a short or
+ * long read.  Returns dim.
+ */
+int
+vec_recv_header(StringInfo buf, const char *type_name, int floats_per_dim,
+				const char *contents)
+{
+	int16		dim = pq_getmsgint(buf, sizeof(int16));
+	int16		flags = pq_getmsgint(buf, sizeof(int16));
+	int			remaining;
+
+	if (flags != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid flags %d in external %s value", flags, type_name)));
+	if (dim < 1 || dim > VEC_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid dimension %d in external %s value", dim, type_name),
+				 errdetail("A %s has between 1 and %d dimensions.", type_name, VEC_MAX_DIM)));
+	remaining = buf->len - buf->cursor;
+	if (remaining != (int) sizeof(float4) * floats_per_dim * dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("external %s value declares %d dimensions but carries %d bytes of %s",
+						type_name, dim, remaining, contents)));
+	return dim;
+}
+
+/*
+ * Binary format: the shared header, then dim float4 values in network
+ * byte order.
  */
 Datum
 vec_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int16		dim;
-	int16		flags;
-	int			remaining;
+	int			dim;
 	Vec		   *result;
 
-	dim = pq_getmsgint(buf, sizeof(int16));
-	flags = pq_getmsgint(buf, sizeof(int16));
-	if (flags != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid flags %d in external vec value", flags)));
-	if (dim < 1 || dim > VEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid dimension %d in external vec value", dim),
-				 errdetail("A vec has between 1 and %d dimensions.", VEC_MAX_DIM)));
-	remaining = buf->len - buf->cursor;
-	if (remaining != (int) sizeof(float4) * dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("external vec value declares %d dimensions but carries %d bytes of elements",
-						dim, remaining)));
-
+	dim = vec_recv_header(buf, "vec", 1, "elements");
 	result = vec_new(dim);
 	for (int i = 0; i < dim; i++)
 		result->x[i] = pq_getmsgfloat4(buf);
