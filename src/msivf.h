@@ -189,6 +189,10 @@ extern bool msivf_insert(Relation index, Datum *values, bool *isnull,
 						 IndexInfo *indexInfo);
 extern void msivf_append_entry(Relation index, const MsivfState *st, int list,
 							   const MsivfEntry *entry);
+extern void msivf_append_entries(Relation index, const MsivfState *st, int list,
+								 const char *entries, int n);
+extern void msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
+							   ItemPointer heap_tids);
 
 /* msivfscan.c */
 extern IndexScanDesc msivf_beginscan(Relation index, int nkeys, int norderbys);

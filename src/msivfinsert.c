@@ -2,7 +2,8 @@
  * msivfinsert.c
  *		aminsert for msivf: a new row goes to the list of its nearest
  *		centroid, into the first page of that list with room (after VACUUM
- *		that may be an earlier page), or onto a new page chained at the end.
+ *		that may be an earlier page), or onto a new page chained at the end;
+ *		and msivf_insert_batch, the same for many rows at once.
  *
  * Inserters of lists sharing a directory page serialise on it: the
  * directory lock is taken first, then page locks in chain order, so
@@ -54,21 +55,30 @@ put_entry(Page page, const MsivfState *st, const MsivfEntry *entry)
 		opaque->nentries * st->entry_size;
 }
 
+/*
+ * Append n entries (back to back in entries) to one list: each into the
+ * first page of the list with room, from the directory's insert hint on,
+ * chaining new pages at the end as needed.  The entries that go onto one
+ * page are written by one GenericXLog record, whose cost (a copy and a
+ * byte-wise diff of the page) is the same for one entry as for a page
+ * full: a batch of rows for the same list pays it once per page.
+ */
 void
-msivf_append_entry(Relation index, const MsivfState *st, int list,
-				   const MsivfEntry *entry)
+msivf_append_entries(Relation index, const MsivfState *st, int list,
+					 const char *entries, int n)
 {
 	int			slot;
 	BlockNumber dirblk = msivf_dir_block(st, list, &slot);
 	Buffer		dbuf = ReadBuffer(index, dirblk);
 	BlockNumber blkno;
 	BlockNumber start;
+	int			done = 0;
 
 	LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
 	msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
 	start = blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
 
-	for (;;)
+	while (done < n)
 	{
 		Buffer		buf = ReadBuffer(index, blkno);
 		Page		page;
@@ -82,19 +92,28 @@ msivf_append_entry(Relation index, const MsivfState *st, int list,
 
 		if (opaque->nentries < st->entries_per_page)
 		{
+			int			k = Min(st->entries_per_page - opaque->nentries, n - done);
+
 			state = GenericXLogStart(index);
 			page = GenericXLogRegisterBuffer(state, buf, 0);
-			put_entry(page, st, entry);
+			for (int i = 0; i < k; i++)
+				put_entry(page, st, (const MsivfEntry *) (entries + (Size) (done + i) * st->entry_size));
 			if (blkno != start)
 			{
 				Page		dpage = GenericXLogRegisterBuffer(state, dbuf, 0);
 
 				msivf_dir_entries(dpage)[slot].insert = blkno;
+				start = blkno;
 			}
 			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-			break;
+			done += k;
+			if (done == n)
+			{
+				UnlockReleaseBuffer(buf);
+				break;
+			}
 		}
+		/* the page is full (now): on along the chain */
 		if (opaque->next != InvalidBlockNumber)
 		{
 			blkno = opaque->next;
@@ -109,13 +128,15 @@ msivf_append_entry(Relation index, const MsivfState *st, int list,
 			Page		npage;
 			Page		dpage;
 			MsivfListInfo *info;
+			int			k = Min(st->entries_per_page, n - done);
 
 			state = GenericXLogStart(index);
 			page = GenericXLogRegisterBuffer(state, buf, 0);
 			npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
 			dpage = GenericXLogRegisterBuffer(state, dbuf, 0);
 			msivf_init_page(npage, MSIVF_PAGE_LIST);
-			put_entry(npage, st, entry);
+			for (int i = 0; i < k; i++)
+				put_entry(npage, st, (const MsivfEntry *) (entries + (Size) (done + i) * st->entry_size));
 			MsivfPageGetOpaque(page)->next = nblkno;
 			info = &msivf_dir_entries(dpage)[slot];
 			info->insert = nblkno;
@@ -123,10 +144,19 @@ msivf_append_entry(Relation index, const MsivfState *st, int list,
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(nbuf);
 			UnlockReleaseBuffer(buf);
-			break;
+			done += k;
+			/* more to go: the new page is full, the next one chains onto it */
+			start = blkno = nblkno;
 		}
 	}
 	UnlockReleaseBuffer(dbuf);
+}
+
+void
+msivf_append_entry(Relation index, const MsivfState *st, int list,
+				   const MsivfEntry *entry)
+{
+	msivf_append_entries(index, st, list, (const char *) entry, 1);
 }
 
 bool
@@ -186,4 +216,121 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return false;
+}
+
+typedef struct PendingEntry
+{
+	int			list;
+	int			seq;			/* arrival order, kept within a list */
+	char	   *entry;
+} PendingEntry;
+
+static int
+cmp_pending(const void *a, const void *b)
+{
+	const PendingEntry *x = (const PendingEntry *) a;
+	const PendingEntry *y = (const PendingEntry *) b;
+
+	if (x->list != y->list)
+		return x->list < y->list ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Index n heap rows at once (values[i] at heap_tids[i]), as n calls of
+ * msivf_insert would, but appending the entries of each list together, so
+ * that a page takes one WAL record per batch rather than one per row.  For
+ * bulk loaders that insert many rows and then index them (ms.ingest).
+ */
+void
+msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
+				   ItemPointer heap_tids)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	Vec		  **vecs;
+	MsivfState *st;
+	MsivfState	copy;
+	PendingEntry *pending;
+	char	   *entries;
+	char	   *grouped;
+	float	   *x;
+	float	   *work;
+	int			m = 0;
+	int			dims = 0;
+
+	if (n <= 0)
+		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf batch insert", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	/* detoast first: that may take locks, which may invalidate st */
+	vecs = palloc(sizeof(Vec *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		vecs[i] = isnull[i] ? NULL : msivf_datum_vec(values[i]);
+		if (vecs[i] && dims == 0)
+			dims = vecs[i]->dim;
+	}
+	if (dims == 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return;
+	}
+
+	st = msivf_get_state(index);
+	if (st->dims == 0)
+	{
+		msivf_check_dims(dims);
+		set_meta_dims(index, dims);
+		st = msivf_get_state(index);
+	}
+	x = palloc(sizeof(float) * st->dims);
+	work = palloc(sizeof(float) * st->dims);
+	pending = palloc(sizeof(PendingEntry) * n);
+	entries = palloc((Size) n * st->entry_size);
+	for (int i = 0; i < n; i++)
+	{
+		Vec		   *v = vecs[i];
+		PendingEntry *p = &pending[m];
+
+		if (v == NULL)
+			continue;
+		if (v->dim != st->dims)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vec dimensions %d and %d", st->dims, v->dim),
+					 errdetail("The msivf index \"%s\" holds vecs of %d dimensions.",
+							   RelationGetRelationName(index), st->dims)));
+		if (!msivf_prepare_vector(st->metric, v->x, st->dims, x))
+			continue;
+		p->list = msivf_nearest_list(st, x);
+		p->seq = m;
+		p->entry = entries + (Size) m * st->entry_size;
+		msivf_encode_entry(st, x, p->list, &heap_tids[i], (MsivfEntry *) p->entry, work);
+		m++;
+	}
+	/* st may go stale once locks are taken: keep the scalars only */
+	copy = *st;
+	copy.centroids = NULL;
+	copy.centroid_norms = NULL;
+
+	qsort(pending, m, sizeof(PendingEntry), cmp_pending);
+	grouped = palloc((Size) Max(m, 1) * copy.entry_size);
+	for (int i = 0; i < m; i++)
+		memcpy(grouped + (Size) i * copy.entry_size, pending[i].entry, copy.entry_size);
+	for (int i = 0; i < m;)
+	{
+		int			j = i + 1;
+
+		while (j < m && pending[j].list == pending[i].list)
+			j++;
+		msivf_append_entries(index, &copy, pending[i].list,
+							 grouped + (Size) i * copy.entry_size, j - i);
+		i = j;
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }

@@ -349,6 +349,44 @@ run_sandboxed(Oid procoid, HeapTuple proctup, bytea *batch, int dims,
 }
 
 /*
+ * Run a processor (InvalidOid: ms.proc_csv) on one batch into store, whose
+ * rows are (point_id bigint, embedding vec, payload jsonb) as desc says,
+ * checked against the model: dims, and no zero vector when cosine.
+ */
+void
+ms_processor_rows(Oid procoid, bytea *batch, int dims, bool cosine,
+				  Tuplestorestate *store, TupleDesc desc)
+{
+	BatchFormat format = FORMAT_CSV;
+	PointCheck	pc;
+
+	check_dims(dims);
+	memset(&pc, 0, sizeof(pc));
+	pc.dims = dims;
+	pc.cosine = cosine;
+
+	if (!OidIsValid(procoid))
+		parse_batch(FORMAT_CSV, batch, dims, store, desc, &pc);
+	else
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(procoid));
+
+		if (!HeapTupleIsValid(tup))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("processor function %u does not exist", procoid)));
+		if (builtin_format(tup, &format))
+			parse_batch(format, batch, dims, store, desc, &pc);
+		else
+			run_sandboxed(procoid, tup, batch, dims, store, desc, &pc);
+		ReleaseSysCache(tup);
+	}
+	check_unique_ids(&pc);
+	if (pc.ids)
+		pfree(pc.ids);
+}
+
+/*
  * ms._run_processor(processor regprocedure, batch bytea, dims integer,
  *					 metric text) RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
  *
@@ -359,41 +397,16 @@ Datum
 ms_run_processor(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bytea	   *batch;
-	int			dims;
-	BatchFormat format = FORMAT_CSV;
-	PointCheck	pc;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("batch and dims must not be null")));
-	batch = PG_GETARG_BYTEA_PP(1);
-	dims = PG_GETARG_INT32(2);
-	check_dims(dims);
-	memset(&pc, 0, sizeof(pc));
-	pc.dims = dims;
-	pc.cosine = !PG_ARGISNULL(3) &&
-		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), "cosine") == 0;
+	check_dims(PG_GETARG_INT32(2));
 	InitMaterializedSRF(fcinfo, 0);
-
-	if (PG_ARGISNULL(0))
-		parse_batch(FORMAT_CSV, batch, dims, rsinfo->setResult, rsinfo->setDesc, &pc);
-	else
-	{
-		Oid			procoid = PG_GETARG_OID(0);
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(procoid));
-
-		if (!HeapTupleIsValid(tup))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("processor function %u does not exist", procoid)));
-		if (builtin_format(tup, &format))
-			parse_batch(format, batch, dims, rsinfo->setResult, rsinfo->setDesc, &pc);
-		else
-			run_sandboxed(procoid, tup, batch, dims, rsinfo->setResult, rsinfo->setDesc, &pc);
-		ReleaseSysCache(tup);
-	}
-	check_unique_ids(&pc);
+	ms_processor_rows(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0),
+					  PG_GETARG_BYTEA_PP(1), PG_GETARG_INT32(2),
+					  !PG_ARGISNULL(3) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), "cosine") == 0,
+					  rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;
 }

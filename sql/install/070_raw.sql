@@ -114,8 +114,18 @@ CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims inte
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
 
+-- Run a version's processor on one batch and insert its rows straight
+-- into the version's partition (multi-row heap inserts, msivf entries a
+-- batch at a time): what the INSERT ... SELECT FROM ms._run_processor(...)
+-- of ms._process_batch does.  NULL when that INSERT must run instead
+-- (triggers, row security, a foreign partition: see src/raw_insert.c).
+CREATE FUNCTION ms._insert_points(org text, version_id bigint, processor regprocedure,
+								  dims integer, metric text, batch bytea)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
+
 -- Feed one decoded batch through a version's processor into its points
--- (the version's partition; rows already checked by ms._run_processor).
+-- (the version's partition; rows already checked by the processor run).
 -- Internal: callers have resolved and authorised the version.
 CREATE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
 								  p_dims integer, p_metric text, p_data bytea)
@@ -124,21 +134,25 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n		bigint;
 BEGIN
-	-- New ids are the common case, and a plain INSERT is much cheaper than
+	-- New ids are the common case, and a plain insert is much cheaper than
 	-- ON CONFLICT's speculative insertion; ids already present (a replay,
 	-- a producer re-sending) take the upsert.
 	BEGIN
-		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
+		n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data);
+		IF n IS NULL THEN
+			INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+				SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+				  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
+			GET DIAGNOSTICS n = ROW_COUNT;
+		END IF;
 	EXCEPTION WHEN unique_violation THEN
 		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
 			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
 			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
 			ON CONFLICT ON CONSTRAINT points_pkey
 			DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+		GET DIAGNOSTICS n = ROW_COUNT;
 	END;
-	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM ms._index_if_grown(p_version_id);
 	RETURN n;
 END
@@ -347,6 +361,7 @@ REVOKE ALL ON FUNCTION
 	ms._lz4_encode(bytea),
 	ms._lz4_decode(bytea, bigint, bigint),
 	ms._run_processor(regprocedure, bytea, integer, text),
+	ms._insert_points(text, bigint, regprocedure, integer, text, bytea),
 	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
 	ms._called_from(text),
 	ms._audit_promotion(),
