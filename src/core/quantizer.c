@@ -19,6 +19,22 @@ quant_code_bytes(int d, int bits)
 	return bits == 8 ? (size_t) d : (size_t) (d + 1) / 2;
 }
 
+/*
+ * lrintf without the libm call (which the compiler cannot inline as long
+ * as errno may be set): cvtss2si rounds in the current mode, to nearest
+ * even by default, exactly as lrintf does; the arguments here are bounded
+ * by qmax, far inside the int range.
+ */
+static inline long
+round_to_long(float x)
+{
+#ifdef QUANT_X86
+	return _mm_cvtss_si32(_mm_set_ss(x));
+#else
+	return lrintf(x);
+#endif
+}
+
 void
 quant_encode(const float *r, int d, int bits, uint8_t *code,
 			 float *scale, float *err_norm)
@@ -43,7 +59,7 @@ quant_encode(const float *r, int d, int bits, uint8_t *code,
 
 	for (int i = 0; i < d; i++)
 	{
-		long		q = lrintf(r[i] * inv);
+		long		q = round_to_long(r[i] * inv);
 		double		e;
 
 		if (q > qmax)
