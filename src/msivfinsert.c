@@ -13,10 +13,14 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "access/rmgr.h"
+#include "access/xloginsert.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "kmeans.h"
 #include "msivf.h"
 
 /* The first vector of an index built on an empty, untyped column fixes its dims. */
@@ -53,6 +57,84 @@ put_entry(Page page, const MsivfState *st, const MsivfEntry *entry)
 	opaque->nentries++;
 	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) +
 		opaque->nentries * st->entry_size;
+}
+
+/* one fragment of a generic WAL record's block data: where, how long, what */
+typedef struct GenericFragment
+{
+	OffsetNumber offset;
+	OffsetNumber length;
+} GenericFragment;
+
+static void
+register_fragment(uint8 block_id, GenericFragment *frag, Page page, const char *at, Size len)
+{
+	frag->offset = (OffsetNumber) (at - (char *) page);
+	frag->length = (OffsetNumber) len;
+	XLogRegisterBufData(block_id, (char *) frag, sizeof(GenericFragment));
+	XLogRegisterBufData(block_id, (char *) at, len);
+}
+
+/*
+ * Append k entries to a list page that has room for them (and point the
+ * list's insert hint at it when dbuf is valid).  This is the hot path of
+ * every insert, so instead of GenericXLog's copy and byte-wise diff of
+ * the whole page (which costs in proportion to how full the page is),
+ * the record is built from the three ranges known to change: pd_lower,
+ * the new entries, the entry count.  The record is the one
+ * GenericXLogFinish would write, in the generic WAL format that
+ * generic_redo replays (access/transam/generic_xlog.c: per block, a run
+ * of fragments, each an OffsetNumber offset and length followed by the
+ * bytes), which PostgreSQL has kept unchanged since 9.6; redo zeroes the
+ * hole between pd_lower and pd_upper, which the append leaves untouched
+ * and GenericXLog keeps zeroed.
+ */
+static void
+append_on_page(Relation index, const MsivfState *st, Buffer buf, int k,
+			   const char *entries, Buffer dbuf, int slot, BlockNumber blkno)
+{
+	Page		page = BufferGetPage(buf);
+	PageHeader	ph = (PageHeader) page;
+	MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
+	char	   *dst = PageGetContents(page) + (Size) opaque->nentries * st->entry_size;
+	Size		len = (Size) k * st->entry_size;
+	Page		dpage = BufferIsValid(dbuf) ? BufferGetPage(dbuf) : NULL;
+	MsivfListInfo *info = dpage ? &msivf_dir_entries(dpage)[slot] : NULL;
+	GenericFragment frags[4];
+
+	Assert(opaque->nentries + k <= st->entries_per_page);
+	Assert(dst == (char *) page + ph->pd_lower);
+
+	START_CRIT_SECTION();
+	memcpy(dst, entries, len);
+	opaque->nentries += k;
+	ph->pd_lower = (LocationIndex) (dst + len - (char *) page);
+	MarkBufferDirty(buf);
+	if (info)
+	{
+		info->insert = blkno;
+		MarkBufferDirty(dbuf);
+	}
+	if (RelationNeedsWAL(index))
+	{
+		XLogRecPtr	lsn;
+
+		XLogBeginInsert();
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+		register_fragment(0, &frags[0], page, (char *) &ph->pd_lower, sizeof(ph->pd_lower));
+		register_fragment(0, &frags[1], page, dst, len);
+		register_fragment(0, &frags[2], page, (char *) &opaque->nentries, sizeof(opaque->nentries));
+		if (info)
+		{
+			XLogRegisterBuffer(1, dbuf, REGBUF_STANDARD);
+			register_fragment(1, &frags[3], dpage, (char *) &info->insert, sizeof(info->insert));
+		}
+		lsn = XLogInsert(RM_GENERIC_ID, 0);
+		PageSetLSN(page, lsn);
+		if (info)
+			PageSetLSN(dpage, lsn);
+	}
+	END_CRIT_SECTION();
 }
 
 /*
@@ -94,18 +176,9 @@ msivf_append_entries(Relation index, const MsivfState *st, int list,
 		{
 			int			k = Min(st->entries_per_page - opaque->nentries, n - done);
 
-			state = GenericXLogStart(index);
-			page = GenericXLogRegisterBuffer(state, buf, 0);
-			for (int i = 0; i < k; i++)
-				put_entry(page, st, (const MsivfEntry *) (entries + (Size) (done + i) * st->entry_size));
-			if (blkno != start)
-			{
-				Page		dpage = GenericXLogRegisterBuffer(state, dbuf, 0);
-
-				msivf_dir_entries(dpage)[slot].insert = blkno;
-				start = blkno;
-			}
-			GenericXLogFinish(state);
+			append_on_page(index, st, buf, k, entries + (Size) done * st->entry_size,
+						   blkno != start ? dbuf : InvalidBuffer, slot, blkno);
+			start = blkno;
 			done += k;
 			if (done == n)
 			{
@@ -256,6 +329,8 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 	char	   *grouped;
 	float	   *x;
 	float	   *work;
+	int		   *rows;
+	int32	   *assign;
 	int			m = 0;
 	int			dims = 0;
 
@@ -286,14 +361,12 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 		set_meta_dims(index, dims);
 		st = msivf_get_state(index);
 	}
-	x = palloc(sizeof(float) * st->dims);
-	work = palloc(sizeof(float) * st->dims);
-	pending = palloc(sizeof(PendingEntry) * n);
-	entries = palloc((Size) n * st->entry_size);
+	/* the rows to index, prepared (normalised under cosine), back to back */
+	x = palloc(sizeof(float) * (Size) n * st->dims);
+	rows = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
 	{
 		Vec		   *v = vecs[i];
-		PendingEntry *p = &pending[m];
 
 		if (v == NULL)
 			continue;
@@ -303,13 +376,42 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 					 errmsg("different vec dimensions %d and %d", st->dims, v->dim),
 					 errdetail("The msivf index \"%s\" holds vecs of %d dimensions.",
 							   RelationGetRelationName(index), st->dims)));
-		if (!msivf_prepare_vector(st->metric, v->x, st->dims, x))
+		if (!msivf_prepare_vector(st->metric, v->x, st->dims, x + (Size) m * st->dims))
 			continue;
-		p->list = msivf_nearest_list(st, x);
-		p->seq = m;
-		p->entry = entries + (Size) m * st->entry_size;
-		msivf_encode_entry(st, x, p->list, &heap_tids[i], (MsivfEntry *) p->entry, work);
-		m++;
+		rows[m++] = i;
+	}
+
+	/*
+	 * Their lists: one sgemm against all centroids rather than a kernel
+	 * call per (row, centroid).  A near tie may go the other way than
+	 * msivf_nearest_list's; either list is a correct home for the entry.
+	 */
+	assign = palloc(sizeof(int32) * Max(m, 1));
+	if (st->centroids == NULL || st->nlists == 1 || m == 0)
+		memset(assign, 0, sizeof(int32) * Max(m, 1));
+	else
+	{
+		size_t		work_floats = (size_t) st->nlists * Min(m, 256);
+
+		work = palloc(sizeof(float) * work_floats);
+		kmeans_assign(x, m, st->dims, st->centroids, st->centroid_norms, st->nlists,
+					  st->metric == MSIVF_METRIC_L2 ? KMEANS_L2 : KMEANS_IP,
+					  assign, NULL, work, work_floats);
+		pfree(work);
+	}
+
+	work = palloc(sizeof(float) * st->dims);
+	pending = palloc(sizeof(PendingEntry) * Max(m, 1));
+	entries = palloc((Size) Max(m, 1) * st->entry_size);
+	for (int j = 0; j < m; j++)
+	{
+		PendingEntry *p = &pending[j];
+
+		p->list = assign[j];
+		p->seq = j;
+		p->entry = entries + (Size) j * st->entry_size;
+		msivf_encode_entry(st, x + (Size) j * st->dims, p->list, &heap_tids[rows[j]],
+						   (MsivfEntry *) p->entry, work);
 	}
 	/* st may go stale once locks are taken: keep the scalars only */
 	copy = *st;
