@@ -8,25 +8,31 @@ CREATE TABLE csv_batches (i int, data bytea);
 CREATE TABLE f32_batches (i int, data bytea);
 ALTER TABLE csv_batches ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE f32_batches ALTER COLUMN data SET STORAGE EXTERNAL;
+-- Four sets of batches with distinct ids: set 0 warms up (untimed: it
+-- gives each version the msivf index that ms.ingest builds once 10,000
+-- points are in, trained on them), sets 1-3 are the timed rounds, each
+-- loading new points into that index, as a version in use receives them.
 INSERT INTO csv_batches
 	SELECT i, pg_read_binary_file(:'datadir' || '/csv_' || i || '.csv')
-	  FROM generate_series(0, :n_csv - 1) i;
+	  FROM generate_series(0, 4 * :n_csv - 1) i;
 INSERT INTO f32_batches
 	SELECT i, pg_read_binary_file(:'datadir' || '/f32_' || i || '.bin')
-	  FROM generate_series(0, :n_f32 - 1) i;
+	  FROM generate_series(0, 4 * :n_f32 - 1) i;
 SELECT 'staging is uncompressed: ' || bool_and(pg_column_compression(data) IS NULL)
   FROM (SELECT data FROM csv_batches UNION ALL SELECT data FROM f32_batches) s;
 \if :{?level}
 SET machinesoup.raw_compression_level = :level;
 \endif
 SELECT 'LZ4 level (machinesoup.raw_compression_level): ' || current_setting('machinesoup.raw_compression_level');
+SELECT set_config('bench.n_csv', :'n_csv', false), set_config('bench.n_f32', :'n_f32', false);
 
-SELECT ms.create_model('bench', 'csv', 100);
-SELECT ms.create_version('bench', 'csv', 'v1');
-SELECT ms.promote('bench', 'csv', 'v1');
-SELECT ms.create_model('bench', 'f32', 100);
-SELECT ms.create_version('bench', 'f32', 'v1', 'ms.proc_float32(bytea,integer)');
-SELECT ms.promote('bench', 'f32', 'v1');
+-- csv, f32: the versions measured; csv_noidx, f32_noidx: the same without
+-- an ANN index, to show what of ms.ingest is index upkeep
+SELECT ms.create_model('bench', m, 100) FROM unnest('{csv,f32,csv_noidx,f32_noidx}'::text[]) m;
+SELECT ms.create_version('bench', m, 'v1') FROM unnest('{csv,csv_noidx}'::text[]) m;
+SELECT ms.create_version('bench', m, 'v1', 'ms.proc_float32(bytea,integer)')
+  FROM unnest('{f32,f32_noidx}'::text[]) m;
+SELECT ms.promote('bench', m, 'v1') FROM unnest('{csv,f32,csv_noidx,f32_noidx}'::text[]) m;
 
 -- plain bytea with the default TOAST compression (pglz unless configured)
 CREATE TABLE plain_csv (id serial PRIMARY KEY, received_at timestamptz DEFAULT clock_timestamp(), b bytea);
@@ -42,70 +48,96 @@ END $$;
 
 CREATE TABLE results (kind text, method text, round int, ms float8);
 
-CREATE FUNCTION reset_all() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	TRUNCATE plain_csv, plain_f32, ms.raw_batches;
-	TRUNCATE ms.points;
-END $$;
+-- the batches of round r: set r of each kind
+CREATE FUNCTION round_sql(kind text, r int, target text) RETURNS text LANGUAGE sql AS $$
+	SELECT CASE WHEN target LIKE 'plain%'
+		THEN format('INSERT INTO %s (b) SELECT data FROM %s_batches WHERE i / %s = %s ORDER BY i',
+					target, kind, current_setting('bench.n_' || kind), r)
+		ELSE format('SELECT count(ms.ingest(''bench'', %L, data)) FROM (SELECT data FROM %s_batches WHERE i / %s = %s ORDER BY i) b',
+					target, kind, current_setting('bench.n_' || kind), r) END
+$$;
 
+-- warm-up: set 0 everywhere; no index may come to the _noidx versions
 DO $$
-DECLARE r int;
 BEGIN
-	FOR r IN 1..3 LOOP
-		PERFORM reset_all();
-		INSERT INTO results SELECT 'csv 1 MB', 'plain bytea (TOAST)', r,
-			elapsed_ms('INSERT INTO plain_csv (b) SELECT data FROM csv_batches ORDER BY i');
-		INSERT INTO results SELECT 'csv 1 MB', 'ms.ingest', r,
-			elapsed_ms($q$SELECT count(ms.ingest('bench', 'csv', data)) FROM csv_batches$q$);
-		INSERT INTO results SELECT 'f32 64 KB', 'plain bytea (TOAST)', r,
-			elapsed_ms('INSERT INTO plain_f32 (b) SELECT data FROM f32_batches ORDER BY i');
-		INSERT INTO results SELECT 'f32 64 KB', 'ms.ingest', r,
-			elapsed_ms($q$SELECT count(ms.ingest('bench', 'f32', data)) FROM f32_batches$q$);
-	END LOOP;
+	PERFORM elapsed_ms(round_sql('csv', 0, 'plain_csv')), elapsed_ms(round_sql('csv', 0, 'csv')),
+			elapsed_ms(round_sql('f32', 0, 'plain_f32')), elapsed_ms(round_sql('f32', 0, 'f32'));
 END $$;
+-- an index of the name ms.ingest gives the ANN index, and that never
+-- holds an entry, keeps it from building one on the _noidx versions
+SELECT format('CREATE INDEX points_%s_embedding ON ms.points_%s (point_id) WHERE false',
+			  version_id, version_id)
+  FROM ms.versions WHERE model LIKE '%\_noidx' \gexec
+DO $$
+BEGIN
+	PERFORM elapsed_ms(round_sql('csv', 0, 'csv_noidx')), elapsed_ms(round_sql('f32', 0, 'f32_noidx'));
+END $$;
+SELECT v.model, i.indexrelid::regclass IS NOT NULL AS has_ann_index,
+	   CASE WHEN i.indexrelid IS NOT NULL
+			THEN (SELECT lists FROM msivf_index_info(i.indexrelid::regclass)) END AS msivf_lists,
+	   (SELECT count(*) FROM ms.points p WHERE p.version_id = v.version_id) AS points
+  FROM ms.versions v
+  LEFT JOIN pg_index i ON i.indrelid = format('ms.points_%s', v.version_id)::regclass AND NOT i.indisprimary
+					  AND i.indpred IS NULL
+ ORDER BY 1;
 
--- the same without the version's ANN index (msivf on 100-d points), to
--- show what of ms.ingest is index maintenance
-CREATE TABLE sizes AS
-SELECT 'csv 1 MB' AS kind, 'plain bytea (TOAST)' AS method, sum(pg_column_size(b))::bigint AS stored FROM plain_csv
-UNION ALL SELECT 'csv 1 MB', 'ms.ingest', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'csv'
-UNION ALL SELECT 'f32 64 KB', 'plain bytea (TOAST)', sum(pg_column_size(b))::bigint FROM plain_f32
-UNION ALL SELECT 'f32 64 KB', 'ms.ingest', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'f32';
-INSERT INTO sizes SELECT kind, 'ms.ingest, no ANN index', stored FROM sizes WHERE method = 'ms.ingest';
+-- the timed rounds, every method in each (so that load on the machine
+-- falls on all of them alike)
 DO $$
 DECLARE
 	r int;
-	ix text;
+	m text;
 BEGIN
-	FOR ix IN SELECT indexrelid::regclass::text FROM pg_index
-			   WHERE indrelid::regclass::text LIKE 'ms.points\_%' AND NOT indisprimary LOOP
-		EXECUTE 'DROP INDEX ' || ix;
-	END LOOP;
 	FOR r IN 1..3 LOOP
-		PERFORM reset_all();
-		INSERT INTO results SELECT 'csv 1 MB', 'ms.ingest, no ANN index', r,
-			elapsed_ms($q$SELECT count(ms.ingest('bench', 'csv', data)) FROM csv_batches$q$);
-		INSERT INTO results SELECT 'f32 64 KB', 'ms.ingest, no ANN index', r,
-			elapsed_ms($q$SELECT count(ms.ingest('bench', 'f32', data)) FROM f32_batches$q$);
+		TRUNCATE plain_csv, plain_f32, ms.raw_batches;
+		FOREACH m IN ARRAY '{plain_csv,csv,csv_noidx}'::text[] LOOP
+			INSERT INTO results SELECT 'csv 1 MB',
+				CASE m WHEN 'plain_csv' THEN 'plain bytea (TOAST)' WHEN 'csv' THEN 'ms.ingest'
+					ELSE 'ms.ingest, no ANN index' END, r, elapsed_ms(round_sql('csv', r, m));
+		END LOOP;
+		FOREACH m IN ARRAY '{plain_f32,f32,f32_noidx}'::text[] LOOP
+			INSERT INTO results SELECT 'f32 64 KB',
+				CASE m WHEN 'plain_f32' THEN 'plain bytea (TOAST)' WHEN 'f32' THEN 'ms.ingest'
+					ELSE 'ms.ingest, no ANN index' END, r, elapsed_ms(round_sql('f32', r, m));
+		END LOOP;
 	END LOOP;
 END $$;
 
+-- bytes stored by the last round
+CREATE TABLE sizes AS
+SELECT 'csv 1 MB' AS kind, 'plain bytea (TOAST)' AS method, sum(pg_column_size(b))::bigint AS stored FROM plain_csv
+UNION ALL SELECT 'csv 1 MB', 'ms.ingest', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'csv'
+UNION ALL SELECT 'csv 1 MB', 'ms.ingest, no ANN index', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'csv_noidx'
+UNION ALL SELECT 'f32 64 KB', 'plain bytea (TOAST)', sum(pg_column_size(b))::bigint FROM plain_f32
+UNION ALL SELECT 'f32 64 KB', 'ms.ingest', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'f32'
+UNION ALL SELECT 'f32 64 KB', 'ms.ingest, no ANN index', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'f32_noidx';
 
 \echo
-\echo 'Ingest (median of 3 rounds; ms.ingest includes LZ4, the processor and the points with their index)'
-SELECT r.kind, r.method,
-	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ms)::numeric, 1) AS ms,
-	   round((sum(length(b.data)) FILTER (WHERE true) / 3.0 / 1048576
-			  / (percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ms) / 1000))::numeric, 1) AS "MB/s",
-	   round((count(b.*) / 3.0 / (percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ms) / 1000))::numeric, 0) AS "batches/s",
+\echo 'Ingest (median of 3 rounds, each of new points into a version with a trained msivf index; ms.ingest includes LZ4, the processor and the points with their indexes)'
+CREATE TABLE per_round AS
+SELECT 'csv 1 MB' AS kind, sum(length(data)) / 4.0 AS bytes, count(*) / 4.0 AS batches,
+	   sum(length(data)) FILTER (WHERE i / :n_csv = 3) AS last_bytes FROM csv_batches
+UNION ALL
+SELECT 'f32 64 KB', sum(length(data)) / 4.0, count(*) / 4.0,
+	   sum(length(data)) FILTER (WHERE i / :n_f32 = 3) FROM f32_batches;
+SELECT r.kind, r.method, round(r.med::numeric, 1) AS ms,
+	   round((p.bytes / 1048576 / (r.med / 1000))::numeric, 1) AS "MB/s",
+	   round((p.batches / (r.med / 1000))::numeric, 0) AS "batches/s",
 	   s.stored AS stored_bytes,
-	   round(100.0 * s.stored / (sum(length(b.data)) / 3), 1) AS "stored %"
-  FROM results r
+	   round(100.0 * s.stored / p.last_bytes, 1) AS "stored %"
+  FROM (SELECT kind, method, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS med
+		  FROM results GROUP BY kind, method) r
   JOIN sizes s USING (kind, method)
-  JOIN (SELECT 'csv 1 MB' AS kind, data FROM csv_batches
-		UNION ALL SELECT 'f32 64 KB', data FROM f32_batches) b USING (kind)
- GROUP BY r.kind, r.method, s.stored
+  JOIN per_round p USING (kind)
  ORDER BY r.kind, r.method DESC;
+
+\echo 'Ingest rate, % of plain, by round'
+SELECT kind, round,
+	   round((100 * min(ms) FILTER (WHERE method LIKE 'plain%') / min(ms) FILTER (WHERE method = 'ms.ingest'))::numeric, 0)
+		   AS "ms.ingest",
+	   round((100 * min(ms) FILTER (WHERE method LIKE 'plain%') / min(ms) FILTER (WHERE method = 'ms.ingest, no ANN index'))::numeric, 0)
+		   AS "no ANN index"
+  FROM results GROUP BY kind, round ORDER BY kind, round;
 
 SELECT kind,
 	   round((100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE method LIKE 'plain%')
