@@ -141,9 +141,8 @@ append_on_page(Relation index, const MsivfState *st, Buffer buf, int k,
  * Append n entries (back to back in entries) to one list: each into the
  * first page of the list with room, from the directory's insert hint on,
  * chaining new pages at the end as needed.  The entries that go onto one
- * page are written by one GenericXLog record, whose cost (a copy and a
- * byte-wise diff of the page) is the same for one entry as for a page
- * full: a batch of rows for the same list pays it once per page.
+ * page take one lock and one WAL record: a batch of rows for the same
+ * list pays those once per page rather than once per row.
  */
 void
 msivf_append_entries(Relation index, const MsivfState *st, int list,

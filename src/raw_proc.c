@@ -351,7 +351,8 @@ run_sandboxed(Oid procoid, HeapTuple proctup, bytea *batch, int dims,
 /*
  * Run a processor (InvalidOid: ms.proc_csv) on one batch into store, whose
  * rows are (point_id bigint, embedding vec, payload jsonb) as desc says,
- * checked against the model: dims, and no zero vector when cosine.
+ * checked against the model: no NULL id or embedding, the model's dims, no
+ * zero vector when cosine, no id twice.
  */
 void
 ms_processor_rows(Oid procoid, bytea *batch, int dims, bool cosine,
