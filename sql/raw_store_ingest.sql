@@ -74,14 +74,22 @@ SELECT ms.create_model('ing', 'vecs', 40);
 SELECT ms.create_version('ing', 'vecs', 'v1');
 SELECT format('ms.points_%s', version_id) AS vpart FROM ms.versions
  WHERE org = 'ing' AND model = 'vecs' AND label = 'v1' \gset
+-- room on the heap pages, so that a re-sent batch updates in place (HOT)
+ALTER TABLE :vpart SET (fillfactor = 50);
 CREATE INDEX ing_one_list ON :vpart USING msivf (embedding vec_l2_ops);
 SELECT ms.ingest('ing', 'vecs', ing_csv(1, 400, 40), 'v1') > 0 AS ingested;
 CREATE INDEX ing_l2 ON :vpart USING msivf (embedding vec_l2_ops) WITH (lists = 8);
 CREATE INDEX ing_cos ON :vpart USING msivf (embedding vec_cosine_ops) WITH (lists = 8);
 SELECT ms.ingest('ing', 'vecs', ing_csv(401, 300, 40), 'v1') > 0 AS ingested;
 SELECT ms.ingest('ing', 'vecs', ing_csv(701, 300, 40), 'v1') > 0 AS ingested;
--- a re-sent batch: the upsert path, one row at a time
+-- a re-sent batch: the upsert path, one row at a time; new embeddings
+-- get new index entries, the same ones update in place (HOT), and the
+-- msivf scans below must find those rows through their chains' roots
 SELECT ms.ingest('ing', 'vecs', ing_csv(651, 100, 40, 0.41), 'v1') > 0 AS ingested;
+BEGIN;
+SELECT ms.ingest('ing', 'vecs', ing_csv(801, 100, 40), 'v1') > 0 AS ingested;
+SELECT pg_stat_get_xact_tuples_hot_updated(:'vpart'::regclass) >= 50 AS hot_updates;
+COMMIT;
 SELECT count(*) FROM :vpart;
 SELECT lists FROM msivf_index_info('ms.ing_one_list');
 SELECT lists FROM msivf_index_info('ms.ing_l2');

@@ -525,12 +525,17 @@ visit_batch(IndexScanDesc scan)
 
 /*
  * Fetches the row with the scan's snapshot and computes its exact key and
- * operator value; false if the row is not visible.
+ * operator value; false if the row is not visible.  tid stays the index
+ * entry's: the fetch follows a HOT chain and reports the member it found
+ * in the TID it is given, but the executor fetches the row again from the
+ * TID we return, which must be the chain's root.
  */
 static bool
-rerank(IndexScanDesc scan, ItemPointer tid, double *key, double *value)
+rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double *value)
 {
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	ItemPointerData tid_copy = *entry_tid;
+	ItemPointer tid = &tid_copy;
 	bool		call_again = false;
 	bool		all_dead = false;
 	bool		found;
