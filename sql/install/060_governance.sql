@@ -153,13 +153,23 @@ COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model
 -- index chosen by dimension (see ms._create_version_index), so a query of
 -- one version touches only its own partition.  (A partition cannot carry
 -- its own typmod, hence the CHECK.)
+--
+-- The parent has no primary key or index: each partition gets its own
+-- primary key, points_<version_id>_pkey on (org, version_id, point_id),
+-- from ms.create_version, and upserts name the partition.  Why: the parent
+-- belongs to the extension while its partitions are user data that pg_dump
+-- dumps as plain tables, re-attached in the pre-data section and given
+-- their keys in post-data.  With a key on the parent, which CREATE
+-- EXTENSION has already made by then, ATTACH PARTITION would clone it onto
+-- the partition and pg_restore's own "ADD CONSTRAINT ... PRIMARY KEY" would
+-- then fail ("multiple primary keys").  Since each partition holds a single
+-- version, a key per partition is the same uniqueness.
 CREATE TABLE ms.points (
 	org			text NOT NULL,
 	version_id	bigint NOT NULL,
 	point_id	bigint NOT NULL,
 	embedding	@extschema@.vec NOT NULL,
-	payload		jsonb,
-	CONSTRAINT points_pkey PRIMARY KEY (org, version_id, point_id)
+	payload		jsonb
 ) PARTITION BY LIST (version_id);
 COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version';
 
@@ -528,10 +538,12 @@ BEGIN
 	part := pg_catalog.format('points_%s', vid);
 	EXECUTE pg_catalog.format(
 		'CREATE TABLE ms.%I PARTITION OF ms.points ('
+		'CONSTRAINT %I PRIMARY KEY (org, version_id, point_id), '
 		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
 		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
 		') FOR VALUES IN (%s)',
-		part, pg_catalog.format('%s_org', part), p_org,
+		part, pg_catalog.format('%s_pkey', part),
+		pg_catalog.format('%s_org', part), p_org,
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
 
@@ -797,12 +809,17 @@ BEGIN
 		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
 	END IF;
 
-	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-		SELECT p_org, r.version_id, u.id, u.v, u.p
-		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs),
-						  pg_catalog.unnest(payloads)) AS u(id, v, p)
-		ON CONFLICT ON CONSTRAINT points_pkey
-		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	-- into the partition itself: its primary key is the ON CONFLICT
+	-- arbiter (the parent has none, see ms.points)
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, u.id, u.v, u.p '
+		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+		'ON CONFLICT (org, version_id, point_id) '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', r.version_id))
+		USING p_org, r.version_id, ids, vecs, payloads;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM ms._index_if_grown(r.version_id);
 	RETURN n;
