@@ -181,7 +181,15 @@ SELECT pg_catalog.pg_extension_config_dump('ms.orgs', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions', '');
-SELECT pg_catalog.pg_extension_config_dump('ms.grants', '');
+-- ms.grants.role is a regrole, an OID that pg_dump writes as the role's
+-- name and a restore looks up by name (so roles must exist first).  A role
+-- dropped after its grants leaves rows whose OID names nobody; regrole
+-- writes those as bare numbers, which a restore would take as whatever role
+-- has that OID in the new cluster.  Such rows are left out of the dump.
+-- (pg_dump runs the filter with an empty search_path: all is qualified.)
+SELECT pg_catalog.pg_extension_config_dump('ms.grants',
+	'WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r '
+	'WHERE r.oid OPERATOR(pg_catalog.=) grants.role::pg_catalog.oid)');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions_promotion_id_seq', '');
 
