@@ -408,6 +408,14 @@ $dst->append_conf('postgresql.conf', $conf);
 $dst->restart;
 check_restored($dst, 'shop', 'fresh cluster');
 
+# --- a plain-format dump run by psql ----------------------------------------
+my $plain = $PostgreSQL::Test::Utils::tmp_check . '/shop.sql';
+run_ok([ 'pg_restore', '-f', $plain, $dump ], 'pg_restore -f (plain SQL script)');
+$dst->safe_psql('postgres', 'CREATE DATABASE shop_plain');
+run_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $plain, '-d', $dst->connstr('shop_plain') ],
+	'psql runs the plain script');
+check_restored($dst, 'shop_plain', 'plain script');
+
 $dst->stop;
 $src->stop;
 done_testing();
