@@ -214,10 +214,27 @@ $queries{ms_in_box_acme} =
 my %plan_index = (knn_gist => 'items_g', box_gist => 'items_g', knn_spgist => 'items_s',
 	knn_msivf => 'items_e');
 
+# ms.knn / ms.within run through the version's own index: counted by the
+# index's scans in the calling transaction (default planner settings)
+my %index_use = (
+	acme_v1 => [ qq{SELECT count(*) FROM ms.knn('acme', 'hi', $q_hi, 10, 'v1')}, 'acme', 'v1' ],
+	beta_a => [ q{SELECT count(*) FROM ms.within('beta', 'lo', '[0.2,0.3]', 0.15, 'a')}, 'beta', 'a' ],
+);
+
 sub snapshot
 {
 	my ($node, $db) = @_;
 	my %s;
+	for my $k (sort keys %index_use)
+	{
+		my ($sql, $org, $label) = @{ $index_use{$k} };
+		$s{"index_use_$k"} = $node->safe_psql($db, qq{
+BEGIN;
+$sql;
+SELECT pg_stat_get_xact_numscans(format('ms.points_%s_embedding', version_id)::regclass) > 0
+  FROM ms.versions WHERE org = '$org' AND label = '$label';
+COMMIT;});
+	}
 	for my $k (sort keys %queries)
 	{
 		$s{$k} = $node->safe_psql($db, "SET enable_seqscan = off; $queries{$k}");
@@ -314,6 +331,10 @@ for my $k (sort keys %plan_index)
 {
 	like($before->{"plan_$k"}, qr/\b$plan_index{$k}\b/, "source: $k uses $plan_index{$k}");
 }
+for my $k (sort keys %index_use)
+{
+	like($before->{"index_use_$k"}, qr/^\d+\nt$/, "source: ms queries of $k use its index");
+}
 like($before->{verify_audit}, qr/^t\|[1-9]\d*\|$/, 'source: the audit chain is intact');
 like($before->{report_beta}, qr/read_batch/, 'source: the access report lists the read');
 like($before->{partitions}, qr/points_1\|.*points_1_embedding\|msivf/, 'source: acme v1 has its msivf index');
@@ -355,6 +376,10 @@ sub check_restored
 	for my $k (sort keys %plan_index)
 	{
 		like($after->{"plan_$k"}, qr/\b$plan_index{$k}\b/, "$what: $k uses $plan_index{$k}");
+	}
+	for my $k (sort keys %index_use)
+	{
+		is($after->{"index_use_$k"}, $before->{"index_use_$k"}, "$what: ms queries of $k use its index");
 	}
 	is($node->safe_psql($db, $orphans), '0', "$what: no grant of an unknown role is restored");
 	is(matrix($node, $db, $acme_batch), $matrix_src, "$what: the same grant decisions and raw reads");
