@@ -584,6 +584,36 @@ END
 $$;
 COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the processor of a version (needs stage)';
 
+-- ms.versions.processor is a regprocedure, an OID with no pg_depend entry,
+-- so nothing would stop DROP FUNCTION from leaving a version pointing at a
+-- function that no longer exists.  Worse, pg_dump writes such a dangling
+-- regprocedure as a bare number, which a restore accepts as whatever
+-- function has that OID in the new cluster.  So dropping a function that
+-- is a version's processor is refused, as for any other dependency.
+-- (DROP EXTENSION is not watched: dropping this extension drops ms.versions
+-- itself, and another extension's processors are rarely dropped alone.)
+CREATE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r	record;
+BEGIN
+	SELECT v.org, v.model, v.label, d.object_identity INTO r
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	  JOIN ms.versions v ON v.processor::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+	 ORDER BY v.version_id LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop function % because it is the processor of label "%" of model "%/%"',
+			r.object_identity, r.label, r.org, r.model
+			USING ERRCODE = '2BP01',
+				  HINT = 'Give the version another processor with ms.set_processor() first.';
+	END IF;
+END
+$$;
+CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
+	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION ms._processor_drop_guard();
+
 CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -312,6 +312,8 @@ SELECT ms.upsert_points('beta', 'lo', 'c', ARRAY[1, 2], ARRAY['[1,1]', '[2,2]']:
 SELECT ms.upsert_points('beta', 'lo', 'c', ARRAY[2, 3], ARRAY['[2.5,2]', '[3,3]']::vec[]);
 SELECT * FROM ms.knn('beta', 'lo', '[2,2]', 3, 'c');
 SELECT ms.promote('beta', 'lo', 'c');
+-- label b's processor cannot be dropped
+SELECT public.try($$DROP FUNCTION procs.tagged_csv(bytea, integer)$$);
 SELECT ms.grant('regress_dr_none', 'query', 'beta', 'lo', 'c');
 SET ROLE regress_dr_none;
 SELECT public.try($$SELECT point_id FROM ms.knn('beta', 'lo', '[3,3]', 1)$$);
@@ -362,6 +364,7 @@ note("grant decisions on the source:\n$matrix_src");
 note("follow-up on the source:\n$follow_src");
 like($matrix_src, qr/regress_dr_sci: SELECT md5\(ms.read_batch\(1\)\) => ok [0-9a-f]{32}/,
 	'source: the scientist reads a batch');
+like($follow_src, qr/^error 2BP01$/m, "source: a version's processor cannot be dropped");
 like($matrix_src, qr/regress_dr_query: SELECT ms.promote\('beta', 'lo', 'b'\) => error 42501/,
 	'source: a consumer may not promote');
 
