@@ -188,6 +188,9 @@ $node->poll_query_until('postgres',
 like($stdout, qr/127\.0\.0\.1/, 'the login is over TCP from 127.0.0.1');
 like($stderr, qr/raw data access is not allowed from 127\.0\.0\.1/,
 	'raw access from 127.0.0.1 is refused when the list excludes it');
+is(audit_count("action = 'refuse_access' AND reason = 'from tcp' AND client_addr = '127.0.0.1'"
+	  . " AND role = 'regress_raw_sci' AND org = 'acme'"),
+	'1', 'the refusal is in the audit log, with the client address');
 is(last_line($node->safe_psql('postgres', q{
 SELECT ms.open_access('acme', 'm', 'from the socket');
 SELECT length(ms.read_batch(1));
