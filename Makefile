@@ -14,12 +14,18 @@ CORE_SRCS = $(sort $(wildcard src/core/*.c))
 GLUE_SRCS = $(sort $(wildcard src/*.c))
 OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
-# The install script is assembled from one fragment per concern, so each
-# capability keeps its SQL next to nothing else's.
+# The install script of the current version is assembled from one fragment
+# per concern, so each capability keeps its SQL next to nothing else's.
+# Every version that has landed stays installable and updatable: its
+# script is kept, frozen, as sql/machinesoup--<old>.sql, beside the update
+# scripts sql/machinesoup--<old>--<new>.sql (test/t/060_upgrade.pl checks
+# that each updates to exactly what a fresh install creates).  To move on
+# to a new version: commit the generated script under the old version's
+# name, raise default_version, and write the update script.
 EXT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
 EXT_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = $(EXT_SCRIPT)
-DATA = $(filter-out $(EXT_SCRIPT),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA = $(filter-out $(EXT_SCRIPT),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%.sql,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)

@@ -326,6 +326,9 @@ CREATE FUNCTION regress_ms_badproc(batch bytea) RETURNS SETOF integer
 LANGUAGE sql AS $$ SELECT 1 $$;
 SELECT ms.create_version('acme', 'm', 'v3', 'regress_ms_proc(bytea, integer)');
 SELECT processor FROM ms.versions WHERE org = 'acme' AND model = 'm' AND label = 'v3';
+-- a version's processor cannot be dropped (a dangling regprocedure would
+-- be dumped as a bare OID)
+SELECT regress_ms_try($$DROP FUNCTION regress_ms_proc(bytea, integer)$$);
 SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v4', 'regress_ms_badproc(bytea)')$$);
 REVOKE EXECUTE ON FUNCTION regress_ms_proc(bytea, integer) FROM PUBLIC;
 SET ROLE regress_ms_sci;

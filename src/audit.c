@@ -14,9 +14,11 @@
  * One writer per database: a background worker connects to a single
  * database for life, so the first request from a database registers a
  * dynamic worker for it (bgw_main_arg = database OID).  The writer exits
- * after machinesoup.audit_writer_idle seconds without work, so it never
- * pins a database for long (DROP DATABASE waits for it); the next request
- * starts a new one.  Everything needs the shared memory reserved at
+ * after machinesoup.audit_writer_idle seconds without work, and at once
+ * when DROP DATABASE names its database (an object-access hook tells it):
+ * DROP DATABASE refuses to run while any other process is connected, and
+ * would otherwise fail for up to a minute after the last audited action.
+ * The next request starts a new writer.  Everything needs the shared memory reserved at
  * server start, so the library must be in shared_preload_libraries.
  *
  * The chain: rows are numbered 1, 2, ... by the writer, which holds an
@@ -32,6 +34,8 @@
 #include <sys/socket.h>
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
@@ -119,6 +123,7 @@ typedef struct AuditWriter
 	int			pid;
 	Latch	   *latch;
 	TimestampTz since;			/* when registered or attached */
+	bool		leave;			/* DROP DATABASE wants the database to itself */
 } AuditWriter;
 
 typedef struct AuditShared
@@ -136,6 +141,9 @@ static bool audit_preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+static AuditWriter *find_writer(Oid dboid);
 
 /* settings */
 static int	audit_timeout_ms = 5000;
@@ -176,6 +184,38 @@ audit_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/*
+ * DROP DATABASE runs this hook before it checks for other connections to
+ * the database (and holds the database lock, so no new ones can come):
+ * ask that database's writer to finish what is queued and leave.  If the
+ * drop then fails anyway, the next audited action starts a new writer.
+ */
+static void
+audit_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == DatabaseRelationId && audit_shared != NULL)
+	{
+		AuditWriter *w;
+		Latch	   *wake = NULL;
+
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		w = find_writer(objectId);
+		if (w)
+		{
+			w->leave = true;
+			if (w->state == WRITER_RUNNING)
+				wake = w->latch;
+		}
+		LWLockRelease(audit_shared->lock);
+		if (wake)
+			SetLatch(wake);
+	}
+}
+
 void
 ms_audit_init(void)
 {
@@ -207,6 +247,8 @@ ms_audit_init(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = audit_shmem_startup;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = audit_object_access;
 }
 
 void
@@ -332,6 +374,7 @@ claim_writer(AuditWriter *w)
 	w->pid = 0;
 	w->latch = NULL;
 	w->since = GetCurrentTimestamp();
+	w->leave = false;
 }
 
 /* asks the postmaster for a writer for database dboid; false if refused */
@@ -991,7 +1034,8 @@ ms_audit_writer_main(Datum main_arg)
 					pending = true;
 			if (pending)
 				last_work = GetCurrentTimestamp();
-			else if (TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(),
+			else if (w->leave ||
+					 TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(),
 												audit_writer_idle_s * 1000))
 			{
 				w->state = WRITER_NONE;

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,6 +30,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -340,6 +342,68 @@ audit_session(const char *action, TimestampTz at, bool has_batch, int64 batch_id
 }
 
 /*
+ * Refusals are audited too: a customer's report should show who tried to
+ * reach its raw data and was turned away (from an unlisted network, or
+ * without raw_read), not only who succeeded.  The record is committed by
+ * the audit writer, so the error that follows does not undo it.
+ */
+static void
+audit_refusal(const char *action, const char *org, const char *model,
+			  const char *reason, bool has_batch, int64 batch_id)
+{
+	AuditRecord rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.action = action;
+	rec.org = org;
+	rec.model = model;
+	rec.reason = reason;
+	rec.has_batch = has_batch;
+	rec.batch_id = batch_id;
+	ms_audit_write(&rec);
+}
+
+/*
+ * The network and raw_read checks; if either refuses, record the refusal
+ * as refusal_action and raise the check's own error.  The checks run in a
+ * subtransaction because the privilege check is SQL, and its error must be
+ * caught and cleaned up before the record can be written.
+ */
+static void
+require_access(const char *org, const char *model, const char *reason,
+			   const char *refusal_action, bool has_batch, int64 batch_id)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		require_network();
+		require_privilege(org, model, "raw_read", "read raw data of");
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		audit_refusal(refusal_action, org, model, reason, has_batch, batch_id);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
  * If the session has been idle too long, record its expiry (durably) and
  * close it; returns true when that happened.
  */
@@ -411,8 +475,7 @@ ms_open_access(PG_FUNCTION_ARGS)
 				 errmsg("reason is too long"),
 				 errdetail("At most %d bytes are kept.", AUDIT_REASON_MAX)));
 	ms_audit_require();
-	require_network();
-	require_privilege(org, model, "raw_read", "read raw data of");
+	require_access(org, model, reason, "refuse_access", false, 0);
 
 	/* one session per backend: a new one ends the previous */
 	if (!expire_if_idle() && session.open)
@@ -493,9 +556,9 @@ ms_read_batch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("no raw data access session is open"),
 				 errhint("Open one with ms.open_access(org, model, reason).")));
-	require_network();
 	/* a grant revoked during the session ends its reach */
-	require_privilege(session.org, session.model, "raw_read", "read raw data of");
+	require_access(session.org, session.model, session.reason, "refuse_read",
+				   true, batch_id);
 
 	args[0] = Int64GetDatum(batch_id);
 	SPI_connect();
@@ -523,10 +586,14 @@ ms_read_batch(PG_FUNCTION_ARGS)
 
 	/* the same answer for a batch of another model and one that does not exist */
 	if (!found || strcmp(org, session.org) != 0 || strcmp(model, session.model) != 0)
+	{
+		audit_refusal("refuse_read", session.org, session.model, session.reason,
+					  true, batch_id);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("batch " INT64_FORMAT " is not in the access session's model \"%s/%s\"",
 						batch_id, session.org, session.model)));
+	}
 
 	/* the record is committed before any byte leaves */
 	audit_session("read_batch", 0, true, batch_id, label);

@@ -272,7 +272,7 @@ vbox_recv(PG_FUNCTION_ARGS)
 	result = vbox_new(dim);
 	for (int i = 0; i < 2 * dim; i++)
 		result->x[i] = pq_getmsgfloat4(buf);
-	vec_check_finite_elements(result->x, 2 * dim);
+	vec_check_finite_elements(result->x, 2 * dim, "vbox");
 	vbox_normalize(result->x, result->x + dim, dim);
 	PG_RETURN_VBOX_P(result);
 }

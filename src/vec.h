@@ -43,6 +43,7 @@ extern int	vec_recv_header(StringInfo buf, const char *type_name,
 							int floats_per_dim, const char *contents);
 
 /* ERROR if any element is NaN or infinite. */
-extern void vec_check_finite_elements(const float4 *x, int dim);
+extern void vec_check_finite_elements(const float4 *x, int dim,
+									  const char *type_name);
 
 #endif							/* MS_VEC_H */

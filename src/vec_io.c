@@ -66,19 +66,20 @@ vec_check_typmod(const Vec *v, int32 typmod)
 				 errmsg("expected %d dimensions, not %d", typmod, v->dim)));
 }
 
+/* type_name: the type being read, for the message ("vec" or "vbox") */
 void
-vec_check_finite_elements(const float4 *x, int dim)
+vec_check_finite_elements(const float4 *x, int dim, const char *type_name)
 {
 	for (int i = 0; i < dim; i++)
 	{
 		if (isnan(x[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("NaN not allowed in vec")));
+					 errmsg("NaN not allowed in %s", type_name)));
 		if (isinf(x[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("infinite value not allowed in vec")));
+					 errmsg("infinite value not allowed in %s", type_name)));
 	}
 }
 
@@ -271,7 +272,7 @@ vec_recv(PG_FUNCTION_ARGS)
 	result = vec_new(dim);
 	for (int i = 0; i < dim; i++)
 		result->x[i] = pq_getmsgfloat4(buf);
-	vec_check_finite_elements(result->x, dim);
+	vec_check_finite_elements(result->x, dim, "vec");
 	vec_check_typmod(result, typmod);
 	PG_RETURN_VEC_P(result);
 }

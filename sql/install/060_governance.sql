@@ -153,13 +153,23 @@ COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model
 -- index chosen by dimension (see ms._create_version_index), so a query of
 -- one version touches only its own partition.  (A partition cannot carry
 -- its own typmod, hence the CHECK.)
+--
+-- The parent has no primary key or index: each partition gets its own
+-- primary key, points_<version_id>_pkey on (org, version_id, point_id),
+-- from ms.create_version, and upserts name the partition.  Why: the parent
+-- belongs to the extension while its partitions are user data that pg_dump
+-- dumps as plain tables, re-attached in the pre-data section and given
+-- their keys in post-data.  With a key on the parent, which CREATE
+-- EXTENSION has already made by then, ATTACH PARTITION would clone it onto
+-- the partition and pg_restore's own "ADD CONSTRAINT ... PRIMARY KEY" would
+-- then fail ("multiple primary keys").  Since each partition holds a single
+-- version, a key per partition is the same uniqueness.
 CREATE TABLE ms.points (
 	org			text NOT NULL,
 	version_id	bigint NOT NULL,
 	point_id	bigint NOT NULL,
 	embedding	@extschema@.vec NOT NULL,
-	payload		jsonb,
-	CONSTRAINT points_pkey PRIMARY KEY (org, version_id, point_id)
+	payload		jsonb
 ) PARTITION BY LIST (version_id);
 COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version';
 
@@ -171,7 +181,15 @@ SELECT pg_catalog.pg_extension_config_dump('ms.orgs', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions', '');
-SELECT pg_catalog.pg_extension_config_dump('ms.grants', '');
+-- ms.grants.role is a regrole, an OID that pg_dump writes as the role's
+-- name and a restore looks up by name (so roles must exist first).  A role
+-- dropped after its grants leaves rows whose OID names nobody; regrole
+-- writes those as bare numbers, which a restore would take as whatever role
+-- has that OID in the new cluster.  Such rows are left out of the dump.
+-- (pg_dump runs the filter with an empty search_path: all is qualified.)
+SELECT pg_catalog.pg_extension_config_dump('ms.grants',
+	'WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r '
+	'WHERE r.oid OPERATOR(pg_catalog.=) grants.role::pg_catalog.oid)');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions_promotion_id_seq', '');
 
@@ -528,10 +546,12 @@ BEGIN
 	part := pg_catalog.format('points_%s', vid);
 	EXECUTE pg_catalog.format(
 		'CREATE TABLE ms.%I PARTITION OF ms.points ('
+		'CONSTRAINT %I PRIMARY KEY (org, version_id, point_id), '
 		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
 		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
 		') FOR VALUES IN (%s)',
-		part, pg_catalog.format('%s_org', part), p_org,
+		part, pg_catalog.format('%s_pkey', part),
+		pg_catalog.format('%s_org', part), p_org,
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
 
@@ -563,6 +583,36 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the processor of a version (needs stage)';
+
+-- ms.versions.processor is a regprocedure, an OID with no pg_depend entry,
+-- so nothing would stop DROP FUNCTION from leaving a version pointing at a
+-- function that no longer exists.  Worse, pg_dump writes such a dangling
+-- regprocedure as a bare number, which a restore accepts as whatever
+-- function has that OID in the new cluster.  So dropping a function that
+-- is a version's processor is refused, as for any other dependency.
+-- (DROP EXTENSION is not watched: dropping this extension drops ms.versions
+-- itself, and another extension's processors are rarely dropped alone.)
+CREATE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r	record;
+BEGIN
+	SELECT v.org, v.model, v.label, d.object_identity INTO r
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	  JOIN ms.versions v ON v.processor::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+	 ORDER BY v.version_id LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop function % because it is the processor of label "%" of model "%/%"',
+			r.object_identity, r.label, r.org, r.model
+			USING ERRCODE = '2BP01',
+				  HINT = 'Give the version another processor with ms.set_processor() first.';
+	END IF;
+END
+$$;
+CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
+	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION ms._processor_drop_guard();
 
 CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -797,12 +847,17 @@ BEGIN
 		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
 	END IF;
 
-	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-		SELECT p_org, r.version_id, u.id, u.v, u.p
-		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs),
-						  pg_catalog.unnest(payloads)) AS u(id, v, p)
-		ON CONFLICT ON CONSTRAINT points_pkey
-		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+	-- into the partition itself: its primary key is the ON CONFLICT
+	-- arbiter (the parent has none, see ms.points)
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, u.id, u.v, u.p '
+		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+		'ON CONFLICT (org, version_id, point_id) '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', r.version_id))
+		USING p_org, r.version_id, ids, vecs, payloads;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM ms._index_if_grown(r.version_id);
 	RETURN n;

@@ -146,11 +146,15 @@ BEGIN
 			GET DIAGNOSTICS n = ROW_COUNT;
 		END IF;
 	EXCEPTION WHEN unique_violation THEN
-		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
-			ON CONFLICT ON CONSTRAINT points_pkey
-			DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
+		-- the partition's own primary key is the arbiter (see ms.points)
+		EXECUTE pg_catalog.format(
+			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+			'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+			'  FROM ms._run_processor($3, $4, $5, $6) r '
+			'ON CONFLICT (org, version_id, point_id) '
+			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+			pg_catalog.format('points_%s', p_version_id))
+			USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
 		GET DIAGNOSTICS n = ROW_COUNT;
 	END;
 	PERFORM ms._index_if_grown(p_version_id);

@@ -23,7 +23,18 @@ RUNAS=()
 [ "$(id -u)" = 0 ] && RUNAS=(runuser -u postgres --)
 KERNEL_NS_100=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 100)
 KERNEL_NS_1536=$(./test/bench/bench_kernels.bin --ns-per-vector l2_squared 1536)
+# The bare kernels over the heap's layout (one 1536-d vector per 8 KiB page,
+# out of cache): no SQL scan of rand1536 can beat these, executor or not.
+HEAP_NS=()
+for op in l2_squared cosine_parts; do
+	for level in scalar avx2 avx512 neon; do
+		ns=$(./test/bench/bench_kernels.bin --heap-ns-per-vector $op 1536 $level 2>/dev/null) || continue
+		HEAP_NS+=("('$op', '$level', $ns)")
+	done
+done
+HEAP_VALUES=$(IFS=,; echo "${HEAP_NS[*]}")
 
 "${RUNAS[@]}" pg_virtualenv -o shared_buffers=2GB -- psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" \
 	-v kernel_ns_100="$KERNEL_NS_100" -v kernel_ns_1536="$KERNEL_NS_1536" \
+	-v heap_values="$HEAP_VALUES" \
 	-f - < test/bench/vec_sql_bench.sql

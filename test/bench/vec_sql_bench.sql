@@ -134,11 +134,23 @@ ORDER BY r.dataset, r.op, r.ns_row;
 
 \echo
 \echo 'Scalar build vs best SIMD level on the same rows (target at 1536-d: >= 3x).'
+\echo 'bare kernel, heap layout: the C kernels alone over one 1536-d vector per'
+\echo '8 KiB page out of cache (bench_kernels --heap-ns-per-vector), no executor.'
+CREATE TEMP TABLE heap_kernel (kernel text, simd text, ns float8);
+INSERT INTO heap_kernel VALUES :heap_values;
 SELECT dataset, op, storage,
-	round((max(ms) FILTER (WHERE variant LIKE 'vec scalar%') / min(ms))::numeric, 2) AS "scalar / best"
+	round((max(ms) FILTER (WHERE variant LIKE 'vec scalar%') / min(ms))::numeric, 2) AS "scalar / best",
+	CASE WHEN dataset = 'random-1536d' AND storage LIKE 'main%' THEN
+		(SELECT round((max(ns) FILTER (WHERE simd = 'scalar') / min(ns))::numeric, 2)
+		   FROM heap_kernel WHERE kernel = CASE x.op WHEN '<->' THEN 'l2_squared' ELSE 'cosine_parts' END)
+	END AS "same, bare kernel, heap layout"
 FROM (SELECT *, CASE WHEN variant LIKE '%TOAST%' THEN 'external (TOAST)' ELSE 'main (default)' END AS storage
 	  FROM results WHERE variant LIKE 'vec %') x
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+\echo 'Bare kernels over the heap layout (ns per 1536-d vector):'
+SELECT kernel, simd, round(ns::numeric, 1) AS "ns/vector",
+	round((6144 / ns)::numeric, 2) AS "GB/s"
+FROM heap_kernel ORDER BY kernel, ns DESC;
 
 \echo 'Default storage (main) vs TOAST (external) at 1536-d, best SIMD level.'
 SELECT round((min(ms) FILTER (WHERE variant LIKE '%TOAST%') / min(ms) FILTER (WHERE variant NOT LIKE '%TOAST%'))::numeric, 2)

@@ -84,7 +84,7 @@ like($plan, qr/Index Scan using items_l2/, 'the filtered query uses the index');
 my $total = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
 my $pages = int($total / 1000) + 2;
 my $fetches = "FETCH 1000 FROM c;\n" x $pages;
-my $out = $node->safe_psql('postgres', qq{
+$out = $node->safe_psql('postgres', qq{
 	BEGIN;
 	SET LOCAL enable_seqscan = off;
 	DECLARE c CURSOR FOR SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2);

@@ -188,6 +188,9 @@ $node->poll_query_until('postgres',
 like($stdout, qr/127\.0\.0\.1/, 'the login is over TCP from 127.0.0.1');
 like($stderr, qr/raw data access is not allowed from 127\.0\.0\.1/,
 	'raw access from 127.0.0.1 is refused when the list excludes it');
+is(audit_count("action = 'refuse_access' AND reason = 'from tcp' AND client_addr = '127.0.0.1'"
+	  . " AND role = 'regress_raw_sci' AND org = 'acme'"),
+	'1', 'the refusal is in the audit log, with the client address');
 is(last_line($node->safe_psql('postgres', q{
 SELECT ms.open_access('acme', 'm', 'from the socket');
 SELECT length(ms.read_batch(1));
@@ -230,6 +233,11 @@ unlike($stdout, qr/1,1,2/, 'and no byte of the batch is returned');
 $node->safe_psql('postgres', 'ALTER TABLE IF EXISTS ms.audit_log_away RENAME TO audit_log');
 
 # --- each database has its own writer and log --------------------------------
+# Writers stay long enough here that only DROP DATABASE's call makes one leave.
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET machinesoup.audit_writer_idle = 600;
+SELECT pg_reload_conf();
+});
 $node->safe_psql('postgres', 'CREATE DATABASE second');
 $node->safe_psql('second', q{
 CREATE EXTENSION machinesoup;
@@ -248,11 +256,19 @@ $node->safe_psql('postgres', q{SELECT ms._audit('writer_check', NULL, NULL, NULL
 is($node->safe_psql('postgres', q{
 SELECT count(DISTINCT datname) FROM pg_stat_activity WHERE backend_type = 'machinesoup audit writer'}),
 	'2', 'one audit writer per database');
-# idle writers leave (machinesoup.audit_writer_idle = 5 s), so DROP DATABASE works
-$node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = 'second'})
-  or die 'audit writer of "second" did not leave';
+# DROP DATABASE tells the database's writer to leave instead of failing
+# while it is connected ("being accessed by other users")
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_stat_activity
+ WHERE datname = 'second' AND backend_type = 'machinesoup audit writer'}),
+	'1', 'the writer of "second" is still connected before DROP DATABASE');
 $node->safe_psql('postgres', 'DROP DATABASE second');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname = 'second'}),
+	'0', 'DROP DATABASE succeeds while the writer was connected');
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET machinesoup.audit_writer_idle;
+SELECT pg_reload_conf();
+});
 is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'final chain check');
 
 $node->stop;
