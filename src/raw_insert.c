@@ -12,8 +12,9 @@
  * does, and gives way to that statement (returns NULL before running the
  * processor) whenever the statement would do more than insert rows and
  * their index entries: triggers on ms.points or on the partition (which
- * covers foreign keys and deferrable constraints), row-level security, a
- * partition that is not a plain table, columns other than ms.points' own.
+ * covers foreign keys and deferrable constraints), rules or row-level
+ * security on ms.points, a partition that is not a plain table, columns
+ * other than ms.points' own.
  * NOT NULL and CHECK constraints are checked as the INSERT checks them,
  * and an id already in the partition is a unique_violation as there
  * (ms._process_batch turns that into an upsert).
@@ -347,6 +348,7 @@ ms_insert_points(PG_FUNCTION_ARGS)
 			strcmp(NameStr(TupleDescAttr(rdesc, i)->attname), "embedding") == 0)
 			types[COL_EMBEDDING] = TupleDescAttr(rdesc, i)->atttypid;
 	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || rel->trigdesc != NULL ||
+		rel->rd_rules != NULL ||
 		check_enable_rls(pointsoid, InvalidOid, true) == RLS_ENABLED ||
 		!OidIsValid(types[COL_EMBEDDING]) ||
 		!is_vec_type(types[COL_EMBEDDING]) ||
