@@ -18,7 +18,7 @@ BEGIN
 		 WHERE i.inhparent OPERATOR(pg_catalog.=) 'ms.points'::pg_catalog.regclass
 		 ORDER BY c.relname
 	LOOP
-		EXECUTE pg_catalog.format('ALTER TABLE ms.%I ADD CONSTRAINT %I PRIMARY KEY (org, version_id, point_id)',
+		EXECUTE pg_catalog.format('ALTER TABLE ms.%I ADD CONSTRAINT %I PRIMARY KEY (point_id)',
 								  part, part OPERATOR(pg_catalog.||) '_pkey');
 	END LOOP;
 END
@@ -52,7 +52,7 @@ BEGIN
 	part := pg_catalog.format('points_%s', vid);
 	EXECUTE pg_catalog.format(
 		'CREATE TABLE ms.%I PARTITION OF ms.points ('
-		'CONSTRAINT %I PRIMARY KEY (org, version_id, point_id), '
+		'CONSTRAINT %I PRIMARY KEY (point_id), '
 		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
 		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
 		') FOR VALUES IN (%s)',
@@ -131,7 +131,7 @@ BEGIN
 		'SELECT $1, $2, u.id, u.v, u.p '
 		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
 		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
-		'ON CONFLICT (org, version_id, point_id) '
+		'ON CONFLICT (point_id) '
 		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
 		pg_catalog.format('points_%s', r.version_id))
 		USING p_org, r.version_id, ids, vecs, payloads;
@@ -179,7 +179,7 @@ BEGIN
 			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
 			'SELECT $1, $2, r.point_id, r.embedding, r.payload '
 			'  FROM ms._run_processor($3, $4, $5, $6) r '
-			'ON CONFLICT (org, version_id, point_id) '
+			'ON CONFLICT (point_id) '
 			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
 			pg_catalog.format('points_%s', p_version_id))
 			USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;

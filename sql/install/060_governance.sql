@@ -155,15 +155,17 @@ COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model
 -- its own typmod, hence the CHECK.)
 --
 -- The parent has no primary key or index: each partition gets its own
--- primary key, points_<version_id>_pkey on (org, version_id, point_id),
--- from ms.create_version, and upserts name the partition.  Why: the parent
+-- primary key, points_<version_id>_pkey on (point_id), from
+-- ms.create_version, and upserts name the partition.  Why: the parent
 -- belongs to the extension while its partitions are user data that pg_dump
 -- dumps as plain tables, re-attached in the pre-data section and given
 -- their keys in post-data.  With a key on the parent, which CREATE
 -- EXTENSION has already made by then, ATTACH PARTITION would clone it onto
 -- the partition and pg_restore's own "ADD CONSTRAINT ... PRIMARY KEY" would
 -- then fail ("multiple primary keys").  Since each partition holds a single
--- version, a key per partition is the same uniqueness.
+-- version of a single org (its bound and its CHECK), point_id alone is the
+-- same uniqueness as (org, version_id, point_id), with a key a third the
+-- size that compares integers instead of collated text on every insert.
 CREATE TABLE ms.points (
 	org			text NOT NULL,
 	version_id	bigint NOT NULL,
@@ -546,7 +548,7 @@ BEGIN
 	part := pg_catalog.format('points_%s', vid);
 	EXECUTE pg_catalog.format(
 		'CREATE TABLE ms.%I PARTITION OF ms.points ('
-		'CONSTRAINT %I PRIMARY KEY (org, version_id, point_id), '
+		'CONSTRAINT %I PRIMARY KEY (point_id), '
 		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
 		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
 		') FOR VALUES IN (%s)',
@@ -854,7 +856,7 @@ BEGIN
 		'SELECT $1, $2, u.id, u.v, u.p '
 		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
 		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
-		'ON CONFLICT (org, version_id, point_id) '
+		'ON CONFLICT (point_id) '
 		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
 		pg_catalog.format('points_%s', r.version_id))
 		USING p_org, r.version_id, ids, vecs, payloads;

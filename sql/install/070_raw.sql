@@ -151,7 +151,7 @@ BEGIN
 			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
 			'SELECT $1, $2, r.point_id, r.embedding, r.payload '
 			'  FROM ms._run_processor($3, $4, $5, $6) r '
-			'ON CONFLICT (org, version_id, point_id) '
+			'ON CONFLICT (point_id) '
 			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
 			pg_catalog.format('points_%s', p_version_id))
 			USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
