@@ -218,3 +218,59 @@ CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
 	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION ms._processor_drop_guard();
 REVOKE ALL ON FUNCTION ms._processor_drop_guard() FROM PUBLIC;
+
+-- ms._index_if_grown: a free size bound before counting rows (a count per
+-- batch cost about 1 ms while a version above 64 dims was young)
+CREATE OR REPLACE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	n			bigint;
+	d			integer;
+	row_min		integer;
+	pages_needed bigint;
+BEGIN
+	-- the usual case, once built: one catalog lookup
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	-- Counting costs as much as the rows counted, so first a bound that
+	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
+	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
+	-- partition of fewer pages than the threshold's rows need cannot hold
+	-- them yet.
+	SELECT m.dims INTO d
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- (OPERATOR() has one precedence for all: every step is bracketed)
+	row_min := 60 OPERATOR(pg_catalog.+) (4 OPERATOR(pg_catalog.*) d);
+	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
+		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
+			(8168 OPERATOR(pg_catalog./) row_min);
+		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192) THEN
+			RETURN;
+		END IF;
+	END IF;
+	-- counts at most the threshold's worth of rows, whatever the size
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT FROM ms.%I LIMIT %s) s',
+							  part, ms._version_index_min_rows())
+	   INTO n;
+	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
+		RETURN;
+	END IF;
+	-- Two loaders crossing the threshold at once: one builds, the other
+	-- goes on (its rows get into the index when it commits).  Without the
+	-- lock both would wait in CREATE INDEX for the other's transaction to
+	-- end, a deadlock that aborts one of them.
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('ms.points index')::pg_catalog.int4,
+											   (p_version_id OPERATOR(pg_catalog.%) 2147483647)::pg_catalog.int4) THEN
+		RETURN;
+	END IF;
+	-- re-checked under the lock: a builder that committed meanwhile
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+		PERFORM ms._create_version_index(p_version_id);
+	END IF;
+END
+$$;

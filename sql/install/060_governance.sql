@@ -451,10 +451,32 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	part		text := pg_catalog.format('points_%s', p_version_id);
 	n			bigint;
+	d			integer;
+	row_min		integer;
+	pages_needed bigint;
 BEGIN
 	-- the usual case, once built: one catalog lookup
 	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
 		RETURN;
+	END IF;
+	-- Counting costs as much as the rows counted, so first a bound that
+	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
+	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
+	-- partition of fewer pages than the threshold's rows need cannot hold
+	-- them yet.
+	SELECT m.dims INTO d
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- (OPERATOR() has one precedence for all: every step is bracketed)
+	row_min := 60 OPERATOR(pg_catalog.+) (4 OPERATOR(pg_catalog.*) d);
+	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
+		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
+			(8168 OPERATOR(pg_catalog./) row_min);
+		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192) THEN
+			RETURN;
+		END IF;
 	END IF;
 	-- counts at most the threshold's worth of rows, whatever the size
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT FROM ms.%I LIMIT %s) s',
