@@ -231,6 +231,18 @@ msivf_append_entry(Relation index, const MsivfState *st, int list,
 	msivf_append_entries(index, st, list, (const char *) entry, 1);
 }
 
+/* A vec of another dimension than the index's is an error, not skipped. */
+static void
+check_entry_dims(Relation index, const MsivfState *st, int dim)
+{
+	if (dim != st->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vec dimensions %d and %d", st->dims, dim),
+				 errdetail("The msivf index \"%s\" holds vecs of %d dimensions.",
+						   RelationGetRelationName(index), st->dims)));
+}
+
 bool
 msivf_insert(Relation index, Datum *values, bool *isnull,
 			 ItemPointer heap_tid, Relation heap,
@@ -264,12 +276,7 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 		set_meta_dims(index, v->dim);
 		st = msivf_get_state(index);
 	}
-	if (v->dim != st->dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vec dimensions %d and %d", st->dims, v->dim),
-				 errdetail("The msivf index \"%s\" holds vecs of %d dimensions.",
-						   RelationGetRelationName(index), st->dims)));
+	check_entry_dims(index, st, v->dim);
 
 	x = palloc(sizeof(float) * st->dims);
 	if (msivf_prepare_vector(st->metric, v->x, st->dims, x))
@@ -369,12 +376,7 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 
 		if (v == NULL)
 			continue;
-		if (v->dim != st->dims)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vec dimensions %d and %d", st->dims, v->dim),
-					 errdetail("The msivf index \"%s\" holds vecs of %d dimensions.",
-							   RelationGetRelationName(index), st->dims)));
+		check_entry_dims(index, st, v->dim);
 		if (!msivf_prepare_vector(st->metric, v->x, st->dims, x + (Size) m * st->dims))
 			continue;
 		rows[m++] = i;
