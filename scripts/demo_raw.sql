@@ -1,7 +1,7 @@
 -- Demo of the raw-data flow (for scripts/demo.sql / the README): a producer
 -- ingests batches, a data scientist opens an audited access session with a
--- reason and reads one batch, and the customer's report lists exactly that
--- access.  Needs shared_preload_libraries = 'machinesoup' (the audit writer)
+-- reason and reads one batch, the producer is refused raw access, and the
+-- customer's report lists exactly those accesses.  Needs shared_preload_libraries = 'machinesoup' (the audit writer)
 -- and the extension created; uses the demo's "cities" table when present.
 
 \echo
@@ -45,11 +45,20 @@ SELECT ms.close_access();
 RESET ROLE;
 
 \echo
+\echo '### the producer may ingest but not read raw data: refused, and the refusal is audited'
+SET ROLE demo_producer;
+\set ON_ERROR_STOP 0
+SELECT ms.open_access('acme', 'places', 'just curious');
+\set ON_ERROR_STOP 1
+RESET ROLE;
+
+\echo
 \echo '### what the customer is sent: every access to its raw data (needs admin on the org)'
 SET ROLE demo_customer;
 SELECT at, role, action, model, batch_id, reason
   FROM ms.access_report('acme')
- WHERE action IN ('open_access', 'read_batch', 'close_access', 'replay', 'expire_access')
+ WHERE action IN ('open_access', 'read_batch', 'close_access', 'replay', 'expire_access',
+				  'refuse_access', 'refuse_read')
  ORDER BY at;
 RESET ROLE;
 
