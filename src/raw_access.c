@@ -323,33 +323,17 @@ require_privilege(const char *org, const char *model, const char *privilege,
 	SPI_finish();
 }
 
-static void
-audit_session(const char *action, TimestampTz at, bool has_batch, int64 batch_id,
-			  const char *label)
-{
-	AuditRecord rec;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.action = action;
-	rec.org = session.org;
-	rec.model = session.model;
-	rec.label = label;
-	rec.has_batch = has_batch;
-	rec.batch_id = batch_id;
-	rec.reason = session.reason;
-	rec.at = at;
-	ms_audit_write(&rec);
-}
-
 /*
- * Refusals are audited too: a customer's report should show who tried to
- * reach its raw data and was turned away (from an unlisted network, or
- * without raw_read), not only who succeeded.  The record is committed by
- * the audit writer, so the error that follows does not undo it.
+ * One audit record of raw access.  Refusals are recorded too: a customer's
+ * report should show who tried to reach its raw data and was turned away
+ * (from an unlisted network, or without raw_read), not only who succeeded.
+ * The record is committed by the audit writer, so an error that follows
+ * does not undo it.
  */
 static void
-audit_refusal(const char *action, const char *org, const char *model,
-			  const char *reason, bool has_batch, int64 batch_id)
+audit_raw_access(const char *action, const char *org, const char *model,
+				 const char *label, const char *reason, TimestampTz at,
+				 bool has_batch, int64 batch_id)
 {
 	AuditRecord rec;
 
@@ -357,10 +341,21 @@ audit_refusal(const char *action, const char *org, const char *model,
 	rec.action = action;
 	rec.org = org;
 	rec.model = model;
+	rec.label = label;
 	rec.reason = reason;
+	rec.at = at;
 	rec.has_batch = has_batch;
 	rec.batch_id = batch_id;
 	ms_audit_write(&rec);
+}
+
+/* a record of the open session's org, model and reason */
+static void
+audit_session(const char *action, TimestampTz at, bool has_batch, int64 batch_id,
+			  const char *label)
+{
+	audit_raw_access(action, session.org, session.model, label, session.reason,
+					 at, has_batch, batch_id);
 }
 
 /*
@@ -397,7 +392,8 @@ require_access(const char *org, const char *model, const char *reason,
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
-		audit_refusal(refusal_action, org, model, reason, has_batch, batch_id);
+		audit_raw_access(refusal_action, org, model, NULL, reason, 0,
+						 has_batch, batch_id);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -587,8 +583,7 @@ ms_read_batch(PG_FUNCTION_ARGS)
 	/* the same answer for a batch of another model and one that does not exist */
 	if (!found || strcmp(org, session.org) != 0 || strcmp(model, session.model) != 0)
 	{
-		audit_refusal("refuse_read", session.org, session.model, session.reason,
-					  true, batch_id);
+		audit_session("refuse_read", 0, true, batch_id, NULL);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("batch " INT64_FORMAT " is not in the access session's model \"%s/%s\"",
