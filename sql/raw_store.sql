@@ -110,6 +110,7 @@ SELECT ms._audit('read_batch', 'raw-acme', 'geo', NULL, 1, 'forged');
 SELECT * FROM ms.verify_audit();
 SELECT ms._lz4_decode('\x00'::bytea, 1, 1);
 SELECT * FROM ms._run_processor(NULL, '\x00'::bytea, 1, NULL);
+SELECT ms._insert_points('raw-acme', 1, NULL, 2, 'l2', '\x00'::bytea);
 RESET ROLE;
 -- ingest alone: no raw reading, no replay, no report
 SET ROLE raw_producer;
