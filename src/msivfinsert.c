@@ -75,6 +75,37 @@ register_fragment(uint8 block_id, GenericFragment *frag, Page page, const char *
 	XLogRegisterBufData(block_id, (char *) at, len);
 }
 
+/* Put k entries after a list page's own; returns where they went. */
+static char *
+apply_append(Page page, const MsivfState *st, int k, const char *entries)
+{
+	PageHeader	ph = (PageHeader) page;
+	MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
+	char	   *dst = PageGetContents(page) + (Size) opaque->nentries * st->entry_size;
+	Size		len = (Size) k * st->entry_size;
+
+	Assert(opaque->nentries + k <= st->entries_per_page);
+	Assert(dst == (char *) page + ph->pd_lower);
+	memcpy(dst, entries, len);
+	opaque->nentries += k;
+	ph->pd_lower = (LocationIndex) (dst + len - (char *) page);
+	return dst;
+}
+
+/*
+ * The block data of an append that apply_append made at dst: the three
+ * ranges it changed (frags has room for their three headers).
+ */
+static void
+register_append(uint8 block_id, GenericFragment *frags, Page page, const char *dst, Size len)
+{
+	register_fragment(block_id, &frags[0], page, (char *) &((PageHeader) page)->pd_lower,
+					  sizeof(LocationIndex));
+	register_fragment(block_id, &frags[1], page, dst, len);
+	register_fragment(block_id, &frags[2], page, (char *) &MsivfPageGetOpaque(page)->nentries,
+					  sizeof(uint16));
+}
+
 /*
  * Append k entries to a list page that has room for them (and point the
  * list's insert hint at it when dbuf is valid).  This is the hot path of
@@ -94,21 +125,13 @@ append_on_page(Relation index, const MsivfState *st, Buffer buf, int k,
 			   const char *entries, Buffer dbuf, int slot, BlockNumber blkno)
 {
 	Page		page = BufferGetPage(buf);
-	PageHeader	ph = (PageHeader) page;
-	MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
-	char	   *dst = PageGetContents(page) + (Size) opaque->nentries * st->entry_size;
-	Size		len = (Size) k * st->entry_size;
 	Page		dpage = BufferIsValid(dbuf) ? BufferGetPage(dbuf) : NULL;
 	MsivfListInfo *info = dpage ? &msivf_dir_entries(dpage)[slot] : NULL;
 	GenericFragment frags[4];
-
-	Assert(opaque->nentries + k <= st->entries_per_page);
-	Assert(dst == (char *) page + ph->pd_lower);
+	char	   *dst;
 
 	START_CRIT_SECTION();
-	memcpy(dst, entries, len);
-	opaque->nentries += k;
-	ph->pd_lower = (LocationIndex) (dst + len - (char *) page);
+	dst = apply_append(page, st, k, entries);
 	MarkBufferDirty(buf);
 	if (info)
 	{
@@ -121,9 +144,7 @@ append_on_page(Relation index, const MsivfState *st, Buffer buf, int k,
 
 		XLogBeginInsert();
 		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
-		register_fragment(0, &frags[0], page, (char *) &ph->pd_lower, sizeof(ph->pd_lower));
-		register_fragment(0, &frags[1], page, dst, len);
-		register_fragment(0, &frags[2], page, (char *) &opaque->nentries, sizeof(opaque->nentries));
+		register_append(0, frags, page, dst, (Size) k * st->entry_size);
 		if (info)
 		{
 			XLogRegisterBuffer(1, dbuf, REGBUF_STANDARD);
@@ -138,25 +159,21 @@ append_on_page(Relation index, const MsivfState *st, Buffer buf, int k,
 }
 
 /*
- * Append n entries (back to back in entries) to one list: each into the
- * first page of the list with room, from the directory's insert hint on,
- * chaining new pages at the end as needed.  The entries that go onto one
- * page take one lock and one WAL record: a batch of rows for the same
- * list pays those once per page rather than once per row.
+ * Append n entries (back to back in entries) to one list, whose directory
+ * page dbuf the caller holds locked exclusively: each into the first page
+ * of the list with room, from the directory's insert hint on, chaining new
+ * pages at the end as needed.  The entries that go onto one page take one
+ * lock and one WAL record: a batch of rows for the same list pays those
+ * once per page rather than once per row.
  */
-void
-msivf_append_entries(Relation index, const MsivfState *st, int list,
-					 const char *entries, int n)
+static void
+append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slot,
+					  const char *entries, int n)
 {
-	int			slot;
-	BlockNumber dirblk = msivf_dir_block(st, list, &slot);
-	Buffer		dbuf = ReadBuffer(index, dirblk);
 	BlockNumber blkno;
 	BlockNumber start;
 	int			done = 0;
 
-	LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-	msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
 	start = blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
 
 	while (done < n)
@@ -221,6 +238,20 @@ msivf_append_entries(Relation index, const MsivfState *st, int list,
 			start = blkno = nblkno;
 		}
 	}
+}
+
+/* append_entries_locked, taking the list's directory lock for it */
+void
+msivf_append_entries(Relation index, const MsivfState *st, int list,
+					 const char *entries, int n)
+{
+	int			slot;
+	BlockNumber dirblk = msivf_dir_block(st, list, &slot);
+	Buffer		dbuf = ReadBuffer(index, dirblk);
+
+	LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
+	msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
+	append_entries_locked(index, st, dbuf, slot, entries, n);
 	UnlockReleaseBuffer(dbuf);
 }
 
@@ -297,6 +328,57 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 	return false;
 }
 
+/*
+ * List pages with room for a batch's entries, locked and waiting to be
+ * appended to under one WAL record: a batch spreads over many lists with
+ * an entry or two each, and one record for up to MAX_GENERIC_XLOG_PAGES
+ * pages (what generic_redo replays at most) costs far less than one each.
+ */
+typedef struct PageAppends
+{
+	Relation	index;
+	const MsivfState *st;
+	int			npages;
+	Buffer		bufs[MAX_GENERIC_XLOG_PAGES];
+	int			counts[MAX_GENERIC_XLOG_PAGES];
+	const char *entries[MAX_GENERIC_XLOG_PAGES];
+	GenericFragment frags[MAX_GENERIC_XLOG_PAGES][3];
+} PageAppends;
+
+static void
+flush_page_appends(PageAppends *pa)
+{
+	char	   *dst[MAX_GENERIC_XLOG_PAGES];
+
+	if (pa->npages == 0)
+		return;
+	START_CRIT_SECTION();
+	for (int i = 0; i < pa->npages; i++)
+	{
+		dst[i] = apply_append(BufferGetPage(pa->bufs[i]), pa->st, pa->counts[i], pa->entries[i]);
+		MarkBufferDirty(pa->bufs[i]);
+	}
+	if (RelationNeedsWAL(pa->index))
+	{
+		XLogRecPtr	lsn;
+
+		XLogBeginInsert();
+		for (int i = 0; i < pa->npages; i++)
+		{
+			XLogRegisterBuffer(i, pa->bufs[i], REGBUF_STANDARD);
+			register_append(i, pa->frags[i], BufferGetPage(pa->bufs[i]), dst[i],
+							(Size) pa->counts[i] * pa->st->entry_size);
+		}
+		lsn = XLogInsert(RM_GENERIC_ID, 0);
+		for (int i = 0; i < pa->npages; i++)
+			PageSetLSN(BufferGetPage(pa->bufs[i]), lsn);
+	}
+	END_CRIT_SECTION();
+	for (int i = 0; i < pa->npages; i++)
+		UnlockReleaseBuffer(pa->bufs[i]);
+	pa->npages = 0;
+}
+
 typedef struct PendingEntry
 {
 	int			list;
@@ -339,6 +421,9 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 	int32	   *assign;
 	int			m = 0;
 	int			dims = 0;
+	PageAppends pa;
+	BlockNumber dirblk = InvalidBlockNumber;
+	Buffer		dbuf = InvalidBuffer;
 
 	if (n <= 0)
 		return;
@@ -423,16 +508,65 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 	grouped = palloc((Size) Max(m, 1) * copy.entry_size);
 	for (int i = 0; i < m; i++)
 		memcpy(grouped + (Size) i * copy.entry_size, pending[i].entry, copy.entry_size);
+	/*
+	 * Each list's entries go onto the page its insert hint names when they
+	 * fit there (the common case: a few entries per list), several lists'
+	 * pages to a WAL record; otherwise along the list's chain as
+	 * msivf_append_entries goes.  A directory page stays locked while its
+	 * lists take their entries: the lists are in order, so that is once.
+	 */
+	if (RelationNeedsWAL(index))
+		XLogEnsureRecordSpace(0, MAX_GENERIC_XLOG_PAGES * 3 * 2);
+	pa.index = index;
+	pa.st = &copy;
+	pa.npages = 0;
 	for (int i = 0; i < m;)
 	{
 		int			j = i + 1;
+		int			slot;
+		BlockNumber blkno;
+		Buffer		buf;
+		Page		page;
+		const char *list_entries = grouped + (Size) i * copy.entry_size;
 
 		while (j < m && pending[j].list == pending[i].list)
 			j++;
-		msivf_append_entries(index, &copy, pending[i].list,
-							 grouped + (Size) i * copy.entry_size, j - i);
+		blkno = msivf_dir_block(&copy, pending[i].list, &slot);
+		if (blkno != dirblk)
+		{
+			flush_page_appends(&pa);
+			if (BufferIsValid(dbuf))
+				UnlockReleaseBuffer(dbuf);
+			dirblk = blkno;
+			dbuf = ReadBuffer(index, dirblk);
+			LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
+			msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
+		}
+		blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+		if (MsivfPageGetOpaque(page)->nentries + (j - i) <= copy.entries_per_page)
+		{
+			pa.bufs[pa.npages] = buf;
+			pa.counts[pa.npages] = j - i;
+			pa.entries[pa.npages] = list_entries;
+			if (++pa.npages == MAX_GENERIC_XLOG_PAGES)
+				flush_page_appends(&pa);
+		}
+		else
+		{
+			/* no page locks held while the chain grows (extension lock) */
+			UnlockReleaseBuffer(buf);
+			flush_page_appends(&pa);
+			append_entries_locked(index, &copy, dbuf, slot, list_entries, j - i);
+		}
 		i = j;
 	}
+	flush_page_appends(&pa);
+	if (BufferIsValid(dbuf))
+		UnlockReleaseBuffer(dbuf);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

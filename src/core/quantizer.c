@@ -20,66 +20,78 @@ quant_code_bytes(int d, int bits)
 }
 
 /*
- * lrintf without the libm call (which the compiler cannot inline as long
- * as errno may be set): cvtss2si rounds in the current mode, to nearest
- * even by default, exactly as lrintf does; the arguments here are bounded
- * by qmax, far inside the int range.
+ * Adding and then subtracting 1.5 * 2^23 rounds a float of magnitude below
+ * 2^22 to an integer, to nearest even, exactly as lrintf does in the
+ * default rounding mode; unlike lrintf, the compiler vectorises it.  The
+ * values rounded here are bounded by qmax.
  */
-static inline long
-round_to_long(float x)
-{
-#ifdef QUANT_X86
-	return _mm_cvtss_si32(_mm_set_ss(x));
-#else
-	return lrintf(x);
-#endif
-}
+#define ROUND_MAGIC 12582912.0f
 
 void
 quant_encode(const float *r, int d, int bits, uint8_t *code,
 			 float *scale, float *err_norm)
 {
-	int			qmax = bits == 8 ? 127 : 7;
+	const float qmax = bits == 8 ? 127.0f : 7.0f;
 	float		amax = 0;
 	float		s;
 	float		inv;
-	double		err = 0;
+	double		err[4] = {0, 0, 0, 0};
+	int			i;
 
-	for (int i = 0; i < d; i++)
+	for (i = 0; i < d; i++)
 	{
 		float		a = fabsf(r[i]);
 
-		if (a > amax)
-			amax = a;
+		amax = a > amax ? a : amax;
 	}
 	s = amax / qmax;
 	inv = s > 0 ? 1.0f / s : 0.0f;
-	if (bits == 4)
-		memset(code, 0, quant_code_bytes(d, 4));
 
-	for (int i = 0; i < d; i++)
+	if (bits == 8)
 	{
-		long		q = round_to_long(r[i] * inv);
-		double		e;
+		int8_t	   *c8 = (int8_t *) code;
 
-		if (q > qmax)
-			q = qmax;
-		if (q < -qmax)
-			q = -qmax;
-		e = (double) r[i] - (double) s * (double) q;
-		err += e * e;
-		if (bits == 8)
-			((int8_t *) code)[i] = (int8_t) q;
-		else
-			code[i / 2] |= (uint8_t) ((q + 8) << ((i & 1) * 4));
+		for (i = 0; i < d; i++)
+		{
+			float		q = (r[i] * inv + ROUND_MAGIC) - ROUND_MAGIC;
+
+			q = q > qmax ? qmax : q;
+			q = q < -qmax ? -qmax : q;
+			c8[i] = (int8_t) q;
+		}
+	}
+	else
+	{
+		memset(code, 0, quant_code_bytes(d, 4));
+		for (i = 0; i < d; i++)
+		{
+			float		q = (r[i] * inv + ROUND_MAGIC) - ROUND_MAGIC;
+
+			q = q > qmax ? qmax : q;
+			q = q < -qmax ? -qmax : q;
+			code[i / 2] |= (uint8_t) (((int) q + 8) << ((i & 1) * 4));
+		}
 	}
 	*scale = s;
+
+	/*
+	 * The error of the codes as stored, in double, in four independent
+	 * sums (a single one is a chain of dependent additions).
+	 */
+	for (i = 0; i < d; i++)
+	{
+		int			q = bits == 8 ? ((const int8_t *) code)[i]
+			: (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
+		double		e = (double) r[i] - (double) s * (double) q;
+
+		err[i & 3] += e * e;
+	}
 
 	/*
 	 * Round the bound up a little: the scan computes the estimate in float
 	 * and must stay on the safe side of the true distance.
 	 */
-	*err_norm = (float) (sqrt(err) * (1.0 + 1e-5));
+	*err_norm = (float) (sqrt((err[0] + err[1]) + (err[2] + err[3])) * (1.0 + 1e-5));
 }
 
 void

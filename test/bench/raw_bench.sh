@@ -12,11 +12,14 @@
 #   LEVEL=3 bash test/bench/raw_bench.sh     (another LZ4 compression level)
 #   ROUNDS=9 bash test/bench/raw_bench.sh   (more timed rounds)
 #   SHARED_BUFFERS=1GB bash test/bench/raw_bench.sh   (server setting; default 128MB)
+#   CLEAN=off bash test/bench/raw_bench.sh   (no CHECKPOINT before each timed
+#                                            statement: see raw_bench.sql)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N_CSV=${1:-20}
 N_F32=${2:-200}
 ROUNDS=${ROUNDS:-5}
+CLEAN=${CLEAN:-on}
 
 bash scripts/setup.sh >/dev/null
 DATA=$(mktemp -d /tmp/machinesoup-rawbench.XXXXXX)
@@ -27,6 +30,6 @@ chmod -R a+rX "$DATA"
 RUN=()
 [ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
 "${RUN[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup ${SHARED_BUFFERS:+-o shared_buffers=$SHARED_BUFFERS} -- \
-	psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" -v n_csv="$N_CSV" -v n_f32="$N_F32" -v rounds="$ROUNDS" \
+	psql -X -q -v ON_ERROR_STOP=1 -v datadir="$DATA" -v n_csv="$N_CSV" -v n_f32="$N_F32" -v rounds="$ROUNDS" -v clean="$CLEAN" \
 	${LEVEL:+-v level="$LEVEL"} \
 	-f test/bench/raw_bench.sql

@@ -25,7 +25,7 @@ SET machinesoup.raw_compression_level = :level;
 \endif
 SELECT 'LZ4 level (machinesoup.raw_compression_level): ' || current_setting('machinesoup.raw_compression_level');
 SELECT set_config('bench.n_csv', :'n_csv', false), set_config('bench.n_f32', :'n_f32', false),
-	   set_config('bench.rounds', :'rounds', false);
+	   set_config('bench.rounds', :'rounds', false), set_config('bench.clean', :'clean', false);
 
 -- csv, f32: the versions measured; csv_noidx, f32_noidx: the same without
 -- an ANN index, to show what of ms.ingest is index upkeep
@@ -82,27 +82,46 @@ SELECT v.model, i.indexrelid::regclass IS NOT NULL AS has_ann_index,
 					  AND i.indpred IS NULL
  ORDER BY 1;
 
--- the timed rounds, every method in each (so that load on the machine
--- falls on all of them alike)
-DO $$
-DECLARE
-	r int;
-	m text;
-BEGIN
-	FOR r IN 1..current_setting('bench.rounds')::int LOOP
-		TRUNCATE plain_csv, plain_f32, ms.raw_batches;
-		FOREACH m IN ARRAY '{plain_csv,csv,csv_noidx}'::text[] LOOP
-			INSERT INTO results SELECT 'csv 1 MB',
-				CASE m WHEN 'plain_csv' THEN 'plain bytea (TOAST)' WHEN 'csv' THEN 'ms.ingest'
-					ELSE 'ms.ingest, no ANN index' END, r, elapsed_ms(round_sql('csv', r, m));
-		END LOOP;
-		FOREACH m IN ARRAY '{plain_f32,f32,f32_noidx}'::text[] LOOP
-			INSERT INTO results SELECT 'f32 64 KB',
-				CASE m WHEN 'plain_f32' THEN 'plain bytea (TOAST)' WHEN 'f32' THEN 'ms.ingest'
-					ELSE 'ms.ingest, no ANN index' END, r, elapsed_ms(round_sql('f32', r, m));
-		END LOOP;
-	END LOOP;
-END $$;
+-- The timed rounds, every method in each (so that load on the machine
+-- falls on all of them alike).  Each timed statement is its own
+-- transaction, as a producer's batches would be, and its time includes
+-- the commit.  A CHECKPOINT before each gives every method the same clean
+-- buffer pool: otherwise a method pays for writing out the pages the one
+-- before it dirtied, which is order, not cost.  The CHECKPOINT after each
+-- is timed as the method's own writeback (its dirty pages to the data
+-- files).  Odd rounds run plain first, even rounds last.  CLEAN=off
+-- (raw_bench.sh) drops the CHECKPOINT before: each method then starts
+-- with the dirty pages of the one before it.
+CREATE FUNCTION timed(kind text, method text, r int, work text) RETURNS SETOF text
+LANGUAGE sql AS $$
+	VALUES (CASE current_setting('bench.clean') WHEN 'on' THEN 'CHECKPOINT' ELSE 'SELECT' END),
+		   ('SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
+		   (work),
+		   (format('INSERT INTO results VALUES (%L, %L, %s, extract(epoch FROM clock_timestamp() - '
+				   'current_setting(''bench.t0'')::timestamptz) * 1000)', kind, method, r)),
+		   ('SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
+		   ('CHECKPOINT'),
+		   (format('UPDATE results SET writeback_ms = extract(epoch FROM clock_timestamp() - '
+				   'current_setting(''bench.t0'')::timestamptz) * 1000 '
+				   'WHERE kind = %L AND method = %L AND round = %s', kind, method, r))
+$$;
+ALTER TABLE results ADD COLUMN writeback_ms float8;
+\o /dev/null
+SELECT stmt
+  FROM generate_series(1, :rounds) r,
+	   LATERAL (VALUES (1, 0::bigint, 'TRUNCATE plain_csv, plain_f32, ms.raw_batches')
+				UNION ALL
+				SELECT 2 + k.ord * 10 + CASE WHEN r % 2 = 1 THEN m.ord ELSE 4 - m.ord END,
+					   t.n, t.stmt
+				  FROM (VALUES (0, 'csv', 'csv 1 MB'), (1, 'f32', 'f32 64 KB')) k(ord, kind, label),
+					   (VALUES (1, 'plain', 'plain bytea (TOAST)'), (2, '', 'ms.ingest'),
+							   (3, '_noidx', 'ms.ingest, no ANN index')) m(ord, suffix, method),
+					   timed(k.label, m.method, r,
+							 round_sql(k.kind, r, CASE m.suffix WHEN 'plain' THEN 'plain_' || k.kind
+												  ELSE k.kind || m.suffix END)) WITH ORDINALITY t(stmt, n)
+			   ) step(ord, n, stmt)
+ ORDER BY r, step.ord, step.n \gexec
+\o
 
 -- bytes stored by the last round
 CREATE TABLE sizes AS
@@ -122,11 +141,13 @@ UNION ALL
 SELECT 'f32 64 KB', sum(length(data)) / (:rounds + 1.0), count(*) / (:rounds + 1.0),
 	   sum(length(data)) FILTER (WHERE i / :n_f32 = :rounds) FROM f32_batches;
 SELECT r.kind, r.method, round(r.med::numeric, 1) AS ms,
+	   round(r.wb::numeric, 1) AS "writeback ms",
 	   round((p.bytes / 1048576 / (r.med / 1000))::numeric, 1) AS "MB/s",
 	   round((p.batches / (r.med / 1000))::numeric, 0) AS "batches/s",
 	   s.stored AS stored_bytes,
 	   round(100.0 * s.stored / p.last_bytes, 1) AS "stored %"
-  FROM (SELECT kind, method, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS med
+  FROM (SELECT kind, method, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS med,
+			   percentile_cont(0.5) WITHIN GROUP (ORDER BY writeback_ms) AS wb
 		  FROM results GROUP BY kind, method) r
   JOIN sizes s USING (kind, method)
   JOIN per_round p USING (kind)
@@ -141,16 +162,20 @@ SELECT kind, round,
   FROM results GROUP BY kind, round ORDER BY kind, round;
 
 -- the headline: plain and ms.ingest ran back to back in each round, so
--- the ratio within a round is the least disturbed by the machine's load
+-- the ratio within a round is the least disturbed by the machine's load;
+-- the last column charges each method its own writeback as well
 \echo 'Ingest rate, % of plain: median of the per-round ratios'
 SELECT kind,
 	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ingest)::numeric, 0)
 		   AS "ingest rate, % of plain (target >= 70)",
 	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY noidx)::numeric, 0) AS "same, no ANN index",
-	   round(min(ingest)::numeric, 0) || '-' || round(max(ingest)::numeric, 0) AS "rounds' range"
+	   round(min(ingest)::numeric, 0) || '-' || round(max(ingest)::numeric, 0) AS "rounds' range",
+	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ingest_wb)::numeric, 0) AS "with writeback"
   FROM (SELECT kind, round,
 			   100 * min(ms) FILTER (WHERE method LIKE 'plain%') / min(ms) FILTER (WHERE method = 'ms.ingest') AS ingest,
-			   100 * min(ms) FILTER (WHERE method LIKE 'plain%') / min(ms) FILTER (WHERE method = 'ms.ingest, no ANN index') AS noidx
+			   100 * min(ms) FILTER (WHERE method LIKE 'plain%') / min(ms) FILTER (WHERE method = 'ms.ingest, no ANN index') AS noidx,
+			   100 * min(ms + writeback_ms) FILTER (WHERE method LIKE 'plain%')
+				   / min(ms + writeback_ms) FILTER (WHERE method = 'ms.ingest') AS ingest_wb
 		  FROM results GROUP BY kind, round) r
  GROUP BY kind ORDER BY kind;
 

@@ -118,6 +118,47 @@ check_kernels(void)
 	}
 }
 
+/*
+ * The codes are the residual over the scale rounded to nearest, ties to
+ * even, and clamped to +-qmax: what lrintf gives, whatever way the
+ * encoder rounds.  Halves are the ties.
+ */
+static void
+check_rounding(int bits)
+{
+	int			qmax = bits == 8 ? 127 : 7;
+	int			d = 4 * qmax + 3;
+	float	   *r = malloc(sizeof(float) * d);
+	uint8_t    *code = malloc(quant_code_bytes(d, bits));
+	float		scale,
+				err;
+	int			bad = 0;
+
+	for (int t = 0; t < 200; t++)
+	{
+		float		unit = t == 0 ? 1.0f : (float) (uniform() * 10 + 1e-3);
+
+		/* the first entry fixes the scale at unit; the rest sweep -qmax..qmax in halves */
+		r[0] = (float) qmax * unit;
+		for (int i = 1; i < d; i++)
+			r[i] = t % 2 == 0 ? (float) ((i - 1) * 0.5 - qmax) * unit : (float) (gauss() * qmax) * unit;
+		quant_encode(r, d, bits, code, &scale, &err);
+		for (int i = 0; i < d; i++)
+		{
+			long		want = lrintf(r[i] * (1.0f / scale));
+			int			got = bits == 8 ? ((int8_t *) code)[i]
+				: (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
+
+			want = want > qmax ? qmax : want < -qmax ? -qmax : want;
+			if (got != want)
+				bad++;
+		}
+	}
+	CHECK(bad == 0, "bits=%d: %d codes differ from lrintf's rounding", bits, bad);
+	free(r);
+	free(code);
+}
+
 int
 main(void)
 {
@@ -153,6 +194,9 @@ main(void)
 		quant_decode(code, 33, 8, scale, back);
 		CHECK(memcmp(r, back, sizeof(r)) == 0 && err < 1e-6, "exact grid round-trips (err %g)", err);
 	}
+
+	check_rounding(8);
+	check_rounding(4);
 
 	for (int bits = 8; bits >= 4; bits -= 4)
 	{
