@@ -64,6 +64,9 @@ $primary->safe_psql('postgres', qq{
 	CREATE INDEX tap_l2 ON $part{l2} USING msivf (embedding vec_l2_ops) WITH (lists = 12);
 	SELECT ms.ingest('tap', 'm', batch_csv(1501, 700), l) FROM unnest('{one,l2}'::text[]) l;
 	SELECT ms.ingest('tap', 'm', batch_csv(2201, 700), l) FROM unnest('{one,l2}'::text[]) l;
+	-- small batches, a few entries per list: several lists' pages to a record
+	SELECT ms.ingest('tap', 'm', batch_csv(s, 40), l)
+	  FROM generate_series(2901, 3861, 40) s, unnest('{one,l2}'::text[]) l;
 });
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
