@@ -281,3 +281,32 @@ TRUNCATE ms.audit_log;
 RESET ROLE;
 REVOKE ALL ON ms.audit_log FROM raw_boss;
 SELECT ok, first_bad FROM ms.verify_audit();
+
+-- ms.ingest keeps its authorisation answers for the session, and grants,
+-- role memberships and promotions change them at once
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'60,1,1\n', 'UTF8')) AS nb \gset
+SELECT label FROM ms.batches('raw-acme', 'geo') WHERE batch_id = :nb;
+RESET ROLE;
+SELECT ms.revoke('raw_producer', 'ingest', 'raw-acme');
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'61,1,1\n', 'UTF8'));
+RESET ROLE;
+CREATE ROLE raw_producers NOLOGIN;
+SELECT ms.grant('raw_producers', 'ingest', 'raw-acme', 'geo');
+GRANT raw_producers TO raw_producer;
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'61,1,1\n', 'UTF8')) > 0 AS ingested_as_member;
+RESET ROLE;
+REVOKE raw_producers FROM raw_producer;
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'62,1,1\n', 'UTF8'));
+RESET ROLE;
+SELECT ms.grant('raw_producer', 'ingest', 'raw-acme');
+SELECT ms.promote('raw-acme', 'geo', 'v2');
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'62,1,1\n', 'UTF8')) AS nb \gset
+SELECT label FROM ms.batches('raw-acme', 'geo') WHERE batch_id = :nb;
+RESET ROLE;
+SELECT ms.revoke('raw_producers', 'ingest', 'raw-acme', 'geo');
+DROP ROLE raw_producers;

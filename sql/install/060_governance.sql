@@ -345,6 +345,16 @@ BEGIN
 END
 $$;
 
+-- ms._resolve(org, model, label, privilege, true, action), answered from
+-- the backend's authorisation cache (src/governance.c, as ms.knn's): for
+-- callers that run once per batch, such as ms.ingest.  Same checks, same
+-- errors.
+CREATE FUNCTION ms._authorise(org text, model text, label text, privilege text, action text,
+							  OUT version_id bigint, OUT dims integer, OUT metric text,
+							  OUT resolved_label text)
+	AS 'MODULE_PATHNAME', 'ms_authorise' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION ms._authorise(text, text, text, text, text) FROM PUBLIC;
+
 -- Is the caller a holder of admin on the org (or privileged)?
 CREATE FUNCTION ms._may_administer(p_org text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -176,7 +176,7 @@ DECLARE
 	frame		bytea;
 	bid			bigint;
 BEGIN
-	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'ingest into') a;
+	SELECT * INTO r FROM ms._authorise(p_org, p_model, p_label, 'ingest', 'ingest into') a;
 	IF data IS NULL THEN
 		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
 	END IF;
@@ -185,7 +185,7 @@ BEGIN
 	frame := ms._lz4_encode(data);
 	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
 									 ingested_by, frame)
-		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.label,
+		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.resolved_label,
 				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
 		RETURNING b.batch_id INTO bid;
 	-- same transaction: a processor error takes the raw frame with it

@@ -179,6 +179,43 @@ SELECT kind,
 		  FROM results GROUP BY kind, round) r
  GROUP BY kind ORDER BY kind;
 
+-- one-record float32 batches: what a call costs beyond its bytes (the
+-- authorisation, the frame's row, the processor's setup), against a plain
+-- insert of the same 408 bytes; 500 calls a statement, new ids each time
+-- the float32 format's ids are little-endian int64
+CREATE FUNCTION le_int8(n bigint) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+	SELECT decode(string_agg(lpad(to_hex((n >> (8 * k)) & 255), 2, '0'), '' ORDER BY k), 'hex')
+	  FROM generate_series(0, 7) k
+$$;
+CREATE TABLE tiny (i int, data bytea);
+INSERT INTO tiny
+	SELECT g, le_int8(50000000 + g) || substring(data FROM 9 FOR 400)
+	  FROM f32_batches, generate_series(1, 500 * 7) g WHERE i = 0;
+CREATE TABLE plain_tiny (id serial PRIMARY KEY, received_at timestamptz DEFAULT clock_timestamp(), b bytea);
+CREATE TABLE tiny_results (r int, method text, us float8);
+\o /dev/null
+SELECT stmt FROM generate_series(0, 6) r,
+	LATERAL (VALUES
+		(1, 'SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
+		(2, format('INSERT INTO plain_tiny (b) SELECT data FROM tiny WHERE (i - 1) / 500 = %s ORDER BY i', r)),
+		(3, format('INSERT INTO tiny_results VALUES (%s, ''plain bytea'', extract(epoch FROM clock_timestamp() - '
+				   'current_setting(''bench.t0'')::timestamptz) * 1e6 / 500)', r)),
+		(4, 'SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
+		(5, format('SELECT count(ms.ingest(''bench'', ''f32'', data)) FROM (SELECT data FROM tiny '
+				   'WHERE (i - 1) / 500 = %s ORDER BY i) b', r)),
+		(6, format('INSERT INTO tiny_results VALUES (%s, ''ms.ingest'', extract(epoch FROM clock_timestamp() - '
+				   'current_setting(''bench.t0'')::timestamptz) * 1e6 / 500)', r))) step(n, stmt)
+ ORDER BY r, n \gexec
+\o
+\echo 'One-record float32 batches (µs per call, median of 6 statements of 500 calls after a warm-up one)'
+SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE method = 'plain bytea')::numeric, 1)
+		   AS "plain insert",
+	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE method = 'ms.ingest')::numeric, 1)
+		   AS "ms.ingest",
+	   (SELECT count(*) FROM ms.points p JOIN ms.versions v USING (version_id)
+		 WHERE v.model = 'f32' AND p.point_id >= 50000000) AS "points in"
+  FROM tiny_results WHERE r > 0;
+
 -- read latency of 1 MB CSV batches: audited read vs decompression alone
 SELECT ms.open_access('bench', 'csv', 'benchmark');
 CREATE FUNCTION read_loop(audited boolean, reps int) RETURNS float8 LANGUAGE plpgsql AS $$
