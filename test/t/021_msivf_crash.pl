@@ -6,8 +6,6 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 
-use IPC::Run;
-use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -37,30 +35,8 @@ INSERT INTO items (emb)
 	FROM generate_series(1, 5) g;
 };
 close $fh;
-my ($out, $err) = ('', '');
-my $bench = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '4', '-T', '60', '-f', $script,
-		'-h', $node->host, '-p', $node->port, 'postgres'
-	],
-	'>', \$out, '2>', \$err);
-
-# wait until a good number of rows went in, then pull the plug
-my $rows = 0;
-for (my $i = 0; $i < 300; $i++)
-{
-	$rows = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
-	last if $rows > 6000;
-	usleep(100_000);
-}
+my $rows = msivf_common::crash_under_load($node, $script, 'SELECT count(*) FROM items', 6000);
 ok($rows > 3000, "concurrent inserts ran ($rows rows before the crash)");
-my $pid = $node->{_pid};
-$node->kill9;
-eval { $bench->finish; };
-# let the postmaster and its orphaned backends go before restarting
-usleep(100_000) while kill(0, $pid);
-sleep(1);
-$node->start;
 
 my $committed = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
 ok($committed >= $rows, "rows counted before the crash survived ($committed >= $rows)");

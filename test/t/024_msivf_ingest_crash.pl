@@ -10,8 +10,6 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 
-use IPC::Run;
-use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -56,28 +54,8 @@ SELECT ms.ingest('tap', 'm',
 	'v1');
 };
 close $fh;
-my ($out, $err) = ('', '');
-my $bench = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '4', '-T', '60', '-f', $script,
-		'-h', $node->host, '-p', $node->port, 'postgres'
-	],
-	'>', \$out, '2>', \$err);
-
-my $rows = 0;
-for (my $i = 0; $i < 300; $i++)
-{
-	$rows = $node->safe_psql('postgres', "SELECT count(*) FROM $part");
-	last if $rows > 6000;
-	usleep(100_000);
-}
+my $rows = msivf_common::crash_under_load($node, $script, "SELECT count(*) FROM $part", 6000);
 ok($rows > 3000, "concurrent ingests ran ($rows points before the crash)");
-my $pid = $node->{_pid};
-$node->kill9;
-eval { $bench->finish; };
-usleep(100_000) while kill(0, $pid);
-sleep(1);
-$node->start;
 
 my $committed = $node->safe_psql('postgres', "SELECT count(*) FROM $part");
 ok($committed >= $rows, "points counted before the crash survived ($committed >= $rows)");

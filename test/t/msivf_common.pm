@@ -4,6 +4,9 @@ package msivf_common;
 use strict;
 use warnings;
 
+use IPC::Run;
+use Time::HiRes qw(usleep);
+
 # $n rows of $dims dims around $blobs random centres, ids from $first.
 sub blob_rows_sql
 {
@@ -47,6 +50,36 @@ sub setup_sql
 			SELECT count(*) FROM knn(k, true) a JOIN knn(k, false) e USING (qid) WHERE a.ids <> e.ids
 		\$\$;
 	};
+}
+
+# Four pgbench clients run $script against $node until $count_sql counts
+# more than $enough rows, then the postmaster gets kill -9 and is started
+# again (crash recovery).  Returns the count seen just before the crash.
+sub crash_under_load
+{
+	my ($node, $script, $count_sql, $enough) = @_;
+	my ($out, $err) = ('', '');
+	my $bench = IPC::Run::start(
+		[
+			'pgbench', '-n', '-c', '4', '-T', '60', '-f', $script,
+			'-h', $node->host, '-p', $node->port, 'postgres'
+		],
+		'>', \$out, '2>', \$err);
+	my $rows = 0;
+	for (my $i = 0; $i < 300; $i++)
+	{
+		$rows = $node->safe_psql('postgres', $count_sql);
+		last if $rows > $enough;
+		usleep(100_000);
+	}
+	my $pid = $node->{_pid};
+	$node->kill9;
+	eval { $bench->finish; };
+	# let the postmaster and its orphaned backends go before restarting
+	usleep(100_000) while kill(0, $pid);
+	sleep(1);
+	$node->start;
+	return $rows;
 }
 
 1;
