@@ -1,6 +1,19 @@
 -- machinesoup 0.2.0 -> 0.3.0
 \echo Use "ALTER EXTENSION machinesoup UPDATE TO '0.3.0'" to load this file. \quit
 
+-- Box selectivity from ANALYZE statistics (see sql/install/010_vec.sql and
+-- 030_spatial.sql); ANALYZE the vec columns after the update to use it.
+CREATE FUNCTION @extschema@.vec_typanalyze(internal) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+ALTER TYPE @extschema@.vec SET (ANALYZE = @extschema@.vec_typanalyze);
+CREATE FUNCTION @extschema@.vec_contained_in_vbox_sel(internal, oid, internal, integer)
+	RETURNS double precision
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+ALTER OPERATOR @extschema@.<@ (@extschema@.vec, @extschema@.vbox)
+	SET (RESTRICT = @extschema@.vec_contained_in_vbox_sel);
+ALTER OPERATOR @extschema@.@> (@extschema@.vbox, @extschema@.vec)
+	SET (RESTRICT = @extschema@.vec_contained_in_vbox_sel);
+
 -- ms._resolve(org, model, label, privilege, true, action), answered from
 -- the backend's authorisation cache (src/governance.c, as ms.knn's): for
 -- callers that run once per batch, such as ms.ingest.  Same checks, same

@@ -18,6 +18,12 @@ CREATE FUNCTION vec_recv(internal, oid, integer) RETURNS vec
 CREATE FUNCTION vec_send(vec) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- ANALYZE adds, to the standard statistics, per-dimension histograms and
+-- (up to 3 dimensions) their joint grid, for vecs of up to 16 dimensions:
+-- what "v <@ box" is estimated from (src/vec_selfuncs.c).
+CREATE FUNCTION vec_typanalyze(internal) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
 -- STORAGE main keeps a vec inside its row for as long as the row fits a page
 -- (about 2000 dimensions), instead of moving it to TOAST past 2 kB: a
 -- sequential scan over 1536-d vecs runs about 3.5x faster that way, because
@@ -31,6 +37,7 @@ CREATE TYPE vec (
 	TYPMOD_OUT = vec_typmod_out,
 	RECEIVE = vec_recv,
 	SEND = vec_send,
+	ANALYZE = vec_typanalyze,
 	INTERNALLENGTH = VARIABLE,
 	ALIGNMENT = int4,
 	STORAGE = main

@@ -54,13 +54,18 @@ CREATE FUNCTION vbox_eq(vbox, vbox) RETURNS boolean
 CREATE FUNCTION vbox_ne(vbox, vbox) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The share of rows in a constant box, from the column's ANALYZE stats
+-- (vec_typanalyze); contsel's 0.1 % without them.
+CREATE FUNCTION vec_contained_in_vbox_sel(internal, oid, internal, integer) RETURNS double precision
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 CREATE OPERATOR <@ (
 	LEFTARG = vec, RIGHTARG = vbox, FUNCTION = vec_contained_in_vbox,
-	COMMUTATOR = '@>', RESTRICT = contsel, JOIN = contjoinsel
+	COMMUTATOR = '@>', RESTRICT = vec_contained_in_vbox_sel, JOIN = contjoinsel
 );
 CREATE OPERATOR @> (
 	LEFTARG = vbox, RIGHTARG = vec, FUNCTION = vbox_contains_vec,
-	COMMUTATOR = '<@', RESTRICT = contsel, JOIN = contjoinsel
+	COMMUTATOR = '<@', RESTRICT = vec_contained_in_vbox_sel, JOIN = contjoinsel
 );
 CREATE OPERATOR && (
 	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_overlaps,
