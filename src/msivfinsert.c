@@ -75,6 +75,22 @@ register_fragment(uint8 block_id, GenericFragment *frag, Page page, const char *
 	XLogRegisterBufData(block_id, (char *) at, len);
 }
 
+/*
+ * A list page number read from the directory or a chain: never the
+ * metapage or the directory page held locked (locking it again would wait
+ * forever), whatever damage the index has.
+ */
+static void
+check_list_block(Relation index, BlockNumber blkno, BlockNumber dirblk)
+{
+	if (blkno == MSIVF_METAPAGE_BLKNO || blkno == dirblk || blkno == InvalidBlockNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" has a list pointing to page %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("REINDEX the index.")));
+}
+
 /* Put k entries after a list page's own; returns where they went. */
 static char *
 apply_append(Page page, const MsivfState *st, int k, const char *entries)
@@ -178,11 +194,13 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 
 	while (done < n)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
+		Buffer		buf;
 		Page		page;
 		MsivfPageOpaque opaque;
 		GenericXLogState *state;
 
+		check_list_block(index, blkno, BufferGetBlockNumber(dbuf));
+		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
@@ -543,6 +561,11 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 			msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
 		}
 		blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
+		/* a damaged hint must not make us wait on a lock we hold */
+		for (int q = 0; q < pa.npages; q++)
+			if (BufferGetBlockNumber(pa.bufs[q]) == blkno)
+				flush_page_appends(&pa);
+		check_list_block(index, blkno, dirblk);
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
