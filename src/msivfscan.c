@@ -497,8 +497,9 @@ visit_batch(IndexScanDesc scan)
 			}
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
+			/* a long list (or a damaged, cyclic chain) stays cancellable */
+			CHECK_FOR_INTERRUPTS();
 		}
-		CHECK_FOR_INTERRUPTS();
 	}
 
 	/* partition: hot candidates first, heapified; the cold ones wait */
