@@ -310,3 +310,16 @@ SELECT label FROM ms.batches('raw-acme', 'geo') WHERE batch_id = :nb;
 RESET ROLE;
 SELECT ms.revoke('raw_producers', 'ingest', 'raw-acme', 'geo');
 DROP ROLE raw_producers;
+
+-- ms._authorise is internal: not for PUBLIC, and its bad arguments are
+-- clear errors
+SET ROLE raw_producer;
+SELECT * FROM ms._authorise('raw-acme', 'geo', NULL, 'ingest', 'ingest into');
+RESET ROLE;
+SELECT * FROM ms._authorise(NULL, 'geo', NULL, 'ingest', NULL);
+SELECT * FROM ms._authorise('raw-acme', 'geo', NULL, NULL, NULL);
+SELECT * FROM ms._authorise('raw-acme', 'geo', 'Bad Label', 'ingest', NULL);
+SELECT * FROM ms._authorise('raw-acme', 'geo', NULL, repeat('x', 40), NULL);
+SELECT * FROM ms._authorise('raw-acme', 'geo', NULL, 'read', NULL);
+SELECT * FROM ms._authorise('raw-acme', 'nosuch', NULL, 'ingest', NULL);
+SELECT dims, metric, resolved_label FROM ms._authorise('raw-acme', 'geo', NULL, 'ingest', NULL);

@@ -779,7 +779,10 @@ ms_authorise(PG_FUNCTION_ARGS)
 		check_ident("label", label);
 	}
 	privilege = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (strlen(privilege) >= sizeof(((AccessKey *) NULL)->privilege))
+	/* the privileges ms.grants admits */
+	if (strcmp(privilege, "query") != 0 && strcmp(privilege, "ingest") != 0 &&
+		strcmp(privilege, "stage") != 0 && strcmp(privilege, "promote") != 0 &&
+		strcmp(privilege, "raw_read") != 0 && strcmp(privilege, "admin") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown privilege \"%s\"", privilege)));
