@@ -189,6 +189,8 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 	BlockNumber blkno;
 	BlockNumber start;
 	int			done = 0;
+	BlockNumber nblocks = InvalidBlockNumber;
+	BlockNumber followed = 0;
 
 	start = blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
 
@@ -223,6 +225,18 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 		/* the page is full (now): on along the chain */
 		if (opaque->next != InvalidBlockNumber)
 		{
+			/*
+			 * Interrupts wait while the directory is locked, so a chain
+			 * damaged into a loop must end here, not spin forever.
+			 */
+			if (nblocks == InvalidBlockNumber)
+				nblocks = RelationGetNumberOfBlocks(index);
+			if (++followed > nblocks)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("msivf index \"%s\" has a list whose pages form a loop",
+								RelationGetRelationName(index)),
+						 errhint("REINDEX the index.")));
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
 			continue;
