@@ -173,6 +173,7 @@ extern void msivf_encode_entry(const MsivfState *st, const float *x, int list,
 extern int	msivf_probes_for(const MsivfState *st);
 extern BlockNumber msivf_dir_block(const MsivfState *st, int list, int *slot);
 extern MsivfListInfo *msivf_dir_entries(Page page);
+extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
 
 /* msivfbuild.c */

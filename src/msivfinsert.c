@@ -189,7 +189,7 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 	BlockNumber blkno;
 	BlockNumber start;
 	int			done = 0;
-	BlockNumber nblocks = InvalidBlockNumber;
+	BlockNumber nblocks = 0;
 	BlockNumber followed = 0;
 
 	start = blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
@@ -229,14 +229,7 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 			 * Interrupts wait while the directory is locked, so a chain
 			 * damaged into a loop must end here, not spin forever.
 			 */
-			if (nblocks == InvalidBlockNumber)
-				nblocks = RelationGetNumberOfBlocks(index);
-			if (++followed > nblocks)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("msivf index \"%s\" has a list whose pages form a loop",
-								RelationGetRelationName(index)),
-						 errhint("REINDEX the index.")));
+			msivf_chain_step(index, &followed, &nblocks);
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
 			continue;

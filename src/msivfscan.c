@@ -406,7 +406,7 @@ visit_batch(IndexScanDesc scan)
 	float		ubheap[HOT_K];
 	int			nub = 0;
 	float		limit = INFINITY;
-	BlockNumber nblocks;
+	BlockNumber nblocks = 0;
 
 	if (st->build_id != so->st.build_id)
 		elog(ERROR, "msivf index \"%s\" was rebuilt during a scan",
@@ -414,7 +414,6 @@ visit_batch(IndexScanDesc scan)
 
 	/* the previous batch is used up */
 	Assert(so->nhot == 0 && so->npool == so->cold_start);
-	nblocks = RelationGetNumberOfBlocks(index);
 	so->npool = so->nhot = so->cold_start = 0;
 
 	for (; so->visited < end; so->visited++)
@@ -501,14 +500,8 @@ visit_batch(IndexScanDesc scan)
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
 			CHECK_FOR_INTERRUPTS();
-			/* more pages than the index has: a chain damaged into a loop */
-			if (++followed > nblocks && blkno != InvalidBlockNumber &&
-				followed > (nblocks = RelationGetNumberOfBlocks(index)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("msivf index \"%s\" has a list whose pages form a loop",
-								RelationGetRelationName(index)),
-						 errhint("REINDEX the index.")));
+			if (blkno != InvalidBlockNumber)
+				msivf_chain_step(index, &followed, &nblocks);
 		}
 	}
 

@@ -243,6 +243,26 @@ msivf_check_page(Relation index, Page page, BlockNumber blkno, uint8 page_type)
 				 errhint("REINDEX the index.")));
 }
 
+/*
+ * Count one step along a list's chain of pages, and ERROR once a list has
+ * taken more steps than the index has pages: its chain was damaged into a
+ * loop.  *nblocks caches the index's size (0 until first needed) and is
+ * read again before giving up, since the index may have grown meanwhile.
+ */
+void
+msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks)
+{
+	if (++*followed <= *nblocks)
+		return;
+	*nblocks = RelationGetNumberOfBlocks(index);
+	if (*followed > *nblocks)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" has a list whose pages form a loop",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
+}
+
 Buffer
 msivf_new_buffer(Relation index, ForkNumber fork)
 {

@@ -21,6 +21,7 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	MsivfState *cached = msivf_get_state(index);
 	MsivfState	st = *cached;
+	BlockNumber nblocks = 0;
 
 	st.centroids = NULL;
 	st.centroid_norms = NULL;
@@ -35,6 +36,7 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		BlockNumber blkno;
 		BlockNumber insert;
 		BlockNumber first_room = InvalidBlockNumber;
+		BlockNumber followed = 0;
 
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, dirblk, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -104,6 +106,8 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			if (dead)
 				pfree(dead);
 			blkno = next;
+			if (blkno != InvalidBlockNumber)
+				msivf_chain_step(index, &followed, &nblocks);
 		}
 
 		/* inserts look for room from the first page that has some */
