@@ -54,6 +54,12 @@
 
 #define MSIVF_METRIC_PROC	1
 
+/* build subphases in pg_stat_progress_create_index (msivf_buildphasename) */
+#define MSIVF_PHASE_SAMPLE	2
+#define MSIVF_PHASE_TRAIN	3
+#define MSIVF_PHASE_ASSIGN	4
+#define MSIVF_PHASE_WRITE	5
+
 /* meta flags */
 #define MSIVF_FLAG_ZERO_CENTROID 0x0001	/* one list, centroid at the origin */
 

@@ -39,11 +39,6 @@
 #include "msivf.h"
 #include "quantizer.h"
 
-#define PHASE_SAMPLE	2
-#define PHASE_TRAIN		3
-#define PHASE_ASSIGN	4
-#define PHASE_WRITE		5
-
 #define KMEANS_ITERS	10
 #define TRAIN_PER_LIST	64		/* training rows per list, at most */
 #define TRAIN_MIN		4096
@@ -874,7 +869,7 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	requested = option_lists(index);
 
 	/* pass 1: sample */
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_SAMPLE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_SAMPLE);
 	table_index_build_scan(heap, index, indexInfo, true, true, sample_callback, &bs, NULL);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs.seen);
 
@@ -947,7 +942,7 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 			float	   *work;
 			int32	   *assign;
 
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_TRAIN);
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_TRAIN);
 			bs.st.centroids = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) k * bs.dims);
 			bs.st.centroid_norms = palloc(sizeof(float) * k);
 			work = MemoryContextAllocHuge(cxt, sizeof(float) * kmeans_train_work_floats(ntrain, bs.dims, k));
@@ -967,7 +962,7 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		setup_lists(&bs);
 
 	/* pass 2: assign and write every row, with parallel workers if allowed */
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_ASSIGN);
 	nworkers = 0;
 	if (bs.dims > 0 && bs.st.centroids != NULL && bs.seen >= PARALLEL_MIN_ROWS &&
 		max_parallel_maintenance_workers > 0 && !IsInParallelMode())
@@ -978,7 +973,7 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		flush_block(&bs);
 	}
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_WRITE);
 	write_structure(&bs, centroid_start, ncentroid_pages, dir_start, ndir_pages);
 
 	if (RelationNeedsWAL(index))

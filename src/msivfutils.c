@@ -158,13 +158,13 @@ msivf_buildphasename(int64 phasenum)
 	{
 		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
 			return "initializing";
-		case 2:
+		case MSIVF_PHASE_SAMPLE:
 			return "sampling table";
-		case 3:
+		case MSIVF_PHASE_TRAIN:
 			return "training centroids";
-		case 4:
+		case MSIVF_PHASE_ASSIGN:
 			return "assigning tuples";
-		case 5:
+		case MSIVF_PHASE_WRITE:
 			return "writing index";
 		default:
 			return NULL;
