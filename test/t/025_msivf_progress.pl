@@ -32,7 +32,8 @@ my ($out, $err) = ('', '');
 my $build = IPC::Run::start(
 	[
 		'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
-		'-c', 'SET max_parallel_maintenance_workers = 0',
+		# (a moment first, for the poller to be polling)
+		'-c', 'SET max_parallel_maintenance_workers = 0', '-c', 'SELECT pg_sleep(0.5)',
 		'-c', 'CREATE INDEX items_msivf ON items USING msivf (emb vec_l2_ops) WITH (lists = 300)'
 	],
 	'>', \$out, '2>', \$err);
