@@ -12,13 +12,10 @@
 #include "box_selectivity.h"
 #include "unit.h"
 
-static uint64_t rng = 424242;
-
 static double
 uniform(void)
 {
-	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-	return (double) (rng >> 11) / 9007199254740992.0;
+	return (double) (unit_rng64() >> 11) / 9007199254740992.0;
 }
 
 static double
