@@ -77,3 +77,22 @@ SELECT sel_estimate($$SELECT * FROM sel_pts32 WHERE v <@ vbox(array_fill(0::real
 															  array_fill(1000::real, ARRAY[32])::vec)$$) AS rows_32d;
 SELECT sel_estimate($$SELECT * FROM sel_pts WHERE v <@ '([0,0,0],[1,1,1])'$$) AS rows_other_dims;
 SELECT sel_estimate($$SELECT * FROM sel_pts WHERE v <@ (SELECT '([0,0],[1,1])'::vbox)$$) AS rows_not_const;
+
+-- ANALYZE of columns the stats do not fit: empty, all NULL, mixed
+-- dimension counts (the first row's count is kept, the rest left out)
+CREATE TABLE sel_odd (v vec);
+ANALYZE sel_odd;
+INSERT INTO sel_odd SELECT NULL FROM generate_series(1, 100);
+ANALYZE sel_odd;
+SELECT sel_check($$SELECT * FROM sel_odd WHERE v <@ '([0,0],[1,1])'$$) AS all_null;
+TRUNCATE sel_odd;
+INSERT INTO sel_odd SELECT ARRAY[i % 100, i % 50]::real[]::vec FROM generate_series(1, 3000) i;
+INSERT INTO sel_odd SELECT ARRAY[i, i, i]::real[]::vec FROM generate_series(1, 1000) i;
+SET default_statistics_target = 200;
+ANALYZE sel_odd;
+RESET default_statistics_target;
+-- (the operator refuses the 3-d rows, so the true count is the 2-d rows')
+SELECT sel_estimate($$SELECT * FROM sel_odd WHERE v <@ '([0,0],[49,49])'$$)
+	   BETWEEN c / 2 AND c * 2 AS mixed_2d
+  FROM (SELECT count(*) AS c FROM sel_odd
+		 WHERE CASE WHEN vec_dims(v) = 2 THEN v <@ '([0,0],[49,49])' ELSE false END) s;
