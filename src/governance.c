@@ -742,7 +742,7 @@ ms_governance_changed(PG_FUNCTION_ARGS)
 /*
  * ms._authorise(org text, model text, label text, privilege text,
  *				 action text, OUT version_id bigint, OUT dims integer,
- *				 OUT metric text, OUT label text)
+ *				 OUT metric text, OUT resolved_label text)
  *
  * What ms._resolve(org, model, label, privilege, true, action) checks and
  * returns, answered from the authorisation cache: for callers that run

@@ -12,7 +12,7 @@
 #   LEVEL=3 bash test/bench/raw_bench.sh     (another LZ4 compression level)
 #   ROUNDS=9 bash test/bench/raw_bench.sh   (more timed rounds)
 #   SHARED_BUFFERS=1GB bash test/bench/raw_bench.sh   (server setting; default 128MB)
-#   CLEAN=off bash test/bench/raw_bench.sh   (no CHECKPOINT before each timed
+#   CLEAN=off bash test/bench/raw_bench.sh   (no CHECKPOINT around each timed
 #                                            statement: see raw_bench.sql)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -90,8 +90,8 @@ SELECT v.model, i.indexrelid::regclass IS NOT NULL AS has_ann_index,
 -- before it dirtied, which is order, not cost.  The CHECKPOINT after each
 -- is timed as the method's own writeback (its dirty pages to the data
 -- files).  Odd rounds run plain first, even rounds last.  CLEAN=off
--- (raw_bench.sh) drops the CHECKPOINT before: each method then starts
--- with the dirty pages of the one before it.
+-- (raw_bench.sh) drops both CHECKPOINTs: each method then starts with the
+-- dirty pages of the one before it, and no writeback is timed.
 CREATE FUNCTION timed(kind text, method text, r int, work text) RETURNS SETOF text
 LANGUAGE sql AS $$
 	VALUES (CASE current_setting('bench.clean') WHEN 'on' THEN 'CHECKPOINT' ELSE 'SELECT' END),
@@ -100,10 +100,12 @@ LANGUAGE sql AS $$
 		   (format('INSERT INTO results VALUES (%L, %L, %s, extract(epoch FROM clock_timestamp() - '
 				   'current_setting(''bench.t0'')::timestamptz) * 1000)', kind, method, r)),
 		   ('SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
-		   ('CHECKPOINT'),
-		   (format('UPDATE results SET writeback_ms = extract(epoch FROM clock_timestamp() - '
-				   'current_setting(''bench.t0'')::timestamptz) * 1000 '
-				   'WHERE kind = %L AND method = %L AND round = %s', kind, method, r))
+		   (CASE current_setting('bench.clean') WHEN 'on' THEN 'CHECKPOINT' ELSE 'SELECT' END),
+		   (CASE current_setting('bench.clean') WHEN 'on' THEN
+				format('UPDATE results SET writeback_ms = extract(epoch FROM clock_timestamp() - '
+					   'current_setting(''bench.t0'')::timestamptz) * 1000 '
+					   'WHERE kind = %L AND method = %L AND round = %s', kind, method, r)
+			ELSE 'SELECT' END)
 $$;
 ALTER TABLE results ADD COLUMN writeback_ms float8;
 \o /dev/null
