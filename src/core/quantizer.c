@@ -27,6 +27,25 @@ quant_code_bytes(int d, int bits)
  */
 #define ROUND_MAGIC 12582912.0f
 
+/* x rounded to an integer in [-qmax, qmax], as a float */
+static inline float
+round_clamped(float x, float qmax)
+{
+	float		q = (x + ROUND_MAGIC) - ROUND_MAGIC;
+
+	q = q > qmax ? qmax : q;
+	return q < -qmax ? -qmax : q;
+}
+
+/* the i-th code of a vector's codes */
+static inline int
+code_at(const uint8_t *code, int i, int bits)
+{
+	if (bits == 8)
+		return ((const int8_t *) code)[i];
+	return (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
+}
+
 void
 quant_encode(const float *r, int d, int bits, uint8_t *code,
 			 float *scale, float *err_norm)
@@ -52,25 +71,13 @@ quant_encode(const float *r, int d, int bits, uint8_t *code,
 		int8_t	   *c8 = (int8_t *) code;
 
 		for (i = 0; i < d; i++)
-		{
-			float		q = (r[i] * inv + ROUND_MAGIC) - ROUND_MAGIC;
-
-			q = q > qmax ? qmax : q;
-			q = q < -qmax ? -qmax : q;
-			c8[i] = (int8_t) q;
-		}
+			c8[i] = (int8_t) round_clamped(r[i] * inv, qmax);
 	}
 	else
 	{
 		memset(code, 0, quant_code_bytes(d, 4));
 		for (i = 0; i < d; i++)
-		{
-			float		q = (r[i] * inv + ROUND_MAGIC) - ROUND_MAGIC;
-
-			q = q > qmax ? qmax : q;
-			q = q < -qmax ? -qmax : q;
-			code[i / 2] |= (uint8_t) (((int) q + 8) << ((i & 1) * 4));
-		}
+			code[i / 2] |= (uint8_t) (((int) round_clamped(r[i] * inv, qmax) + 8) << ((i & 1) * 4));
 	}
 	*scale = s;
 
@@ -80,9 +87,7 @@ quant_encode(const float *r, int d, int bits, uint8_t *code,
 	 */
 	for (i = 0; i < d; i++)
 	{
-		int			q = bits == 8 ? ((const int8_t *) code)[i]
-			: (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
-		double		e = (double) r[i] - (double) s * (double) q;
+		double		e = (double) r[i] - (double) s * (double) code_at(code, i, bits);
 
 		err[i & 3] += e * e;
 	}
@@ -98,15 +103,7 @@ void
 quant_decode(const uint8_t *code, int d, int bits, float scale, float *out)
 {
 	for (int i = 0; i < d; i++)
-	{
-		int			q;
-
-		if (bits == 8)
-			q = ((const int8_t *) code)[i];
-		else
-			q = (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
-		out[i] = scale * (float) q;
-	}
+		out[i] = scale * (float) code_at(code, i, bits);
 }
 
 static float
