@@ -94,18 +94,20 @@ SELECT v.model, i.indexrelid::regclass IS NOT NULL AS has_ann_index,
 -- dirty pages of the one before it, and no writeback is timed.
 CREATE FUNCTION timed(kind text, method text, r int, work text) RETURNS SETOF text
 LANGUAGE sql AS $$
-	VALUES (CASE current_setting('bench.clean') WHEN 'on' THEN 'CHECKPOINT' ELSE 'SELECT' END),
-		   ('SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
-		   (work),
-		   (format('INSERT INTO results VALUES (%L, %L, %s, extract(epoch FROM clock_timestamp() - '
-				   'current_setting(''bench.t0'')::timestamptz) * 1000)', kind, method, r)),
-		   ('SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
-		   (CASE current_setting('bench.clean') WHEN 'on' THEN 'CHECKPOINT' ELSE 'SELECT' END),
-		   (CASE current_setting('bench.clean') WHEN 'on' THEN
-				format('UPDATE results SET writeback_ms = extract(epoch FROM clock_timestamp() - '
-					   'current_setting(''bench.t0'')::timestamptz) * 1000 '
-					   'WHERE kind = %L AND method = %L AND round = %s', kind, method, r)
-			ELSE 'SELECT' END)
+	SELECT stmt FROM (VALUES
+		(1, true, 'CHECKPOINT'),
+		(2, false, 'SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
+		(3, false, work),
+		(4, false, format('INSERT INTO results VALUES (%L, %L, %s, extract(epoch FROM clock_timestamp() - '
+						  'current_setting(''bench.t0'')::timestamptz) * 1000)', kind, method, r)),
+		(5, true, 'SELECT set_config(''bench.t0'', clock_timestamp()::text, false)'),
+		(6, true, 'CHECKPOINT'),
+		(7, true, format('UPDATE results SET writeback_ms = extract(epoch FROM clock_timestamp() - '
+						 'current_setting(''bench.t0'')::timestamptz) * 1000 '
+						 'WHERE kind = %L AND method = %L AND round = %s', kind, method, r))
+	) s(n, clean_only, stmt)
+	WHERE NOT clean_only OR current_setting('bench.clean') = 'on'
+	ORDER BY n
 $$;
 ALTER TABLE results ADD COLUMN writeback_ms float8;
 \o /dev/null
