@@ -61,6 +61,7 @@
 #include "utils/snapmgr.h"
 
 #include "audit.h"
+#include "caller.h"
 
 PGDLLEXPORT void ms_audit_writer_main(Datum main_arg);
 
@@ -446,7 +447,7 @@ ms_audit_write(const AuditRecord *rec)
 	memset(&local, 0, sizeof(local));
 	local.at = rec->at ? rec->at : GetCurrentTimestamp();
 	local.pid = MyProcPid;
-	rolename = GetUserNameFromId(GetOuterUserId(), false);
+	rolename = GetUserNameFromId(ms_current_caller(), false);
 	strlcpy(local.role, rolename, NAMEDATALEN);
 	ms_client_address(local.client_addr, sizeof(local.client_addr));
 	copy_field(local.action, sizeof(local.action), rec->action, "action");
@@ -1061,8 +1062,8 @@ ms_audit_writer_main(Datum main_arg)
  * first row whose id is not the previous id + 1 or whose hash does not
  * match; first_bad is that row's id (NULL when ok).
  */
-Datum
-ms_verify_audit(PG_FUNCTION_ARGS)
+static Datum
+verify_audit_as_owner(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	Datum		result[3];
@@ -1145,6 +1146,13 @@ ms_verify_audit(PG_FUNCTION_ARGS)
 	else
 		result[2] = Int64GetDatum(first_bad);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
+}
+
+/* ms.verify_audit(): an entry point, run as the extension's owner */
+Datum
+ms_verify_audit(PG_FUNCTION_ARGS)
+{
+	return ms_call_as_owner(verify_audit_as_owner, fcinfo);
 }
 
 /*

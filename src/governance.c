@@ -13,10 +13,9 @@
  * authorisation answers themselves are cached until an invalidation says
  * grants, models, versions or roles changed (see "authorisation cache").
  *
- * These functions run as SECURITY DEFINER, so current_user is the owner;
- * the caller is GetOuterUserId(), the role in effect outside (SET ROLE
- * included), and privilege means superuser_arg() of that role, never
- * superuser(), which would ask about the owner.
+ * The query entry points are invoker-rights functions that enter as the
+ * owner themselves (caller.c); authorisation asks about the caller that
+ * entry recorded, never about current_user, which is then the owner.
  */
 #include "postgres.h"
 
@@ -47,12 +46,10 @@
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
+#include "caller.h"
 #include "vbox.h"
 #include "vec.h"
 
-PG_FUNCTION_INFO_V1(ms_caller);
-PG_FUNCTION_INFO_V1(ms_caller_name);
-PG_FUNCTION_INFO_V1(ms_is_privileged);
 PG_FUNCTION_INFO_V1(ms_check_ident);
 PG_FUNCTION_INFO_V1(ms_knn);
 PG_FUNCTION_INFO_V1(ms_within);
@@ -84,53 +81,6 @@ extension_schema(void)
 	if (!OidIsValid(nsp))
 		elog(ERROR, "extension machinesoup is not installed");
 	return nsp;
-}
-
-/*
- * Superuser, or holding the privileges of the extension's owner.  The owner
- * is read as the owner of schema ms, which the extension script creates
- * (REASSIGN OWNED moves both together): a syscache lookup, where
- * pg_extension would cost a catalog scan on every query.
- */
-static bool
-caller_is_privileged(Oid caller)
-{
-	Oid			nsp;
-	HeapTuple	tup;
-	Oid			owner = InvalidOid;
-
-	if (superuser_arg(caller))
-		return true;
-	nsp = get_namespace_oid("ms", true);
-	if (!OidIsValid(nsp))
-		return false;
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-		ReleaseSysCache(tup);
-	}
-	return OidIsValid(owner) && has_privs_of_role(caller, owner);
-}
-
-Datum
-ms_caller(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_OID(GetOuterUserId());
-}
-
-Datum
-ms_caller_name(PG_FUNCTION_ARGS)
-{
-	char	   *name = GetUserNameFromId(GetOuterUserId(), false);
-
-	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
-}
-
-Datum
-ms_is_privileged(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(caller_is_privileged(GetOuterUserId()));
 }
 
 /*
@@ -521,8 +471,8 @@ authorise(const char *org, const char *model, const char *label,
 	AccessEntry e;
 
 	memset(&key, 0, sizeof(key));
-	key.caller = GetOuterUserId();
-	key.privileged = caller_is_privileged(key.caller);
+	key.caller = ms_current_caller();
+	key.privileged = ms_caller_is_privileged(key.caller);
 	strlcpy(key.org, org, sizeof(key.org));
 	strlcpy(key.model, model, sizeof(key.model));
 	strlcpy(key.privilege, privilege, sizeof(key.privilege));
@@ -704,22 +654,40 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	return (Datum) 0;
 }
 
+static Datum
+knn_as_owner(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_KNN);
+}
+
+static Datum
+within_as_owner(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_WITHIN);
+}
+
+static Datum
+in_box_as_owner(PG_FUNCTION_ARGS)
+{
+	return ms_query(fcinfo, MSQ_IN_BOX);
+}
+
 Datum
 ms_knn(PG_FUNCTION_ARGS)
 {
-	return ms_query(fcinfo, MSQ_KNN);
+	return ms_call_as_owner(knn_as_owner, fcinfo);
 }
 
 Datum
 ms_within(PG_FUNCTION_ARGS)
 {
-	return ms_query(fcinfo, MSQ_WITHIN);
+	return ms_call_as_owner(within_as_owner, fcinfo);
 }
 
 Datum
 ms_in_box(PG_FUNCTION_ARGS)
 {
-	return ms_query(fcinfo, MSQ_IN_BOX);
+	return ms_call_as_owner(in_box_as_owner, fcinfo);
 }
 
 /*

@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "caller.h"
 #include "raw_store.h"
 
 PG_FUNCTION_INFO_V1(ms_open_access);
@@ -449,8 +450,8 @@ session_at_exit(int code, Datum arg)
 }
 
 /* ms.open_access(org text, model text, reason text) → void */
-Datum
-ms_open_access(PG_FUNCTION_ARGS)
+static Datum
+open_access_as_owner(PG_FUNCTION_ARGS)
 {
 	char	   *org = text_arg(fcinfo, 0, "org");
 	char	   *model = text_arg(fcinfo, 1, "model");
@@ -483,7 +484,7 @@ ms_open_access(PG_FUNCTION_ARGS)
 	strlcpy(session.org, org, sizeof(session.org));
 	strlcpy(session.model, model, sizeof(session.model));
 	strlcpy(session.reason, reason, sizeof(session.reason));
-	strlcpy(session.role, GetUserNameFromId(GetOuterUserId(), false), sizeof(session.role));
+	strlcpy(session.role, GetUserNameFromId(ms_current_caller(), false), sizeof(session.role));
 	ms_client_address(session.client_addr, sizeof(session.client_addr));
 	audit_session("open_access", 0, false, 0, NULL);
 	if (!exit_hook_registered)
@@ -497,8 +498,8 @@ ms_open_access(PG_FUNCTION_ARGS)
 }
 
 /* ms.close_access() → void */
-Datum
-ms_close_access(PG_FUNCTION_ARGS)
+static Datum
+close_access_as_owner(PG_FUNCTION_ARGS)
 {
 	ms_audit_require();
 	if (expire_if_idle())
@@ -519,8 +520,8 @@ ms_close_access(PG_FUNCTION_ARGS)
 }
 
 /* ms.read_batch(batch_id bigint) → bytea */
-Datum
-ms_read_batch(PG_FUNCTION_ARGS)
+static Datum
+read_batch_as_owner(PG_FUNCTION_ARGS)
 {
 	int64		batch_id = PG_GETARG_INT64(0);
 	Oid			argtypes[1] = {INT8OID};
@@ -597,6 +598,28 @@ ms_read_batch(PG_FUNCTION_ARGS)
 	result = ms_raw_decode(frame, raw_bytes, batch_id);
 	pfree(frame);
 	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * The entry points: invoker-rights functions that capture the caller and
+ * do their work as the extension's owner (caller.c).
+ */
+Datum
+ms_open_access(PG_FUNCTION_ARGS)
+{
+	return ms_call_as_owner(open_access_as_owner, fcinfo);
+}
+
+Datum
+ms_close_access(PG_FUNCTION_ARGS)
+{
+	return ms_call_as_owner(close_access_as_owner, fcinfo);
+}
+
+Datum
+ms_read_batch(PG_FUNCTION_ARGS)
+{
+	return ms_call_as_owner(read_batch_as_owner, fcinfo);
 }
 
 /*

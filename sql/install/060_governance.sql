@@ -4,12 +4,20 @@
 --
 -- Security model, in short:
 --  * Plain roles have no privileges on any ms table; they call the API
---    functions below, which are SECURITY DEFINER with a pinned search_path
---    and decide themselves, from ms.grants, what the caller may do.
---  * "The caller" is the role in effect at the outer level (SET ROLE
---    included), read in C with GetOuterUserId() by ms._caller().  Inside a
---    SECURITY DEFINER function current_user is the owner, so nothing here
---    ever asks current_user or superuser().
+--    functions below, which decide themselves, from ms.grants, what the
+--    caller may do, and do it with the extension owner's rights.
+--  * "The caller" is the role whose code makes the call: GetUserId() when
+--    the call enters the extension (src/caller.c).  Inside code PostgreSQL
+--    runs for another role (an index expression under ANALYZE, a
+--    processor, someone else's SECURITY DEFINER function) that is the
+--    code's own role, never the session's outer role, so such code cannot
+--    borrow the grants of whoever it runs for.  A definer function cannot
+--    learn who called it, so the API functions are not SECURITY DEFINER:
+--    each is an invoker-rights C function (symbol ms_entry) that records
+--    the caller, switches to the owner and runs its body, the PL/pgSQL
+--    function of the same name with a leading underscore (ms.grant runs
+--    ms._grant), which PUBLIC cannot execute.  ms._caller() answers with
+--    the recorded caller; nothing here asks current_user or superuser().
 --  * Superusers and members of the extension's owner may do everything
 --    (ms._is_privileged()).
 --  * Every function body schema-qualifies what it uses (pg_catalog
@@ -52,7 +60,7 @@ GRANT USAGE ON SCHEMA ms TO PUBLIC;
 
 CREATE FUNCTION ms._caller() RETURNS regrole
 	AS 'MODULE_PATHNAME', 'ms_caller' LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ms._caller() IS 'the role in effect at the outer level (SET ROLE included), even inside SECURITY DEFINER code';
+COMMENT ON FUNCTION ms._caller() IS 'the role whose code called the current ms entry point (GetUserId() at entry)';
 CREATE FUNCTION ms._caller_name() RETURNS name
 	AS 'MODULE_PATHNAME', 'ms_caller_name' LANGUAGE C STABLE PARALLEL RESTRICTED;
 CREATE FUNCTION ms._is_privileged() RETURNS boolean
@@ -196,12 +204,13 @@ SELECT pg_catalog.pg_extension_config_dump('ms.versions_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions_promotion_id_seq', '');
 
 -- Append-only tables refuse UPDATE, DELETE and TRUNCATE from anyone but a
--- superuser (the outer role, so a SECURITY DEFINER path cannot launder it).
+-- superuser.  An invoker-rights trigger: current_user is the role whose
+-- statement fires it.
 CREATE FUNCTION ms._append_only() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
-					 WHERE r.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid), false) THEN
+					 WHERE r.rolname OPERATOR(pg_catalog.=) current_user), false) THEN
 		RAISE EXCEPTION '%.% is append-only', TG_TABLE_SCHEMA, TG_TABLE_NAME
 			USING ERRCODE = '42501',
 				  DETAIL = pg_catalog.format('%s is refused to everyone but a superuser.', TG_OP);
@@ -512,9 +521,9 @@ $$;
 
 -- API --------------------------------------------------------------------
 
-CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT 'l2')
+CREATE FUNCTION ms._create_model(org text, model text, dims integer, metric text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -551,11 +560,14 @@ BEGIN
 	END IF;
 END
 $$;
+CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT 'l2')
+RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.create_model(text, text, integer, text) IS 'create a model (needs admin on the org)';
 
-CREATE FUNCTION ms.create_version(org text, model text, label text, processor regprocedure DEFAULT NULL)
+CREATE FUNCTION ms._create_version(org text, model text, label text, processor regprocedure)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -597,11 +609,14 @@ BEGIN
 	END IF;
 END
 $$;
+CREATE FUNCTION ms.create_version(org text, model text, label text, processor regprocedure DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.create_version(text, text, text, regprocedure) IS 'stage a new version under a label (needs stage)';
 
-CREATE FUNCTION ms.set_processor(org text, model text, label text, processor regprocedure)
+CREATE FUNCTION ms._set_processor(org text, model text, label text, processor regprocedure)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -616,6 +631,9 @@ BEGIN
 	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
 END
 $$;
+CREATE FUNCTION ms.set_processor(org text, model text, label text, processor regprocedure)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the processor of a version (needs stage)';
 
 -- ms.versions.processor is a regprocedure, an OID with no pg_depend entry,
@@ -648,17 +666,19 @@ CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
 	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION ms._processor_drop_guard();
 
-CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION ms._default_label(org text, model text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	-- any grant covering the model lets one see its default label
 	RETURN (SELECT a.default_label FROM ms._resolve(org, model, NULL, NULL, false) a);
 END
 $$;
+CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ms.default_label(text, text) IS 'the label NULL-label queries of the model resolve to (NULL when none)';
 
-CREATE FUNCTION ms.promote(org text, model text, label text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION ms._promote(org text, model text, label text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -687,10 +707,12 @@ BEGIN
 	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
 END
 $$;
+CREATE FUNCTION ms.promote(org text, model text, label text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.promote(text, text, text) IS 'make the label the default of the model (needs promote)';
 
-CREATE FUNCTION ms.rollback(org text, model text) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION ms._rollback(org text, model text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -727,6 +749,8 @@ BEGIN
 	RETURN prev_label;
 END
 $$;
+CREATE FUNCTION ms.rollback(org text, model text) RETURNS text
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.rollback(text, text) IS 'restore the previous default label of the model and return it (needs promote)';
 
 -- Shared argument checks of ms.grant and ms.revoke.
@@ -766,9 +790,9 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION ms.grant(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
+CREATE FUNCTION ms._grant(role regrole, privilege text, org text, model text, label text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_role		regrole := role;
 	p_privilege	text := privilege;
@@ -799,11 +823,14 @@ BEGIN
 		ON CONFLICT DO NOTHING;
 END
 $$;
+CREATE FUNCTION ms.grant(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.grant(regrole, text, text, text, text) IS 'grant a privilege on an org, or one of its models or labels (needs admin on the org)';
 
-CREATE FUNCTION ms.revoke(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
+CREATE FUNCTION ms._revoke(role regrole, privilege text, org text, model text, label text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_role		regrole := role;
 	p_privilege	text := privilege;
@@ -825,12 +852,15 @@ BEGIN
 	END IF;
 END
 $$;
+CREATE FUNCTION ms.revoke(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.revoke(regrole, text, text, text, text) IS 'revoke a grant made with ms.grant (same arguments)';
 
-CREATE FUNCTION ms.upsert_points(org text, model text, label text, ids bigint[],
-								 vecs @extschema@.vec[], payloads jsonb[] DEFAULT NULL)
+CREATE FUNCTION ms._upsert_points(org text, model text, label text, ids bigint[],
+								 vecs @extschema@.vec[], payloads jsonb[])
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -897,10 +927,14 @@ BEGIN
 	RETURN n;
 END
 $$;
+CREATE FUNCTION ms.upsert_points(org text, model text, label text, ids bigint[],
+								 vecs @extschema@.vec[], payloads jsonb[] DEFAULT NULL)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]) IS 'insert or replace points of a version (needs stage or ingest)';
 
-CREATE FUNCTION ms.reindex_version(org text, model text, label text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION ms._reindex_version(org text, model text, label text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -922,6 +956,8 @@ BEGIN
 	END IF;
 END
 $$;
+CREATE FUNCTION ms.reindex_version(org text, model text, label text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.reindex_version(text, text, text) IS 'rebuild the index of a version, or build it if it has none, e.g. to retrain it after a bulk load (needs stage)';
 
 -- Queries, in C: authorise through ms._access, then run a cached plan on the
@@ -929,19 +965,19 @@ COMMENT ON FUNCTION ms.reindex_version(text, text, text) IS 'rebuild the index o
 CREATE FUNCTION ms.knn(org text, model text, query @extschema@.vec, k integer, label text DEFAULT NULL)
 RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
 AS 'MODULE_PATHNAME', 'ms_knn'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 10;
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
 COMMENT ON FUNCTION ms.knn(text, text, @extschema@.vec, integer, text) IS 'the k nearest points of a model version, by the model metric (needs query)';
 
 CREATE FUNCTION ms.within(org text, model text, query @extschema@.vec, radius double precision, label text DEFAULT NULL)
 RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
 AS 'MODULE_PATHNAME', 'ms_within'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100;
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
 COMMENT ON FUNCTION ms.within(text, text, @extschema@.vec, double precision, text) IS 'points of a model version within a distance, nearest first (needs query)';
 
 CREATE FUNCTION ms.in_box(org text, model text, box @extschema@.vbox, label text DEFAULT NULL)
 RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
 AS 'MODULE_PATHNAME', 'ms_in_box'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100;
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
 COMMENT ON FUNCTION ms.in_box(text, text, @extschema@.vbox, text) IS 'points of a model version inside a box (bounds inclusive), nearest to its centre first (needs query)';
 
 -- The API is open to everyone: each function checks grants itself.  The

@@ -36,7 +36,7 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ms.audit_log
 
 -- Write one audit record and return its id once it is committed by the
 -- audit writer (independently of the calling transaction).  For the
--- extension's own SECURITY DEFINER functions.
+-- extension's own functions, running as its owner.
 CREATE FUNCTION ms._audit(action text, org text, model text, label text,
 						  batch_id bigint, reason text)
 RETURNS bigint
@@ -46,7 +46,7 @@ COMMENT ON FUNCTION ms._audit(text, text, text, text, bigint, text) IS 'write a 
 CREATE FUNCTION ms.verify_audit()
 RETURNS TABLE (ok boolean, checked bigint, first_bad bigint)
 	AS 'MODULE_PATHNAME', 'ms_verify_audit'
-	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ms.verify_audit() IS 'recompute the audit log hash chain; first_bad is the first row that does not match';
 
 REVOKE ALL ON FUNCTION ms._audit_log_guard() FROM PUBLIC;
@@ -164,9 +164,9 @@ $$;
 
 -- API ----------------------------------------------------------------------
 
-CREATE FUNCTION ms.ingest(org text, model text, data bytea, label text DEFAULT NULL)
+CREATE FUNCTION ms._ingest(org text, model text, data bytea, label text)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -193,13 +193,16 @@ BEGIN
 	RETURN bid;
 END
 $$;
+CREATE FUNCTION ms.ingest(org text, model text, data bytea, label text DEFAULT NULL)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.ingest(text, text, bytea, text) IS 'store a raw batch (LZ4) and process it into the version''s points (needs ingest)';
 
-CREATE FUNCTION ms.batches(org text, model text, since timestamptz DEFAULT NULL,
-						   until timestamptz DEFAULT NULL)
+CREATE FUNCTION ms._batches(org text, model text, since timestamptz,
+						   until timestamptz)
 RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
 			   stored_bytes bigint)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -224,12 +227,17 @@ BEGIN
 		 ORDER BY b.received_at, b.batch_id;
 END
 $$;
+CREATE FUNCTION ms.batches(org text, model text, since timestamptz DEFAULT NULL,
+						   until timestamptz DEFAULT NULL)
+RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
+			   stored_bytes bigint)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ms.batches(text, text, timestamptz, timestamptz) IS 'raw batches of a model received in [since, until) (needs raw_read, stage or ingest)';
 
-CREATE FUNCTION ms.replay(org text, model text, label text, since timestamptz DEFAULT NULL,
-						  until timestamptz DEFAULT NULL)
+CREATE FUNCTION ms._replay(org text, model text, label text, since timestamptz,
+						  until timestamptz)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
@@ -262,31 +270,35 @@ BEGIN
 	RETURN n;
 END
 $$;
+CREATE FUNCTION ms.replay(org text, model text, label text, since timestamptz DEFAULT NULL,
+						  until timestamptz DEFAULT NULL)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz) IS 'feed the model''s raw batches received in [since, until) through a version''s processor (needs stage; audited); returns the number of batches';
 
 -- Audited access sessions (src/raw_access.c).
 CREATE FUNCTION ms.open_access(org text, model text, reason text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_open_access'
-	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ms.open_access(text, text, text) IS 'open an audited raw data access session on a model (needs raw_read and a reason)';
 CREATE FUNCTION ms.close_access() RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_close_access'
-	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ms.close_access() IS 'close the raw data access session';
 CREATE FUNCTION ms.read_batch(batch_id bigint) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ms_read_batch'
-	LANGUAGE C VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ms.read_batch(bigint) IS 'the raw bytes of a batch, inside an open access session on its model (audited)';
 CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT reason text,
 								  OUT opened_at timestamptz, OUT expires_at timestamptz)
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms.access_session() IS 'this connection''s open access session (NULLs when none)';
 
-CREATE FUNCTION ms.access_report(org text, since timestamptz DEFAULT NULL,
-								 until timestamptz DEFAULT NULL)
+CREATE FUNCTION ms._access_report(org text, since timestamptz,
+								 until timestamptz)
 RETURNS TABLE ("at" timestamptz, role name, action text, model text, label text,
 			   batch_id bigint, client_addr inet, reason text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 BEGIN
@@ -304,6 +316,11 @@ BEGIN
 		 ORDER BY l.at, l.id;
 END
 $$;
+CREATE FUNCTION ms.access_report(org text, since timestamptz DEFAULT NULL,
+								 until timestamptz DEFAULT NULL)
+RETURNS TABLE ("at" timestamptz, role name, action text, model text, label text,
+			   batch_id bigint, client_addr inet, reason text)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ms.access_report(text, timestamptz, timestamptz) IS 'every audited action on the organization''s data in [since, until) (needs admin on the org)';
 
 -- Governance actions are audited too: promotions and rollbacks (rows of
@@ -317,8 +334,8 @@ DECLARE
 	stack	text;
 BEGIN
 	GET DIAGNOSTICS stack = PG_CONTEXT;
-	-- reserved words are quoted there: ms."grant"(...)
-	RETURN stack ~ ('function ms\."?(' || p_functions || ')"?\(');
+	-- the API's bodies: ms._grant for ms.grant (see 060_governance.sql)
+	RETURN stack ~ ('function ms\._(' || p_functions || ')\(');
 END
 $$;
 
@@ -368,6 +385,10 @@ REVOKE ALL ON FUNCTION
 	ms._insert_points(text, bigint, regprocedure, integer, text, bytea),
 	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
 	ms._called_from(text),
+	ms._ingest(text, text, bytea, text),
+	ms._batches(text, text, timestamptz, timestamptz),
+	ms._replay(text, text, text, timestamptz, timestamptz),
+	ms._access_report(text, timestamptz, timestamptz),
 	ms._audit_promotion(),
 	ms._audit_grant()
 FROM PUBLIC;
