@@ -109,8 +109,8 @@ SELECT * FROM ms.audit_log;
 SELECT ms._audit('read_batch', 'raw-acme', 'geo', NULL, 1, 'forged');
 SELECT * FROM ms.verify_audit();
 SELECT ms._lz4_decode('\x00'::bytea, 1, 1);
-SELECT * FROM ms._run_processor(NULL, '\x00'::bytea, 1, NULL);
-SELECT ms._insert_points('raw-acme', 1, NULL, 2, 'l2', '\x00'::bytea);
+SELECT * FROM ms._run_processor(NULL, '\x00'::bytea, 1, NULL, NULL, NULL);
+SELECT ms._insert_points('raw-acme', 1, NULL, 2, 'l2', '\x00'::bytea, NULL, NULL);
 RESET ROLE;
 -- ingest alone: no raw reading, no replay, no report
 SET ROLE raw_producer;
@@ -159,81 +159,18 @@ SELECT length(ms.read_batch(:b_other));
 SELECT ms.close_access();
 RESET ROLE;
 
--- replay into the staged version: only this model's batches
+-- replay into the staged version: only this model's batches, of the
+-- version's own label unless another is named
 SET ROLE raw_scientist;
 SELECT ms.replay('raw-acme', 'geo', 'v2');
-SELECT ms.replay('raw-acme', 'geo', 'v2', '2999-01-01');
+SELECT ms.replay('raw-acme', 'geo', 'v2', NULL, NULL, 'v1');
+SELECT ms.replay('raw-acme', 'geo', 'v2', '2999-01-01', NULL, 'v1');
 SELECT ms.replay('raw-other', 'geo', 'v1');
 RESET ROLE;
 SELECT p.point_id, p.embedding
   FROM ms.points p JOIN ms.versions v USING (version_id)
  WHERE v.org = 'raw-acme' AND v.model = 'geo' AND v.label = 'v2' ORDER BY 1;
 
--- user processors run as machinesoup.processor_role, restricted
-CREATE FUNCTION public.raw_tagging_proc(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE sql AS $$
-	SELECT p.point_id, p.embedding, jsonb_build_object('by', current_user::text)
-	  FROM ms.proc_csv(batch, dims) p
-$$;
-CREATE FUNCTION public.raw_peek_points(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE sql AS $$
-	SELECT p.point_id, p.embedding, NULL::jsonb FROM ms.points p
-$$;
-CREATE FUNCTION public.raw_peek_batches(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE sql AS $$
-	SELECT b.batch_id, NULL::public.vec, NULL::jsonb FROM ms.raw_batches b
-$$;
-CREATE FUNCTION public.raw_escalate(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE plpgsql AS $$
-BEGIN
-	SET ROLE postgres;
-	RETURN QUERY SELECT * FROM ms.proc_csv(batch, dims);
-END
-$$;
-CREATE FUNCTION public.raw_wrong_dims(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE sql AS $$
-	SELECT p.point_id, p.embedding OPERATOR(public.||) p.embedding, NULL::jsonb FROM ms.proc_csv(batch, dims) p
-$$;
-CREATE FUNCTION public.raw_null_ids(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE sql AS $$
-	SELECT NULL::bigint, p.embedding, NULL::jsonb FROM ms.proc_csv(batch, dims) p
-$$;
-CREATE FUNCTION public.raw_definer(batch bytea, dims integer)
-RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
-LANGUAGE sql SECURITY DEFINER AS $$
-	SELECT * FROM ms.proc_csv(batch, dims)
-$$;
-SELECT ms.create_version('raw-acme', 'geo', 'tagged', 'public.raw_tagging_proc(bytea,integer)');
-SELECT ms.create_version('raw-acme', 'geo', 'peek1', 'public.raw_peek_points(bytea,integer)');
-SELECT ms.create_version('raw-acme', 'geo', 'peek2', 'public.raw_peek_batches(bytea,integer)');
-SELECT ms.create_version('raw-acme', 'geo', 'esc', 'public.raw_escalate(bytea,integer)');
-SELECT ms.create_version('raw-acme', 'geo', 'definer', 'public.raw_definer(bytea,integer)');
-SELECT ms.create_version('raw-acme', 'geo', 'wrongdims', 'public.raw_wrong_dims(bytea,integer)');
-SELECT ms.create_version('raw-acme', 'geo', 'nullids', 'public.raw_null_ids(bytea,integer)');
-SET ROLE raw_scientist;
-SELECT ms.replay('raw-acme', 'geo', 'tagged');
-SELECT ms.replay('raw-acme', 'geo', 'peek1');
-SELECT ms.replay('raw-acme', 'geo', 'peek2');
-SELECT ms.replay('raw-acme', 'geo', 'esc');
-SELECT ms.replay('raw-acme', 'geo', 'definer');
-SELECT ms.replay('raw-acme', 'geo', 'wrongdims');
-SELECT ms.replay('raw-acme', 'geo', 'nullids');
-RESET ROLE;
-SELECT p.point_id, p.embedding, p.payload
-  FROM ms.points p JOIN ms.versions v USING (version_id)
- WHERE v.org = 'raw-acme' AND v.model = 'geo' AND v.label = 'tagged' ORDER BY 1;
--- a user processor's error rolls the ingest back too
-SELECT ms.grant('raw_producer', 'ingest', 'raw-acme', 'geo', 'peek1');
-SET ROLE raw_producer;
-SELECT ms.ingest('raw-acme', 'geo', convert_to(E'1,1,1\n', 'UTF8'), 'peek1');
-RESET ROLE;
-SELECT count(*) - :batches_before AS new_batches FROM ms.raw_batches;
 
 -- a damaged frame is an error (data_corrupted), never garbage
 UPDATE ms.raw_batches SET frame = set_byte(frame, 20, get_byte(frame, 20) # 255) WHERE batch_id = :b1;

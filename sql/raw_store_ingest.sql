@@ -155,7 +155,7 @@ RESET machinesoup.probes;
 -- ms._insert_points called directly with bad arguments (internal, so only
 -- superusers can): clear errors, nothing inserted
 SELECT count(*) AS points_before FROM ms.points \gset
-SELECT ms._insert_points(NULL, 1, NULL, 2, 'l2', convert_to(E'1,1,1\n', 'UTF8'));
-SELECT ms._insert_points('nobody', 999999, NULL, 2, 'l2', convert_to(E'1,1,1\n', 'UTF8'));
-SELECT ms._insert_points('nobody', 1, NULL, 2, 'l2', '\x00ff'::bytea);
+SELECT ms._insert_points(NULL, 1, NULL, 2, 'l2', convert_to(E'1,1,1\n', 'UTF8'), NULL, NULL);
+SELECT ms._insert_points('nobody', 999999, NULL, 2, 'l2', convert_to(E'1,1,1\n', 'UTF8'), NULL, NULL);
+SELECT ms._insert_points('nobody', 1, NULL, 2, 'l2', '\x00ff'::bytea, NULL, NULL);
 SELECT count(*) = :points_before AS nothing_inserted FROM ms.points;

@@ -47,11 +47,13 @@
 #include "utils/syscache.h"
 
 #include "caller.h"
+#include "raw_store.h"
 
 PG_FUNCTION_INFO_V1(ms_entry);
 PG_FUNCTION_INFO_V1(ms_caller);
 PG_FUNCTION_INFO_V1(ms_caller_name);
 PG_FUNCTION_INFO_V1(ms_is_privileged);
+PG_FUNCTION_INFO_V1(ms_role_is_privileged);
 
 static MsCallerFrame *current_frame = NULL;
 
@@ -103,6 +105,8 @@ ms_enter(MsCallerFrame *frame)
 	frame->owner = ms_extension_owner();
 	frame->outer = current_frame;
 	current_frame = frame;
+	/* a processor calling in: its sandbox's refusals are not for our work */
+	frame->save_sandbox_suspended = ms_sandbox_suspend();
 	/* a security-restricted operation stays one */
 	SetUserIdAndSecContext(frame->owner,
 						   frame->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -113,6 +117,7 @@ void
 ms_leave(MsCallerFrame *frame)
 {
 	current_frame = frame->outer;
+	ms_sandbox_resume(frame->save_sandbox_suspended);
 	SetUserIdAndSecContext(frame->save_userid, frame->save_sec_context);
 }
 
@@ -285,4 +290,11 @@ Datum
 ms_is_privileged(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(ms_caller_is_privileged(ms_current_caller()));
+}
+
+/* ms._role_is_privileged(role oid) → boolean: as ms._is_privileged, of role */
+Datum
+ms_role_is_privileged(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ms_caller_is_privileged(PG_GETARG_OID(0)));
 }

@@ -17,6 +17,7 @@ typedef struct MsCallerFrame
 	Oid			owner;			/* the role the protected work runs as */
 	Oid			save_userid;
 	int			save_sec_context;
+	bool		save_sandbox_suspended;
 	struct MsCallerFrame *outer;
 } MsCallerFrame;
 

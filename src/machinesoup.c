@@ -71,6 +71,7 @@ _PG_init(void)
 
 	ms_msivf_init();
 	ms_raw_init();
+	ms_sandbox_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("machinesoup");

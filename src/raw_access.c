@@ -41,6 +41,7 @@ PG_FUNCTION_INFO_V1(ms_open_access);
 PG_FUNCTION_INFO_V1(ms_close_access);
 PG_FUNCTION_INFO_V1(ms_read_batch);
 PG_FUNCTION_INFO_V1(ms_access_session);
+PG_FUNCTION_INFO_V1(ms_require_raw_network);
 
 /* settings */
 char	   *ms_processor_role = NULL;
@@ -242,6 +243,14 @@ require_network(void)
 				 errmsg("raw data access is not allowed from %s",
 						addr[0] ? addr : "a local (Unix-socket) connection"),
 				 errdetail("The client address is outside machinesoup.raw_access_networks.")));
+}
+
+/* ms._require_raw_network(): the network check, for replay through user code */
+Datum
+ms_require_raw_network(PG_FUNCTION_ARGS)
+{
+	require_network();
+	PG_RETURN_VOID();
 }
 
 /* ---------------------------------------------------------------------

@@ -283,7 +283,8 @@ add_row(PointInserter *pi, Datum org, Datum version_id, TupleTableSlot *row)
 
 /*
  * ms._insert_points(org text, version_id bigint, processor regprocedure,
- *					 dims integer, metric text, batch bytea) RETURNS bigint
+ *					 dims integer, metric text, batch bytea, pinned bytea,
+ *					 run_as regrole) RETURNS bigint
  *
  * The number of points inserted, or NULL when the caller is to run the
  * INSERT ... SELECT FROM ms._run_processor(...) instead (see the top).
@@ -295,7 +296,7 @@ ms_insert_points(PG_FUNCTION_ARGS)
 {
 	Datum		org;
 	Datum		version_id;
-	Oid			procoid;
+	ProcessorSpec spec;
 	int32		dims;
 	bool		cosine;
 	bytea	   *batch;
@@ -326,7 +327,7 @@ ms_insert_points(PG_FUNCTION_ARGS)
 				 errmsg("org, version_id, dims and batch must not be null")));
 	org = PG_GETARG_DATUM(0);
 	version_id = PG_GETARG_DATUM(1);
-	procoid = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
+	ms_processor_spec_from_args(fcinfo, 2, 6, 7, &spec);
 	dims = PG_GETARG_INT32(3);
 	cosine = !PG_ARGISNULL(4) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "cosine") == 0;
 	batch = PG_GETARG_BYTEA_PP(5);
@@ -411,7 +412,7 @@ ms_insert_points(PG_FUNCTION_ARGS)
 		TupleDescInitEntry(pdesc, 2, "embedding", types[COL_EMBEDDING], -1, 0);
 		TupleDescInitEntry(pdesc, 3, "payload", JSONBOID, -1, 0);
 		store = tuplestore_begin_heap(false, false, work_mem);
-		ms_processor_rows(procoid, batch, dims, cosine, store, pdesc);
+		ms_processor_rows(&spec, batch, dims, cosine, store, pdesc);
 
 		pi.cid = GetCurrentCommandId(true);
 		/* slots of a descriptor copy need no pin each (resource owner work) */

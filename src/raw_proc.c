@@ -7,11 +7,8 @@
  * A processor is (batch bytea, dims integer) RETURNS TABLE (point_id
  * bigint, embedding vec, payload jsonb).  The built-ins are strict parsers
  * (src/core/batch_*.c) whose errors name the line or record.  User
- * processors run as machinesoup.processor_role (a role meant to hold no
- * table privileges) in a security-restricted operation with a fresh GUC
- * nest level, like the code run by maintenance commands on behalf of a
- * table owner: they see the batch they are given and nothing else, and
- * cannot change role, create temporary objects or leave settings behind.
+ * processors run sandboxed as their organization's processor role
+ * (raw_sandbox.c): they see the batch they are given and nothing else.
  */
 #include "postgres.h"
 
@@ -272,132 +269,77 @@ builtin_format(HeapTuple proctup, BatchFormat *format)
 	return true;
 }
 
+/* check_point as a ProcessorRowCheck, for the sandbox */
 static void
-run_sandboxed(Oid procoid, HeapTuple proctup, bytea *batch, int dims,
-			  Tuplestorestate *store, TupleDesc desc, PointCheck *pc)
+check_point_cb(void *arg, Datum *values, bool *nulls)
 {
-	Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(proctup);
-	Oid			role;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-	char	   *sql;
-	Oid			argtypes[2] = {BYTEAOID, INT4OID};
-	Datum		args[2];
-	int			ret;
-
-	if (ms_processor_role == NULL || ms_processor_role[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("machinesoup.processor_role is not set"),
-				 errhint("User processors run as that role; set it to a role without table privileges.")));
-	role = get_role_oid(ms_processor_role, true);
-	if (!OidIsValid(role))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("processor role \"%s\" does not exist", ms_processor_role),
-				 errhint("Create it with CREATE ROLE %s NOLOGIN, or set machinesoup.processor_role.",
-						 quote_identifier(ms_processor_role))));
-	if (superuser_arg(role))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("processor role \"%s\" must not be a superuser", ms_processor_role)));
-	if (proc->prosecdef)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("processor %s must not be SECURITY DEFINER",
-						format_procedure(procoid)),
-				 errdetail("Processors run sandboxed as machinesoup.processor_role.")));
-
-	sql = psprintf("SELECT * FROM %s.%s($1, $2)",
-				   quote_identifier(get_namespace_name(proc->pronamespace)),
-				   quote_identifier(NameStr(proc->proname)));
-	args[0] = PointerGetDatum(batch);
-	args[1] = Int32GetDatum(dims);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	save_nestlevel = NewGUCNestLevel();
-	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	/* an error here aborts the (sub)transaction, which restores both */
-	SPI_connect();
-	ret = SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "processor query returned %d", ret);
-	if (SPI_tuptable->tupdesc->natts != 3 ||
-		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != TupleDescAttr(desc, 0)->atttypid ||
-		TupleDescAttr(SPI_tuptable->tupdesc, 1)->atttypid != TupleDescAttr(desc, 1)->atttypid ||
-		TupleDescAttr(SPI_tuptable->tupdesc, 2)->atttypid != TupleDescAttr(desc, 2)->atttypid)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("processor %s returned the wrong columns", format_procedure(procoid)),
-				 errdetail("A processor returns TABLE (point_id bigint, embedding vec, payload jsonb).")));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3];
-
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-		check_point(pc, values, nulls);
-		tuplestore_putvalues(store, desc, values, nulls);
-	}
-	SPI_finish();
-
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	check_point((PointCheck *) arg, values, nulls);
 }
 
 /*
- * Run a processor (InvalidOid: ms.proc_csv) on one batch into store, whose
- * rows are (point_id bigint, embedding vec, payload jsonb) as desc says,
- * checked against the model: no NULL id or embedding, the model's dims, no
- * zero vector when cosine, no id twice.
+ * Run a version's processor on one batch into store, whose rows are
+ * (point_id bigint, embedding vec, payload jsonb) as desc says, checked
+ * against the model: no NULL id or embedding, the model's dims, no zero
+ * vector when cosine, no id twice.  Our own C processors run in-process;
+ * anything else is user code and runs sandboxed (raw_sandbox.c).
  */
 void
-ms_processor_rows(Oid procoid, bytea *batch, int dims, bool cosine,
+ms_processor_rows(const ProcessorSpec *spec, bytea *batch, int dims, bool cosine,
 				  Tuplestorestate *store, TupleDesc desc)
 {
 	BatchFormat format = FORMAT_CSV;
 	PointCheck	pc;
+	bool		builtin = true;
 
 	check_dims(dims);
 	memset(&pc, 0, sizeof(pc));
 	pc.dims = dims;
 	pc.cosine = cosine;
 
-	if (!OidIsValid(procoid))
-		parse_batch(FORMAT_CSV, batch, dims, store, desc, &pc);
-	else
+	if (OidIsValid(spec->procoid))
 	{
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(procoid));
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(spec->procoid));
 
 		if (!HeapTupleIsValid(tup))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("processor function %u does not exist", procoid)));
-		if (builtin_format(tup, &format))
-			parse_batch(format, batch, dims, store, desc, &pc);
-		else
-			run_sandboxed(procoid, tup, batch, dims, store, desc, &pc);
+					 errmsg("processor function %u does not exist", spec->procoid)));
+		builtin = builtin_format(tup, &format);
 		ReleaseSysCache(tup);
 	}
+	if (builtin)
+		parse_batch(format, batch, dims, store, desc, &pc);
+	else
+		ms_run_sandboxed(spec->procoid, spec->pinned, spec->run_as, batch, dims,
+						 store, desc, check_point_cb, &pc);
 	check_unique_ids(&pc);
 	if (pc.ids)
 		pfree(pc.ids);
 }
 
+void
+ms_processor_spec_from_args(FunctionCallInfo fcinfo, int proc_arg, int pinned_arg,
+							int run_as_arg, ProcessorSpec *spec)
+{
+	spec->procoid = PG_ARGISNULL(proc_arg) ? InvalidOid : PG_GETARG_OID(proc_arg);
+	spec->pinned = PG_ARGISNULL(pinned_arg) ? NULL : PG_GETARG_BYTEA_PP(pinned_arg);
+	spec->run_as = PG_ARGISNULL(run_as_arg) ? InvalidOid : PG_GETARG_OID(run_as_arg);
+}
+
 /*
  * ms._run_processor(processor regprocedure, batch bytea, dims integer,
- *					 metric text) RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+ *					 metric text, pinned bytea, run_as regrole)
+ *	RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
  *
  * NULL processor means the default, ms.proc_csv.  The rows are checked
  * against the model (dims, metric) so they can be inserted as they are.
+ * pinned and run_as: see ProcessorSpec.
  */
 Datum
 ms_run_processor(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ProcessorSpec spec;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -405,8 +347,8 @@ ms_run_processor(PG_FUNCTION_ARGS)
 				 errmsg("batch and dims must not be null")));
 	check_dims(PG_GETARG_INT32(2));
 	InitMaterializedSRF(fcinfo, 0);
-	ms_processor_rows(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0),
-					  PG_GETARG_BYTEA_PP(1), PG_GETARG_INT32(2),
+	ms_processor_spec_from_args(fcinfo, 0, 4, 5, &spec);
+	ms_processor_rows(&spec, PG_GETARG_BYTEA_PP(1), PG_GETARG_INT32(2),
 					  !PG_ARGISNULL(3) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), "cosine") == 0,
 					  rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;

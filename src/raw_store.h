@@ -23,12 +23,40 @@ extern void ms_raw_init(void);
 extern bytea *ms_raw_decode(bytea *frame, int64 raw_bytes, int64 batch_id);
 
 /*
- * Run a processor (InvalidOid: ms.proc_csv) on a batch into store as rows
- * (point_id bigint, embedding vec, payload jsonb), checked against the
- * model: no NULL id or embedding, dims, no zero vector when cosine, no id
- * twice (raw_proc.c).
+ * Which processor a version runs, and how: procoid (InvalidOid: ms.proc_csv),
+ * the digest of its definition approved by ms.set_processor, and the role
+ * a user processor runs as (its organization's processor role).
  */
-extern void ms_processor_rows(Oid procoid, bytea *batch, int dims, bool cosine,
-							  Tuplestorestate *store, TupleDesc desc);
+typedef struct ProcessorSpec
+{
+	Oid			procoid;
+	bytea	   *pinned;
+	Oid			run_as;
+} ProcessorSpec;
+
+/* Checks one processor row (point_id, embedding, payload) or raises. */
+typedef void (*ProcessorRowCheck) (void *arg, Datum *values, bool *nulls);
+
+/*
+ * Run a version's processor on a batch into store as rows (point_id
+ * bigint, embedding vec, payload jsonb), checked against the model: no
+ * NULL id or embedding, dims, no zero vector when cosine, no id twice
+ * (raw_proc.c).
+ */
+extern void ms_processor_rows(const ProcessorSpec *spec, bytea *batch, int dims,
+							  bool cosine, Tuplestorestate *store, TupleDesc desc);
+
+/* The spec from SQL arguments (processor regprocedure, pinned bytea, run_as regrole). */
+extern void ms_processor_spec_from_args(FunctionCallInfo fcinfo, int proc_arg,
+										int pinned_arg, int run_as_arg,
+										ProcessorSpec *spec);
+
+/* raw_sandbox.c: user processors' sandbox */
+extern void ms_sandbox_init(void);
+extern bool ms_sandbox_suspend(void);
+extern void ms_sandbox_resume(bool was);
+extern void ms_run_sandboxed(Oid procoid, bytea *pinned, Oid run_as, bytea *batch,
+							 int dims, Tuplestorestate *store, TupleDesc desc,
+							 ProcessorRowCheck check, void *check_arg);
 
 #endif							/* MS_RAW_STORE_H */

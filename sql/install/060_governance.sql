@@ -65,6 +65,11 @@ CREATE FUNCTION ms._caller_name() RETURNS name
 	AS 'MODULE_PATHNAME', 'ms_caller_name' LANGUAGE C STABLE PARALLEL RESTRICTED;
 CREATE FUNCTION ms._is_privileged() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'ms_is_privileged' LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION ms._role_is_privileged(role oid) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_role_is_privileged' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION ms._processor_digest(processor regprocedure) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_processor_digest' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION ms._processor_digest(regprocedure) IS 'digest of a function''s definition (body, owner, language, settings, signature), pinned when it is approved as a processor';
 COMMENT ON FUNCTION ms._is_privileged() IS 'true when the caller is a superuser or has the privileges of the extension owner (the owner of schema ms)';
 CREATE FUNCTION ms._check_ident(kind text, value text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_check_ident' LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -77,7 +82,10 @@ CREATE TABLE ms.orgs (
 	org			text PRIMARY KEY
 		CONSTRAINT orgs_org_check CHECK (org ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	created_by	name NOT NULL
+	created_by	name NOT NULL,
+	-- the role the org's user processors run as (ms._processor_role): a
+	-- random name, so pg_roles, which everyone reads, names no org
+	processor_role name
 );
 COMMENT ON TABLE ms.orgs IS 'customer organisations (tenants)';
 
@@ -106,6 +114,9 @@ CREATE TABLE ms.versions (
 	-- global id; the version's points live in partition ms.points_<version_id>
 	version_id	bigint NOT NULL UNIQUE DEFAULT nextval('ms.versions_version_id_seq'),
 	processor	regprocedure,
+	-- the processor's definition as approved by ms.set_processor
+	-- (ms._processor_digest); a changed definition does not run
+	processor_digest bytea,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	created_by	name NOT NULL,
 	PRIMARY KEY (org, model, label),
@@ -375,15 +386,58 @@ SELECT ms._is_privileged() OR EXISTS (
 		   OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')))
 $$;
 
--- Check a processor's signature: (bytea, integer) RETURNS SETOF/TABLE of
--- (bigint, vec, jsonb), and that the caller could execute it itself.
-CREATE FUNCTION ms._check_processor(p_processor regprocedure) RETURNS void
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- Is p one of the built-in processors (trusted C, run without the sandbox)?
+CREATE FUNCTION ms._is_builtin_processor(p regprocedure) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT p IS NULL
+	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) 'ms.proc_csv(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid
+	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) 'ms.proc_float32(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid
+$$;
+
+-- The role the org's user processors run as, created at first need: no
+-- login, no privileges of its own, a member of machinesoup.processor_role
+-- (the group a DBA grants EXECUTE and USAGE to, once for every org).  One
+-- per org, so no org's processor shares a role, and so a channel, with
+-- another's.  Its name is random: pg_roles is readable by everyone.
+CREATE FUNCTION ms._processor_role(p_org text) RETURNS regrole
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	ok	boolean;
+	r		name;
+	grp		text := pg_catalog.current_setting('machinesoup.processor_role', true);
+BEGIN
+	SELECT o.processor_role INTO r FROM ms.orgs o WHERE o.org OPERATOR(pg_catalog.=) p_org;
+	IF r IS NOT NULL AND pg_catalog.to_regrole(pg_catalog.quote_ident(r)) IS NOT NULL THEN
+		RETURN pg_catalog.to_regrole(pg_catalog.quote_ident(r));
+	END IF;
+	-- none yet, or one lost with the globals of a restore: make a new one
+	r := 'machinesoup_processor_' OPERATOR(pg_catalog.||)
+		 pg_catalog.substr(pg_catalog.md5(pg_catalog.gen_random_uuid()::pg_catalog.text), 1, 16);
+	EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', r);
+	IF grp IS NOT NULL AND grp OPERATOR(pg_catalog.<>) ''
+	   AND pg_catalog.to_regrole(pg_catalog.quote_ident(grp)) IS NOT NULL THEN
+		EXECUTE pg_catalog.format('GRANT %I TO %I', grp, r);
+	END IF;
+	UPDATE ms.orgs o SET processor_role = r WHERE o.org OPERATOR(pg_catalog.=) p_org;
+	RETURN pg_catalog.to_regrole(pg_catalog.quote_ident(r));
+END
+$$;
+
+-- Check a processor before a version may run it: its signature is
+-- (bytea, integer) RETURNS SETOF/TABLE of (bigint, vec, jsonb); the caller
+-- could execute it itself; and, for user code, its owner holds stage on
+-- the version (or is privileged), so nobody can approve a function that
+-- an outsider may later redefine.  Returns the digest to pin (NULL for a
+-- built-in processor).
+CREATE FUNCTION ms._check_processor(p_processor regprocedure, p_org text, p_model text,
+									p_label text) RETURNS bytea
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ok		boolean;
+	owner	oid;
+	owner_may_stage boolean;
 BEGIN
 	IF p_processor IS NULL THEN
-		RETURN;
+		RETURN NULL;
 	END IF;
 	SELECT p.pronargs OPERATOR(pg_catalog.=) 2
 		   AND p.proargtypes[0] OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
@@ -395,8 +449,9 @@ BEGIN
 				WHERE a.mode OPERATOR(pg_catalog.=) ANY ('{o,t}'::"char"[]))
 			   OPERATOR(pg_catalog.=) ARRAY['pg_catalog.int8'::pg_catalog.regtype::pg_catalog.oid,
 											'@extschema@.vec'::pg_catalog.regtype::pg_catalog.oid,
-											'pg_catalog.jsonb'::pg_catalog.regtype::pg_catalog.oid]
-	  INTO ok
+											'pg_catalog.jsonb'::pg_catalog.regtype::pg_catalog.oid],
+		   p.proowner
+	  INTO ok, owner
 	  FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) p_processor::pg_catalog.oid;
 	IF NOT coalesce(ok, false) THEN
 		RAISE EXCEPTION 'function % cannot be a processor', p_processor
@@ -407,6 +462,27 @@ BEGIN
 		RAISE EXCEPTION 'permission denied for function %', p_processor
 			USING ERRCODE = '42501';
 	END IF;
+	IF ms._is_builtin_processor(p_processor) THEN
+		RETURN NULL;
+	END IF;
+	IF (SELECT p.prosecdef FROM pg_catalog.pg_proc p
+		 WHERE p.oid OPERATOR(pg_catalog.=) p_processor::pg_catalog.oid) THEN
+		RAISE EXCEPTION 'processor % must not be SECURITY DEFINER', p_processor
+			USING ERRCODE = '42501',
+				  DETAIL = 'Processors run sandboxed as their organization''s processor role.';
+	END IF;
+	IF NOT ms._role_is_privileged(owner) THEN
+		SELECT x.allowed INTO owner_may_stage
+		  FROM ms._access(owner, false, p_org, p_model, p_label, 'stage') x;
+		IF NOT coalesce(owner_may_stage, false) THEN
+			RAISE EXCEPTION 'the owner of processor % must hold stage on label "%" of model "%/%"',
+				p_processor, p_label, p_org, p_model
+				USING ERRCODE = '42501',
+					  DETAIL = 'Whoever owns a processor can redefine it; only a role trusted with the version may own one.';
+		END IF;
+	END IF;
+	PERFORM ms._processor_role(p_org);
+	RETURN ms._processor_digest(p_processor);
 END
 $$;
 
@@ -583,21 +659,18 @@ BEGIN
 		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
 			USING ERRCODE = '42710';
 	END IF;
-	PERFORM ms._check_processor(p_processor);
-
-	INSERT INTO ms.versions (org, model, label, processor, created_by)
-		VALUES (p_org, p_model, p_label, p_processor, ms._caller_name())
+	INSERT INTO ms.versions (org, model, label, processor, processor_digest, created_by)
+		VALUES (p_org, p_model, p_label, p_processor,
+				ms._check_processor(p_processor, p_org, p_model, p_label), ms._caller_name())
 		RETURNING ms.versions.version_id INTO vid;
 
 	part := pg_catalog.format('points_%s', vid);
 	EXECUTE pg_catalog.format(
 		'CREATE TABLE ms.%I PARTITION OF ms.points ('
 		'CONSTRAINT %I PRIMARY KEY (point_id), '
-		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
 		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
 		') FOR VALUES IN (%s)',
 		part, pg_catalog.format('%s_pkey', part),
-		pg_catalog.format('%s_org', part), p_org,
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
 
@@ -626,8 +699,9 @@ DECLARE
 BEGIN
 	PERFORM ms._check_ident('label', p_label);
 	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true) a;
-	PERFORM ms._check_processor(p_processor);
-	UPDATE ms.versions v SET processor = p_processor
+	UPDATE ms.versions v
+	   SET processor = p_processor,
+		   processor_digest = ms._check_processor(p_processor, p_org, p_model, p_label)
 	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
 END
 $$;

@@ -107,10 +107,11 @@ COMMENT ON FUNCTION ms.proc_float32(bytea, integer) IS 'built-in processor: reco
 
 -- Run a processor on one batch (NULL: ms.proc_csv) and check its rows
 -- against the model (dims, metric: no NULLs, no zero vector under cosine,
--- no id twice); user code runs as machinesoup.processor_role in a
--- security-restricted operation.
+-- no id twice).  User code runs sandboxed (src/raw_sandbox.c) as run_as,
+-- the org's processor role, and only while its definition still has the
+-- digest pinned when it was approved.
 CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims integer,
-								  metric text)
+								  metric text, pinned bytea, run_as regrole)
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
 
@@ -120,47 +121,84 @@ RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 -- of ms._process_batch does.  NULL when that INSERT must run instead
 -- (triggers, row security, a foreign partition: see src/raw_insert.c).
 CREATE FUNCTION ms._insert_points(org text, version_id bigint, processor regprocedure,
-								  dims integer, metric text, batch bytea)
+								  dims integer, metric text, batch bytea, pinned bytea,
+								  run_as regrole)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
 
 -- Feed one decoded batch through a version's processor into its points
 -- (the version's partition; rows already checked by the processor run).
--- Internal: callers have resolved and authorised the version.
+-- Internal: callers have resolved and authorised the version.  The org
+-- of every row is the org the caller resolved the version in: the insert
+-- path sets it, so no partition needs a CHECK naming its org.  p_pinned
+-- is the approved digest of a user processor (NULL for a built-in one).
 CREATE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
-								  p_dims integer, p_metric text, p_data bytea)
+								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	n		bigint;
+	n			bigint;
+	run_as		regrole;
+	ids			bigint[];
+	vecs		@extschema@.vec[];
+	payloads	jsonb[];
 BEGIN
-	-- New ids are the common case, and a plain insert is much cheaper than
-	-- ON CONFLICT's speculative insertion; ids already present (a replay,
-	-- a producer re-sending) take the upsert.
-	BEGIN
-		n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data);
-		IF n IS NULL THEN
-			INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-				SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-				  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
+	IF p_pinned IS NULL THEN
+		-- A built-in processor, a pure parser: running it again for the
+		-- upsert costs only time.  New ids are the common case, and a plain
+		-- insert is much cheaper than ON CONFLICT's speculative insertion;
+		-- ids already present (a replay, a producer re-sending) take the
+		-- upsert.  (An unapproved user processor ends up here too, and is
+		-- refused by the run: no digest was pinned for it.)
+		BEGIN
+			n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+								   NULL, NULL);
+			IF n IS NULL THEN
+				INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+					SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+					  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, NULL, NULL) r;
+				GET DIAGNOSTICS n = ROW_COUNT;
+			END IF;
+		EXCEPTION WHEN unique_violation THEN
+			-- the partition's own primary key is the arbiter (see ms.points)
+			EXECUTE pg_catalog.format(
+				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
+				'ON CONFLICT (point_id) '
+				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+				pg_catalog.format('points_%s', p_version_id))
+				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
 			GET DIAGNOSTICS n = ROW_COUNT;
-		END IF;
-	EXCEPTION WHEN unique_violation THEN
-		-- the partition's own primary key is the arbiter (see ms.points)
+		END;
+	ELSE
+		-- User code runs once per batch, whatever the ids: its rows are
+		-- kept and upserted, never produced twice.
+		run_as := ms._processor_role(p_org);
+		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
+			   pg_catalog.array_agg(r.payload)
+		  INTO ids, vecs, payloads
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, p_pinned, run_as) r;
 		EXECUTE pg_catalog.format(
 			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
-			'SELECT $1, $2, r.point_id, r.embedding, r.payload '
-			'  FROM ms._run_processor($3, $4, $5, $6) r '
+			'SELECT $1, $2, u.id, u.v, u.p '
+			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
 			'ON CONFLICT (point_id) '
 			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
 			pg_catalog.format('points_%s', p_version_id))
-			USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
+			USING p_org, p_version_id, ids, vecs, payloads;
 		GET DIAGNOSTICS n = ROW_COUNT;
-	END;
+	END IF;
 	PERFORM ms._index_if_grown(p_version_id);
 	RETURN n;
 END
 $$;
+
+-- The network check of raw access (machinesoup.raw_access_networks), for
+-- replay through user code (src/raw_access.c).
+CREATE FUNCTION ms._require_raw_network() RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_require_raw_network' LANGUAGE C VOLATILE;
 
 -- API ----------------------------------------------------------------------
 
@@ -172,7 +210,7 @@ DECLARE
 	p_model		text := model;
 	p_label		text := label;
 	r			record;
-	proc		regprocedure;
+	v			record;
 	frame		bytea;
 	bid			bigint;
 BEGIN
@@ -180,16 +218,27 @@ BEGIN
 	IF data IS NULL THEN
 		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	SELECT v.processor INTO proc FROM ms.versions v
-	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
+	SELECT vv.processor, vv.processor_digest, p.proowner INTO v
+	  FROM ms.versions vv LEFT JOIN pg_catalog.pg_proc p
+		ON p.oid OPERATOR(pg_catalog.=) vv.processor::pg_catalog.oid
+	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
 	frame := ms._lz4_encode(data);
 	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
 									 ingested_by, frame)
 		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.resolved_label,
 				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
 		RETURNING b.batch_id INTO bid;
+	-- Another role's code is about to see this producer's raw bytes (and
+	-- may copy them into payloads): that is raw access, on the record.
+	IF v.processor_digest IS NOT NULL
+	   AND v.proowner OPERATOR(pg_catalog.<>) ms._caller()::pg_catalog.oid THEN
+		PERFORM ms._audit('process_batch', p_org, p_model, r.resolved_label, bid,
+						  pg_catalog.format('processor %s owned by %s', v.processor,
+											pg_catalog.pg_get_userbyid(v.proowner)));
+	END IF;
 	-- same transaction: a processor error takes the raw frame with it
-	PERFORM ms._process_batch(p_org, r.version_id, proc, r.dims, r.metric, data);
+	PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric, data,
+							  v.processor_digest);
 	RETURN bid;
 END
 $$;
@@ -235,7 +284,7 @@ RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes b
 COMMENT ON FUNCTION ms.batches(text, text, timestamptz, timestamptz) IS 'raw batches of a model received in [since, until) (needs raw_read, stage or ingest)';
 
 CREATE FUNCTION ms._replay(org text, model text, label text, since timestamptz,
-						  until timestamptz)
+						   until timestamptz, from_label text)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -244,37 +293,50 @@ DECLARE
 	p_label		text := label;
 	r			record;
 	b			record;
-	proc		regprocedure;
+	v			record;
+	source		text;
 	n			bigint := 0;
 BEGIN
 	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true, 'replay into') a;
-	SELECT v.processor INTO proc FROM ms.versions v
-	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
-	-- replay reads raw data: recorded (durably) before any is read
-	PERFORM ms._audit('replay', p_org, p_model, r.label, NULL,
-					  pg_catalog.format('batches received in [%s, %s)',
-										coalesce(since::pg_catalog.text, '-infinity'),
-										coalesce(until::pg_catalog.text, 'infinity')));
-	-- only this model's batches: never another model's or org's
+	-- the label's own batches, unless another label is named
+	source := coalesce(from_label, r.label);
+	PERFORM ms._check_ident('label', source);
+	SELECT vv.processor, vv.processor_digest INTO v FROM ms.versions vv
+	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
+	-- A user processor sees the raw bytes and can copy them into payloads
+	-- that stage then reads back: replaying through one is reading raw
+	-- data, and needs what reading does.  (A built-in parser yields only
+	-- points, which stage may read anyway.)
+	IF NOT ms._is_builtin_processor(v.processor) THEN
+		PERFORM ms._require_raw_network();
+		PERFORM ms._resolve(p_org, p_model, source, 'raw_read', false, 'replay raw data of');
+	END IF;
+	-- only this model's batches of the source label: never another
+	-- model's or org's; each is on the record before it is read
 	FOR b IN
 		SELECT rb.batch_id, rb.raw_bytes, rb.frame FROM ms.raw_batches rb
 		 WHERE rb.org OPERATOR(pg_catalog.=) p_org AND rb.model OPERATOR(pg_catalog.=) p_model
+		   AND rb.label OPERATOR(pg_catalog.=) source
 		   AND (since IS NULL OR rb.received_at OPERATOR(pg_catalog.>=) since)
 		   AND (until IS NULL OR rb.received_at OPERATOR(pg_catalog.<) until)
 		 ORDER BY rb.received_at, rb.batch_id
 	LOOP
-		PERFORM ms._process_batch(p_org, r.version_id, proc, r.dims, r.metric,
-								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id));
+		PERFORM ms._audit('replay', p_org, p_model, r.label, b.batch_id,
+						  pg_catalog.format('batch of label %s through %s', source,
+											coalesce(v.processor::pg_catalog.text, 'ms.proc_csv(bytea,integer)')));
+		PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric,
+								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id),
+								  v.processor_digest);
 		n := n OPERATOR(pg_catalog.+) 1;
 	END LOOP;
 	RETURN n;
 END
 $$;
 CREATE FUNCTION ms.replay(org text, model text, label text, since timestamptz DEFAULT NULL,
-						  until timestamptz DEFAULT NULL)
+						  until timestamptz DEFAULT NULL, from_label text DEFAULT NULL)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
-COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz) IS 'feed the model''s raw batches received in [since, until) through a version''s processor (needs stage; audited); returns the number of batches';
+COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
 
 -- Audited access sessions (src/raw_access.c).
 CREATE FUNCTION ms.open_access(org text, model text, reason text) RETURNS void
@@ -381,13 +443,14 @@ CREATE TRIGGER grants_audit AFTER INSERT OR DELETE ON ms.grants
 REVOKE ALL ON FUNCTION
 	ms._lz4_encode(bytea),
 	ms._lz4_decode(bytea, bigint, bigint),
-	ms._run_processor(regprocedure, bytea, integer, text),
-	ms._insert_points(text, bigint, regprocedure, integer, text, bytea),
-	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
+	ms._run_processor(regprocedure, bytea, integer, text, bytea, regrole),
+	ms._require_raw_network(),
+	ms._insert_points(text, bigint, regprocedure, integer, text, bytea, bytea, regrole),
+	ms._process_batch(text, bigint, regprocedure, integer, text, bytea, bytea),
 	ms._called_from(text),
 	ms._ingest(text, text, bytea, text),
 	ms._batches(text, text, timestamptz, timestamptz),
-	ms._replay(text, text, text, timestamptz, timestamptz),
+	ms._replay(text, text, text, timestamptz, timestamptz, text),
 	ms._access_report(text, timestamptz, timestamptz),
 	ms._audit_promotion(),
 	ms._audit_grant()
@@ -397,7 +460,7 @@ GRANT EXECUTE ON FUNCTION
 	ms.proc_float32(bytea, integer),
 	ms.ingest(text, text, bytea, text),
 	ms.batches(text, text, timestamptz, timestamptz),
-	ms.replay(text, text, text, timestamptz, timestamptz),
+	ms.replay(text, text, text, timestamptz, timestamptz, text),
 	ms.open_access(text, text, text),
 	ms.close_access(),
 	ms.read_batch(bigint),
