@@ -273,5 +273,20 @@ SET maintenance_work_mem = '1MB';
 CREATE INDEX ON widest USING msivf (v vec_l2_ops) WITH (lists = 12);
 RESET maintenance_work_mem;
 
+-- msivf_index_info needs SELECT on the index's table, as reading it would
+CREATE ROLE regress_msivf_tenant;
+GRANT USAGE ON SCHEMA msivf_test TO regress_msivf_tenant;
+SET ROLE regress_msivf_tenant;
+SELECT dims, lists FROM msivf_index_info('items_l2');
+SELECT dims, lists FROM msivf_index_info('msivf_test.items_l2'::regclass);
+RESET ROLE;
+GRANT SELECT ON items TO regress_msivf_tenant;
+SET ROLE regress_msivf_tenant;
+SELECT dims, lists FROM msivf_index_info('items_l2');
+RESET ROLE;
+REVOKE SELECT ON items FROM regress_msivf_tenant;
+REVOKE USAGE ON SCHEMA msivf_test FROM regress_msivf_tenant;
+DROP ROLE regress_msivf_tenant;
+
 RESET search_path;
 DROP SCHEMA msivf_test CASCADE;

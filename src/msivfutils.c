@@ -12,12 +12,16 @@
 
 #include "access/reloptions.h"
 #include "access/relation.h"
+#include "catalog/index.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -508,8 +512,30 @@ msivf_probes_for(const MsivfState *st)
 PG_FUNCTION_INFO_V1(msivf_index_info);
 
 /*
+ * Refuses, as PostgreSQL refuses a SELECT, a caller without SELECT on the
+ * table of index relid: an index's shape (dims, list count, metric) tells
+ * about the data of its table, which may be another tenant's.  Checked
+ * before the index is locked, so that a caller without the privilege
+ * cannot queue a lock on it either; relid not being an index is left to
+ * the caller's index_open.
+ */
+static void
+msivf_check_table_select(Oid relid)
+{
+	Oid			heapid = IndexGetRelation(relid, true);
+	AclResult	aclresult;
+
+	if (!OidIsValid(heapid))
+		return;
+	aclresult = pg_class_aclcheck(heapid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(heapid));
+}
+
+/*
  * msivf_index_info(index regclass): what the index looks like and what a
- * scan would do under the current settings.
+ * scan would do under the current settings.  Needs SELECT on the index's
+ * table.
  */
 Datum
 msivf_index_info(PG_FUNCTION_ARGS)
@@ -524,7 +550,10 @@ msivf_index_info(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	msivf_check_table_select(relid);
 	index = index_open(relid, AccessShareLock);
+	/* again once locked: the OID may have been dropped and reused meanwhile */
+	msivf_check_table_select(relid);
 	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
