@@ -173,6 +173,7 @@ extern void msivf_check_dims(int dims);
 extern Vec *msivf_datum_vec(Datum d);
 extern bool msivf_prepare_vector(int metric, const float *x, int dims, float *out);
 extern float msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int list);
+extern int	msivf_cmp_list_score(const void *a, const void *b, void *arg);
 extern int	msivf_nearest_list(const MsivfState *st, const float *x);
 extern void msivf_encode_entry(const MsivfState *st, const float *x, int list,
 							   ItemPointer tid, MsivfEntry *entry, float *work);

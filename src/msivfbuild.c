@@ -153,16 +153,6 @@ cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int
-cmp_score(const void *a, const void *b, void *arg)
-{
-	const float *scores = (const float *) arg;
-	float		x = scores[*(const int *) a];
-	float		y = scores[*(const int *) b];
-
-	return (x > y) - (x < y);
-}
-
 static void
 build_tick(void *arg)
 {
@@ -526,7 +516,7 @@ finish_calibration(MsivfBuildState *bs, uint16 *calib_probes, int32 *calib_queri
 			scores[j] = msivf_centroid_score(&bs->st, qv, qn2, j);
 			order[j] = j;
 		}
-		qsort_arg(order, bs->nlists, sizeof(int), cmp_score, scores);
+		qsort_arg(order, bs->nlists, sizeof(int), msivf_cmp_list_score, scores);
 		for (int j = 0; j < bs->nlists; j++)
 			list_rank[order[j]] = j;
 		for (int i = 0; i < bs->nneigh[q]; i++)

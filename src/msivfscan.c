@@ -245,16 +245,6 @@ ready_pop(MsivfScanOpaque so)
 
 /* ---- scan ------------------------------------------------------------ */
 
-static int
-cmp_score(const void *a, const void *b, void *arg)
-{
-	const float *scores = (const float *) arg;
-	float		x = scores[*(const int *) a];
-	float		y = scores[*(const int *) b];
-
-	return (x > y) - (x < y);
-}
-
 IndexScanDesc
 msivf_beginscan(Relation index, int nkeys, int norderbys)
 {
@@ -363,7 +353,7 @@ start_scan(IndexScanDesc scan)
 		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
 		so->order[j] = j;
 	}
-	qsort_arg(so->order, st->nlists, sizeof(int), cmp_score, scores);
+	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
 	pfree(scores);
 	so->batch = msivf_probes_for(st);
 
@@ -486,16 +476,35 @@ visit_batch(IndexScanDesc scan)
 				float		dot = e->scale * quant_dot(v, e->code, d, bits);
 				float		est = lc + factor * dot;
 				float		slack;
+				float		lb;
+				float		ub;
 
 				if (metric == MSIVF_METRIC_L2)
 					est += e->rnorm2;
 				/* float rounding of the estimate, on the safe side */
 				slack = 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
-				so->pool[so->npool].lb = est - bmul * e->err - slack;
+				lb = est - bmul * e->err - slack;
+				ub = est + bmul * e->err + slack;
+
+				/*
+				 * Where float32 overflowed (components beyond ~1e19 square
+				 * past FLT_MAX) the bounds are Inf or NaN and bound
+				 * nothing: such an entry is reranked before any row is
+				 * returned (lower bound -Inf) and limits nothing.  The
+				 * exact key is computed in double by rerank().  Underflow
+				 * needs nothing: what it loses is far below the 1e-30
+				 * in the slack.
+				 */
+				if (unlikely(!isfinite(lb) || !isfinite(ub)))
+				{
+					lb = -INFINITY;
+					ub = INFINITY;
+				}
+				so->pool[so->npool].lb = lb;
 				so->pool[so->npool].tid = e->tid;
 				so->npool++;
-				if (est + bmul * e->err + slack < limit)
-					limit = hot_offer(ubheap, &nub, est + bmul * e->err + slack);
+				if (ub < limit)
+					limit = hot_offer(ubheap, &nub, ub);
 			}
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);

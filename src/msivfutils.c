@@ -439,6 +439,23 @@ msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int lis
 	return -ip;
 }
 
+/*
+ * qsort_arg comparator of list numbers by their scores (the arg), lowest
+ * first and NaN (a score that overflowed float32) last: a total order
+ * whatever the scores.
+ */
+int
+msivf_cmp_list_score(const void *a, const void *b, void *arg)
+{
+	const float *scores = (const float *) arg;
+	float		x = scores[*(const int *) a];
+	float		y = scores[*(const int *) b];
+
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return (x > y) - (x < y);
+}
+
 int
 msivf_nearest_list(const MsivfState *st, const float *x)
 {
