@@ -398,9 +398,13 @@ visit_batch(IndexScanDesc scan)
 	float		limit = INFINITY;
 	BlockNumber nblocks = 0;
 
+	/* a rebuild takes a lock the scan's own excludes: only damage gets here */
 	if (st->build_id != so->st.build_id)
-		elog(ERROR, "msivf index \"%s\" was rebuilt during a scan",
-			 RelationGetRelationName(index));
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" changed its build during a scan",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
 
 	/* the previous batch is used up */
 	Assert(so->nhot == 0 && so->npool == so->cold_start);
@@ -447,8 +451,8 @@ visit_batch(IndexScanDesc scan)
 		blkno = msivf_dir_block(&so->st, list, &slot);
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		msivf_check_page(index, BufferGetPage(buf), blkno, MSIVF_PAGE_DIRECTORY);
-		blkno = msivf_dir_entries(BufferGetPage(buf))[slot].head;
+		msivf_check_dir_page(index, &so->st, BufferGetPage(buf), blkno);
+		blkno = msivf_list_info(index, &so->st, BufferGetPage(buf), slot, &nblocks).head;
 		UnlockReleaseBuffer(buf);
 
 		while (blkno != InvalidBlockNumber)
@@ -460,7 +464,7 @@ visit_batch(IndexScanDesc scan)
 			buf = ReadBuffer(index, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
-			msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+			msivf_check_list_page(index, &so->st, page, blkno, &nblocks);
 			opaque = MsivfPageGetOpaque(page);
 
 			if (so->npool + opaque->nentries > so->pool_cap)
@@ -592,7 +596,11 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 	}
 	x = DatumGetVec(d);
 	if (x->dim != n)
-		elog(ERROR, "msivf: indexed row has %d dimensions, index %d", x->dim, n);
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" points to a row of %d dimensions, not %d",
+						RelationGetRelationName(scan->indexRelation), x->dim, n),
+				 errhint("REINDEX the index.")));
 	a = x->x;
 	b = so->query->x;
 
