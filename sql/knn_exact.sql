@@ -239,9 +239,10 @@ SELECT t AS call, knn_error(t) AS result FROM (VALUES
 	($$SELECT vec_index_recall('knn_small_btree', ARRAY[NULL]::vec[])$$)
 ) c(t);
 
--- vec_index_recall on the exact index types of this extension, once they
--- exist (GiST, SP-GiST): recall 1 for distinct points and for ties.  The
--- block prints nothing either way; a wrong recall raises an error.
+-- vec_index_recall on the exact index types of this extension (GiST,
+-- SP-GiST): recall 1 for distinct points and for ties.  The block prints
+-- nothing when both are there and right; a wrong recall, or an opclass
+-- missing (a loop over nothing proves nothing), raises an error.
 CREATE TABLE knn_pts (id int, v vec(3));
 INSERT INTO knn_pts SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7)]::real[]::vec
 FROM generate_series(1, 2000) i;
@@ -251,6 +252,7 @@ DO $$
 DECLARE
 	am text;
 	r float8;
+	tested int := 0;
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_indexscan', 'on', true);
@@ -267,7 +269,11 @@ BEGIN
 			RAISE EXCEPTION '% recall % with ties', am, r;
 		END IF;
 		DROP INDEX knn_pts_idx;
+		tested := tested + 1;
 	END LOOP;
+	IF tested <> 2 THEN
+		RAISE EXCEPTION 'expected the GiST and SP-GiST opclasses, tested % index types', tested;
+	END IF;
 END $$;
 
 -- vec_index_recall on an approximate index: msivf (32 dimensions or more)

@@ -20,15 +20,39 @@ CREATE TABLE queries AS
 					  FROM generate_series(1, 32) j)::vec AS q
 	FROM generate_series(1, 40) q JOIN blob_centers ON c = 1 + (q * 7) % 15;
 
--- top-k ids of every query, by index scan (enable_seqscan off) or exactly
+-- whether the plan of a query scans an msivf index (a comparison with the
+-- exact answer proves nothing when the "index" side ran a sequential scan)
+CREATE FUNCTION plan_uses_msivf(query text) RETURNS bool
+LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		IF EXISTS (SELECT FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+				   WHERE a.amname = 'msivf'
+					 AND c.relname = substring(line FROM 'Index Scan using (\S+) on')) THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END $$;
+-- top-k ids of every query, by index scan (enable_seqscan off) or exactly;
+-- the index side fails unless its plan uses an msivf index (which cannot
+-- serve the tie-breaking ", id": the data has no ties)
 CREATE FUNCTION knn(op text, k int, use_index bool) RETURNS TABLE (qid int, ids int[])
 LANGUAGE plpgsql AS $$
+DECLARE
+	q text := format(
+		'SELECT qid, array(SELECT id FROM items ORDER BY emb %s q%s LIMIT %s) FROM queries',
+		op, CASE WHEN use_index THEN '' ELSE ', id' END, k);
 BEGIN
 	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
 	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
-	RETURN QUERY EXECUTE format(
-		'SELECT qid, array(SELECT id FROM items ORDER BY emb %s q, id LIMIT %s) FROM queries', op, k);
+	IF use_index AND NOT plan_uses_msivf(q) THEN
+		RAISE EXCEPTION 'no msivf index scan in the plan of %', q;
+	END IF;
+	RETURN QUERY EXECUTE q;
 END $$;
 -- how many queries differ from the exact answer, and the mean recall
 CREATE FUNCTION check_knn(op text, k int, OUT mismatches bigint, OUT recall numeric)
@@ -61,9 +85,13 @@ SELECT recall >= 0.9 AS recall_ok FROM check_knn('<->', 10);
 -- streaming: one probe, a filter matching 1 row in 50 still fills the LIMIT
 SET machinesoup.probes = 1;
 SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM items WHERE id % 50 = 7
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) LIMIT 20$$) AS uses_msivf;
 SELECT count(*) FROM (SELECT id FROM items WHERE id % 50 = 7
 	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) LIMIT 20) s;
 -- the whole index through one scan: every row exactly once
+SELECT plan_uses_msivf($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2)$$) AS uses_msivf;
 SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM items
 	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2)) s;
 -- a cursor pages through every row exactly once
@@ -75,6 +103,9 @@ DECLARE
 	seen int[] := '{}';
 BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
+	IF NOT plan_uses_msivf(format('SELECT id FROM items ORDER BY emb <-> %L::vec', query)) THEN
+		RAISE EXCEPTION 'the cursor would not scan the msivf index';
+	END IF;
 	OPEN c FOR SELECT id, emb <-> query AS d FROM items ORDER BY emb <-> query;
 	LOOP
 		FETCH c INTO r;
@@ -174,6 +205,7 @@ SET enable_seqscan = off;
 SELECT id FROM empty_t ORDER BY v <-> array_fill(0::real, ARRAY[32])::vec LIMIT 1;
 INSERT INTO empty_t SELECT i, array_fill(i::real, ARRAY[32])::vec FROM generate_series(1, 100) i;
 SELECT dims, lists FROM msivf_index_info('empty_idx');
+SELECT plan_uses_msivf($$SELECT id FROM empty_t ORDER BY v <-> array_fill(41.2::real, ARRAY[32])::vec LIMIT 4$$) AS uses_msivf;
 SELECT array_agg(id) FROM (SELECT id FROM empty_t ORDER BY v <-> array_fill(41.2::real, ARRAY[32])::vec LIMIT 4) s;
 INSERT INTO empty_t VALUES (0, array_fill(1::real, ARRAY[31])::vec);
 RESET enable_seqscan;
@@ -185,6 +217,7 @@ CREATE TABLE zeros (id int, v vec(32));
 INSERT INTO zeros SELECT i, array_fill((i % 3)::real, ARRAY[32])::vec FROM generate_series(1, 30) i;
 CREATE INDEX zeros_cos ON zeros USING msivf (v vec_cosine_ops);
 SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM zeros ORDER BY v <=> array_fill(1::real, ARRAY[32])::vec$$) AS uses_msivf;
 SELECT count(*) FROM (SELECT id FROM zeros ORDER BY v <=> array_fill(1::real, ARRAY[32])::vec) s;
 SELECT count(*) FROM (SELECT id FROM zeros ORDER BY v <=> array_fill(0::real, ARRAY[32])::vec) s;
 RESET enable_seqscan;
@@ -193,6 +226,7 @@ RESET enable_seqscan;
 CREATE INDEX items_norm ON items USING msivf ((l2_normalize(emb)) vec_l2_ops) WITH (lists = 20);
 SET enable_seqscan = off;
 SET machinesoup.probes = 20;
+SELECT plan_uses_msivf($$SELECT id FROM items ORDER BY l2_normalize(emb) <-> l2_normalize('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32]'::vec) LIMIT 5$$) AS uses_msivf;
 SELECT (SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY l2_normalize(emb) <-> l2_normalize(q) LIMIT 5) s)
 	 = (SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY emb <=> q LIMIT 5) s) AS same
 	FROM queries WHERE qid = 4;
@@ -205,6 +239,7 @@ CREATE UNLOGGED TABLE ul (id int, v vec(32));
 CREATE INDEX ul_idx ON ul USING msivf (v vec_l2_ops);
 INSERT INTO ul SELECT i, array_fill(i::real, ARRAY[32])::vec FROM generate_series(1, 50) i;
 SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM ul ORDER BY v <-> array_fill(10.2::real, ARRAY[32])::vec LIMIT 3$$) AS uses_msivf;
 SELECT array_agg(id) FROM (SELECT id FROM ul ORDER BY v <-> array_fill(10.2::real, ARRAY[32])::vec LIMIT 3) s;
 RESET enable_seqscan;
 
@@ -216,6 +251,7 @@ CREATE INDEX wide_idx ON wide USING msivf (v vec_l2_ops) WITH (lists = 4);
 SELECT dims, lists, code_bits FROM msivf_index_info('wide_idx');
 SET machinesoup.probes = 4;
 SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 7) LIMIT 10$$) AS uses_msivf;
 CREATE TEMP TABLE wide_idx_res AS
 	SELECT array_agg(id) ids FROM (SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 7) LIMIT 10) s;
 RESET enable_seqscan;
@@ -227,6 +263,7 @@ CREATE TABLE widest (id int, v vec(16000));
 INSERT INTO widest SELECT i, array_fill(i::real, ARRAY[16000])::vec FROM generate_series(1, 12) i;
 CREATE INDEX widest_idx ON widest USING msivf (v vec_l2_ops) WITH (lists = 2);
 SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM widest ORDER BY v <-> array_fill(4.4::real, ARRAY[16000])::vec LIMIT 3$$) AS uses_msivf;
 SELECT array_agg(id) FROM (SELECT id FROM widest ORDER BY v <-> array_fill(4.4::real, ARRAY[16000])::vec LIMIT 3) s;
 RESET enable_seqscan;
 RESET machinesoup.probes;
@@ -235,6 +272,21 @@ RESET machinesoup.probes;
 SET maintenance_work_mem = '1MB';
 CREATE INDEX ON widest USING msivf (v vec_l2_ops) WITH (lists = 12);
 RESET maintenance_work_mem;
+
+-- msivf_index_info needs SELECT on the index's table, as reading it would
+CREATE ROLE regress_msivf_tenant;
+GRANT USAGE ON SCHEMA msivf_test TO regress_msivf_tenant;
+SET ROLE regress_msivf_tenant;
+SELECT dims, lists FROM msivf_index_info('items_l2');
+SELECT dims, lists FROM msivf_index_info('msivf_test.items_l2'::regclass);
+RESET ROLE;
+GRANT SELECT ON items TO regress_msivf_tenant;
+SET ROLE regress_msivf_tenant;
+SELECT dims, lists FROM msivf_index_info('items_l2');
+RESET ROLE;
+REVOKE SELECT ON items FROM regress_msivf_tenant;
+REVOKE USAGE ON SCHEMA msivf_test FROM regress_msivf_tenant;
+DROP ROLE regress_msivf_tenant;
 
 RESET search_path;
 DROP SCHEMA msivf_test CASCADE;

@@ -163,3 +163,135 @@ BEGIN
 	END LOOP;
 	RESET machinesoup.simd;
 END $$;
+
+-- float32 extremes: at 1e19 and 1e20 squares and products overflow float32,
+-- at 1e38 the components themselves are near FLT_MAX, at 1e-38 squares
+-- underflow.  Every distance, and the order of every ordered scan (the
+-- operators, msivf with every list probed under each opclass, GiST,
+-- SP-GiST, vec_knn_exact), must match a float8 computation from the
+-- components, on every SIMD level this machine has.
+SELECT cosine_distance('[1e-38,0]', '[1e-38,0]'), '[1e-38,0]'::vec <=> '[2e-38,0]',
+       '[1e-38,0]'::vec <=> '[0,1e-38]', vec_norm('[3e-38,4e-38]') / 1e-38 AS norm_5,
+       ('[1e-38,0]'::vec <-> '[0,1e-38]') / 1e-38 AS l2_sqrt2,
+       ('[1e-38,1e-38]'::vec <#> '[1e-38,1e-38]') / 1e-76 AS neg_ip_2;
+CREATE FUNCTION ext_ref(op text, a vec, b vec) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT CASE op
+		WHEN '<->' THEN sqrt(sum((x::float8 - y::float8) * (x::float8 - y::float8)))
+		WHEN '<#>' THEN -sum(x::float8 * y::float8)
+		WHEN '<=>' THEN 1 - sum(x::float8 * y::float8) /
+			sqrt(sum(x::float8 * x::float8) * sum(y::float8 * y::float8))
+		WHEN '<+>' THEN sum(abs(x::float8 - y::float8))
+	END
+	FROM unnest(a::real[], b::real[]) u(x, y)
+$$;
+-- how far a float computation may be from ext_ref: relative to the sum of
+-- the terms' magnitudes (inner products cancel), absolute for cosine
+CREATE FUNCTION ext_tol(op text, a vec, b vec) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT 1e-5 * CASE op
+		WHEN '<#>' THEN sum(abs(x::float8 * y::float8))
+		WHEN '<=>' THEN 1
+		ELSE ext_ref(op, a, b)
+	END
+	FROM unnest(a::real[], b::real[]) u(x, y)
+$$;
+-- per scale, 150 rows and 3 queries of 32 components of either sign, with
+-- magnitudes in [0.5, 1.5] times the scale
+SELECT setseed(0.5);
+CREATE TABLE ext_rows (scale float8, id int, v vec(32));
+INSERT INTO ext_rows
+	SELECT s, i, (SELECT array_agg((s * (0.5 + random() + 0 * j) * (CASE WHEN random() < 0.5 THEN -1 ELSE 1 END))::real)
+				  FROM generate_series(1, 32) j WHERE i > 0)::vec
+	FROM unnest(ARRAY[1e19, 1e20, 1e38, 1e-38]::float8[]) s, generate_series(1, 153) i;
+CREATE TABLE ext_queries AS SELECT scale, id - 150 AS qn, v AS q FROM ext_rows WHERE id > 150;
+DELETE FROM ext_rows WHERE id > 150;
+-- the operators and the distance functions, on every level
+CREATE FUNCTION ext_values_wrong() RETURNS TABLE (level text, fn text, wrong bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	lvl text;
+BEGIN
+	FOREACH lvl IN ARRAY ARRAY['scalar', 'avx2', 'avx512', 'neon'] LOOP
+		BEGIN
+			PERFORM set_config('machinesoup.simd', lvl, true);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			CONTINUE;
+		END;
+		RETURN QUERY
+			SELECT CASE WHEN lvl = 'scalar' THEN lvl ELSE 'simd' END, o.fn,
+				count(*) FILTER (WHERE NOT abs(o.val - ext_ref(o.op, r.v, q.q)) <= ext_tol(o.op, r.v, q.q))
+			FROM ext_rows r JOIN ext_queries q USING (scale),
+				LATERAL (VALUES ('<->', '<->', r.v <-> q.q), ('<#>', '<#>', r.v <#> q.q),
+						 ('<=>', '<=>', r.v <=> q.q), ('<+>', '<+>', r.v <+> q.q),
+						 ('l2_distance', '<->', l2_distance(r.v, q.q)),
+						 ('inner_product', '<#>', -inner_product(r.v, q.q)),
+						 ('cosine_distance', '<=>', cosine_distance(r.v, q.q)),
+						 ('l1_distance', '<+>', l1_distance(r.v, q.q)),
+						 ('vec_l2_squared_distance', '<->', sqrt(vec_l2_squared_distance(r.v, q.q)))) o(fn, op, val)
+			GROUP BY o.fn;
+	END LOOP;
+END $$;
+-- one row per level kind: simd covers every SIMD level there is
+SELECT level, fn, sum(wrong) AS wrong FROM ext_values_wrong() GROUP BY 1, 2 ORDER BY 1, 2;
+-- ordered scans against the float8 order, per scale and query: the plan
+-- must use the index and return every row in the float8 order; am
+-- 'knn_exact' checks vec_knn_exact's ranks and distances instead
+CREATE FUNCTION ext_order(am text, opclass text, op text)
+RETURNS TABLE (scale float8, plan_ok bool, order_ok bool)
+LANGUAGE plpgsql AS $$
+DECLARE
+	s float8;
+	line text;
+	uses bool;
+	ok bool;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	PERFORM set_config('machinesoup.probes', '4', true);
+	FOREACH s IN ARRAY ARRAY[1e19, 1e20, 1e38, 1e-38]::float8[] LOOP
+		CREATE TEMP TABLE ext_one AS SELECT id, v FROM ext_rows r WHERE r.scale = s;
+		IF am = 'knn_exact' THEN
+			uses := true;
+			EXECUTE format($q$
+				SELECT bool_and(array(SELECT r.id FROM vec_knn_exact('ext_one', 'v', ARRAY[q.q], 150, %1$L) e
+									  JOIN ext_one r ON r.ctid = e.row_tid ORDER BY e.rank)
+								= array(SELECT id FROM ext_one ORDER BY ext_ref(%2$L, v, q.q), id)
+								AND (SELECT bool_and(abs(e.distance - ext_ref(%2$L, r.v, q.q)) <= ext_tol(%2$L, r.v, q.q))
+									 FROM vec_knn_exact('ext_one', 'v', ARRAY[q.q], 150, %1$L) e
+									 JOIN ext_one r ON r.ctid = e.row_tid))
+				FROM ext_queries q WHERE q.scale = %3$s$q$, opclass, op, s) INTO ok;
+		ELSE
+			EXECUTE format('CREATE INDEX ext_one_idx ON ext_one USING %s (v %s)%s', am, opclass,
+						   CASE WHEN am = 'msivf' THEN ' WITH (lists = 4)' ELSE '' END);
+			uses := false;
+			FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM ext_one ORDER BY v %s %L::vec',
+									   op, (SELECT q FROM ext_queries x WHERE x.scale = s AND qn = 1)) LOOP
+				uses := uses OR line LIKE '%Index Scan using ext_one_idx%';
+			END LOOP;
+			EXECUTE format($q$
+				SELECT bool_and(array(SELECT id FROM ext_one ORDER BY v %1$s q.q)
+								= array(SELECT id FROM ext_one ORDER BY ext_ref(%1$L, v, q.q), id))
+				FROM ext_queries q WHERE q.scale = %2$s$q$, op, s) INTO ok;
+		END IF;
+		scale := s;
+		plan_ok := uses;
+		order_ok := ok;
+		RETURN NEXT;
+		DROP TABLE ext_one;
+	END LOOP;
+END $$;
+SELECT 'msivf l2' AS scan, * FROM ext_order('msivf', 'vec_l2_ops', '<->')
+UNION ALL SELECT 'msivf ip', * FROM ext_order('msivf', 'vec_ip_ops', '<#>')
+UNION ALL SELECT 'msivf cosine', * FROM ext_order('msivf', 'vec_cosine_ops', '<=>')
+UNION ALL SELECT 'gist l2', * FROM ext_order('gist', 'vec_gist_ops', '<->')
+UNION ALL SELECT 'gist l1', * FROM ext_order('gist', 'vec_gist_ops', '<+>')
+UNION ALL SELECT 'spgist l2', * FROM ext_order('spgist', 'vec_spgist_ops', '<->')
+UNION ALL SELECT 'spgist l1', * FROM ext_order('spgist', 'vec_spgist_ops', '<+>')
+UNION ALL SELECT 'knn_exact l2', * FROM ext_order('knn_exact', 'l2', '<->')
+UNION ALL SELECT 'knn_exact ip', * FROM ext_order('knn_exact', 'ip', '<#>')
+UNION ALL SELECT 'knn_exact cosine', * FROM ext_order('knn_exact', 'cosine', '<=>')
+UNION ALL SELECT 'knn_exact l1', * FROM ext_order('knn_exact', 'l1', '<+>');
+DROP FUNCTION ext_order(text, text, text), ext_values_wrong(), ext_ref(text, vec, vec),
+	ext_tol(text, vec, vec);
+DROP TABLE ext_rows, ext_queries;

@@ -65,6 +65,7 @@
 
 /* calibration: probes needed for recall@10 >= r/100, r = 0..100 */
 #define MSIVF_CALIB_LEVELS	101
+#define MSIVF_CALIB_QUERIES	200		/* held-out queries, at most */
 
 typedef struct MsivfPageOpaqueData
 {
@@ -148,6 +149,7 @@ typedef struct MsivfState
 	int			entries_per_page;
 	BlockNumber directory_start;
 	int			lists_per_dir_page;
+	BlockNumber first_list_block;	/* blocks before it: meta, centroids, directory */
 	int			calib_queries;
 	uint16		calib_probes[MSIVF_CALIB_LEVELS];
 	float	   *centroids;		/* nlists * dims, or NULL for ZERO_CENTROID */
@@ -173,12 +175,21 @@ extern void msivf_check_dims(int dims);
 extern Vec *msivf_datum_vec(Datum d);
 extern bool msivf_prepare_vector(int metric, const float *x, int dims, float *out);
 extern float msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int list);
+extern int	msivf_cmp_list_score(const void *a, const void *b, void *arg);
 extern int	msivf_nearest_list(const MsivfState *st, const float *x);
 extern void msivf_encode_entry(const MsivfState *st, const float *x, int list,
 							   ItemPointer tid, MsivfEntry *entry, float *work);
 extern int	msivf_probes_for(const MsivfState *st);
 extern BlockNumber msivf_dir_block(const MsivfState *st, int list, int *slot);
 extern MsivfListInfo *msivf_dir_entries(Page page);
+extern void msivf_check_dir_page(Relation index, const MsivfState *st, Page page,
+								 BlockNumber blkno);
+extern MsivfListInfo msivf_list_info(Relation index, const MsivfState *st, Page page,
+									 int slot, BlockNumber *nblocks);
+extern void msivf_check_list_blkno(Relation index, const MsivfState *st, BlockNumber blkno,
+								   BlockNumber *nblocks);
+extern void msivf_check_list_page(Relation index, const MsivfState *st, Page page,
+								  BlockNumber blkno, BlockNumber *nblocks);
 extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
 

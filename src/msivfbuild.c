@@ -43,7 +43,6 @@
 #define TRAIN_PER_LIST	64		/* training rows per list, at most */
 #define TRAIN_MIN		4096
 #define SAMPLE_MAX		200000
-#define CALIB_QUERIES	200
 #define CALIB_K			10
 #define BLOCK_ROWS		4096
 
@@ -149,16 +148,6 @@ cmp_int(const void *a, const void *b)
 {
 	int			x = *(const int *) a;
 	int			y = *(const int *) b;
-
-	return (x > y) - (x < y);
-}
-
-static int
-cmp_score(const void *a, const void *b, void *arg)
-{
-	const float *scores = (const float *) arg;
-	float		x = scores[*(const int *) a];
-	float		y = scores[*(const int *) b];
 
 	return (x > y) - (x < y);
 }
@@ -269,6 +258,7 @@ static void
 build_append(MsivfBuildState *bs, int list, const MsivfEntry *entry)
 {
 	BlockNumber blkno = pg_atomic_read_u32(&bs->tails[list]);
+	BlockNumber nblocks = 0;
 
 	for (;;)
 	{
@@ -278,6 +268,7 @@ build_append(MsivfBuildState *bs, int list, const MsivfEntry *entry)
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
+		msivf_check_list_page(bs->index, &bs->st, page, blkno, &nblocks);
 		opaque = MsivfPageGetOpaque(page);
 		if (opaque->next != InvalidBlockNumber)
 		{
@@ -445,6 +436,8 @@ setup_lists(MsivfBuildState *bs)
 	bs->st.entry_size = msivf_entry_size(d, bs->st.code_bits);
 	bs->st.entries_per_page = MSIVF_PAGE_CAPACITY / bs->st.entry_size;
 	Assert(bs->st.entries_per_page >= 1);
+	bs->st.first_list_block = bs->st.directory_start +
+		(bs->nlists + bs->st.lists_per_dir_page - 1) / bs->st.lists_per_dir_page;
 
 	bs->block_cap = (int) Max(16, Min((Size) BLOCK_ROWS, bs->budget / 8 / rowbytes));
 	bs->block = MemoryContextAllocHuge(CurrentMemoryContext, rowbytes * bs->block_cap);
@@ -526,7 +519,7 @@ finish_calibration(MsivfBuildState *bs, uint16 *calib_probes, int32 *calib_queri
 			scores[j] = msivf_centroid_score(&bs->st, qv, qn2, j);
 			order[j] = j;
 		}
-		qsort_arg(order, bs->nlists, sizeof(int), cmp_score, scores);
+		qsort_arg(order, bs->nlists, sizeof(int), msivf_cmp_list_score, scores);
 		for (int j = 0; j < bs->nlists; j++)
 			list_rank[order[j]] = j;
 		for (int i = 0; i < bs->nneigh[q]; i++)
@@ -909,7 +902,7 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		 * to its end.  (A reservoir that never filled is in table order, so
 		 * its last rows alone would be a biased choice.)
 		 */
-		bs.nqueries = Min(CALIB_QUERIES, bs.nsample / 2);
+		bs.nqueries = Min(MSIVF_CALIB_QUERIES, bs.nsample / 2);
 		if (bs.nqueries >= 5 && k > 1)
 		{
 			float	   *tmp = palloc(sizeof(float) * bs.dims);

@@ -75,22 +75,6 @@ register_fragment(uint8 block_id, GenericFragment *frag, Page page, const char *
 	XLogRegisterBufData(block_id, (char *) at, len);
 }
 
-/*
- * A list page number read from the directory or a chain: never the
- * metapage or the directory page held locked (locking it again would wait
- * forever), whatever damage the index has.
- */
-static void
-check_list_block(Relation index, BlockNumber blkno, BlockNumber dirblk)
-{
-	if (blkno == MSIVF_METAPAGE_BLKNO || blkno == dirblk || blkno == InvalidBlockNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("msivf index \"%s\" has a list pointing to page %u",
-						RelationGetRelationName(index), blkno),
-				 errhint("REINDEX the index.")));
-}
-
 /* Put k entries after a list page's own; returns where they went. */
 static char *
 apply_append(Page page, const MsivfState *st, int k, const char *entries)
@@ -192,7 +176,7 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 	BlockNumber nblocks = 0;
 	BlockNumber followed = 0;
 
-	start = blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
+	start = blkno = msivf_list_info(index, st, BufferGetPage(dbuf), slot, &nblocks).insert;
 
 	while (done < n)
 	{
@@ -201,11 +185,11 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 		MsivfPageOpaque opaque;
 		GenericXLogState *state;
 
-		check_list_block(index, blkno, BufferGetBlockNumber(dbuf));
+		/* checked as read: the hint above, the next links below */
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+		msivf_check_list_page(index, st, page, blkno, &nblocks);
 		opaque = MsivfPageGetOpaque(page);
 
 		if (opaque->nentries < st->entries_per_page)
@@ -275,7 +259,7 @@ msivf_append_entries(Relation index, const MsivfState *st, int list,
 	Buffer		dbuf = ReadBuffer(index, dirblk);
 
 	LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-	msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
+	msivf_check_dir_page(index, st, BufferGetPage(dbuf), dirblk);
 	append_entries_locked(index, st, dbuf, slot, entries, n);
 	UnlockReleaseBuffer(dbuf);
 }
@@ -449,6 +433,7 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 	PageAppends pa;
 	BlockNumber dirblk = InvalidBlockNumber;
 	Buffer		dbuf = InvalidBuffer;
+	BlockNumber nblocks = 0;
 
 	if (n <= 0)
 		return;
@@ -565,18 +550,17 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 			dirblk = blkno;
 			dbuf = ReadBuffer(index, dirblk);
 			LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-			msivf_check_page(index, BufferGetPage(dbuf), dirblk, MSIVF_PAGE_DIRECTORY);
+			msivf_check_dir_page(index, &copy, BufferGetPage(dbuf), dirblk);
 		}
-		blkno = msivf_dir_entries(BufferGetPage(dbuf))[slot].insert;
+		blkno = msivf_list_info(index, &copy, BufferGetPage(dbuf), slot, &nblocks).insert;
 		/* a damaged hint must not make us wait on a lock we hold */
 		for (int q = 0; q < pa.npages; q++)
 			if (BufferGetBlockNumber(pa.bufs[q]) == blkno)
 				flush_page_appends(&pa);
-		check_list_block(index, blkno, dirblk);
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+		msivf_check_list_page(index, &copy, page, blkno, &nblocks);
 		if (MsivfPageGetOpaque(page)->nentries + (j - i) <= copy.entries_per_page)
 		{
 			pa.bufs[pa.npages] = buf;

@@ -245,16 +245,6 @@ ready_pop(MsivfScanOpaque so)
 
 /* ---- scan ------------------------------------------------------------ */
 
-static int
-cmp_score(const void *a, const void *b, void *arg)
-{
-	const float *scores = (const float *) arg;
-	float		x = scores[*(const int *) a];
-	float		y = scores[*(const int *) b];
-
-	return (x > y) - (x < y);
-}
-
 IndexScanDesc
 msivf_beginscan(Relation index, int nkeys, int norderbys)
 {
@@ -363,7 +353,7 @@ start_scan(IndexScanDesc scan)
 		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
 		so->order[j] = j;
 	}
-	qsort_arg(so->order, st->nlists, sizeof(int), cmp_score, scores);
+	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
 	pfree(scores);
 	so->batch = msivf_probes_for(st);
 
@@ -408,9 +398,13 @@ visit_batch(IndexScanDesc scan)
 	float		limit = INFINITY;
 	BlockNumber nblocks = 0;
 
+	/* a rebuild takes a lock the scan's own excludes: only damage gets here */
 	if (st->build_id != so->st.build_id)
-		elog(ERROR, "msivf index \"%s\" was rebuilt during a scan",
-			 RelationGetRelationName(index));
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" changed its build during a scan",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
 
 	/* the previous batch is used up */
 	Assert(so->nhot == 0 && so->npool == so->cold_start);
@@ -457,8 +451,8 @@ visit_batch(IndexScanDesc scan)
 		blkno = msivf_dir_block(&so->st, list, &slot);
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		msivf_check_page(index, BufferGetPage(buf), blkno, MSIVF_PAGE_DIRECTORY);
-		blkno = msivf_dir_entries(BufferGetPage(buf))[slot].head;
+		msivf_check_dir_page(index, &so->st, BufferGetPage(buf), blkno);
+		blkno = msivf_list_info(index, &so->st, BufferGetPage(buf), slot, &nblocks).head;
 		UnlockReleaseBuffer(buf);
 
 		while (blkno != InvalidBlockNumber)
@@ -470,7 +464,7 @@ visit_batch(IndexScanDesc scan)
 			buf = ReadBuffer(index, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
-			msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+			msivf_check_list_page(index, &so->st, page, blkno, &nblocks);
 			opaque = MsivfPageGetOpaque(page);
 
 			if (so->npool + opaque->nentries > so->pool_cap)
@@ -486,16 +480,35 @@ visit_batch(IndexScanDesc scan)
 				float		dot = e->scale * quant_dot(v, e->code, d, bits);
 				float		est = lc + factor * dot;
 				float		slack;
+				float		lb;
+				float		ub;
 
 				if (metric == MSIVF_METRIC_L2)
 					est += e->rnorm2;
 				/* float rounding of the estimate, on the safe side */
 				slack = 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
-				so->pool[so->npool].lb = est - bmul * e->err - slack;
+				lb = est - bmul * e->err - slack;
+				ub = est + bmul * e->err + slack;
+
+				/*
+				 * Where float32 overflowed (components beyond ~1e19 square
+				 * past FLT_MAX) the bounds are Inf or NaN and bound
+				 * nothing: such an entry is reranked before any row is
+				 * returned (lower bound -Inf) and limits nothing.  The
+				 * exact key is computed in double by rerank().  Underflow
+				 * needs nothing: what it loses is far below the 1e-30
+				 * in the slack.
+				 */
+				if (unlikely(!isfinite(lb) || !isfinite(ub)))
+				{
+					lb = -INFINITY;
+					ub = INFINITY;
+				}
+				so->pool[so->npool].lb = lb;
 				so->pool[so->npool].tid = e->tid;
 				so->npool++;
-				if (est + bmul * e->err + slack < limit)
-					limit = hot_offer(ubheap, &nub, est + bmul * e->err + slack);
+				if (ub < limit)
+					limit = hot_offer(ubheap, &nub, ub);
 			}
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
@@ -583,7 +596,11 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 	}
 	x = DatumGetVec(d);
 	if (x->dim != n)
-		elog(ERROR, "msivf: indexed row has %d dimensions, index %d", x->dim, n);
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" points to a row of %d dimensions, not %d",
+						RelationGetRelationName(scan->indexRelation), x->dim, n),
+				 errhint("REINDEX the index.")));
 	a = x->x;
 	b = so->query->x;
 

@@ -12,12 +12,16 @@
 
 #include "access/reloptions.h"
 #include "access/relation.h"
+#include "catalog/index.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -281,6 +285,185 @@ msivf_dir_entries(Page page)
 	return (MsivfListInfo *) PageGetContents(page);
 }
 
+/* ---- validation of what is read from pages ---------------------------
+ *
+ * Every number read from an msivf page is checked where it is read, by one
+ * of the helpers below (one per page kind, shared by build, insert, scan
+ * and VACUUM), before it sizes a loop, indexes an array or names a page:
+ * a damaged index is an ERRCODE_INDEX_CORRUPTED error asking for REINDEX,
+ * never a wild read or write.
+ */
+
+static void
+corrupted(Relation index, const char *what, const char *detail_fmt, int64 value,
+		  int64 lo, int64 hi)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("msivf index \"%s\" has a corrupted %s",
+					RelationGetRelationName(index), what),
+			 errdetail(detail_fmt, (long long) value, (long long) lo, (long long) hi),
+			 errhint("REINDEX the index.")));
+}
+
+/* number of centroid pages and directory pages of a metapage's shape */
+static void
+meta_page_counts(const MsivfMetaPageData *meta, BlockNumber *ncentroid, BlockNumber *ndir)
+{
+	Size		fpp = MSIVF_PAGE_CAPACITY / sizeof(float);
+	Size		lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
+
+	*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
+		(BlockNumber) (((Size) meta->nlists * meta->dims + fpp - 1) / fpp);
+	*ndir = (BlockNumber) (((Size) meta->nlists + lpdp - 1) / lpdp);
+}
+
+/*
+ * Checks every field of the metapage (magic and version already matched)
+ * against what a build or insert can write, and the page layout it
+ * implies against the index's size nblocks.
+ */
+static void
+msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblocks)
+{
+	const char *what = "metapage";
+	BlockNumber ncentroid;
+	BlockNumber ndir;
+	int			lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
+
+	if (meta->dims != 0 && (meta->dims < MSIVF_MIN_DIM || meta->dims > MSIVF_MAX_DIM))
+		corrupted(index, what, "Field dims is %lld, not 0 or %lld to %lld.",
+				  meta->dims, MSIVF_MIN_DIM, MSIVF_MAX_DIM);
+	if (meta->nlists < 1 || meta->nlists > MSIVF_MAX_LISTS)
+		corrupted(index, what, "Field nlists is %lld, not %lld to %lld.",
+				  meta->nlists, 1, MSIVF_MAX_LISTS);
+	if (meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_COSINE)
+		corrupted(index, what, "Field metric is %lld, not %lld to %lld.",
+				  meta->metric, MSIVF_METRIC_L2, MSIVF_METRIC_COSINE);
+	if (meta->code_bits != (meta->dims == 0 ? 0 : msivf_code_bits(meta->dims)))
+		corrupted(index, what, "Field code_bits is %lld, not %lld for %lld dimensions.",
+				  meta->code_bits, meta->dims == 0 ? 0 : msivf_code_bits(meta->dims),
+				  meta->dims);
+	/* one list is always at the origin; more lists always have centroids */
+	if ((meta->flags & ~MSIVF_FLAG_ZERO_CENTROID) != 0 ||
+		((meta->flags & MSIVF_FLAG_ZERO_CENTROID) != 0) != (meta->nlists == 1))
+		corrupted(index, what, "Field flags is 0x%llx with %lld lists.",
+				  meta->flags, meta->nlists, MSIVF_FLAG_ZERO_CENTROID);
+	if (meta->lists_per_dir_page != lpdp)
+		corrupted(index, what, "Field lists_per_dir_page is %lld, not %lld.",
+				  meta->lists_per_dir_page, lpdp, lpdp);
+	meta_page_counts(meta, &ncentroid, &ndir);
+	if (meta->centroid_start != MSIVF_METAPAGE_BLKNO + 1)
+		corrupted(index, what, "Field centroid_start is %lld, not %lld.",
+				  meta->centroid_start, MSIVF_METAPAGE_BLKNO + 1, MSIVF_METAPAGE_BLKNO + 1);
+	if (meta->directory_start != meta->centroid_start + ncentroid)
+		corrupted(index, what, "Field directory_start is %lld, not %lld.",
+				  meta->directory_start, meta->centroid_start + ncentroid,
+				  meta->centroid_start + ncentroid);
+	/* the structure and one first page per list */
+	if ((uint64) meta->directory_start + ndir + meta->nlists > nblocks)
+		corrupted(index, what, "Its layout needs %lld pages, the index has %lld.",
+				  (int64) meta->directory_start + ndir + meta->nlists, nblocks, nblocks);
+	if (meta->calib_queries < 0 || meta->calib_queries > MSIVF_CALIB_QUERIES)
+		corrupted(index, what, "Field calib_queries is %lld, not %lld to %lld.",
+				  meta->calib_queries, 0, MSIVF_CALIB_QUERIES);
+	if (meta->built_tuples < 0)
+		corrupted(index, what, "Field built_tuples is %lld, not %lld to %lld.",
+				  meta->built_tuples, 0, PG_INT64_MAX);
+	for (int i = 0; i < MSIVF_CALIB_LEVELS; i++)
+		if (meta->calib_probes[i] > meta->nlists)
+			corrupted(index, what, "Field calib_probes holds %lld, not %lld to %lld.",
+					  meta->calib_probes[i], 0, meta->nlists);
+}
+
+/*
+ * A directory page, locked by the caller: of the right type, holding as
+ * many lists as the metapage gives it.
+ */
+void
+msivf_check_dir_page(Relation index, const MsivfState *st, Page page, BlockNumber blkno)
+{
+	int64		first = (int64) (blkno - st->directory_start) * st->lists_per_dir_page;
+	int64		n = Min(st->lists_per_dir_page, st->nlists - first);
+
+	msivf_check_page(index, page, blkno, MSIVF_PAGE_DIRECTORY);
+	if (MsivfPageGetOpaque(page)->nentries != n)
+		corrupted(index, "directory page",
+				  "It holds %lld lists, not %lld.",
+				  MsivfPageGetOpaque(page)->nentries, n, n);
+}
+
+/*
+ * A list page number read from the directory or a chain: one of the
+ * index's list pages, never the metapage, a centroid or directory page
+ * (an insert would wait forever on the directory lock it holds) nor past
+ * the end.  *nblocks caches the index's size as msivf_chain_step's does.
+ */
+void
+msivf_check_list_blkno(Relation index, const MsivfState *st, BlockNumber blkno,
+					   BlockNumber *nblocks)
+{
+	if (blkno >= st->first_list_block && blkno < *nblocks)
+		return;
+	if (blkno >= st->first_list_block && blkno != InvalidBlockNumber)
+	{
+		*nblocks = RelationGetNumberOfBlocks(index);
+		if (blkno < *nblocks)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("msivf index \"%s\" has a list pointing to page %u",
+					RelationGetRelationName(index), blkno),
+			 errdetail("Its list pages are %u and up, below its size.",
+					   st->first_list_block),
+			 errhint("REINDEX the index.")));
+}
+
+/*
+ * The directory entry of a list, from its directory page (checked with
+ * msivf_check_dir_page), with its three page numbers checked.
+ */
+MsivfListInfo
+msivf_list_info(Relation index, const MsivfState *st, Page page, int slot,
+				BlockNumber *nblocks)
+{
+	MsivfListInfo info = msivf_dir_entries(page)[slot];
+
+	Assert(slot < MsivfPageGetOpaque(page)->nentries);
+	msivf_check_list_blkno(index, st, info.head, nblocks);
+	msivf_check_list_blkno(index, st, info.insert, nblocks);
+	msivf_check_list_blkno(index, st, info.tail, nblocks);
+	return info;
+}
+
+/*
+ * A list page, locked by the caller: of the right type, no more entries
+ * than fit, pd_lower where they end, and a next link that is the end of
+ * the chain or another list page.
+ */
+void
+msivf_check_list_page(Relation index, const MsivfState *st, Page page, BlockNumber blkno,
+					  BlockNumber *nblocks)
+{
+	MsivfPageOpaque opaque;
+	Size		end;
+
+	msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+	opaque = MsivfPageGetOpaque(page);
+	if (opaque->nentries > st->entries_per_page)
+		corrupted(index, "list page",
+				  "It claims %lld entries, not %lld to %lld.",
+				  opaque->nentries, 0, st->entries_per_page);
+	end = (PageGetContents(page) - (char *) page) + (Size) opaque->nentries * st->entry_size;
+	if (((PageHeader) page)->pd_lower != end)
+		corrupted(index, "list page",
+				  "Its entries end at %lld, not %lld.",
+				  ((PageHeader) page)->pd_lower, end, end);
+	if (opaque->next != InvalidBlockNumber)
+		msivf_check_list_blkno(index, st, opaque->next, nblocks);
+}
+
 BlockNumber
 msivf_dir_block(const MsivfState *st, int list, int *slot)
 {
@@ -326,6 +509,7 @@ msivf_get_state(Relation index)
 		return st;
 	}
 
+	msivf_check_meta(index, meta, RelationGetNumberOfBlocks(index));
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.build_id = meta->build_id;
 	tmp.dims = meta->dims;
@@ -335,6 +519,13 @@ msivf_get_state(Relation index)
 	tmp.flags = meta->flags;
 	tmp.directory_start = meta->directory_start;
 	tmp.lists_per_dir_page = meta->lists_per_dir_page;
+	{
+		BlockNumber ncentroid;
+		BlockNumber ndir;
+
+		meta_page_counts(meta, &ncentroid, &ndir);
+		tmp.first_list_block = meta->directory_start + ndir;
+	}
 	tmp.calib_queries = meta->calib_queries;
 	memcpy(tmp.calib_probes, meta->calib_probes, sizeof(tmp.calib_probes));
 	{
@@ -435,6 +626,23 @@ msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int lis
 	return -ip;
 }
 
+/*
+ * qsort_arg comparator of list numbers by their scores (the arg), lowest
+ * first and NaN (a score that overflowed float32) last: a total order
+ * whatever the scores.
+ */
+int
+msivf_cmp_list_score(const void *a, const void *b, void *arg)
+{
+	const float *scores = (const float *) arg;
+	float		x = scores[*(const int *) a];
+	float		y = scores[*(const int *) b];
+
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return (x > y) - (x < y);
+}
+
 int
 msivf_nearest_list(const MsivfState *st, const float *x)
 {
@@ -508,8 +716,30 @@ msivf_probes_for(const MsivfState *st)
 PG_FUNCTION_INFO_V1(msivf_index_info);
 
 /*
+ * Refuses, as PostgreSQL refuses a SELECT, a caller without SELECT on the
+ * table of index relid: an index's shape (dims, list count, metric) tells
+ * about the data of its table, which may be another tenant's.  Checked
+ * before the index is locked, so that a caller without the privilege
+ * cannot queue a lock on it either; relid not being an index is left to
+ * the caller's index_open.
+ */
+static void
+msivf_check_table_select(Oid relid)
+{
+	Oid			heapid = IndexGetRelation(relid, true);
+	AclResult	aclresult;
+
+	if (!OidIsValid(heapid))
+		return;
+	aclresult = pg_class_aclcheck(heapid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(heapid));
+}
+
+/*
  * msivf_index_info(index regclass): what the index looks like and what a
- * scan would do under the current settings.
+ * scan would do under the current settings.  Needs SELECT on the index's
+ * table.
  */
 Datum
 msivf_index_info(PG_FUNCTION_ARGS)
@@ -524,7 +754,10 @@ msivf_index_info(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	msivf_check_table_select(relid);
 	index = index_open(relid, AccessShareLock);
+	/* again once locked: the OID may have been dropped and reused meanwhile */
+	msivf_check_table_select(relid);
 	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

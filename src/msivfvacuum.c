@@ -40,9 +40,13 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, dirblk, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		msivf_check_page(index, BufferGetPage(buf), dirblk, MSIVF_PAGE_DIRECTORY);
-		blkno = msivf_dir_entries(BufferGetPage(buf))[slot].head;
-		insert = msivf_dir_entries(BufferGetPage(buf))[slot].insert;
+		msivf_check_dir_page(index, &st, BufferGetPage(buf), dirblk);
+		{
+			MsivfListInfo li = msivf_list_info(index, &st, BufferGetPage(buf), slot, &nblocks);
+
+			blkno = li.head;
+			insert = li.insert;
+		}
 		UnlockReleaseBuffer(buf);
 
 		while (blkno != InvalidBlockNumber)
@@ -58,7 +62,7 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			page = BufferGetPage(buf);
-			msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+			msivf_check_list_page(index, &st, page, blkno, &nblocks);
 			opaque = MsivfPageGetOpaque(page);
 			n = opaque->nentries;
 

@@ -5,8 +5,9 @@
  *
  * Distances go through the SIMD kernel table chosen at load time; each call
  * costs one indirect call on top of the kernel itself.  The kernels sum in
- * float32; when that overflows (elements near FLT_MAX) vec_distance.h
- * recomputes in double, so a finite answer is never reported as infinite.
+ * float32; when that overflows (elements near FLT_MAX) or underflows
+ * (elements near FLT_MIN) vec_distance.h recomputes in double, so a finite
+ * answer is never reported as infinite, nor a non-zero one as zero.
  */
 #include "postgres.h"
 
@@ -55,9 +56,7 @@ vec_norm(PG_FUNCTION_ARGS)
 {
 	Vec		   *v = PG_GETARG_VEC_P(0);
 
-	float		n2 = vec_kernels->norm_squared(v->x, v->dim);
-
-	PG_RETURN_FLOAT8(sqrt(unlikely(isinf(n2)) ? vec_norm_squared_f64(v->x, v->dim) : n2));
+	PG_RETURN_FLOAT8(sqrt(vec_distance_norm_squared(v->x, v->dim)));
 }
 
 /* A zero vector stays zero: there is no direction to keep. */

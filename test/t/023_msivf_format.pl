@@ -2,7 +2,10 @@
 # refused with a clear "REINDEX" error, never read; REINDEX repairs it.
 # A list whose chain of pages was damaged into a loop is an error for an
 # insert (which walks it holding the directory lock, where a query cancel
-# cannot reach it), not an endless loop.
+# cannot reach it), not an endless loop.  Every other field of the
+# metapage, the directory and the list pages, damaged on disk one at a
+# time, is an index-corrupted error for a scan, an insert and a VACUUM
+# alike, never a crash or a wild read; REINDEX repairs each.
 use strict;
 use warnings;
 
@@ -102,6 +105,136 @@ $node->safe_psql('postgres', 'VACUUM looped');
 is($node->safe_psql('postgres', 'SET machinesoup.probes = 1; SELECT count(*) FROM (SELECT id FROM looped '
 	  . 'ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) OFFSET 0) s'), '290',
 	'and VACUUM and scans work again');
+
+# ---- every field, damaged one at a time ------------------------------
+
+# Writes $bytes at $offset of the index's file, server stopped.
+sub patch_index
+{
+	my ($index, $offset, $bytes) = @_;
+	my $path = $node->safe_psql('postgres', "SELECT pg_relation_filepath('$index')");
+	$node->stop;
+	my $f = $node->data_dir . '/' . $path;
+	open my $h, '+<:raw', $f or die "open $f: $!";
+	seek($h, $offset, 0) or die;
+	print $h $bytes;
+	close $h;
+	$node->start;
+}
+
+# Scan, insert and VACUUM of $table each fail with $msg (and $detail),
+# as index-corrupted errors; after REINDEX, $check returns 't'.
+sub expect_corrupted
+{
+	my ($table, $index, $label, $msg, $detail) = @_;
+	my @cmds = (
+		[ 'a scan', qq{SET enable_seqscan = off; SET machinesoup.probes = 1000;
+			SELECT id FROM $table ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) OFFSET 10000;} ],
+		[ 'an insert', qq{INSERT INTO $table SELECT 100001, emb FROM items WHERE id = 1;} ],
+		[ 'VACUUM', qq{VACUUM $table;} ]);
+	for my $c (@cmds)
+	{
+		my ($ret, $out, $err) = $node->psql('postgres',
+			"\\set VERBOSITY verbose\n" . $c->[1], timeout => 60);
+		like($err, qr/ERROR:  XX002: \Q$msg\E\n(?:DETAIL:  \Q$detail\E\n)?/,
+			"$label: $c->[0] fails as index corruption");
+		like($err, qr/DETAIL:  \Q$detail\E\n/, "$label: $c->[0] says what is wrong")
+		  if defined $detail;
+	}
+	$node->safe_psql('postgres', "REINDEX INDEX $index");
+}
+
+# the metapage of items_l2: page header (24 bytes), then the fields
+my $meta = 24;
+my $lists = $node->safe_psql('postgres', "SELECT lists FROM msivf_index_info('items_l2')");
+my @meta_cases = (
+	[ 'dims', 8, pack('l', 99999), 'Field dims is 99999, not 0 or 32 to 16000.' ],
+	[ 'nlists zero', 12, pack('l', 0), 'Field nlists is 0, not 1 to 32768.' ],
+	[ 'nlists huge', 12, pack('l', 40000), 'Field nlists is 40000, not 1 to 32768.' ],
+	[ 'metric', 16, pack('s', 7), 'Field metric is 7, not 1 to 3.' ],
+	[ 'code_bits', 18, pack('s', 3), 'Field code_bits is 3, not 8 for 32 dimensions.' ],
+	[ 'flags', 20, pack('L', 0x100), "Field flags is 0x100 with $lists lists." ],
+	[ 'centroid_start', 32, pack('L', 5), 'Field centroid_start is 5, not 1.' ],
+	[ 'lists_per_dir_page', 40, pack('l', 0), 'Field lists_per_dir_page is 0, not 679.' ],
+	[ 'calib_queries', 44, pack('l', -1), 'Field calib_queries is -1, not 0 to 200.' ],
+	[ 'built_tuples', 48, pack('q', -1),
+		'Field built_tuples is -1, not 0 to 9223372036854775807.' ],
+	[ 'calib_probes', 56 + 2 * 50, pack('S', 60000),
+		"Field calib_probes holds 60000, not 0 to $lists." ]);
+for my $c (@meta_cases)
+{
+	my ($field, $at, $bytes, $detail) = @$c;
+	patch_index('items_l2', $meta + $at, $bytes);
+	expect_corrupted('items', 'items_l2', "metapage $field",
+		'msivf index "items_l2" has a corrupted metapage', $detail);
+	is($node->safe_psql('postgres', 'SET machinesoup.probes = 1000; SELECT mismatches(10)'),
+		'0', "metapage $field: after REINDEX the index answers exactly");
+}
+# a directory_start past the end: the layout check names the page count
+my $dir_start = $node->safe_psql('postgres', q{
+	SELECT 1 + ceil(lists * 32 / 2038.0)::int FROM msivf_index_info('items_l2')});
+patch_index('items_l2', $meta + 36, pack('L', 100000));
+expect_corrupted('items', 'items_l2', 'metapage directory_start',
+	'msivf index "items_l2" has a corrupted metapage',
+	"Field directory_start is 100000, not $dir_start.");
+
+# one list (directory page 1, its entry at the page's contents) of two
+# full pages; the insert hint and the tail are the second page
+$node->safe_psql('postgres', q{
+	CREATE TABLE damaged (id int PRIMARY KEY, emb vec(32));
+	INSERT INTO damaged SELECT id, emb FROM items WHERE id <= 290;
+	CREATE INDEX damaged_l2 ON damaged USING msivf (emb vec_l2_ops) WITH (lists = 1);
+	CREATE FUNCTION damaged_ok() RETURNS bool LANGUAGE plpgsql AS $$
+	DECLARE
+		q vec := (SELECT q FROM queries WHERE qid = 1);
+		line text;
+		uses bool := false;
+		got int[];
+	BEGIN
+		PERFORM set_config('enable_seqscan', 'off', true);
+		FOR line IN EXPLAIN (COSTS OFF) SELECT id FROM damaged ORDER BY emb <-> q LOOP
+			uses := uses OR line LIKE '%Index Scan using damaged_l2%';
+		END LOOP;
+		got := array(SELECT id FROM damaged ORDER BY emb <-> q);
+		PERFORM set_config('enable_seqscan', 'on', true);
+		PERFORM set_config('enable_indexscan', 'off', true);
+		RETURN uses AND got = array(SELECT id FROM damaged ORDER BY emb <-> q, id);
+	END $$;
+});
+is($node->safe_psql('postgres', 'SELECT damaged_ok()'), 't', 'the damaged table starts right');
+$node->safe_psql('postgres', 'CHECKPOINT');
+$path = $node->safe_psql('postgres', "SELECT pg_relation_filepath('damaged_l2')");
+open $fh, '<:raw', $node->data_dir . '/' . $path or die;
+seek($fh, 8192 + 24, 0) or die;
+read($fh, my $entry, 12) == 12 or die;
+close $fh;
+my ($head_blk, $insert_blk, $tail_blk) = unpack('L L L', $entry);
+is($insert_blk, $tail_blk, 'the insert hint is the tail');
+isnt($head_blk, $tail_blk, 'the head is another page');
+
+my @list_cases = (
+	[ 'directory head', 8192 + 24, pack('L', 0),
+		'msivf index "damaged_l2" has a list pointing to page 0' ],
+	[ 'directory insert hint', 8192 + 28, pack('L', 999999),
+		'msivf index "damaged_l2" has a list pointing to page 999999' ],
+	[ 'directory tail', 8192 + 32, pack('L', 1),
+		'msivf index "damaged_l2" has a list pointing to page 1' ],
+	[ 'directory page nentries', 8192 + 8192 - 16 + 4, pack('S', 5),
+		'msivf index "damaged_l2" has a corrupted directory page', 'It holds 5 lists, not 1.' ],
+	[ 'list page nentries', $tail_blk * 8192 + 8192 - 16 + 4, pack('S', 0xFFFF),
+		'msivf index "damaged_l2" has a corrupted list page', 'It claims 65535 entries, not 0 to 145.' ],
+	[ 'list page pd_lower', $tail_blk * 8192 + 12, pack('S', 100),
+		'msivf index "damaged_l2" has a corrupted list page', 'Its entries end at 100, not 8144.' ],
+	[ 'list page next', $tail_blk * 8192 + 8192 - 16, pack('L', 4000000000),
+		'msivf index "damaged_l2" has a list pointing to page 4000000000' ]);
+for my $c (@list_cases)
+{
+	my ($label, $offset, $bytes, $msg, $detail) = @$c;
+	patch_index('damaged_l2', $offset, $bytes);
+	expect_corrupted('damaged', 'damaged_l2', $label, $msg, $detail);
+	is($node->safe_psql('postgres', 'SELECT damaged_ok()'), 't',
+		"$label: after REINDEX the index answers exactly");
+}
 
 $node->stop;
 done_testing();

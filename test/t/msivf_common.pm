@@ -34,12 +34,31 @@ sub setup_sql
 			SELECT q AS qid, (SELECT array_agg(a[j] + ((random() + random() + random() - 1.5) * 1.5)::real ORDER BY j)
 							  FROM generate_series(1, $dims) j)::vec AS q
 			FROM generate_series(1, 100) q JOIN blob_centers ON c = 1 + (q * 31) % $blobs;
+		-- the top k of every query, through an msivf index (an error if
+		-- the plan would not scan one: a sequential scan has recall 1) or
+		-- exactly
 		CREATE FUNCTION knn(k int, use_index bool) RETURNS TABLE (qid int, ids int[])
 		LANGUAGE plpgsql AS \$\$
+		DECLARE
+			line text;
+			uses_msivf bool := false;
 		BEGIN
 			PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
 			PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
 			PERFORM set_config('enable_bitmapscan', 'off', true);
+			IF use_index THEN
+				FOR line IN EXPLAIN (COSTS OFF)
+					SELECT q.qid, array(SELECT id FROM items ORDER BY emb <-> q.q LIMIT k) FROM queries q
+				LOOP
+					uses_msivf := uses_msivf OR EXISTS (
+						SELECT FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+						WHERE a.amname = 'msivf'
+						  AND c.relname = substring(line FROM 'Index Scan using (\\S+) on items'));
+				END LOOP;
+				IF NOT uses_msivf THEN
+					RAISE EXCEPTION 'knn: the plan does not scan an msivf index of items';
+				END IF;
+			END IF;
 			RETURN QUERY SELECT q.qid, array(SELECT id FROM items ORDER BY emb <-> q.q LIMIT k) FROM queries q;
 		END \$\$;
 		CREATE FUNCTION recall(k int) RETURNS numeric LANGUAGE sql AS \$\$

@@ -8,7 +8,9 @@
  * around each vector are NaN, so a kernel that reads one element too many
  * or too few (and uses it) comes out NaN or visibly off; a second pass puts
  * vectors against PROT_NONE pages to prove the tails never touch memory
- * outside the vector at all.
+ * outside the vector at all.  The distances of vec_distance.h (kernel plus
+ * double fallback) are checked at the extremes of the float32 range, where
+ * the kernels' float sums overflow or underflow.
  */
 #define _DEFAULT_SOURCE			/* mmap's MAP_ANONYMOUS under -std=c99 */
 
@@ -31,6 +33,7 @@
 #endif
 
 #include "unit.h"
+#include "vec_distance.h"
 #include "vec_kernels.h"
 
 #define MAX_LEN		16000
@@ -473,6 +476,95 @@ test_cosine_from_parts(void)
 	CHECK(fabs(vec_cosine_from_parts(1e-44, 1e-44, 1e-44)) < 1e-12, "denormal parts");
 }
 
+/*
+ * The distances the operators report (vec_distance.h), with the kernels of
+ * the installed level, on vectors of magnitudes 0.5 to 1.5 times a scale
+ * where float32 squares or products overflow (1e19 and up) or underflow
+ * (1e-38): each must be finite and within float rounding of a long double
+ * reference, never Inf, NaN or 0 for a non-zero answer.
+ */
+static void
+test_distance_extremes(const VecKernels *vk)
+{
+	static const double scales[] = {1e19, 1e20, 1e38, 1e-38};
+	static const int lengths[] = {1, 2, 7, 32, 100, 1536, 16000};
+	float	   *a = malloc(sizeof(float) * 16000);
+	float	   *b = malloc(sizeof(float) * 16000);
+
+	if (a == NULL || b == NULL)
+		exit(2);
+	for (size_t si = 0; si < sizeof(scales) / sizeof(scales[0]); si++)
+	{
+		for (size_t li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++)
+		{
+			int			n = lengths[li];
+			long double l2 = 0,
+						ip = 0,
+						ip_abs = 0,
+						l1 = 0,
+						na = 0,
+						nb = 0;
+			double		got,
+						cos_ref;
+
+			for (int i = 0; i < n; i++)
+			{
+				float		x = rng_float();
+				float		y = rng_float();
+
+				a[i] = (float) (scales[si] * (1.0 + 0.5 * x) * (x < 0 ? -1 : 1));
+				b[i] = (float) (scales[si] * (1.0 + 0.5 * y) * (rng_float() < 0 ? -1 : 1));
+				l2 += ((long double) a[i] - b[i]) * ((long double) a[i] - b[i]);
+				ip += (long double) a[i] * b[i];
+				ip_abs += fabsl((long double) a[i] * b[i]);
+				l1 += fabsl((long double) a[i] - b[i]);
+				na += (long double) a[i] * a[i];
+				nb += (long double) b[i] * b[i];
+			}
+			cos_ref = (double) (1 - ip / sqrtl(na * nb));
+
+			got = vec_distance_l2_squared(a, b, n);
+			CHECK(isfinite(got) && got > 0 && fabsl(got - l2) <= 1e-6L * l2,
+				  "%s l2 scale %g n %d: %g, want %Lg", vk->name, scales[si], n, got, l2);
+			got = vec_distance_inner_product(a, b, n);
+			CHECK(isfinite(got) && fabsl(got - ip) <= 1e-6L * ip_abs,
+				  "%s ip scale %g n %d: %g, want %Lg", vk->name, scales[si], n, got, ip);
+			got = vec_distance_l1(a, b, n);
+			CHECK(isfinite(got) && got > 0 && fabsl(got - l1) <= 1e-6L * l1,
+				  "%s l1 scale %g n %d: %g, want %Lg", vk->name, scales[si], n, got, l1);
+			got = vec_distance_norm_squared(a, n);
+			CHECK(isfinite(got) && got > 0 && fabsl(got - na) <= 1e-6L * na,
+				  "%s norm scale %g n %d: %g, want %Lg", vk->name, scales[si], n, got, na);
+			got = vec_distance_cosine(a, b, n);
+			CHECK(isfinite(got) && fabs(got - cos_ref) <= 1e-6,
+				  "%s cosine scale %g n %d: %g, want %g", vk->name, scales[si], n, got, cos_ref);
+			got = vec_distance_cosine(a, a, n);
+			CHECK(got == 0.0, "%s cosine of a vector with itself, scale %g n %d: %g",
+				  vk->name, scales[si], n, got);
+			got = vec_distance_l2_squared(a, a, n);
+			CHECK(got == 0.0, "%s l2 of a vector with itself, scale %g n %d: %g",
+				  vk->name, scales[si], n, got);
+		}
+	}
+
+	/* the smallest non-zero distances: denormal components */
+	a[0] = 1e-38f;
+	a[1] = 0;
+	b[0] = 0;
+	b[1] = 1e-38f;
+	CHECK(fabs(vec_distance_l2_squared(a, b, 2) / 2e-76 - 1) < 1e-6, "%s l2 of 1e-38 axes",
+		  vk->name);
+	CHECK(fabs(vec_distance_cosine(a, b, 2) - 1) < 1e-12, "%s cosine of 1e-38 axes", vk->name);
+	CHECK(vec_distance_cosine(a, a, 2) == 0.0, "%s cosine of [1e-38,0] with itself", vk->name);
+	a[0] = 1e-45f;
+	b[0] = 3e-45f;			/* 2 x 1.4e-45, the smallest denormal */
+	b[1] = 0;
+	CHECK(vec_distance_l2_squared(a, b, 2) > 0, "%s l2 of denormals differing", vk->name);
+	CHECK(vec_distance_cosine(a, b, 2) == 0.0, "%s cosine of parallel denormals", vk->name);
+	free(a);
+	free(b);
+}
+
 static void
 report_accuracy(SimdLevel level)
 {
@@ -508,12 +600,15 @@ main(void)
 		test_empty(vk);
 		test_accuracy(vk, buf_a, buf_b);
 		test_cosine_identities(vk, buf_a, buf_b);
+		CHECK(vec_use_simd_level((SimdLevel) l), "level %s installs", vk->name);
+		test_distance_extremes(vk);
 #ifdef HAVE_GUARD_PAGES
 		test_guard_pages(vk);
 #endif
 		report_accuracy(vk->level);
 	}
 
+	vec_use_simd_level(vec_best_simd_level());
 	free(free_a);
 	free(free_b);
 	return unit_finish("kernels");
