@@ -136,6 +136,10 @@ UNION ALL SELECT 'csv 1 MB', 'ms.ingest, no ANN index', sum(stored_bytes)::bigin
 UNION ALL SELECT 'f32 64 KB', 'plain bytea (TOAST lz4)', sum(pg_column_size(b))::bigint FROM plain_f32
 UNION ALL SELECT 'f32 64 KB', 'ms.ingest', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'f32'
 UNION ALL SELECT 'f32 64 KB', 'ms.ingest, no ANN index', sum(stored_bytes)::bigint FROM ms.raw_batches WHERE model = 'f32_noidx';
+-- like for like: the plain values really went through lz4 (a value that
+-- arrives compressed would be stored as it came)
+SELECT 'plain bytea compressed with: ' || string_agg(DISTINCT coalesce(pg_column_compression(b), 'none'), ', ')
+  FROM (SELECT b FROM plain_csv UNION ALL SELECT b FROM plain_f32) p;
 
 \echo
 \echo 'Ingest (median of' :rounds 'rounds, each of new points into a version with a trained msivf index; ms.ingest includes LZ4, the processor and the points with their indexes)'
