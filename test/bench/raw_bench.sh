@@ -2,11 +2,13 @@
 # Raw store benchmark (issue "Raw data"): ms.ingest throughput for 1 MB CSV
 # batches and 64 KB float32 batches of GloVe 100-d vectors (LZ4 frame +
 # processor + points), against inserting the same bytes into a plain bytea
-# column with default TOAST compression; the bytes each stores; and
-# ms.read_batch latency (audit record committed first) against LZ4
-# decompression alone.  Prints tables; rates are medians of ROUNDS rounds
-# (default 5), each of new points (a warm-up round first builds the
-# versions' msivf indexes, as ms.ingest does once 10,000 points are in).
+# column with TOAST compression lz4 (like for like with ms.ingest's LZ4
+# frames); the bytes each stores; and ms.read_batch latency (audit record
+# committed first) against LZ4 decompression alone.  Prints tables; rates
+# are medians of ROUNDS rounds (default 5), each of new points (a warm-up
+# round first builds the versions' msivf indexes, as ms.ingest does once
+# 10,000 points are in).  The headline ratio charges each method its own
+# writeback (the CHECKPOINT after its statement) as well.
 #
 #   bash test/bench/raw_bench.sh [CSV_BATCHES] [F32_BATCHES]   (as root)
 #   LEVEL=3 bash test/bench/raw_bench.sh     (another LZ4 compression level)

@@ -1,0 +1,230 @@
+#!/bin/bash
+# A/B benchmark of two builds of the extension, for the security issue's
+# budget "the hardening costs ms.knn and ms.ingest no more than 5 % over
+# 0.3.0, in the same run".
+#
+#   bash test/bench/hardening_ab.sh [REV_A [REV_B]]        (as root)
+#
+# REV_A defaults to 0.3.0's last code: the parent of the commit that froze
+# sql/machinesoup--0.3.0.sql when 0.4.0 began (that commit changed no code,
+# and the parent's generated install script is the frozen one).  REV_B
+# defaults to the working tree as it is, uncommitted changes included.
+# Each is unpacked from git into a scratch tree under /tmp (git archive: no
+# worktree is registered in the repository) and built there, before any
+# measuring.  Then ROUNDS rounds, alternating the order (A B, B A, ...):
+# for each build, holding /tmp/ms-install.lock (flock) so that nobody
+# else's install lands in between, install it, start a fresh throwaway
+# cluster (pg_virtualenv), CREATE EXTENSION at that build's own version
+# (0.3.0 for A, 0.4.0 for B), load the same data, measure:
+#  - knn 100-d cosine (msivf): ms.knn by a role holding a query grant,
+#    pgbench -M prepared, one client, SECONDS_PER_RUN seconds, 10-NN of
+#    random queries among ROWS_100 points (index rebuilt on the data);
+#  - knn 3-d l2 (GiST): the same among ROWS_3 points;
+#  - ingest 1 record: ms.ingest of one float32 record (100-d) per call and
+#    transaction by a role holding an ingest grant, N_ONE calls;
+#  - ingest 64 kB: ms.ingest of 64 kB float32 batches, N_64K calls;
+# both ingest workloads into a version whose msivf index is already trained
+# (a warm-up loads 11,200 points first).  The cluster runs with
+# synchronous_commit = off, so that a commit's WAL flush (the disk's, not
+# the extension's) does not dilute the difference.  Prints per workload
+# the median rate of each build, the rounds' range and the ratio B/A of the
+# medians; the target is B/A >= 0.95.
+#
+#   ROUNDS=5 SECONDS_PER_RUN=5 ROWS_100=50000 ROWS_3=100000 N_ONE=8000 N_64K=800
+#
+# Leaves the build measured last installed (everyone installs their own
+# build before testing, under the same lock).  A benchmark, not a test: the
+# CI run does not call it.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+ROWS_100=${ROWS_100:-50000}
+ROWS_3=${ROWS_3:-100000}
+N_ONE=${N_ONE:-8000}
+N_64K=${N_64K:-800}
+LOCK=/tmp/ms-install.lock
+REC=408					# one float32 record: int64 id + 100 float32
+PER_BATCH=160			# records in a 64 kB batch (65,280 bytes)
+WARM_BATCHES=70			# 11,200 points: ms.ingest trains the msivf index
+
+# ---------------------------------------------------------------- measure
+# hardening_ab.sh --measure LABEL ROUND VERSION WORKDIR: run as postgres
+# inside pg_virtualenv; appends "LABEL ROUND WORKLOAD RATE" lines to
+# WORKDIR/results.
+if [ "${1:-}" = --measure ]; then
+	label=$2 round=$3 version=$4 work=$5
+	T=$SECONDS_PER_RUN
+	q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+	q <<SQL >/dev/null
+SET client_min_messages = warning;
+CREATE EXTENSION machinesoup VERSION '$version';
+CREATE ROLE bench_consumer LOGIN PASSWORD '${PGPASSWORD:-bench}';
+CREATE ROLE bench_producer LOGIN PASSWORD '${PGPASSWORD:-bench}';
+SELECT setseed(0.42);
+SELECT ms.create_model('bench', m, d, metric)
+  FROM (VALUES ('m100', 100, 'cosine'), ('m3', 3, 'l2'), ('f32', 100, 'l2')) c(m, d, metric);
+SELECT ms.create_version('bench', 'm100', 'v1'), ms.create_version('bench', 'm3', 'v1'),
+	   ms.create_version('bench', 'f32', 'v1', 'ms.proc_float32(bytea,integer)');
+SELECT ms.promote('bench', m, 'v1') FROM unnest('{m100,m3,f32}'::text[]) m;
+SELECT ms.grant('bench_consumer', 'query', 'bench', m) FROM unnest('{m100,m3}'::text[]) m;
+SELECT ms.grant('bench_producer', 'ingest', 'bench', 'f32');
+-- points and queries: uniform in [0, 1000)^dims
+CREATE TEMP TABLE src AS
+	SELECT m, i AS id, (SELECT array_agg(random() * 1000) FROM generate_series(1, d) WHERE i > 0)::vec AS v
+	  FROM (VALUES ('m100', 100, $ROWS_100), ('m3', 3, $ROWS_3)) c(m, d, n), generate_series(1, n) i;
+SELECT sum(ms.upsert_points('bench', m, 'v1', ids, vecs))
+  FROM (SELECT m, array_agg(id) ids, array_agg(v) vecs FROM src GROUP BY m, id / 5000) b;
+CREATE TABLE bench_q (model text, id int, v vec, PRIMARY KEY (model, id));
+INSERT INTO bench_q SELECT m, i, (SELECT array_agg(random() * 1000) FROM generate_series(1, d) WHERE i > 0)::vec
+  FROM (VALUES ('m100', 100), ('m3', 3)) c(m, d), generate_series(1, 1000) i;
+GRANT SELECT ON bench_q TO bench_consumer;
+-- the float32 batches: one file of records with distinct ids, cut into
+-- 64 kB batches (the first WARM_BATCHES for the warm-up) and, after them,
+-- one-record batches
+CREATE TABLE ab_64k (i int PRIMARY KEY, data bytea);
+CREATE TABLE ab_one (i int PRIMARY KEY, data bytea);
+ALTER TABLE ab_64k ALTER COLUMN data SET STORAGE EXTERNAL;
+INSERT INTO ab_64k SELECT i, pg_read_binary_file('$work/f32.bin', i::bigint * $REC * $PER_BATCH, $REC * $PER_BATCH)
+  FROM generate_series(0, $WARM_BATCHES + $N_64K + 50 - 1) i;
+INSERT INTO ab_one SELECT i, pg_read_binary_file('$work/f32.bin',
+		($WARM_BATCHES + $N_64K + 50)::bigint * $REC * $PER_BATCH + i::bigint * $REC, $REC)
+  FROM generate_series(0, $N_ONE + 200 - 1) i;
+CREATE SEQUENCE ab_64k_pick MINVALUE 0 START $WARM_BATCHES;
+CREATE SEQUENCE ab_one_pick MINVALUE 0 START 0;
+GRANT SELECT ON ab_64k, ab_one TO bench_producer;
+GRANT USAGE ON SEQUENCE ab_64k_pick, ab_one_pick TO bench_producer;
+SQL
+	# the versions' indexes trained on all their points, as in use
+	q -At -c "SELECT format('REINDEX TABLE ms.points_%s;', version_id) FROM ms.versions WHERE model IN ('m100', 'm3')" |
+		q >/dev/null
+	q -c "VACUUM ANALYZE" >/dev/null
+	# warm-up load of the ingest version, as its producer: its msivf index comes
+	PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -U bench_producer \
+		-c "SELECT count(ms.ingest('bench', 'f32', data)) FROM (SELECT data FROM ab_64k WHERE i < $WARM_BATCHES ORDER BY i) b" >/dev/null
+	q -At -F ' ' <<'SQL' | sed "s/^/  $label round $round: /"
+SELECT 'extension ' || extversion FROM pg_extension WHERE extname = 'machinesoup';
+SELECT v.model || ': ' || count(p.*) || ' points, index ' ||
+	   coalesce((SELECT string_agg(am.amname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+				   JOIN pg_am am ON am.oid = c.relam
+				  WHERE i.indrelid = format('ms.points_%s', v.version_id)::regclass AND am.amname <> 'btree'), 'none')
+  FROM ms.versions v LEFT JOIN ms.points p USING (version_id) GROUP BY v.model, v.version_id ORDER BY 1;
+SQL
+
+	for m in m100 m3; do
+		cat >"$work/knn_$m.sql" <<SQL
+\set i random(1, 1000)
+SELECT * FROM ms.knn('bench', '$m', (SELECT v FROM bench_q WHERE model = '$m' AND id = :i), 10);
+SQL
+	done
+	echo "SELECT ms.ingest('bench', 'f32', data) FROM ab_one WHERE i = (SELECT nextval('ab_one_pick'));" >"$work/ingest_one.sql"
+	echo "SELECT ms.ingest('bench', 'f32', data) FROM ab_64k WHERE i = (SELECT nextval('ab_64k_pick'));" >"$work/ingest_64k.sql"
+	# "tps = 1234.5 (without initial connection time)"
+	bench() {
+		pgbench -n -M prepared -c 1 -U "$@" 2>&1 | tee -a "$work/pgbench.log" |
+			sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+	}
+	record() {
+		[ -n "$2" ] || { echo "$label round $round: $1 measured nothing (see $work/pgbench.log)" >&2; exit 1; }
+		echo "$label $round $1 $2" >>"$work/results"
+	}
+	bench bench_consumer -T 1 -f "$work/knn_m100.sql" >/dev/null
+	record "knn-100d-cosine-msivf" "$(bench bench_consumer -T "$T" -f "$work/knn_m100.sql")"
+	bench bench_consumer -T 1 -f "$work/knn_m3.sql" >/dev/null
+	record "knn-3d-l2-gist" "$(bench bench_consumer -T "$T" -f "$work/knn_m3.sql")"
+	bench bench_producer -t 200 -f "$work/ingest_one.sql" >/dev/null
+	record "ingest-1-record" "$(bench bench_producer -t "$N_ONE" -f "$work/ingest_one.sql")"
+	bench bench_producer -t 50 -f "$work/ingest_64k.sql" >/dev/null
+	record "ingest-64kB-float32" "$(bench bench_producer -t "$N_64K" -f "$work/ingest_64k.sql")"
+	exit 0
+fi
+
+# ---------------------------------------------------------------- driver
+[ "$(id -u)" = 0 ] || { echo "hardening_ab.sh: run as root (it installs each build)" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(git -C "$here" rev-parse --show-toplevel)
+if [ -n "${1:-}" ]; then
+	rev_a=$(git -C "$top" rev-parse --verify "$1^{commit}")
+else
+	frozen=$(git -C "$top" log --diff-filter=A --format=%H -1 -- sql/machinesoup--0.3.0.sql)
+	[ -n "$frozen" ] || { echo "hardening_ab.sh: no commit adds sql/machinesoup--0.3.0.sql; give REV_A" >&2; exit 1; }
+	rev_a=$(git -C "$top" rev-parse --verify "$frozen^")
+fi
+rev_b=
+[ -z "${2:-}" ] || rev_b=$(git -C "$top" rev-parse --verify "$2^{commit}")
+
+scratch=$(mktemp -d /tmp/ms-hardening-ab.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+chmod 711 "$scratch"		# postgres reads $work below
+work=$scratch/work
+mkdir -p "$scratch/a" "$scratch/b" "$work"
+
+git -C "$top" archive "$rev_a" | tar -x -C "$scratch/a"
+desc_a="A = $(git -C "$top" log -1 --format='%h %s' "$rev_a" | cut -c1-90)"
+if [ -n "$rev_b" ]; then
+	git -C "$top" archive "$rev_b" | tar -x -C "$scratch/b"
+	desc_b="B = $(git -C "$top" log -1 --format='%h %s' "$rev_b" | cut -c1-90)"
+else
+	(cd "$top" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -x -C "$scratch/b"
+	dirty=$(git -C "$top" status --porcelain | wc -l)
+	desc_b="B = working tree of $top at $(git -C "$top" log -1 --format=%h) with $dirty changed file(s)"
+fi
+for t in a b; do
+	echo "building $t ..."
+	make -s -C "$scratch/$t" -j"$(nproc)" 2>&1 | grep -E "error|warning" || true
+	[ -e "$scratch/$t/machinesoup.so" ] || { echo "hardening_ab.sh: build $t failed" >&2; exit 1; }
+done
+ver() { sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$scratch/$1/machinesoup.control"; }
+ver_a=$(ver a) ver_b=$(ver b)
+
+# float32 records with distinct ids (little-endian int64 + 100 float32),
+# vectors drawn from a fixed pool: enough for the warm-up, the 64 kB
+# batches and the one-record batches of one round
+python3 - "$work/f32.bin" $(((WARM_BATCHES + N_64K + 50) * PER_BATCH + N_ONE + 200)) <<'PY'
+import random, struct, sys
+random.seed(20241205)
+pool = [struct.pack("<100f", *[random.uniform(-1, 1) for _ in range(100)]) for _ in range(4096)]
+with open(sys.argv[1], "wb") as f:
+    for i in range(int(sys.argv[2])):
+        f.write(struct.pack("<q", 1000000 + i) + pool[i % len(pool)])
+PY
+cp "$here/hardening_ab.sh" "$work/"
+chown -R postgres "$work"
+cd "$work"
+
+echo "$desc_a (extension $ver_a)"
+echo "$desc_b (extension $ver_b)"
+for r in $(seq 1 "$ROUNDS"); do
+	if [ $((r % 2)) = 1 ]; then order="a b"; else order="b a"; fi
+	for t in $order; do
+		v=$(ver $t)
+		flock "$LOCK" sh -c "make -s -C '$scratch/$t' install >/dev/null &&
+			runuser -u postgres -- env SECONDS_PER_RUN=$SECONDS_PER_RUN ROWS_100=$ROWS_100 ROWS_3=$ROWS_3 \
+				N_ONE=$N_ONE N_64K=$N_64K \
+				pg_virtualenv -o shared_preload_libraries=machinesoup -o shared_buffers=512MB \
+				-o synchronous_commit=off -o jit=off \
+				bash '$work/hardening_ab.sh' --measure ${t^^} $r '$v' '$work'" 2>&1 |
+			grep -v "^Creating new PostgreSQL cluster\|^Dropping cluster" || true
+		grep -q "^${t^^} $r ingest-64kB" "$work/results" ||
+			{ echo "hardening_ab.sh: round $r of ${t^^} did not finish" >&2; exit 1; }
+	done
+done
+
+python3 - "$work/results" "$ROUNDS" <<'PY'
+import statistics, sys
+rates = {}
+for line in open(sys.argv[1]):
+    build, rnd, workload, rate = line.split()
+    rates.setdefault(workload, {}).setdefault(build, []).append(float(rate))
+units = {"knn": "queries/s", "ingest-1-record": "calls/s", "ingest-64kB-float32": "batches/s"}
+print()
+print(f"Median of {sys.argv[2]} rounds per build (rounds alternate A B / B A; each a fresh cluster); target B/A >= 0.95")
+print(f"{'workload':<22} {'unit':<10} {'A median':>9} {'A range':>15} {'B median':>9} {'B range':>15} {'B/A':>6}  target")
+for w in ("knn-100d-cosine-msivf", "knn-3d-l2-gist", "ingest-1-record", "ingest-64kB-float32"):
+    a, b = rates[w]["A"], rates[w]["B"]
+    ma, mb = statistics.median(a), statistics.median(b)
+    unit = units["knn"] if w.startswith("knn") else units[w]
+    ratio = mb / ma
+    print(f"{w:<22} {unit:<10} {ma:>9.0f} {min(a):>7.0f}-{max(a):<7.0f} {mb:>9.0f} {min(b):>7.0f}-{max(b):<7.0f} "
+          f"{ratio:>6.3f}  {'met' if ratio >= 0.95 else 'MISSED'}")
+PY
