@@ -23,15 +23,54 @@
  *
  * The chain: rows are numbered 1, 2, ... by the writer, which holds an
  * EXCLUSIVE lock on the table while appending, and
- *		hash(n) = SHA-256(hash(n-1) || canonical text of row n),
+ *		hash(n) = HMAC-SHA-256(key, hash(n-1) || canonical text of row n),
  * with 32 zero bytes before row 1.  The canonical text lists every column
- * as "<length>:<bytes>;" (or "N;" for NULL) using the columns' output
- * functions, timestamps as integer microseconds, so ms.verify_audit() can
- * recompute it from what is stored.
+ * (id, at, role, pid, client_addr, action, org, model, label, batch_id,
+ * reason, login) as "<length>:<bytes>;" (or "N;" for NULL) using the
+ * columns' output functions, timestamps as integer microseconds, so
+ * ms.verify_audit() can recompute it from what is stored.
+ *
+ * What lies outside the table, in the directory machinesoup/ of the data
+ * directory (so pg_basebackup carries it; a pg_dump needs it copied, see
+ * README.md):
+ *	 audit.key			32 random bytes (mode 0600), the HMAC key of every
+ *						database of the cluster, made by the first writer
+ *						that needs it.  Without it a role that can write the
+ *						table (its owner, pg_write_all_data) cannot make a
+ *						row that verifies.
+ *	 audit_head.<oid>	the chain head of database <oid>: the last row id
+ *						and hash the writer committed, written durably
+ *						(temporary file, fsync, rename) after each commit,
+ *						and the epoch: the first keyed row.  A log whose
+ *						newest rows were deleted no longer reaches its head.
+ * Before appending, the writer checks that the table still extends the
+ * head (the head's row has the head's hash, and any rows after it, left by
+ * a crash between commit and head write, verify with the key); if not, it
+ * refuses the records, and so the audited actions.
+ *
+ * Epochs: databases made before 0.4.0 chained plain SHA-256 over the first
+ * eleven columns.  The update to 0.4.0 records the head as it stands
+ * (ms._audit_begin_epoch) with epoch_start = the next id: rows before it
+ * are verified the old way, rows from it on with the key.  While the
+ * extension is still at an older version the writer and verifier work the
+ * old way and ignore the files.
+ *
+ * A superuser can read the key and rewrite the head file; against that the
+ * defence is the customer's copy of the head, which ms.access_report hands
+ * out and ms.verify_audit(since_id, expected_hash) checks.
+ *
+ * Refusals (actions beginning with "refuse_") are rate-limited per role and
+ * database: at most machinesoup.audit_refusal_limit per
+ * machinesoup.audit_refusal_window are recorded one by one, the rest are
+ * counted and the writer records the count as one "refusals_suppressed"
+ * record when the window has passed.  A database holds at most
+ * AUDIT_DB_SLOTS of the shared request slots, so one database cannot take
+ * the slots of the others.
  */
 #include "postgres.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
@@ -39,6 +78,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
+#include "common/hmac.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -47,6 +87,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -55,6 +96,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/inet.h"
 #include "utils/memutils.h"
@@ -68,10 +110,13 @@ PGDLLEXPORT void ms_audit_writer_main(Datum main_arg);
 PG_FUNCTION_INFO_V1(ms_audit_sql);
 PG_FUNCTION_INFO_V1(ms_verify_audit);
 PG_FUNCTION_INFO_V1(ms_audit_log_guard);
+PG_FUNCTION_INFO_V1(ms_audit_begin_epoch);
 
-#define AUDIT_SLOTS			64	/* records in flight at once */
+#define AUDIT_SLOTS			128 /* records in flight at once */
+#define AUDIT_DB_SLOTS		32	/* of which one database may hold */
 #define AUDIT_WRITERS		32	/* databases with a live writer at once */
 #define AUDIT_BATCH			32	/* records appended per writer transaction */
+#define AUDIT_RATES			256 /* (database, role) pairs rate-limited at once */
 #define AUDIT_ID_LEN		64	/* org, model, label: 63 chars + NUL */
 #define AUDIT_ACTION_LEN	32
 #define AUDIT_ADDR_LEN		64
@@ -97,6 +142,7 @@ typedef struct AuditSlot
 	TimestampTz at;
 	int			pid;
 	char		role[NAMEDATALEN];
+	char		login[NAMEDATALEN];
 	char		client_addr[AUDIT_ADDR_LEN];
 	char		action[AUDIT_ACTION_LEN];
 	char		org[AUDIT_ID_LEN];
@@ -127,12 +173,29 @@ typedef struct AuditWriter
 	bool		leave;			/* DROP DATABASE wants the database to itself */
 } AuditWriter;
 
+/* refusals of one role in one database, for the rate limit */
+typedef struct AuditRate
+{
+	Oid			dboid;			/* InvalidOid: entry free */
+	Oid			roleid;
+	char		role[NAMEDATALEN];
+	TimestampTz window_start;
+	int			window_ms;
+	int			recorded;		/* recorded one by one in this window */
+	int64		suppressed;		/* counted, not yet recorded */
+	TimestampTz first_suppressed;
+	TimestampTz last_suppressed;
+	char		org[AUDIT_ID_LEN];	/* of the suppressed ones, if all alike */
+	bool		several_orgs;
+} AuditRate;
+
 typedef struct AuditShared
 {
 	LWLock	   *lock;
 	uint64		next_seq;
 	AuditWriter writers[AUDIT_WRITERS];
 	AuditSlot	slots[AUDIT_SLOTS];
+	AuditRate	rates[AUDIT_RATES];
 } AuditShared;
 
 static AuditShared *audit_shared = NULL;
@@ -149,6 +212,15 @@ static AuditWriter *find_writer(Oid dboid);
 /* settings */
 static int	audit_timeout_ms = 5000;
 static int	audit_writer_idle_s = 60;
+static int	audit_refusal_limit = 60;
+static int	audit_refusal_window_s = 60;
+
+/* true only in the audit writer while it inserts its rows (INSERT guard) */
+static bool audit_writer_appending = false;
+
+/* the session user's name, kept for records queued at backend exit */
+static Oid	cached_login_id = InvalidOid;
+static char cached_login[NAMEDATALEN];
 
 /* ---------------------------------------------------------------------
  * Shared memory
@@ -236,6 +308,22 @@ ms_audit_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("machinesoup.audit_refusal_limit",
+							"Refusals of one role recorded one by one per window.",
+							"Further refusals in the window are counted and recorded as one refusals_suppressed record.",
+							&audit_refusal_limit,
+							60, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machinesoup.audit_refusal_window",
+							"The window of machinesoup.audit_refusal_limit.",
+							NULL,
+							&audit_refusal_window_s,
+							60, 1, 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -279,34 +367,359 @@ canon_field(StringInfo buf, const char *value)
 
 /*
  * values: id, at (integer microseconds), role, pid, client_addr, action,
- * org, model, label, batch_id, reason, all as text, NULL for SQL NULL.
+ * org, model, label, batch_id, reason, login, all as text, NULL for SQL
+ * NULL.  Rows of the unkeyed epoch hash the first AUDIT_LEGACY_NCOLS.
  */
-#define AUDIT_NCOLS 11
+#define AUDIT_NCOLS 12
+#define AUDIT_LEGACY_NCOLS 11
+#define AUDIT_HASH_LEN PG_SHA256_DIGEST_LENGTH
+#define AUDIT_KEY_LEN 32
 
+/*
+ * hash = HMAC-SHA-256(key, prev || canonical text) over all columns, or,
+ * with key NULL (rows before the keyed epoch), SHA-256 over the first
+ * eleven.
+ */
 static void
-audit_chain_hash(const uint8 *prev, const char *const *values, uint8 *out)
+audit_chain_hash(const uint8 *key, const uint8 *prev, const char *const *values,
+				 uint8 *out)
 {
 	StringInfoData buf;
-	pg_cryptohash_ctx *ctx;
+	int			ncols = key ? AUDIT_NCOLS : AUDIT_LEGACY_NCOLS;
+	bool		failed;
 
 	initStringInfo(&buf);
-	for (int i = 0; i < AUDIT_NCOLS; i++)
+	for (int i = 0; i < ncols; i++)
 		canon_field(&buf, values[i]);
 
-	ctx = pg_cryptohash_create(PG_SHA256);
-	if (ctx == NULL ||
-		pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, prev, PG_SHA256_DIGEST_LENGTH) < 0 ||
-		pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
-		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+	if (key)
 	{
+		pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+
+		failed = (ctx == NULL ||
+				  pg_hmac_init(ctx, key, AUDIT_KEY_LEN) < 0 ||
+				  pg_hmac_update(ctx, prev, AUDIT_HASH_LEN) < 0 ||
+				  pg_hmac_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
+				  pg_hmac_final(ctx, out, AUDIT_HASH_LEN) < 0);
+		pg_hmac_free(ctx);
+	}
+	else
+	{
+		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+		failed = (ctx == NULL ||
+				  pg_cryptohash_init(ctx) < 0 ||
+				  pg_cryptohash_update(ctx, prev, AUDIT_HASH_LEN) < 0 ||
+				  pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
+				  pg_cryptohash_final(ctx, out, AUDIT_HASH_LEN) < 0);
 		pg_cryptohash_free(ctx);
+	}
+	if (failed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute SHA-256 hash of an audit record")));
-	}
-	pg_cryptohash_free(ctx);
+				 errmsg("could not compute the hash of an audit record")));
 	pfree(buf.data);
+}
+
+/* ---------------------------------------------------------------------
+ * The key and head files (machinesoup/ in the data directory)
+ * ---------------------------------------------------------------------
+ */
+
+#define AUDIT_DIR "machinesoup"
+
+typedef struct AuditHead
+{
+	int64		epoch_start;	/* first row hashed with the key */
+	int64		last_id;		/* 0: no row yet */
+	uint8		last_hash[AUDIT_HASH_LEN];
+} AuditHead;
+
+static char *
+audit_dir_path(void)
+{
+	return psprintf("%s/%s", DataDir, AUDIT_DIR);
+}
+
+static char *
+key_path(void)
+{
+	return psprintf("%s/%s/audit.key", DataDir, AUDIT_DIR);
+}
+
+static char *
+head_path(Oid dboid)
+{
+	return psprintf("%s/%s/audit_head.%u", DataDir, AUDIT_DIR, dboid);
+}
+
+/* the path as messages show it, relative to the data directory */
+static char *
+head_name(Oid dboid)
+{
+	return psprintf("%s/audit_head.%u", AUDIT_DIR, dboid);
+}
+
+static void
+ensure_audit_dir(void)
+{
+	char	   *dir = audit_dir_path();
+
+	if (MakePGDirectory(dir) < 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", dir)));
+}
+
+/* Read the whole of a small file; NULL if it does not exist. */
+static char *
+read_small_file(const char *path, int *len)
+{
+	int			fd;
+	struct stat st;
+	char	   *buf;
+	int			n;
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+	{
+		if (errno == ENOENT)
+			return NULL;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	}
+	if (fstat(fd, &st) < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	if (st.st_size > 4096)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("file \"%s\" is too large to be a machinesoup audit file", path)));
+	buf = palloc(st.st_size + 1);
+	n = read(fd, buf, st.st_size);
+	if (n != st.st_size)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read file \"%s\": %m", path)));
+	buf[n] = '\0';
+	CloseTransientFile(fd);
+	*len = n;
+	return buf;
+}
+
+/* Write a small file durably and atomically: temporary file, fsync, rename. */
+static void
+write_small_file(const char *path, const char *data, int len, int elevel)
+{
+	char	   *tmp = psprintf("%s.tmp", path);
+	int			fd;
+
+	ensure_audit_dir();
+	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY,
+							   S_IRUSR | S_IWUSR);
+	if (fd < 0)
+	{
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmp)));
+		return;
+	}
+	errno = 0;
+	if (write(fd, data, len) != len)
+	{
+		if (errno == 0)
+			errno = ENOSPC;
+		CloseTransientFile(fd);
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", tmp)));
+		return;
+	}
+	if (pg_fsync(fd) != 0)
+	{
+		CloseTransientFile(fd);
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync file \"%s\": %m", tmp)));
+		return;
+	}
+	CloseTransientFile(fd);
+	(void) durable_rename(tmp, path, elevel);
+}
+
+/* The key, or false if its file does not exist. */
+static bool
+read_key(uint8 *key)
+{
+	char	   *path = key_path();
+	int			len;
+	char	   *data = read_small_file(path, &len);
+
+	if (data == NULL)
+		return false;
+	if (len != AUDIT_KEY_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("audit key file \"%s/audit.key\" has %d bytes, not %d",
+						AUDIT_DIR, len, AUDIT_KEY_LEN)));
+	memcpy(key, data, AUDIT_KEY_LEN);
+	pfree(data);
+	return true;
+}
+
+/*
+ * Make the key from pg_strong_random, unless another writer has just made
+ * it: written under a temporary name, then linked into place, so the key
+ * file exists whole or not at all and is never replaced.
+ */
+static void
+create_key(uint8 *key)
+{
+	char	   *path = key_path();
+	char	   *tmp = psprintf("%s.%d.tmp", path, MyProcPid);
+	int			fd;
+
+	if (!pg_strong_random(key, AUDIT_KEY_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random audit key")));
+	ensure_audit_dir();
+	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY,
+							   S_IRUSR | S_IWUSR);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmp)));
+	if (write(fd, key, AUDIT_KEY_LEN) != AUDIT_KEY_LEN || pg_fsync(fd) != 0)
+	{
+		int			save_errno = errno ? errno : ENOSPC;
+
+		CloseTransientFile(fd);
+		unlink(tmp);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", tmp)));
+	}
+	CloseTransientFile(fd);
+	if (link(tmp, path) < 0)
+	{
+		int			save_errno = errno;
+
+		unlink(tmp);
+		if (save_errno == EEXIST && read_key(key))
+			return;
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not link file \"%s\" to \"%s\": %m", tmp, path)));
+	}
+	unlink(tmp);
+	fsync_fname(audit_dir_path(), true);
+	ereport(LOG,
+			(errmsg("machinesoup created the audit key \"%s/audit.key\"", AUDIT_DIR),
+			 errhint("Back it up with the database: without it the audit log cannot be verified.")));
+}
+
+static bool
+parse_hex(const char *hex, uint8 *out, int len)
+{
+	for (int i = 0; i < len; i++)
+	{
+		int			v = 0;
+
+		for (int j = 0; j < 2; j++)
+		{
+			char		c = hex[2 * i + j];
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v |= c - 'a' + 10;
+			else
+				return false;
+		}
+		out[i] = (uint8) v;
+	}
+	return hex[2 * len] == '\0' || hex[2 * len] == '\n';
+}
+
+/* The head of database dboid, or false if its file does not exist. */
+static bool
+read_head(Oid dboid, AuditHead *head)
+{
+	int			len;
+	char	   *data = read_small_file(head_path(dboid), &len);
+	bool		have_epoch = false,
+				have_id = false,
+				have_hash = false;
+
+	if (data == NULL)
+		return false;
+	memset(head, 0, sizeof(*head));
+	for (char *line = data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+	{
+		if (strncmp(line, "epoch_start=", 12) == 0)
+			have_epoch = sscanf(line + 12, INT64_FORMAT, &head->epoch_start) == 1;
+		else if (strncmp(line, "last_id=", 8) == 0)
+			have_id = sscanf(line + 8, INT64_FORMAT, &head->last_id) == 1;
+		else if (strncmp(line, "last_hash=", 10) == 0)
+			have_hash = parse_hex(line + 10, head->last_hash, AUDIT_HASH_LEN);
+	}
+	if (!have_epoch || !have_id || !have_hash ||
+		head->epoch_start < 1 || head->last_id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("audit chain head file \"%s\" is malformed", head_name(dboid))));
+	pfree(data);
+	return true;
+}
+
+static void
+write_head(Oid dboid, const AuditHead *head, int elevel)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "# machinesoup audit chain head of database %u; see README.md, \"The audit chain\"\n"
+					 "epoch_start=" INT64_FORMAT "\n"
+					 "last_id=" INT64_FORMAT "\n"
+					 "last_hash=",
+					 dboid, head->epoch_start, head->last_id);
+	for (int i = 0; i < AUDIT_HASH_LEN; i++)
+		appendStringInfo(&buf, "%02x", head->last_hash[i]);
+	appendStringInfoChar(&buf, '\n');
+	write_small_file(head_path(dboid), buf.data, buf.len, elevel);
+	pfree(buf.data);
+}
+
+/*
+ * Is the extension still at a version before 0.4.0 (unkeyed chain, no
+ * login column)?  Asked of pg_extension, which only a superuser can
+ * change: dropping a column does not turn the key off.
+ */
+static bool
+audit_legacy_schema(void)
+{
+	int			ret;
+	bool		legacy = false;
+
+	ret = SPI_execute("SELECT extversion FROM pg_catalog.pg_extension "
+					  "WHERE extname OPERATOR(pg_catalog.=) 'machinesoup'", true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the extension version: %d", ret);
+	if (SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		legacy = (v != NULL && (strcmp(v, "0.1.0") == 0 || strcmp(v, "0.2.0") == 0 ||
+								strcmp(v, "0.3.0") == 0));
+	}
+	return legacy;
 }
 
 static char *
@@ -429,80 +842,55 @@ drop_slot(AuditSlot *slot)
 		slot->state = SLOT_FREE;
 }
 
-int64
-ms_audit_write(const AuditRecord *rec)
+/*
+ * A free slot this database may take, or NULL: every slot is in flight, or
+ * this database holds its share (AUDIT_DB_SLOTS) already.  Caller holds
+ * the lock.
+ */
+static AuditSlot *
+free_slot_for(Oid dboid, bool *db_full)
 {
-	AuditSlot	local;
-	AuditSlot  *slot = NULL;
-	AuditWriter *w;
-	Latch	   *wake = NULL;
-	bool		need_start = false;
-	TimestampTz deadline;
-	int64		result = 0;
-	char	   *rolename;
+	AuditSlot  *free = NULL;
+	int			mine = 0;
 
-	ms_audit_require();
-
-	/* build the record outside the lock; long fields fail here */
-	memset(&local, 0, sizeof(local));
-	local.at = rec->at ? rec->at : GetCurrentTimestamp();
-	local.pid = MyProcPid;
-	rolename = GetUserNameFromId(ms_current_caller(), false);
-	strlcpy(local.role, rolename, NAMEDATALEN);
-	ms_client_address(local.client_addr, sizeof(local.client_addr));
-	copy_field(local.action, sizeof(local.action), rec->action, "action");
-	copy_field(local.org, sizeof(local.org), rec->org, "org");
-	copy_field(local.model, sizeof(local.model), rec->model, "model");
-	copy_field(local.label, sizeof(local.label), rec->label, "label");
-	copy_field(local.reason, sizeof(local.reason), rec->reason, "reason");
-	local.has_batch = rec->has_batch;
-	local.batch_id = rec->batch_id;
-	local.dboid = MyDatabaseId;
-	local.requester = MyLatch;
-
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_timeout_ms);
-
-	/* claim a slot, waiting briefly if all are in flight */
-	for (;;)
+	for (int i = 0; i < AUDIT_SLOTS; i++)
 	{
-		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-		for (int i = 0; i < AUDIT_SLOTS; i++)
+		AuditSlot  *s = &audit_shared->slots[i];
+
+		if (s->state == SLOT_FREE)
 		{
-			if (audit_shared->slots[i].state == SLOT_FREE)
-			{
-				slot = &audit_shared->slots[i];
-				break;
-			}
+			if (free == NULL)
+				free = s;
 		}
-		if (slot)
-			break;
-		LWLockRelease(audit_shared->lock);
-		if (GetCurrentTimestamp() >= deadline)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("audit record could not be queued: too many audited actions in flight"),
-					 errdetail("The audited action was refused.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		else if (s->dboid == dboid)
+			mine++;
 	}
+	*db_full = (mine >= AUDIT_DB_SLOTS);
+	return *db_full ? NULL : free;
+}
 
-	/* still holding the lock: publish the record and find its writer */
-	*slot = local;
-	slot->seq = audit_shared->next_seq++;
-	slot->state = SLOT_PENDING;
+/*
+ * Find this database's writer, or claim an entry for a new one; returns
+ * the latch to wake (a running writer) and sets *need_start when one must
+ * be registered.  False when there is no room for another writer.  Caller
+ * holds the lock.
+ */
+static bool
+writer_for_my_db(Latch **wake, bool *need_start)
+{
+	AuditWriter *w = find_writer(MyDatabaseId);
 
-	w = find_writer(MyDatabaseId);
+	*wake = NULL;
+	*need_start = false;
 	if (w && w->state == WRITER_RUNNING)
-		wake = w->latch;
+		*wake = w->latch;
 	else if (w && w->state == WRITER_STARTING)
 	{
 		/* a writer that never attached (failed fork, say) is retried */
 		if (TimestampDifferenceExceeds(w->since, GetCurrentTimestamp(), audit_timeout_ms))
 		{
 			w->since = GetCurrentTimestamp();
-			need_start = true;
+			*need_start = true;
 		}
 	}
 	else
@@ -516,16 +904,191 @@ ms_audit_write(const AuditRecord *rec)
 			}
 		}
 		if (w == NULL)
+			return false;
+		claim_writer(w);
+		*need_start = true;
+	}
+	return true;
+}
+
+static bool
+is_refusal(const char *action)
+{
+	return action != NULL && strncmp(action, "refuse_", 7) == 0;
+}
+
+/*
+ * The rate limit of refusals: true when this refusal of role (in this
+ * database) is to be recorded one by one, false when it is only counted,
+ * for the writer to record as part of a refusals_suppressed record.
+ */
+static bool
+refusal_admitted(Oid roleid, const char *rolename, const char *org)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	AuditRate  *r = NULL;
+	AuditRate  *spare = NULL;
+	bool		admitted;
+	Latch	   *wake = NULL;
+	bool		need_start = false;
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < AUDIT_RATES; i++)
+	{
+		AuditRate  *e = &audit_shared->rates[i];
+
+		if (e->dboid == MyDatabaseId && e->roleid == roleid)
 		{
-			slot->state = SLOT_FREE;
+			r = e;
+			break;
+		}
+		/* a free entry, or one whose window is over with nothing pending */
+		if (spare == NULL &&
+			(e->dboid == InvalidOid ||
+			 (e->suppressed == 0 &&
+			  TimestampDifferenceExceeds(e->window_start, now, e->window_ms))))
+			spare = e;
+	}
+	if (r == NULL)
+	{
+		if (spare == NULL)
+		{
+			/* every entry is a role flooding right now: count nowhere */
 			LWLockRelease(audit_shared->lock);
+			ereport(LOG,
+					(errmsg("machinesoup audit: refusal of role \"%s\" not recorded, the rate-limit table is full",
+							rolename)));
+			return false;
+		}
+		r = spare;
+		memset(r, 0, sizeof(*r));
+		r->dboid = MyDatabaseId;
+		r->roleid = roleid;
+		r->window_start = now;
+		r->window_ms = audit_refusal_window_s * 1000;
+	}
+	strlcpy(r->role, rolename, sizeof(r->role));
+	if (TimestampDifferenceExceeds(r->window_start, now, r->window_ms))
+	{
+		r->window_start = now;
+		r->window_ms = audit_refusal_window_s * 1000;
+		r->recorded = 0;
+	}
+	if (r->recorded < audit_refusal_limit)
+	{
+		r->recorded++;
+		admitted = true;
+	}
+	else
+	{
+		if (r->suppressed == 0)
+		{
+			r->first_suppressed = now;
+			strlcpy(r->org, org ? org : "", sizeof(r->org));
+			r->several_orgs = false;
+		}
+		else if (strcmp(r->org, org ? org : "") != 0)
+			r->several_orgs = true;
+		r->suppressed++;
+		r->last_suppressed = now;
+		admitted = false;
+		/* the count needs a writer to record it later */
+		if (!writer_for_my_db(&wake, &need_start))
+			need_start = false;
+	}
+	LWLockRelease(audit_shared->lock);
+	if (need_start)
+		(void) register_writer(MyDatabaseId);
+	if (wake)
+		SetLatch(wake);
+	return admitted;
+}
+
+/* the session user's name (the login), remembered for exit-time records */
+static const char *
+login_name(void)
+{
+	Oid			login = GetSessionUserId();
+
+	if (login != cached_login_id)
+	{
+		strlcpy(cached_login, GetUserNameFromId(login, false), NAMEDATALEN);
+		cached_login_id = login;
+	}
+	return cached_login;
+}
+
+int64
+ms_audit_write(const AuditRecord *rec)
+{
+	AuditSlot	local;
+	AuditSlot  *slot = NULL;
+	Latch	   *wake = NULL;
+	bool		need_start = false;
+	bool		db_full = false;
+	TimestampTz deadline;
+	int64		result = 0;
+	char	   *rolename;
+	Oid			roleid = ms_current_caller();
+
+	ms_audit_require();
+
+	/* build the record outside the lock; long fields fail here */
+	memset(&local, 0, sizeof(local));
+	local.at = rec->at ? rec->at : GetCurrentTimestamp();
+	local.pid = MyProcPid;
+	rolename = GetUserNameFromId(roleid, false);
+	strlcpy(local.role, rolename, NAMEDATALEN);
+	strlcpy(local.login, login_name(), NAMEDATALEN);
+	ms_client_address(local.client_addr, sizeof(local.client_addr));
+	copy_field(local.action, sizeof(local.action), rec->action, "action");
+	copy_field(local.org, sizeof(local.org), rec->org, "org");
+	copy_field(local.model, sizeof(local.model), rec->model, "model");
+	copy_field(local.label, sizeof(local.label), rec->label, "label");
+	copy_field(local.reason, sizeof(local.reason), rec->reason, "reason");
+	local.has_batch = rec->has_batch;
+	local.batch_id = rec->batch_id;
+	local.dboid = MyDatabaseId;
+	local.requester = MyLatch;
+
+	if (is_refusal(local.action) && !refusal_admitted(roleid, rolename, local.org))
+		return 0;
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_timeout_ms);
+
+	/* claim a slot, waiting briefly if all (or this database's share) are in flight */
+	for (;;)
+	{
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		slot = free_slot_for(MyDatabaseId, &db_full);
+		if (slot)
+			break;
+		LWLockRelease(audit_shared->lock);
+		if (GetCurrentTimestamp() >= deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("too many databases with a running machinesoup audit writer"),
+					 errmsg("audit record could not be queued: too many audited actions in flight%s",
+							db_full ? " in this database" : ""),
 					 errdetail("The audited action was refused.")));
-		}
-		claim_writer(w);
-		need_start = true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* still holding the lock: publish the record and find its writer */
+	*slot = local;
+	slot->seq = audit_shared->next_seq++;
+	slot->state = SLOT_PENDING;
+
+	if (!writer_for_my_db(&wake, &need_start))
+	{
+		slot->state = SLOT_FREE;
+		LWLockRelease(audit_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many databases with a running machinesoup audit writer"),
+				 errdetail("The audited action was refused.")));
 	}
 	LWLockRelease(audit_shared->lock);
 
@@ -595,32 +1158,26 @@ ms_audit_write(const AuditRecord *rec)
 /*
  * Queue a record without waiting for it, for a backend that is exiting
  * (the end of its access session).  Nothing here may raise an error or
- * touch the catalogs, so the role and address come from the caller; the
- * slot is marked abandoned so the writer frees it once written.  Returns
- * false when the record could not even be queued.
+ * touch the catalogs, so the role and address come from the caller and
+ * the login from this backend's earlier records; the slot is marked
+ * abandoned so the writer frees it once written.  Returns false when the
+ * record could not even be queued.
  */
 bool
 ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 						 const char *client_addr)
 {
 	AuditSlot  *slot = NULL;
-	AuditWriter *w;
 	Latch	   *wake = NULL;
 	bool		need_start = false;
+	bool		db_full;
 
 	if (!audit_preloaded || audit_shared == NULL || !IsUnderPostmaster ||
 		LWLockHeldByMe(audit_shared->lock))
 		return false;
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < AUDIT_SLOTS; i++)
-	{
-		if (audit_shared->slots[i].state == SLOT_FREE)
-		{
-			slot = &audit_shared->slots[i];
-			break;
-		}
-	}
+	slot = free_slot_for(MyDatabaseId, &db_full);
 	if (slot == NULL)
 	{
 		LWLockRelease(audit_shared->lock);
@@ -630,6 +1187,8 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 	slot->at = rec->at ? rec->at : GetCurrentTimestamp();
 	slot->pid = MyProcPid;
 	strlcpy(slot->role, role, sizeof(slot->role));
+	if (OidIsValid(cached_login_id) && cached_login_id == GetSessionUserId())
+		strlcpy(slot->login, cached_login, sizeof(slot->login));
 	strlcpy(slot->client_addr, client_addr ? client_addr : "", sizeof(slot->client_addr));
 	strlcpy(slot->action, rec->action, sizeof(slot->action));
 	strlcpy(slot->org, rec->org ? rec->org : "", sizeof(slot->org));
@@ -644,25 +1203,11 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 	slot->seq = audit_shared->next_seq++;
 	slot->state = SLOT_PENDING;
 
-	w = find_writer(MyDatabaseId);
-	if (w && w->state == WRITER_RUNNING)
-		wake = w->latch;
-	else if (w == NULL)
-	{
-		for (int i = 0; i < AUDIT_WRITERS; i++)
-		{
-			if (audit_shared->writers[i].state == WRITER_NONE)
-			{
-				w = &audit_shared->writers[i];
-				claim_writer(w);
-				need_start = true;
-				break;
-			}
-		}
-	}
+	/* on failure a STARTING entry is retried by the next request */
+	if (!writer_for_my_db(&wake, &need_start))
+		need_start = false;
 	LWLockRelease(audit_shared->lock);
 
-	/* on failure the STARTING entry is retried by the next request */
 	if (need_start)
 		(void) register_writer(MyDatabaseId);
 	if (wake)
@@ -735,17 +1280,166 @@ nullable(const char *s)
 	return s[0] ? s : NULL;
 }
 
+/* the bytes of a hash stored in a bytea, or false if it is not one */
+static bool
+stored_hash(HeapTuple tup, TupleDesc td, int col, uint8 *out)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+	bytea	   *h;
+
+	if (isnull)
+		return false;
+	h = DatumGetByteaPP(d);
+	if (VARSIZE_ANY_EXHDR(h) != AUDIT_HASH_LEN)
+		return false;
+	memcpy(out, VARDATA_ANY(h), AUDIT_HASH_LEN);
+	return true;
+}
+
 /*
- * Append the records in batch[0..n) in one transaction.  Fills ids[] and
- * returns normally on commit; raises an ERROR otherwise.
+ * The canonical values of a stored row read by
+ *   SELECT id, at, role, pid, client_addr, action, org, model, label,
+ *		    batch_id, reason, login, hash
+ * (login and hash at columns 12 and 13; legacy scans have no login column
+ * and hash at 12).
  */
 static void
-append_records(AuditSlot *batch, int n, int64 *ids)
+row_values(HeapTuple tup, TupleDesc td, bool with_login, const char **values)
 {
-	uint8		prev[PG_SHA256_DIGEST_LENGTH];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = SPI_getvalue(tup, td, 1);
+	d = SPI_getbinval(tup, td, 2, &isnull);
+	values[1] = isnull ? NULL : int64_text((int64) DatumGetTimestampTz(d));
+	for (int c = 2; c < AUDIT_LEGACY_NCOLS; c++)
+		values[c] = SPI_getvalue(tup, td, c + 1);
+	values[AUDIT_NCOLS - 1] = with_login ? SPI_getvalue(tup, td, AUDIT_NCOLS) : NULL;
+}
+
+#define AUDIT_SELECT_KEYED "SELECT id, at, role, pid, client_addr, action, org, model, label, " \
+	"batch_id, reason, login, hash FROM ms.audit_log "
+#define AUDIT_SELECT_LEGACY "SELECT id, at, role, pid, client_addr, action, org, model, label, " \
+	"batch_id, reason, hash FROM ms.audit_log "
+
+/*
+ * Before appending to a keyed chain: the table must still extend the head
+ * this database's writer recorded.  Returns the last row's id and hash
+ * (the rows after the head, left by a crash between a commit and the head
+ * write, are checked with the key) and the epoch in *head; raises an ERROR
+ * when the head is missing, the head's row is gone or altered, or a later
+ * row does not verify.
+ */
+static void
+check_head(Oid dboid, uint8 *key, AuditHead *head, int64 *last_id, uint8 *prev)
+{
+	int			ret;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	char	   *name = head_name(dboid);
+	bool		have_key;
+
+	if (!read_head(dboid, head))
+	{
+		ret = SPI_execute("SELECT 1 FROM ms.audit_log LIMIT 1", true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read ms.audit_log: %d", ret);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the audit chain head file \"%s\" is missing, but ms.audit_log has rows", name),
+					 errhint("Restore the head file and machinesoup/audit.key from the backup the log came from.")));
+		/* a new log: the keyed epoch starts at row 1 */
+		head->epoch_start = 1;
+		head->last_id = 0;
+		memset(head->last_hash, 0, AUDIT_HASH_LEN);
+	}
+
+	have_key = read_key(key);
+	if (!have_key)
+	{
+		if (head->last_id >= head->epoch_start)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the audit key file \"%s/audit.key\" is missing, but the chain head \"%s\" records keyed rows",
+							AUDIT_DIR, name),
+					 errhint("Restore machinesoup/audit.key from the backup of this cluster.")));
+		create_key(key);
+	}
+
+	*last_id = head->last_id;
+	memcpy(prev, head->last_hash, AUDIT_HASH_LEN);
+	if (head->last_id > 0)
+	{
+		uint8		h[AUDIT_HASH_LEN];
+
+		args[0] = Int64GetDatum(head->last_id);
+		ret = SPI_execute_with_args("SELECT hash FROM ms.audit_log WHERE id OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read ms.audit_log: %d", ret);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ms.audit_log no longer reaches its chain head: row " INT64_FORMAT " is missing",
+							head->last_id),
+					 errdetail("The head is recorded in \"%s\".", name)));
+		if (!stored_hash(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, h) ||
+			memcmp(h, head->last_hash, AUDIT_HASH_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ms.audit_log does not match its chain head: row " INT64_FORMAT " has another hash",
+							head->last_id),
+					 errdetail("The head is recorded in \"%s\".", name)));
+	}
+
+	/* rows after the head: committed, but the head not written (a crash) */
+	args[0] = Int64GetDatum(head->last_id);
+	ret = SPI_execute_with_args(AUDIT_SELECT_KEYED "WHERE id OPERATOR(pg_catalog.>) $1 ORDER BY id",
+								1, argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ms.audit_log: %d", ret);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		const char *values[AUDIT_NCOLS];
+		uint8		h[AUDIT_HASH_LEN];
+		uint8		stored[AUDIT_HASH_LEN];
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+
+		row_values(tup, td, true, values);
+		audit_chain_hash(key, prev, values, h);
+		if (id != *last_id + 1 || !stored_hash(tup, td, AUDIT_NCOLS + 1, stored) ||
+			memcmp(h, stored, AUDIT_HASH_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ms.audit_log does not extend its chain head: row " INT64_FORMAT " after the head does not verify",
+							id),
+					 errdetail("The head (row " INT64_FORMAT ") is recorded in \"%s\".",
+							   head->last_id, name)));
+		*last_id = id;
+		memcpy(prev, h, AUDIT_HASH_LEN);
+	}
+}
+
+/*
+ * Append the records in batch[0..n) in one transaction.  Fills ids[] and
+ * returns normally on commit (with the head file written); raises an
+ * ERROR otherwise.
+ */
+static void
+append_records(Oid dboid, AuditSlot *batch, int n, int64 *ids)
+{
+	uint8		prev[AUDIT_HASH_LEN];
+	uint8		key[AUDIT_KEY_LEN];
+	AuditHead	head;
 	int64		last_id = 0;
-	Oid			argtypes[12] = {INT8OID, TIMESTAMPTZOID, NAMEOID, INT4OID, INETOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, BYTEAOID};
+	bool		legacy;
+	Oid			argtypes[13] = {INT8OID, TIMESTAMPTZOID, NAMEOID, INT4OID, INETOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, BYTEAOID, NAMEOID};
 	SPIPlanPtr	plan;
 	int			ret;
 
@@ -764,30 +1458,35 @@ append_records(AuditSlot *batch, int n, int64 *ids)
 	PushActiveSnapshot(GetTransactionSnapshot());
 
 	memset(prev, 0, sizeof(prev));
-	ret = SPI_execute("SELECT id, hash FROM ms.audit_log ORDER BY id DESC LIMIT 1", true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the last audit record: %d", ret);
-	if (SPI_processed == 1)
+	legacy = audit_legacy_schema();
+	if (legacy)
 	{
-		bool		isnull;
-		Datum		d;
-		bytea	   *h;
-
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		last_id = isnull ? 0 : DatumGetInt64(d);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		if (!isnull)
+		/* before the update to 0.4.0: the unkeyed chain, continued */
+		ret = SPI_execute("SELECT id, hash FROM ms.audit_log ORDER BY id DESC LIMIT 1", true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the last audit record: %d", ret);
+		if (SPI_processed == 1)
 		{
-			h = DatumGetByteaPP(d);
-			if (VARSIZE_ANY_EXHDR(h) == PG_SHA256_DIGEST_LENGTH)
-				memcpy(prev, VARDATA_ANY(h), PG_SHA256_DIGEST_LENGTH);
-		}
-	}
+			bool		isnull;
+			Datum		d;
 
-	plan = SPI_prepare("INSERT INTO ms.audit_log (id, at, role, pid, client_addr, action, org, "
-					   "model, label, batch_id, reason, hash) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-					   12, argtypes);
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			last_id = isnull ? 0 : DatumGetInt64(d);
+			(void) stored_hash(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, prev);
+		}
+		plan = SPI_prepare("INSERT INTO ms.audit_log (id, at, role, pid, client_addr, action, org, "
+						   "model, label, batch_id, reason, hash) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+						   12, argtypes);
+	}
+	else
+	{
+		check_head(dboid, key, &head, &last_id, prev);
+		plan = SPI_prepare("INSERT INTO ms.audit_log (id, at, role, pid, client_addr, action, org, "
+						   "model, label, batch_id, reason, hash, login) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+						   13, argtypes);
+	}
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the audit insert: %d", SPI_result);
 
@@ -795,12 +1494,13 @@ append_records(AuditSlot *batch, int n, int64 *ids)
 	{
 		AuditSlot  *r = &batch[i];
 		const char *values[AUDIT_NCOLS];
-		Datum		args[12];
-		char		nulls[12];
+		Datum		args[13];
+		char		nulls[13];
 		char	   *addr = NULL;
-		uint8		hash[PG_SHA256_DIGEST_LENGTH];
+		uint8		hash[AUDIT_HASH_LEN];
 		bytea	   *hb;
 		NameData	role;
+		NameData	login;
 
 		memset(nulls, ' ', sizeof(nulls));
 		/* normalise the address through inet so the hash uses stored text */
@@ -809,6 +1509,7 @@ append_records(AuditSlot *batch, int n, int64 *ids)
 													   DirectFunctionCall1(inet_in,
 																		   CStringGetDatum(r->client_addr))));
 		namestrcpy(&role, r->role);
+		namestrcpy(&login, r->login);
 
 		values[0] = int64_text(last_id + 1);
 		values[1] = int64_text((int64) r->at);
@@ -821,7 +1522,8 @@ append_records(AuditSlot *batch, int n, int64 *ids)
 		values[8] = nullable(r->label);
 		values[9] = r->has_batch ? int64_text(r->batch_id) : NULL;
 		values[10] = nullable(r->reason);
-		audit_chain_hash(prev, values, hash);
+		values[11] = nullable(NameStr(login));
+		audit_chain_hash(legacy ? NULL : key, prev, values, hash);
 
 		args[0] = Int64GetDatum(last_id + 1);
 		args[1] = TimestampTzGetDatum(r->at);
@@ -846,12 +1548,17 @@ append_records(AuditSlot *batch, int n, int64 *ids)
 			args[10] = CStringGetTextDatum(values[10]);
 		else
 			nulls[10] = 'n';
-		hb = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		SET_VARSIZE(hb, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		memcpy(VARDATA(hb), hash, PG_SHA256_DIGEST_LENGTH);
+		hb = (bytea *) palloc(VARHDRSZ + AUDIT_HASH_LEN);
+		SET_VARSIZE(hb, VARHDRSZ + AUDIT_HASH_LEN);
+		memcpy(VARDATA(hb), hash, AUDIT_HASH_LEN);
 		args[11] = PointerGetDatum(hb);
+		args[12] = NameGetDatum(&login);
+		if (values[11] == NULL)
+			nulls[12] = 'n';
 
+		audit_writer_appending = true;
 		ret = SPI_execute_plan(plan, args, nulls, false, 0);
+		audit_writer_appending = false;
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not insert an audit record: %d", ret);
 		last_id++;
@@ -864,6 +1571,83 @@ append_records(AuditSlot *batch, int n, int64 *ids)
 	/* synchronous_commit is forced on: the commit returns once flushed */
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/*
+	 * The head follows the commit.  The records are committed whatever
+	 * happens here; a head left behind by a failure or crash is caught up
+	 * by the next append, which checks the rows after it with the key.
+	 */
+	if (!legacy)
+	{
+		head.last_id = last_id;
+		memcpy(head.last_hash, prev, AUDIT_HASH_LEN);
+		write_head(dboid, &head, WARNING);
+	}
+}
+
+/*
+ * Record the refusals counted by the rate limit of this database whose
+ * window has passed, one refusals_suppressed record per role.
+ */
+static void
+flush_suppressed(Oid dboid, MemoryContext workctx)
+{
+	static AuditSlot batch[AUDIT_BATCH];
+	int64		ids[AUDIT_BATCH];
+	int			n = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < AUDIT_RATES && n < AUDIT_BATCH; i++)
+	{
+		AuditRate  *r = &audit_shared->rates[i];
+		AuditSlot  *b;
+		char		from[MAXDATELEN + 1];
+		char		to[MAXDATELEN + 1];
+
+		if (r->dboid != dboid || r->suppressed == 0 ||
+			!TimestampDifferenceExceeds(r->first_suppressed, now, r->window_ms))
+			continue;
+		b = &batch[n++];
+		memset(b, 0, sizeof(*b));
+		b->at = r->last_suppressed;
+		b->pid = MyProcPid;
+		strlcpy(b->role, r->role, sizeof(b->role));
+		strlcpy(b->action, "refusals_suppressed", sizeof(b->action));
+		if (!r->several_orgs)
+			strlcpy(b->org, r->org, sizeof(b->org));
+		strlcpy(from, timestamptz_to_str(r->first_suppressed), sizeof(from));
+		strlcpy(to, timestamptz_to_str(r->last_suppressed), sizeof(to));
+		snprintf(b->reason, sizeof(b->reason),
+				 INT64_FORMAT " refusals from %s to %s were not recorded one by one "
+				 "(over machinesoup.audit_refusal_limit = %d per %d s)",
+				 r->suppressed, from, to, audit_refusal_limit, r->window_ms / 1000);
+		r->suppressed = 0;
+	}
+	LWLockRelease(audit_shared->lock);
+	if (n == 0)
+		return;
+
+	MemoryContextSwitchTo(workctx);
+	PG_TRY();
+	{
+		append_records(dboid, batch, n, ids);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(workctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("machinesoup audit writer could not record %d refusals_suppressed record(s): %s",
+						n, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextReset(workctx);
 }
 
 /* Take up to AUDIT_BATCH pending records of our database, oldest first. */
@@ -938,7 +1722,7 @@ process_pending(Oid dboid, MemoryContext workctx)
 		MemoryContextSwitchTo(workctx);
 		PG_TRY();
 		{
-			append_records(batch, n, ids);
+			append_records(dboid, batch, n, ids);
 			MemoryContextSwitchTo(workctx);
 			finish_taken(batch, idx, n, ids, NULL);
 		}
@@ -1023,17 +1807,24 @@ ms_audit_writer_main(Datum main_arg)
 
 		ResetLatch(MyLatch);
 		process_pending(dboid, workctx);
+		flush_suppressed(dboid, workctx);
 
 		/* leave when idle, unless a request slipped in meanwhile */
 		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 		{
 			bool		pending = false;
+			bool		counted = false;
 
 			for (int i = 0; i < AUDIT_SLOTS; i++)
 				if (audit_shared->slots[i].state == SLOT_PENDING &&
 					audit_shared->slots[i].dboid == dboid)
 					pending = true;
-			if (pending)
+			/* counted refusals wait for their window to pass */
+			for (int i = 0; i < AUDIT_RATES; i++)
+				if (audit_shared->rates[i].dboid == dboid &&
+					audit_shared->rates[i].suppressed > 0)
+					counted = true;
+			if (pending || (counted && !w->leave))
 				last_work = GetCurrentTimestamp();
 			else if (w->leave ||
 					 TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(),
@@ -1057,79 +1848,138 @@ ms_audit_writer_main(Datum main_arg)
  * ---------------------------------------------------------------------
  */
 
-/*
- * Recompute the chain over the whole log in id order.  ok is false at the
- * first row whose id is not the previous id + 1 or whose hash does not
- * match; first_bad is that row's id (NULL when ok).
- */
-static Datum
-verify_audit_as_owner(PG_FUNCTION_ARGS)
+typedef struct VerifyResult
 {
-	TupleDesc	tupdesc;
-	Datum		result[3];
-	bool		nulls[3] = {false, false, false};
-	uint8		prev[PG_SHA256_DIGEST_LENGTH];
-	int64		checked = 0;
+	bool		ok;
+	int64		checked;
+	int64		first_bad;		/* 0: none */
+	char	   *problem;		/* NULL when ok */
+	MemoryContext cxt;			/* where problem lives (outliving SPI) */
+} VerifyResult;
+
+static void
+verify_fail(VerifyResult *res, int64 first_bad, char *problem)
+{
+	if (!res->ok)
+		return;					/* the first problem found is the one reported */
+	res->ok = false;
+	res->first_bad = first_bad;
+	res->problem = MemoryContextStrdup(res->cxt, problem);
+}
+
+/*
+ * Recompute the chain over the whole log in id order: rows before the
+ * epoch with SHA-256, the rest with the key; the log must reach the head
+ * recorded outside it (keyed versions only).  With since_id > 0, row
+ * since_id must also still have the hash expected (the customer's copy of
+ * an earlier head).  The first problem found is reported.
+ */
+static void
+verify_chain(int64 since_id, const uint8 *expected, VerifyResult *res)
+{
+	uint8		prev[AUDIT_HASH_LEN];
+	uint8		key[AUDIT_KEY_LEN];
+	AuditHead	head;
+	bool		legacy;
+	bool		have_head = false;
+	bool		have_key = false;
+	bool		head_seen = false;
+	bool		since_seen = false;
 	int64		expect_id = 1;
-	int64		first_bad = 0;
-	bool		ok = true;
 	Portal		portal;
 	SPIPlanPtr	plan;
+	char	   *name = head_name(MyDatabaseId);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-
+	memset(res, 0, sizeof(*res));
+	res->ok = true;
+	res->cxt = CurrentMemoryContext;
 	memset(prev, 0, sizeof(prev));
+
 	SPI_connect();
-	plan = SPI_prepare("SELECT id, at, role, pid, client_addr, action, org, model, label, "
-					   "batch_id, reason, hash FROM ms.audit_log ORDER BY id", 0, NULL);
+	legacy = audit_legacy_schema();
+	if (!legacy)
+	{
+		/* the head is read before the table, whose snapshot is then newer */
+		have_head = read_head(MyDatabaseId, &head);
+		have_key = read_key(key);
+	}
+	PushActiveSnapshot(GetLatestSnapshot());
+	plan = SPI_prepare(legacy ? AUDIT_SELECT_LEGACY "ORDER BY id" : AUDIT_SELECT_KEYED "ORDER BY id",
+					   0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the audit scan: %d", SPI_result);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 
-	while (ok)
+	while (res->ok)
 	{
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
-		for (uint64 r = 0; r < SPI_processed && ok; r++)
+		for (uint64 r = 0; r < SPI_processed && res->ok; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	td = SPI_tuptable->tupdesc;
 			const char *values[AUDIT_NCOLS];
 			bool		isnull;
+			bool		keyed;
 			int64		id;
-			Datum		d;
-			uint8		hash[PG_SHA256_DIGEST_LENGTH];
-			bytea	   *stored;
+			uint8		hash[AUDIT_HASH_LEN];
+			uint8		stored[AUDIT_HASH_LEN];
 
 			id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			checked++;
+			if (!legacy && !have_head)
+			{
+				verify_fail(res, 0,
+							psprintf("the audit chain head file \"%s\" is missing; restore it and %s/audit.key from the backup the log came from",
+									 name, AUDIT_DIR));
+				break;
+			}
+			res->checked++;
 			if (id != expect_id)
 			{
-				ok = false;
 				/* a gap: the first missing id is where the log was cut */
-				first_bad = id > expect_id ? expect_id : id;
+				verify_fail(res, id > expect_id ? expect_id : id,
+							psprintf("row " INT64_FORMAT " is missing", id > expect_id ? expect_id : id));
 				break;
 			}
 			expect_id++;
 
-			values[0] = SPI_getvalue(tup, td, 1);
-			d = SPI_getbinval(tup, td, 2, &isnull);
-			values[1] = isnull ? NULL : int64_text((int64) DatumGetTimestampTz(d));
-			for (int c = 2; c < AUDIT_NCOLS; c++)
-				values[c] = SPI_getvalue(tup, td, c + 1);
-			audit_chain_hash(prev, values, hash);
-
-			d = SPI_getbinval(tup, td, 12, &isnull);
-			stored = isnull ? NULL : DatumGetByteaPP(d);
-			if (stored == NULL || VARSIZE_ANY_EXHDR(stored) != PG_SHA256_DIGEST_LENGTH ||
-				memcmp(VARDATA_ANY(stored), hash, PG_SHA256_DIGEST_LENGTH) != 0)
+			keyed = !legacy && id >= head.epoch_start;
+			if (keyed && !have_key)
 			{
-				ok = false;
-				first_bad = id;
+				verify_fail(res, id,
+							psprintf("the audit key file \"%s/audit.key\" is missing; restore it from the backup of this cluster",
+									 AUDIT_DIR));
 				break;
+			}
+			row_values(tup, td, !legacy, values);
+			audit_chain_hash(keyed ? key : NULL, prev, values, hash);
+			if (!stored_hash(tup, td, legacy ? AUDIT_LEGACY_NCOLS + 1 : AUDIT_NCOLS + 1, stored) ||
+				memcmp(stored, hash, AUDIT_HASH_LEN) != 0)
+			{
+				verify_fail(res, id, psprintf("row " INT64_FORMAT " does not verify", id));
+				break;
+			}
+			if (!legacy && id == head.last_id)
+			{
+				head_seen = true;
+				if (memcmp(hash, head.last_hash, AUDIT_HASH_LEN) != 0)
+				{
+					verify_fail(res, id,
+								psprintf("row " INT64_FORMAT " does not match the chain head recorded in \"%s\"",
+										 id, name));
+					break;
+				}
+			}
+			if (id == since_id)
+			{
+				since_seen = true;
+				if (memcmp(hash, expected, AUDIT_HASH_LEN) != 0)
+				{
+					verify_fail(res, id,
+								psprintf("row " INT64_FORMAT " does not have the expected hash", id));
+					break;
+				}
 			}
 			/* continue from the stored hash, which equals the computed one */
 			memcpy(prev, hash, sizeof(prev));
@@ -1137,18 +1987,80 @@ verify_audit_as_owner(PG_FUNCTION_ARGS)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	PopActiveSnapshot();
 	SPI_finish();
 
-	result[0] = BoolGetDatum(ok);
-	result[1] = Int64GetDatum(checked);
-	if (ok)
-		nulls[2] = true;
+	if (!res->ok)
+		return;
+	if (!legacy && !have_head && res->checked == 0 && since_id == 0)
+		return;					/* a new, empty log */
+	if (!legacy && have_head && !head_seen && head.last_id > 0)
+		verify_fail(res, expect_id,
+					psprintf("the log ends at row " INT64_FORMAT ", but its chain head in \"%s\" records row " INT64_FORMAT,
+							 expect_id - 1, name, head.last_id));
+	else if (since_id > 0 && !since_seen)
+		verify_fail(res, since_id,
+					psprintf("row " INT64_FORMAT " does not exist: the log ends at row " INT64_FORMAT,
+							 since_id, expect_id - 1));
+}
+
+/*
+ * ms.verify_audit() and ms.verify_audit(since_id, expected_hash), as the
+ * extension's owner: (ok, checked, first_bad, problem).  Versions before
+ * 0.4.0 declared only the first three columns.
+ */
+static Datum
+verify_audit_as_owner(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		result[4];
+	bool		nulls[4] = {false, false, false, false};
+	VerifyResult res;
+	int64		since_id = 0;
+	uint8		expected[AUDIT_HASH_LEN];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (PG_NARGS() == 2)
+	{
+		bytea	   *h;
+
+		if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", PG_ARGISNULL(0) ? "since_id" : "expected_hash")));
+		since_id = PG_GETARG_INT64(0);
+		h = PG_GETARG_BYTEA_PP(1);
+		if (since_id < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("since_id must be a row id (1 or more)")));
+		if (VARSIZE_ANY_EXHDR(h) != AUDIT_HASH_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("expected_hash must be %d bytes long", AUDIT_HASH_LEN),
+					 errdetail("It is the head_hash that ms.access_report returned.")));
+		memcpy(expected, VARDATA_ANY(h), AUDIT_HASH_LEN);
+	}
+
+	verify_chain(since_id, expected, &res);
+
+	result[0] = BoolGetDatum(res.ok);
+	result[1] = Int64GetDatum(res.checked);
+	if (res.first_bad > 0)
+		result[2] = Int64GetDatum(res.first_bad);
 	else
-		result[2] = Int64GetDatum(first_bad);
+		nulls[2] = true;
+	if (res.problem)
+		result[3] = CStringGetTextDatum(res.problem);
+	else
+		nulls[3] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
 }
 
-/* ms.verify_audit(): an entry point, run as the extension's owner */
+/* ms.verify_audit(...): an entry point, run as the extension's owner */
 Datum
 ms_verify_audit(PG_FUNCTION_ARGS)
 {
@@ -1156,9 +2068,54 @@ ms_verify_audit(PG_FUNCTION_ARGS)
 }
 
 /*
- * Trigger on ms.audit_log refusing UPDATE, DELETE and TRUNCATE to everyone
- * but a superuser.  The outer role is asked, so no SECURITY DEFINER path
- * owned by a superuser can launder the change.
+ * ms._audit_begin_epoch(): called by the update to 0.4.0.  Records the
+ * head of the unkeyed log as it stands, so that rows up to it are verified
+ * the old way and the next row starts the keyed epoch.  Only a superuser
+ * (the role running the update); a head that already records keyed rows
+ * is left alone.
+ */
+Datum
+ms_audit_begin_epoch(PG_FUNCTION_ARGS)
+{
+	AuditHead	head;
+	int			ret;
+
+	if (!superuser_arg(GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to begin an audit chain epoch"),
+				 errdetail("Only a superuser may (the update of the extension does).")));
+	if (read_head(MyDatabaseId, &head) && head.last_id >= head.epoch_start)
+		PG_RETURN_VOID();
+
+	SPI_connect();
+	ret = SPI_execute("LOCK TABLE ms.audit_log IN EXCLUSIVE MODE", false, 0);
+	if (ret != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock ms.audit_log: %d", ret);
+	memset(&head, 0, sizeof(head));
+	ret = SPI_execute("SELECT id, hash FROM ms.audit_log ORDER BY id DESC LIMIT 1", false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the last audit record: %d", ret);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		head.last_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+		(void) stored_hash(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, head.last_hash);
+	}
+	SPI_finish();
+	head.epoch_start = head.last_id + 1;
+	write_head(MyDatabaseId, &head, ERROR);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Trigger on ms.audit_log: INSERT is for the audit writer alone; UPDATE,
+ * DELETE and TRUNCATE are refused to everyone but a superuser.  The role
+ * judged is GetUserId(), the role whose statement fires the trigger: a
+ * superuser's session running another role's code (a definer function,
+ * an index expression) is that role here.
  */
 Datum
 ms_audit_log_guard(PG_FUNCTION_ARGS)
@@ -1167,7 +2124,17 @@ ms_audit_log_guard(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "ms._audit_log_guard: not called by trigger manager");
-	if (!superuser_arg(GetOuterUserId()) || !superuser_arg(GetUserId()))
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		if (!audit_writer_appending)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("ms.audit_log is append-only"),
+					 errdetail("Rows are added only by the machinesoup audit writer."),
+					 errhint("To restore a dump, run pg_restore or psql as a superuser with PGOPTIONS='-c session_replication_role=replica'.")));
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	}
+	if (!superuser_arg(GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("ms.audit_log is append-only"),

@@ -32,7 +32,8 @@ extern void ms_audit_init(void);
 
 /*
  * Write one record and wait until the audit writer has committed it;
- * returns its id.  Raises an ERROR (and writes nothing the caller may rely
+ * returns its id.  A refusal (action "refuse_...") over its role's rate
+ * limit is only counted, for a later refusals_suppressed record: 0.  Raises an ERROR (and writes nothing the caller may rely
  * on) when the record cannot be made durable: library not preloaded,
  * writer not starting, timeout, or failure of the writer's transaction.
  */

@@ -369,10 +369,45 @@ audit_session(const char *action, TimestampTz at, bool has_batch, int64 batch_id
 }
 
 /*
+ * Does the caller hold any grant in org (or may it do everything)?  A
+ * refusal of a caller that does not keeps none of its own text in that
+ * org's report: no reason, and the model only if it exists.
+ */
+static bool
+caller_known_in_org(const char *org, const char *model, bool *model_exists)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	bool		known;
+	int			ret;
+
+	args[0] = CStringGetTextDatum(org);
+	args[1] = CStringGetTextDatum(model);
+	SPI_connect();
+	ret = SPI_execute_with_args("SELECT ms._is_privileged() OR EXISTS ("
+								"  SELECT 1 FROM ms.grants g"
+								"   WHERE g.org OPERATOR(pg_catalog.=) $1"
+								"     AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid"
+								"          OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid,"
+								"                                    g.role::pg_catalog.oid, 'USAGE'))),"
+								" EXISTS (SELECT 1 FROM ms.models m WHERE m.org OPERATOR(pg_catalog.=) $1"
+								"          AND m.model OPERATOR(pg_catalog.=) $2)",
+								2, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look up the grants of the caller: %d", ret);
+	known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*model_exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_finish();
+	return known;
+}
+
+/*
  * The network and raw_read checks; if either refuses, record the refusal
- * as refusal_action and raise the check's own error.  The checks run in a
- * subtransaction because the privilege check is SQL, and its error must be
- * caught and cleaned up before the record can be written.
+ * as refusal_action and raise the check's own error (refusals are
+ * rate-limited per role, see audit.c).  The checks run in a subtransaction
+ * because the privilege check is SQL, and its error must be caught and
+ * cleaned up before the record can be written.
  */
 static void
 require_access(const char *org, const char *model, const char *reason,
@@ -402,8 +437,16 @@ require_access(const char *org, const char *model, const char *reason,
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
-		audit_raw_access(refusal_action, org, model, NULL, reason, 0,
-						 has_batch, batch_id);
+		{
+			bool		model_exists;
+
+			if (caller_known_in_org(org, model, &model_exists))
+				audit_raw_access(refusal_action, org, model, NULL, reason, 0,
+								 has_batch, batch_id);
+			else
+				audit_raw_access(refusal_action, org, model_exists ? model : NULL,
+								 NULL, NULL, 0, has_batch, batch_id);
+		}
 		ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -4,7 +4,12 @@
 -- The audit log is written only by the machinesoup audit writer (a
 -- background worker, src/audit.c), which needs
 -- shared_preload_libraries = 'machinesoup'.  Rows are numbered 1, 2, ...
--- and chained: hash = SHA-256(previous hash || canonical row text).
+-- and chained: hash = HMAC-SHA-256(key, previous hash || canonical row
+-- text), the key and the chain head kept in files of the data directory
+-- (machinesoup/audit.key, machinesoup/audit_head.<database oid>), never in
+-- a table.  Rows made before the update to 0.4.0 are chained with plain
+-- SHA-256 (the epoch that begins at the first keyed row is in the head
+-- file).  role is the role acting (the caller), login the session user.
 
 CREATE SCHEMA IF NOT EXISTS ms;
 
@@ -20,7 +25,9 @@ CREATE TABLE ms.audit_log (
 	label		text,
 	batch_id	bigint,
 	reason		text,
-	hash		bytea NOT NULL
+	hash		bytea NOT NULL,
+	-- last, as the update from 0.3.0 adds it; NULL in rows made before
+	login		name
 );
 CREATE INDEX audit_log_org_at ON ms.audit_log (org, at);
 COMMENT ON TABLE ms.audit_log IS 'append-only, hash-chained record of raw-data access and governance actions';
@@ -33,6 +40,10 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ms.audit_log
 	FOR EACH ROW EXECUTE FUNCTION ms._audit_log_guard();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ms.audit_log
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._audit_log_guard();
+-- rows come from the audit writer only (a restore runs with
+-- session_replication_role = replica, see README.md)
+CREATE TRIGGER audit_log_writer_only BEFORE INSERT ON ms.audit_log
+	FOR EACH ROW EXECUTE FUNCTION ms._audit_log_guard();
 
 -- Write one audit record and return its id once it is committed by the
 -- audit writer (independently of the calling transaction).  For the
@@ -43,15 +54,31 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_audit_sql' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms._audit(text, text, text, text, bigint, text) IS 'write a durable audit record (internal)';
 
+-- Recompute the chain and check that the log reaches the head recorded
+-- outside it; problem says what is wrong (NULL when ok).  With a head the
+-- caller kept (head_id and head_hash of ms.access_report): also that row
+-- since_id still has that hash, i.e. the log still extends that head.
+-- Not executable by PUBLIC: grant it to auditors.
 CREATE FUNCTION ms.verify_audit()
-RETURNS TABLE (ok boolean, checked bigint, first_bad bigint)
+RETURNS TABLE (ok boolean, checked bigint, first_bad bigint, problem text)
 	AS 'MODULE_PATHNAME', 'ms_verify_audit'
 	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ms.verify_audit() IS 'recompute the audit log hash chain; first_bad is the first row that does not match';
+COMMENT ON FUNCTION ms.verify_audit() IS 'recompute the audit log hash chain and check it reaches its recorded head; first_bad is the first row that does not match';
+CREATE FUNCTION ms.verify_audit(since_id bigint, expected_hash bytea)
+RETURNS TABLE (ok boolean, checked bigint, first_bad bigint, problem text)
+	AS 'MODULE_PATHNAME', 'ms_verify_audit'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.verify_audit(bigint, bytea) IS 'verify_audit(), and that row since_id still has expected_hash (a head kept from ms.access_report)';
+
+-- The update from 0.3.0 records the head of the unkeyed log with it.
+CREATE FUNCTION ms._audit_begin_epoch() RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_audit_begin_epoch' LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION ms._audit_log_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms._audit(text, text, text, text, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms.verify_audit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.verify_audit(bigint, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms._audit_begin_epoch() FROM PUBLIC;
 
 -- Raw batches: one LZ4 frame (block and content checksums) per batch, kept
 -- out of line and uncompressed by TOAST (it is compressed already); the
@@ -356,21 +383,28 @@ CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT reason text,
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms.access_session() IS 'this connection''s open access session (NULLs when none)';
 
+-- Every audited action on the org's data, each row also carrying the head
+-- of the whole log (head_id, head_hash) as the report saw it: the
+-- customer's copy, which ms.verify_audit(head_id, head_hash) checks later.
 CREATE FUNCTION ms._access_report(org text, since timestamptz,
 								 until timestamptz)
-RETURNS TABLE ("at" timestamptz, role name, action text, model text, label text,
-			   batch_id bigint, client_addr inet, reason text)
+RETURNS TABLE ("at" timestamptz, role name, login name, action text, model text, label text,
+			   batch_id bigint, client_addr inet, reason text, head_id bigint, head_hash bytea)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
+	h_id		bigint;
+	h_hash		bytea;
 BEGIN
 	PERFORM ms._check_ident('org', p_org);
 	IF NOT ms._may_administer(p_org) THEN
 		RAISE EXCEPTION 'permission denied to read the access report of organization "%"', p_org
 			USING ERRCODE = '42501';
 	END IF;
+	SELECT h.id, h.hash INTO h_id, h_hash FROM ms.audit_log h ORDER BY h.id DESC LIMIT 1;
 	RETURN QUERY
-		SELECT l.at, l.role, l.action, l.model, l.label, l.batch_id, l.client_addr, l.reason
+		SELECT l.at, l.role, l.login, l.action, l.model, l.label, l.batch_id, l.client_addr,
+			   l.reason, h_id, h_hash
 		  FROM ms.audit_log l
 		 WHERE l.org OPERATOR(pg_catalog.=) p_org
 		   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
@@ -380,10 +414,10 @@ END
 $$;
 CREATE FUNCTION ms.access_report(org text, since timestamptz DEFAULT NULL,
 								 until timestamptz DEFAULT NULL)
-RETURNS TABLE ("at" timestamptz, role name, action text, model text, label text,
-			   batch_id bigint, client_addr inet, reason text)
+RETURNS TABLE ("at" timestamptz, role name, login name, action text, model text, label text,
+			   batch_id bigint, client_addr inet, reason text, head_id bigint, head_hash bytea)
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
-COMMENT ON FUNCTION ms.access_report(text, timestamptz, timestamptz) IS 'every audited action on the organization''s data in [since, until) (needs admin on the org)';
+COMMENT ON FUNCTION ms.access_report(text, timestamptz, timestamptz) IS 'every audited action on the organization''s data in [since, until), with the head of the audit log (needs admin on the org)';
 
 -- Governance actions are audited too: promotions and rollbacks (rows of
 -- ms.promotions), grants and revokes (rows of ms.grants coming and going).

@@ -4,9 +4,19 @@
 # triggers' back, idle sessions expire, damaged frames fail cleanly, the
 # client network list is enforced, reads are refused when the record cannot
 # be written, and each database gets its own writer.
+#
+# The chain against each kind of attacker: a role that can write the table
+# (pg_write_all_data, or its owner) cannot forge a record that verifies
+# (the hash is keyed by a file in the data directory), cannot add a row
+# (INSERT guard), and a deleted tail is caught by the head kept outside the
+# table; a superuser, who can do all of that, is caught by the customer's
+# copy of the head from ms.access_report.  Refusals of roles without any
+# grant carry none of their text, are rate-limited per role, and one
+# database cannot take every audit slot.
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -18,6 +28,7 @@ shared_preload_libraries = 'machinesoup'
 listen_addresses = '127.0.0.1'
 restart_after_crash = on
 machinesoup.audit_writer_idle = 5
+max_connections = 120
 });
 open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die "pg_hba.conf: $!";
 print $hba "local all all trust\n";
@@ -35,6 +46,37 @@ SELECT ms.grant('regress_raw_sci', 'raw_read', 'acme', 'm');
 SELECT ms.ingest('acme', 'm', convert_to(E'1,1,2\n2,3,4\n', 'UTF8'));
 SELECT ms.ingest('acme', 'm', convert_to(E'3,5,6\n', 'UTF8'));
 SELECT ms.ingest('acme', 'm', convert_to(E'4,7,8\n', 'UTF8'));
+CREATE ROLE regress_acme_admin LOGIN;
+SELECT ms.grant('regress_acme_admin', 'admin', 'acme');
+
+-- The canonical text of a row as audit.c builds it (fields "len:bytes;",
+-- "N;" for NULL, the time as integer microseconds since 2000-01-01), with
+-- the login last when the table has that column: what someone who can
+-- write the table, and has read the source, would hash.
+CREATE FUNCTION public.canon(r ms.audit_log) RETURNS bytea LANGUAGE sql AS $$
+SELECT convert_to(string_agg(CASE WHEN v IS NULL THEN 'N;' ELSE octet_length(v) || ':' || v || ';' END,
+							 '' ORDER BY n), 'UTF8')
+  FROM unnest(ARRAY[r.id::text,
+					((extract(epoch FROM r.at) - 946684800) * 1000000)::bigint::text,
+					r.role::text, r.pid::text, host(r.client_addr), r.action, r.org, r.model,
+					r.label, r.batch_id::text, r.reason]
+			  || CASE WHEN to_jsonb(r) ? 'login' THEN ARRAY[to_jsonb(r)->>'login'] ELSE '{}' END)
+	   WITH ORDINALITY AS u(v, n)
+$$;
+-- recompute every hash from row from_id on with plain SHA-256
+CREATE FUNCTION public.rehash(from_id bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r		ms.audit_log;
+	prev	bytea;
+BEGIN
+	SELECT hash INTO prev FROM ms.audit_log WHERE id = from_id - 1;
+	prev := coalesce(prev, decode(repeat('00', 32), 'hex'));
+	FOR r IN SELECT * FROM ms.audit_log WHERE id >= from_id ORDER BY id LOOP
+		prev := sha256(prev || public.canon(r));
+		UPDATE ms.audit_log SET hash = prev WHERE id = r.id;
+	END LOOP;
+END
+$$;
 });
 
 # the output of the last statement (open_access prints an empty line first)
@@ -134,12 +176,255 @@ ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
 });
 is($node->safe_psql('postgres', 'SELECT ok, first_bad FROM ms.verify_audit()'),
 	"f|$victim", 'verify_audit reports the gap of a deleted row');
-$node->safe_psql('postgres', q{INSERT INTO ms.audit_log SELECT * FROM saved; DROP TABLE saved;});
+$node->safe_psql('postgres', q{
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+INSERT INTO ms.audit_log SELECT * FROM saved;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+DROP TABLE saved;
+});
 is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'chain whole again');
-# and without disabling the triggers, even the table owner's session is refused
-my ($rc, $stdout, $stderr) = $node->psql('postgres',
-	q{SET ROLE regress_raw_sci; DELETE FROM ms.audit_log});
-like($stderr, qr/permission denied|append-only/, 'a plain role cannot delete audit rows');
+
+# --- roles that hold every table privilege are refused by the guard itself ---
+# (pg_write_all_data, and explicit grants: no "permission denied for table")
+$node->safe_psql('postgres', q{
+CREATE ROLE regress_tamper LOGIN;
+GRANT pg_write_all_data TO regress_tamper;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ms.audit_log TO regress_tamper;
+});
+my ($rc, $stdout, $stderr);
+for my $stmt ('DELETE FROM ms.audit_log WHERE id = 1',
+	q{UPDATE ms.audit_log SET reason = 'nothing happened' WHERE id = 1},
+	'TRUNCATE ms.audit_log',
+	q{INSERT INTO ms.audit_log SELECT id + 1000000, at, role, pid, client_addr, action, org, model,
+	  label, batch_id, reason, hash FROM ms.audit_log WHERE id = 1})
+{
+	my ($verb) = $stmt =~ /^(\w+)/;
+	($rc, $stdout, $stderr) = $node->psql('postgres', $stmt,
+		connstr => $node->connstr('postgres') . ' user=regress_tamper');
+	like($stderr, qr/ERROR:  ms\.audit_log is append-only/,
+		"$verb by a role holding $verb on ms.audit_log is refused as append-only");
+}
+is(audit_count('id > 1000000'), '0', 'no row was inserted');
+# the guard judges the role whose statement fires it: a superuser calling a
+# function that runs as regress_tamper cannot launder a delete through it
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.wipe_one() RETURNS void LANGUAGE sql SECURITY DEFINER
+	AS 'DELETE FROM ms.audit_log WHERE id = 1';
+ALTER FUNCTION public.wipe_one() OWNER TO regress_tamper;
+});
+($rc, $stdout, $stderr) = $node->psql('postgres', 'SELECT public.wipe_one()');
+like($stderr, qr/ERROR:  ms\.audit_log is append-only/,
+	"a superuser running regress_tamper's definer function is refused");
+($rc, $stdout, $stderr) = $node->psql('postgres',
+	'BEGIN; DELETE FROM ms.audit_log WHERE id = 1; ROLLBACK;');
+is($stderr, '', 'a superuser statement itself passes the UPDATE/DELETE guard');
+
+# --- keyed chain: a recomputed chain no longer verifies -------------------
+# A superuser (here with the triggers disabled) rewrites a row and
+# recomputes every later hash with SHA-256: without the key that is no
+# longer a valid chain.
+my $tail_from = $node->safe_psql('postgres', 'SELECT max(id) - 5 FROM ms.audit_log');
+$node->safe_psql('postgres', qq{
+CREATE TABLE saved_tail AS SELECT * FROM ms.audit_log WHERE id >= $tail_from;
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+UPDATE ms.audit_log SET reason = 'nothing to see' WHERE id = $tail_from;
+SELECT public.rehash($tail_from);
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+});
+is($node->safe_psql('postgres', 'SELECT ok, first_bad FROM ms.verify_audit()'),
+	"f|$tail_from", 'a row rewritten with the chain recomputed (unkeyed) is reported');
+
+sub put_back_tail
+{
+	$node->safe_psql('postgres', qq{
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+DELETE FROM ms.audit_log WHERE id >= $tail_from;
+INSERT INTO ms.audit_log SELECT * FROM saved_tail;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+});
+}
+put_back_tail();
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'tail put back: chain whole');
+
+# --- a deleted tail is detected, and the writer will not extend it ---------
+$node->safe_psql('postgres', qq{
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+DELETE FROM ms.audit_log WHERE id >= $tail_from + 3;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+});
+my $last = $node->safe_psql('postgres', 'SELECT max(id) FROM ms.audit_log');
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 'f',
+	'verify_audit reports a log whose newest rows were deleted');
+like($node->safe_psql('postgres', 'SELECT problem FROM ms.verify_audit()'),
+	qr/ends at row $last/, 'and says where the log ends now');
+($rc, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT ms._audit('after_cut', NULL, NULL, NULL, NULL, NULL)});
+like($stderr, qr/audit record could not be written: .*head/,
+	'the writer refuses to extend a log cut short of its head');
+is(audit_count("action = 'after_cut'"), '0', 'and wrote nothing');
+put_back_tail();
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'tail put back again');
+
+# --- the tables' owner cannot append a forged record ------------------------
+$node->safe_psql('postgres', q{
+CREATE ROLE regress_log_owner LOGIN;
+ALTER TABLE ms.audit_log OWNER TO regress_log_owner;
+});
+my $forged = $last + 4;
+$node->safe_psql('postgres', qq{
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+INSERT INTO ms.audit_log (id, at, role, pid, action, org, reason, hash)
+	SELECT id + 1, now(), 'regress_raw_sci', 1, 'grant', 'acme', 'raw_read to regress_log_owner', hash
+	  FROM ms.audit_log ORDER BY id DESC LIMIT 1;
+SELECT public.rehash(max(id)) FROM ms.audit_log;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+}, connstr => $node->connstr('postgres') . ' user=regress_log_owner');
+is($node->safe_psql('postgres', 'SELECT max(id) FROM ms.audit_log'), $forged,
+	'the owner appended a row with triggers disabled');
+is($node->safe_psql('postgres', 'SELECT ok, first_bad FROM ms.verify_audit()'),
+	"f|$forged", "the owner's forged record does not verify");
+($rc, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT ms._audit('after_forgery', NULL, NULL, NULL, NULL, NULL)});
+like($stderr, qr/audit record could not be written: .*head/,
+	'the writer refuses to chain onto a forged record');
+$node->safe_psql('postgres', qq{
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+DELETE FROM ms.audit_log WHERE id = $forged;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+ALTER TABLE ms.audit_log OWNER TO CURRENT_USER;
+DROP TABLE saved_tail;
+});
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'forged row removed');
+is(last_line($node->safe_psql('postgres',
+	q{SELECT ms._audit('after_cleanup', NULL, NULL, NULL, NULL, NULL) > 0})), 't',
+	'and the writer appends again');
+
+# --- the customer's copy of the head, against a superuser -------------------
+my $head = $node->safe_psql('postgres', q{
+SELECT DISTINCT head_id || '|' || encode(head_hash, 'hex') FROM ms.access_report('acme')},
+	connstr => $node->connstr('postgres') . ' user=regress_acme_admin');
+my ($head_id, $head_hex) = split /\|/, $head;
+is($head_id, $node->safe_psql('postgres', 'SELECT max(id) FROM ms.audit_log'),
+	'the access report carries the head of the log');
+like($node->safe_psql('postgres',
+	"SELECT ok FROM ms.verify_audit($head_id, '\\x$head_hex')"), qr/^t$/,
+	"the customer's head verifies");
+$node->safe_psql('postgres',
+	q{SELECT ms._audit('later', 'acme', NULL, NULL, NULL, NULL)});
+like($node->safe_psql('postgres',
+	"SELECT ok FROM ms.verify_audit($head_id, '\\x$head_hex')"), qr/^t$/,
+	'and still does once the log has grown');
+# a superuser cuts the log back before the customer's head and rewrites the
+# head file to match: verify_audit() is fooled, the customer's copy is not
+my $dboid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'postgres'});
+my $head_file = $node->data_dir . "/machinesoup/audit_head.$dboid";
+my $saved_head = slurp_file($head_file);
+$node->safe_psql('postgres', qq{
+CREATE TABLE saved_tail AS SELECT * FROM ms.audit_log WHERE id >= $head_id;
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+DELETE FROM ms.audit_log WHERE id >= $head_id;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+});
+my ($new_last, $new_hex) = split /\|/, $node->safe_psql('postgres',
+	q{SELECT id, encode(hash, 'hex') FROM ms.audit_log ORDER BY id DESC LIMIT 1});
+(my $forged_head = $saved_head) =~ s/^last_id=.*$/last_id=$new_last/m;
+$forged_head =~ s/^last_hash=.*$/last_hash=$new_hex/m;
+open my $fh, '>', $head_file or die "$head_file: $!";
+print $fh $forged_head;
+close $fh;
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't',
+	'a superuser can make verify_audit() agree with a cut log');
+is($node->safe_psql('postgres',
+	"SELECT ok, first_bad FROM ms.verify_audit($head_id, '\\x$head_hex')"), "f|$head_id",
+	"but not verify_audit() against the customer's copy of the head");
+like($node->safe_psql('postgres',
+	"SELECT problem FROM ms.verify_audit($head_id, '\\x$head_hex')"), qr/row $head_id does not exist/,
+	'which says the row is gone');
+$node->safe_psql('postgres', q{
+ALTER TABLE ms.audit_log DISABLE TRIGGER USER;
+INSERT INTO ms.audit_log SELECT * FROM saved_tail;
+ALTER TABLE ms.audit_log ENABLE TRIGGER USER;
+DROP TABLE saved_tail;
+});
+open $fh, '>', $head_file or die "$head_file: $!";
+print $fh $saved_head;
+close $fh;
+is($node->safe_psql('postgres', "SELECT ok FROM ms.verify_audit($head_id, '\\x$head_hex')"), 't',
+	'log and head put back');
+is($node->safe_psql('postgres', "SELECT ok FROM ms.verify_audit($head_id, decode(repeat('00', 32), 'hex'))"), 'f',
+	'a wrong hash for the head does not verify');
+
+# --- records name the role acting and the login ----------------------------
+my $bootstrap = $node->safe_psql('postgres', 'SELECT session_user');
+$node->safe_psql('postgres', q{
+SET ROLE regress_raw_sci;
+SELECT ms.open_access('acme', 'm', 'as another role');
+SELECT ms.close_access();
+});
+is($node->safe_psql('postgres', q{
+SELECT role || ' ' || login FROM ms.audit_log WHERE action = 'open_access' AND reason = 'as another role'}),
+	"regress_raw_sci $bootstrap", 'a record made under SET ROLE names the role and the login');
+is($node->safe_psql('postgres', q{
+SELECT role || ' ' || login FROM ms.access_report('acme') WHERE action = 'open_access' AND reason = 'as another role'},
+	connstr => $node->connstr('postgres') . ' user=regress_acme_admin'),
+	"regress_raw_sci $bootstrap", 'and so does the access report');
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'chain whole after the checks');
+
+
+# --- refusals: no text of a role without a grant, rate-limited per role -------
+$node->safe_psql('postgres', q{
+CREATE ROLE regress_nogrant LOGIN;
+CREATE ROLE regress_query LOGIN;
+SELECT ms.grant('regress_query', 'query', 'acme', 'm');
+});
+($rc, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT ms.open_access('acme', 'm', 'cheap pills at evil.example')},
+	connstr => $node->connstr('postgres') . ' user=regress_nogrant');
+like($stderr, qr/permission denied/, 'a role without a grant is refused raw access');
+is(audit_count("role = 'regress_nogrant' AND action = 'refuse_access' AND org = 'acme' AND reason IS NULL"),
+	'1', 'the refusal is recorded');
+is(audit_count("reason LIKE '%evil.example%'"), '0',
+	"but not the reason text of a role holding no grant in the org");
+($rc, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT ms.open_access('acme', 'm', 'ticket 42')},
+	connstr => $node->connstr('postgres') . ' user=regress_query');
+like($stderr, qr/permission denied/, 'a role with a query grant only is refused raw access');
+is(audit_count("role = 'regress_query' AND action = 'refuse_access' AND reason = 'ticket 42'"),
+	'1', "its reason is kept: it is one of the org's users");
+
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET machinesoup.audit_refusal_limit = 5;
+ALTER SYSTEM SET machinesoup.audit_refusal_window = 3;
+SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('machinesoup.audit_refusal_limit') = '5'});
+$node->safe_psql('postgres', 'CREATE ROLE regress_flooder LOGIN');
+$node->safe_psql('postgres', q{
+DO $$
+BEGIN
+	FOR i IN 1 .. 200 LOOP
+		BEGIN
+			PERFORM ms.open_access('acme', 'm', 'flood');
+		EXCEPTION WHEN insufficient_privilege THEN
+			NULL;
+		END;
+	END LOOP;
+END
+$$;
+}, connstr => $node->connstr('postgres') . ' user=regress_flooder');
+my $recorded = audit_count("role = 'regress_flooder' AND action = 'refuse_access'");
+ok($recorded >= 5 && $recorded <= 10,
+	"a flood of 200 refusals is recorded one by one only up to the limit of 5 per window ($recorded)");
+ok($node->poll_query_until('postgres', qq{
+SELECT $recorded + coalesce(sum(substring(reason FROM '^(\\d+) ')::int), 0) = 200
+  FROM ms.audit_log WHERE role = 'regress_flooder' AND action = 'refusals_suppressed'}),
+	'the rest is recorded as refusals_suppressed with its count');
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET machinesoup.audit_refusal_limit;
+ALTER SYSTEM RESET machinesoup.audit_refusal_window;
+SELECT pg_reload_conf();
+});
+is($node->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'chain whole after the flood');
 
 # --- idle expiry ------------------------------------------------------------
 ($rc, $stdout, $stderr) = $node->psql('postgres', q{
@@ -254,8 +539,38 @@ is($node->safe_psql('second', q{SELECT string_agg(action, ',' ORDER BY id) FROM 
 is(audit_count("org = 'beta'"), '0', 'nothing of it lands in the first');
 $node->safe_psql('postgres', q{SELECT ms._audit('writer_check', NULL, NULL, NULL, NULL, NULL)});
 is($node->safe_psql('postgres', q{
-SELECT count(DISTINCT datname) FROM pg_stat_activity WHERE backend_type = 'machinesoup audit writer'}),
-	'2', 'one audit writer per database');
+SELECT string_agg(datname || ':' || n, ',' ORDER BY datname)
+  FROM (SELECT datname, count(*) n FROM pg_stat_activity
+		 WHERE backend_type = 'machinesoup audit writer' GROUP BY datname) w}),
+	'postgres:1,second:1', 'one audit writer per database');
+
+# --- a flood of records in one database leaves slots to the others ----------
+# The writer of "postgres" is held up by a lock on its table while 80
+# backends wait for their records: they may not take every slot.
+my $locker = $node->background_psql('postgres', on_error_stop => 1);
+$locker->query_safe('BEGIN; LOCK TABLE ms.audit_log IN SHARE MODE;');
+my $flood_script = $PostgreSQL::Test::Utils::tmp_check . '/flood.sql';
+open my $fs, '>', $flood_script or die "$flood_script: $!";
+print $fs "SELECT ms._audit('flood', NULL, NULL, NULL, NULL, NULL);\n";
+close $fs;
+my ($pb_out, $pb_err) = ('', '');
+local $ENV{PGOPTIONS} = '-c machinesoup.audit_timeout=60000';
+my $pgbench = IPC::Run::start(['pgbench', '--no-vacuum', '-c', '80', '-j', '8', '-t', '1',
+		'-f', $flood_script, '-d', $node->connstr('postgres')],
+	'>', \$pb_out, '2>', \$pb_err);
+delete $ENV{PGOPTIONS};
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) >= 80 FROM pg_stat_activity
+ WHERE datname = 'postgres' AND query LIKE '%ms._audit(''flood''%' AND wait_event_type = 'Extension'}),
+	'80 backends of "postgres" wait for their records');
+($rc, $stdout, $stderr) = $node->psql('second',
+	q{SELECT ms._audit('during_flood', NULL, NULL, NULL, NULL, NULL) > 0});
+is($stdout, 't', 'another database still gets its record through') or diag $stderr;
+$locker->query_safe('COMMIT');
+$locker->quit;
+$pgbench->finish;
+is(audit_count("action = 'flood'"), '80', 'and every waiting record is written once the lock goes');
+
 # DROP DATABASE tells the database's writer to leave instead of failing
 # while it is connected ("being accessed by other users")
 is($node->safe_psql('postgres', q{

@@ -15,9 +15,18 @@
 # results as on the source, so restored sequences hand out fresh ids.
 # Also: a plain-format script run by psql, a parallel restore in the two
 # steps README.md gives, and a database made at 0.1.0 and updated.
+#
+# The audit chain's key and head live in the data directory, not in the
+# dump: as README.md says, they are copied before pg_dump runs and put in
+# place (the head under the new database's OID) before the restored
+# database is used; the restore runs with session_replication_role =
+# replica, since only the audit writer may insert into ms.audit_log.  Without the files,
+# ms.verify_audit() says which one is missing.
 use strict;
 use warnings;
 
+use File::Copy;
+use File::Path qw(make_path);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -339,7 +348,7 @@ for my $k (sort keys %index_use)
 {
 	like($before->{"index_use_$k"}, qr/^\d+\nt$/, "source: ms queries of $k use its index");
 }
-like($before->{verify_audit}, qr/^t\|[1-9]\d*\|$/, 'source: the audit chain is intact');
+like($before->{verify_audit}, qr/^t\|[1-9]\d*\|\|$/, 'source: the audit chain is intact');
 like($before->{report_beta}, qr/read_batch/, 'source: the access report lists the read');
 like($before->{partitions}, qr/points_1\|.*points_1_embedding\|msivf/, 'source: acme v1 has its msivf index');
 my $orphans = q{SELECT count(*) FROM ms.grants WHERE role::oid NOT IN (SELECT oid FROM pg_roles)};
@@ -358,7 +367,43 @@ sub run_ok
 	return $out;
 }
 
+# the audit key and the chain head first, then the dump: the restored log
+# then extends (or equals) the head copied
+my $backup = $PostgreSQL::Test::Utils::tmp_check . '/audit_backup';
+make_path($backup);
+
+sub dboid
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql('postgres', "SELECT oid FROM pg_database WHERE datname = '$db'");
+}
+my $src_oid = dboid($src, 'shop');
+copy($src->data_dir . '/machinesoup/audit.key', "$backup/audit.key") or die "audit.key: $!";
+copy($src->data_dir . "/machinesoup/audit_head.$src_oid", "$backup/audit_head") or die "audit_head: $!";
+
+# put the backed-up key and/or head in place for database $db of $node
+sub restore_audit_files
+{
+	my ($node, $db, %what) = @_;
+	my $dir = $node->data_dir . '/machinesoup';
+	make_path($dir, { mode => 0700 });
+	if ($what{key})
+	{
+		copy("$backup/audit.key", "$dir/audit.key") or die "audit.key: $!";
+		chmod 0600, "$dir/audit.key";
+	}
+	if ($what{head})
+	{
+		my $oid = dboid($node, $db);
+		copy("$backup/audit_head", "$dir/audit_head.$oid") or die "audit_head: $!";
+		chmod 0600, "$dir/audit_head.$oid";
+	}
+	return;
+}
+
 run_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $src->connstr('shop') ], 'pg_dump -Fc');
+# every restore below (pg_restore, and psql running a plain script) runs so
+my @replica = ('env', 'PGOPTIONS=-c session_replication_role=replica');
 
 my $matrix_src = matrix($src, 'shop', $acme_batch);
 my $follow_src = follow_up($src, 'shop');
@@ -396,9 +441,29 @@ sub check_restored
 }
 
 $src->safe_psql('postgres', 'CREATE DATABASE shop_restored');
-run_ok([ 'pg_restore', '--exit-on-error', '-d', $src->connstr('shop_restored'), $dump ],
+run_ok([ @replica, 'pg_restore', '--exit-on-error', '-d', $src->connstr('shop_restored'), $dump ],
 	'pg_restore into a new database');
+# same cluster, same key: only the head goes under the new OID
+restore_audit_files($src, 'shop_restored', head => 1);
 check_restored($src, 'shop_restored', 'same cluster');
+
+# without the head: verification says so, and the writer will not append
+$src->safe_psql('postgres', 'CREATE DATABASE shop_nohead');
+run_ok([ @replica, 'pg_restore', '--exit-on-error', '-d', $src->connstr('shop_nohead'), $dump ],
+	'pg_restore into a database whose head is not copied');
+like($src->safe_psql('shop_nohead', 'SELECT ok, problem FROM ms.verify_audit()'),
+	qr/^f\|the audit chain head file "machinesoup\/audit_head\.\d+" is missing/,
+	'without its head file, verify_audit reports the missing head instead of "ok"');
+my ($rc, $o, $e) = $src->psql('shop_nohead', q{SELECT ms.promote('beta', 'lo', 'b')});
+like($e, qr/audit record could not be written: the audit chain head file .* is missing/,
+	'and an audited action is refused, naming the missing file');
+# a restore run without it stops at the audit log, with the hint
+$src->safe_psql('postgres', 'CREATE DATABASE shop_triggers');
+($o, $e) = ('', '');
+IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $src->connstr('shop_triggers'), $dump ],
+	'>', \$o, '2>', \$e);
+like($e, qr/ms\.audit_log is append-only.*HINT:  To restore a dump, run pg_restore or psql as a superuser with PGOPTIONS='-c session_replication_role=replica'/s,
+	'a restore without session_replication_role = replica is told how to restore the audit log');
 
 # --- a fresh cluster: roles first (pg_dumpall --roles-only), then restore -----
 # The restore needs no audit writer (restored grants and promotions are not
@@ -428,12 +493,18 @@ $dst->safe_psql('postgres', 'CREATE DATABASE shop');
 # Parallel restore in two steps, as README.md says: the schema and the data
 # in one job (pg_dump orders the extension's tables by their foreign keys
 # only for a serial restore), then the indexes with two jobs.
-run_ok([ 'pg_restore', '--exit-on-error', '--section=pre-data', '--section=data',
+run_ok([ @replica, 'pg_restore', '--exit-on-error', '--section=pre-data', '--section=data',
 		'-d', $dst->connstr('shop'), $dump ],
 	'pg_restore of schema and data into a fresh cluster without shared_preload_libraries');
-run_ok([ 'pg_restore', '--exit-on-error', '--section=post-data', '-j', '2',
+run_ok([ @replica, 'pg_restore', '--exit-on-error', '--section=post-data', '-j', '2',
 		'-d', $dst->connstr('shop'), $dump ],
 	'pg_restore -j 2 of the indexes');
+# the head alone: the key is missing, and verification says so
+restore_audit_files($dst, 'shop', head => 1);
+like($dst->safe_psql('shop', 'SELECT ok, problem FROM ms.verify_audit()'),
+	qr/^f\|the audit key file "machinesoup\/audit.key" is missing/,
+	'a fresh cluster without the key reports the missing key instead of "ok"');
+restore_audit_files($dst, 'shop', key => 1);
 $dst->append_conf('postgresql.conf', $conf);
 $dst->restart;
 check_restored($dst, 'shop', 'fresh cluster');
@@ -442,8 +513,9 @@ check_restored($dst, 'shop', 'fresh cluster');
 my $plain = $PostgreSQL::Test::Utils::tmp_check . '/shop.sql';
 run_ok([ 'pg_restore', '-f', $plain, $dump ], 'pg_restore -f (plain SQL script)');
 $dst->safe_psql('postgres', 'CREATE DATABASE shop_plain');
-run_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $plain, '-d', $dst->connstr('shop_plain') ],
+run_ok([ @replica, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $plain, '-d', $dst->connstr('shop_plain') ],
 	'psql runs the plain script');
+restore_audit_files($dst, 'shop_plain', head => 1);
 check_restored($dst, 'shop_plain', 'plain script');
 
 # --- a database made at 0.1.0, updated, then dumped --------------------------
@@ -464,7 +536,7 @@ my $old_points = q{SELECT version_id, point_id, embedding FROM ms.points ORDER B
 my $old_dump = $PostgreSQL::Test::Utils::tmp_check . '/old.dump';
 run_ok([ 'pg_dump', '-Fc', '-f', $old_dump, '-d', $src->connstr('old') ], 'pg_dump of an updated 0.1.0 database');
 $src->safe_psql('postgres', 'CREATE DATABASE old_restored');
-run_ok([ 'pg_restore', '--exit-on-error', '-d', $src->connstr('old_restored'), $old_dump ],
+run_ok([ @replica, 'pg_restore', '--exit-on-error', '-d', $src->connstr('old_restored'), $old_dump ],
 	'pg_restore of an updated 0.1.0 database');
 is($src->safe_psql('old_restored', $old_points), $src->safe_psql('old', $old_points),
 	'updated 0.1.0 database: the points are restored');
