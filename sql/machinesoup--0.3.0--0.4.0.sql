@@ -66,6 +66,13 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION ms._batches(text, text, timestamptz, timestamptz) FROM PUBLIC;
+-- ms.batches runs that body as its entry point (idempotent with the
+-- entry-point conversion of src/caller.c)
+CREATE OR REPLACE FUNCTION ms.batches(org text, model text, since timestamptz DEFAULT NULL,
+									  until timestamptz DEFAULT NULL)
+RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
+			   stored_bytes bigint)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE SECURITY INVOKER;
 COMMENT ON FUNCTION ms.batches(text, text, timestamptz, timestamptz) IS 'raw batches of a model received in [since, until), of the labels on which the caller holds raw_read, stage or ingest';
 DROP FUNCTION ms.open_access(text, text, text);
 CREATE FUNCTION ms.open_access(org text, model text, reason text, label text DEFAULT NULL)
@@ -81,3 +88,8 @@ CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT label text,
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms.access_session() IS 'the caller''s access session on this connection: state open, or expired (expires_at past) until closed or replaced; label NULL for the whole model; NULLs when none';
 GRANT EXECUTE ON FUNCTION ms.access_session() TO PUBLIC;
+-- a session belongs to the caller of ms.open_access, and only the same
+-- caller reaches it: the session functions run as their caller, never as
+-- their definer (idempotent with the entry-point conversion of src/caller.c)
+ALTER FUNCTION ms.read_batch(bigint) SECURITY INVOKER;
+ALTER FUNCTION ms.close_access() SECURITY INVOKER;

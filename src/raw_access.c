@@ -41,6 +41,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "storage/ipc.h"
 #include "funcapi.h"
 #include "tcop/utility.h"
@@ -345,7 +347,10 @@ text_arg(FunctionCallInfo fcinfo, int n, const char *what)
 
 /*
  * Raises unless the caller may read the raw batches of (org, model, label):
- * label NULL is the whole model (ms._require_raw_read).
+ * label NULL is the whole model (ms._require_raw_read).  Until ALTER
+ * EXTENSION UPDATE has run, an older script's objects are installed
+ * (without that function, and ms.open_access without a label): their
+ * check is the one they were written with.
  */
 static void
 require_raw_read(const char *org, const char *model, const char *label)
@@ -354,12 +359,18 @@ require_raw_read(const char *org, const char *model, const char *label)
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', label ? ' ' : 'n'};
 	int			ret;
+	bool		updated;
 
+	updated = OidIsValid(LookupFuncName(list_make2(makeString("ms"),
+												   makeString("_require_raw_read")),
+										3, argtypes, true));
 	args[0] = CStringGetTextDatum(org);
 	args[1] = CStringGetTextDatum(model);
 	args[2] = label ? CStringGetTextDatum(label) : (Datum) 0;
 	SPI_connect();
-	ret = SPI_execute_with_args("SELECT ms._require_raw_read($1, $2, $3)",
+	ret = SPI_execute_with_args(updated ?
+								"SELECT ms._require_raw_read($1, $2, $3)" :
+								"SELECT 1 FROM ms._resolve($1, $2, $3, 'raw_read', false, 'read raw data of')",
 								3, argtypes, args, nulls, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "privilege check failed: %d", ret);
@@ -845,6 +856,20 @@ access_session_as_owner(PG_FUNCTION_ARGS)
 	if (!session_is_callers())
 		PG_RETURN_NULL();
 	(void) expire_if_idle();
+	if (tupdesc->natts == 5)
+	{
+		/* the declaration of 0.3.0 and before, until the update */
+		if (session.state != SESSION_OPEN)
+			PG_RETURN_NULL();
+		values[0] = CStringGetTextDatum(session.org);
+		values[1] = CStringGetTextDatum(session.model);
+		values[2] = CStringGetTextDatum(session.reason);
+		values[3] = TimestampTzGetDatum(session.opened_at);
+		values[4] = TimestampTzGetDatum(session_expiry());
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	}
+	if (tupdesc->natts != 7)
+		elog(ERROR, "ms.access_session() must return 7 columns");
 	values[0] = CStringGetTextDatum(session.org);
 	values[1] = CStringGetTextDatum(session.model);
 	if (session.has_label)

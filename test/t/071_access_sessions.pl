@@ -80,5 +80,34 @@ is($node->safe_psql('postgres',
 	q{SELECT DISTINCT role FROM ms.audit_log WHERE reason = 'pooled client 1'}),
 	'regress_as_sci', 'in the name of the session\'s role');
 
+# --- the new library under an older version's objects, until the update -----
+# ALTER EXTENSION UPDATE runs after the library is replaced: sessions keep
+# working with the 0.3.0 functions (three-argument ms.open_access, five
+# columns of ms.access_session), and a session survives the update, which
+# keeps the extension (and its log).
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', qq{
+CREATE EXTENSION machinesoup VERSION '0.3.0';
+SELECT ms.create_model('acme', 'm', 2);
+SELECT ms.create_version('acme', 'm', 'v1');
+SELECT ms.promote('acme', 'm', 'v1');
+SELECT ms.ingest('acme', 'm', convert_to(E'1,1,2\n', 'UTF8'));
+});
+$stdout = $node->safe_psql('old', q{
+SELECT ms.open_access('acme', 'm', 'across the update');
+SELECT 'old: ' || concat_ws(' ', org, model, reason, expires_at > opened_at) FROM ms.access_session();
+SELECT 'read: ' || length(ms.read_batch(1));
+ALTER EXTENSION machinesoup UPDATE;
+SELECT 'new: ' || concat_ws(' ', org, model, coalesce(label, '*'), reason, state) FROM ms.access_session();
+SELECT 'read: ' || length(ms.read_batch(1));
+SELECT ms.close_access();
+});
+like($stdout, qr/^old: acme m across the update t$/m, 'ms.access_session of 0.3.0 shows the session');
+like($stdout, qr/^new: acme m \* across the update open$/m, 'the session survives ALTER EXTENSION UPDATE');
+is(scalar(() = $stdout =~ /^read: 6$/mg), 2, 'and reads before and after it');
+is($node->safe_psql('old',
+	q{SELECT string_agg(action, ',' ORDER BY id) FROM ms.audit_log WHERE reason = 'across the update'}),
+	'open_access,read_batch,read_batch,close_access', 'all recorded in the one log');
+
 $node->stop;
 done_testing();
