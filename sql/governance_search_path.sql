@@ -51,6 +51,12 @@ CREATE FUNCTION evil.vec_norm(a public.vec) RETURNS double precision LANGUAGE pl
 	$$ BEGIN PERFORM evil.hit('vec_norm'); RETURN public.vec_norm(a); END $$;
 CREATE FUNCTION evil.superuser_arg(a oid) RETURNS boolean LANGUAGE plpgsql AS
 	$$ BEGIN PERFORM evil.hit('superuser_arg'); RETURN true; END $$;
+CREATE FUNCTION evil.length(a bytea) RETURNS integer LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('length'); RETURN pg_catalog.length(a); END $$;
+CREATE FUNCTION evil.octet_length(a bytea) RETURNS integer LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('octet_length'); RETURN pg_catalog.octet_length(a); END $$;
+CREATE FUNCTION evil.format(f text, a text, b text) RETURNS text LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('format'); RETURN pg_catalog.format(f, a, b); END $$;
 
 -- operators
 CREATE FUNCTION evil.texteq(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
@@ -96,6 +102,19 @@ CREATE FUNCTION evil.l2(a public.vec, b public.vec) RETURNS float8 LANGUAGE plpg
 	$$ BEGIN PERFORM evil.hit('vec <->'); RETURN a OPERATOR(public.<->) b; END $$;
 CREATE OPERATOR evil.<-> (LEFTARG = public.vec, RIGHTARG = public.vec, FUNCTION = evil.l2);
 
+CREATE FUNCTION evil.int8pl(a bigint, b bigint) RETURNS bigint LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('bigint +'); RETURN a OPERATOR(pg_catalog.+) b; END $$;
+CREATE OPERATOR evil.+ (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.int8pl);
+CREATE FUNCTION evil.tsge(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('timestamptz >='); RETURN a OPERATOR(pg_catalog.>=) b; END $$;
+CREATE OPERATOR evil.>= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.tsge);
+CREATE FUNCTION evil.tslt(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('timestamptz <'); RETURN a OPERATOR(pg_catalog.<) b; END $$;
+CREATE OPERATOR evil.< (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.tslt);
+CREATE FUNCTION evil.tsgt(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('timestamptz >'); RETURN a OPERATOR(pg_catalog.>) b; END $$;
+CREATE OPERATOR evil.> (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.tsgt);
+
 -- aggregates
 CREATE FUNCTION evil.or_sf(s boolean, v boolean) RETURNS boolean LANGUAGE plpgsql AS
 	$$ BEGIN PERFORM evil.hit('bool_or'); RETURN s OR v; END $$;
@@ -106,6 +125,9 @@ CREATE AGGREGATE evil.count(*) (SFUNC = evil.count_sf, STYPE = bigint, INITCOND 
 CREATE FUNCTION evil.max_sf(s bigint, v bigint) RETURNS bigint LANGUAGE plpgsql AS
 	$$ BEGIN PERFORM evil.hit('max'); RETURN pg_catalog.greatest(s, v); END $$;
 CREATE AGGREGATE evil.max(bigint) (SFUNC = evil.max_sf, STYPE = bigint);
+CREATE FUNCTION evil.array_sf(s text[], v text) RETURNS text[] LANGUAGE plpgsql AS
+	$$ BEGIN PERFORM evil.hit('array_agg'); RETURN s OPERATOR(pg_catalog.||) v; END $$;
+CREATE AGGREGATE evil.array_agg(text) (SFUNC = evil.array_sf, STYPE = text[], INITCOND = '{}');
 
 SET search_path = evil, pg_catalog, public;
 
@@ -145,10 +167,77 @@ SELECT ms.rollback('evilorg', 'm2');
 SELECT ms.grant('regress_ms_victim', 'nosuch', 'evilorg');
 SELECT ms.grant('regress_ms_victim', 'admin', 'otherorg');
 
+-- the raw-data functions, on success and on error paths
+SELECT ms.grant('regress_ms_evil', 'raw_read', 'evilorg', 'm');
+SELECT ms.ingest('evilorg', 'm', convert_to(E'5,1,1\n', 'UTF8'), 'v1') AS eb1 \gset
+SELECT ms.ingest('evilorg', 'm', convert_to(E'6,2,2\n', 'UTF8')) AS eb1_default \gset
+SELECT ms.ingest('evilorg', 'm', convert_to(E'7,2,2\n', 'UTF8'), 'v2') AS eb2 \gset
+SELECT label FROM ms.batches('evilorg', 'm') ORDER BY batch_id;
+SELECT label FROM ms.batches('evilorg', 'm', '2000-01-01', '2999-01-01') ORDER BY batch_id;
+SELECT ms.replay('evilorg', 'm', 'v2');
+SELECT ms.replay('evilorg', 'm', 'v2', '2000-01-01', '2999-01-01');
+SELECT ms.open_access('evilorg', 'm', 'search path test');
+SELECT ms.read_batch(:eb1) IS NOT NULL AS read;
+SELECT org, model, label, state FROM ms.access_session();
+SELECT ms.open_access('evilorg', 'm', 'search path test', 'v1');
+SELECT ms.read_batch(:eb1) IS NOT NULL AS read;
+SELECT ms.read_batch(:eb2);
+SELECT ms.read_batch(-1);
+SELECT ms.close_access();
+SELECT ms.close_access();
+SELECT ms.read_batch(:eb1);
+SELECT action FROM ms.access_report('evilorg', '2000-01-01', '2999-01-01')
+ WHERE reason OPERATOR(pg_catalog.=) 'search path test' ORDER BY at;
+SELECT ms.ingest('otherorg', 'm', convert_to(E'5,1,1\n', 'UTF8'));
+SELECT ms.ingest('evilorg', 'm', convert_to(E'5,1\n', 'UTF8'));
+SELECT ms.ingest('evilorg', 'm', NULL);
+SELECT * FROM ms.batches('otherorg', 'm');
+SELECT ms.replay('evilorg', 'm', 'nosuch');
+SELECT ms.open_access('otherorg', 'm', 'search path test');
+SELECT ms.open_access('evilorg', 'm', 'search path test', 'nosuch');
+SELECT ms.open_access('evilorg', 'm', '');
+SELECT * FROM ms.access_report('otherorg');
+SELECT * FROM ms.verify_audit();
+
 RESET ROLE;
+-- ms.verify_audit is for superusers: one runs it with the trap set
+SELECT ok FROM ms.verify_audit();
 RESET search_path;
 SELECT count(*) AS evil_calls FROM evil.marker;
 
+-- everything that runs as the extension's owner and resolves names pins
+-- search_path: the SECURITY DEFINER functions, the PL/pgSQL bodies behind
+-- the entry points, and the C entry points that run SQL themselves
+SELECT p.oid::regprocedure AS unpinned
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'ms'::regnamespace
+   AND (p.prosecdef
+		OR (l.lanname <> 'c' AND EXISTS (
+			SELECT FROM pg_proc e
+			 WHERE e.pronamespace = p.pronamespace AND '_' || e.proname = p.proname
+			   AND e.prosrc = 'ms_entry'))
+		OR p.prosrc IN ('ms_open_access', 'ms_close_access', 'ms_read_batch', 'ms_verify_audit'))
+   AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)
+ ORDER BY 1::text COLLATE "C";
+-- every SQL and PL/pgSQL function of ms pins search_path, but for these,
+-- run only from functions that pin it: ms._access (meant to be inlined
+-- into its callers), a constant, and a stack check of the audit triggers
+SELECT p.oid::regprocedure AS unpinned_sql
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'ms'::regnamespace AND l.lanname <> 'c'
+   AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)
+ ORDER BY 1::text COLLATE "C";
+-- and every raw-data entry point is one of those, or an entry (ms_entry)
+SELECT p.oid::regprocedure AS entry, p.prosrc, p.prosecdef, p.proconfig
+  FROM pg_proc p
+ WHERE p.pronamespace = 'ms'::regnamespace
+   AND p.proname IN ('ingest', 'batches', 'replay', 'open_access', 'close_access', 'read_batch',
+					 'access_session', 'access_report', 'verify_audit')
+ ORDER BY 1::text COLLATE "C";
+
 DELETE FROM ms.grants WHERE org = 'evilorg';
+-- batch ids as if this suite had not run (raw_store's expected output names some)
+DELETE FROM ms.raw_batches WHERE org = 'evilorg';
+SELECT setval('ms.raw_batches_batch_id_seq', coalesce(max(batch_id), 0) + 1, false) FROM ms.raw_batches;
 DROP SCHEMA evil CASCADE;
 DROP ROLE regress_ms_evil, regress_ms_victim;

@@ -260,3 +260,157 @@ SELECT * FROM ms._authorise('raw-acme', 'geo', NULL, repeat('x', 40), NULL);
 SELECT * FROM ms._authorise('raw-acme', 'geo', NULL, 'read', NULL);
 SELECT * FROM ms._authorise('raw-acme', 'nosuch', NULL, 'ingest', NULL);
 SELECT dims, metric, resolved_label FROM ms._authorise('raw-acme', 'geo', NULL, 'ingest', NULL);
+
+-- raw_read on a label reads that label's batches and no other's; a session
+-- on the whole model (no label) needs raw_read on the model or org without
+-- a label; ms.batches lists only the labels the caller may see
+SELECT ms.create_model('raw-acme', 'lab', 2);
+SELECT ms.create_version('raw-acme', 'lab', 'live');
+SELECT ms.create_version('raw-acme', 'lab', 'staged');
+SELECT ms.promote('raw-acme', 'lab', 'live');
+CREATE ROLE raw_live_sci;
+CREATE ROLE raw_staged_sci;
+CREATE ROLE raw_staged_ingest;
+CREATE ROLE raw_lab_query;
+SELECT ms.grant('raw_live_sci', 'raw_read', 'raw-acme', 'lab', 'live');
+SELECT ms.grant('raw_staged_sci', 'raw_read', 'raw-acme', 'lab', 'staged');
+SELECT ms.grant('raw_staged_ingest', 'ingest', 'raw-acme', 'lab', 'staged');
+SELECT ms.grant('raw_lab_query', 'query', 'raw-acme', 'lab');
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'lab', convert_to(E'1,1,1\n', 'UTF8')) AS l_live \gset
+SELECT ms.ingest('raw-acme', 'lab', convert_to(E'2,2,2\n', 'UTF8'), 'staged') AS l_staged \gset
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'80,8,8\n', 'UTF8'), 'v1') AS g1 \gset
+SELECT ms.ingest('raw-acme', 'geo', convert_to(E'81,8,1\n', 'UTF8'), 'v2') AS g2 \gset
+RESET ROLE;
+SET ROLE raw_live_sci;
+SELECT ms.open_access('raw-acme', 'lab', 'whole model');
+SELECT ms.read_batch(:l_staged);
+SELECT ms.open_access('raw-acme', 'lab', 'ticket 20', 'live');
+SELECT org, model, label, reason, state FROM ms.access_session();
+SELECT convert_from(ms.read_batch(:l_live), 'UTF8');
+-- the other label's batch, another model's, and none: the same refusal
+SELECT ms.read_batch(:l_staged);
+SELECT ms.read_batch(:g1);
+SELECT ms.read_batch(-1);
+SELECT ms.open_access('raw-acme', 'lab', 'not my label', 'staged');
+SELECT ms.close_access();
+SELECT label FROM ms.batches('raw-acme', 'lab');
+RESET ROLE;
+-- a grant on a label that is not the default
+SET ROLE raw_staged_sci;
+SELECT ms.open_access('raw-acme', 'lab', 'ticket 21', 'staged');
+SELECT convert_from(ms.read_batch(:l_staged), 'UTF8');
+SELECT ms.read_batch(:l_live);
+SELECT ms.close_access();
+SELECT label FROM ms.batches('raw-acme', 'lab');
+RESET ROLE;
+-- ingest on a label lists that label's batches; query lists none; no
+-- grant at all is the refusal of a model that does not exist
+SET ROLE raw_staged_ingest;
+SELECT label FROM ms.batches('raw-acme', 'lab');
+RESET ROLE;
+SET ROLE raw_lab_query;
+SELECT * FROM ms.batches('raw-acme', 'lab');
+RESET ROLE;
+SET ROLE raw_nobody;
+SELECT * FROM ms.batches('raw-acme', 'lab');
+SELECT * FROM ms.batches('raw-acme', 'nosuch');
+SELECT ms.open_access('raw-acme', 'lab', 'no grant', 'live');
+SELECT ms.open_access('raw-acme', 'nosuch', 'no grant', 'live');
+RESET ROLE;
+-- raw_read on the model: any one label, or all of them
+SET ROLE raw_scientist;
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 22', 'v1');
+SELECT convert_from(ms.read_batch(:g1), 'UTF8');
+SELECT ms.read_batch(:g2);
+SELECT ms.open_access('raw-acme', 'geo', 'bad label', 'Bad Label');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.open_access('raw-acme', 'geo', 'bad label', repeat('x', 100));
+SELECT ms.open_access('raw-acme', 'geo', 'no such label', 'nosuch');
+\echo :LAST_ERROR_SQLSTATE
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 23', NULL);
+SELECT org, model, label, reason, state FROM ms.access_session();
+SELECT convert_from(ms.read_batch(:g1), 'UTF8'), convert_from(ms.read_batch(:g2), 'UTF8');
+SELECT ms.close_access();
+RESET ROLE;
+SELECT action, role, label, batch_id IS NOT NULL AS has_batch, reason
+  FROM ms.audit_log
+ WHERE reason IN ('whole model', 'ticket 20', 'not my label', 'ticket 21', 'no grant', 'ticket 22')
+ ORDER BY id;
+
+-- a session belongs to the role that opened it: another role's code does
+-- not reach it, and it ends (with a close record) when the role changes
+CREATE FUNCTION public.raw_read_as_definer(b bigint) RETURNS integer
+LANGUAGE sql SECURITY DEFINER AS $$ SELECT length(ms.read_batch(b)) $$;
+ALTER FUNCTION public.raw_read_as_definer(bigint) OWNER TO raw_other_sci;
+SET ROLE raw_scientist;
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 30');
+SELECT public.raw_read_as_definer(:g1);
+SELECT length(ms.read_batch(:g1));
+RESET ROLE;
+SELECT org, model, state FROM ms.access_session();
+SET ROLE raw_scientist;
+SELECT ms.read_batch(:g1);
+SELECT org, model, state FROM ms.access_session();
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 31');
+SET ROLE raw_other_sci;
+SELECT ms.read_batch(:g1);
+SELECT org, model, state FROM ms.access_session();
+RESET ROLE;
+SET ROLE raw_scientist;
+SELECT org, model, state FROM ms.access_session();
+RESET ROLE;
+-- a role set by set_config is noticed on the next use
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 32');
+SELECT set_config('role', 'raw_scientist', false);
+SELECT ms.read_batch(:g1);
+RESET ROLE;
+SELECT org, model, state FROM ms.access_session();
+-- DISCARD ALL ends it
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 33');
+DISCARD ALL;
+SET client_min_messages = warning;
+SELECT org, model, state FROM ms.access_session();
+SELECT ms.read_batch(:g1);
+SELECT role, action, batch_id IS NOT NULL AS has_batch, reason
+  FROM ms.audit_log WHERE reason LIKE 'ticket 3_' ORDER BY id;
+
+-- an expired session is shown as expired until it is closed or replaced
+SET machinesoup.access_idle_timeout = 1;
+SELECT ms.open_access('raw-acme', 'geo', 'ticket 34', 'v2');
+SELECT pg_sleep(1.2);
+SELECT org, model, label, reason, state, expires_at < now() AS expired_before_now
+  FROM ms.access_session();
+SELECT ms.read_batch(:g2);
+SELECT org, model, label, state FROM ms.access_session();
+SELECT ms.close_access();
+SELECT org, model, label, state FROM ms.access_session();
+RESET machinesoup.access_idle_timeout;
+SELECT action FROM ms.audit_log WHERE reason = 'ticket 34' ORDER BY id;
+
+-- a refused read does not fetch the other org's batch at all: not one
+-- block of its out-of-line frame
+SET ROLE raw_producer;
+SELECT ms.ingest('raw-acme', 'geo',
+	convert_to(string_agg(format('%s,%s,%s', i, sin(i), cos(i)), E'\n'), 'UTF8'), 'v1') AS big_acme
+  FROM generate_series(1000, 1400) i \gset
+SELECT ms.ingest('raw-other', 'geo',
+	convert_to(string_agg(format('%s,%s,%s', i, cos(i), sin(i)), E'\n'), 'UTF8')) AS big_other
+  FROM generate_series(1000, 1400) i \gset
+RESET ROLE;
+SELECT batch_id = :big_acme AS acme, stored_bytes > 4000 AS out_of_line
+  FROM ms.raw_batches WHERE batch_id IN (:big_acme, :big_other) ORDER BY batch_id;
+SELECT reltoastrelid AS raw_toast FROM pg_class WHERE oid = 'ms.raw_batches'::regclass \gset
+SET ROLE raw_other_sci;
+SELECT ms.open_access('raw-other', 'geo', 'ticket 40');
+BEGIN;
+SELECT pg_stat_get_xact_blocks_fetched(:raw_toast) AS toast_before \gset
+SAVEPOINT refused;
+SELECT ms.read_batch(:big_acme);
+ROLLBACK TO SAVEPOINT refused;
+SELECT pg_stat_get_xact_blocks_fetched(:raw_toast) - :toast_before AS toast_blocks_of_refused_read;
+SELECT length(ms.read_batch(:big_other)) > 4000 AS read_own;
+SELECT pg_stat_get_xact_blocks_fetched(:raw_toast) > :toast_before AS own_read_fetched_toast;
+COMMIT;
+SELECT ms.close_access();
+RESET ROLE;

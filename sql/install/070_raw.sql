@@ -274,6 +274,11 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.ingest(text, text, bytea, text) IS 'store a raw batch (LZ4) and process it into the version''s points (needs ingest)';
 
+-- Batches are listed label by label: those of the labels on which the
+-- caller holds raw_read, stage or ingest (on the label, or on the model or
+-- org without one).  Every batch carries the label of an existing version
+-- (ms.ingest resolves it; versions are never dropped), and so does every
+-- label-scoped grant, so the model's versions are all the labels there are.
 CREATE FUNCTION ms._batches(org text, model text, since timestamptz,
 						   until timestamptz)
 RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
@@ -283,21 +288,29 @@ DECLARE
 	p_org		text := org;
 	p_model		text := model;
 	privileged	boolean := ms._is_privileged();
+	labels		text[];
 BEGIN
 	-- visibility first: the same error as for a model that does not exist
 	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.unnest('{raw_read,stage,ingest}'::pg_catalog.text[]) p,
-						LATERAL ms._access(ms._caller()::pg_catalog.oid, privileged,
-										   p_org, p_model, NULL, p) a
-				   WHERE a.allowed) THEN
-		RAISE EXCEPTION 'permission denied to list batches of model "%/%"', p_org, p_model
-			USING ERRCODE = '42501',
-				  HINT = 'Listing batches needs raw_read, stage or ingest on the model.';
+	IF NOT privileged THEN
+		SELECT pg_catalog.array_agg(v.label) INTO labels
+		  FROM ms.versions v
+		 WHERE v.org OPERATOR(pg_catalog.=) p_org AND v.model OPERATOR(pg_catalog.=) p_model
+		   AND EXISTS (SELECT 1 FROM pg_catalog.unnest('{raw_read,stage,ingest}'::pg_catalog.text[]) p,
+							LATERAL ms._access(ms._caller()::pg_catalog.oid, false,
+											   p_org, p_model, v.label, p) a
+					   WHERE a.allowed);
+		IF labels IS NULL THEN
+			RAISE EXCEPTION 'permission denied to list batches of model "%/%"', p_org, p_model
+				USING ERRCODE = '42501',
+					  HINT = 'Listing batches needs raw_read, stage or ingest on the model or on one of its labels.';
+		END IF;
 	END IF;
 	RETURN QUERY
 		SELECT b.batch_id, b.received_at, b.label, b.raw_bytes, b.stored_bytes
 		  FROM ms.raw_batches b
 		 WHERE b.org OPERATOR(pg_catalog.=) p_org AND b.model OPERATOR(pg_catalog.=) p_model
+		   AND (privileged OR b.label OPERATOR(pg_catalog.=) ANY (labels))
 		   AND (since IS NULL OR b.received_at OPERATOR(pg_catalog.>=) since)
 		   AND (until IS NULL OR b.received_at OPERATOR(pg_catalog.<) until)
 		 ORDER BY b.received_at, b.batch_id;
@@ -308,7 +321,7 @@ CREATE FUNCTION ms.batches(org text, model text, since timestamptz DEFAULT NULL,
 RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
 			   stored_bytes bigint)
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
-COMMENT ON FUNCTION ms.batches(text, text, timestamptz, timestamptz) IS 'raw batches of a model received in [since, until) (needs raw_read, stage or ingest)';
+COMMENT ON FUNCTION ms.batches(text, text, timestamptz, timestamptz) IS 'raw batches of a model received in [since, until), of the labels on which the caller holds raw_read, stage or ingest';
 
 CREATE FUNCTION ms._replay(org text, model text, label text, since timestamptz,
 						   until timestamptz, from_label text)
@@ -366,10 +379,41 @@ RETURNS bigint
 COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
 
 -- Audited access sessions (src/raw_access.c).
-CREATE FUNCTION ms.open_access(org text, model text, reason text) RETURNS void
+
+-- Raise unless the caller may read the raw batches of (org, model, label).
+-- A label takes raw_read on it, or on the model or org without a label;
+-- the whole model (label NULL) takes raw_read without a label: a grant on
+-- one label never reaches another's batches.  A model the caller may not
+-- see gets the error of one that does not exist.  Run by the session
+-- functions as the extension's owner, with the caller recorded.
+CREATE FUNCTION ms._require_raw_read(p_org text, p_model text, p_label text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF p_label IS NOT NULL THEN
+		PERFORM ms._resolve(p_org, p_model, p_label, 'raw_read', true, 'read raw data of');
+		RETURN;
+	END IF;
+	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	IF NOT ms._is_privileged() AND NOT EXISTS (
+		SELECT 1 FROM ms.grants g
+		 WHERE g.org OPERATOR(pg_catalog.=) p_org
+		   AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
+		   AND g.label IS NULL
+		   AND g.privilege OPERATOR(pg_catalog.=) 'raw_read'
+		   AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid
+				OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE'))) THEN
+		RAISE EXCEPTION 'permission denied to read raw data of every label of model "%/%"', p_org, p_model
+			USING ERRCODE = '42501',
+				  HINT = 'That needs raw_read on the model or its organization; with raw_read on one label, name it: ms.open_access(org, model, reason, label).';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION ms.open_access(org text, model text, reason text, label text DEFAULT NULL)
+RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_open_access'
 	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ms.open_access(text, text, text) IS 'open an audited raw data access session on a model (needs raw_read and a reason)';
+COMMENT ON FUNCTION ms.open_access(text, text, text, text) IS 'open an audited raw data access session on one label of a model, or on all of them when label is NULL (needs raw_read on it and a reason); it belongs to the calling role and ends when the connection''s role changes';
 CREATE FUNCTION ms.close_access() RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_close_access'
 	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
@@ -378,10 +422,11 @@ CREATE FUNCTION ms.read_batch(batch_id bigint) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ms_read_batch'
 	LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ms.read_batch(bigint) IS 'the raw bytes of a batch, inside an open access session on its model (audited)';
-CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT reason text,
-								  OUT opened_at timestamptz, OUT expires_at timestamptz)
+CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT label text,
+								  OUT reason text, OUT opened_at timestamptz,
+								  OUT expires_at timestamptz, OUT state text)
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION ms.access_session() IS 'this connection''s open access session (NULLs when none)';
+COMMENT ON FUNCTION ms.access_session() IS 'the caller''s access session on this connection: state open, or expired (expires_at past) until closed or replaced; label NULL for the whole model; NULLs when none';
 
 -- Every audited action on the org's data, each row also carrying the head
 -- of the whole log (head_id, head_hash) as the report saw it: the
@@ -484,6 +529,7 @@ REVOKE ALL ON FUNCTION
 	ms._called_from(text),
 	ms._ingest(text, text, bytea, text),
 	ms._batches(text, text, timestamptz, timestamptz),
+	ms._require_raw_read(text, text, text),
 	ms._replay(text, text, text, timestamptz, timestamptz, text),
 	ms._access_report(text, timestamptz, timestamptz),
 	ms._audit_promotion(),
@@ -495,7 +541,7 @@ GRANT EXECUTE ON FUNCTION
 	ms.ingest(text, text, bytea, text),
 	ms.batches(text, text, timestamptz, timestamptz),
 	ms.replay(text, text, text, timestamptz, timestamptz, text),
-	ms.open_access(text, text, text),
+	ms.open_access(text, text, text, text),
 	ms.close_access(),
 	ms.read_batch(bigint),
 	ms.access_session(),

@@ -289,15 +289,19 @@ sub matrix
 		[ 'regress_dr_ingest', q{SELECT count(*) FROM ms.batches('beta', 'lo')} ],
 		[ 'regress_dr_ingest', qq{SELECT point_id FROM ms.knn('acme', 'hi', $q_hi, 1)} ],
 	);
-	# one session: the access session lives as long as the connection
+	# one connection; a role's consecutive checks under one SET ROLE, since
+	# an access session ends when the role changes
 	my $sql = '';
+	my $current = '';
 	for my $c (@checks)
 	{
 		my ($role, $stmt) = @$c;
 		(my $quoted = $stmt) =~ s/'/''/g;
-		$sql .= "SET ROLE $role;\nSELECT '$role: $quoted => ' || public.try('$quoted');\nRESET ROLE;\n";
+		$sql .= "RESET ROLE;\nSET ROLE $role;\n" if $role ne $current;
+		$current = $role;
+		$sql .= "SELECT '$role: $quoted => ' || public.try('$quoted');\n";
 	}
-	return $node->safe_psql($db, $sql);
+	return $node->safe_psql($db, $sql . "RESET ROLE;\n");
 }
 
 # Follow-up actions (promote, rollback, ingest, new version, grant): the
