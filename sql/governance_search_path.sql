@@ -218,7 +218,7 @@ SELECT p.oid::regprocedure AS unpinned
 			   AND e.prosrc = 'ms_entry'))
 		OR p.prosrc IN ('ms_open_access', 'ms_close_access', 'ms_read_batch', 'ms_verify_audit'))
    AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)
- ORDER BY 1::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- every SQL and PL/pgSQL function of ms pins search_path, but for these,
 -- run only from functions that pin it: ms._access (meant to be inlined
 -- into its callers), a constant, and a stack check of the audit triggers
@@ -226,14 +226,14 @@ SELECT p.oid::regprocedure AS unpinned_sql
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'ms'::regnamespace AND l.lanname <> 'c'
    AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)
- ORDER BY 1::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- and every raw-data entry point is one of those, or an entry (ms_entry)
 SELECT p.oid::regprocedure AS entry, p.prosrc, p.prosecdef, p.proconfig
   FROM pg_proc p
  WHERE p.pronamespace = 'ms'::regnamespace
    AND p.proname IN ('ingest', 'batches', 'replay', 'open_access', 'close_access', 'read_batch',
 					 'access_session', 'access_report', 'verify_audit')
- ORDER BY 1::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 DELETE FROM ms.grants WHERE org = 'evilorg';
 -- batch ids as if this suite had not run (raw_store's expected output names some)
