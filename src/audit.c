@@ -76,6 +76,7 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "common/hmac.h"
@@ -107,10 +108,13 @@
 
 PGDLLEXPORT void ms_audit_writer_main(Datum main_arg);
 
+static void set_head_aside(Oid dboid);
+
 PG_FUNCTION_INFO_V1(ms_audit_sql);
 PG_FUNCTION_INFO_V1(ms_verify_audit);
 PG_FUNCTION_INFO_V1(ms_audit_log_guard);
 PG_FUNCTION_INFO_V1(ms_audit_begin_epoch);
+PG_FUNCTION_INFO_V1(ms_audit_new_log);
 
 #define AUDIT_SLOTS			128 /* records in flight at once */
 #define AUDIT_DB_SLOTS		32	/* of which one database may hold */
@@ -2085,7 +2089,9 @@ ms_audit_begin_epoch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to begin an audit chain epoch"),
 				 errdetail("Only a superuser may (the update of the extension does).")));
-	if (read_head(MyDatabaseId, &head) && head.last_id >= head.epoch_start)
+	if (creating_extension)
+		set_head_aside(MyDatabaseId);	/* a keyed head here is a dropped log's */
+	else if (read_head(MyDatabaseId, &head) && head.last_id >= head.epoch_start)
 		PG_RETURN_VOID();
 
 	SPI_connect();
@@ -2107,6 +2113,53 @@ ms_audit_begin_epoch(PG_FUNCTION_ARGS)
 	SPI_finish();
 	head.epoch_start = head.last_id + 1;
 	write_head(MyDatabaseId, &head, ERROR);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Rename the head file of a database aside, if there is one: it belongs to
+ * an ms.audit_log that is gone.
+ */
+static void
+set_head_aside(Oid dboid)
+{
+	char	   *path = head_path(dboid);
+	char	   *aside;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+	{
+		if (errno == ENOENT)
+			return;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	}
+	aside = psprintf("%s.replaced." INT64_FORMAT, path, (int64) time(NULL));
+	(void) durable_rename(path, aside, ERROR);
+	ereport(LOG,
+			(errmsg("audit chain head \"%s\" of an earlier ms.audit_log set aside as \"%s\"",
+					head_name(dboid), aside),
+			 errdetail("The extension's script starts a new audit chain.")));
+}
+
+/*
+ * ms._audit_new_log(): called by the install script.  A new ms.audit_log
+ * starts a new chain; a head file left by an earlier one in this database
+ * (DROP EXTENSION, which only the extension's owner can run, or a dropped
+ * database whose OID came round again) would refuse every record, so it is
+ * set aside under a name of its own, kept for whoever holds a customer's
+ * head of the old log.  A restore copies the head in after CREATE
+ * EXTENSION (README.md), so it is not the one set aside.
+ */
+Datum
+ms_audit_new_log(PG_FUNCTION_ARGS)
+{
+	if (!creating_extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ms._audit_new_log() runs only in CREATE EXTENSION machinesoup")));
+	set_head_aside(MyDatabaseId);
 	PG_RETURN_VOID();
 }
 

@@ -322,8 +322,17 @@ ms_processor_spec_from_args(FunctionCallInfo fcinfo, int proc_arg, int pinned_ar
 							int run_as_arg, ProcessorSpec *spec)
 {
 	spec->procoid = PG_ARGISNULL(proc_arg) ? InvalidOid : PG_GETARG_OID(proc_arg);
-	spec->pinned = PG_ARGISNULL(pinned_arg) ? NULL : PG_GETARG_BYTEA_PP(pinned_arg);
-	spec->run_as = PG_ARGISNULL(run_as_arg) ? InvalidOid : PG_GETARG_OID(run_as_arg);
+
+	/*
+	 * Under 0.3.0's SQL objects (this library before ALTER EXTENSION
+	 * UPDATE) the internal functions have no pinned and run_as arguments:
+	 * without them no user processor runs (ms_run_sandboxed refuses an
+	 * unpinned one), the built-in ones do.
+	 */
+	spec->pinned = (PG_NARGS() <= pinned_arg || PG_ARGISNULL(pinned_arg)) ?
+		NULL : PG_GETARG_BYTEA_PP(pinned_arg);
+	spec->run_as = (PG_NARGS() <= run_as_arg || PG_ARGISNULL(run_as_arg)) ?
+		InvalidOid : PG_GETARG_OID(run_as_arg);
 }
 
 /*

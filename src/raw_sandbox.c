@@ -38,6 +38,7 @@
 #include "miscadmin.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -160,27 +161,45 @@ processor_digest(HeapTuple proctup)
 	StringInfoData buf;
 	pg_cryptohash_ctx *ctx;
 	bytea	   *result;
+	bool		isnull;
+	Datum		d;
 	static const int text_fields[] = {Anum_pg_proc_prosrc, Anum_pg_proc_probin,
-	Anum_pg_proc_proconfig, Anum_pg_proc_proallargtypes};
+	Anum_pg_proc_proconfig, Anum_pg_proc_proargmodes};
 
+	/*
+	 * Names, not OIDs, for everything a dump and restore gives new OIDs
+	 * (the vec type, roles in another cluster): an approved processor stays
+	 * approved across pg_dump, a changed one does not.
+	 */
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "lang=%u;owner=%u;secdef=%d;leakproof=%d;strict=%d;volatile=%c;"
-					 "retset=%d;rettype=%u;nargs=%d;args=%s;",
-					 proc->prolang, proc->proowner, proc->prosecdef, proc->proleakproof,
-					 proc->proisstrict, proc->provolatile, proc->proretset, proc->prorettype,
-					 proc->pronargs,
-					 DatumGetCString(DirectFunctionCall1(oidvectorout,
-														 PointerGetDatum(&proc->proargtypes))));
+	appendStringInfo(&buf, "lang=%s;owner=%s;secdef=%d;leakproof=%d;strict=%d;volatile=%c;"
+					 "retset=%d;rettype=%s;nargs=%d;args=",
+					 get_language_name(proc->prolang, false),
+					 GetUserNameFromId(proc->proowner, false),
+					 proc->prosecdef, proc->proleakproof,
+					 proc->proisstrict, proc->provolatile, proc->proretset,
+					 format_type_be(proc->prorettype), proc->pronargs);
+	for (int i = 0; i < proc->pronargs; i++)
+		appendStringInfo(&buf, "%s,", format_type_be(proc->proargtypes.values[i]));
+	appendStringInfoString(&buf, ";allargs=");
+	d = SysCacheGetAttr(PROCOID, proctup, Anum_pg_proc_proallargtypes, &isnull);
+	if (!isnull)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Oid		   *types = (Oid *) ARR_DATA_PTR(arr);
+
+		for (int i = 0; i < ARR_DIMS(arr)[0]; i++)
+			appendStringInfo(&buf, "%s,", format_type_be(types[i]));
+	}
+	appendStringInfoChar(&buf, ';');
 	for (int i = 0; i < lengthof(text_fields); i++)
 	{
-		bool		isnull;
-		Datum		d = SysCacheGetAttr(PROCOID, proctup, text_fields[i], &isnull);
-
+		d = SysCacheGetAttr(PROCOID, proctup, text_fields[i], &isnull);
 		if (isnull)
 			appendStringInfoString(&buf, "N;");
 		else
 		{
-			/* prosrc and probin are text; proconfig and proallargtypes arrays */
+			/* prosrc and probin are text; proconfig and proargmodes arrays */
 			char	   *s = i < 2 ? TextDatumGetCString(d) : OidOutputFunctionCall(F_ARRAY_OUT, d);
 
 			appendStringInfo(&buf, "%zu:%s;", strlen(s), s);
@@ -357,7 +376,13 @@ ms_run_sandboxed(Oid procoid, bytea *pinned, Oid run_as, bytea *batch, int dims,
 	digest = processor_digest(tup);
 	definer = ((Form_pg_proc) GETSTRUCT(tup))->prosecdef;
 	ReleaseSysCache(tup);
-	if (pinned == NULL || VARSIZE_ANY_EXHDR(pinned) != PG_SHA256_DIGEST_LENGTH ||
+	if (pinned == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("processor %s has no approved definition", format_procedure(procoid)),
+				 errdetail("User processors run only as approved by ms.set_processor() of machinesoup 0.4.0 or later."),
+				 errhint("Run ALTER EXTENSION machinesoup UPDATE.")));
+	if (VARSIZE_ANY_EXHDR(pinned) != PG_SHA256_DIGEST_LENGTH ||
 		memcmp(VARDATA_ANY(pinned), VARDATA(digest), PG_SHA256_DIGEST_LENGTH) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -114,11 +114,12 @@ CREATE TABLE ms.versions (
 	-- global id; the version's points live in partition ms.points_<version_id>
 	version_id	bigint NOT NULL UNIQUE DEFAULT nextval('ms.versions_version_id_seq'),
 	processor	regprocedure,
-	-- the processor's definition as approved by ms.set_processor
-	-- (ms._processor_digest); a changed definition does not run
-	processor_digest bytea,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	created_by	name NOT NULL,
+	-- the processor's definition as approved by ms.set_processor
+	-- (ms._processor_digest); a changed definition does not run.  Last,
+	-- as the update from 0.3.0 adds it.
+	processor_digest bytea,
 	PRIMARY KEY (org, model, label),
 	FOREIGN KEY (org, model) REFERENCES ms.models
 );

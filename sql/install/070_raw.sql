@@ -79,6 +79,9 @@ REVOKE ALL ON FUNCTION ms._audit(text, text, text, text, bigint, text) FROM PUBL
 REVOKE ALL ON FUNCTION ms.verify_audit() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms.verify_audit(bigint, bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms._audit_begin_epoch() FROM PUBLIC;
+CREATE FUNCTION ms._audit_new_log() RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_audit_new_log' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION ms._audit_new_log() FROM PUBLIC;
 
 -- Raw batches: one LZ4 frame (block and content checksums) per batch, kept
 -- out of line and uncompressed by TOAST (it is compressed already); the
@@ -547,3 +550,6 @@ GRANT EXECUTE ON FUNCTION
 	ms.access_session(),
 	ms.access_report(text, timestamptz, timestamptz)
 TO PUBLIC;
+
+-- a new ms.audit_log starts a new chain (a dropped log's head is set aside)
+SELECT ms._audit_new_log();
