@@ -28,8 +28,27 @@ BEGIN
 	LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', c.rel, c.conname);
 	END LOOP;
+	FOR c IN
+		SELECT i.inhrelid::pg_catalog.regclass AS rel
+		  FROM pg_catalog.pg_inherits i
+		 WHERE i.inhparent OPERATOR(pg_catalog.=) 'ms.points'::pg_catalog.regclass
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', c.rel);
+	END LOOP;
 END
 $$;
+
+-- row security without a policy: pg_read_all_data and pg_write_all_data
+-- see and write no row of ms's tables (the owner, whose rights the API
+-- runs with, is not subject to it)
+ALTER TABLE ms.orgs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.promotions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.grants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.points ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.raw_batches ENABLE ROW LEVEL SECURITY;
 
 COMMENT ON FUNCTION ms._caller() IS 'the role whose code called the current ms entry point (GetUserId() at entry)';
 
@@ -232,6 +251,8 @@ BEGIN
 		part, pg_catalog.format('%s_pkey', part),
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+	-- a partition read directly is subject to its own row security
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
 
 	-- The version's own index: see ms._create_version_index.  GiST is
 	-- built here, on the empty partition, and grows with it; msivf waits

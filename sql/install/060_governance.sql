@@ -197,6 +197,16 @@ COMMENT ON TABLE ms.points IS 'model store: points of every version, one partiti
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ms FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ms FROM PUBLIC;
+-- pg_read_all_data and pg_write_all_data act as if they held every table
+-- privilege, but they do not bypass row security: with it enabled and no
+-- policy, they see no row and write none.  The API runs as the tables'
+-- owner, whom row security does not apply to.
+ALTER TABLE ms.orgs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.promotions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.grants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ms.points ENABLE ROW LEVEL SECURITY;
 
 -- Governance state is data a DBA must not lose in pg_dump.
 SELECT pg_catalog.pg_extension_config_dump('ms.orgs', '');
@@ -674,6 +684,8 @@ BEGIN
 		part, pg_catalog.format('%s_pkey', part),
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+	-- a partition read directly is subject to its own row security
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
 
 	-- The version's own index: see ms._create_version_index.  GiST is
 	-- built here, on the empty partition, and grows with it; msivf waits

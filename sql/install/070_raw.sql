@@ -32,6 +32,7 @@ CREATE TABLE ms.audit_log (
 CREATE INDEX audit_log_org_at ON ms.audit_log (org, at);
 COMMENT ON TABLE ms.audit_log IS 'append-only, hash-chained record of raw-data access and governance actions';
 REVOKE ALL ON ms.audit_log FROM PUBLIC;
+ALTER TABLE ms.audit_log ENABLE ROW LEVEL SECURITY;	-- see ms.orgs
 SELECT pg_catalog.pg_extension_config_dump('ms.audit_log', '');
 
 CREATE FUNCTION ms._audit_log_guard() RETURNS trigger
@@ -106,6 +107,7 @@ ALTER SEQUENCE ms.raw_batches_batch_id_seq OWNED BY ms.raw_batches.batch_id;
 CREATE INDEX raw_batches_batch_id ON ms.raw_batches (batch_id);
 COMMENT ON TABLE ms.raw_batches IS 'raw data batches as LZ4 frames, keyed by (org, model, received_at)';
 REVOKE ALL ON ms.raw_batches FROM PUBLIC;
+ALTER TABLE ms.raw_batches ENABLE ROW LEVEL SECURITY;	-- see ms.orgs
 REVOKE ALL ON SEQUENCE ms.raw_batches_batch_id_seq FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('ms.raw_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.raw_batches_batch_id_seq', '');
