@@ -35,7 +35,9 @@
 --             only the granted label)
 --   promote   ms.promote, ms.rollback (with a label: only that label; a
 --             rollback needs it on both the current and the restored label)
---   raw_read  audited raw access (later)
+--   raw_read  audited raw access: ms.open_access / ms.read_batch of the
+--             model's batches (with a label, exactly that label's), and
+--             replay through a user processor, which sees the raw bytes
 --   admin     granted on a whole org only.  Grant and revoke within the
 --             org, create models in it, and every privilege above on all of
 --             its models EXCEPT raw_read: reading customers' raw data always
