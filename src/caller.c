@@ -31,7 +31,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "fmgr.h"
@@ -40,14 +44,23 @@
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "caller.h"
 #include "raw_store.h"
+
+static int	predates_entry_points = -1;	/* -1: not known yet */
+
+static Oid	legacy_caller(Oid uid);
+static void register_pg_proc_callback(void);
+static bool sql_predates_entry_points(void);
+static bool read_sql_predates_entry_points(void);
 
 PG_FUNCTION_INFO_V1(ms_entry);
 PG_FUNCTION_INFO_V1(ms_caller);
@@ -101,7 +114,7 @@ void
 ms_enter(MsCallerFrame *frame)
 {
 	GetUserIdAndSecContext(&frame->save_userid, &frame->save_sec_context);
-	frame->caller = frame->save_userid;
+	frame->caller = current_frame == NULL ? legacy_caller(frame->save_userid) : frame->save_userid;
 	frame->owner = ms_extension_owner();
 	frame->outer = current_frame;
 	current_frame = frame;
@@ -128,7 +141,83 @@ ms_current_caller(void)
 
 	if (current_frame != NULL && current_frame->owner == uid)
 		return current_frame->caller;
+	if (current_frame == NULL)
+		return legacy_caller(uid);
 	return uid;
+}
+
+/*
+ * The caller outside any frame, as the current user uid sees it.  That is
+ * uid, except under the SQL objects of a version before 0.4.0, still in
+ * place after this library was installed: their API functions are
+ * SECURITY DEFINER, so uid is their owner, which would make every caller
+ * privileged.  There the answer is theirs, the outer role, but not where
+ * that is known to be borrowed: in a security-restricted operation (the
+ * outer role of a superuser's ANALYZE is the superuser) nothing is allowed.
+ */
+static Oid
+legacy_caller(Oid uid)
+{
+	if (uid != ms_extension_owner() || !sql_predates_entry_points())
+		return uid;
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("machinesoup functions cannot be called in a security-restricted operation until the extension is updated"),
+				 errhint("Run ALTER EXTENSION machinesoup UPDATE.")));
+	return GetOuterUserId();
+}
+
+/*
+ * Are the installed SQL objects older than 0.4.0, the first version whose
+ * entry points are not SECURITY DEFINER?  Asked only outside any frame
+ * with the owner as a switched current user, which 0.4.0's objects never
+ * are; kept until pg_proc changes (an update replaces the functions).
+ */
+static bool
+sql_predates_entry_points(void)
+{
+	if (predates_entry_points < 0)
+	{
+		register_pg_proc_callback();
+		predates_entry_points = read_sql_predates_entry_points() ? 1 : 0;
+	}
+	return predates_entry_points == 1;
+}
+
+static bool
+read_sql_predates_entry_points(void)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		older = false;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("machinesoup"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+		{
+			char	   *v = TextDatumGetCString(d);
+			int			major = 0,
+						minor = 0;
+
+			if (sscanf(v, "%d.%d", &major, &minor) == 2)
+				older = major == 0 && minor < 4;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return older;
 }
 
 /*
@@ -151,13 +240,26 @@ entry_targets_forget(Datum arg, int cacheid, uint32 hashvalue)
 		hash_destroy(entry_targets);
 		entry_targets = NULL;
 	}
+	predates_entry_points = -1;
+}
+
+/* What is cached from pg_proc is forgotten when pg_proc changes. */
+static void
+register_pg_proc_callback(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, entry_targets_forget, (Datum) 0);
+		registered = true;
+	}
 }
 
 /* The body ms_entry runs for entry function entry: ms._<name>(same args). */
 static Oid
 entry_body(Oid entry)
 {
-	static bool callback_registered = false;
 	EntryTarget *target;
 	bool		found;
 	HeapTuple	tup;
@@ -166,11 +268,7 @@ entry_body(Oid entry)
 	List	   *qualified;
 	Oid			body;
 
-	if (!callback_registered)
-	{
-		CacheRegisterSyscacheCallback(PROCOID, entry_targets_forget, (Datum) 0);
-		callback_registered = true;
-	}
+	register_pg_proc_callback();
 	if (entry_targets == NULL)
 	{
 		HASHCTL		ctl;

@@ -67,7 +67,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION machinesoup');
 my $fresh_schema = schema_of('fresh');
 
-$node->safe_psql('postgres', 'CREATE ROLE regress_up_app; CREATE ROLE regress_up_sci');
+$node->safe_psql('postgres', 'CREATE ROLE regress_up_app; CREATE ROLE regress_up_sci; CREATE ROLE regress_up_nobody');
 
 # what a database in use holds, built with the oldest API (0.1.0)
 my $workload = q{
@@ -154,6 +154,45 @@ for my $version (@released)
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, "CREATE EXTENSION machinesoup VERSION '$version'");
 	$node->safe_psql($db, $workload);
+
+	# Between installing this library and ALTER EXTENSION UPDATE, the old
+	# SQL objects' definer functions run as the owner: no caller may become
+	# privileged through them, and code run in a security-restricted
+	# operation cannot borrow the authority of whoever runs it.
+	my ($rc, $out, $err) = $node->psql($db,
+		q{SET ROLE regress_up_app; SELECT ms.grant('regress_up_app', 'admin', 'acme');});
+	like($err, qr/permission denied to grant privileges in organization "acme"/,
+		"$version: before the update, a role without admin cannot grant");
+	($rc, $out, $err) = $node->psql($db,
+		q{SET ROLE regress_up_nobody; SELECT count(*) FROM ms.knn('acme', 'geo', '[0,0]', 1);});
+	like($err, qr/permission denied/, "$version: before the update, a role without a grant cannot query");
+	($rc, $out, $err) = $node->psql($db,
+		q{SET ROLE regress_up_nobody; SELECT ms.open_access('acme', 'geo', 'curious');});
+	like($err, qr/permission denied/, "$version: before the update, a role without raw_read opens no session");
+	$node->safe_psql($db, q{
+CREATE SCHEMA up AUTHORIZATION regress_up_app;
+SET ROLE regress_up_app;
+CREATE FUNCTION up.up_grab(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+$$BEGIN
+	BEGIN PERFORM ms.grant('regress_up_app', 'admin', 'acme'); EXCEPTION WHEN others THEN NULL; END;
+	RETURN x;
+END$$;
+CREATE TABLE up.up_trap (x int);
+INSERT INTO up.up_trap SELECT generate_series(1, 10);
+RESET ROLE;
+});
+	$node->safe_psql($db, q{
+SET ROLE regress_up_app;
+CREATE INDEX up_trap_grab ON up.up_trap (up.up_grab(x));
+RESET ROLE;
+ANALYZE up.up_trap;
+REINDEX TABLE up.up_trap;
+});
+	is($node->safe_psql($db,
+		q{SELECT count(*) FROM ms.grants WHERE role = 'regress_up_app'::regrole AND privilege = 'admin'}),
+		'0', "$version: before the update, an index expression under CREATE INDEX, a superuser's ANALYZE or REINDEX grants nothing");
+	$node->safe_psql($db, 'DROP SCHEMA up CASCADE');
+
 	my $before = $node->safe_psql($db, $answers);
 	note "answers at $version:\n$before";
 	$node->safe_psql($db, 'ALTER EXTENSION machinesoup UPDATE');
