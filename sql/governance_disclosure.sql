@@ -115,6 +115,20 @@ SET ROLE regress_mo_sp;
 SELECT regress_mo_oracle($$SELECT count(*) FROM ms.knn('oc', 'm', '[0,0]', 1, %L)$$);
 RESET ROLE;
 
+-- Replaying another label's batches into one's own label takes stage on
+-- that label too: stage on v1 alone reads none of v2's data through v1's
+-- points, and learns nothing of which labels exist.
+SELECT ms.ingest('oc', 'm', convert_to(E'5,5,5\n', 'UTF8'), 'v2') IS NOT NULL AS ingested;
+SET ROLE regress_mo_s1;
+SELECT regress_mo_oracle($$SELECT ms.replay('oc', 'm', 'v1', NULL, NULL, %L)$$);
+SELECT point_id FROM ms.knn('oc', 'm', '[5,5]', 5, 'v1');
+SELECT ms.replay('oc', 'm', 'v1', NULL, NULL, 'v1');		-- its own batches (none)
+RESET ROLE;
+SET ROLE regress_mo_sp;
+SELECT ms.replay('oc', 'm', 'v1', NULL, NULL, 'v2');
+SELECT point_id FROM ms.knn('oc', 'm', '[5,5]', 5, 'v1');
+RESET ROLE;
+
 -- A rollback from v1 would restore v0: a role holding promote on v1 alone
 -- is refused without learning which label that is; one that may see every
 -- label is told.
@@ -173,7 +187,10 @@ SELECT regress_mo_try($$SELECT ms.open_access('oc', 'm', 'ticket 2')$$);
 RESET ROLE;
 SELECT action, role, org, model, label, reason FROM ms.audit_log WHERE id > :audit_before ORDER BY id;
 
--- clean up
+-- clean up (raw_store names batches by id: the sequence goes back)
+DELETE FROM ms.raw_batches WHERE org = 'oc';
+SELECT setval('ms.raw_batches_batch_id_seq', coalesce(max(batch_id), 0) + 1, false) IS NOT NULL AS reset
+  FROM ms.raw_batches;
 DELETE FROM ms.grants WHERE org = 'oc';
 DROP ROLE regress_mo_admin, regress_mo_q1, regress_mo_qm, regress_mo_i1, regress_mo_s1,
 	regress_mo_p1, regress_mo_r1, regress_mo_sp, regress_mo_none, regress_mo_fowner,

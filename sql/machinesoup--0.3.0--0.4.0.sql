@@ -1076,6 +1076,65 @@ CREATE OR REPLACE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 
 
+-- ms.replay from another label needs stage on that label as well
+CREATE OR REPLACE FUNCTION ms._replay(org text, model text, label text, since timestamptz,
+						   until timestamptz, from_label text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	b			record;
+	v			record;
+	source		text;
+	n			bigint := 0;
+BEGIN
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true, 'replay into') a;
+	-- the label's own batches, unless another label is named
+	source := coalesce(from_label, r.label);
+	PERFORM ms._check_ident('label', source);
+	-- Another label's batches become this label's points, which the caller
+	-- reads: it needs stage on that label too (a grant on this label alone
+	-- must not reach another's data, nor learn which labels exist).
+	IF source OPERATOR(pg_catalog.<>) r.label THEN
+		PERFORM ms._resolve(p_org, p_model, source, 'stage', true, 'replay batches of');
+	END IF;
+	SELECT vv.processor, vv.processor_digest INTO v FROM ms.versions vv
+	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
+	-- A user processor sees the raw bytes and can copy them into payloads
+	-- that stage then reads back: replaying through one is reading raw
+	-- data, and needs what reading does.  (A built-in parser yields only
+	-- points, which stage may read anyway.)
+	IF NOT ms._is_builtin_processor(v.processor) THEN
+		PERFORM ms._require_raw_network();
+		PERFORM ms._resolve(p_org, p_model, source, 'raw_read', false, 'replay raw data of');
+	END IF;
+	-- only this model's batches of the source label: never another
+	-- model's or org's; each is on the record before it is read
+	FOR b IN
+		SELECT rb.batch_id, rb.raw_bytes, rb.frame FROM ms.raw_batches rb
+		 WHERE rb.org OPERATOR(pg_catalog.=) p_org AND rb.model OPERATOR(pg_catalog.=) p_model
+		   AND rb.label OPERATOR(pg_catalog.=) source
+		   AND (since IS NULL OR rb.received_at OPERATOR(pg_catalog.>=) since)
+		   AND (until IS NULL OR rb.received_at OPERATOR(pg_catalog.<) until)
+		 ORDER BY rb.received_at, rb.batch_id
+	LOOP
+		PERFORM ms._audit('replay', p_org, p_model, r.label, b.batch_id,
+						  pg_catalog.format('batch of label %s through %s', source,
+											coalesce(v.processor::pg_catalog.text, 'ms.proc_csv(bytea,integer)')));
+		PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric,
+								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id),
+								  v.processor_digest);
+		n := n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, on from_label too, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
+
 -- every function's privileges as a fresh install leaves them
 REVOKE ALL ON FUNCTION ms._authorise(text, text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ms FROM PUBLIC;
