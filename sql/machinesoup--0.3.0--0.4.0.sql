@@ -945,6 +945,217 @@ GRANT EXECUTE ON FUNCTION ms.access_session() TO PUBLIC;
 ALTER FUNCTION ms.read_batch(bigint) SECURITY INVOKER;
 ALTER FUNCTION ms.close_access() SECURITY INVOKER;
 
+-- What errors disclose (issue 12, "smaller ones"): to a role that may not
+-- see every label of a model, a label that does not exist gets the refusal
+-- of one it holds no grant on (ms._resolve; ms.knn and ms._authorise in
+-- C); ms.rollback does not name the label it would restore to such a role;
+-- the processor drop guard names the org, model and label only to a role
+-- that may see that label, so it becomes an entry point (ms_entry running
+-- ms.__processor_drop_guard as the owner) instead of SECURITY DEFINER.
+CREATE OR REPLACE FUNCTION ms._resolve(p_org text, p_model text, p_label text,
+							p_privilege text, p_need_version boolean,
+							p_action text DEFAULT NULL)
+RETURNS TABLE (visible boolean, all_labels boolean, allowed boolean,
+			   dims integer, metric text, default_label text,
+			   label text, version_id bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r			record;
+	privileged	boolean := ms._is_privileged();
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	PERFORM ms._check_ident('model', p_model);
+	IF p_label IS NOT NULL THEN
+		PERFORM ms._check_ident('label', p_label);
+	END IF;
+
+	SELECT * INTO r FROM ms._access(ms._caller()::pg_catalog.oid, privileged,
+									p_org, p_model, p_label, p_privilege) a;
+	IF NOT FOUND OR NOT r.visible THEN
+		IF privileged THEN
+			RAISE EXCEPTION 'model "%/%" does not exist', p_org, p_model
+				USING ERRCODE = '42704';
+		END IF;
+		RAISE EXCEPTION 'permission denied for model "%/%"', p_org, p_model
+			USING ERRCODE = '42501';
+	END IF;
+	IF p_need_version AND r.version_id IS NULL THEN
+		IF p_label IS NULL THEN
+			RAISE EXCEPTION 'model "%/%" has no default label', p_org, p_model
+				USING ERRCODE = '55000',
+					  HINT = 'Name a label, or make one the default with ms.promote().';
+		ELSIF r.all_labels OR r.allowed THEN
+			-- it may see every label, or would be allowed on any label
+			RAISE EXCEPTION 'label "%" of model "%/%" does not exist', p_label, p_org, p_model
+				USING ERRCODE = '42704';
+		END IF;
+		-- Anyone else gets the refusal of a label that exists but is not
+		-- granted, below: the error tells it nothing about which labels exist.
+	END IF;
+	IF (p_need_version AND r.version_id IS NULL)
+	   OR (p_privilege IS NOT NULL AND NOT r.allowed) THEN
+		RAISE EXCEPTION 'permission denied to % label "%" of model "%/%"',
+			coalesce(p_action, p_privilege, 'use'), coalesce(p_label, r.default_label), p_org, p_model
+			USING ERRCODE = '42501';
+	END IF;
+	visible := r.visible;
+	all_labels := r.all_labels;
+	allowed := r.allowed;
+	dims := r.dims;
+	metric := r.metric;
+	default_label := r.default_label;
+	label := r.label;
+	version_id := r.version_id;
+	RETURN NEXT;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION ms._rollback(org text, model text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	r			record;
+	cur			text;
+	state		bigint;
+	prev_label	text;
+	prev_previous bigint;
+BEGIN
+	-- A rollback demotes the current default and promotes the previous one:
+	-- it needs promote on both.  Checked before the history is looked at,
+	-- with the same error as for a model that does not exist.
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, NULL, 'promote', false, 'roll back from') a;
+
+	SELECT m.default_label INTO cur FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model
+	   FOR UPDATE;
+	-- the latest row established the current state; its "previous" the one before
+	SELECT h.previous INTO state FROM ms.promotions h
+	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model
+	 ORDER BY h.promotion_id DESC LIMIT 1;
+	SELECT h.to_label, h.previous INTO prev_label, prev_previous FROM ms.promotions h
+	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model
+	   AND h.promotion_id OPERATOR(pg_catalog.=) state;
+	IF prev_label IS NULL THEN
+		RAISE EXCEPTION 'model "%/%" has no earlier default label to roll back to', p_org, p_model
+			USING ERRCODE = '55000';
+	END IF;
+	-- The label to restore is named only to a caller that may see every
+	-- label: to one holding promote on the current label alone, the
+	-- refusal must not say which label came before.
+	BEGIN
+		PERFORM ms._resolve(p_org, p_model, prev_label, 'promote', true, 'roll back to');
+	EXCEPTION WHEN insufficient_privilege THEN
+		IF r.all_labels THEN
+			RAISE;
+		END IF;
+		RAISE EXCEPTION 'permission denied to roll back model "%/%"', p_org, p_model
+			USING ERRCODE = '42501',
+				  DETAIL = 'A rollback needs promote on the label it restores as well.';
+	END;
+
+	INSERT INTO ms.promotions (org, model, action, from_label, to_label, previous, who)
+		VALUES (p_org, p_model, 'rollback', cur, prev_label, prev_previous, ms._caller_name());
+	UPDATE ms.models m SET default_label = prev_label
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	RETURN prev_label;
+END
+$$;
+
+CREATE FUNCTION ms.__processor_drop_guard() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r	record;
+BEGIN
+	SELECT v.org, v.model, v.label, d.object_identity,
+		   ms._is_privileged() OR EXISTS (
+			SELECT 1 FROM pg_catalog.unnest('{query,ingest,stage,promote,raw_read}'::pg_catalog.text[]) p,
+				 LATERAL ms._access(ms._caller()::pg_catalog.oid, false, v.org, v.model, v.label, p) a
+			 WHERE a.all_labels OR a.allowed) AS may_see
+	  INTO r
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	  JOIN ms.versions v ON v.processor::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+	 ORDER BY 5 DESC, v.version_id LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF r.may_see THEN
+		RAISE EXCEPTION 'cannot drop function % because it is the processor of label "%" of model "%/%"',
+			r.object_identity, r.label, r.org, r.model
+			USING ERRCODE = '2BP01',
+				  HINT = 'Give the version another processor with ms.set_processor() first.';
+	END IF;
+	RAISE EXCEPTION 'cannot drop function % because it is the processor of a model version',
+		r.object_identity
+		USING ERRCODE = '2BP01',
+			  HINT = 'An administrator of the organization using it must give the version another processor first.';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
+
+
+-- ms.replay from another label needs stage on that label as well
+CREATE OR REPLACE FUNCTION ms._replay(org text, model text, label text, since timestamptz,
+						   until timestamptz, from_label text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	b			record;
+	v			record;
+	source		text;
+	n			bigint := 0;
+BEGIN
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true, 'replay into') a;
+	-- the label's own batches, unless another label is named
+	source := coalesce(from_label, r.label);
+	PERFORM ms._check_ident('label', source);
+	-- Another label's batches become this label's points, which the caller
+	-- reads: it needs stage on that label too (a grant on this label alone
+	-- must not reach another's data, nor learn which labels exist).
+	IF source OPERATOR(pg_catalog.<>) r.label THEN
+		PERFORM ms._resolve(p_org, p_model, source, 'stage', true, 'replay batches of');
+	END IF;
+	SELECT vv.processor, vv.processor_digest INTO v FROM ms.versions vv
+	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
+	-- A user processor sees the raw bytes and can copy them into payloads
+	-- that stage then reads back: replaying through one is reading raw
+	-- data, and needs what reading does.  (A built-in parser yields only
+	-- points, which stage may read anyway.)
+	IF NOT ms._is_builtin_processor(v.processor) THEN
+		PERFORM ms._require_raw_network();
+		PERFORM ms._resolve(p_org, p_model, source, 'raw_read', false, 'replay raw data of');
+	END IF;
+	-- only this model's batches of the source label: never another
+	-- model's or org's; each is on the record before it is read
+	FOR b IN
+		SELECT rb.batch_id, rb.raw_bytes, rb.frame FROM ms.raw_batches rb
+		 WHERE rb.org OPERATOR(pg_catalog.=) p_org AND rb.model OPERATOR(pg_catalog.=) p_model
+		   AND rb.label OPERATOR(pg_catalog.=) source
+		   AND (since IS NULL OR rb.received_at OPERATOR(pg_catalog.>=) since)
+		   AND (until IS NULL OR rb.received_at OPERATOR(pg_catalog.<) until)
+		 ORDER BY rb.received_at, rb.batch_id
+	LOOP
+		PERFORM ms._audit('replay', p_org, p_model, r.label, b.batch_id,
+						  pg_catalog.format('batch of label %s through %s', source,
+											coalesce(v.processor::pg_catalog.text, 'ms.proc_csv(bytea,integer)')));
+		PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric,
+								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id),
+								  v.processor_digest);
+		n := n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, on from_label too, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
+
 -- every function's privileges as a fresh install leaves them
 REVOKE ALL ON FUNCTION ms._authorise(text, text, text, text, text) FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ms FROM PUBLIC;

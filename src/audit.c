@@ -1026,7 +1026,8 @@ int64
 ms_audit_write(const AuditRecord *rec)
 {
 	AuditSlot	local;
-	AuditSlot  *slot = NULL;
+	/* set to NULL inside PG_TRY and read in PG_CATCH: volatile */
+	AuditSlot  *volatile slot = NULL;
 	Latch	   *wake = NULL;
 	bool		need_start = false;
 	bool		db_full = false;
@@ -1598,7 +1599,7 @@ flush_suppressed(Oid dboid, MemoryContext workctx)
 {
 	static AuditSlot batch[AUDIT_BATCH];
 	int64		ids[AUDIT_BATCH];
-	int			n = 0;
+	volatile int n = 0;			/* read in PG_CATCH */
 	TimestampTz now = GetCurrentTimestamp();
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
@@ -1719,7 +1720,7 @@ process_pending(Oid dboid, MemoryContext workctx)
 	static AuditSlot batch[AUDIT_BATCH];
 	int			idx[AUDIT_BATCH];
 	int64		ids[AUDIT_BATCH];
-	int			n;
+	volatile int n;				/* read in PG_CATCH */
 
 	while ((n = take_pending(dboid, batch, idx)) > 0)
 	{

@@ -515,15 +515,17 @@ authorise(const char *org, const char *model, const char *label,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("model \"%s/%s\" has no default label", org, model),
 					 errhint("Name a label, or make one the default with ms.promote().")));
-		if (e.all_labels)
+		/* it may see every label, or would be allowed on any label */
+		if (e.all_labels || e.allowed)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("label \"%s\" of model \"%s/%s\" does not exist", label, org, model)));
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for label \"%s\" of model \"%s/%s\"", label, org, model)));
+		/*
+		 * Anyone else gets the refusal of a label that exists but is not
+		 * granted: the error tells it nothing about which labels exist.
+		 */
 	}
-	if (!e.allowed)
+	if (!e.has_version || !e.allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to %s label \"%s\" of model \"%s/%s\"",

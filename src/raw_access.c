@@ -725,6 +725,17 @@ open_access_as_owner(PG_FUNCTION_ARGS)
 		text_to_cstring(PG_GETARG_TEXT_PP(3)) : NULL;
 	bool		blank = true;
 
+	/*
+	 * Malformed names are bad input, not an access attempt to record: the
+	 * error of any other entry point for them, before anything is audited.
+	 */
+	DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("org"),
+						CStringGetTextDatum(org));
+	DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("model"),
+						CStringGetTextDatum(model));
+	if (label)
+		DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("label"),
+							CStringGetTextDatum(label));
 	for (const char *p = reason; *p; p++)
 		if (!isspace((unsigned char) *p))
 			blank = false;
@@ -738,10 +749,6 @@ open_access_as_owner(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("reason is too long"),
 				 errdetail("At most %d bytes are kept.", AUDIT_REASON_MAX)));
-	/* a malformed label is bad input, not an access attempt to record */
-	if (label)
-		DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("label"),
-							CStringGetTextDatum(label));
 	ms_audit_require();
 	require_access(org, model, label, reason, "refuse_access", false, 0);
 

@@ -319,7 +319,8 @@ $$;
 
 -- Resolve (org, model, label) for an action and raise unless the caller
 -- may perform it.  Raises the same 42501 text for a model that does not
--- exist and one the caller may not see.  p_action names the action in
+-- exist and one the caller may not see, and, to a caller that may not see
+-- every label, for a label that does not exist and one it holds no grant on.  p_action names the action in
 -- messages ("query", "stage", ...); p_need_version: the label must exist.
 -- (ms.knn and friends do the same in C, src/governance.c.)
 CREATE FUNCTION ms._resolve(p_org text, p_model text, p_label text,
@@ -354,16 +355,18 @@ BEGIN
 			RAISE EXCEPTION 'model "%/%" has no default label', p_org, p_model
 				USING ERRCODE = '55000',
 					  HINT = 'Name a label, or make one the default with ms.promote().';
-		ELSIF r.all_labels THEN
+		ELSIF r.all_labels OR r.allowed THEN
+			-- it may see every label, or would be allowed on any label
 			RAISE EXCEPTION 'label "%" of model "%/%" does not exist', p_label, p_org, p_model
 				USING ERRCODE = '42704';
 		END IF;
-		RAISE EXCEPTION 'permission denied for label "%" of model "%/%"', p_label, p_org, p_model
-			USING ERRCODE = '42501';
+		-- Anyone else gets the refusal of a label that exists but is not
+		-- granted, below: the error tells it nothing about which labels exist.
 	END IF;
-	IF p_privilege IS NOT NULL AND NOT r.allowed THEN
+	IF (p_need_version AND r.version_id IS NULL)
+	   OR (p_privilege IS NOT NULL AND NOT r.allowed) THEN
 		RAISE EXCEPTION 'permission denied to % label "%" of model "%/%"',
-			coalesce(p_action, p_privilege), coalesce(p_label, r.default_label), p_org, p_model
+			coalesce(p_action, p_privilege, 'use'), coalesce(p_label, r.default_label), p_org, p_model
 			USING ERRCODE = '42501';
 	END IF;
 	visible := r.visible;
@@ -733,24 +736,43 @@ COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the
 -- is a version's processor is refused, as for any other dependency.
 -- (DROP EXTENSION is not watched: dropping this extension drops ms.versions
 -- itself, and another extension's processors are rarely dropped alone.)
-CREATE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The role dropping it may be no member of the org using it (the owner of
+-- the schema it is in, or its owner after a revoke), so the error names the
+-- org, model and label only to a role that may see that label.  Hence an
+-- entry point (ms_entry, running ms.__processor_drop_guard as the owner)
+-- rather than a SECURITY DEFINER function: it knows who drops.
+CREATE FUNCTION ms.__processor_drop_guard() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	r	record;
 BEGIN
-	SELECT v.org, v.model, v.label, d.object_identity INTO r
+	SELECT v.org, v.model, v.label, d.object_identity,
+		   ms._is_privileged() OR EXISTS (
+			SELECT 1 FROM pg_catalog.unnest('{query,ingest,stage,promote,raw_read}'::pg_catalog.text[]) p,
+				 LATERAL ms._access(ms._caller()::pg_catalog.oid, false, v.org, v.model, v.label, p) a
+			 WHERE a.all_labels OR a.allowed) AS may_see
+	  INTO r
 	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
 	  JOIN ms.versions v ON v.processor::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid
 	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-	 ORDER BY v.version_id LIMIT 1;
-	IF FOUND THEN
+	 ORDER BY 5 DESC, v.version_id LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF r.may_see THEN
 		RAISE EXCEPTION 'cannot drop function % because it is the processor of label "%" of model "%/%"',
 			r.object_identity, r.label, r.org, r.model
 			USING ERRCODE = '2BP01',
 				  HINT = 'Give the version another processor with ms.set_processor() first.';
 	END IF;
+	RAISE EXCEPTION 'cannot drop function % because it is the processor of a model version',
+		r.object_identity
+		USING ERRCODE = '2BP01',
+			  HINT = 'An administrator of the organization using it must give the version another processor first.';
 END
 $$;
+CREATE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
 	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION ms._processor_drop_guard();
@@ -805,6 +827,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p_org		text := org;
 	p_model		text := model;
+	r			record;
 	cur			text;
 	state		bigint;
 	prev_label	text;
@@ -813,7 +836,7 @@ BEGIN
 	-- A rollback demotes the current default and promotes the previous one:
 	-- it needs promote on both.  Checked before the history is looked at,
 	-- with the same error as for a model that does not exist.
-	PERFORM ms._resolve(p_org, p_model, NULL, 'promote', false, 'roll back from');
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, NULL, 'promote', false, 'roll back from') a;
 
 	SELECT m.default_label INTO cur FROM ms.models m
 	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model
@@ -829,7 +852,19 @@ BEGIN
 		RAISE EXCEPTION 'model "%/%" has no earlier default label to roll back to', p_org, p_model
 			USING ERRCODE = '55000';
 	END IF;
-	PERFORM ms._resolve(p_org, p_model, prev_label, 'promote', true, 'roll back to');
+	-- The label to restore is named only to a caller that may see every
+	-- label: to one holding promote on the current label alone, the
+	-- refusal must not say which label came before.
+	BEGIN
+		PERFORM ms._resolve(p_org, p_model, prev_label, 'promote', true, 'roll back to');
+	EXCEPTION WHEN insufficient_privilege THEN
+		IF r.all_labels THEN
+			RAISE;
+		END IF;
+		RAISE EXCEPTION 'permission denied to roll back model "%/%"', p_org, p_model
+			USING ERRCODE = '42501',
+				  DETAIL = 'A rollback needs promote on the label it restores as well.';
+	END;
 
 	INSERT INTO ms.promotions (org, model, action, from_label, to_label, previous, who)
 		VALUES (p_org, p_model, 'rollback', cur, prev_label, prev_previous, ms._caller_name());

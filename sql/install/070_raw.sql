@@ -346,6 +346,12 @@ BEGIN
 	-- the label's own batches, unless another label is named
 	source := coalesce(from_label, r.label);
 	PERFORM ms._check_ident('label', source);
+	-- Another label's batches become this label's points, which the caller
+	-- reads: it needs stage on that label too (a grant on this label alone
+	-- must not reach another's data, nor learn which labels exist).
+	IF source OPERATOR(pg_catalog.<>) r.label THEN
+		PERFORM ms._resolve(p_org, p_model, source, 'stage', true, 'replay batches of');
+	END IF;
 	SELECT vv.processor, vv.processor_digest INTO v FROM ms.versions vv
 	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
 	-- A user processor sees the raw bytes and can copy them into payloads
@@ -381,7 +387,7 @@ CREATE FUNCTION ms.replay(org text, model text, label text, since timestamptz DE
 						  until timestamptz DEFAULT NULL, from_label text DEFAULT NULL)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
-COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
+COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, on from_label too, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
 
 -- Audited access sessions (src/raw_access.c).
 
