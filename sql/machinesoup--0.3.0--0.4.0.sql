@@ -343,45 +343,6 @@ CREATE OR REPLACE FUNCTION ms.promote(org text, model text, label text) RETURNS 
 
 COMMENT ON FUNCTION ms.promote(text, text, text) IS 'make the label the default of the model (needs promote)';
 
-CREATE OR REPLACE FUNCTION ms._rollback(org text, model text) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	p_org		text := org;
-	p_model		text := model;
-	cur			text;
-	state		bigint;
-	prev_label	text;
-	prev_previous bigint;
-BEGIN
-	-- A rollback demotes the current default and promotes the previous one:
-	-- it needs promote on both.  Checked before the history is looked at,
-	-- with the same error as for a model that does not exist.
-	PERFORM ms._resolve(p_org, p_model, NULL, 'promote', false, 'roll back from');
-
-	SELECT m.default_label INTO cur FROM ms.models m
-	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model
-	   FOR UPDATE;
-	-- the latest row established the current state; its "previous" the one before
-	SELECT h.previous INTO state FROM ms.promotions h
-	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model
-	 ORDER BY h.promotion_id DESC LIMIT 1;
-	SELECT h.to_label, h.previous INTO prev_label, prev_previous FROM ms.promotions h
-	 WHERE h.org OPERATOR(pg_catalog.=) p_org AND h.model OPERATOR(pg_catalog.=) p_model
-	   AND h.promotion_id OPERATOR(pg_catalog.=) state;
-	IF prev_label IS NULL THEN
-		RAISE EXCEPTION 'model "%/%" has no earlier default label to roll back to', p_org, p_model
-			USING ERRCODE = '55000';
-	END IF;
-	PERFORM ms._resolve(p_org, p_model, prev_label, 'promote', true, 'roll back to');
-
-	INSERT INTO ms.promotions (org, model, action, from_label, to_label, previous, who)
-		VALUES (p_org, p_model, 'rollback', cur, prev_label, prev_previous, ms._caller_name());
-	UPDATE ms.models m SET default_label = prev_label
-	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
-	RETURN prev_label;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION ms.rollback(org text, model text) RETURNS text
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 
@@ -710,62 +671,12 @@ RETURNS bigint
 
 COMMENT ON FUNCTION ms.ingest(text, text, bytea, text) IS 'store a raw batch (LZ4) and process it into the version''s points (needs ingest)';
 
-CREATE OR REPLACE FUNCTION ms._replay(org text, model text, label text, since timestamptz,
-						   until timestamptz, from_label text)
-RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	p_org		text := org;
-	p_model		text := model;
-	p_label		text := label;
-	r			record;
-	b			record;
-	v			record;
-	source		text;
-	n			bigint := 0;
-BEGIN
-	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true, 'replay into') a;
-	-- the label's own batches, unless another label is named
-	source := coalesce(from_label, r.label);
-	PERFORM ms._check_ident('label', source);
-	SELECT vv.processor, vv.processor_digest INTO v FROM ms.versions vv
-	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
-	-- A user processor sees the raw bytes and can copy them into payloads
-	-- that stage then reads back: replaying through one is reading raw
-	-- data, and needs what reading does.  (A built-in parser yields only
-	-- points, which stage may read anyway.)
-	IF NOT ms._is_builtin_processor(v.processor) THEN
-		PERFORM ms._require_raw_network();
-		PERFORM ms._resolve(p_org, p_model, source, 'raw_read', false, 'replay raw data of');
-	END IF;
-	-- only this model's batches of the source label: never another
-	-- model's or org's; each is on the record before it is read
-	FOR b IN
-		SELECT rb.batch_id, rb.raw_bytes, rb.frame FROM ms.raw_batches rb
-		 WHERE rb.org OPERATOR(pg_catalog.=) p_org AND rb.model OPERATOR(pg_catalog.=) p_model
-		   AND rb.label OPERATOR(pg_catalog.=) source
-		   AND (since IS NULL OR rb.received_at OPERATOR(pg_catalog.>=) since)
-		   AND (until IS NULL OR rb.received_at OPERATOR(pg_catalog.<) until)
-		 ORDER BY rb.received_at, rb.batch_id
-	LOOP
-		PERFORM ms._audit('replay', p_org, p_model, r.label, b.batch_id,
-						  pg_catalog.format('batch of label %s through %s', source,
-											coalesce(v.processor::pg_catalog.text, 'ms.proc_csv(bytea,integer)')));
-		PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric,
-								  ms._lz4_decode(b.frame, b.raw_bytes, b.batch_id),
-								  v.processor_digest);
-		n := n OPERATOR(pg_catalog.+) 1;
-	END LOOP;
-	RETURN n;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION ms.replay(org text, model text, label text, since timestamptz DEFAULT NULL,
 						  until timestamptz DEFAULT NULL, from_label text DEFAULT NULL)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 
-COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
+COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, on from_label too, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
 
 CREATE OR REPLACE FUNCTION ms._called_from(p_functions text) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
