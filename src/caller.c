@@ -11,7 +11,9 @@
  * another role's ingest), GetUserId() is the role whose code it is, and
  * GetOuterUserId() is the role it is run for.  Judging by the outer role
  * would let that code borrow the outer role's grants (the CVE-2022-1552
- * class), so nothing in the extension asks GetOuterUserId().
+ * class), so nothing in the extension asks GetOuterUserId(), but for one
+ * transition: the SQL objects of a version before 0.4.0 still in place
+ * under this library (see legacy_caller).
  *
  * So the public ms.* functions are not SECURITY DEFINER: a definer
  * function cannot learn who called it.  Each is an invoker-rights C
