@@ -468,18 +468,31 @@ session_switch('at_pool', 'SET ROLE at_outsider', 'ticket 62');
 session_switch('at_beta_reader', 'DISCARD ALL', 'ticket 63');
 
 # --- 7. the audit chain ------------------------------------------------------------
+# Roles holding table privileges (pg_write_all_data, explicit grants): the
+# writer-only guard refuses their INSERT; row security hides every row from
+# their UPDATE and DELETE, which change nothing; once they also bypass row
+# security, the append-only triggers refuse those.
+my $forge = q{INSERT INTO ms.audit_log (id, at, role, pid, action, org, reason, hash)
+		  VALUES (1000000, now(), 'at_producer', 1, 'grant', 'acme', 'forged', '\x00')};
+my @edits = (q{UPDATE ms.audit_log SET reason = 'edited'}, q{DELETE FROM ms.audit_log});
+my $log_digest = q{SELECT count(*) || ':' || md5(string_agg(a::text, ',' ORDER BY id)) FROM ms.audit_log a};
 for my $editor ('at_table_writer', 'at_log_editor')
 {
-	for my $edit (
-		q{INSERT INTO ms.audit_log (id, at, role, pid, action, org, reason, hash)
-		  VALUES (1000000, now(), 'at_producer', 1, 'grant', 'acme', 'forged', '\x00')},
-		q{UPDATE ms.audit_log SET reason = 'edited'},
-		q{DELETE FROM ms.audit_log})
+	refused($editor, $forge, 'ms.audit_log is append-only', "7: $editor: INSERT refused");
+	my $before = ask($log_digest);
+	for my $edit (@edits)
 	{
-		refused($editor, $edit, 'ms.audit_log is append-only',
-			"7: $editor: " . (split / /, $edit)[0] . ' refused');
+		allowed($editor, $edit, "7: $editor: " . (split / /, $edit)[0] . ' sees no row');
 	}
+	is(ask($log_digest), $before, "7: $editor: the log is unchanged");
 }
+ask('ALTER ROLE at_log_editor BYPASSRLS');
+for my $edit (@edits)
+{
+	refused('at_log_editor', $edit, 'ms.audit_log is append-only',
+		'7: at_log_editor with BYPASSRLS: ' . (split / /, $edit)[0] . ' refused');
+}
+ask('ALTER ROLE at_log_editor NOBYPASSRLS');
 
 # (a row forged above would confound what follows: it goes)
 ask(q{SET session_replication_role = replica; DELETE FROM ms.audit_log WHERE id = 1000000});
@@ -567,6 +580,14 @@ CREATE INDEX items_idx ON at_tenant.items USING msivf (emb vec_l2_ops) WITH (lis
 SELECT 'at_tenant.items_idx'::regclass::oid});
 refused('at_outsider', "SELECT dims FROM msivf_index_info(${index}::regclass)",
 	'permission denied for table items', "8: msivf_index_info on another tenant's index is refused");
+# pg_read_all_data holds SELECT on every table, not BYPASSRLS: no org's raw
+# batch, point, grant or audit row reaches it
+su('CREATE ROLE at_table_reader LOGIN IN ROLE pg_read_all_data');
+is(allowed('at_table_reader', q{
+SELECT (SELECT count(*) FROM ms.raw_batches) + (SELECT count(*) FROM ms.points)
+	   + (SELECT count(*) FROM ms.grants) + (SELECT count(*) FROM ms.audit_log)},
+	'8: a pg_read_all_data role reads the ms tables'),
+	'0', '8: and sees no row of them');
 
 # --- 10. read_batch of another org's batch -----------------------------------------
 my $big = su(q{
