@@ -105,6 +105,15 @@ SELECT ms._caller();
 SELECT ms._is_privileged();
 RESET ROLE;
 
+-- the owner the entry points switch to is schema ms's owner, kept per
+-- backend: it follows an owner change at once, and the rollback of one
+SELECT ms._role_is_privileged('gc_tenant'::regrole);
+BEGIN;
+ALTER SCHEMA ms OWNER TO gc_tenant;
+SELECT ms._role_is_privileged('gc_tenant'::regrole);
+ROLLBACK;
+SELECT ms._role_is_privileged('gc_tenant'::regrole);
+
 -- pg_read_all_data and pg_write_all_data hold every table privilege, but
 -- not BYPASSRLS: ms's tables have row security and no policy, so they see
 -- no row of any org and write none

@@ -73,17 +73,48 @@ PG_FUNCTION_INFO_V1(ms_role_is_privileged);
 static MsCallerFrame *current_frame = NULL;
 
 /*
+ * The extension's owner, as last read from the catalog, and whether that
+ * reading still stands: every pg_namespace change (ALTER SCHEMA ms OWNER,
+ * REASSIGN OWNED, DROP/CREATE EXTENSION, a cache reset) clears it, at the
+ * same moments as it would drop the syscache entries the reading came from.
+ */
+static Oid	owner_cached = InvalidOid;
+static bool owner_cache_valid = false;
+
+static void
+owner_cache_forget(Datum arg, int cacheid, uint32 hashvalue)
+{
+	owner_cache_valid = false;
+}
+
+/*
  * The extension's owner, read as the owner of schema ms, which the
  * extension script creates (REASSIGN OWNED moves both together): a
  * syscache lookup, where pg_extension would cost a catalog scan per call.
+ * Every entry asks, so the answer is kept until pg_namespace changes.
  */
 Oid
 ms_extension_owner(void)
 {
-	Oid			nsp = get_namespace_oid("ms", true);
+	static bool callback_registered = false;
+	Oid			nsp;
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
 
+	if (!callback_registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, owner_cache_forget, (Datum) 0);
+		callback_registered = true;
+	}
+	if (owner_cache_valid)
+		return owner_cached;
+
+	/*
+	 * Valid from here on unless the lookups below take in an invalidation
+	 * (the callback then clears it again, and the next call reads afresh).
+	 */
+	owner_cache_valid = true;
+	nsp = get_namespace_oid("ms", true);
 	if (OidIsValid(nsp))
 	{
 		tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
@@ -94,9 +125,13 @@ ms_extension_owner(void)
 		}
 	}
 	if (!OidIsValid(owner))
+	{
+		owner_cache_valid = false;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"machinesoup\" is not installed in this database")));
+	}
+	owner_cached = owner;
 	return owner;
 }
 
