@@ -28,7 +28,9 @@
 # synchronous_commit = off, so that a commit's WAL flush (the disk's, not
 # the extension's) does not dilute the difference.  Prints per workload
 # the median rate of each build, the rounds' range and the ratio B/A of the
-# medians; the target is B/A >= 0.95.
+# medians, twice: by wall clock, and per second of the server's CPU time
+# (what the backends spent, which other load on a shared machine moves
+# less); the target is B/A >= 0.95.
 #
 #   ROUNDS=5 SECONDS_PER_RUN=5 ROWS_100=50000 ROWS_3=100000 N_ONE=8000 N_64K=800
 #
@@ -119,23 +121,44 @@ SQL
 	done
 	echo "SELECT ms.ingest('bench', 'f32', data) FROM ab_one WHERE i = (SELECT nextval('ab_one_pick'));" >"$work/ingest_one.sql"
 	echo "SELECT ms.ingest('bench', 'f32', data) FROM ab_64k WHERE i = (SELECT nextval('ab_64k_pick'));" >"$work/ingest_64k.sql"
-	# "tps = 1234.5 (without initial connection time)"
-	bench() {
-		pgbench -n -M prepared -c 1 -U "$@" 2>&1 | tee -a "$work/pgbench.log" |
-			sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+	# The server's CPU time: the postmaster's own and that of its children
+	# it has reaped (utime, stime, cutime, cstime of /proc/PID/stat, in
+	# clock ticks).  pgbench's backend is reaped when pgbench disconnects,
+	# so the difference across a run is that backend's CPU time (plus what
+	# any other exited child used meanwhile), a figure that another
+	# process's load on the machine moves far less than wall time.
+	postmaster=$(head -1 "$(q -At -c 'SHOW data_directory')/postmaster.pid")
+	ticks=$(getconf CLK_TCK)
+	server_cpu() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$postmaster/stat"; }
+	# run USER PGBENCH-ARGS...: prints "TPS TRANSACTIONS CPU-TICKS"
+	# ("tps = 1234.5 (without initial connection time)")
+	run() {
+		local before out
+		before=$(server_cpu)
+		out=$(pgbench -n -M prepared -c 1 -U "$@" 2>&1 | tee -a "$work/pgbench.log")
+		sleep 0.3				# the postmaster reaps the backend
+		echo "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')" \
+			"$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')" \
+			"$(($(server_cpu) - before))"
 	}
+	# record WORKLOAD "TPS TRANSACTIONS CPU-TICKS": two lines of results,
+	# the wall rate and the rate per second of server CPU
 	record() {
-		[ -n "$2" ] || { echo "$label round $round: $1 measured nothing (see $work/pgbench.log)" >&2; exit 1; }
+		set -- "$1" $2
+		[ -n "${4:-}" ] && [ "$4" -gt 0 ] ||
+			{ echo "$label round $round: $1 measured nothing (see $work/pgbench.log)" >&2; exit 1; }
 		echo "$label $round $1 $2" >>"$work/results"
+		echo "$label $round $1 $(awk -v n="$3" -v t="$4" -v hz="$ticks" 'BEGIN { printf "%.1f", n * hz / t }')" \
+			>>"$work/results-cpu"
 	}
-	bench bench_consumer -T 1 -f "$work/knn_m100.sql" >/dev/null
-	record "knn-100d-cosine-msivf" "$(bench bench_consumer -T "$T" -f "$work/knn_m100.sql")"
-	bench bench_consumer -T 1 -f "$work/knn_m3.sql" >/dev/null
-	record "knn-3d-l2-gist" "$(bench bench_consumer -T "$T" -f "$work/knn_m3.sql")"
-	bench bench_producer -t 200 -f "$work/ingest_one.sql" >/dev/null
-	record "ingest-1-record" "$(bench bench_producer -t "$N_ONE" -f "$work/ingest_one.sql")"
-	bench bench_producer -t 50 -f "$work/ingest_64k.sql" >/dev/null
-	record "ingest-64kB-float32" "$(bench bench_producer -t "$N_64K" -f "$work/ingest_64k.sql")"
+	run bench_consumer -T 1 -f "$work/knn_m100.sql" >/dev/null
+	record "knn-100d-cosine-msivf" "$(run bench_consumer -T "$T" -f "$work/knn_m100.sql")"
+	run bench_consumer -T 1 -f "$work/knn_m3.sql" >/dev/null
+	record "knn-3d-l2-gist" "$(run bench_consumer -T "$T" -f "$work/knn_m3.sql")"
+	run bench_producer -t 200 -f "$work/ingest_one.sql" >/dev/null
+	record "ingest-1-record" "$(run bench_producer -t "$N_ONE" -f "$work/ingest_one.sql")"
+	run bench_producer -t 50 -f "$work/ingest_64k.sql" >/dev/null
+	record "ingest-64kB-float32" "$(run bench_producer -t "$N_64K" -f "$work/ingest_64k.sql")"
 	exit 0
 fi
 
@@ -210,21 +233,26 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-python3 - "$work/results" "$ROUNDS" <<'PY'
+python3 - "$work" "$ROUNDS" <<'PY'
 import statistics, sys
-rates = {}
-for line in open(sys.argv[1]):
-    build, rnd, workload, rate = line.split()
-    rates.setdefault(workload, {}).setdefault(build, []).append(float(rate))
-units = {"knn": "queries/s", "ingest-1-record": "calls/s", "ingest-64kB-float32": "batches/s"}
-print()
-print(f"Median of {sys.argv[2]} rounds per build (rounds alternate A B / B A; each a fresh cluster); target B/A >= 0.95")
-print(f"{'workload':<22} {'unit':<10} {'A median':>9} {'A range':>15} {'B median':>9} {'B range':>15} {'B/A':>6}  target")
-for w in ("knn-100d-cosine-msivf", "knn-3d-l2-gist", "ingest-1-record", "ingest-64kB-float32"):
-    a, b = rates[w]["A"], rates[w]["B"]
-    ma, mb = statistics.median(a), statistics.median(b)
-    unit = units["knn"] if w.startswith("knn") else units[w]
-    ratio = mb / ma
-    print(f"{w:<22} {unit:<10} {ma:>9.0f} {min(a):>7.0f}-{max(a):<7.0f} {mb:>9.0f} {min(b):>7.0f}-{max(b):<7.0f} "
-          f"{ratio:>6.3f}  {'met' if ratio >= 0.95 else 'MISSED'}")
+work, rounds = sys.argv[1], sys.argv[2]
+def table(file, title, per):
+    rates = {}
+    for line in open(f"{work}/{file}"):
+        build, rnd, workload, rate = line.split()
+        rates.setdefault(workload, {}).setdefault(build, []).append(float(rate))
+    units = {"knn": "queries", "ingest-1-record": "calls", "ingest-64kB-float32": "batches"}
+    print()
+    print(title)
+    print(f"{'workload':<22} {'unit':<16} {'A median':>9} {'A range':>15} {'B median':>9} {'B range':>15} {'B/A':>6}  target")
+    for w in ("knn-100d-cosine-msivf", "knn-3d-l2-gist", "ingest-1-record", "ingest-64kB-float32"):
+        a, b = rates[w]["A"], rates[w]["B"]
+        ma, mb = statistics.median(a), statistics.median(b)
+        unit = (units["knn"] if w.startswith("knn") else units[w]) + per
+        ratio = mb / ma
+        print(f"{w:<22} {unit:<16} {ma:>9.0f} {min(a):>7.0f}-{max(a):<7.0f} {mb:>9.0f} {min(b):>7.0f}-{max(b):<7.0f} "
+              f"{ratio:>6.3f}  {'met' if ratio >= 0.95 else 'MISSED'}")
+print(f"\nMedian of {rounds} rounds per build (rounds alternate A B / B A; each a fresh cluster); target B/A >= 0.95")
+table("results", "Wall clock: pgbench's rate", "/s")
+table("results-cpu", "Server CPU: calls per second of the server's CPU time (its backends')", "/cpu-s")
 PY
