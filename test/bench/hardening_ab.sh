@@ -147,9 +147,11 @@ SQL
 		set -- "$1" $2
 		[ -n "${4:-}" ] && [ "$4" -gt 0 ] ||
 			{ echo "$label round $round: $1 measured nothing (see $work/pgbench.log)" >&2; exit 1; }
+		local per_cpu_s
+		per_cpu_s=$(awk -v n="$3" -v t="$4" -v hz="$ticks" 'BEGIN { printf "%.1f", n * hz / t }')
 		echo "$label $round $1 $2" >>"$work/results"
-		echo "$label $round $1 $(awk -v n="$3" -v t="$4" -v hz="$ticks" 'BEGIN { printf "%.1f", n * hz / t }')" \
-			>>"$work/results-cpu"
+		echo "$label $round $1 $per_cpu_s" >>"$work/results-cpu"
+		echo "  $label round $round: $1 $2/s, $per_cpu_s per server CPU second"
 	}
 	run bench_consumer -T 1 -f "$work/knn_m100.sql" >/dev/null
 	record "knn-100d-cosine-msivf" "$(run bench_consumer -T "$T" -f "$work/knn_m100.sql")"
