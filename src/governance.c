@@ -47,6 +47,7 @@
 #include "utils/tuplestore.h"
 
 #include "caller.h"
+#include "governance.h"
 #include "vbox.h"
 #include "vec.h"
 
@@ -108,6 +109,16 @@ check_ident(const char *kind, const char *s)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s name \"%s\"", kind, s),
 				 errdetail("Org, model and label names are 1 to 63 characters from a-z, 0-9, \".\", \"_\" and \"-\", starting with a letter or a digit.")));
+}
+
+/* check_ident of an org, a model and, unless NULL, a label */
+void
+ms_check_names(const char *org, const char *model, const char *label)
+{
+	check_ident("org", org);
+	check_ident("model", model);
+	if (label != NULL)
+		check_ident("label", label);
 }
 
 static void
@@ -568,13 +579,9 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 		check_not_null(fcinfo, 3, mode == MSQ_KNN ? "k" : "radius");
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	model = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	check_ident("org", org);
-	check_ident("model", model);
 	if (!PG_ARGISNULL(label_arg))
-	{
 		label = text_to_cstring(PG_GETARG_TEXT_PP(label_arg));
-		check_ident("label", label);
-	}
+	ms_check_names(org, model, label);
 	if (mode == MSQ_IN_BOX)
 	{
 		VBox	   *box = PG_GETARG_VBOX_P(2);
@@ -741,13 +748,9 @@ ms_authorise(PG_FUNCTION_ARGS)
 	check_not_null(fcinfo, 3, "privilege");
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	model = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	check_ident("org", org);
-	check_ident("model", model);
 	if (!PG_ARGISNULL(2))
-	{
 		label = text_to_cstring(PG_GETARG_TEXT_PP(2));
-		check_ident("label", label);
-	}
+	ms_check_names(org, model, label);
 	privilege = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	/* the privileges ms.grants admits */
 	if (strcmp(privilege, "query") != 0 && strcmp(privilege, "ingest") != 0 &&

@@ -54,6 +54,7 @@
 
 #include "audit.h"
 #include "caller.h"
+#include "governance.h"
 #include "raw_store.h"
 
 PG_FUNCTION_INFO_V1(ms_open_access);
@@ -67,9 +68,6 @@ char	   *ms_processor_role = NULL;
 int			ms_raw_compression_level = 0;
 static int	access_idle_timeout_s = 900;
 static char *raw_access_networks = NULL;
-
-/* in governance.c: ERROR unless an org, model or label name is well formed */
-extern Datum ms_check_ident(PG_FUNCTION_ARGS);
 
 typedef enum SessionState
 {
@@ -729,13 +727,7 @@ open_access_as_owner(PG_FUNCTION_ARGS)
 	 * Malformed names are bad input, not an access attempt to record: the
 	 * error of any other entry point for them, before anything is audited.
 	 */
-	DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("org"),
-						CStringGetTextDatum(org));
-	DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("model"),
-						CStringGetTextDatum(model));
-	if (label)
-		DirectFunctionCall2(ms_check_ident, CStringGetTextDatum("label"),
-							CStringGetTextDatum(label));
+	ms_check_names(org, model, label);
 	for (const char *p = reason; *p; p++)
 		if (!isspace((unsigned char) *p))
 			blank = false;
