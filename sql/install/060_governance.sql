@@ -320,8 +320,9 @@ $$;
 -- Resolve (org, model, label) for an action and raise unless the caller
 -- may perform it.  Raises the same 42501 text for a model that does not
 -- exist and one the caller may not see, and, to a caller that may not see
--- every label, for a label that does not exist and one it holds no grant on.  p_action names the action in
--- messages ("query", "stage", ...); p_need_version: the label must exist.
+-- every label, for a label that does not exist and one it holds no grant
+-- on.  p_action names the action in messages ("query", "stage", ...);
+-- p_need_version: the label must exist.
 -- (ms.knn and friends do the same in C, src/governance.c.)
 CREATE FUNCTION ms._resolve(p_org text, p_model text, p_label text,
 							p_privilege text, p_need_version boolean,
