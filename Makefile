@@ -2,7 +2,7 @@
 #
 #   make && make install          build and install the extension
 #   make installcheck             pg_regress suites (+ TAP tests in test/t)
-#   make unit                     C unit tests of src/core, no server needed
+#   make unit                     C unit tests of the core/ folders, no server
 #   make fuzz FUZZ_SECONDS=30     libFuzzer harnesses under AddressSanitizer
 #   make bench-kernels            SIMD kernel benchmark table
 
@@ -10,24 +10,35 @@ EXTENSION = machinesoup
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" machinesoup.control)
 
 MODULE_big = machinesoup
-CORE_SRCS = $(sort $(wildcard src/core/*.c))
-GLUE_SRCS = $(sort $(wildcard src/*.c))
+
+# One folder per subsystem under src/, in install order: each holds its C
+# glue, its install fragment <name>.sql and, where it has one, the pure C
+# of its algorithms in core/ (no postgres.h: unit-tested and fuzzed on its
+# own).  src/core holds what several subsystems share (SIMD kernels,
+# distances, the vec text parser); src/machinesoup.c loads the module.
+SUBSYSTEMS = vec spatial knn msivf governance audit raw
+CORE_DIRS = src/core $(wildcard $(addsuffix /core,$(addprefix src/,$(SUBSYSTEMS))))
+CORE_SRCS = $(sort $(wildcard $(addsuffix /*.c,$(CORE_DIRS))))
+CORE_HDRS = $(wildcard $(addsuffix /*.h,$(CORE_DIRS)))
+CORE_INCLUDES = $(addprefix -I,$(CORE_DIRS))
+GLUE_SRCS = src/machinesoup.c $(sort $(wildcard $(addsuffix /*.c,$(addprefix src/,$(SUBSYSTEMS)))))
 OBJS = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
-# The install script of the current version is assembled from one fragment
-# per concern, so each capability keeps its SQL next to nothing else's.
-# Every version that has landed stays installable and updatable: its
-# script is kept, frozen, as sql/machinesoup--<old>.sql, beside the update
-# scripts sql/machinesoup--<old>--<new>.sql (test/t/060_upgrade.pl checks
-# that each updates to exactly what a fresh install creates).  To move on
-# to a new version: commit the generated script under the old version's
-# name, raise default_version, and write the update script.
-EXT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
-EXT_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
+# The install script of the current version is generated from the
+# subsystems' fragments, concatenated in dependency order.  Older versions
+# are installed by PostgreSQL from the frozen script of the oldest one
+# still supported, sql/versions/machinesoup--0.1.0.sql, and the chain of
+# update scripts sql/versions/machinesoup--<old>--<new>.sql after it
+# (test/t/060_upgrade.pl checks that every version updates to exactly what
+# a fresh install creates).  To move on to a new version: raise
+# default_version and write the update script from the previous one.
+EXT_SCRIPT = $(EXTENSION)--$(EXTVERSION).sql
+EXT_FRAGMENTS = $(foreach s,$(SUBSYSTEMS),src/$(s)/$(s).sql)
 DATA_built = $(EXT_SCRIPT)
-DATA = $(filter-out $(EXT_SCRIPT),$(wildcard sql/$(EXTENSION)--*.sql))
+DATA = $(wildcard sql/versions/$(EXTENSION)--*.sql)
 
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%.sql,$(wildcard sql/*.sql))))
+# sql/*.sql are the pg_regress suites, and nothing else.
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 ifneq ($(wildcard test/t/*.pl),)
@@ -35,7 +46,7 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 endif
 
-PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
+PG_CPPFLAGS = $(addprefix -I$(srcdir)/,src $(addprefix src/,$(SUBSYSTEMS)) $(CORE_DIRS))
 # No -march: one binary runs on every x86-64 and picks its SIMD at load.
 PG_CFLAGS = -O3
 # A backend must not run threads behind PostgreSQL's back, and the pthread
@@ -66,11 +77,11 @@ $(EXT_SCRIPT): $(EXT_FRAGMENTS) machinesoup.control
 # --- server-free tests of src/core -------------------------------------
 
 CORE_CC ?= cc
-CORE_CFLAGS = -O2 -g -std=c99 -Wall -Wextra -Isrc/core
+CORE_CFLAGS = -O2 -g -std=c99 -Wall -Wextra $(CORE_INCLUDES)
 UNIT_SRCS = $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:.c=.bin)
 
-test/unit/%.bin: test/unit/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
+test/unit/%.bin: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS) test/unit/unit.h
 	$(CORE_CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
 
 .PHONY: unit fuzz bench-kernels
@@ -82,9 +93,9 @@ FUZZ_SECONDS ?= 30
 FUZZ_SRCS = $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BINS = $(FUZZ_SRCS:.c=.bin)
 
-test/fuzz/%.bin: test/fuzz/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/fuzz/fuzz.h
+test/fuzz/%.bin: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS) test/fuzz/fuzz.h
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Isrc/core -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
+		$(CORE_INCLUDES) -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \
@@ -94,8 +105,8 @@ fuzz: $(FUZZ_BINS)
 			test/fuzz/corpus/$$(basename $$f .bin) test/fuzz/seeds/$$(basename $$f .bin); \
 	done
 
-test/bench/bench_kernels.bin: test/bench/bench_kernels.c $(CORE_SRCS) $(wildcard src/core/*.h)
-	$(CORE_CC) -O3 -g -std=c99 -Wall -Isrc/core -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
+test/bench/bench_kernels.bin: test/bench/bench_kernels.c $(CORE_SRCS) $(CORE_HDRS)
+	$(CORE_CC) -O3 -g -std=c99 -Wall $(CORE_INCLUDES) -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
 
 bench-kernels: test/bench/bench_kernels.bin
 	./test/bench/bench_kernels.bin

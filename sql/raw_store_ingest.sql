@@ -1,5 +1,5 @@
 -- ms.ingest's points go straight into the version's partition
--- (ms._insert_points, src/raw_insert.c); the INSERT ... SELECT FROM
+-- (ms._insert_points, src/raw/raw_insert.c); the INSERT ... SELECT FROM
 -- ms._run_processor(...) it stands for runs instead when the partition has
 -- triggers.  Both must store the same rows, keep the same checks and
 -- maintain the indexes: an msivf index takes each batch's entries a list

@@ -1,6 +1,6 @@
 /*
  * fuzz_batch_csv.c
- *		libFuzzer harness for the CSV batch parser (src/core/batch_csv.c).
+ *		libFuzzer harness for the CSV batch parser (src/raw/core/batch_csv.c).
  *
  * The first byte picks dims (1..8); the rest is the batch.  Checks: the
  * cursor never runs past the input, every accepted value is finite, the

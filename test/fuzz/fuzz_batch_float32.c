@@ -1,7 +1,7 @@
 /*
  * fuzz_batch_float32.c
  *		libFuzzer harness for the float32 batch parser
- *		(src/core/batch_float32.c).
+ *		(src/raw/core/batch_float32.c).
  *
  * The first byte picks dims (1..16); the rest is the batch.  Checks: the
  * number of records accepted and the final status follow from the input

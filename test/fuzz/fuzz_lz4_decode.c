@@ -1,6 +1,6 @@
 /*
  * fuzz_lz4_decode.c
- *		libFuzzer harness for the LZ4 frame decoder (src/core/lz4frame_codec.c).
+ *		libFuzzer harness for the LZ4 frame decoder (src/raw/core/lz4frame_codec.c).
  *
  * The first input byte picks the output bound (so both "fits" and "too
  * large" paths are exercised); the rest is the frame.  Beyond "does not

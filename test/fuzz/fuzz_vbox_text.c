@@ -1,6 +1,6 @@
 /*
  * fuzz_vbox_text.c
- *		libFuzzer harness for the vbox text parser (src/core/vbox_text.c).
+ *		libFuzzer harness for the vbox text parser (src/spatial/core/vbox_text.c).
  *
  * Beyond "does not crash", it checks the parser's promises: it never
  * stores more than its capacity in either corner, an error offset lies

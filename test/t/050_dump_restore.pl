@@ -1,4 +1,4 @@
-# pg_dump / pg_restore round trip (DESIGN.md section 5).  A source database
+# pg_dump / pg_restore round trip.  A source database
 # uses everything MachineSoup keeps: user tables with vec columns under
 # GiST, SP-GiST and msivf indexes; two orgs with models, versions (one of
 # 100 dims holding enough points for its msivf index, low-dimensional ones

@@ -1,7 +1,7 @@
 /*
  * test_batch_parsers.c
  *		Unit tests for the CSV and float32 batch parsers
- *		(src/core/batch_csv.c, src/core/batch_float32.c).
+ *		(src/raw/core/batch_csv.c, src/raw/core/batch_float32.c).
  */
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * test_kmeans.c
- *		Unit tests for src/core/kmeans.c: blocked sgemm assignment agrees
+ *		Unit tests for src/msivf/core/kmeans.c: blocked sgemm assignment agrees
  *		with brute force, training recovers well-separated blobs, spherical
  *		mode keeps unit centroids, and degenerate inputs (k = n, duplicate
  *		points) do not break it.

@@ -1,6 +1,6 @@
 /*
  * test_knn_block.c
- *		Unit tests of the blocked exact kNN core (src/core/knn_block.c):
+ *		Unit tests of the blocked exact kNN core (src/knn/core/knn_block.c):
  *		every answer is compared with an independent brute force in long
  *		double, over block sizes, metrics, ties, zero vectors, data that
  *		makes float32 cancel catastrophically, and data near overflow.

@@ -1,6 +1,6 @@
 /*
  * test_lz4frame.c
- *		Unit tests for the LZ4 frame codec (src/core/lz4frame_codec.c):
+ *		Unit tests for the LZ4 frame codec (src/raw/core/lz4frame_codec.c):
  *		round trips, and every way a stored frame can be damaged.
  */
 #include <stdio.h>

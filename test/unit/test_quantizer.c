@@ -1,6 +1,6 @@
 /*
  * test_quantizer.c
- *		Unit tests for the msivf residual quantizer (src/core/quantizer.c):
+ *		Unit tests for the msivf residual quantizer (src/msivf/core/quantizer.c):
  *		round trips, the error bound the scan relies on, and agreement of
  *		every SIMD dot-product kernel with the scalar one.
  */

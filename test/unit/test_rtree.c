@@ -1,6 +1,6 @@
 /*
  * test_rtree.c
- *		Unit tests for the spatial index algorithms (src/core/rtree.c):
+ *		Unit tests for the spatial index algorithms (src/spatial/core/rtree.c):
  *		box distances and their float32 slack, the penalty order, the
  *		R*-style split, Hilbert order and the k-d median split.
  */

@@ -1,6 +1,6 @@
 /*
  * test_vbox_text.c
- *		Unit tests for the vbox text parser (src/core/vbox_text.c).
+ *		Unit tests for the vbox text parser (src/spatial/core/vbox_text.c).
  */
 #include <stdio.h>
 #include <string.h>

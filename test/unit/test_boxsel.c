@@ -1,7 +1,7 @@
 /*
- * test_box_selectivity.c
+ * test_boxsel.c
  *		Unit tests for the point statistics behind the "v <@ box" estimate
- *		(src/core/box_selectivity.c): estimates against exact counts on
+ *		(src/spatial/core/boxsel.c): estimates against exact counts on
  *		uniform, clustered, correlated and tied data, every supported
  *		dimension count, and stats that are damaged or of another shape.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "box_selectivity.h"
+#include "boxsel.h"
 #include "unit.h"
 
 static double
@@ -215,5 +215,5 @@ main(void)
 	free(pts);
 	free(work);
 	free(stats);
-	return unit_finish("box_selectivity");
+	return unit_finish("boxsel");
 }

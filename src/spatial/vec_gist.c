@@ -5,7 +5,7 @@
  * Keys are vboxes (type vec_gistkey, stored plain so index keys are always
  * aligned 4-byte-header varlenas that the hot paths read in place): a leaf
  * key holds its point once (VBOX_POINT), an inner key the bounding box of
- * its subtree.  The geometry lives in src/core/rtree.c.
+ * its subtree.  The geometry lives in src/spatial/core/rtree.c.
  *
  * Strategies:
  *		 8	vec <@ vbox		(point in box, bounds inclusive; exact, no recheck)

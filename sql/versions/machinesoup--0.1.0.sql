@@ -18,12 +18,6 @@ CREATE FUNCTION vec_recv(internal, oid, integer) RETURNS vec
 CREATE FUNCTION vec_send(vec) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- ANALYZE adds, to the standard statistics, per-dimension histograms and
--- (up to 3 dimensions) their joint grid, for vecs of up to 16 dimensions:
--- what "v <@ box" is estimated from (src/vec_selfuncs.c).
-CREATE FUNCTION vec_typanalyze(internal) RETURNS boolean
-	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
-
 -- STORAGE main keeps a vec inside its row for as long as the row fits a page
 -- (about 2000 dimensions), instead of moving it to TOAST past 2 kB: a
 -- sequential scan over 1536-d vecs runs about 3.5x faster that way, because
@@ -37,7 +31,6 @@ CREATE TYPE vec (
 	TYPMOD_OUT = vec_typmod_out,
 	RECEIVE = vec_recv,
 	SEND = vec_send,
-	ANALYZE = vec_typanalyze,
 	INTERNALLENGTH = VARIABLE,
 	ALIGNMENT = int4,
 	STORAGE = main
@@ -286,18 +279,13 @@ CREATE FUNCTION vbox_eq(vbox, vbox) RETURNS boolean
 CREATE FUNCTION vbox_ne(vbox, vbox) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- The share of rows in a constant box, from the column's ANALYZE stats
--- (vec_typanalyze); contsel's 0.1 % without them.
-CREATE FUNCTION vec_contained_in_vbox_sel(internal, oid, internal, integer) RETURNS double precision
-	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-
 CREATE OPERATOR <@ (
 	LEFTARG = vec, RIGHTARG = vbox, FUNCTION = vec_contained_in_vbox,
-	COMMUTATOR = '@>', RESTRICT = vec_contained_in_vbox_sel, JOIN = contjoinsel
+	COMMUTATOR = '@>', RESTRICT = contsel, JOIN = contjoinsel
 );
 CREATE OPERATOR @> (
 	LEFTARG = vbox, RIGHTARG = vec, FUNCTION = vbox_contains_vec,
-	COMMUTATOR = '<@', RESTRICT = vec_contained_in_vbox_sel, JOIN = contjoinsel
+	COMMUTATOR = '<@', RESTRICT = contsel, JOIN = contjoinsel
 );
 CREATE OPERATOR && (
 	LEFTARG = vbox, RIGHTARG = vbox, FUNCTION = vbox_overlaps,
@@ -630,25 +618,13 @@ COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model
 -- index chosen by dimension (see ms._create_version_index), so a query of
 -- one version touches only its own partition.  (A partition cannot carry
 -- its own typmod, hence the CHECK.)
---
--- The parent has no primary key or index: each partition gets its own
--- primary key, points_<version_id>_pkey on (point_id), from
--- ms.create_version, and upserts name the partition.  Why: the parent
--- belongs to the extension while its partitions are user data that pg_dump
--- dumps as plain tables, re-attached in the pre-data section and given
--- their keys in post-data.  With a key on the parent, which CREATE
--- EXTENSION has already made by then, ATTACH PARTITION would clone it onto
--- the partition and pg_restore's own "ADD CONSTRAINT ... PRIMARY KEY" would
--- then fail ("multiple primary keys").  Since each partition holds a single
--- version of a single org (its bound and its CHECK), point_id alone is the
--- same uniqueness as (org, version_id, point_id), with a key a third the
--- size that compares integers instead of collated text on every insert.
 CREATE TABLE ms.points (
 	org			text NOT NULL,
 	version_id	bigint NOT NULL,
 	point_id	bigint NOT NULL,
 	embedding	@extschema@.vec NOT NULL,
-	payload		jsonb
+	payload		jsonb,
+	CONSTRAINT points_pkey PRIMARY KEY (org, version_id, point_id)
 ) PARTITION BY LIST (version_id);
 COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version';
 
@@ -660,15 +636,7 @@ SELECT pg_catalog.pg_extension_config_dump('ms.orgs', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions', '');
--- ms.grants.role is a regrole, an OID that pg_dump writes as the role's
--- name and a restore looks up by name (so roles must exist first).  A role
--- dropped after its grants leaves rows whose OID names nobody; regrole
--- writes those as bare numbers, which a restore would take as whatever role
--- has that OID in the new cluster.  Such rows are left out of the dump.
--- (pg_dump runs the filter with an empty search_path: all is qualified.)
-SELECT pg_catalog.pg_extension_config_dump('ms.grants',
-	'WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r '
-	'WHERE r.oid OPERATOR(pg_catalog.=) grants.role::pg_catalog.oid)');
+SELECT pg_catalog.pg_extension_config_dump('ms.grants', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions_promotion_id_seq', '');
 
@@ -822,16 +790,6 @@ BEGIN
 END
 $$;
 
--- ms._resolve(org, model, label, privilege, true, action), answered from
--- the backend's authorisation cache (src/governance.c, as ms.knn's): for
--- callers that run once per batch, such as ms.ingest.  Same checks, same
--- errors.
-CREATE FUNCTION ms._authorise(org text, model text, label text, privilege text, action text,
-							  OUT version_id bigint, OUT dims integer, OUT metric text,
-							  OUT resolved_label text)
-	AS 'MODULE_PATHNAME', 'ms_authorise' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION ms._authorise(text, text, text, text, text) FROM PUBLIC;
-
 -- Is the caller a holder of admin on the org (or privileged)?
 CREATE FUNCTION ms._may_administer(p_org text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -938,32 +896,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	part		text := pg_catalog.format('points_%s', p_version_id);
 	n			bigint;
-	d			integer;
-	row_min		integer;
-	pages_needed bigint;
 BEGIN
 	-- the usual case, once built: one catalog lookup
 	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
 		RETURN;
-	END IF;
-	-- Counting costs as much as the rows counted, so first a bound that
-	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
-	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
-	-- partition of fewer pages than the threshold's rows need cannot hold
-	-- them yet.
-	SELECT m.dims INTO d
-	  FROM ms.versions v
-	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
-	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
-	-- (OPERATOR() has one precedence for all: every step is bracketed)
-	row_min := 60 OPERATOR(pg_catalog.+) (4 OPERATOR(pg_catalog.*) d);
-	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
-		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
-			(8168 OPERATOR(pg_catalog./) row_min);
-		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
-		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192) THEN
-			RETURN;
-		END IF;
 	END IF;
 	-- counts at most the threshold's worth of rows, whatever the size
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT FROM ms.%I LIMIT %s) s',
@@ -1057,12 +993,10 @@ BEGIN
 	part := pg_catalog.format('points_%s', vid);
 	EXECUTE pg_catalog.format(
 		'CREATE TABLE ms.%I PARTITION OF ms.points ('
-		'CONSTRAINT %I PRIMARY KEY (point_id), '
 		'CONSTRAINT %I CHECK (org OPERATOR(pg_catalog.=) %L), '
 		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
 		') FOR VALUES IN (%s)',
-		part, pg_catalog.format('%s_pkey', part),
-		pg_catalog.format('%s_org', part), p_org,
+		part, pg_catalog.format('%s_org', part), p_org,
 		pg_catalog.format('%s_dims', part), r.dims, vid);
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
 
@@ -1094,36 +1028,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the processor of a version (needs stage)';
-
--- ms.versions.processor is a regprocedure, an OID with no pg_depend entry,
--- so nothing would stop DROP FUNCTION from leaving a version pointing at a
--- function that no longer exists.  Worse, pg_dump writes such a dangling
--- regprocedure as a bare number, which a restore accepts as whatever
--- function has that OID in the new cluster.  So dropping a function that
--- is a version's processor is refused, as for any other dependency.
--- (DROP EXTENSION is not watched: dropping this extension drops ms.versions
--- itself, and another extension's processors are rarely dropped alone.)
-CREATE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	r	record;
-BEGIN
-	SELECT v.org, v.model, v.label, d.object_identity INTO r
-	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
-	  JOIN ms.versions v ON v.processor::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid
-	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-	 ORDER BY v.version_id LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'cannot drop function % because it is the processor of label "%" of model "%/%"',
-			r.object_identity, r.label, r.org, r.model
-			USING ERRCODE = '2BP01',
-				  HINT = 'Give the version another processor with ms.set_processor() first.';
-	END IF;
-END
-$$;
-CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
-	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
-	EXECUTE FUNCTION ms._processor_drop_guard();
 
 CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1358,17 +1262,12 @@ BEGIN
 		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
 	END IF;
 
-	-- into the partition itself: its primary key is the ON CONFLICT
-	-- arbiter (the parent has none, see ms.points)
-	EXECUTE pg_catalog.format(
-		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
-		'SELECT $1, $2, u.id, u.v, u.p '
-		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
-		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
-		'ON CONFLICT (point_id) '
-		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
-		pg_catalog.format('points_%s', r.version_id))
-		USING p_org, r.version_id, ids, vecs, payloads;
+	INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+		SELECT p_org, r.version_id, u.id, u.v, u.p
+		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs),
+						  pg_catalog.unnest(payloads)) AS u(id, v, p)
+		ON CONFLICT ON CONSTRAINT points_pkey
+		DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM ms._index_if_grown(r.version_id);
 	RETURN n;
@@ -1439,7 +1338,7 @@ GRANT EXECUTE ON FUNCTION
 	ms.within(text, text, @extschema@.vec, double precision, text),
 	ms.in_box(text, text, @extschema@.vbox, text)
 TO PUBLIC;
--- Raw data (DESIGN.md section 4): the audit log, the LZ4 batch store,
+-- Raw data: the audit log, the LZ4 batch store,
 -- processors, replay and audited access sessions.
 --
 -- The audit log is written only by the machinesoup audit writer (a
@@ -1555,18 +1454,8 @@ CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims inte
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
 
--- Run a version's processor on one batch and insert its rows straight
--- into the version's partition (multi-row heap inserts, msivf entries a
--- batch at a time): what the INSERT ... SELECT FROM ms._run_processor(...)
--- of ms._process_batch does.  NULL when that INSERT must run instead
--- (triggers, row security, a foreign partition: see src/raw_insert.c).
-CREATE FUNCTION ms._insert_points(org text, version_id bigint, processor regprocedure,
-								  dims integer, metric text, batch bytea)
-RETURNS bigint
-	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
-
 -- Feed one decoded batch through a version's processor into its points
--- (the version's partition; rows already checked by the processor run).
+-- (the version's partition; rows already checked by ms._run_processor).
 -- Internal: callers have resolved and authorised the version.
 CREATE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
 								  p_dims integer, p_metric text, p_data bytea)
@@ -1575,29 +1464,21 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n		bigint;
 BEGIN
-	-- New ids are the common case, and a plain insert is much cheaper than
+	-- New ids are the common case, and a plain INSERT is much cheaper than
 	-- ON CONFLICT's speculative insertion; ids already present (a replay,
 	-- a producer re-sending) take the upsert.
 	BEGIN
-		n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data);
-		IF n IS NULL THEN
-			INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-				SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-				  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
-			GET DIAGNOSTICS n = ROW_COUNT;
-		END IF;
+		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r;
 	EXCEPTION WHEN unique_violation THEN
-		-- the partition's own primary key is the arbiter (see ms.points)
-		EXECUTE pg_catalog.format(
-			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
-			'SELECT $1, $2, r.point_id, r.embedding, r.payload '
-			'  FROM ms._run_processor($3, $4, $5, $6) r '
-			'ON CONFLICT (point_id) '
-			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
-			pg_catalog.format('points_%s', p_version_id))
-			USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
-		GET DIAGNOSTICS n = ROW_COUNT;
+		INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
+			SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
+			  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric) r
+			ON CONFLICT ON CONSTRAINT points_pkey
+			DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload;
 	END;
+	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM ms._index_if_grown(p_version_id);
 	RETURN n;
 END
@@ -1617,7 +1498,7 @@ DECLARE
 	frame		bytea;
 	bid			bigint;
 BEGIN
-	SELECT * INTO r FROM ms._authorise(p_org, p_model, p_label, 'ingest', 'ingest into') a;
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'ingest into') a;
 	IF data IS NULL THEN
 		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
 	END IF;
@@ -1626,7 +1507,7 @@ BEGIN
 	frame := ms._lz4_encode(data);
 	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
 									 ingested_by, frame)
-		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.resolved_label,
+		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.label,
 				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
 		RETURNING b.batch_id INTO bid;
 	-- same transaction: a processor error takes the raw frame with it
@@ -1806,7 +1687,6 @@ REVOKE ALL ON FUNCTION
 	ms._lz4_encode(bytea),
 	ms._lz4_decode(bytea, bigint, bigint),
 	ms._run_processor(regprocedure, bytea, integer, text),
-	ms._insert_points(text, bigint, regprocedure, integer, text, bytea),
 	ms._process_batch(text, bigint, regprocedure, integer, text, bytea),
 	ms._called_from(text),
 	ms._audit_promotion(),

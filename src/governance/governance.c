@@ -469,7 +469,7 @@ access_compute(const AccessKey *key, AccessEntry *e)
  * Authorise the caller for privilege on (org, model, label) and return the
  * resolved version, its label, its model's dims and metric.  action names
  * what is being done in the messages ("query", "ingest into").  The errors
- * are those of ms._resolve (sql/install/060_governance.sql), which must
+ * are those of ms._resolve (src/governance/governance.sql), which must
  * stay in step.  Must be called inside SPI.
  */
 static void

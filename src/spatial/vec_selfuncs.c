@@ -2,7 +2,7 @@
  * vec_selfuncs.c
  *		Planner statistics for vec columns of few dimensions, and the
  *		restriction estimate of "v <@ box" / "box @> v" drawn from them
- *		(src/core/box_selectivity.c holds the histograms themselves).
+ *		(src/spatial/core/boxsel.c holds the histograms themselves).
  *
  * ANALYZE of a vec column runs the standard analysis (null fraction,
  * width, the btree-order histogram) and then, when the column's vectors
@@ -22,7 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
 
-#include "box_selectivity.h"
+#include "boxsel.h"
 #include "vbox.h"
 #include "vec.h"
 

@@ -20,7 +20,7 @@ CREATE FUNCTION vec_send(vec) RETURNS bytea
 
 -- ANALYZE adds, to the standard statistics, per-dimension histograms and
 -- (up to 3 dimensions) their joint grid, for vecs of up to 16 dimensions:
--- what "v <@ box" is estimated from (src/vec_selfuncs.c).
+-- what "v <@ box" is estimated from (src/spatial/vec_selfuncs.c).
 CREATE FUNCTION vec_typanalyze(internal) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 

@@ -1,7 +1,7 @@
 /*
- * fuzz_box_selectivity.c
+ * fuzz_boxsel.c
  *		libFuzzer harness for the point statistics behind the "v <@ box"
- *		estimate (src/core/box_selectivity.c).
+ *		estimate (src/spatial/core/boxsel.c).
  *
  * The stats come back from pg_statistic, where anything may have been
  * written, so the estimate must take any array of floats: the answer is -1
@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "box_selectivity.h"
+#include "boxsel.h"
 #include "fuzz.h"
 
 int

@@ -1,7 +1,7 @@
 /*
  * vec_knn_exact.h
  *		Server side of batched exact kNN: argument checks, the table scan
- *		that feeds src/core/knn_block.c, shared by vec_knn_exact() and
+ *		that feeds src/knn/core/knn_block.c, shared by vec_knn_exact() and
  *		vec_index_recall().
  */
 #ifndef MS_VEC_KNN_EXACT_H

@@ -1,5 +1,5 @@
 /*
- * box_selectivity.h
+ * boxsel.h
  *		Statistics of a column of low-dimensional points, and from them the
  *		share of the rows that fall in an axis-aligned box: what the planner
  *		needs for "v <@ box" (vec_dwithin's prefilter too).

@@ -2,7 +2,7 @@
  * vec_knn_exact.c
  *		vec_knn_exact(): exact k nearest neighbours of a batch of queries in
  *		one sequential pass over a table, as blocked sgemm (the algorithm
- *		and its error bound are in src/core/knn_block.c).
+ *		and its error bound are in src/knn/core/knn_block.c).
  *
  * The scan uses the statement's snapshot, so it sees what a SELECT in the
  * same statement would see (rows deleted earlier in the transaction are

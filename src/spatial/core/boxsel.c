@@ -1,10 +1,10 @@
 /*
- * box_selectivity.c
+ * boxsel.c
  *		Per-dimension equi-depth bins and grid shares of sampled points, and
  *		the share of rows in a box estimated from them (see
- *		box_selectivity.h for the layout).
+ *		boxsel.h for the layout).
  */
-#include "box_selectivity.h"
+#include "boxsel.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -7,7 +7,7 @@
 --    functions below, which decide themselves, from ms.grants, what the
 --    caller may do, and do it with the extension owner's rights.
 --  * "The caller" is the role whose code makes the call: GetUserId() when
---    the call enters the extension (src/caller.c).  Inside code PostgreSQL
+--    the call enters the extension (caller.c).  Inside code PostgreSQL
 --    runs for another role (an index expression under ANALYZE, a
 --    processor, someone else's SECURITY DEFINER function) that is the
 --    code's own role, never the session's outer role, so such code cannot
@@ -58,7 +58,7 @@ COMMENT ON SCHEMA ms IS 'MachineSoup governance: models, versions, labels, privi
 REVOKE ALL ON SCHEMA ms FROM PUBLIC;
 GRANT USAGE ON SCHEMA ms TO PUBLIC;
 
--- Internal helpers written in C (src/governance.c).
+-- Internal helpers written in C (src/governance/governance.c).
 
 CREATE FUNCTION ms._caller() RETURNS regrole
 	AS 'MODULE_PATHNAME', 'ms_caller' LANGUAGE C STABLE PARALLEL RESTRICTED;
@@ -251,7 +251,7 @@ CREATE TRIGGER promotions_append_only BEFORE UPDATE OR DELETE ON ms.promotions
 CREATE TRIGGER promotions_no_truncate BEFORE TRUNCATE ON ms.promotions
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._append_only();
 
--- Queries (src/governance.c) cache authorisation answers per backend; any
+-- Queries (governance.c) cache authorisation answers per backend; any
 -- change to what they depend on must reach every backend's cache.
 CREATE FUNCTION ms._governance_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'ms_governance_changed' LANGUAGE C;
@@ -323,7 +323,7 @@ $$;
 -- every label, for a label that does not exist and one it holds no grant
 -- on.  p_action names the action in messages ("query", "stage", ...);
 -- p_need_version: the label must exist.
--- (ms.knn and friends do the same in C, src/governance.c.)
+-- (ms.knn and friends do the same in C, src/governance/governance.c.)
 CREATE FUNCTION ms._resolve(p_org text, p_model text, p_label text,
 							p_privilege text, p_need_version boolean,
 							p_action text DEFAULT NULL)
@@ -383,7 +383,7 @@ END
 $$;
 
 -- ms._resolve(org, model, label, privilege, true, action), answered from
--- the backend's authorisation cache (src/governance.c, as ms.knn's): for
+-- the backend's authorisation cache (governance.c, as ms.knn's): for
 -- callers that run once per batch, such as ms.ingest.  Same checks, same
 -- errors.
 CREATE FUNCTION ms._authorise(org text, model text, label text, privilege text, action text,
