@@ -66,7 +66,6 @@ audit_register_writer(Oid dboid)
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
-
 /* on exit: give up our writer entry, if it is still ours */
 static void
 writer_detach(int code, Datum arg)
