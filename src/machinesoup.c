@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "audit.h"
 #include "msivf.h"
 #include "raw_store.h"
 #include "vec_kernels.h"
@@ -33,6 +34,7 @@ static const struct config_enum_entry simd_options[] = {
 	{NULL, 0, false}
 };
 
+/* refuses a level this CPU (or build) has no kernels for */
 static bool
 simd_check_hook(int *newval, void **extra, GucSource source)
 {
@@ -52,11 +54,10 @@ simd_assign_hook(int newval, void *extra)
 	vec_use_simd_level(newval == SIMD_AUTO ? vec_best_simd_level() : (SimdLevel) newval);
 }
 
-void
-_PG_init(void)
+/* machinesoup.simd, whose assign hook installs the kernels of its level */
+static void
+define_simd_setting(void)
 {
-	vec_kernels_init();
-
 	DefineCustomEnumVariable("machinesoup.simd",
 							 "Selects the SIMD kernels for vec distances.",
 							 "\"auto\" uses the best the CPU supports; other values force a level, for comparisons.",
@@ -68,16 +69,35 @@ _PG_init(void)
 							 simd_check_hook,
 							 simd_assign_hook,
 							 NULL);
+}
 
+/*
+ * Everything the library sets up when it loads, in this order.  The audit
+ * log's shared memory and DROP DATABASE hook exist only when the library
+ * is in shared_preload_libraries; the audit writers are background workers
+ * registered on demand, one per database, by the first audited action.
+ */
+void
+_PG_init(void)
+{
+	/* vec distances: the best SIMD kernels this CPU supports */
+	vec_kernels_init();
+	/* machinesoup.simd, to force another SIMD level */
+	define_simd_setting();
+	/* msivf: the lists reloption, its scan settings, single-threaded BLAS */
 	ms_msivf_init();
+	/* audit log: the machinesoup.audit_* settings */
+	ms_audit_define_settings();
+	/* audit log: the shared request table backends fill and writers serve */
+	ms_audit_shmem_init();
+	/* audit log: DROP DATABASE sends its database's audit writer away */
+	ms_audit_drop_database_hook_init();
+	/* raw store: its settings, and the hook that ends access sessions on a role change */
 	ms_raw_init();
+	/* user processors' sandbox: the hooks that refuse what they may not do */
 	ms_sandbox_init();
-
-#if PG_VERSION_NUM >= 150000
+	/* a machinesoup.* name not defined above is an error, not a placeholder */
 	MarkGUCPrefixReserved("machinesoup");
-#else
-	EmitWarningsOnPlaceholders("machinesoup");
-#endif
 }
 
 Datum

@@ -298,8 +298,6 @@ ms_require_raw_network(PG_FUNCTION_ARGS)
 void
 ms_raw_init(void)
 {
-	ms_audit_init();
-
 	DefineCustomIntVariable("machinesoup.access_idle_timeout",
 							"Idle time after which a raw-data access session expires.",
 							NULL,
