@@ -49,7 +49,7 @@ SELECT ms.ingest('acme', 'm', convert_to(E'4,7,8\n', 'UTF8'));
 CREATE ROLE regress_acme_admin LOGIN;
 SELECT ms.grant('regress_acme_admin', 'admin', 'acme');
 
--- The canonical text of a row as audit.c builds it (fields "len:bytes;",
+-- The canonical text of a row as audit_chain.c builds it (fields "len:bytes;",
 -- "N;" for NULL, the time as integer microseconds since 2000-01-01), with
 -- the login last when the table has that column: what someone who can
 -- write the table, and has read the source, would hash.

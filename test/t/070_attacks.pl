@@ -533,7 +533,7 @@ my ($head_id, $head_hex) = split /\|/, allowed('at_acme_admin',
 my $customer = "SELECT ok FROM ms.verify_audit(" . ($head_id // 0) . ", '\\x" . ($head_hex // '') . "')";
 is(ask($customer), 't', "7: the customer's head verifies");
 # rewrite a row and recompute every later hash with plain SHA-256 over the
-# canonical text of a row (as audit.c builds it; the login last if present)
+# canonical text of a row (as audit_chain.c builds it; the login last if present)
 my $victim_row = ask(q{SELECT min(id) FROM ms.audit_log WHERE role = 'at_reader' AND action = 'replay'});
 tamper(qq{
 CREATE FUNCTION pg_temp.canon(r ms.audit_log) RETURNS bytea LANGUAGE sql AS \$\$
