@@ -51,6 +51,7 @@ built_table(SimdLevel level)
 	}
 }
 
+/* Can this CPU, with this OS, run the level's instructions? */
 static bool
 cpu_supports(SimdLevel level)
 {

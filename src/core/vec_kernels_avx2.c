@@ -28,6 +28,7 @@ tail_mask(int rem)
 							  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* The sum of the eight lanes. */
 static inline AVX2_FN float
 hsum(__m256 v)
 {
@@ -42,6 +43,7 @@ hsum(__m256 v)
 	return _mm_cvtss_f32(lo);
 }
 
+/* |v| lane by lane: the sign bits cleared. */
 static inline AVX2_FN __m256
 abs_ps(__m256 v)
 {

@@ -15,19 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static const char *
-skip_space(const char *p)
-{
-	while (is_space(*p))
-		p++;
-	return p;
-}
+#include "text_scan.h"
 
 int
 vec_text_max_elements(const char *str, int cap)
@@ -42,6 +30,7 @@ vec_text_max_elements(const char *str, int cap)
 	return n < cap ? n : cap;
 }
 
+/* The result that reports status at byte offset at - start. */
 static VecParseResult
 parse_failure(VecParseStatus status, int dims, const char *start, const char *at)
 {
@@ -56,13 +45,13 @@ parse_failure(VecParseStatus status, int dims, const char *start, const char *at
 VecParseResult
 vec_text_parse(const char *str, float *out, int capacity)
 {
-	const char *p = skip_space(str);
+	const char *p = text_skip_space(str);
 	int			dims = 0;
 	VecParseResult ok;
 
 	if (*p != '[')
 		return parse_failure(VEC_PARSE_NO_OPEN_BRACKET, 0, str, p);
-	p = skip_space(p + 1);
+	p = text_skip_space(p + 1);
 	if (*p == ']')
 		return parse_failure(VEC_PARSE_EMPTY, 0, str, p);
 
@@ -71,7 +60,7 @@ vec_text_parse(const char *str, float *out, int capacity)
 		char	   *end;
 		float		value;
 
-		p = skip_space(p);
+		p = text_skip_space(p);
 		if (*p == '\0')
 			return parse_failure(VEC_PARSE_UNTERMINATED, dims, str, p);
 		/* strtof skips leading space and accepts a sign; nothing else odd */
@@ -91,7 +80,7 @@ vec_text_parse(const char *str, float *out, int capacity)
 			return parse_failure(VEC_PARSE_TOO_MANY, dims, str, p);
 		out[dims++] = value;
 
-		p = skip_space(end);
+		p = text_skip_space(end);
 		if (*p == ',')
 		{
 			p++;
@@ -104,7 +93,7 @@ vec_text_parse(const char *str, float *out, int capacity)
 		return parse_failure(VEC_PARSE_BAD_SEPARATOR, dims, str, p);
 	}
 
-	p = skip_space(p + 1);
+	p = text_skip_space(p + 1);
 	if (*p != '\0')
 		return parse_failure(VEC_PARSE_TRAILING_JUNK, dims, str, p);
 

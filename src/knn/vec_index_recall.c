@@ -86,12 +86,13 @@ index_ordering_operator(Relation index, Oid vectype)
 	return best;
 }
 
+/* The metric of the distance function behind opr; ERROR when unknown. */
 static KnnMetric
 operator_metric(Oid opr)
 {
 	char	   *funcname = get_func_name(get_opcode(opr));
 
-	for (int i = 0; i < lengthof(metric_functions); i++)
+	for (int i = 0; i < (int) lengthof(metric_functions); i++)
 	{
 		if (funcname && strcmp(funcname, metric_functions[i].funcname) == 0)
 			return metric_functions[i].metric;
@@ -117,6 +118,10 @@ plan_uses_index(Plan *plan, Oid indexid)
 		plan_uses_index(plan->righttree, indexid);
 }
 
+/*
+ * WARNING when the prepared recall query does not read the index: the
+ * number returned is then the recall of whatever plan the planner chose.
+ */
 static void
 warn_unless_index_used(SPIPlanPtr plan, Relation index)
 {
@@ -141,6 +146,7 @@ warn_unless_index_used(SPIPlanPtr plan, Relation index)
 				 errhint("To measure the index, make the planner prefer it, e.g. SET enable_seqscan = off.")));
 }
 
+/* qsort and bsearch order of row ids */
 static int
 id_cmp(const void *a, const void *b)
 {
@@ -148,6 +154,152 @@ id_cmp(const void *a, const void *b)
 	int64		y = *(const int64 *) b;
 
 	return (x > y) - (x < y);
+}
+
+/*
+ * The index to measure, opened with AccessShareLock, and in *attnum the
+ * heap column its first key reads; ERROR unless it is an index (not a
+ * partitioned one) whose first key is a plain column.
+ */
+static Relation
+open_index_on_column(Oid indexid, AttrNumber *attnum)
+{
+	Relation	index = relation_open(indexid, AccessShareLock);
+
+	if (index->rd_rel->relkind != RELKIND_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an index", RelationGetRelationName(index)),
+				 index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX ?
+				 errhint("Measure the index of each partition.") : 0));
+	*attnum = index->rd_index->indkey.values[0];
+	if (*attnum == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" is on an expression, not on a vec column",
+						RelationGetRelationName(index))));
+	return index;
+}
+
+/*
+ * The query an application would run for the top k by opr, every name
+ * quoted and the operator schema-qualified, the query vec as $1.
+ */
+static char *
+recall_query_sql(Relation heap, const char *colname, Oid opr, int k)
+{
+	HeapTuple	oprtup;
+	Form_pg_operator oprform;
+	char	   *sql;
+
+	oprtup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+	if (!HeapTupleIsValid(oprtup))
+		elog(ERROR, "cache lookup failed for operator %u", opr);
+	oprform = (Form_pg_operator) GETSTRUCT(oprtup);
+	sql = psprintf("SELECT ctid, %s FROM ONLY %s ORDER BY %s OPERATOR(%s.%s) $1 LIMIT %d",
+				   quote_identifier(colname),
+				   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(heap)),
+											  RelationGetRelationName(heap)),
+				   quote_identifier(colname),
+				   quote_identifier(get_namespace_name(oprform->oprnamespace)),
+				   NameStr(oprform->oprname),
+				   k);
+	ReleaseSysCache(oprtup);
+	return sql;
+}
+
+/* What every query of one vec_index_recall call shares. */
+typedef struct RecallRun
+{
+	SPIPlanPtr	plan;			/* the prepared recall query */
+	KnnMetric	metric;
+	int			dim;
+	int			k;
+	int64	   *exact_ids;		/* scratch for k ids */
+	int64	   *got_ids;		/* scratch for k ids */
+} RecallRun;
+
+/*
+ * How many distinct rows of the plan's answer (SPI_tuptable) are right:
+ * in the exact top k (exact_ids, sorted, nexact of them) or no farther
+ * from qv than the k-th exact distance kth, since any of the tied rows
+ * is a right answer.
+ */
+static int
+count_correct(RecallRun *run, const float *qv, int nexact, double kth)
+{
+	int			ngot = 0;
+	int			correct = 0;
+
+	for (uint64 r = 0; r < SPI_processed && r < (uint64) run->k; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		tid_null;
+		bool		vec_null;
+		Datum		tid = SPI_getbinval(tup, desc, 1, &tid_null);
+		Datum		vd = SPI_getbinval(tup, desc, 2, &vec_null);
+		int64		id;
+		bool		ok;
+
+		if (tid_null || vec_null)
+			continue;
+		id = knn_tid_to_id((ItemPointer) DatumGetPointer(tid));
+		ok = bsearch(&id, run->exact_ids, nexact, sizeof(int64), id_cmp) != NULL;
+		if (!ok)
+		{
+			Vec		   *v = DatumGetVec(vd);
+			double		d;
+
+			vec_check_same_dims(run->dim, v->dim);
+			d = knn_exact_distance(run->metric, qv, v->x, run->dim);
+			ok = isnan(kth) || d <= kth + 1e-12 * (1.0 + fabs(kth));
+		}
+		if (ok)
+			run->got_ids[ngot++] = id;
+	}
+	/* a row returned twice is found once */
+	qsort(run->got_ids, ngot, sizeof(int64), id_cmp);
+	for (int i = 0; i < ngot; i++)
+		if (i == 0 || run->got_ids[i] != run->got_ids[i - 1])
+			correct++;
+	return correct;
+}
+
+/*
+ * The recall of one query qv: runs the recall query through SPI and
+ * scores its rows against the exact answer (exact, nexact rows, nearest
+ * first); 1 when there is nothing to find.
+ */
+static double
+query_recall(RecallRun *run, const float *qv,
+			 const KnnCandidate *exact, int nexact)
+{
+	Vec		   *query = vec_new(run->dim);
+	Datum		arg;
+	int			rc;
+	int			correct;
+
+	memcpy(query->x, qv, sizeof(float) * run->dim);
+	arg = PointerGetDatum(query);
+	rc = SPI_execute_plan(run->plan, &arg, NULL, true, run->k);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+	if (nexact == 0)
+	{
+		/* nothing to find: every plan is right */
+		SPI_freetuptable(SPI_tuptable);
+		return 1.0;
+	}
+	for (int i = 0; i < nexact; i++)
+		run->exact_ids[i] = exact[i].id;
+	qsort(run->exact_ids, nexact, sizeof(int64), id_cmp);
+
+	correct = count_correct(run, qv, nexact, exact[nexact - 1].key);
+	SPI_freetuptable(SPI_tuptable);
+	pfree(query);
+	return (double) Min(correct, nexact) / nexact;
 }
 
 /*
@@ -173,17 +325,13 @@ vec_index_recall(PG_FUNCTION_ARGS)
 	Relation	index;
 	Relation	heap;
 	Oid			opr;
-	KnnMetric	metric;
 	AttrNumber	attnum;
 	char	   *colname;
 	KnnBlock   *kb;
-	HeapTuple	oprtup;
-	Form_pg_operator oprform;
 	char	   *sql;
-	SPIPlanPtr	plan;
 	Oid			argtypes[1];
-	int64	   *exact_ids;
-	int64	   *got_ids;
+	RecallRun	run;
+	int			ret;
 	double		recall_sum = 0.0;
 
 	if (k <= 0)
@@ -192,119 +340,39 @@ vec_index_recall(PG_FUNCTION_ARGS)
 				 errmsg("k must be positive, not %d", k)));
 	qx = knn_exact_unpack_queries(queries, &nqueries, &dim);
 
-	index = relation_open(indexid, AccessShareLock);
-	if (index->rd_rel->relkind != RELKIND_INDEX)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an index", RelationGetRelationName(index)),
-				 index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX ?
-				 errhint("Measure the index of each partition.") : 0));
-	attnum = index->rd_index->indkey.values[0];
-	if (attnum == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("index \"%s\" is on an expression, not on a vec column",
-						RelationGetRelationName(index))));
+	index = open_index_on_column(indexid, &attnum);
 	opr = index_ordering_operator(index, vectype);
-	metric = operator_metric(opr);
+	run.metric = operator_metric(opr);
+	run.dim = dim;
+	run.k = k;
 
 	heap = relation_open(index->rd_index->indrelid, AccessShareLock);
 	colname = get_attname(RelationGetRelid(heap), attnum, false);
 	knn_exact_check_relation(heap, colname, vectype, dim, "vec_index_recall");
 
-	kb = knn_exact_search(heap, attnum, metric, qx, nqueries, dim, k);
+	/* the exact answer first, under the same snapshot the queries use */
+	kb = knn_exact_search(heap, attnum, run.metric, qx, nqueries, dim, k);
 
-	oprtup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
-	if (!HeapTupleIsValid(oprtup))
-		elog(ERROR, "cache lookup failed for operator %u", opr);
-	oprform = (Form_pg_operator) GETSTRUCT(oprtup);
-	sql = psprintf("SELECT ctid, %s FROM ONLY %s ORDER BY %s OPERATOR(%s.%s) $1 LIMIT %d",
-				   quote_identifier(colname),
-				   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(heap)),
-											  RelationGetRelationName(heap)),
-				   quote_identifier(colname),
-				   quote_identifier(get_namespace_name(oprform->oprnamespace)),
-				   NameStr(oprform->oprname),
-				   k);
-	ReleaseSysCache(oprtup);
+	sql = recall_query_sql(heap, colname, opr, k);
+	run.exact_ids = palloc(sizeof(int64) * k);
+	run.got_ids = palloc(sizeof(int64) * k);
 
-	exact_ids = palloc(sizeof(int64) * k);
-	got_ids = palloc(sizeof(int64) * k);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ret = SPI_connect();
+	if (ret != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	argtypes[0] = vectype;
-	plan = SPI_prepare(sql, 1, argtypes);
-	if (plan == NULL)
+	run.plan = SPI_prepare(sql, 1, argtypes);
+	if (run.plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
 			 SPI_result_code_string(SPI_result));
-	warn_unless_index_used(plan, index);
+	warn_unless_index_used(run.plan, index);
 
 	for (int q = 0; q < nqueries; q++)
 	{
-		const float *qv = qx + (Size) q * dim;
-		Vec		   *query = vec_new(dim);
-		Datum		arg;
 		int			nexact;
 		const KnnCandidate *exact = knn_block_result(kb, q, &nexact);
-		double		kth;
-		int			ngot = 0;
-		int			correct = 0;
-		int			rc;
 
-		memcpy(query->x, qv, sizeof(float) * dim);
-		arg = PointerGetDatum(query);
-		rc = SPI_execute_plan(plan, &arg, NULL, true, k);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-
-		if (nexact == 0)
-		{
-			/* nothing to find: every plan is right */
-			recall_sum += 1.0;
-			SPI_freetuptable(SPI_tuptable);
-			continue;
-		}
-		kth = exact[nexact - 1].key;
-		for (int i = 0; i < nexact; i++)
-			exact_ids[i] = exact[i].id;
-		qsort(exact_ids, nexact, sizeof(int64), id_cmp);
-
-		for (uint64 r = 0; r < SPI_processed && r < (uint64) k; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		tid_null;
-			bool		vec_null;
-			Datum		tid = SPI_getbinval(tup, desc, 1, &tid_null);
-			Datum		vd = SPI_getbinval(tup, desc, 2, &vec_null);
-			int64		id;
-			bool		ok;
-
-			if (tid_null || vec_null)
-				continue;
-			id = knn_tid_to_id((ItemPointer) DatumGetPointer(tid));
-			ok = bsearch(&id, exact_ids, nexact, sizeof(int64), id_cmp) != NULL;
-			if (!ok)
-			{
-				Vec		   *v = DatumGetVec(vd);
-				double		d;
-
-				vec_check_same_dims(dim, v->dim);
-				d = knn_exact_distance(metric, qv, v->x, dim);
-				ok = isnan(kth) || d <= kth + 1e-12 * (1.0 + fabs(kth));
-			}
-			if (ok)
-				got_ids[ngot++] = id;
-		}
-		/* a row returned twice is found once */
-		qsort(got_ids, ngot, sizeof(int64), id_cmp);
-		for (int i = 0; i < ngot; i++)
-			if (i == 0 || got_ids[i] != got_ids[i - 1])
-				correct++;
-		recall_sum += (double) Min(correct, nexact) / nexact;
-		SPI_freetuptable(SPI_tuptable);
-		pfree(query);
+		recall_sum += query_recall(&run, qx + (Size) q * dim, exact, nexact);
 	}
 
 	SPI_finish();

@@ -182,18 +182,17 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 	return attnum;
 }
 
-KnnBlock *
-knn_exact_search(Relation rel, AttrNumber attnum, KnnMetric metric,
-				 const float *queries, int nqueries, int dim, int k)
+/*
+ * Rows per block: as many as fit in work_mem with the query matrix and the
+ * workspace (the sgemm output among it), at most what keeps the scores in
+ * cache; ERROR when not even KNN_MIN_BLOCK_ROWS fit.
+ */
+static int
+choose_block_rows(int nqueries, int dim)
 {
 	Size		budget = (Size) work_mem * 1024;
 	Size		max_rows;
 	int			block_rows;
-	void	   *heaps;
-	void	   *workspace;
-	KnnBlock   *kb;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
 
 	max_rows = KNN_MAX_SCORE_BYTES / (sizeof(float) * (Size) nqueries);
 	max_rows = Max(max_rows, KNN_MIN_BLOCK_ROWS);
@@ -213,6 +212,18 @@ knn_exact_search(Relation rel, AttrNumber attnum, KnnMetric metric,
 						   need / 1024 + 1, work_mem),
 				 errhint("Raise work_mem or split the queries into smaller batches.")));
 	}
+	return block_rows;
+}
+
+/*
+ * The candidate heaps of nqueries queries, k rows each: an ERROR the user
+ * can act on (a smaller k, fewer queries) when they cannot be had, rather
+ * than a bare out-of-memory.
+ */
+static void *
+alloc_candidate_heaps(int nqueries, int k)
+{
+	void	   *heaps;
 
 	/* nqueries < 2^28 (array limit) and k < 2^31: no overflow in Size */
 	if (knn_block_heap_bytes(nqueries, k) > MaxAllocHugeSize)
@@ -228,17 +239,19 @@ knn_exact_search(Relation rel, AttrNumber attnum, KnnMetric metric,
 				 errdetail("Failed to allocate candidate lists of %d rows for %d queries.",
 						   k, nqueries),
 				 errhint("Use a smaller k or fewer queries per call.")));
-	workspace = palloc_extended(knn_block_workspace_bytes(dim, nqueries, block_rows),
-								MCXT_ALLOC_HUGE);
-	kb = palloc(sizeof(KnnBlock));
-	knn_block_init(kb, metric, dim, queries, nqueries, k, block_rows,
-				   workspace, heaps);
+	return heaps;
+}
 
-	/*
-	 * A backend must not grow a thread pool behind the postmaster's back,
-	 * and one sgemm per block is what the cost model of a query assumes.
-	 */
-	openblas_set_num_threads(1);
+/*
+ * Every non-null vec of column attnum into kb, in one sequential scan
+ * under the active snapshot; ERROR at the first row whose dimension is
+ * not dim, naming its TID.
+ */
+static void
+scan_rows_into_block(KnnBlock *kb, Relation rel, AttrNumber attnum, int dim)
+{
+	TableScanDesc scan;
+	TupleTableSlot *slot;
 
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 	slot = table_slot_create(rel, NULL);
@@ -267,6 +280,30 @@ knn_exact_search(Relation rel, AttrNumber attnum, KnnMetric metric,
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
+}
+
+KnnBlock *
+knn_exact_search(Relation rel, AttrNumber attnum, KnnMetric metric,
+				 const float *queries, int nqueries, int dim, int k)
+{
+	int			block_rows = choose_block_rows(nqueries, dim);
+	void	   *heaps = alloc_candidate_heaps(nqueries, k);
+	void	   *workspace;
+	KnnBlock   *kb;
+
+	workspace = palloc_extended(knn_block_workspace_bytes(dim, nqueries, block_rows),
+								MCXT_ALLOC_HUGE);
+	kb = palloc(sizeof(KnnBlock));
+	knn_block_init(kb, metric, dim, queries, nqueries, k, block_rows,
+				   workspace, heaps);
+
+	/*
+	 * A backend must not grow a thread pool behind the postmaster's back,
+	 * and one sgemm per block is what the cost model of a query assumes.
+	 */
+	openblas_set_num_threads(1);
+
+	scan_rows_into_block(kb, rel, attnum, dim);
 
 	knn_block_finish(kb);
 	pfree(workspace);

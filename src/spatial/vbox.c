@@ -58,6 +58,7 @@ vbox_new(int dim)
  * ----------------------------------------------------------------------
  */
 
+/* The last argument ms_cached_detoast detoasted for one FmgrInfo. */
 typedef struct DetoastCache
 {
 	Size		raw_len;
@@ -142,6 +143,7 @@ ms_vec_floats(Datum d, float4 *buf, int bufcap, int *dim)
  * ----------------------------------------------------------------------
  */
 
+/* ERROR when a vbox would have more than VEC_MAX_DIM dimensions. */
 static void
 vbox_check_dims(int dim)
 {
@@ -151,21 +153,18 @@ vbox_check_dims(int dim)
 				 errmsg("vbox cannot have more than %d dimensions", VEC_MAX_DIM)));
 }
 
-Datum
-vbox_in(PG_FUNCTION_ARGS)
+/*
+ * Raise the ERROR for a failed parse of str: a bad corner is reported as
+ * vec input would report it, naming the corner; a mismatch of dimensions
+ * as every other one is.  Does not return.
+ */
+static void
+report_parse_error(const char *str, VBoxParseResult r)
 {
-	char	   *str = PG_GETARG_CSTRING(0);
-	int			capacity = vec_text_max_elements(str, VEC_MAX_DIM + 1);
-	float	   *lo = palloc(sizeof(float) * capacity);
-	float	   *hi = palloc(sizeof(float) * capacity);
-	char	   *scratch = palloc(strlen(str) + 1);
-	VBoxParseResult r = vbox_text_parse(str, lo, hi, capacity, scratch);
-	VBox	   *result;
+	const char *at = str + r.error_offset;
 
 	if (r.status == VBOX_PARSE_BAD_CORNER)
 	{
-		const char *at = str + r.error_offset;
-
 		switch (r.vec_status)
 		{
 			case VEC_PARSE_TOO_MANY:
@@ -205,17 +204,31 @@ vbox_in(PG_FUNCTION_ARGS)
 	}
 	if (r.status == VBOX_PARSE_DIMS_MISMATCH)
 		vec_check_same_dims(r.dims, r.hi_dims);
-	if (r.status != VBOX_PARSE_OK)
-	{
-		const char *at = str + r.error_offset;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type vbox: \"%.*s%s\"",
+					100, str, strlen(str) > 100 ? "..." : ""),
+			 errdetail("%s Near \"%.*s\".", vbox_parse_status_message(r.status),
+					   (int) strnlen(at, 20), at)));
+}
 
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type vbox: \"%.*s%s\"",
-						100, str, strlen(str) > 100 ? "..." : ""),
-				 errdetail("%s Near \"%.*s\".", vbox_parse_status_message(r.status),
-						   (int) strnlen(at, 20), at)));
-	}
+/*
+ * Text input: "([1,2],[3,4])", each corner a vec of the same dimensions;
+ * the corners may come in any order (they are normalized).
+ */
+Datum
+vbox_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	int			capacity = vec_text_max_elements(str, VEC_MAX_DIM + 1);
+	float	   *lo = palloc(sizeof(float) * capacity);
+	float	   *hi = palloc(sizeof(float) * capacity);
+	char	   *scratch = palloc(strlen(str) + 1);
+	VBoxParseResult r = vbox_text_parse(str, lo, hi, capacity, scratch);
+	VBox	   *result;
+
+	if (r.status != VBOX_PARSE_OK)
+		report_parse_error(str, r);
 	vbox_check_dims(r.dims);
 
 	vbox_normalize(lo, hi, r.dims);
@@ -228,6 +241,7 @@ vbox_in(PG_FUNCTION_ARGS)
 	PG_RETURN_VBOX_P(result);
 }
 
+/* One corner in vec's text form, each float in its shortest exact form. */
 static void
 append_corner(StringInfo buf, const float4 *x, int dim)
 {
@@ -241,6 +255,7 @@ append_corner(StringInfo buf, const float4 *x, int dim)
 	appendStringInfoChar(buf, ']');
 }
 
+/* Text output: "(lo,hi)", which vbox_in reads back exactly. */
 Datum
 vbox_out(PG_FUNCTION_ARGS)
 {
@@ -277,6 +292,7 @@ vbox_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_VBOX_P(result);
 }
 
+/* Binary output, the format vbox_recv reads. */
 Datum
 vbox_send(PG_FUNCTION_ARGS)
 {
@@ -309,6 +325,7 @@ vec_gistkey_in(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------------
  */
 
+/* vbox(lo vec, hi vec): the corners in any order; ERROR when dims differ. */
 Datum
 vbox_from_corners(PG_FUNCTION_ARGS)
 {
@@ -365,6 +382,7 @@ vbox_around(const Vec *center, double radius)
 	return result;
 }
 
+/* vbox(center vec, radius float8): see vbox_around. */
 Datum
 vbox_from_center(PG_FUNCTION_ARGS)
 {
@@ -392,6 +410,7 @@ vec_dwithin_box(PG_FUNCTION_ARGS)
 	PG_RETURN_VBOX_P(vbox_around(center, radius));
 }
 
+/* A corner of b (VBOX_LO or VBOX_HI) as a new vec. */
 static Vec *
 corner_vec(const VBox *b, const float4 *x)
 {
@@ -427,6 +446,9 @@ vbox_dims(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------------------
  * Operators
+ *
+ * Bounds are inclusive; operands of different dimensions are an ERROR,
+ * except for = and <>, where they are simply unequal.
  * ----------------------------------------------------------------------
  */
 
@@ -480,6 +502,7 @@ vbox_contained(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(rtree_box_contains(VBOX_LO(b), VBOX_HI(b), VBOX_LO(a), VBOX_HI(a), a->dim));
 }
 
+/* Same dimensions and the same bounds (-0 equals 0). */
 static bool
 vbox_equal(const VBox *a, const VBox *b)
 {

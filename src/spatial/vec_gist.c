@@ -63,12 +63,17 @@ entry_key(const GISTENTRY *entry)
 	return (const VBox *) DatumGetPointer(entry->key);
 }
 
+/* The same for a key passed as a Datum (union, same, sort support). */
 static inline const VBox *
 datum_key(Datum d)
 {
 	return (const VBox *) DatumGetPointer(d);
 }
 
+/*
+ * A leaf vec becomes a point key; inner keys are already boxes.  ERROR
+ * when the vec is wider than VEC_GIST_MAX_DIM.
+ */
 Datum
 vec_gist_compress(PG_FUNCTION_ARGS)
 {
@@ -116,6 +121,10 @@ vec_gist_fetch(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(retval);
 }
 
+/*
+ * May the entry hold a point inside the query box?  Exact for leaf keys
+ * (no recheck), and only strategy 8 (vec <@ vbox) exists.
+ */
 Datum
 vec_gist_consistent(PG_FUNCTION_ARGS)
 {
@@ -139,6 +148,10 @@ vec_gist_consistent(PG_FUNCTION_ARGS)
 									  VBOX_LO(query), VBOX_HI(query), key->dim));
 }
 
+/*
+ * The ORDER BY distance of an entry: for a leaf, that of the operator
+ * itself; for an inner key, a bound no greater than any leaf's below it.
+ */
 Datum
 vec_gist_distance(PG_FUNCTION_ARGS)
 {
@@ -174,6 +187,7 @@ vec_gist_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
+/* The bounding box of the entries. */
 Datum
 vec_gist_union(PG_FUNCTION_ARGS)
 {
@@ -198,6 +212,7 @@ vec_gist_union(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(result);
 }
 
+/* The cost of adding newentry under origentry, see rtree_penalty(). */
 Datum
 vec_gist_penalty(PG_FUNCTION_ARGS)
 {
@@ -212,6 +227,7 @@ vec_gist_penalty(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(penalty);
 }
 
+/* The bounding box of the keys with side[i] == which (there is at least one). */
 static VBox *
 union_of_side(const VBox **keys, const unsigned char *side, int n, int which, int dim)
 {
@@ -234,6 +250,7 @@ union_of_side(const VBox **keys, const unsigned char *side, int n, int which, in
 	return result;
 }
 
+/* Split a full page in two by rtree_split(), with each side's bounding box. */
 Datum
 vec_gist_picksplit(PG_FUNCTION_ARGS)
 {
@@ -273,6 +290,7 @@ vec_gist_picksplit(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(v);
 }
 
+/* Byte-for-byte equal keys (same kind, dimensions and bounds). */
 Datum
 vec_gist_same(PG_FUNCTION_ARGS)
 {
@@ -296,6 +314,7 @@ typedef struct HilbertScratch
 	uint32		x[FLEXIBLE_ARRAY_MEMBER];
 } HilbertScratch;
 
+/* Scratch for two Hilbert indexes of dim dimensions, grown as needed. */
 static uint32 *
 hilbert_scratch(SortSupport ssup, int dim)
 {
@@ -311,6 +330,7 @@ hilbert_scratch(SortSupport ssup, int dim)
 	return s->x;
 }
 
+/* The Hilbert order of two leaf keys (full comparison). */
 static int
 hilbert_cmp(Datum a, Datum b, SortSupport ssup)
 {
@@ -322,6 +342,7 @@ hilbert_cmp(Datum a, Datum b, SortSupport ssup)
 							 hilbert_scratch(ssup, ka->dim));
 }
 
+/* The leading bits of a key's Hilbert index, as an abbreviated key. */
 static Datum
 hilbert_abbrev_convert(Datum original, SortSupport ssup)
 {
@@ -346,12 +367,14 @@ hilbert_abbrev_cmp(Datum x, Datum y, SortSupport ssup)
 	return 0;
 }
 
+/* Keep abbreviating, whatever the keys seen so far look like. */
 static bool
 hilbert_abbrev_abort(int memtupcount, SortSupport ssup)
 {
 	return false;
 }
 
+/* Sorted build: points in Hilbert order, abbreviated when the sort asks. */
 Datum
 vec_gist_sortsupport(PG_FUNCTION_ARGS)
 {

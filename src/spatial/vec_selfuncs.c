@@ -42,15 +42,63 @@ typedef struct VecAnalyzeState
 	void	   *std_extra;
 } VecAnalyzeState;
 
+/*
+ * The sample's points of the first non-null row's dimension count, back
+ * to back in a palloc'd array (a column without a typmod may mix counts;
+ * the others are left out).  *n is how many, *dims their dimensions; NULL
+ * when there is no non-null row or boxsel cannot take that many
+ * dimensions.
+ */
+static float *
+sample_points(VacAttrStatsP stats, AnalyzeAttrFetchFunc fetchfunc,
+			  int samplerows, int *n, int *dims)
+{
+	float	   *points = NULL;
+
+	*n = 0;
+	*dims = 0;
+	for (int i = 0; i < samplerows; i++)
+	{
+		bool		isnull;
+		Datum		value = fetchfunc(stats, i, &isnull);
+		Vec		   *v;
+
+		vacuum_delay_point();
+		if (isnull)
+			continue;
+		v = DatumGetVec(value);
+		if (*dims == 0)
+		{
+			*dims = v->dim;
+			if (boxsel_stats_size(*dims) == 0)
+				return NULL;
+			points = palloc(sizeof(float) * (Size) *dims * samplerows);
+		}
+		if (v->dim == *dims)
+		{
+			memcpy(points + (Size) *n * *dims, v->x, sizeof(float) * *dims);
+			(*n)++;
+		}
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+	}
+	return points;
+}
+
+/*
+ * compute_stats of a vec column: the standard analysis, then, in a free
+ * slot, the boxsel stats of the sample's points when their dimension count
+ * allows it and there are at least two.
+ */
 static void
 vec_compute_stats(VacAttrStatsP stats, AnalyzeAttrFetchFunc fetchfunc,
 				  int samplerows, double totalrows)
 {
 	VecAnalyzeState *state = (VecAnalyzeState *) stats->extra_data;
 	int			slot;
-	int			dims = 0;
-	int			n = 0;
-	float	   *points = NULL;
+	int			dims;
+	int			n;
+	float	   *points;
 	void	   *work;
 	float	   *built;
 	size_t		size;
@@ -66,37 +114,9 @@ vec_compute_stats(VacAttrStatsP stats, AnalyzeAttrFetchFunc fetchfunc,
 	if (slot == STATISTIC_NUM_SLOTS)
 		return;
 
-	/*
-	 * The sample's points of the first non-null row's dimension count (a
-	 * column without a typmod may mix them; the others are left out).
-	 */
-	for (int i = 0; i < samplerows; i++)
-	{
-		bool		isnull;
-		Datum		value = fetchfunc(stats, i, &isnull);
-		Vec		   *v;
-
-		vacuum_delay_point();
-		if (isnull)
-			continue;
-		v = DatumGetVec(value);
-		if (dims == 0)
-		{
-			dims = v->dim;
-			if (boxsel_stats_size(dims) == 0)
-				return;
-			points = palloc(sizeof(float) * (Size) dims * samplerows);
-		}
-		if (v->dim == dims)
-		{
-			memcpy(points + (Size) n * dims, v->x, sizeof(float) * dims);
-			n++;
-		}
-		if ((Pointer) v != DatumGetPointer(value))
-			pfree(v);
-	}
+	points = sample_points(stats, fetchfunc, samplerows, &n, &dims);
 	/* a sample of one point (or none) tells nothing of spread */
-	if (n < 2)
+	if (points == NULL || n < 2)
 		return;
 
 	size = boxsel_stats_size(dims);

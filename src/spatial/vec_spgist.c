@@ -50,6 +50,10 @@ PG_FUNCTION_INFO_V1(vec_spgist_picksplit);
 PG_FUNCTION_INFO_V1(vec_spgist_inner_consistent);
 PG_FUNCTION_INFO_V1(vec_spgist_leaf_consistent);
 
+/* Four children per inner tuple: node 2h + l, see the file header. */
+#define KD_NODES 4
+
+/* A split dimension and value as one pass-by-value int8 (prefix or label). */
 static inline int64
 pack_prefix(int dim, float4 split)
 {
@@ -59,8 +63,7 @@ pack_prefix(int dim, float4 split)
 	return ((int64) dim << 32) | (int64) bits;
 }
 
-#define KD_NODES 4
-
+/* The inverse of pack_prefix. */
 static inline void
 unpack_prefix(Datum d, int *dim, float4 *split)
 {
@@ -71,6 +74,23 @@ unpack_prefix(Datum d, int *dim, float4 *split)
 	memcpy(split, &bits, sizeof(bits));
 }
 
+/* An inner tuple's two levels of splits, unpacked. */
+typedef struct KdSplits
+{
+	int			d;				/* the first split: x[d] vs split */
+	float4		split;
+	int			d2[2];			/* half h's own split: x[d2[h]] vs split2[h] */
+	float4		split2[2];
+} KdSplits;
+
+/* The highest dimension the splits read: a vec needs one more than that. */
+static inline int
+kd_max_dim(const KdSplits *kd)
+{
+	return Max(kd->d, Max(kd->d2[0], kd->d2[1]));
+}
+
+/* Prefix and labels are int8 splits; leaves keep the vec (index-only scans). */
 Datum
 vec_spgist_config(PG_FUNCTION_ARGS)
 {
@@ -83,6 +103,11 @@ vec_spgist_config(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * The node a new vec descends to: its half by the prefix split, then its
+ * side of that half's own split (ties go to the lower side).  ERROR when
+ * the vec has fewer dimensions than the splits read.
+ */
 Datum
 vec_spgist_choose(PG_FUNCTION_ARGS)
 {
@@ -126,6 +151,11 @@ vec_spgist_choose(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Turn a full leaf page into an inner tuple of KD_NODES nodes: split the
+ * points at the median of their widest dimension, then each half at the
+ * median of its own; the leaves keep their vecs unchanged.
+ */
 Datum
 vec_spgist_picksplit(PG_FUNCTION_ARGS)
 {
@@ -193,71 +223,194 @@ vec_spgist_picksplit(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-Datum
-vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
+/*
+ * allTheSame inner tuples: every node may hold anything, at distance 0.
+ * They cannot happen (splits are by position), but stay correct.
+ */
+static void
+all_nodes_consistent(spgInnerConsistentIn *in, spgInnerConsistentOut *out)
 {
-	spgInnerConsistentIn *in = (spgInnerConsistentIn *) PG_GETARG_POINTER(0);
-	spgInnerConsistentOut *out = (spgInnerConsistentOut *) PG_GETARG_POINTER(1);
-	int			d;
-	float4		split;
-	int			d2[2];
-	float4		split2[2];
-	bool		want[KD_NODES] = {true, true, true, true};
-	const Vec  *q = NULL;
-	int			qdim = 0;
-
-	if (in->allTheSame)
+	out->nNodes = in->nNodes;
+	out->nodeNumbers = palloc(sizeof(int) * in->nNodes);
+	for (int i = 0; i < in->nNodes; i++)
+		out->nodeNumbers[i] = i;
+	if (in->norderbys > 0)
 	{
-		/* cannot happen (splits are by position), but stay correct */
-		out->nNodes = in->nNodes;
-		out->nodeNumbers = palloc(sizeof(int) * in->nNodes);
+		out->distances = palloc(sizeof(double *) * in->nNodes);
+		out->traversalValues = palloc(sizeof(void *) * in->nNodes);
 		for (int i = 0; i < in->nNodes; i++)
-			out->nodeNumbers[i] = i;
-		if (in->norderbys > 0)
 		{
-			out->distances = palloc(sizeof(double *) * in->nNodes);
-			out->traversalValues = palloc(sizeof(void *) * in->nNodes);
-			for (int i = 0; i < in->nNodes; i++)
-			{
-				out->distances[i] = palloc0(sizeof(double) * in->norderbys);
-				out->traversalValues[i] = NULL;
-			}
+			out->distances[i] = palloc0(sizeof(double) * in->norderbys);
+			out->traversalValues[i] = NULL;
 		}
-		PG_RETURN_VOID();
 	}
-	Assert(in->hasPrefix && in->nNodes == KD_NODES);
-	unpack_prefix(in->prefixDatum, &d, &split);
-	for (int h = 0; h < 2; h++)
-		unpack_prefix(in->nodeLabels[2 * h], &d2[h], &split2[h]);
+}
 
+/*
+ * Clear want[node] for each node that cannot hold a point lying in every
+ * box of the scan keys (vec <@ vbox): a lower side holds values <= its
+ * split, an upper side values >= it.
+ */
+static void
+prune_nodes_by_boxes(spgInnerConsistentIn *in, FmgrInfo *flinfo,
+					 const KdSplits *kd, bool *want)
+{
 	for (int k = 0; k < in->nkeys; k++)
 	{
 		const VBox *box;
 
 		if (in->scankeys[k].sk_strategy != VEC_STRATEGY_CONTAINED_BY)
 			elog(ERROR, "unrecognized strategy number: %d", in->scankeys[k].sk_strategy);
-		box = (const VBox *) ms_cached_detoast(fcinfo->flinfo, in->scankeys[k].sk_argument);
-		if (Max(d, Max(d2[0], d2[1])) >= box->dim)
-			vec_check_same_dims(box->dim, Max(d, Max(d2[0], d2[1])) + 1);
+		box = (const VBox *) ms_cached_detoast(flinfo, in->scankeys[k].sk_argument);
+		if (kd_max_dim(kd) >= box->dim)
+			vec_check_same_dims(box->dim, kd_max_dim(kd) + 1);
 		for (int node = 0; node < KD_NODES; node++)
 		{
 			int			h = node >> 1;
 			int			l = node & 1;
 
-			if ((h == 0 && VBOX_LO(box)[d] > split) ||
-				(h == 1 && VBOX_HI(box)[d] < split) ||
-				(l == 0 && VBOX_LO(box)[d2[h]] > split2[h]) ||
-				(l == 1 && VBOX_HI(box)[d2[h]] < split2[h]))
+			if ((h == 0 && VBOX_LO(box)[kd->d] > kd->split) ||
+				(h == 1 && VBOX_HI(box)[kd->d] < kd->split) ||
+				(l == 0 && VBOX_LO(box)[kd->d2[h]] > kd->split2[h]) ||
+				(l == 1 && VBOX_HI(box)[kd->d2[h]] < kd->split2[h]))
 				want[node] = false;
 		}
 	}
+}
 
+/*
+ * The region of child node in lo[0..qdim-1], hi[0..qdim-1]: the parent's
+ * region (NULL: all of space) cut by the half, then by the side of that
+ * half's own split.
+ */
+static inline void
+child_region(const float4 *parent, const KdSplits *kd, int node,
+			 float4 *lo, float4 *hi, int qdim)
+{
+	int			h = node >> 1;
+	int			l = node & 1;
+
+	if (parent == NULL)
+	{
+		for (int i = 0; i < qdim; i++)
+		{
+			lo[i] = -INFINITY;
+			hi[i] = INFINITY;
+		}
+	}
+	else
+	{
+		memcpy(lo, parent, sizeof(float4) * qdim);
+		memcpy(hi, parent + qdim, sizeof(float4) * qdim);
+	}
+	if (h == 0 && hi[kd->d] > kd->split)
+		hi[kd->d] = kd->split;
+	if (h == 1 && lo[kd->d] < kd->split)
+		lo[kd->d] = kd->split;
+	if (l == 0 && hi[kd->d2[h]] > kd->split2[h])
+		hi[kd->d2[h]] = kd->split2[h];
+	if (l == 1 && lo[kd->d2[h]] < kd->split2[h])
+		lo[kd->d2[h]] = kd->split2[h];
+}
+
+/*
+ * Ordered scans: each wanted node with its region (the traversal value of
+ * its subtree) and, for every ORDER BY vec, a distance no greater than
+ * that of any leaf below it (the box distance scaled by the kernels'
+ * slack).
+ */
+static void
+ordered_nodes(spgInnerConsistentIn *in, spgInnerConsistentOut *out,
+			  FmgrInfo *flinfo, const KdSplits *kd, const bool *want)
+{
 	/*
 	 * One chunk for everything the core only reads before our memory
 	 * context is reset (it copies the distances into its queue items);
 	 * only the child regions must live on, each in its own allocation
 	 * because the core frees them one by one.
 	 */
+	char	   *chunk = palloc(MAXALIGN(sizeof(int) * KD_NODES) +
+							   sizeof(double *) * KD_NODES +
+							   sizeof(void *) * KD_NODES +
+							   sizeof(double) * KD_NODES * in->norderbys);
+	double	   *dist;
+	double		slack;
+	const Vec  *q;
+	int			qdim;
+
+	out->nodeNumbers = (int *) chunk;
+	chunk += MAXALIGN(sizeof(int) * KD_NODES);
+	out->distances = (double **) chunk;
+	chunk += sizeof(double *) * KD_NODES;
+	out->traversalValues = (void **) chunk;
+	chunk += sizeof(void *) * KD_NODES;
+	dist = (double *) chunk;
+
+	q = (const Vec *) ms_cached_detoast(flinfo, in->orderbys[0].sk_argument);
+	qdim = q->dim;
+	if (kd_max_dim(kd) >= qdim)
+		vec_check_same_dims(qdim, kd_max_dim(kd) + 1);
+	slack = rtree_kernel_slack(qdim);
+
+	for (int node = 0; node < KD_NODES; node++)
+	{
+		float4	   *region;
+		float4	   *lo;
+		float4	   *hi;
+
+		if (!want[node])
+			continue;
+		region = MemoryContextAlloc(in->traversalMemoryContext, sizeof(float4) * 2 * qdim);
+		lo = region;
+		hi = region + qdim;
+		child_region(in->traversalValue, kd, node, lo, hi, qdim);
+
+		for (int k = 0; k < in->norderbys; k++)
+		{
+			const Vec  *oq = (k == 0) ? q :
+			(const Vec *) ms_cached_detoast(flinfo, in->orderbys[k].sk_argument);
+
+			if (oq->dim != qdim)
+				vec_check_same_dims(qdim, oq->dim);
+			if (in->orderbys[k].sk_strategy == VEC_STRATEGY_L1)
+				dist[k] = rtree_box_l1(oq->x, lo, hi, qdim) * slack;
+			else
+				dist[k] = sqrt(rtree_box_l2sq(oq->x, lo, hi, qdim) * slack);
+		}
+		out->nodeNumbers[out->nNodes] = node;
+		out->distances[out->nNodes] = dist;
+		out->traversalValues[out->nNodes] = region;
+		out->nNodes++;
+		dist += in->norderbys;
+	}
+}
+
+/*
+ * The nodes a search must visit: those whose points may lie in every box
+ * of the scan keys, with (for ordered scans) their regions and distance
+ * lower bounds.  ERROR when a key has fewer dimensions than the splits
+ * read.
+ */
+Datum
+vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
+{
+	spgInnerConsistentIn *in = (spgInnerConsistentIn *) PG_GETARG_POINTER(0);
+	spgInnerConsistentOut *out = (spgInnerConsistentOut *) PG_GETARG_POINTER(1);
+	KdSplits	kd;
+	bool		want[KD_NODES] = {true, true, true, true};
+
+	if (in->allTheSame)
+	{
+		all_nodes_consistent(in, out);
+		PG_RETURN_VOID();
+	}
+	Assert(in->hasPrefix && in->nNodes == KD_NODES);
+	unpack_prefix(in->prefixDatum, &kd.d, &kd.split);
+	for (int h = 0; h < 2; h++)
+		unpack_prefix(in->nodeLabels[2 * h], &kd.d2[h], &kd.split2[h]);
+
+	prune_nodes_by_boxes(in, fcinfo->flinfo, &kd, want);
+
 	out->nNodes = 0;
 	if (in->norderbys == 0)
 	{
@@ -267,84 +420,15 @@ vec_spgist_inner_consistent(PG_FUNCTION_ARGS)
 				out->nodeNumbers[out->nNodes++] = node;
 	}
 	else
-	{
-		char	   *chunk = palloc(MAXALIGN(sizeof(int) * KD_NODES) +
-								   sizeof(double *) * KD_NODES +
-								   sizeof(void *) * KD_NODES +
-								   sizeof(double) * KD_NODES * in->norderbys);
-		double	   *dist;
-		double		slack;
-
-		out->nodeNumbers = (int *) chunk;
-		chunk += MAXALIGN(sizeof(int) * KD_NODES);
-		out->distances = (double **) chunk;
-		chunk += sizeof(double *) * KD_NODES;
-		out->traversalValues = (void **) chunk;
-		chunk += sizeof(void *) * KD_NODES;
-		dist = (double *) chunk;
-
-		q = (const Vec *) ms_cached_detoast(fcinfo->flinfo, in->orderbys[0].sk_argument);
-		qdim = q->dim;
-		if (Max(d, Max(d2[0], d2[1])) >= qdim)
-			vec_check_same_dims(qdim, Max(d, Max(d2[0], d2[1])) + 1);
-		slack = rtree_kernel_slack(qdim);
-
-		for (int node = 0; node < KD_NODES; node++)
-		{
-			const float4 *parent = in->traversalValue;
-			int			h = node >> 1;
-			int			l = node & 1;
-			float4	   *region;
-			float4	   *lo;
-			float4	   *hi;
-
-			if (!want[node])
-				continue;
-			region = MemoryContextAlloc(in->traversalMemoryContext, sizeof(float4) * 2 * qdim);
-			lo = region;
-			hi = region + qdim;
-			if (parent == NULL)
-			{
-				for (int i = 0; i < qdim; i++)
-				{
-					lo[i] = -INFINITY;
-					hi[i] = INFINITY;
-				}
-			}
-			else
-				memcpy(region, parent, sizeof(float4) * 2 * qdim);
-			/* the half, then the side of that half's own split */
-			if (h == 0 && hi[d] > split)
-				hi[d] = split;
-			if (h == 1 && lo[d] < split)
-				lo[d] = split;
-			if (l == 0 && hi[d2[h]] > split2[h])
-				hi[d2[h]] = split2[h];
-			if (l == 1 && lo[d2[h]] < split2[h])
-				lo[d2[h]] = split2[h];
-
-			for (int k = 0; k < in->norderbys; k++)
-			{
-				const Vec  *oq = (k == 0) ? q :
-				(const Vec *) ms_cached_detoast(fcinfo->flinfo, in->orderbys[k].sk_argument);
-
-				if (oq->dim != qdim)
-					vec_check_same_dims(qdim, oq->dim);
-				if (in->orderbys[k].sk_strategy == VEC_STRATEGY_L1)
-					dist[k] = rtree_box_l1(oq->x, lo, hi, qdim) * slack;
-				else
-					dist[k] = sqrt(rtree_box_l2sq(oq->x, lo, hi, qdim) * slack);
-			}
-			out->nodeNumbers[out->nNodes] = node;
-			out->distances[out->nNodes] = dist;
-			out->traversalValues[out->nNodes] = region;
-			out->nNodes++;
-			dist += in->norderbys;
-		}
-	}
+		ordered_nodes(in, out, fcinfo->flinfo, &kd, want);
 	PG_RETURN_VOID();
 }
 
+/*
+ * Does the leaf vec lie in every box of the scan keys (exactly, no
+ * recheck)?  For ordered scans, also its exact distance to each ORDER BY
+ * vec, computed as the operators compute it.
+ */
 Datum
 vec_spgist_leaf_consistent(PG_FUNCTION_ARGS)
 {

@@ -23,6 +23,7 @@ PG_FUNCTION_INFO_V1(vec_agg_deserialize);
 PG_FUNCTION_INFO_V1(vec_agg_sum_final);
 PG_FUNCTION_INFO_V1(vec_agg_avg_final);
 
+/* The transition state: a running sum of count vecs of dim dimensions. */
 typedef struct VecAggState
 {
 	int64		count;
@@ -30,6 +31,12 @@ typedef struct VecAggState
 	double		sums[FLEXIBLE_ARRAY_MEMBER];
 } VecAggState;
 
+/*
+ * The aggregate's memory context, where the state lives across calls.
+ * These functions take internal and are only meant as aggregate support,
+ * so being called otherwise is an internal error, as for PostgreSQL's own
+ * transition functions.
+ */
 static MemoryContext
 aggregate_context(FunctionCallInfo fcinfo, const char *fname)
 {
@@ -40,6 +47,7 @@ aggregate_context(FunctionCallInfo fcinfo, const char *fname)
 	return aggcontext;
 }
 
+/* A zeroed state for dim dimensions, allocated in cxt. */
 static VecAggState *
 state_new(MemoryContext cxt, int dim)
 {
@@ -50,6 +58,10 @@ state_new(MemoryContext cxt, int dim)
 	return state;
 }
 
+/*
+ * Transition of sum(vec) and avg(vec): add a vec to the state, in place.
+ * NULL inputs are skipped; ERROR when dimensions differ.
+ */
 Datum
 vec_agg_accum(PG_FUNCTION_ARGS)
 {
@@ -75,6 +87,10 @@ vec_agg_accum(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
+/*
+ * Combine two partial states (parallel aggregation) into the first, or
+ * into a copy in the aggregate context when the first is NULL.
+ */
 Datum
 vec_agg_combine(PG_FUNCTION_ARGS)
 {
@@ -103,6 +119,7 @@ vec_agg_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/* A state as bytea for a parallel worker: int8 count, int4 dim, float8 sums. */
 Datum
 vec_agg_serialize(PG_FUNCTION_ARGS)
 {
@@ -118,6 +135,7 @@ vec_agg_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/* The inverse of vec_agg_serialize; ERROR on a malformed message. */
 Datum
 vec_agg_deserialize(PG_FUNCTION_ARGS)
 {
@@ -144,6 +162,10 @@ vec_agg_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
+/*
+ * The sums divided by divisor, as a vec; ERROR when an element overflows
+ * float4.
+ */
 static Vec *
 state_to_vec(const VecAggState *state, double divisor)
 {
@@ -160,6 +182,7 @@ state_to_vec(const VecAggState *state, double divisor)
 	return result;
 }
 
+/* sum(vec): NULL when no non-null vec was seen. */
 Datum
 vec_agg_sum_final(PG_FUNCTION_ARGS)
 {
@@ -170,6 +193,7 @@ vec_agg_sum_final(PG_FUNCTION_ARGS)
 	PG_RETURN_VEC_P(state_to_vec(state, 1.0));
 }
 
+/* avg(vec): the element-wise mean; NULL when no non-null vec was seen. */
 Datum
 vec_agg_avg_final(PG_FUNCTION_ARGS)
 {

@@ -18,6 +18,12 @@
 PG_FUNCTION_INFO_V1(array_to_vec);
 PG_FUNCTION_INFO_V1(vec_to_real_array);
 
+/*
+ * One array element as a float4, with the checks vec input makes: ERROR on
+ * NaN, infinity, or a value float4 cannot hold (too large, or nonzero but
+ * rounding to 0).  elemtype is one of the types array_to_vec is declared
+ * for, so any other is an internal error.
+ */
 static float4
 element_to_float4(Datum d, Oid elemtype)
 {
@@ -63,6 +69,11 @@ element_to_float4(Datum d, Oid elemtype)
 	return (float4) value;
 }
 
+/*
+ * The casts of real[], double precision[], integer[] and numeric[] to
+ * vec (array_to_vec(arr, typmod, explicit)): a one-dimensional array
+ * without nulls, checked against the typmod.
+ */
 Datum
 array_to_vec(PG_FUNCTION_ARGS)
 {
@@ -100,6 +111,7 @@ array_to_vec(PG_FUNCTION_ARGS)
 	PG_RETURN_VEC_P(result);
 }
 
+/* vec -> real[]: the elements as they are, lower bound 1. */
 Datum
 vec_to_real_array(PG_FUNCTION_ARGS)
 {

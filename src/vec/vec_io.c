@@ -94,6 +94,11 @@ token_at(const char *at)
 	return pnstrdup(at, len);
 }
 
+/*
+ * Raise the ERROR for a failed parse of str: the message, SQLSTATE and
+ * detail of each kind of mistake, naming the element at fault.  Does not
+ * return.
+ */
 static void
 report_parse_error(const char *str, VecParseResult r)
 {
@@ -145,6 +150,10 @@ report_parse_error(const char *str, VecParseResult r)
 	}
 }
 
+/*
+ * Text input: "[1, 2.5, -3e4]", finite float4 elements only, checked
+ * against the typmod.
+ */
 Datum
 vec_in(PG_FUNCTION_ARGS)
 {
@@ -168,6 +177,7 @@ vec_in(PG_FUNCTION_ARGS)
 	PG_RETURN_VEC_P(result);
 }
 
+/* Text output: each element in the shortest form that reads back exactly. */
 Datum
 vec_out(PG_FUNCTION_ARGS)
 {
@@ -190,6 +200,7 @@ vec_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
+/* vec(n): one modifier, 1 <= n <= VEC_MAX_DIM. */
 Datum
 vec_typmod_in(PG_FUNCTION_ARGS)
 {
@@ -277,6 +288,7 @@ vec_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_VEC_P(result);
 }
 
+/* Binary output: the header vec_recv_header reads, then the float4s. */
 Datum
 vec_send(PG_FUNCTION_ARGS)
 {

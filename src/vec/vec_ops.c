@@ -109,6 +109,11 @@ vec_subvec(PG_FUNCTION_ARGS)
 	PG_RETURN_VEC_P(result);
 }
 
+/*
+ * The distances: ERROR when the dimensions differ; computed through
+ * vec_distance.h, as the indexes compute them, so that an index orders
+ * rows exactly as ORDER BY on a sequential scan does.
+ */
 #define VEC_BINARY_ARGS() \
 	Vec		   *a = PG_GETARG_VEC_P(0); \
 	Vec		   *b = PG_GETARG_VEC_P(1); \
@@ -157,6 +162,7 @@ vec_l1_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(vec_distance_l1(a->x, b->x, a->dim));
 }
 
+/* ERROR "value out of range: overflow" if an element became infinite. */
 static void
 check_result_finite(const Vec *v)
 {
@@ -167,6 +173,7 @@ check_result_finite(const Vec *v)
 	}
 }
 
+/* Element-wise +, - and *: ERROR when dimensions differ or a result overflows. */
 Datum
 vec_add(PG_FUNCTION_ARGS)
 {
@@ -211,6 +218,7 @@ vec_mul(PG_FUNCTION_ARGS)
 	PG_RETURN_VEC_P(result);
 }
 
+/* a || b: ERROR when the result would exceed VEC_MAX_DIM. */
 Datum
 vec_concat(PG_FUNCTION_ARGS)
 {
@@ -288,6 +296,7 @@ vec_hash_internal(const Vec *v, uint64 seed)
 	return h;
 }
 
+/* Hash opclass support: equal vecs (vec_eq) hash alike. */
 Datum
 vec_hash(PG_FUNCTION_ARGS)
 {

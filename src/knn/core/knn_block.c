@@ -88,6 +88,7 @@ knn_metric_name(KnnMetric metric)
 
 /* ---- sizes --------------------------------------------------------- */
 
+/* Bytes that do not grow with the block: see knn_block_rows_for_budget. */
 static size_t
 fixed_bytes(int dim, int nqueries)
 {
@@ -96,6 +97,7 @@ fixed_bytes(int dim, int nqueries)
 		(size_t) nqueries * 2 * sizeof(double) + 64;
 }
 
+/* Workspace bytes each row of a block takes. */
 static size_t
 bytes_per_row(int dim, int nqueries)
 {
@@ -162,6 +164,10 @@ cand_qsort_cmp(const void *a, const void *b)
 	return cand_cmp((const KnnCandidate *) a, (const KnnCandidate *) b);
 }
 
+/*
+ * Max-heap on cand_cmp (the worst candidate at heap[0]): restore the heap
+ * order below pos after heap[pos] was replaced.
+ */
 static void
 heap_sift_down(KnnCandidate *heap, int len, int pos)
 {
@@ -183,6 +189,7 @@ heap_sift_down(KnnCandidate *heap, int len, int pos)
 	heap[pos] = item;
 }
 
+/* Add item to the max-heap of *len candidates (room for one more). */
 static void
 heap_push(KnnCandidate *heap, int *len, KnnCandidate item)
 {
@@ -227,6 +234,10 @@ exact_cosine(const float *a, const float *b, int dim,
 	return sum > 2.0 ? 2.0 : sum;
 }
 
+/*
+ * The exact ranking key of query q and block row j, in double: squared
+ * distance for L2 (no sqrt per row), the distance itself otherwise.
+ */
 static double
 exact_key(const KnnBlock *kb, int q, int j)
 {
@@ -247,6 +258,7 @@ exact_key(const KnnBlock *kb, int q, int j)
 	return NAN;
 }
 
+/* A ranking key as the distance the operator reports. */
 static double
 key_to_distance(KnnMetric metric, double key)
 {
@@ -452,6 +464,14 @@ chunk_values(const KnnBlock *kb, int q, const float *s, int from, int to,
 	return m;
 }
 
+/*
+ * Merge the block's rows into query q's heap.  Once the heap is full,
+ * rows are taken KNN_CHUNK at a time and only those whose float32
+ * estimate can beat the heap's worst (threshold() allows for the
+ * estimate's error) get an exact key; while the heap holds a NaN, or when
+ * a float32 sum of this query with the block could overflow, every row
+ * does.
+ */
 static void
 search_query(KnnBlock *kb, int q, int n, double block_max)
 {
@@ -494,6 +514,11 @@ search_query(KnnBlock *kb, int q, int n, double block_max)
 	}
 }
 
+/*
+ * Search the rows gathered in the block for every query and empty it:
+ * each row's norms, the float32 scores of every query against every row
+ * (one sgemm, or the L1 kernel), then each query's heap in turn.
+ */
 static void
 search_block(KnnBlock *kb)
 {

@@ -20,8 +20,8 @@
  *		then for each dimension: B least values, B greatest, B shares
  *		then, for a grid, B^d cell shares (row-major, first dimension slowest)
  */
-#ifndef BOX_SELECTIVITY_H
-#define BOX_SELECTIVITY_H
+#ifndef MS_BOXSEL_H
+#define MS_BOXSEL_H
 
 #include <stddef.h>
 
@@ -52,4 +52,4 @@ extern size_t boxsel_build(const float *points, int n, int d, void *work, float 
 extern double boxsel_fraction(const float *stats, size_t nstats,
 							  const float *lo, const float *hi, int d);
 
-#endif
+#endif							/* MS_BOXSEL_H */

@@ -193,6 +193,7 @@ rtree_penalty(const float *olo, const float *ohi,
  * ---------------------------------------------------------------------
  */
 
+/* A box on the axis being sorted: primary and secondary bound, its index. */
 typedef struct SortItem
 {
 	float		k1;
@@ -200,6 +201,7 @@ typedef struct SortItem
 	int			idx;
 } SortItem;
 
+/* By k1, then k2, then index: a total order, so splits are deterministic. */
 static int
 sort_item_cmp(const void *a, const void *b)
 {
@@ -213,6 +215,7 @@ sort_item_cmp(const void *a, const void *b)
 	return x->idx - y->idx;
 }
 
+/* The caller's work area, carved up (see rtree_split_work_size). */
 typedef struct SplitWork
 {
 	SortItem   *items;			/* n */
@@ -232,6 +235,7 @@ rtree_split_work_size(int n, int dim)
 	return 5 * items + 4 * sizeof(float) * (size_t) n * (size_t) dim;
 }
 
+/* Point w's arrays into work, in the layout rtree_split_work_size sizes. */
 static void
 split_work_init(SplitWork *w, void *work, int n, int dim)
 {
@@ -298,6 +302,7 @@ split_prefix_boxes(SplitWork *w, int n, int dim, const float *const *lo,
 	}
 }
 
+/* How good one distribution is; see score_better for the order. */
 typedef struct SplitScore
 {
 	double		overlap;		/* volume of the intersection */
@@ -307,6 +312,10 @@ typedef struct SplitScore
 	int			imbalance;		/* |left - right| */
 } SplitScore;
 
+/*
+ * Is a better than b: less overlap, then less overlap margin, volume and
+ * margin, then the more even one.
+ */
 static int
 score_better(const SplitScore *a, const SplitScore *b)
 {
@@ -321,6 +330,10 @@ score_better(const SplitScore *a, const SplitScore *b)
 	return a->imbalance < b->imbalance;
 }
 
+/*
+ * The score of the distribution that puts the first s sorted items left
+ * and the rest right (prefix and suffix boxes already computed).
+ */
 static void
 score_distribution(const SplitWork *w, int n, int dim, int s, SplitScore *sc)
 {
@@ -520,6 +533,7 @@ rtree_interleave_cmp(const uint32_t *a, const uint32_t *b, int n)
 	return a[msd] < b[msd] ? -1 : 1;
 }
 
+/* The transposed Hilbert index of point a, in x[0..dim-1]. */
 static void
 hilbert_index(const float *a, int dim, uint32_t *x)
 {

@@ -14,20 +14,9 @@
 
 #include <string.h>
 
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+#include "text_scan.h"
 
-static const char *
-skip_space(const char *p)
-{
-	while (is_space(*p))
-		p++;
-	return p;
-}
-
+/* The result that reports status at byte offset at - start, all else 0. */
 static VBoxParseResult
 failure(VBoxParseStatus status, const char *start, const char *at)
 {
@@ -79,32 +68,32 @@ parse_corner(const char *str, const char **pp, float *out, int capacity,
 VBoxParseResult
 vbox_text_parse(const char *str, float *lo, float *hi, int capacity, char *scratch)
 {
-	const char *p = skip_space(str);
+	const char *p = text_skip_space(str);
 	VBoxParseResult r;
 	int			lo_dims;
 	int			hi_dims;
 
 	if (*p != '(')
 		return failure(VBOX_PARSE_NO_OPEN_PAREN, str, p);
-	p = skip_space(p + 1);
+	p = text_skip_space(p + 1);
 
 	lo_dims = parse_corner(str, &p, lo, capacity, scratch, &r, 0);
 	if (lo_dims < 0)
 		return r;
 
-	p = skip_space(p);
+	p = text_skip_space(p);
 	if (*p != ',')
 		return failure(VBOX_PARSE_NO_COMMA, str, p);
-	p = skip_space(p + 1);
+	p = text_skip_space(p + 1);
 
 	hi_dims = parse_corner(str, &p, hi, capacity, scratch, &r, 1);
 	if (hi_dims < 0)
 		return r;
 
-	p = skip_space(p);
+	p = text_skip_space(p);
 	if (*p != ')')
 		return failure(VBOX_PARSE_NO_CLOSE_PAREN, str, p);
-	p = skip_space(p + 1);
+	p = text_skip_space(p + 1);
 	if (*p != '\0')
 		return failure(VBOX_PARSE_TRAILING_JUNK, str, p);
 
