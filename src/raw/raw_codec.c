@@ -19,9 +19,6 @@
 PG_FUNCTION_INFO_V1(ms_lz4_encode);
 PG_FUNCTION_INFO_V1(ms_lz4_decode);
 
-/* machinesoup.raw_compression_level, defined in raw_access.c */
-extern int	ms_raw_compression_level;
-
 Datum
 ms_lz4_encode(PG_FUNCTION_ARGS)
 {
