@@ -81,6 +81,7 @@ static MsCallerFrame *current_frame = NULL;
 static Oid	owner_cached = InvalidOid;
 static bool owner_cache_valid = false;
 
+/* Syscache callback: pg_namespace changed, read the owner again. */
 static void
 owner_cache_forget(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -171,6 +172,11 @@ ms_leave(MsCallerFrame *frame)
 	SetUserIdAndSecContext(frame->save_userid, frame->save_sec_context);
 }
 
+/*
+ * The caller of the ms.* function running now: the innermost entry's
+ * caller while the current user is still the owner it switched to, else
+ * the current user itself (code run as another role is its own caller).
+ */
 Oid
 ms_current_caller(void)
 {
@@ -222,6 +228,7 @@ sql_predates_entry_points(void)
 	return predates_entry_points == 1;
 }
 
+/* sql_predates_entry_points, read from pg_extension's extversion. */
 static bool
 read_sql_predates_entry_points(void)
 {
@@ -269,6 +276,7 @@ typedef struct EntryTarget
 
 static HTAB *entry_targets = NULL;
 
+/* Syscache callback: pg_proc changed, forget what was read from it. */
 static void
 entry_targets_forget(Datum arg, int cacheid, uint32 hashvalue)
 {

@@ -58,7 +58,8 @@ COMMENT ON SCHEMA ms IS 'MachineSoup governance: models, versions, labels, privi
 REVOKE ALL ON SCHEMA ms FROM PUBLIC;
 GRANT USAGE ON SCHEMA ms TO PUBLIC;
 
--- Internal helpers written in C (src/governance/governance.c).
+-- Internal helpers written in C (src/governance/caller.c and governance.c,
+-- src/raw/raw_sandbox.c).
 
 CREATE FUNCTION ms._caller() RETURNS regrole
 	AS 'MODULE_PATHNAME', 'ms_caller' LANGUAGE C STABLE PARALLEL RESTRICTED;
@@ -251,8 +252,9 @@ CREATE TRIGGER promotions_append_only BEFORE UPDATE OR DELETE ON ms.promotions
 CREATE TRIGGER promotions_no_truncate BEFORE TRUNCATE ON ms.promotions
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._append_only();
 
--- Queries (governance.c) cache authorisation answers per backend; any
--- change to what they depend on must reach every backend's cache.
+-- Queries (governance_query.c) cache authorisation answers per backend
+-- (governance.c); any change to what they depend on must reach every
+-- backend's cache.
 CREATE FUNCTION ms._governance_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'ms_governance_changed' LANGUAGE C;
 CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.models

@@ -307,7 +307,8 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.replay(text, text, text, timestamptz, timestamptz, text) IS 'feed the label''s own raw batches (or from_label''s) received in [since, until) through its processor (needs stage, on from_label too, and raw_read on the source for a user processor; each batch audited); returns the number of batches';
 
--- Audited access sessions (src/raw/raw_access.c).
+-- Audited access sessions (src/raw/raw_session.c; the checks they make,
+-- src/raw/raw_access.c).
 
 -- Raise unless the caller may read the raw batches of (org, model, label).
 -- A label takes raw_read on it, or on the model or org without a label;

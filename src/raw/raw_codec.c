@@ -19,9 +19,10 @@
 PG_FUNCTION_INFO_V1(ms_lz4_encode);
 PG_FUNCTION_INFO_V1(ms_lz4_decode);
 
-/* machinesoup.raw_compression_level, defined in raw_access.c */
-extern int	ms_raw_compression_level;
-
+/*
+ * ms._lz4_encode(bytea) → bytea: one LZ4 frame, recompressed at
+ * machinesoup.raw_compression_level when the fast level shrinks it enough.
+ */
 Datum
 ms_lz4_encode(PG_FUNCTION_ARGS)
 {
@@ -54,6 +55,7 @@ ms_lz4_encode(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(dst);
 }
 
+/* See raw_store.h: any damage is data_corrupted (XX001), naming the batch. */
 bytea *
 ms_raw_decode(bytea *frame, int64 raw_bytes, int64 batch_id)
 {

@@ -96,6 +96,7 @@ find_columns(TupleDesc desc, const Oid *types, int *cols)
 	return true;
 }
 
+/* Is typid a type named vec, as ms.points' embedding must be? */
 static bool
 is_vec_type(Oid typid)
 {
@@ -282,6 +283,177 @@ add_row(PointInserter *pi, Datum org, Datum version_id, TupleTableSlot *row)
 }
 
 /*
+ * ms.points opened for the INSERT, and the executor state COPY FROM sets up
+ * on it: the partition routing, the result relations, their indexes.
+ */
+typedef struct PointsTarget
+{
+	Relation	rel;
+	Oid			types[NCOLS];	/* of ms.points' columns */
+	int			cols[NCOLS];	/* their positions in ms.points */
+	EState	   *estate;
+	ModifyTableState *mtstate;
+	PartitionTupleRouting *proute;
+	ResultRelInfo *root;
+} PointsTarget;
+
+/*
+ * Open ms.points for the INSERT (the caller's privilege checked, as the
+ * INSERT would) and learn its columns; false, with the table closed again,
+ * when the INSERT would do more than insert rows (see the top).
+ */
+static bool
+open_points(PointsTarget *t)
+{
+	Oid			pointsoid;
+	TupleDesc	rdesc;
+	AclResult	aclresult;
+
+	pointsoid = RangeVarGetRelid(makeRangeVar("ms", "points", -1), RowExclusiveLock, false);
+	t->rel = table_open(pointsoid, NoLock);
+	aclresult = pg_class_aclcheck(pointsoid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(t->rel->rd_rel->relkind),
+					   RelationGetRelationName(t->rel));
+	rdesc = RelationGetDescr(t->rel);
+	t->types[COL_ORG] = TEXTOID;
+	t->types[COL_VERSION] = INT8OID;
+	t->types[COL_POINT] = INT8OID;
+	t->types[COL_PAYLOAD] = JSONBOID;
+	t->types[COL_EMBEDDING] = InvalidOid;
+	for (int i = 0; i < rdesc->natts; i++)
+		if (!TupleDescAttr(rdesc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(rdesc, i)->attname), "embedding") == 0)
+			t->types[COL_EMBEDDING] = TupleDescAttr(rdesc, i)->atttypid;
+	if (t->rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || t->rel->trigdesc != NULL ||
+		t->rel->rd_rules != NULL ||
+		check_enable_rls(pointsoid, InvalidOid, true) == RLS_ENABLED ||
+		!OidIsValid(t->types[COL_EMBEDDING]) ||
+		!is_vec_type(t->types[COL_EMBEDDING]) ||
+		!find_columns(rdesc, t->types, t->cols))
+	{
+		table_close(t->rel, NoLock);
+		return false;
+	}
+	return true;
+}
+
+/* The executor state COPY FROM sets up, for routing and the indexes. */
+static void
+begin_routing(PointsTarget *t)
+{
+	RangeTblEntry *rte;
+
+	t->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(t->rel);
+	rte->relkind = t->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(t->estate, list_make1(rte), NIL);
+#else
+	rte->requiredPerms = ACL_INSERT;	/* checked in open_points */
+	ExecInitRangeTable(t->estate, list_make1(rte));
+#endif
+	t->root = makeNode(ResultRelInfo);
+	ExecInitResultRelation(t->estate, t->root, 1);
+	CheckValidResultRel(t->root, CMD_INSERT);
+	t->mtstate = makeNode(ModifyTableState);
+	t->mtstate->ps.plan = NULL;
+	t->mtstate->ps.state = t->estate;
+	t->mtstate->operation = CMD_INSERT;
+	t->mtstate->mt_nrels = 1;
+	t->mtstate->resultRelInfo = t->root;
+	t->mtstate->rootResultRelInfo = t->root;
+	t->proute = ExecSetupPartitionTupleRouting(t->estate, t->rel);
+}
+
+/*
+ * The partition of (org, version_id), created by the routing if needed:
+ * every row goes to the same one, so a row of the key alone is routed.
+ */
+static ResultRelInfo *
+route_version(PointsTarget *t, Datum org, Datum version_id)
+{
+	TupleDesc	rdesc = RelationGetDescr(t->rel);
+	TupleTableSlot *rslot = ExecInitExtraTupleSlot(t->estate, rdesc, &TTSOpsVirtual);
+
+	ExecClearTuple(rslot);
+	memset(rslot->tts_isnull, true, sizeof(bool) * rdesc->natts);
+	rslot->tts_values[t->cols[COL_ORG]] = org;
+	rslot->tts_isnull[t->cols[COL_ORG]] = false;
+	rslot->tts_values[t->cols[COL_VERSION]] = version_id;
+	rslot->tts_isnull[t->cols[COL_VERSION]] = false;
+	ExecStoreVirtualTuple(rslot);
+	return ExecFindPartition(t->mtstate, t->root, t->proute, rslot, t->estate);
+}
+
+/* Undo begin_routing and open_points. */
+static void
+end_routing(PointsTarget *t)
+{
+	ExecResetTupleTable(t->estate->es_tupleTable, false);
+	ExecCleanupTupleRouting(t->mtstate, t->proute);
+	ExecCloseResultRelations(t->estate);
+	ExecCloseRangeTableRelations(t->estate);
+	FreeExecutorState(t->estate);
+	table_close(t->rel, NoLock);
+}
+
+/*
+ * Run the processor on batch, then insert its rows into pi's partition,
+ * a buffer at a time.  The whole batch is parsed and checked before the
+ * first row goes in.
+ */
+static void
+insert_batch_rows(PointInserter *pi, const ProcessorSpec *spec, bytea *batch,
+				  int32 dims, bool cosine, Oid embtype, Datum org, Datum version_id)
+{
+	RelationPtr saved_descs;
+	IndexInfo **saved_infos;
+	int			saved_n;
+	TupleDesc	pdesc;
+	Tuplestorestate *store;
+	TupleTableSlot *row;
+
+	split_indexes(pi, &saved_descs, &saved_infos, &saved_n);
+
+	/* the processor's rows, checked (and the whole batch parsed) first */
+	pdesc = CreateTemplateTupleDesc(3);
+	TupleDescInitEntry(pdesc, 1, "point_id", INT8OID, -1, 0);
+	TupleDescInitEntry(pdesc, 2, "embedding", embtype, -1, 0);
+	TupleDescInitEntry(pdesc, 3, "payload", JSONBOID, -1, 0);
+	store = tuplestore_begin_heap(false, false, work_mem);
+	ms_processor_rows(spec, batch, dims, cosine, store, pdesc);
+
+	pi->cid = GetCurrentCommandId(true);
+	/* slots of a descriptor copy need no pin each (resource owner work) */
+	pi->slotdesc = CreateTupleDescCopy(RelationGetDescr(pi->partrel));
+	pi->bistate = GetBulkInsertState();
+	pi->slots = palloc(sizeof(TupleTableSlot *) * MAX_BUFFERED_ROWS);
+	pi->values = palloc(sizeof(Datum) * MAX_BUFFERED_ROWS);
+	pi->isnull = palloc(sizeof(bool) * MAX_BUFFERED_ROWS);
+	pi->tids = palloc(sizeof(ItemPointerData) * MAX_BUFFERED_ROWS);
+	row = MakeSingleTupleTableSlot(pdesc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(store, true, false, row))
+	{
+		CHECK_FOR_INTERRUPTS();
+		add_row(pi, org, version_id, row);
+	}
+	flush_rows(pi);
+
+	ExecDropSingleTupleTableSlot(row);
+	for (int i = 0; i < pi->nslots; i++)
+		ExecDropSingleTupleTableSlot(pi->slots[i]);
+	FreeBulkInsertState(pi->bistate);
+	tuplestore_end(store);
+	pi->part->ri_IndexRelationDescs = saved_descs;
+	pi->part->ri_IndexRelationInfo = saved_infos;
+	pi->part->ri_NumIndices = saved_n;
+}
+
+/*
  * ms._insert_points(org text, version_id bigint, processor regprocedure,
  *					 dims integer, metric text, batch bytea, pinned bytea,
  *					 run_as regrole) RETURNS bigint
@@ -300,25 +472,8 @@ ms_insert_points(PG_FUNCTION_ARGS)
 	int32		dims;
 	bool		cosine;
 	bytea	   *batch;
-	Oid			pointsoid;
-	Relation	rel;
-	TupleDesc	rdesc;
-	AclResult	aclresult;
-	Oid			types[NCOLS];
-	int			rcols[NCOLS];
-	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *root;
-	ModifyTableState *mtstate;
-	PartitionTupleRouting *proute;
-	TupleTableSlot *rslot;
+	PointsTarget target;
 	PointInserter pi;
-	RelationPtr saved_descs;
-	IndexInfo **saved_infos;
-	int			saved_n;
-	TupleDesc	pdesc;
-	Tuplestorestate *store;
-	TupleTableSlot *row;
 	bool		direct;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(5))
@@ -332,121 +487,22 @@ ms_insert_points(PG_FUNCTION_ARGS)
 	cosine = !PG_ARGISNULL(4) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "cosine") == 0;
 	batch = PG_GETARG_BYTEA_PP(5);
 
-	pointsoid = RangeVarGetRelid(makeRangeVar("ms", "points", -1), RowExclusiveLock, false);
-	rel = table_open(pointsoid, NoLock);
-	aclresult = pg_class_aclcheck(pointsoid, GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
-	rdesc = RelationGetDescr(rel);
-	types[COL_ORG] = TEXTOID;
-	types[COL_VERSION] = INT8OID;
-	types[COL_POINT] = INT8OID;
-	types[COL_PAYLOAD] = JSONBOID;
-	types[COL_EMBEDDING] = InvalidOid;
-	for (int i = 0; i < rdesc->natts; i++)
-		if (!TupleDescAttr(rdesc, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(rdesc, i)->attname), "embedding") == 0)
-			types[COL_EMBEDDING] = TupleDescAttr(rdesc, i)->atttypid;
-	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || rel->trigdesc != NULL ||
-		rel->rd_rules != NULL ||
-		check_enable_rls(pointsoid, InvalidOid, true) == RLS_ENABLED ||
-		!OidIsValid(types[COL_EMBEDDING]) ||
-		!is_vec_type(types[COL_EMBEDDING]) ||
-		!find_columns(rdesc, types, rcols))
-	{
-		table_close(rel, NoLock);
+	if (!open_points(&target))
 		PG_RETURN_NULL();
-	}
-
-	/* the executor state COPY FROM sets up, for routing and the indexes */
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = pointsoid;
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(estate, list_make1(rte), NIL);
-#else
-	rte->requiredPerms = ACL_INSERT;	/* checked above */
-	ExecInitRangeTable(estate, list_make1(rte));
-#endif
-	root = makeNode(ResultRelInfo);
-	ExecInitResultRelation(estate, root, 1);
-	CheckValidResultRel(root, CMD_INSERT);
-	mtstate = makeNode(ModifyTableState);
-	mtstate->ps.plan = NULL;
-	mtstate->ps.state = estate;
-	mtstate->operation = CMD_INSERT;
-	mtstate->mt_nrels = 1;
-	mtstate->resultRelInfo = root;
-	mtstate->rootResultRelInfo = root;
-	proute = ExecSetupPartitionTupleRouting(estate, rel);
-
-	/* every row goes to the same partition: route a row of the key alone */
-	rslot = ExecInitExtraTupleSlot(estate, rdesc, &TTSOpsVirtual);
-	ExecClearTuple(rslot);
-	memset(rslot->tts_isnull, true, sizeof(bool) * rdesc->natts);
-	rslot->tts_values[rcols[COL_ORG]] = org;
-	rslot->tts_isnull[rcols[COL_ORG]] = false;
-	rslot->tts_values[rcols[COL_VERSION]] = version_id;
-	rslot->tts_isnull[rcols[COL_VERSION]] = false;
-	ExecStoreVirtualTuple(rslot);
+	begin_routing(&target);
 
 	memset(&pi, 0, sizeof(pi));
-	pi.estate = estate;
-	pi.part = ExecFindPartition(mtstate, root, proute, rslot, estate);
+	pi.estate = target.estate;
+	pi.part = route_version(&target, org, version_id);
 	pi.partrel = pi.part->ri_RelationDesc;
 	direct = pi.partrel->rd_rel->relkind == RELKIND_RELATION &&
 		pi.part->ri_TrigDesc == NULL && pi.part->ri_FdwRoutine == NULL &&
-		find_columns(RelationGetDescr(pi.partrel), types, pi.cols);
-
+		find_columns(RelationGetDescr(pi.partrel), target.types, pi.cols);
 	if (direct)
-	{
-		split_indexes(&pi, &saved_descs, &saved_infos, &saved_n);
+		insert_batch_rows(&pi, &spec, batch, dims, cosine,
+						  target.types[COL_EMBEDDING], org, version_id);
 
-		/* the processor's rows, checked (and the whole batch parsed) first */
-		pdesc = CreateTemplateTupleDesc(3);
-		TupleDescInitEntry(pdesc, 1, "point_id", INT8OID, -1, 0);
-		TupleDescInitEntry(pdesc, 2, "embedding", types[COL_EMBEDDING], -1, 0);
-		TupleDescInitEntry(pdesc, 3, "payload", JSONBOID, -1, 0);
-		store = tuplestore_begin_heap(false, false, work_mem);
-		ms_processor_rows(&spec, batch, dims, cosine, store, pdesc);
-
-		pi.cid = GetCurrentCommandId(true);
-		/* slots of a descriptor copy need no pin each (resource owner work) */
-		pi.slotdesc = CreateTupleDescCopy(RelationGetDescr(pi.partrel));
-		pi.bistate = GetBulkInsertState();
-		pi.slots = palloc(sizeof(TupleTableSlot *) * MAX_BUFFERED_ROWS);
-		pi.values = palloc(sizeof(Datum) * MAX_BUFFERED_ROWS);
-		pi.isnull = palloc(sizeof(bool) * MAX_BUFFERED_ROWS);
-		pi.tids = palloc(sizeof(ItemPointerData) * MAX_BUFFERED_ROWS);
-		row = MakeSingleTupleTableSlot(pdesc, &TTSOpsMinimalTuple);
-		while (tuplestore_gettupleslot(store, true, false, row))
-		{
-			CHECK_FOR_INTERRUPTS();
-			add_row(&pi, org, version_id, row);
-		}
-		flush_rows(&pi);
-
-		ExecDropSingleTupleTableSlot(row);
-		for (int i = 0; i < pi.nslots; i++)
-			ExecDropSingleTupleTableSlot(pi.slots[i]);
-		FreeBulkInsertState(pi.bistate);
-		tuplestore_end(store);
-		pi.part->ri_IndexRelationDescs = saved_descs;
-		pi.part->ri_IndexRelationInfo = saved_infos;
-		pi.part->ri_NumIndices = saved_n;
-	}
-
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	ExecCleanupTupleRouting(mtstate, proute);
-	ExecCloseResultRelations(estate);
-	ExecCloseRangeTableRelations(estate);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
-
+	end_routing(&target);
 	if (!direct)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(pi.inserted);

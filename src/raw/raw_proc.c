@@ -6,7 +6,7 @@
  *
  * A processor is (batch bytea, dims integer) RETURNS TABLE (point_id
  * bigint, embedding vec, payload jsonb).  The built-ins are strict parsers
- * (src/core/batch_*.c) whose errors name the line or record.  User
+ * (core/batch_*.c) whose errors name the line or record.  User
  * processors run sandboxed as their organization's processor role
  * (raw_sandbox.c): they see the batch they are given and nothing else.
  */
@@ -57,6 +57,7 @@ typedef struct PointCheck
 	int64		cap;
 } PointCheck;
 
+/* Raises unless one processor row meets PointCheck; remembers its id. */
 static void
 check_point(PointCheck *pc, Datum *values, bool *nulls)
 {
@@ -104,6 +105,7 @@ cmp_int64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Raises if any id came twice in the batch (sorts pc->ids). */
 static void
 check_unique_ids(PointCheck *pc)
 {
@@ -117,6 +119,7 @@ check_unique_ids(PointCheck *pc)
 					 errmsg("point id " INT64_FORMAT " appears more than once", pc->ids[i])));
 }
 
+/* Raises unless dims is a dimension the batch parsers accept. */
 static void
 check_dims(int dims)
 {
@@ -126,6 +129,7 @@ check_dims(int dims)
 				 errmsg("dims must be between 1 and %d, not %d", BATCH_MAX_DIMS, dims)));
 }
 
+/* Raises the error of a parser status st at c's position, in SQL terms. */
 static void
 batch_error(BatchFormat format, BatchStatus st, const BatchCursor *c)
 {
@@ -212,6 +216,7 @@ parse_batch(BatchFormat format, bytea *batch, int dims,
 	pfree(buf);
 }
 
+/* ms.proc_csv and ms.proc_float32: (batch bytea, dims integer) → points. */
 static Datum
 builtin_processor(FunctionCallInfo fcinfo, BatchFormat format)
 {
@@ -317,6 +322,7 @@ ms_processor_rows(const ProcessorSpec *spec, bytea *batch, int dims, bool cosine
 		pfree(pc.ids);
 }
 
+/* See raw_store.h. */
 void
 ms_processor_spec_from_args(FunctionCallInfo fcinfo, int proc_arg, int pinned_arg,
 							int run_as_arg, ProcessorSpec *spec)

@@ -77,6 +77,7 @@ in_sandbox(void)
  */
 static bool sandbox_suspended = false;
 
+/* While a processor runs, it may start no SECURITY DEFINER function. */
 static void
 sandbox_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
@@ -101,6 +102,7 @@ sandbox_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		prev_fmgr_hook(event, flinfo, private);
 }
 
+/* While a processor runs, it may run no utility statement. */
 static void
 sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
 						bool readOnlyTree, ProcessUtilityContext context,
@@ -120,6 +122,7 @@ sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
 								queryEnv, dest, qc);
 }
 
+/* Install the sandbox's hooks (called once, from _PG_init). */
 void
 ms_sandbox_init(void)
 {
@@ -142,6 +145,7 @@ ms_sandbox_suspend(void)
 	return was;
 }
 
+/* Restore what ms_sandbox_suspend returned. */
 void
 ms_sandbox_resume(bool was)
 {
@@ -185,14 +189,17 @@ processor_digest(HeapTuple proctup)
 	d = SysCacheGetAttr(PROCOID, proctup, Anum_pg_proc_proallargtypes, &isnull);
 	if (!isnull)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(d);
-		Oid		   *types = (Oid *) ARR_DATA_PTR(arr);
+		Datum	   *types;
+		int			ntypes;
 
-		for (int i = 0; i < ARR_DIMS(arr)[0]; i++)
-			appendStringInfo(&buf, "%s,", format_type_be(types[i]));
+		/* an oid[] without NULLs */
+		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
+						  TYPALIGN_INT, &types, NULL, &ntypes);
+		for (int i = 0; i < ntypes; i++)
+			appendStringInfo(&buf, "%s,", format_type_be(DatumGetObjectId(types[i])));
 	}
 	appendStringInfoChar(&buf, ';');
-	for (int i = 0; i < lengthof(text_fields); i++)
+	for (int i = 0; i < (int) lengthof(text_fields); i++)
 	{
 		d = SysCacheGetAttr(PROCOID, proctup, text_fields[i], &isnull);
 		if (isnull)
@@ -348,25 +355,16 @@ call_processor(Oid procoid, bytea *batch, int dims, Tuplestorestate *store,
 }
 
 /*
- * Run user processor procoid on batch as run_as, sandboxed (see the top),
- * after checking its definition against pinned; its rows go into store,
- * each passed to check first.
+ * Raises unless procoid may run in the sandbox as run_as: its definition is
+ * the one approved (digest pinned), it is not SECURITY DEFINER, and run_as
+ * is an unprivileged role.
  */
-void
-ms_run_sandboxed(Oid procoid, bytea *pinned, Oid run_as, bytea *batch, int dims,
-				 Tuplestorestate *store, TupleDesc desc,
-				 ProcessorRowCheck check, void *check_arg)
+static void
+check_runnable(Oid procoid, bytea *pinned, Oid run_as)
 {
 	HeapTuple	tup;
 	bytea	   *digest;
 	bool		definer;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-	Oid			save_sandbox = sandbox_role;
-	bool		save_suspended = sandbox_suspended;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(procoid));
 	if (!HeapTupleIsValid(tup))
@@ -398,7 +396,27 @@ ms_run_sandboxed(Oid procoid, bytea *pinned, Oid run_as, bytea *batch, int dims,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("processors must run as an unprivileged role")));
+}
 
+/*
+ * Run user processor procoid on batch as run_as, sandboxed (see the top),
+ * after checking its definition against pinned; its rows go into store,
+ * each passed to check first.
+ */
+void
+ms_run_sandboxed(Oid procoid, bytea *pinned, Oid run_as, bytea *batch, int dims,
+				 Tuplestorestate *store, TupleDesc desc,
+				 ProcessorRowCheck check, void *check_arg)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Oid			save_sandbox = sandbox_role;
+	bool		save_suspended = sandbox_suspended;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	check_runnable(procoid, pinned, run_as);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);

@@ -1,7 +1,8 @@
 /*
  * raw_store.h
- *		Raw batches: LZ4 frame glue, processors and audited access
- *		(raw_codec.c, raw_proc.c, raw_insert.c, raw_access.c).
+ *		Raw batches: LZ4 frame glue (raw_codec.c), processors (raw_proc.c,
+ *		raw_sandbox.c, raw_insert.c), who may reach raw data (raw_access.c)
+ *		and the audited access sessions (raw_session.c).
  */
 #ifndef MS_RAW_STORE_H
 #define MS_RAW_STORE_H
@@ -9,12 +10,33 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "datatype/timestamp.h"
 #include "utils/tuplestore.h"
 
-/* GUC machinesoup.processor_role */
+/* settings (raw_access.c): machinesoup.processor_role, ... */
 extern char *ms_processor_role;
+extern int	ms_raw_compression_level;
+extern int	ms_access_idle_timeout_s;
 
 extern void ms_raw_init(void);
+
+/*
+ * raw_access.c: raise unless the client's network and the caller's
+ * raw_read admit it to (org, model, label), recording a refusal as
+ * refusal_action; and one audit record of raw access, durable whatever
+ * the transaction then does.
+ */
+extern void ms_raw_require_access(const char *org, const char *model,
+								  const char *label, const char *reason,
+								  const char *refusal_action, bool has_batch,
+								  int64 batch_id);
+extern void ms_raw_audit_access(const char *action, const char *org,
+								const char *model, const char *label,
+								const char *reason, TimestampTz at,
+								bool has_batch, int64 batch_id);
+
+/* raw_session.c: the session's hooks, installed by ms_raw_init */
+extern void ms_raw_session_init(void);
 
 /*
  * Decode a stored frame, expecting exactly raw_bytes of content; any

@@ -25,6 +25,7 @@ batch_csv_begin(BatchCursor *c, const void *data, size_t len, int dims)
 	c->dims = dims;
 }
 
+/* Report status st at field of the current line. */
 static BatchStatus
 fail(BatchCursor *c, BatchStatus st, int field)
 {
@@ -85,6 +86,10 @@ is_decimal(const unsigned char *f, size_t n)
 	return i == n;
 }
 
+/*
+ * The decimal int64 field f[0..n), optionally signed; BATCH_BAD_ID for
+ * anything else, BATCH_ID_RANGE when it overflows int64.
+ */
 static BatchStatus
 parse_id(const unsigned char *f, size_t n, int64_t *id)
 {
@@ -116,6 +121,11 @@ parse_id(const unsigned char *f, size_t n, int64_t *id)
 	return BATCH_OK;
 }
 
+/*
+ * The finite float4 field f[0..n): checked character by character before
+ * strtof sees it, and refused, as float4in refuses it, when it overflows or
+ * underflows to zero.
+ */
 static BatchStatus
 parse_float(const unsigned char *f, size_t n, float *out)
 {

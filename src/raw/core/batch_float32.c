@@ -26,6 +26,7 @@ batch_float32_begin(BatchCursor *c, const void *data, size_t len, int dims)
 	c->dims = dims;
 }
 
+/* The little-endian 64-bit integer at p, whatever the host and alignment. */
 static uint64_t
 le64(const unsigned char *p)
 {
@@ -36,6 +37,7 @@ le64(const unsigned char *p)
 	return v;
 }
 
+/* The little-endian float32 at p. */
 static float
 le_float(const unsigned char *p)
 {

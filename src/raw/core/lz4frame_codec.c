@@ -15,6 +15,7 @@
 
 #define LZ4_FRAME_MAGIC 0x184D2204U
 
+/* The frame settings of every batch: both checksums, the size in the header. */
 static LZ4F_preferences_t
 encode_prefs(size_t srclen, int level)
 {
@@ -57,6 +58,7 @@ lz4c_encode(const void *src, size_t srclen, int level,
 	return LZ4C_OK;
 }
 
+/* The status of a liblz4 decoding error r. */
 static Lz4cStatus
 map_error(size_t r)
 {
