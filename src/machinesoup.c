@@ -92,7 +92,7 @@ _PG_init(void)
 	ms_audit_shmem_init();
 	/* audit log: DROP DATABASE sends its database's audit writer away */
 	ms_audit_drop_database_hook_init();
-	/* raw store: its settings, and the hook that ends access sessions on a role change */
+	/* raw store: its settings; access sessions end on a role change */
 	ms_raw_init();
 	/* user processors' sandbox: the hooks that refuse what they may not do */
 	ms_sandbox_init();
