@@ -372,9 +372,9 @@ caller_known_in_org(const char *org, const char *model, bool *model_exists)
 /*
  * The network and raw_read checks; if either refuses, record the refusal
  * as refusal_action and raise the check's own error (refusals are
- * rate-limited per role, see audit_queue.c).  The checks run in a subtransaction
- * because the privilege check is SQL, and its error must be caught and
- * cleaned up before the record can be written.
+ * rate-limited per role, see audit_queue.c).  The checks run in a
+ * subtransaction because the privilege check is SQL, and its error must be
+ * caught and cleaned up before the record can be written.
  */
 void
 ms_raw_require_access(const char *org, const char *model, const char *label,
