@@ -1,7 +1,10 @@
 # Makefile for MachineSoup (PGXS)
 #
 #   make && make install          build and install the extension
-#   make installcheck             pg_regress suites (+ TAP tests in test/t)
+#   make installcheck             pg_regress suites (sql/*.sql, expected/*.out)
+#   make installcheck REGRESS=vec_io              one pg_regress suite
+#   make prove_installcheck       TAP tests (test/t/*.pl)
+#   make prove_installcheck PROVE_TESTS=test/t/040_audit.pl   one TAP file
 #   make unit                     C unit tests of the core/ folders, no server
 #   make fuzz FUZZ_SECONDS=30     libFuzzer harnesses under AddressSanitizer
 #   make bench-kernels            SIMD kernel benchmark table
@@ -41,14 +44,24 @@ DATA = $(wildcard sql/versions/$(EXTENSION)--*.sql)
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-ifneq ($(wildcard test/t/*.pl),)
-TAP_TESTS = 1
+# The TAP tests start clusters of their own and take minutes; they run
+# from their own target, prove_installcheck below, not from installcheck.
+# (PGXS's TAP_TESTS would chain them to installcheck, so it stays unset.)
 PROVE_TESTS = test/t/*.pl
-endif
 
 PG_CPPFLAGS = $(addprefix -I$(srcdir)/,src $(addprefix src/,$(SUBSYSTEMS)) $(CORE_DIRS))
 # No -march: one binary runs on every x86-64 and picks its SIMD at load.
-PG_CFLAGS = -O3
+# Warnings: PostgreSQL's own (pg_config --cflags) plus -Wextra, except
+# -Wunused-parameter: index-AM, fmgr and hook callbacks have signatures
+# fixed by the server and many ignore some of their arguments.  WERROR=1
+# (on the command line or in the environment; scripts/test.sh, and so CI,
+# sets it) turns every warning into an error; a developer's build only
+# warns.
+WARNINGS = -Wextra -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+PG_CFLAGS = -O3 $(WARNINGS)
 # A backend must not run threads behind PostgreSQL's back, and the pthread
 # OpenBLAS starts its pool as soon as the library loads: link the serial
 # build (Debian's libopenblas0-serial) when it is installed.
@@ -59,9 +72,11 @@ BLAS_LINK = -L$(OPENBLAS_SERIAL_DIR) -Wl,-rpath,$(OPENBLAS_SERIAL_DIR) -lopenbla
 else
 BLAS_LINK = -lopenblas
 endif
-SHLIB_LINK = $(BLAS_LINK) -llz4 -lm
+# One link line for the module and for every unit, fuzz and bench program.
+LIBS_LINK = $(BLAS_LINK) -llz4 -lm
+SHLIB_LINK = $(LIBS_LINK)
 
-EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin
+EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin tmp_check
 
 # Bitcode for JIT inlining needs clang at install time; not worth the
 # dependency for an extension whose hot loops are hand-vectorised.
@@ -74,15 +89,21 @@ include $(PGXS)
 $(EXT_SCRIPT): $(EXT_FRAGMENTS) machinesoup.control
 	cat $(EXT_FRAGMENTS) > $@
 
+# PGXS defines how to run prove against the installed server, but as a
+# recipe of installcheck only; this gives it a target of its own.
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
+
 # --- server-free tests of src/core -------------------------------------
 
 CORE_CC ?= cc
-CORE_CFLAGS = -O2 -g -std=c99 -Wall -Wextra $(CORE_INCLUDES)
+CORE_CFLAGS = -O2 -g -std=c99 -Wall $(WARNINGS) $(CORE_INCLUDES)
 UNIT_SRCS = $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:.c=.bin)
 
 test/unit/%.bin: test/unit/%.c $(CORE_SRCS) $(CORE_HDRS) test/unit/unit.h
-	$(CORE_CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
+	$(CORE_CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS) $(LIBS_LINK)
 
 .PHONY: unit fuzz bench-kernels
 unit: $(UNIT_BINS)
@@ -95,7 +116,7 @@ FUZZ_BINS = $(FUZZ_SRCS:.c=.bin)
 
 test/fuzz/%.bin: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS) test/fuzz/fuzz.h
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$(CORE_INCLUDES) -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
+		$(CORE_INCLUDES) -o $@ $< $(CORE_SRCS) $(LIBS_LINK)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \
@@ -106,7 +127,7 @@ fuzz: $(FUZZ_BINS)
 	done
 
 test/bench/bench_kernels.bin: test/bench/bench_kernels.c $(CORE_SRCS) $(CORE_HDRS)
-	$(CORE_CC) -O3 -g -std=c99 -Wall $(CORE_INCLUDES) -o $@ $< $(CORE_SRCS) -lm -lopenblas -llz4
+	$(CORE_CC) -O3 -g -std=c99 -Wall $(WARNINGS) $(CORE_INCLUDES) -o $@ $< $(CORE_SRCS) $(LIBS_LINK)
 
 bench-kernels: test/bench/bench_kernels.bin
 	./test/bench/bench_kernels.bin

@@ -1,11 +1,15 @@
 #!/bin/bash
-# Runs every MachineSoup test: C unit tests of src/core, the libFuzzer
-# harnesses (FUZZ_SECONDS each, default 30), and the pg_regress and TAP
-# suites against a throwaway cluster.  Ends with one line
-# "total: N passed, M failed" counting unit programs, fuzz harnesses,
-# pg_regress tests and TAP test files.
+# Runs every MachineSoup test: the META.json check, C unit tests of the
+# core/ folders, the libFuzzer harnesses (FUZZ_SECONDS each, default 30),
+# the pg_regress suites against a throwaway cluster and the TAP tests.
+# Ends with one line "total: N passed, M failed" counting the META.json
+# check, unit programs, fuzz harnesses, pg_regress tests and TAP test files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+# Tests (and so CI) build with -Werror: a warning fails the run.  The
+# flags are the Makefile's: PostgreSQL's own, -Wextra -Wno-unused-parameter.
+export WERROR=1
 
 bash scripts/setup.sh || exit 1
 
@@ -13,7 +17,15 @@ LOG=$(mktemp -d /tmp/machinesoup-test.XXXXXX)
 chmod 755 "$LOG"
 declare -A PASS FAIL
 
-echo "== unit tests (src/core)"
+echo "== META.json (PGXN meta-spec 1.0.0)"
+PASS[meta]=0; FAIL[meta]=0
+if python3 test/meta_check.py; then
+	PASS[meta]=1
+else
+	FAIL[meta]=1
+fi
+
+echo "== unit tests (core/ folders)"
 PASS[unit]=0; FAIL[unit]=0
 for src in test/unit/test_*.c; do
 	bin="${src%.c}.bin"
@@ -43,7 +55,7 @@ for h in test/fuzz/fuzz_*.c; do
 	fi
 done
 
-echo "== pg_regress and TAP suites"
+echo "== pg_regress suites"
 # PostgreSQL refuses to run as root: run the suites as postgres from a copy
 # of the tree it owns.
 WORK="$LOG/tree"
@@ -55,32 +67,46 @@ if [ "$(id -u)" = 0 ]; then
 	RUNAS=(runuser -u postgres --)
 fi
 (cd "$WORK" && "${RUNAS[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup \
-	make installcheck PROVE_FLAGS="--timer") 2>&1 | tee "$LOG/installcheck.log"
-ic_status=${PIPESTATUS[0]}
+	make installcheck) 2>&1 | tee "$LOG/installcheck.log"
+regress_status=${PIPESTATUS[0]}
 # pg_regress lines look like "test vec_io ... ok  12 ms" (PostgreSQL 15)
-# or "ok 1 - vec_io  12 ms" (16+); prove's own lines start with a path.
+# or "ok 1 - vec_io  12 ms" (16+).
 PASS[regress]=$(grep -Ec '^((test +| +)[A-Za-z0-9_-]+ +\.\.\. ok|ok [0-9]+ +[-+] )' "$LOG/installcheck.log")
 FAIL[regress]=$(grep -Ec '^((test +| +)[A-Za-z0-9_-]+ +\.\.\. FAILED|not ok [0-9]+ +[-+] )' "$LOG/installcheck.log")
-PASS[tap]=0; FAIL[tap]=0
-if grep -q '^Files=' "$LOG/installcheck.log"; then
-	files=$(sed -n 's/^Files=\([0-9]*\),.*/\1/p' "$LOG/installcheck.log" | tail -1)
-	bad=$(grep -Eo 'Failed [0-9]+/[0-9]+ test programs' "$LOG/installcheck.log" | awk -F'[ /]' '{print $2}' | tail -1)
-	FAIL[tap]=${bad:-0}
-	PASS[tap]=$((files - FAIL[tap]))
-fi
-if [ "$ic_status" != 0 ] && [ "${FAIL[regress]}" = 0 ] && [ "${FAIL[tap]}" = 0 ]; then
-	echo "make installcheck failed (exit $ic_status) outside any counted test"
-	FAIL[regress]=$((FAIL[regress] + 1))
+if [ "$regress_status" != 0 ] && [ "${FAIL[regress]}" = 0 ]; then
+	echo "make installcheck failed (exit $regress_status) outside any counted test"
+	FAIL[regress]=1
 fi
 [ -e "$WORK/regression.diffs" ] && head -300 "$WORK/regression.diffs"
 
+echo "== TAP tests"
+# Each TAP test starts clusters of its own; the environment is the same as
+# the pg_regress suites'.
+(cd "$WORK" && "${RUNAS[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup \
+	make prove_installcheck PROVE_FLAGS="--timer") 2>&1 | tee "$LOG/prove.log"
+tap_status=${PIPESTATUS[0]}
+# prove ends with "Files=13, Tests=..." and, when some fail,
+# "Failed 2/13 test programs. ...".
+PASS[tap]=0; FAIL[tap]=0
+if grep -q '^Files=' "$LOG/prove.log"; then
+	files=$(sed -n 's/^Files=\([0-9]*\),.*/\1/p' "$LOG/prove.log" | tail -1)
+	bad=$(grep -Eo 'Failed [0-9]+/[0-9]+ test programs' "$LOG/prove.log" | awk -F'[ /]' '{print $2}' | tail -1)
+	FAIL[tap]=${bad:-0}
+	PASS[tap]=$((files - FAIL[tap]))
+fi
+if [ "$tap_status" != 0 ] && [ "${FAIL[tap]}" = 0 ]; then
+	echo "make prove_installcheck failed (exit $tap_status) outside any counted test"
+	FAIL[tap]=1
+fi
+
 echo
 echo "== summary"
+printf '%-22s %4d passed, %d failed\n' "META.json check" "${PASS[meta]}" "${FAIL[meta]}"
 printf '%-22s %4d passed, %d failed  (%s)\n' "unit programs" "${PASS[unit]}" "${FAIL[unit]}" "$checks"
 printf '%-22s %4d passed, %d failed\n' "fuzz harnesses" "${PASS[fuzz]}" "${FAIL[fuzz]}"
 printf '%-22s %4d passed, %d failed\n' "pg_regress tests" "${PASS[regress]}" "${FAIL[regress]}"
 printf '%-22s %4d passed, %d failed\n' "TAP test files" "${PASS[tap]}" "${FAIL[tap]}"
-passed=$((PASS[unit] + PASS[fuzz] + PASS[regress] + PASS[tap]))
-failed=$((FAIL[unit] + FAIL[fuzz] + FAIL[regress] + FAIL[tap]))
+passed=$((PASS[meta] + PASS[unit] + PASS[fuzz] + PASS[regress] + PASS[tap]))
+failed=$((FAIL[meta] + FAIL[unit] + FAIL[fuzz] + FAIL[regress] + FAIL[tap]))
 echo "total: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

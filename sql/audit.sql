@@ -1,3 +1,5 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
 --
 -- The audit chain's SQL entry points: ms.verify_audit() and
 -- ms.verify_audit(since_id, expected_hash) (bad input, privileges), the

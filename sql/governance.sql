@@ -1,3 +1,5 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
 --
 -- Governance: models, versions, labels, promotion, per-org privileges and
 -- the model store, exercised as several roles (SET ROLE).

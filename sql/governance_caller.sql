@@ -1,3 +1,6 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
+--
 -- Who "the caller" is: the role whose code makes the call (GetUserId() at
 -- entry), never the role it runs for.  Code PostgreSQL runs for someone
 -- else cannot borrow their ms.* grants: an index expression evaluated by a

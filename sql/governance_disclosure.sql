@@ -1,9 +1,10 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
 --
 -- What errors tell a role about things it may not see: whether a label
 -- exists, which label a rollback would restore, which org uses a function
 -- as its processor; and malformed names refused as bad input before any
--- refusal is audited.  Needs shared_preload_libraries = 'machinesoup' (the
--- audit writer, for ms.open_access).
+-- refusal is audited.
 --
 \set VERBOSITY terse
 SET client_min_messages = warning;

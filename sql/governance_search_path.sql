@@ -1,3 +1,5 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
 --
 -- A search_path attack on the governance functions: a role defines
 -- look-alikes of the functions, operators and aggregates they might use in

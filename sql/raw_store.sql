@@ -1,6 +1,8 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
+--
 -- Raw batches: ingest, processors, replay, access sessions and their
--- privilege checks.  Needs shared_preload_libraries = 'machinesoup' (the
--- audit writer).  Errors are shown terse with their SQLSTATE.
+-- privilege checks.  Errors are shown terse with their SQLSTATE.
 \set VERBOSITY terse
 SET client_min_messages = warning;
 

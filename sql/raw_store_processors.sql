@@ -1,11 +1,13 @@
+-- Needs shared_preload_libraries = 'machinesoup': grants, promotions and raw
+-- access are audited, and the audit writer starts only with the server.
+--
 -- User processors: called by OID, pinned to the definition approved by
 -- ms.set_processor, owned by a role trusted with the version, run
 -- sandboxed as their org's own processor role, and unable to use anyone's
 -- ms.* authority, SECURITY DEFINER functions, utility statements,
 -- notifications or tables to get raw bytes out.  Replay through user code
 -- needs raw_read on the batches replayed; every replayed batch, and every
--- batch another role's processor sees, is audited.  Needs
--- shared_preload_libraries = 'machinesoup' (the audit writer).
+-- batch another role's processor sees, is audited.
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
