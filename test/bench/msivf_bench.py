@@ -288,12 +288,19 @@ def run_set(pg, s, methods, log_prefix=""):
                 break
         pg.assert_plan(stmt, qtext0, index)
 
-    def floor(typname, table):
+    def floors(types):
         """QPS of a prepared statement that only receives the binary
-        parameter: the client and protocol's share of every query."""
-        pg.prepare("floor", f"SELECT 1 WHERE $1 IS NOT NULL", typname)
-        _, secs = median_run(lambda: pg.execute("floor", qbin))
-        return len(qbin) / secs
+        parameter, for each type: the client's and protocol's share of
+        every query.  The types take turns, after a warm-up of each."""
+        times = {t: [] for t in types}
+        for t in types:
+            pg.prepare("floor_" + t, "SELECT 1 WHERE $1 IS NOT NULL", t)
+            pg.execute("floor_" + t, qbin[:WARMUP])
+        for _ in range(RUNS):
+            for t in types:
+                times[t].append(pg.execute("floor_" + t, qbin)[1])
+        for t in types:
+            info["floor_" + t] = len(qbin) / float(np.median(times[t]))
 
     # ---- msivf
     if "msivf" in methods:
@@ -311,12 +318,10 @@ def run_set(pg, s, methods, log_prefix=""):
         size, heap = rel_sizes(pg, idx, tab)
         lists, calibrated = pg.sql(f"SELECT lists, calibrated_probes FROM msivf_index_info('{idx}')")[0]
         info["lists"] = lists
-        info["floor_vec"] = floor("vec", tab)
         print(f"{log_prefix}msivf: built in {build:.1f} s (max_parallel_maintenance_workers "
               f"{info['default_workers']})" + (f", {build0:.1f} s (0)" if build0 is not None else "")
               + f", index {size:.1f} MB + heap {heap:.1f} MB, {lists} lists, simd {info['simd']}, "
-              f"calibrated probes for recall 0.95: {calibrated}; binary-parameter floor "
-              f"{info['floor_vec']:.0f} QPS", flush=True)
+              f"calibrated probes for recall 0.95: {calibrated}", flush=True)
         prewarm(pg, tab, idx)
         pg.prepare("knn", f"SELECT id FROM {tab} ORDER BY emb {op} $1 LIMIT {K}", "vec")
         sweep("msivf", "knn", idx, "machinesoup.probes", [p for p in PROBES if p <= lists],
@@ -338,7 +343,6 @@ def run_set(pg, s, methods, log_prefix=""):
         pg.sql(f"CREATE TABLE {ptab} (id int, emb vector({d}))")
         copy_binary(pg.conn, ptab, B)
         pg.sql(f"VACUUM ANALYZE {ptab}")
-        info["floor_vector"] = floor("vector", ptab)
     if "ivfflat" in pgv:
         lists = info.get("lists") or int(round(np.sqrt(n)))
         idx = ptab + "_ivfflat"
@@ -368,8 +372,11 @@ def run_set(pg, s, methods, log_prefix=""):
     if pgv:
         pg.sql(f"DROP TABLE {ptab}")
 
+    floors(["vec"] + (["vector"] if pgv else []))
+
     # ---- FAISS, in memory, searched on one thread, one query at a time
     if "faiss" in methods:
+        info["faiss"] = f"FAISS {faiss.__version__} ({faiss.get_compile_options().strip()})"
         Bf = datasets.faiss_space(B, metric)
         Qf = datasets.faiss_space(Q, metric)
         fm = datasets.faiss_metric(metric)
@@ -466,6 +473,9 @@ def report(s, rows, info):
     floors = [f"{t} {info[k]:.0f} QPS" for t, k in (("vec", "floor_vec"), ("vector", "floor_vector")) if k in info]
     if floors:
         print(f"floor (prepared SELECT that only receives the binary parameter): {', '.join(floors)}")
+    if "faiss" in info:
+        print(f"{info['faiss']}: Debian's build; OPTIMIZE GENERIC means no AVX2 kernels, which slows its "
+              f"distances at high dimension")
     print("per-query breakdown (parse, centroid distances, list reading, code estimates, reranks and their "
           "heap fetches, executor): not measured yet; it needs timing hooks in src/msivf (issue 14)")
 
@@ -528,8 +538,10 @@ def main_sets():
         s = datasets.load_set(name, LIMIT, NQ)
         print(f"\n## {name}: {s['description']}, {s['base'].shape[0]} rows x {s['base'].shape[1]} dims, "
               f"{len(s['queries'])} queries", flush=True)
+        t0 = time.time()
         rows, info = run_set(pg, s, methods)
         summaries.append(report(s, rows, info))
+        print(f"{name}: measured in {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
 def main_scaling():
