@@ -200,10 +200,7 @@ extern void msivf_buildempty(Relation index);
 /* msivfinsert.c */
 extern bool msivf_insert(Relation index, Datum *values, bool *isnull,
 						 ItemPointer heap_tid, Relation heap,
-						 IndexUniqueCheck checkUnique,
-#if PG_VERSION_NUM >= 140000
-						 bool indexUnchanged,
-#endif
+						 IndexUniqueCheck checkUnique, bool indexUnchanged,
 						 IndexInfo *indexInfo);
 extern void msivf_append_entry(Relation index, const MsivfState *st, int list,
 							   const MsivfEntry *entry);

@@ -298,6 +298,47 @@ msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	MemoryContextSwitchTo(old);
 }
 
+/* so->order: the lists by their centroid's score for the query, nearest first */
+static void
+order_lists(MsivfScanOpaque so, const MsivfState *st)
+{
+	float	   *scores = palloc(sizeof(float) * st->nlists);
+
+	for (int j = 0; j < st->nlists; j++)
+	{
+		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
+		so->order[j] = j;
+	}
+	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
+	pfree(scores);
+}
+
+/*
+ * What rerank needs to read a row's vec from the heap, set up once per
+ * scan (kept across rescans).
+ */
+static void
+begin_heap_access(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+
+	if (so->fetch != NULL)
+		return;
+	if (scan->heapRelation == NULL)
+		elog(ERROR, "msivf scans need the heap relation");
+	so->fetch = table_index_fetch_begin(scan->heapRelation);
+	so->slot = table_slot_create(scan->heapRelation, NULL);
+	so->indexInfo = BuildIndexInfo(scan->indexRelation);
+	so->attno = so->indexInfo->ii_IndexAttrNumbers[0];
+	if (so->attno == 0)
+		so->estate = CreateExecutorState();
+}
+
+/*
+ * The first gettuple of a scan: prepares the query, ranks the lists and
+ * sets the first batch's size; so->no_rows when nothing can come back.
+ * Everything it allocates lives in so->cxt, across rescans.
+ */
 static void
 start_scan(IndexScanDesc scan)
 {
@@ -305,7 +346,6 @@ start_scan(IndexScanDesc scan)
 	Relation	index = scan->indexRelation;
 	MsivfState *st;
 	MemoryContext old;
-	float	   *scores;
 
 	so->started = true;
 	/* shows in pg_stat_user_indexes.idx_scan, as for the built-in AMs */
@@ -346,15 +386,7 @@ start_scan(IndexScanDesc scan)
 	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
 	so->qnorm = sqrtf(so->qnorm2);
 
-	/* lists nearest first */
-	scores = palloc(sizeof(float) * st->nlists);
-	for (int j = 0; j < st->nlists; j++)
-	{
-		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
-		so->order[j] = j;
-	}
-	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
-	pfree(scores);
+	order_lists(so, st);
 	so->batch = msivf_probes_for(st);
 
 	if (so->pool == NULL)
@@ -364,39 +396,93 @@ start_scan(IndexScanDesc scan)
 		so->ready_cap = 64;
 		so->ready = palloc(sizeof(Ready) * so->ready_cap);
 	}
-
-	/* heap access for reranking */
-	if (so->fetch == NULL)
-	{
-		if (scan->heapRelation == NULL)
-			elog(ERROR, "msivf scans need the heap relation");
-		so->fetch = table_index_fetch_begin(scan->heapRelation);
-		so->slot = table_slot_create(scan->heapRelation, NULL);
-		so->indexInfo = BuildIndexInfo(index);
-		so->attno = so->indexInfo->ii_IndexAttrNumbers[0];
-		if (so->attno == 0)
-			so->estate = CreateExecutorState();
-	}
+	begin_heap_access(scan);
 	MemoryContextSwitchTo(old);
 }
 
-/* Reads the next batch of lists into the candidate pool. */
-static void
-visit_batch(IndexScanDesc scan)
+/*
+ * What the estimate of every entry of one list shares (see visit_batch):
+ * v, the vector the codes are dotted with; lc, the part of the distance
+ * key that comes from the centroid; factor, the weight of the dot product;
+ * bmul, what multiplies an entry's error norm to bound the key's error.
+ */
+typedef struct ListTerms
+{
+	const float *v;
+	float		lc;
+	float		factor;
+	float		bmul;
+} ListTerms;
+
+/*
+ * The terms of list's estimates.  Under L2 the key is |q - c - r|^2 =
+ * |q - c|^2 - 2 (q - c).r + |r|^2, with r the residual the code
+ * approximates; under IP and cosine it is -q.c - q.r (plus 1 for cosine).
+ * Called once per list; static inline so that the terms stay in registers
+ * for the entry loop.
+ */
+static inline ListTerms
+list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
+{
+	int			d = so->st.dims;
+	const float *c = st->centroids ? st->centroids + (Size) list * d : NULL;
+	ListTerms	t;
+
+	if (so->st.metric == MSIVF_METRIC_L2)
+	{
+		float		s = 0;
+
+		for (int i = 0; i < d; i++)
+		{
+			so->v[i] = c ? so->q[i] - c[i] : so->q[i];
+			s += so->v[i] * so->v[i];
+		}
+		t.v = so->v;
+		t.lc = s;
+		t.factor = -2.0f;
+		t.bmul = 2.0f * sqrtf(s);
+	}
+	else
+	{
+		float		qc = c ? vec_kernels->inner_product(so->q, c, d) : 0;
+
+		t.v = so->q;
+		t.lc = so->st.metric == MSIVF_METRIC_IP ? -qc : 1.0f - qc;
+		t.factor = -1.0f;
+		t.bmul = so->qnorm;
+	}
+	return t;
+}
+
+/*
+ * The first page of list, from its directory entry (checked).  The
+ * directory lock is released before the list is read: the scan holds one
+ * page lock at a time.
+ */
+static BlockNumber
+list_first_page(Relation index, const MsivfState *st, int list, BlockNumber *nblocks)
+{
+	int			slot;
+	BlockNumber blkno = msivf_dir_block(st, list, &slot);
+	Buffer		buf = ReadBuffer(index, blkno);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	msivf_check_dir_page(index, st, BufferGetPage(buf), blkno);
+	blkno = msivf_list_info(index, st, BufferGetPage(buf), slot, nblocks).head;
+	UnlockReleaseBuffer(buf);
+	return blkno;
+}
+
+/*
+ * The state a batch starts from: the cached index state, checked to be of
+ * the build the scan started on, and an empty candidate pool.
+ */
+static MsivfState *
+batch_begin(IndexScanDesc scan)
 {
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	MsivfState *st = msivf_get_state(index);
-	int			d = so->st.dims;
-	int			end = Min(so->st.nlists, so->visited + so->batch);
-	int			metric = so->st.metric;
-	int			bits = so->st.code_bits;
-	Size		esz = so->st.entry_size;
-
-	float		ubheap[HOT_K];
-	int			nub = 0;
-	float		limit = INFINITY;
-	BlockNumber nblocks = 0;
 
 	/* a rebuild takes a lock the scan's own excludes: only damage gets here */
 	if (st->build_id != so->st.build_id)
@@ -409,51 +495,70 @@ visit_batch(IndexScanDesc scan)
 	/* the previous batch is used up */
 	Assert(so->nhot == 0 && so->npool == so->cold_start);
 	so->npool = so->nhot = so->cold_start = 0;
+	return st;
+}
+
+/*
+ * Ends a batch: the candidates whose lower bound is at most limit (the
+ * batch's HOT_K-th smallest upper bound) go first in the pool, as a heap;
+ * the cold rest wait behind them unsorted.
+ */
+static void
+batch_partition(MsivfScanOpaque so, float limit)
+{
+	int			h = 0;
+
+	for (int i = 0; i < so->npool; i++)
+	{
+		if (so->pool[i].lb <= limit)
+		{
+			Candidate	t = so->pool[h];
+
+			so->pool[h++] = so->pool[i];
+			so->pool[i] = t;
+		}
+	}
+	so->nhot = h;
+	so->cold_start = h;
+	so->hot_limit = limit;
+	pool_heapify(so->pool, so->nhot);
+}
+
+/*
+ * Reads the next batch of lists into the candidate pool, each entry with
+ * the lower bound of its key; the pool's hot part is a heap on return.
+ * This is the hot path of every query: the entry loop stays here, in one
+ * function, with nothing called per entry but the dot-product kernel and
+ * hot_offer when an entry may be among the batch's HOT_K nearest.
+ */
+static void
+visit_batch(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	MsivfState *st = batch_begin(scan);
+	int			d = so->st.dims;
+	int			end = Min(so->st.nlists, so->visited + so->batch);
+	int			metric = so->st.metric;
+	int			bits = so->st.code_bits;
+	Size		esz = so->st.entry_size;
+
+	float		ubheap[HOT_K];
+	int			nub = 0;
+	float		limit = INFINITY;
+	BlockNumber nblocks = 0;
 
 	for (; so->visited < end; so->visited++)
 	{
 		int			list = so->order[so->visited];
-		const float *c = st->centroids ? st->centroids + (Size) list * d : NULL;
-		const float *v;
-		float		lc;
-		float		factor;
-		float		bmul;
-		int			slot;
-		BlockNumber blkno;
+		ListTerms	terms = list_terms(so, st, list);
+		const float *v = terms.v;
+		float		lc = terms.lc;
+		float		factor = terms.factor;
+		float		bmul = terms.bmul;
+		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
 		Buffer		buf;
 		BlockNumber followed = 0;
-
-		if (metric == MSIVF_METRIC_L2)
-		{
-			float		s = 0;
-
-			for (int i = 0; i < d; i++)
-			{
-				so->v[i] = c ? so->q[i] - c[i] : so->q[i];
-				s += so->v[i] * so->v[i];
-			}
-			v = so->v;
-			lc = s;
-			factor = -2.0f;
-			bmul = 2.0f * sqrtf(s);
-		}
-		else
-		{
-			float		qc = c ? vec_kernels->inner_product(so->q, c, d) : 0;
-
-			v = so->q;
-			lc = metric == MSIVF_METRIC_IP ? -qc : 1.0f - qc;
-			factor = -1.0f;
-			bmul = so->qnorm;
-		}
-
-		/* the list's first page */
-		blkno = msivf_dir_block(&so->st, list, &slot);
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		msivf_check_dir_page(index, &so->st, BufferGetPage(buf), blkno);
-		blkno = msivf_list_info(index, &so->st, BufferGetPage(buf), slot, &nblocks).head;
-		UnlockReleaseBuffer(buf);
 
 		while (blkno != InvalidBlockNumber)
 		{
@@ -518,25 +623,7 @@ visit_batch(IndexScanDesc scan)
 		}
 	}
 
-	/* partition: hot candidates first, heapified; the cold ones wait */
-	{
-		int			h = 0;
-
-		for (int i = 0; i < so->npool; i++)
-		{
-			if (so->pool[i].lb <= limit)
-			{
-				Candidate	t = so->pool[h];
-
-				so->pool[h++] = so->pool[i];
-				so->pool[i] = t;
-			}
-		}
-		so->nhot = h;
-		so->cold_start = h;
-		so->hot_limit = limit;
-		pool_heapify(so->pool, so->nhot);
-	}
+	batch_partition(so, limit);
 	so->batch = Min(so->st.nlists, so->batch * 2);
 }
 
