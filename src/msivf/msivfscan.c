@@ -37,211 +37,9 @@
 #include "utils/rel.h"
 
 #include "msivf.h"
+#include "msivfscan.h"
 #include "quantizer.h"
 #include "vec_distance.h"
-
-typedef struct Candidate
-{
-	float		lb;				/* lower bound of the distance key */
-	ItemPointerData tid;
-} Candidate;
-
-typedef struct Ready
-{
-	double		key;			/* exact key: NaN mapped to +inf */
-	double		value;			/* what the operator returns */
-	ItemPointerData tid;
-} Ready;
-
-typedef struct MsivfScanOpaqueData
-{
-	MemoryContext cxt;			/* lives as long as the scan */
-	MemoryContext tmpcxt;		/* reset per reranked row */
-	bool		started;
-	bool		no_rows;		/* NULL query, or nothing indexed */
-
-	MsivfState	st;				/* scalars of the index state */
-	Vec		   *query;			/* the ORDER BY argument, detoasted */
-	float	   *q;				/* prepared query (unit for cosine) */
-	float		qnorm;
-	float		qnorm2;
-	bool		zero_cosine;	/* cosine with a zero query: all NaN */
-	float	   *v;				/* per-list query vector (L2: q - c) */
-
-	int		   *order;			/* lists nearest first */
-	int			visited;		/* lists of order[] visited */
-	int			batch;			/* size of the next batch */
-
-	/*
-	 * Candidates of the current batch: a heap of the "hot" ones in
-	 * pool[0..nhot), whose lower bound is at most hot_limit, then the cold
-	 * rest in pool[cold_start..npool), heapified only if the scan gets that
-	 * far.  hot_limit is the HOT_K-th smallest upper bound of the batch, so
-	 * at least HOT_K rows are no farther than it and no cold candidate can
-	 * come before them: a LIMIT-sized scan never sorts the bulk.
-	 */
-	Candidate  *pool;
-	int			nhot;
-	int			cold_start;
-	int			npool;
-	int			pool_cap;
-	float		hot_limit;
-	Ready	   *ready;
-	int			nready;
-	int			ready_cap;
-
-	/* heap access for the exact rerank */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	IndexInfo  *indexInfo;
-	AttrNumber	attno;			/* 0: an expression index */
-	EState	   *estate;
-} MsivfScanOpaqueData;
-
-typedef MsivfScanOpaqueData *MsivfScanOpaque;
-
-/* ---- binary heaps ---------------------------------------------------- */
-
-static void
-pool_sift_down(Candidate *h, int n, int i)
-{
-	Candidate	x = h[i];
-
-	for (;;)
-	{
-		int			c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && h[c + 1].lb < h[c].lb)
-			c++;
-		if (h[c].lb >= x.lb)
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	h[i] = x;
-}
-
-static void
-pool_heapify(Candidate *h, int n)
-{
-	for (int i = n / 2 - 1; i >= 0; i--)
-		pool_sift_down(h, n, i);
-}
-
-static Candidate
-pool_pop(MsivfScanOpaque so)
-{
-	Candidate	top = so->pool[0];
-
-	so->pool[0] = so->pool[--so->nhot];
-	if (so->nhot > 0)
-		pool_sift_down(so->pool, so->nhot, 0);
-	return top;
-}
-
-/* the cold candidates join the heap */
-static void
-pool_promote_cold(MsivfScanOpaque so)
-{
-	int			ncold = so->npool - so->cold_start;
-
-	memmove(so->pool + so->nhot, so->pool + so->cold_start, sizeof(Candidate) * ncold);
-	so->nhot += ncold;
-	so->npool = so->cold_start = so->nhot;
-	so->hot_limit = INFINITY;
-	pool_heapify(so->pool, so->nhot);
-}
-
-#define HOT_K 64
-
-/* keeps the HOT_K smallest upper bounds in a max-heap; returns the limit */
-static float
-hot_offer(float *h, int *n, float ub)
-{
-	int			i;
-
-	if (*n < HOT_K)
-	{
-		i = (*n)++;
-		while (i > 0 && h[(i - 1) / 2] < ub)
-		{
-			h[i] = h[(i - 1) / 2];
-			i = (i - 1) / 2;
-		}
-		h[i] = ub;
-		return *n == HOT_K ? h[0] : INFINITY;
-	}
-	if (ub < h[0])
-	{
-		i = 0;
-		for (;;)
-		{
-			int			c = 2 * i + 1;
-
-			if (c >= HOT_K)
-				break;
-			if (c + 1 < HOT_K && h[c + 1] > h[c])
-				c++;
-			if (h[c] <= ub)
-				break;
-			h[i] = h[c];
-			i = c;
-		}
-		h[i] = ub;
-	}
-	return h[0];
-}
-
-static void
-ready_push(MsivfScanOpaque so, double key, double value, ItemPointer tid)
-{
-	int			i;
-
-	if (so->nready == so->ready_cap)
-	{
-		so->ready_cap *= 2;
-		so->ready = repalloc_huge(so->ready, sizeof(Ready) * so->ready_cap);
-	}
-	i = so->nready++;
-	while (i > 0 && so->ready[(i - 1) / 2].key > key)
-	{
-		so->ready[i] = so->ready[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	so->ready[i].key = key;
-	so->ready[i].value = value;
-	so->ready[i].tid = *tid;
-}
-
-static Ready
-ready_pop(MsivfScanOpaque so)
-{
-	Ready		top = so->ready[0];
-	Ready		x = so->ready[--so->nready];
-	int			n = so->nready;
-	int			i = 0;
-
-	if (n > 0)
-	{
-		for (;;)
-		{
-			int			c = 2 * i + 1;
-
-			if (c >= n)
-				break;
-			if (c + 1 < n && so->ready[c + 1].key < so->ready[c].key)
-				c++;
-			if (so->ready[c].key >= x.key)
-				break;
-			so->ready[i] = so->ready[c];
-			i = c;
-		}
-		so->ready[i] = x;
-	}
-	return top;
-}
 
 /* ---- scan ------------------------------------------------------------ */
 
@@ -474,6 +272,32 @@ list_first_page(Relation index, const MsivfState *st, int list, BlockNumber *nbl
 }
 
 /*
+ * Share-locks list page blkno into *buf, checked, and makes room in the
+ * pool for its entries.  Once per page; static inline like list_terms.
+ */
+static inline Page
+lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buffer *buf)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	Page		page;
+	int			n;
+
+	*buf = ReadBuffer(index, blkno);
+	LockBuffer(*buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(*buf);
+	msivf_check_list_page(index, &so->st, page, blkno, nblocks);
+	n = MsivfPageGetOpaque(page)->nentries;
+	if (so->npool + n > so->pool_cap)
+	{
+		while (so->npool + n > so->pool_cap)
+			so->pool_cap *= 2;
+		so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
+	}
+	return page;
+}
+
+/*
  * The state a batch starts from: the cached index state, checked to be of
  * the build the scan started on, and an empty candidate pool.
  */
@@ -542,7 +366,6 @@ visit_batch(IndexScanDesc scan)
 	int			metric = so->st.metric;
 	int			bits = so->st.code_bits;
 	Size		esz = so->st.entry_size;
-
 	float		ubheap[HOT_K];
 	int			nub = 0;
 	float		limit = INFINITY;
@@ -557,28 +380,15 @@ visit_batch(IndexScanDesc scan)
 		float		factor = terms.factor;
 		float		bmul = terms.bmul;
 		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
-		Buffer		buf;
 		BlockNumber followed = 0;
 
 		while (blkno != InvalidBlockNumber)
 		{
-			Page		page;
-			MsivfPageOpaque opaque;
-			char	   *p;
+			Buffer		buf;
+			Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
+			MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
+			char	   *p = PageGetContents(page);
 
-			buf = ReadBuffer(index, blkno);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			msivf_check_list_page(index, &so->st, page, blkno, &nblocks);
-			opaque = MsivfPageGetOpaque(page);
-
-			if (so->npool + opaque->nentries > so->pool_cap)
-			{
-				while (so->npool + opaque->nentries > so->pool_cap)
-					so->pool_cap *= 2;
-				so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
-			}
-			p = PageGetContents(page);
 			for (int i = 0; i < opaque->nentries; i++, p += esz)
 			{
 				MsivfEntry *e = (MsivfEntry *) p;
