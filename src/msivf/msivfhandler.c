@@ -126,12 +126,14 @@ msivf_l2_metric(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(MSIVF_METRIC_L2);
 }
 
+/* support function 1 of the inner-product opclass */
 Datum
 msivf_ip_metric(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(MSIVF_METRIC_IP);
 }
 
+/* support function 1 of the cosine opclass */
 Datum
 msivf_cosine_metric(PG_FUNCTION_ARGS)
 {
@@ -165,6 +167,7 @@ msivf_options(Datum reloptions, bool validate)
 									  sizeof(MsivfOptions), tab, lengthof(tab));
 }
 
+/* amvalidate: nothing to check (the comment inside says why) */
 bool
 msivf_validate(Oid opclassoid)
 {

@@ -47,6 +47,7 @@ set_meta_dims(Relation index, int dims)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Adds entry after the page's own (the caller has checked there is room). */
 static void
 put_entry(Page page, const MsivfState *st, const MsivfEntry *entry)
 {
@@ -66,6 +67,11 @@ typedef struct GenericFragment
 	OffsetNumber length;
 } GenericFragment;
 
+/*
+ * Registers the len bytes at at (on page) as one fragment of block
+ * block_id's data, in the generic WAL format; frag must live until the
+ * record is inserted.
+ */
 static void
 register_fragment(uint8 block_id, GenericFragment *frag, Page page, const char *at, Size len)
 {
@@ -264,6 +270,7 @@ msivf_append_entries(Relation index, const MsivfState *st, int list,
 	UnlockReleaseBuffer(dbuf);
 }
 
+/* msivf_append_entries for a single entry */
 void
 msivf_append_entry(Relation index, const MsivfState *st, int list,
 				   const MsivfEntry *entry)
@@ -283,6 +290,11 @@ check_entry_dims(Relation index, const MsivfState *st, int dim)
 						   RelationGetRelationName(index), st->dims)));
 }
 
+/*
+ * aminsert: the row's entry goes to its nearest list.  A NULL and, under
+ * cosine, a zero vec are not indexed; the first vec of an index built
+ * without dimensions fixes them.
+ */
 bool
 msivf_insert(Relation index, Datum *values, bool *isnull,
 			 ItemPointer heap_tid, Relation heap,
@@ -351,6 +363,11 @@ typedef struct PageAppends
 	GenericFragment frags[MAX_GENERIC_XLOG_PAGES][3];
 } PageAppends;
 
+/*
+ * Appends every pending page's entries under one WAL record (the hand-built
+ * generic record of append_on_page, one block per page) and unlocks the
+ * pages.
+ */
 static void
 flush_page_appends(PageAppends *pa)
 {
@@ -392,6 +409,7 @@ typedef struct PendingEntry
 	char	   *entry;
 } PendingEntry;
 
+/* qsort comparator: by list, then arrival order */
 static int
 cmp_pending(const void *a, const void *b)
 {

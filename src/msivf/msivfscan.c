@@ -43,6 +43,10 @@
 
 /* ---- scan ------------------------------------------------------------ */
 
+/*
+ * ambeginscan: the scan's memory contexts; the work waits for the first
+ * gettuple, when the query is known.
+ */
 IndexScanDesc
 msivf_beginscan(Relation index, int nkeys, int norderbys)
 {
@@ -59,6 +63,7 @@ msivf_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+/* forgets the previous query's progress; keeps the buffers for reuse */
 static void
 reset_scan(MsivfScanOpaque so)
 {
@@ -71,6 +76,10 @@ reset_scan(MsivfScanOpaque so)
 	so->visited = 0;
 }
 
+/*
+ * amrescan: keeps a copy of the ORDER BY argument (a NULL one returns no
+ * rows); the scan itself starts at the next gettuple.
+ */
 void
 msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 			 ScanKey orderbys, int norderbys)
@@ -521,6 +530,12 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 	return true;
 }
 
+/*
+ * amgettuple: the next row in order of exact distance within the lists
+ * visited so far (see the file header), with its distance as the ORDER BY
+ * value, which needs no recheck.  Visits another batch of lists when
+ * nothing verified can come first any more, and ends after the last list.
+ */
 bool
 msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 {
@@ -573,6 +588,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 }
 
+/* amendscan: ends heap access and frees everything the scan allocated */
 void
 msivf_endscan(IndexScanDesc scan)
 {

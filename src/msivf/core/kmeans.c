@@ -37,12 +37,14 @@ random_unit(uint64_t *state)
 	return (next_random(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* see kmeans.h: a backend must not start OpenBLAS threads */
 void
 kmeans_single_thread_blas(void)
 {
 	openblas_set_num_threads(1);
 }
 
+/* squared norms of n rows, for the |x|^2 - 2 x.c + |c|^2 expansion */
 void
 kmeans_row_norms(const float *x, int64_t n, int d, float *norms)
 {
@@ -68,6 +70,7 @@ seed_sample_size(int64_t n, int k)
 	return m < n ? m : n;
 }
 
+/* the scratch kmeans_train carves out of work, in its order */
 size_t
 kmeans_train_work_floats(int64_t n, int d, int k)
 {
@@ -79,6 +82,10 @@ kmeans_train_work_floats(int64_t n, int d, int k)
 		+ KMEANS_BLOCK_FLOATS + (size_t) k;	/* sgemm block */
 }
 
+/*
+ * Nearest centroid of every point, block by block so that the distances of
+ * a block (rows x k) fit work_floats; see kmeans.h.
+ */
 void
 kmeans_assign(const float *x, int64_t n, int d,
 			  const float *c, const float *c_norms, int k,
@@ -150,6 +157,7 @@ kmeans_assign(const float *x, int64_t n, int d,
 	}
 }
 
+/* squared euclidean distance, in float */
 static float
 l2_squared(const float *a, const float *b, int d)
 {
@@ -362,6 +370,11 @@ split_empty_clusters(int d, int k, float *centroids, float *counts, uint64_t *rn
 	}
 }
 
+/*
+ * Lloyd's algorithm from k-means++ seeds: stops after iters iterations or
+ * once no point changes cluster; the same input and seed give the same
+ * centroids.  See kmeans.h for the buffers.
+ */
 void
 kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 			 uint64_t seed, bool spherical, float *centroids,
