@@ -21,6 +21,9 @@
  * (a selective WHERE, a cursor) reaches every list, so it returns every
  * indexed row.  Rows whose vec is NULL, and zero vecs under cosine, are not
  * in the index.
+ *
+ * The scan's state and its candidate heaps are in msivfscan.h; the design
+ * as a whole in README.md.
  */
 #include "postgres.h"
 
