@@ -160,26 +160,18 @@ typedef struct MsivfState
 extern int	msivf_probes;
 extern double msivf_target_recall;
 
-/* msivfutils.c */
+/* msivfhandler.c */
 extern void ms_msivf_init(void);
 extern bytea *msivf_options(Datum reloptions, bool validate);
 extern bool msivf_validate(Oid opclassoid);
 extern char *msivf_buildphasename(int64 phasenum);
 extern int	msivf_metric(Relation index);
-extern Size msivf_entry_size(int dims, int code_bits);
-extern int	msivf_code_bits(int dims);
+extern int	msivf_probes_for(const MsivfState *st);
+
+/* msivfpage.c */
 extern void msivf_init_page(Page page, uint8 page_type);
 extern void msivf_check_page(Relation index, Page page, BlockNumber blkno, uint8 page_type);
 extern MsivfState *msivf_get_state(Relation index);
-extern void msivf_check_dims(int dims);
-extern Vec *msivf_datum_vec(Datum d);
-extern bool msivf_prepare_vector(int metric, const float *x, int dims, float *out);
-extern float msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int list);
-extern int	msivf_cmp_list_score(const void *a, const void *b, void *arg);
-extern int	msivf_nearest_list(const MsivfState *st, const float *x);
-extern void msivf_encode_entry(const MsivfState *st, const float *x, int list,
-							   ItemPointer tid, MsivfEntry *entry, float *work);
-extern int	msivf_probes_for(const MsivfState *st);
 extern BlockNumber msivf_dir_block(const MsivfState *st, int list, int *slot);
 extern MsivfListInfo *msivf_dir_entries(Page page);
 extern void msivf_check_dir_page(Relation index, const MsivfState *st, Page page,
@@ -193,17 +185,26 @@ extern void msivf_check_list_page(Relation index, const MsivfState *st, Page pag
 extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
 
-/* msivfbuild.c */
+/* msivfvector.c */
+extern Size msivf_entry_size(int dims, int code_bits);
+extern int	msivf_code_bits(int dims);
+extern void msivf_check_dims(int dims);
+extern Vec *msivf_datum_vec(Datum d);
+extern bool msivf_prepare_vector(int metric, const float *x, int dims, float *out);
+extern float msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int list);
+extern int	msivf_cmp_list_score(const void *a, const void *b, void *arg);
+extern int	msivf_nearest_list(const MsivfState *st, const float *x);
+extern void msivf_encode_entry(const MsivfState *st, const float *x, int list,
+							   ItemPointer tid, MsivfEntry *entry, float *work);
+
+/* msivfbuild.c (with msivftrain.c and msivfassign.c: see msivfbuild.h) */
 extern IndexBuildResult *msivf_build(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void msivf_buildempty(Relation index);
 
 /* msivfinsert.c */
 extern bool msivf_insert(Relation index, Datum *values, bool *isnull,
 						 ItemPointer heap_tid, Relation heap,
-						 IndexUniqueCheck checkUnique,
-#if PG_VERSION_NUM >= 140000
-						 bool indexUnchanged,
-#endif
+						 IndexUniqueCheck checkUnique, bool indexUnchanged,
 						 IndexInfo *indexInfo);
 extern void msivf_append_entry(Relation index, const MsivfState *st, int list,
 							   const MsivfEntry *entry);

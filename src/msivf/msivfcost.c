@@ -20,6 +20,12 @@
 
 #include "msivf.h"
 
+/*
+ * amcostestimate: without an ORDER BY, a cost no plan picks; with one, the
+ * cost of reading the probes' share of the index, all of it at startup
+ * (see the file header).  The probes are those a scan would start with
+ * under the current settings.
+ */
 void
 msivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				   Cost *indexStartupCost, Cost *indexTotalCost,

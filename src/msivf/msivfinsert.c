@@ -47,6 +47,7 @@ set_meta_dims(Relation index, int dims)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Adds entry after the page's own (the caller has checked there is room). */
 static void
 put_entry(Page page, const MsivfState *st, const MsivfEntry *entry)
 {
@@ -66,6 +67,11 @@ typedef struct GenericFragment
 	OffsetNumber length;
 } GenericFragment;
 
+/*
+ * Registers the len bytes at at (on page) as one fragment of block
+ * block_id's data, in the generic WAL format; frag must live until the
+ * record is inserted.
+ */
 static void
 register_fragment(uint8 block_id, GenericFragment *frag, Page page, const char *at, Size len)
 {
@@ -264,6 +270,7 @@ msivf_append_entries(Relation index, const MsivfState *st, int list,
 	UnlockReleaseBuffer(dbuf);
 }
 
+/* msivf_append_entries for a single entry */
 void
 msivf_append_entry(Relation index, const MsivfState *st, int list,
 				   const MsivfEntry *entry)
@@ -283,13 +290,15 @@ check_entry_dims(Relation index, const MsivfState *st, int dim)
 						   RelationGetRelationName(index), st->dims)));
 }
 
+/*
+ * aminsert: the row's entry goes to its nearest list.  A NULL and, under
+ * cosine, a zero vec are not indexed; the first vec of an index built
+ * without dimensions fixes them.
+ */
 bool
 msivf_insert(Relation index, Datum *values, bool *isnull,
 			 ItemPointer heap_tid, Relation heap,
-			 IndexUniqueCheck checkUnique,
-#if PG_VERSION_NUM >= 140000
-			 bool indexUnchanged,
-#endif
+			 IndexUniqueCheck checkUnique, bool indexUnchanged,
 			 IndexInfo *indexInfo)
 {
 	MemoryContext cxt;
@@ -354,6 +363,11 @@ typedef struct PageAppends
 	GenericFragment frags[MAX_GENERIC_XLOG_PAGES][3];
 } PageAppends;
 
+/*
+ * Appends every pending page's entries under one WAL record (the hand-built
+ * generic record of append_on_page, one block per page) and unlocks the
+ * pages.
+ */
 static void
 flush_page_appends(PageAppends *pa)
 {
@@ -395,6 +409,7 @@ typedef struct PendingEntry
 	char	   *entry;
 } PendingEntry;
 
+/* qsort comparator: by list, then arrival order */
 static int
 cmp_pending(const void *a, const void *b)
 {
@@ -404,6 +419,186 @@ cmp_pending(const void *a, const void *b)
 	if (x->list != y->list)
 		return x->list < y->list ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The rows of a batch detoasted, NULL for a NULL row, before anything is
+ * read from the index: detoasting may take locks, which may invalidate
+ * the cached state.  Returns the dimensions of the first non-NULL row, 0
+ * when every row is NULL.
+ */
+static int
+batch_detoast(int n, Datum *values, bool *isnull, Vec **vecs)
+{
+	int			dims = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		vecs[i] = isnull[i] ? NULL : msivf_datum_vec(values[i]);
+		if (vecs[i] && dims == 0)
+			dims = vecs[i]->dim;
+	}
+	return dims;
+}
+
+/*
+ * The rows to index, prepared (normalised under cosine), back to back in
+ * x, with their positions in the batch in rows; returns how many.  Rows
+ * of another dimension are an error; NULL rows and zero vecs under cosine
+ * are left out.
+ */
+static int
+batch_prepare(Relation index, const MsivfState *st, int n, Vec **vecs,
+			  float *x, int *rows)
+{
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		Vec		   *v = vecs[i];
+
+		if (v == NULL)
+			continue;
+		check_entry_dims(index, st, v->dim);
+		if (!msivf_prepare_vector(st->metric, v->x, st->dims, x + (Size) m * st->dims))
+			continue;
+		rows[m++] = i;
+	}
+	return m;
+}
+
+/*
+ * The list of each of the m prepared rows: one sgemm against all
+ * centroids rather than a kernel call per (row, centroid).  A near tie may
+ * go the other way than msivf_nearest_list's; either list is a correct
+ * home for the entry.
+ */
+static int32 *
+batch_assign(const MsivfState *st, const float *x, int m)
+{
+	int32	   *assign = palloc(sizeof(int32) * Max(m, 1));
+
+	if (st->centroids == NULL || st->nlists == 1 || m == 0)
+		memset(assign, 0, sizeof(int32) * Max(m, 1));
+	else
+	{
+		size_t		work_floats = (size_t) st->nlists * Min(m, 256);
+		float	   *work = palloc(sizeof(float) * work_floats);
+
+		kmeans_assign(x, m, st->dims, st->centroids, st->centroid_norms, st->nlists,
+					  st->metric == MSIVF_METRIC_L2 ? KMEANS_L2 : KMEANS_IP,
+					  assign, NULL, work, work_floats);
+		pfree(work);
+	}
+	return assign;
+}
+
+/*
+ * The entries of the m prepared rows, encoded for their lists and grouped
+ * by list (in list order, arrival order within a list) back to back in
+ * *grouped; *pending says which list each belongs to, in the same order.
+ */
+static void
+batch_encode(const MsivfState *st, const float *x, int m, const int *rows,
+			 const int32 *assign, ItemPointer heap_tids,
+			 PendingEntry **pending, char **grouped)
+{
+	float	   *work = palloc(sizeof(float) * st->dims);
+	PendingEntry *pe = palloc(sizeof(PendingEntry) * Max(m, 1));
+	char	   *entries = palloc((Size) Max(m, 1) * st->entry_size);
+	char	   *out;
+
+	for (int j = 0; j < m; j++)
+	{
+		PendingEntry *p = &pe[j];
+
+		p->list = assign[j];
+		p->seq = j;
+		p->entry = entries + (Size) j * st->entry_size;
+		msivf_encode_entry(st, x + (Size) j * st->dims, p->list, &heap_tids[rows[j]],
+						   (MsivfEntry *) p->entry, work);
+	}
+	qsort(pe, m, sizeof(PendingEntry), cmp_pending);
+	out = palloc((Size) Max(m, 1) * st->entry_size);
+	for (int i = 0; i < m; i++)
+		memcpy(out + (Size) i * st->entry_size, pe[i].entry, st->entry_size);
+	*pending = pe;
+	*grouped = out;
+}
+
+/*
+ * Appends the m grouped entries to their lists.  Each list's entries go
+ * onto the page its insert hint names when they fit there (the common
+ * case: a few entries per list), several lists' pages to a WAL record;
+ * otherwise along the list's chain as msivf_append_entries goes.  A
+ * directory page stays locked while its lists take their entries: the
+ * lists are in order, so that is once.
+ */
+static void
+batch_append(Relation index, const MsivfState *st, const PendingEntry *pending,
+			 const char *grouped, int m)
+{
+	PageAppends pa;
+	BlockNumber dirblk = InvalidBlockNumber;
+	Buffer		dbuf = InvalidBuffer;
+	BlockNumber nblocks = 0;
+
+	if (RelationNeedsWAL(index))
+		XLogEnsureRecordSpace(0, MAX_GENERIC_XLOG_PAGES * 3 * 2);
+	pa.index = index;
+	pa.st = st;
+	pa.npages = 0;
+	for (int i = 0; i < m;)
+	{
+		int			j = i + 1;
+		int			slot;
+		BlockNumber blkno;
+		Buffer		buf;
+		Page		page;
+		const char *list_entries = grouped + (Size) i * st->entry_size;
+
+		while (j < m && pending[j].list == pending[i].list)
+			j++;
+		blkno = msivf_dir_block(st, pending[i].list, &slot);
+		if (blkno != dirblk)
+		{
+			flush_page_appends(&pa);
+			if (BufferIsValid(dbuf))
+				UnlockReleaseBuffer(dbuf);
+			dirblk = blkno;
+			dbuf = ReadBuffer(index, dirblk);
+			LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
+			msivf_check_dir_page(index, st, BufferGetPage(dbuf), dirblk);
+		}
+		blkno = msivf_list_info(index, st, BufferGetPage(dbuf), slot, &nblocks).insert;
+		/* a damaged hint must not make us wait on a lock we hold */
+		for (int q = 0; q < pa.npages; q++)
+			if (BufferGetBlockNumber(pa.bufs[q]) == blkno)
+				flush_page_appends(&pa);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		msivf_check_list_page(index, st, page, blkno, &nblocks);
+		if (MsivfPageGetOpaque(page)->nentries + (j - i) <= st->entries_per_page)
+		{
+			pa.bufs[pa.npages] = buf;
+			pa.counts[pa.npages] = j - i;
+			pa.entries[pa.npages] = list_entries;
+			if (++pa.npages == MAX_GENERIC_XLOG_PAGES)
+				flush_page_appends(&pa);
+		}
+		else
+		{
+			/* no page locks held while the chain grows (extension lock) */
+			UnlockReleaseBuffer(buf);
+			flush_page_appends(&pa);
+			append_entries_locked(index, st, dbuf, slot, list_entries, j - i);
+		}
+		i = j;
+	}
+	flush_page_appends(&pa);
+	if (BufferIsValid(dbuf))
+		UnlockReleaseBuffer(dbuf);
 }
 
 /*
@@ -422,165 +617,41 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 	MsivfState *st;
 	MsivfState	copy;
 	PendingEntry *pending;
-	char	   *entries;
 	char	   *grouped;
 	float	   *x;
-	float	   *work;
 	int		   *rows;
 	int32	   *assign;
-	int			m = 0;
-	int			dims = 0;
-	PageAppends pa;
-	BlockNumber dirblk = InvalidBlockNumber;
-	Buffer		dbuf = InvalidBuffer;
-	BlockNumber nblocks = 0;
+	int			m;
+	int			dims;
 
 	if (n <= 0)
 		return;
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf batch insert", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
-	/* detoast first: that may take locks, which may invalidate st */
 	vecs = palloc(sizeof(Vec *) * n);
-	for (int i = 0; i < n; i++)
+	dims = batch_detoast(n, values, isnull, vecs);
+	if (dims > 0)
 	{
-		vecs[i] = isnull[i] ? NULL : msivf_datum_vec(values[i]);
-		if (vecs[i] && dims == 0)
-			dims = vecs[i]->dim;
-	}
-	if (dims == 0)
-	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		return;
-	}
-
-	st = msivf_get_state(index);
-	if (st->dims == 0)
-	{
-		msivf_check_dims(dims);
-		set_meta_dims(index, dims);
 		st = msivf_get_state(index);
-	}
-	/* the rows to index, prepared (normalised under cosine), back to back */
-	x = palloc(sizeof(float) * (Size) n * st->dims);
-	rows = palloc(sizeof(int) * n);
-	for (int i = 0; i < n; i++)
-	{
-		Vec		   *v = vecs[i];
-
-		if (v == NULL)
-			continue;
-		check_entry_dims(index, st, v->dim);
-		if (!msivf_prepare_vector(st->metric, v->x, st->dims, x + (Size) m * st->dims))
-			continue;
-		rows[m++] = i;
-	}
-
-	/*
-	 * Their lists: one sgemm against all centroids rather than a kernel
-	 * call per (row, centroid).  A near tie may go the other way than
-	 * msivf_nearest_list's; either list is a correct home for the entry.
-	 */
-	assign = palloc(sizeof(int32) * Max(m, 1));
-	if (st->centroids == NULL || st->nlists == 1 || m == 0)
-		memset(assign, 0, sizeof(int32) * Max(m, 1));
-	else
-	{
-		size_t		work_floats = (size_t) st->nlists * Min(m, 256);
-
-		work = palloc(sizeof(float) * work_floats);
-		kmeans_assign(x, m, st->dims, st->centroids, st->centroid_norms, st->nlists,
-					  st->metric == MSIVF_METRIC_L2 ? KMEANS_L2 : KMEANS_IP,
-					  assign, NULL, work, work_floats);
-		pfree(work);
-	}
-
-	work = palloc(sizeof(float) * st->dims);
-	pending = palloc(sizeof(PendingEntry) * Max(m, 1));
-	entries = palloc((Size) Max(m, 1) * st->entry_size);
-	for (int j = 0; j < m; j++)
-	{
-		PendingEntry *p = &pending[j];
-
-		p->list = assign[j];
-		p->seq = j;
-		p->entry = entries + (Size) j * st->entry_size;
-		msivf_encode_entry(st, x + (Size) j * st->dims, p->list, &heap_tids[rows[j]],
-						   (MsivfEntry *) p->entry, work);
-	}
-	/* st may go stale once locks are taken: keep the scalars only */
-	copy = *st;
-	copy.centroids = NULL;
-	copy.centroid_norms = NULL;
-
-	qsort(pending, m, sizeof(PendingEntry), cmp_pending);
-	grouped = palloc((Size) Max(m, 1) * copy.entry_size);
-	for (int i = 0; i < m; i++)
-		memcpy(grouped + (Size) i * copy.entry_size, pending[i].entry, copy.entry_size);
-	/*
-	 * Each list's entries go onto the page its insert hint names when they
-	 * fit there (the common case: a few entries per list), several lists'
-	 * pages to a WAL record; otherwise along the list's chain as
-	 * msivf_append_entries goes.  A directory page stays locked while its
-	 * lists take their entries: the lists are in order, so that is once.
-	 */
-	if (RelationNeedsWAL(index))
-		XLogEnsureRecordSpace(0, MAX_GENERIC_XLOG_PAGES * 3 * 2);
-	pa.index = index;
-	pa.st = &copy;
-	pa.npages = 0;
-	for (int i = 0; i < m;)
-	{
-		int			j = i + 1;
-		int			slot;
-		BlockNumber blkno;
-		Buffer		buf;
-		Page		page;
-		const char *list_entries = grouped + (Size) i * copy.entry_size;
-
-		while (j < m && pending[j].list == pending[i].list)
-			j++;
-		blkno = msivf_dir_block(&copy, pending[i].list, &slot);
-		if (blkno != dirblk)
+		if (st->dims == 0)
 		{
-			flush_page_appends(&pa);
-			if (BufferIsValid(dbuf))
-				UnlockReleaseBuffer(dbuf);
-			dirblk = blkno;
-			dbuf = ReadBuffer(index, dirblk);
-			LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-			msivf_check_dir_page(index, &copy, BufferGetPage(dbuf), dirblk);
+			msivf_check_dims(dims);
+			set_meta_dims(index, dims);
+			st = msivf_get_state(index);
 		}
-		blkno = msivf_list_info(index, &copy, BufferGetPage(dbuf), slot, &nblocks).insert;
-		/* a damaged hint must not make us wait on a lock we hold */
-		for (int q = 0; q < pa.npages; q++)
-			if (BufferGetBlockNumber(pa.bufs[q]) == blkno)
-				flush_page_appends(&pa);
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		msivf_check_list_page(index, &copy, page, blkno, &nblocks);
-		if (MsivfPageGetOpaque(page)->nentries + (j - i) <= copy.entries_per_page)
-		{
-			pa.bufs[pa.npages] = buf;
-			pa.counts[pa.npages] = j - i;
-			pa.entries[pa.npages] = list_entries;
-			if (++pa.npages == MAX_GENERIC_XLOG_PAGES)
-				flush_page_appends(&pa);
-		}
-		else
-		{
-			/* no page locks held while the chain grows (extension lock) */
-			UnlockReleaseBuffer(buf);
-			flush_page_appends(&pa);
-			append_entries_locked(index, &copy, dbuf, slot, list_entries, j - i);
-		}
-		i = j;
+		x = palloc(sizeof(float) * (Size) n * st->dims);
+		rows = palloc(sizeof(int) * n);
+		m = batch_prepare(index, st, n, vecs, x, rows);
+		assign = batch_assign(st, x, m);
+		batch_encode(st, x, m, rows, assign, heap_tids, &pending, &grouped);
+
+		/* st may go stale once locks are taken: keep the scalars only */
+		copy = *st;
+		copy.centroids = NULL;
+		copy.centroid_norms = NULL;
+		batch_append(index, &copy, pending, grouped, m);
 	}
-	flush_page_appends(&pa);
-	if (BufferIsValid(dbuf))
-		UnlockReleaseBuffer(dbuf);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

@@ -21,6 +21,9 @@
  * (a selective WHERE, a cursor) reaches every list, so it returns every
  * indexed row.  Rows whose vec is NULL, and zero vecs under cosine, are not
  * in the index.
+ *
+ * The scan's state and its candidate heaps are in msivfscan.h; the design
+ * as a whole in README.md.
  */
 #include "postgres.h"
 
@@ -37,214 +40,16 @@
 #include "utils/rel.h"
 
 #include "msivf.h"
+#include "msivfscan.h"
 #include "quantizer.h"
 #include "vec_distance.h"
 
-typedef struct Candidate
-{
-	float		lb;				/* lower bound of the distance key */
-	ItemPointerData tid;
-} Candidate;
-
-typedef struct Ready
-{
-	double		key;			/* exact key: NaN mapped to +inf */
-	double		value;			/* what the operator returns */
-	ItemPointerData tid;
-} Ready;
-
-typedef struct MsivfScanOpaqueData
-{
-	MemoryContext cxt;			/* lives as long as the scan */
-	MemoryContext tmpcxt;		/* reset per reranked row */
-	bool		started;
-	bool		no_rows;		/* NULL query, or nothing indexed */
-
-	MsivfState	st;				/* scalars of the index state */
-	Vec		   *query;			/* the ORDER BY argument, detoasted */
-	float	   *q;				/* prepared query (unit for cosine) */
-	float		qnorm;
-	float		qnorm2;
-	bool		zero_cosine;	/* cosine with a zero query: all NaN */
-	float	   *v;				/* per-list query vector (L2: q - c) */
-
-	int		   *order;			/* lists nearest first */
-	int			visited;		/* lists of order[] visited */
-	int			batch;			/* size of the next batch */
-
-	/*
-	 * Candidates of the current batch: a heap of the "hot" ones in
-	 * pool[0..nhot), whose lower bound is at most hot_limit, then the cold
-	 * rest in pool[cold_start..npool), heapified only if the scan gets that
-	 * far.  hot_limit is the HOT_K-th smallest upper bound of the batch, so
-	 * at least HOT_K rows are no farther than it and no cold candidate can
-	 * come before them: a LIMIT-sized scan never sorts the bulk.
-	 */
-	Candidate  *pool;
-	int			nhot;
-	int			cold_start;
-	int			npool;
-	int			pool_cap;
-	float		hot_limit;
-	Ready	   *ready;
-	int			nready;
-	int			ready_cap;
-
-	/* heap access for the exact rerank */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	IndexInfo  *indexInfo;
-	AttrNumber	attno;			/* 0: an expression index */
-	EState	   *estate;
-} MsivfScanOpaqueData;
-
-typedef MsivfScanOpaqueData *MsivfScanOpaque;
-
-/* ---- binary heaps ---------------------------------------------------- */
-
-static void
-pool_sift_down(Candidate *h, int n, int i)
-{
-	Candidate	x = h[i];
-
-	for (;;)
-	{
-		int			c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && h[c + 1].lb < h[c].lb)
-			c++;
-		if (h[c].lb >= x.lb)
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	h[i] = x;
-}
-
-static void
-pool_heapify(Candidate *h, int n)
-{
-	for (int i = n / 2 - 1; i >= 0; i--)
-		pool_sift_down(h, n, i);
-}
-
-static Candidate
-pool_pop(MsivfScanOpaque so)
-{
-	Candidate	top = so->pool[0];
-
-	so->pool[0] = so->pool[--so->nhot];
-	if (so->nhot > 0)
-		pool_sift_down(so->pool, so->nhot, 0);
-	return top;
-}
-
-/* the cold candidates join the heap */
-static void
-pool_promote_cold(MsivfScanOpaque so)
-{
-	int			ncold = so->npool - so->cold_start;
-
-	memmove(so->pool + so->nhot, so->pool + so->cold_start, sizeof(Candidate) * ncold);
-	so->nhot += ncold;
-	so->npool = so->cold_start = so->nhot;
-	so->hot_limit = INFINITY;
-	pool_heapify(so->pool, so->nhot);
-}
-
-#define HOT_K 64
-
-/* keeps the HOT_K smallest upper bounds in a max-heap; returns the limit */
-static float
-hot_offer(float *h, int *n, float ub)
-{
-	int			i;
-
-	if (*n < HOT_K)
-	{
-		i = (*n)++;
-		while (i > 0 && h[(i - 1) / 2] < ub)
-		{
-			h[i] = h[(i - 1) / 2];
-			i = (i - 1) / 2;
-		}
-		h[i] = ub;
-		return *n == HOT_K ? h[0] : INFINITY;
-	}
-	if (ub < h[0])
-	{
-		i = 0;
-		for (;;)
-		{
-			int			c = 2 * i + 1;
-
-			if (c >= HOT_K)
-				break;
-			if (c + 1 < HOT_K && h[c + 1] > h[c])
-				c++;
-			if (h[c] <= ub)
-				break;
-			h[i] = h[c];
-			i = c;
-		}
-		h[i] = ub;
-	}
-	return h[0];
-}
-
-static void
-ready_push(MsivfScanOpaque so, double key, double value, ItemPointer tid)
-{
-	int			i;
-
-	if (so->nready == so->ready_cap)
-	{
-		so->ready_cap *= 2;
-		so->ready = repalloc_huge(so->ready, sizeof(Ready) * so->ready_cap);
-	}
-	i = so->nready++;
-	while (i > 0 && so->ready[(i - 1) / 2].key > key)
-	{
-		so->ready[i] = so->ready[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	so->ready[i].key = key;
-	so->ready[i].value = value;
-	so->ready[i].tid = *tid;
-}
-
-static Ready
-ready_pop(MsivfScanOpaque so)
-{
-	Ready		top = so->ready[0];
-	Ready		x = so->ready[--so->nready];
-	int			n = so->nready;
-	int			i = 0;
-
-	if (n > 0)
-	{
-		for (;;)
-		{
-			int			c = 2 * i + 1;
-
-			if (c >= n)
-				break;
-			if (c + 1 < n && so->ready[c + 1].key < so->ready[c].key)
-				c++;
-			if (so->ready[c].key >= x.key)
-				break;
-			so->ready[i] = so->ready[c];
-			i = c;
-		}
-		so->ready[i] = x;
-	}
-	return top;
-}
-
 /* ---- scan ------------------------------------------------------------ */
 
+/*
+ * ambeginscan: the scan's memory contexts; the work waits for the first
+ * gettuple, when the query is known.
+ */
 IndexScanDesc
 msivf_beginscan(Relation index, int nkeys, int norderbys)
 {
@@ -261,6 +66,7 @@ msivf_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+/* forgets the previous query's progress; keeps the buffers for reuse */
 static void
 reset_scan(MsivfScanOpaque so)
 {
@@ -273,6 +79,10 @@ reset_scan(MsivfScanOpaque so)
 	so->visited = 0;
 }
 
+/*
+ * amrescan: keeps a copy of the ORDER BY argument (a NULL one returns no
+ * rows); the scan itself starts at the next gettuple.
+ */
 void
 msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 			 ScanKey orderbys, int norderbys)
@@ -298,6 +108,47 @@ msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	MemoryContextSwitchTo(old);
 }
 
+/* so->order: the lists by their centroid's score for the query, nearest first */
+static void
+order_lists(MsivfScanOpaque so, const MsivfState *st)
+{
+	float	   *scores = palloc(sizeof(float) * st->nlists);
+
+	for (int j = 0; j < st->nlists; j++)
+	{
+		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
+		so->order[j] = j;
+	}
+	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
+	pfree(scores);
+}
+
+/*
+ * What rerank needs to read a row's vec from the heap, set up once per
+ * scan (kept across rescans).
+ */
+static void
+begin_heap_access(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+
+	if (so->fetch != NULL)
+		return;
+	if (scan->heapRelation == NULL)
+		elog(ERROR, "msivf scans need the heap relation");
+	so->fetch = table_index_fetch_begin(scan->heapRelation);
+	so->slot = table_slot_create(scan->heapRelation, NULL);
+	so->indexInfo = BuildIndexInfo(scan->indexRelation);
+	so->attno = so->indexInfo->ii_IndexAttrNumbers[0];
+	if (so->attno == 0)
+		so->estate = CreateExecutorState();
+}
+
+/*
+ * The first gettuple of a scan: prepares the query, ranks the lists and
+ * sets the first batch's size; so->no_rows when nothing can come back.
+ * Everything it allocates lives in so->cxt, across rescans.
+ */
 static void
 start_scan(IndexScanDesc scan)
 {
@@ -305,7 +156,6 @@ start_scan(IndexScanDesc scan)
 	Relation	index = scan->indexRelation;
 	MsivfState *st;
 	MemoryContext old;
-	float	   *scores;
 
 	so->started = true;
 	/* shows in pg_stat_user_indexes.idx_scan, as for the built-in AMs */
@@ -346,15 +196,7 @@ start_scan(IndexScanDesc scan)
 	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
 	so->qnorm = sqrtf(so->qnorm2);
 
-	/* lists nearest first */
-	scores = palloc(sizeof(float) * st->nlists);
-	for (int j = 0; j < st->nlists; j++)
-	{
-		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
-		so->order[j] = j;
-	}
-	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
-	pfree(scores);
+	order_lists(so, st);
 	so->batch = msivf_probes_for(st);
 
 	if (so->pool == NULL)
@@ -364,39 +206,119 @@ start_scan(IndexScanDesc scan)
 		so->ready_cap = 64;
 		so->ready = palloc(sizeof(Ready) * so->ready_cap);
 	}
-
-	/* heap access for reranking */
-	if (so->fetch == NULL)
-	{
-		if (scan->heapRelation == NULL)
-			elog(ERROR, "msivf scans need the heap relation");
-		so->fetch = table_index_fetch_begin(scan->heapRelation);
-		so->slot = table_slot_create(scan->heapRelation, NULL);
-		so->indexInfo = BuildIndexInfo(index);
-		so->attno = so->indexInfo->ii_IndexAttrNumbers[0];
-		if (so->attno == 0)
-			so->estate = CreateExecutorState();
-	}
+	begin_heap_access(scan);
 	MemoryContextSwitchTo(old);
 }
 
-/* Reads the next batch of lists into the candidate pool. */
-static void
-visit_batch(IndexScanDesc scan)
+/*
+ * What the estimate of every entry of one list shares (see visit_batch):
+ * v, the vector the codes are dotted with; lc, the part of the distance
+ * key that comes from the centroid; factor, the weight of the dot product;
+ * bmul, what multiplies an entry's error norm to bound the key's error.
+ */
+typedef struct ListTerms
+{
+	const float *v;
+	float		lc;
+	float		factor;
+	float		bmul;
+} ListTerms;
+
+/*
+ * The terms of list's estimates.  Under L2 the key is |q - c - r|^2 =
+ * |q - c|^2 - 2 (q - c).r + |r|^2, with r the residual the code
+ * approximates; under IP and cosine it is -q.c - q.r (plus 1 for cosine).
+ * Called once per list; static inline so that the terms stay in registers
+ * for the entry loop.
+ */
+static inline ListTerms
+list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
+{
+	int			d = so->st.dims;
+	const float *c = st->centroids ? st->centroids + (Size) list * d : NULL;
+	ListTerms	t;
+
+	if (so->st.metric == MSIVF_METRIC_L2)
+	{
+		float		s = 0;
+
+		for (int i = 0; i < d; i++)
+		{
+			so->v[i] = c ? so->q[i] - c[i] : so->q[i];
+			s += so->v[i] * so->v[i];
+		}
+		t.v = so->v;
+		t.lc = s;
+		t.factor = -2.0f;
+		t.bmul = 2.0f * sqrtf(s);
+	}
+	else
+	{
+		float		qc = c ? vec_kernels->inner_product(so->q, c, d) : 0;
+
+		t.v = so->q;
+		t.lc = so->st.metric == MSIVF_METRIC_IP ? -qc : 1.0f - qc;
+		t.factor = -1.0f;
+		t.bmul = so->qnorm;
+	}
+	return t;
+}
+
+/*
+ * The first page of list, from its directory entry (checked).  The
+ * directory lock is released before the list is read: the scan holds one
+ * page lock at a time.
+ */
+static BlockNumber
+list_first_page(Relation index, const MsivfState *st, int list, BlockNumber *nblocks)
+{
+	int			slot;
+	BlockNumber blkno = msivf_dir_block(st, list, &slot);
+	Buffer		buf = ReadBuffer(index, blkno);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	msivf_check_dir_page(index, st, BufferGetPage(buf), blkno);
+	blkno = msivf_list_info(index, st, BufferGetPage(buf), slot, nblocks).head;
+	UnlockReleaseBuffer(buf);
+	return blkno;
+}
+
+/*
+ * Share-locks list page blkno into *buf, checked, and makes room in the
+ * pool for its entries.  Once per page; static inline like list_terms.
+ */
+static inline Page
+lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buffer *buf)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	Page		page;
+	int			n;
+
+	*buf = ReadBuffer(index, blkno);
+	LockBuffer(*buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(*buf);
+	msivf_check_list_page(index, &so->st, page, blkno, nblocks);
+	n = MsivfPageGetOpaque(page)->nentries;
+	if (so->npool + n > so->pool_cap)
+	{
+		while (so->npool + n > so->pool_cap)
+			so->pool_cap *= 2;
+		so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
+	}
+	return page;
+}
+
+/*
+ * The state a batch starts from: the cached index state, checked to be of
+ * the build the scan started on, and an empty candidate pool.
+ */
+static MsivfState *
+batch_begin(IndexScanDesc scan)
 {
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	MsivfState *st = msivf_get_state(index);
-	int			d = so->st.dims;
-	int			end = Min(so->st.nlists, so->visited + so->batch);
-	int			metric = so->st.metric;
-	int			bits = so->st.code_bits;
-	Size		esz = so->st.entry_size;
-
-	float		ubheap[HOT_K];
-	int			nub = 0;
-	float		limit = INFINITY;
-	BlockNumber nblocks = 0;
 
 	/* a rebuild takes a lock the scan's own excludes: only damage gets here */
 	if (st->build_id != so->st.build_id)
@@ -409,71 +331,76 @@ visit_batch(IndexScanDesc scan)
 	/* the previous batch is used up */
 	Assert(so->nhot == 0 && so->npool == so->cold_start);
 	so->npool = so->nhot = so->cold_start = 0;
+	return st;
+}
+
+/*
+ * Ends a batch: the candidates whose lower bound is at most limit (the
+ * batch's HOT_K-th smallest upper bound) go first in the pool, as a heap;
+ * the cold rest wait behind them unsorted.
+ */
+static void
+batch_partition(MsivfScanOpaque so, float limit)
+{
+	int			h = 0;
+
+	for (int i = 0; i < so->npool; i++)
+	{
+		if (so->pool[i].lb <= limit)
+		{
+			Candidate	t = so->pool[h];
+
+			so->pool[h++] = so->pool[i];
+			so->pool[i] = t;
+		}
+	}
+	so->nhot = h;
+	so->cold_start = h;
+	so->hot_limit = limit;
+	pool_heapify(so->pool, so->nhot);
+}
+
+/*
+ * Reads the next batch of lists into the candidate pool, each entry with
+ * the lower bound of its key; the pool's hot part is a heap on return.
+ * This is the hot path of every query: the entry loop stays here, in one
+ * function, with nothing called per entry but the dot-product kernel and
+ * hot_offer when an entry may be among the batch's HOT_K nearest.
+ */
+static void
+visit_batch(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	MsivfState *st = batch_begin(scan);
+	int			d = so->st.dims;
+	int			end = Min(so->st.nlists, so->visited + so->batch);
+	int			metric = so->st.metric;
+	int			bits = so->st.code_bits;
+	Size		esz = so->st.entry_size;
+	float		ubheap[HOT_K];
+	int			nub = 0;
+	float		limit = INFINITY;
+	BlockNumber nblocks = 0;
 
 	for (; so->visited < end; so->visited++)
 	{
 		int			list = so->order[so->visited];
-		const float *c = st->centroids ? st->centroids + (Size) list * d : NULL;
-		const float *v;
-		float		lc;
-		float		factor;
-		float		bmul;
-		int			slot;
-		BlockNumber blkno;
-		Buffer		buf;
+		ListTerms	terms = list_terms(so, st, list);
+		const float *v = terms.v;
+		float		lc = terms.lc;
+		float		factor = terms.factor;
+		float		bmul = terms.bmul;
+		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
 		BlockNumber followed = 0;
-
-		if (metric == MSIVF_METRIC_L2)
-		{
-			float		s = 0;
-
-			for (int i = 0; i < d; i++)
-			{
-				so->v[i] = c ? so->q[i] - c[i] : so->q[i];
-				s += so->v[i] * so->v[i];
-			}
-			v = so->v;
-			lc = s;
-			factor = -2.0f;
-			bmul = 2.0f * sqrtf(s);
-		}
-		else
-		{
-			float		qc = c ? vec_kernels->inner_product(so->q, c, d) : 0;
-
-			v = so->q;
-			lc = metric == MSIVF_METRIC_IP ? -qc : 1.0f - qc;
-			factor = -1.0f;
-			bmul = so->qnorm;
-		}
-
-		/* the list's first page */
-		blkno = msivf_dir_block(&so->st, list, &slot);
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		msivf_check_dir_page(index, &so->st, BufferGetPage(buf), blkno);
-		blkno = msivf_list_info(index, &so->st, BufferGetPage(buf), slot, &nblocks).head;
-		UnlockReleaseBuffer(buf);
 
 		while (blkno != InvalidBlockNumber)
 		{
-			Page		page;
-			MsivfPageOpaque opaque;
-			char	   *p;
+			Buffer		buf;
+			Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
+			MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
+			char	   *p = PageGetContents(page);
 
-			buf = ReadBuffer(index, blkno);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			msivf_check_list_page(index, &so->st, page, blkno, &nblocks);
-			opaque = MsivfPageGetOpaque(page);
-
-			if (so->npool + opaque->nentries > so->pool_cap)
-			{
-				while (so->npool + opaque->nentries > so->pool_cap)
-					so->pool_cap *= 2;
-				so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
-			}
-			p = PageGetContents(page);
 			for (int i = 0; i < opaque->nentries; i++, p += esz)
 			{
 				MsivfEntry *e = (MsivfEntry *) p;
@@ -518,25 +445,7 @@ visit_batch(IndexScanDesc scan)
 		}
 	}
 
-	/* partition: hot candidates first, heapified; the cold ones wait */
-	{
-		int			h = 0;
-
-		for (int i = 0; i < so->npool; i++)
-		{
-			if (so->pool[i].lb <= limit)
-			{
-				Candidate	t = so->pool[h];
-
-				so->pool[h++] = so->pool[i];
-				so->pool[i] = t;
-			}
-		}
-		so->nhot = h;
-		so->cold_start = h;
-		so->hot_limit = limit;
-		pool_heapify(so->pool, so->nhot);
-	}
+	batch_partition(so, limit);
 	so->batch = Min(so->st.nlists, so->batch * 2);
 }
 
@@ -624,6 +533,12 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 	return true;
 }
 
+/*
+ * amgettuple: the next row in order of exact distance within the lists
+ * visited so far (see the file header), with its distance as the ORDER BY
+ * value, which needs no recheck.  Visits another batch of lists when
+ * nothing verified can come first any more, and ends after the last list.
+ */
 bool
 msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 {
@@ -676,6 +591,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 }
 
+/* amendscan: ends heap access and frees everything the scan allocated */
 void
 msivf_endscan(IndexScanDesc scan)
 {

@@ -13,7 +13,106 @@
 
 #include "msivf.h"
 
-/* Walks every list; with a callback, removes what it reports dead. */
+/*
+ * One list page of a walk: counts its entries, and with a callback
+ * removes those it reports dead, compacting the page under one generic
+ * WAL record.  Returns how many entries the page keeps and sets *next to
+ * the next page of the chain.
+ */
+static int
+vacuum_list_page(IndexVacuumInfo *info, const MsivfState *st, BlockNumber blkno,
+				 BlockNumber *nblocks, IndexBulkDeleteResult *stats,
+				 IndexBulkDeleteCallback callback, void *callback_state,
+				 BlockNumber *next)
+{
+	Relation	index = info->index;
+	Buffer		buf;
+	Page		page;
+	int			n;
+	int			keep = 0;
+	bool	   *dead = NULL;
+
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	msivf_check_list_page(index, st, page, blkno, nblocks);
+	n = MsivfPageGetOpaque(page)->nentries;
+
+	if (callback)
+	{
+		dead = palloc(sizeof(bool) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			MsivfEntry *e = (MsivfEntry *) (PageGetContents(page) + (Size) i * st->entry_size);
+
+			dead[i] = callback(&e->tid, callback_state);
+			if (!dead[i])
+				keep++;
+		}
+	}
+	else
+		keep = n;
+
+	if (keep < n)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		wpage = GenericXLogRegisterBuffer(state, buf, 0);
+		char	   *base = PageGetContents(wpage);
+		int			o = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (dead[i])
+				continue;
+			if (o != i)
+				memmove(base + (Size) o * st->entry_size,
+						base + (Size) i * st->entry_size, st->entry_size);
+			o++;
+		}
+		MsivfPageGetOpaque(wpage)->nentries = keep;
+		((PageHeader) wpage)->pd_lower = (base - (char *) wpage) + keep * st->entry_size;
+		GenericXLogFinish(state);
+		stats->tuples_removed += n - keep;
+	}
+	stats->num_index_tuples += keep;
+	*next = MsivfPageGetOpaque(page)->next;
+	UnlockReleaseBuffer(buf);
+	if (dead)
+		pfree(dead);
+	return keep;
+}
+
+/*
+ * Points the insert hint of the list at directory slot slot of dirblk at
+ * first_room, under one generic WAL record.  The hint is only where
+ * inserts start looking for room: any page of the list's chain is a
+ * correct value, so a race with an insert that filled the page meanwhile
+ * costs that insert a step along the chain, nothing more.
+ */
+static void
+set_insert_hint(IndexVacuumInfo *info, BlockNumber dirblk, int slot,
+				BlockNumber first_room)
+{
+	Relation	index = info->index;
+	Buffer		buf;
+	GenericXLogState *state;
+	Page		dpage;
+
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, dirblk, RBM_NORMAL, info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	dpage = GenericXLogRegisterBuffer(state, buf, 0);
+	msivf_dir_entries(dpage)[slot].insert = first_room;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Walks every list; with a callback, removes what it reports dead and
+ * points each list's insert hint at its first page with room.  One page
+ * lock at a time, the directory's alone: see msivfinsert.c for why that
+ * cannot deadlock with inserters.
+ */
 static void
 msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		   IndexBulkDeleteCallback callback, void *callback_state)
@@ -51,64 +150,14 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		while (blkno != InvalidBlockNumber)
 		{
-			Page		page;
-			MsivfPageOpaque opaque;
-			int			n;
-			int			keep = 0;
-			bool	   *dead = NULL;
 			BlockNumber next;
+			int			keep;
 
 			vacuum_delay_point();
-			buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			page = BufferGetPage(buf);
-			msivf_check_list_page(index, &st, page, blkno, &nblocks);
-			opaque = MsivfPageGetOpaque(page);
-			n = opaque->nentries;
-
-			if (callback)
-			{
-				dead = palloc(sizeof(bool) * Max(n, 1));
-				for (int i = 0; i < n; i++)
-				{
-					MsivfEntry *e = (MsivfEntry *) (PageGetContents(page) + (Size) i * st.entry_size);
-
-					dead[i] = callback(&e->tid, callback_state);
-					if (!dead[i])
-						keep++;
-				}
-			}
-			else
-				keep = n;
-
-			if (keep < n)
-			{
-				GenericXLogState *state = GenericXLogStart(index);
-				Page		wpage = GenericXLogRegisterBuffer(state, buf, 0);
-				char	   *base = PageGetContents(wpage);
-				int			o = 0;
-
-				for (int i = 0; i < n; i++)
-				{
-					if (dead[i])
-						continue;
-					if (o != i)
-						memmove(base + (Size) o * st.entry_size,
-								base + (Size) i * st.entry_size, st.entry_size);
-					o++;
-				}
-				MsivfPageGetOpaque(wpage)->nentries = keep;
-				((PageHeader) wpage)->pd_lower = (base - (char *) wpage) + keep * st.entry_size;
-				GenericXLogFinish(state);
-				stats->tuples_removed += n - keep;
-			}
-			stats->num_index_tuples += keep;
+			keep = vacuum_list_page(info, &st, blkno, &nblocks, stats,
+									callback, callback_state, &next);
 			if (keep < st.entries_per_page && first_room == InvalidBlockNumber)
 				first_room = blkno;
-			next = MsivfPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-			if (dead)
-				pfree(dead);
 			blkno = next;
 			if (blkno != InvalidBlockNumber)
 				msivf_chain_step(index, &followed, &nblocks);
@@ -116,21 +165,11 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		/* inserts look for room from the first page that has some */
 		if (callback && first_room != InvalidBlockNumber && first_room != insert)
-		{
-			GenericXLogState *state;
-			Page		dpage;
-
-			buf = ReadBufferExtended(index, MAIN_FORKNUM, dirblk, RBM_NORMAL, info->strategy);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			state = GenericXLogStart(index);
-			dpage = GenericXLogRegisterBuffer(state, buf, 0);
-			msivf_dir_entries(dpage)[slot].insert = first_room;
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-		}
+			set_insert_hint(info, dirblk, slot, first_room);
 	}
 }
 
+/* ambulkdelete: removes the entries of dead rows; counts the ones left */
 IndexBulkDeleteResult *
 msivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				 IndexBulkDeleteCallback callback, void *callback_state)
@@ -143,6 +182,7 @@ msivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
+/* amvacuumcleanup: counts the entries when no bulkdelete pass did */
 IndexBulkDeleteResult *
 msivf_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {

@@ -18,6 +18,7 @@
 #define KMEANS_SEED_PER_CENTROID 8
 #define KMEANS_SEED_MIN 4096
 
+/* The next of a deterministic stream of 64-bit values from *state. */
 static uint64_t
 next_random(uint64_t *state)
 {
@@ -29,18 +30,21 @@ next_random(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+/* A uniform double in [0, 1), from the 53 high bits of next_random. */
 static double
 random_unit(uint64_t *state)
 {
 	return (next_random(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* see kmeans.h: a backend must not start OpenBLAS threads */
 void
 kmeans_single_thread_blas(void)
 {
 	openblas_set_num_threads(1);
 }
 
+/* squared norms of n rows, for the |x|^2 - 2 x.c + |c|^2 expansion */
 void
 kmeans_row_norms(const float *x, int64_t n, int d, float *norms)
 {
@@ -55,6 +59,7 @@ kmeans_row_norms(const float *x, int64_t n, int d, float *norms)
 	}
 }
 
+/* How many points k-means++ seeds k centroids from, out of n. */
 static int64_t
 seed_sample_size(int64_t n, int k)
 {
@@ -65,6 +70,7 @@ seed_sample_size(int64_t n, int k)
 	return m < n ? m : n;
 }
 
+/* the scratch kmeans_train carves out of work, in its order */
 size_t
 kmeans_train_work_floats(int64_t n, int d, int k)
 {
@@ -76,6 +82,10 @@ kmeans_train_work_floats(int64_t n, int d, int k)
 		+ KMEANS_BLOCK_FLOATS + (size_t) k;	/* sgemm block */
 }
 
+/*
+ * Nearest centroid of every point, block by block so that the distances of
+ * a block (rows x k) fit work_floats; see kmeans.h.
+ */
 void
 kmeans_assign(const float *x, int64_t n, int d,
 			  const float *c, const float *c_norms, int k,
@@ -147,6 +157,7 @@ kmeans_assign(const float *x, int64_t n, int d,
 	}
 }
 
+/* squared euclidean distance, in float */
 static float
 l2_squared(const float *a, const float *b, int d)
 {
@@ -161,6 +172,7 @@ l2_squared(const float *a, const float *b, int d)
 	return s;
 }
 
+/* Scales v to unit length; a zero vector stays zero. */
 static void
 normalize(float *v, int d)
 {
@@ -235,6 +247,134 @@ seed_centroids(const float *x, int64_t n, int d, int k, uint64_t *rng,
 	}
 }
 
+/* Renormalises k centroids of d floats to unit length (spherical k-means). */
+static void
+normalize_rows(float *centroids, int k, int d)
+{
+	for (int j = 0; j < k; j++)
+		normalize(centroids + (size_t) j * d, d);
+}
+
+/*
+ * The assignment step of an iteration: each of the n points to its
+ * nearest centroid, in sgemm blocks of KMEANS_BLOCK_FLOATS; returns how
+ * many points changed cluster.  block holds KMEANS_BLOCK_FLOATS + k floats.
+ */
+static int64_t
+assign_step(const float *x, int64_t n, int d, const float *centroids,
+			const float *c_norms, int k, int32_t *assign, float *block,
+			KmeansTick tick, void *tick_arg)
+{
+	int64_t		changed = 0;
+	int64_t		bs = KMEANS_BLOCK_FLOATS / k;
+
+	if (bs < 1)
+		bs = 1;
+	for (int64_t start = 0; start < n; start += bs)
+	{
+		int64_t		rows = (n - start < bs) ? n - start : bs;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+					(int) rows, k, d, 1.0f, x + start * d, d,
+					centroids, d, 0.0f, block, k);
+		for (int64_t i = 0; i < rows; i++)
+		{
+			const float *gi = block + i * k;
+			int			best = 0;
+			float		best_val = c_norms[0] - 2.0f * gi[0];
+
+			for (int j = 1; j < k; j++)
+			{
+				float		v = c_norms[j] - 2.0f * gi[j];
+
+				if (v < best_val)
+				{
+					best_val = v;
+					best = j;
+				}
+			}
+			if (assign[start + i] != best)
+			{
+				changed++;
+				assign[start + i] = best;
+			}
+		}
+		if (tick)
+			tick(tick_arg);
+	}
+	return changed;
+}
+
+/*
+ * The update step: each centroid with points becomes their mean (an
+ * empty cluster keeps its centroid); counts[j] receives the size of
+ * cluster j.  sums holds k * d floats.
+ */
+static void
+update_step(const float *x, int64_t n, int d, int k, const int32_t *assign,
+			float *centroids, float *sums, float *counts)
+{
+	memset(sums, 0, sizeof(float) * (size_t) k * d);
+	memset(counts, 0, sizeof(float) * k);
+	for (int64_t i = 0; i < n; i++)
+	{
+		float	   *s = sums + (size_t) assign[i] * d;
+		const float *row = x + i * d;
+
+		for (int j = 0; j < d; j++)
+			s[j] += row[j];
+		counts[assign[i]] += 1;
+	}
+	for (int j = 0; j < k; j++)
+	{
+		if (counts[j] > 0)
+		{
+			float		inv = 1.0f / counts[j];
+			float	   *s = sums + (size_t) j * d;
+
+			for (int l = 0; l < d; l++)
+				centroids[(size_t) j * d + l] = s[l] * inv;
+		}
+	}
+}
+
+/*
+ * An empty cluster takes half of the largest one: copy its centroid with a
+ * small symmetric perturbation, so the next assignment splits it.  Stops
+ * when no cluster has more than one point left to give.
+ */
+static void
+split_empty_clusters(int d, int k, float *centroids, float *counts, uint64_t *rng)
+{
+	for (int j = 0; j < k; j++)
+	{
+		int			big = 0;
+
+		if (counts[j] > 0)
+			continue;
+		for (int l = 1; l < k; l++)
+			if (counts[l] > counts[big])
+				big = l;
+		if (counts[big] <= 1)
+			break;
+		for (int l = 0; l < d; l++)
+		{
+			float		v = centroids[(size_t) big * d + l];
+			float		eps = (float) (1e-3 * (random_unit(rng) - 0.5)) * (fabsf(v) + 1e-6f);
+
+			centroids[(size_t) j * d + l] = v + eps;
+			centroids[(size_t) big * d + l] = v - eps;
+		}
+		counts[j] = counts[big] / 2;
+		counts[big] -= counts[j];
+	}
+}
+
+/*
+ * Lloyd's algorithm from k-means++ seeds: stops after iters iterations or
+ * once no point changes cluster; the same input and seed give the same
+ * centroids.  See kmeans.h for the buffers.
+ */
 void
 kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 			 uint64_t seed, bool spherical, float *centroids,
@@ -251,10 +391,7 @@ kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 	seed_centroids(x, n, d, k, &rng, centroids, seedbuf,
 				   seedbuf + seed_sample_size(n, k));
 	if (spherical)
-	{
-		for (int j = 0; j < k; j++)
-			normalize(centroids + (size_t) j * d, d);
-	}
+		normalize_rows(centroids, k, d);
 	if (tick)
 		tick(tick_arg);
 
@@ -263,109 +400,17 @@ kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 
 	for (int it = 0; it < iters; it++)
 	{
-		int64_t		changed = 0;
+		int64_t		changed;
 
 		kmeans_row_norms(centroids, k, d, c_norms);
-		/* assign in sgemm blocks, counting points that change cluster */
-		{
-			int64_t		bs = KMEANS_BLOCK_FLOATS / k;
-
-			if (bs < 1)
-				bs = 1;
-			for (int64_t start = 0; start < n; start += bs)
-			{
-				int64_t		rows = (n - start < bs) ? n - start : bs;
-
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-							(int) rows, k, d, 1.0f, x + start * d, d,
-							centroids, d, 0.0f, block, k);
-				for (int64_t i = 0; i < rows; i++)
-				{
-					const float *gi = block + i * k;
-					int			best = 0;
-					float		best_val = c_norms[0] - 2.0f * gi[0];
-
-					for (int j = 1; j < k; j++)
-					{
-						float		v = c_norms[j] - 2.0f * gi[j];
-
-						if (v < best_val)
-						{
-							best_val = v;
-							best = j;
-						}
-					}
-					if (assign[start + i] != best)
-					{
-						changed++;
-						assign[start + i] = best;
-					}
-				}
-				if (tick)
-					tick(tick_arg);
-			}
-		}
-
+		changed = assign_step(x, n, d, centroids, c_norms, k, assign, block,
+							  tick, tick_arg);
 		if (changed == 0 && it > 0)
 			break;
-
-		/* update: mean of each cluster */
-		memset(sums, 0, sizeof(float) * (size_t) k * d);
-		memset(counts, 0, sizeof(float) * k);
-		for (int64_t i = 0; i < n; i++)
-		{
-			float	   *s = sums + (size_t) assign[i] * d;
-			const float *row = x + i * d;
-
-			for (int j = 0; j < d; j++)
-				s[j] += row[j];
-			counts[assign[i]] += 1;
-		}
-		for (int j = 0; j < k; j++)
-		{
-			if (counts[j] > 0)
-			{
-				float		inv = 1.0f / counts[j];
-				float	   *s = sums + (size_t) j * d;
-
-				for (int l = 0; l < d; l++)
-					centroids[(size_t) j * d + l] = s[l] * inv;
-			}
-		}
-
-		/*
-		 * An empty cluster takes half of the largest one: copy its centroid
-		 * with a small symmetric perturbation, so the next assignment splits
-		 * it.
-		 */
-		for (int j = 0; j < k; j++)
-		{
-			int			big = 0;
-
-			if (counts[j] > 0)
-				continue;
-			for (int l = 1; l < k; l++)
-				if (counts[l] > counts[big])
-					big = l;
-			if (counts[big] <= 1)
-				break;
-			for (int l = 0; l < d; l++)
-			{
-				float		v = centroids[(size_t) big * d + l];
-				float		eps = (float) (1e-3 * (random_unit(&rng) - 0.5)) * (fabsf(v) + 1e-6f);
-
-				centroids[(size_t) j * d + l] = v + eps;
-				centroids[(size_t) big * d + l] = v - eps;
-			}
-			counts[j] = counts[big] / 2;
-			counts[big] -= counts[j];
-		}
-
+		update_step(x, n, d, k, assign, centroids, sums, counts);
+		split_empty_clusters(d, k, centroids, counts, &rng);
 		if (spherical)
-		{
-			for (int j = 0; j < k; j++)
-				normalize(centroids + (size_t) j * d, d);
-		}
+			normalize_rows(centroids, k, d);
 		if (tick)
 			tick(tick_arg);
 	}

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+/* one byte per component at 8 bits, two components per byte at 4 */
 size_t
 quant_code_bytes(int d, int bits)
 {
@@ -46,6 +47,11 @@ code_at(const uint8_t *code, int i, int bits)
 	return (int) ((code[i / 2] >> ((i & 1) * 4)) & 0x0F) - 8;
 }
 
+/*
+ * The scale maps the largest component to qmax, so no code clips; the
+ * error norm is measured on the codes as stored and rounded up, so the
+ * bound in quantizer.h holds for the scan's float arithmetic.
+ */
 void
 quant_encode(const float *r, int d, int bits, uint8_t *code,
 			 float *scale, float *err_norm)
@@ -99,6 +105,7 @@ quant_encode(const float *r, int d, int bits, uint8_t *code,
 	*err_norm = (float) (sqrt((err[0] + err[1]) + (err[2] + err[3])) * (1.0 + 1e-5));
 }
 
+/* scale * code, component by component (for tests: the index never decodes) */
 void
 quant_decode(const uint8_t *code, int d, int bits, float scale, float *out)
 {
@@ -106,6 +113,7 @@ quant_decode(const uint8_t *code, int d, int bits, float scale, float *out)
 		out[i] = scale * (float) code_at(code, i, bits);
 }
 
+/* the portable 8-bit kernel: four independent sums, vectorisable */
 static float
 dot8_scalar(const float *v, const int8_t *code, int d)
 {
@@ -127,6 +135,7 @@ dot8_scalar(const float *v, const int8_t *code, int d)
 	return (s0 + s1) + (s2 + s3);
 }
 
+/* the 4-bit kernel: codes are stored offset by 8, low nibble first */
 float
 quant_dot4(const float *v, const uint8_t *code, int d)
 {
@@ -147,6 +156,7 @@ quant_dot4(const float *v, const uint8_t *code, int d)
 }
 
 #ifdef QUANT_X86
+/* 8-bit kernel for AVX2 + FMA: 16 codes widened to floats per step */
 __attribute__((target("avx2,fma")))
 static float
 dot8_avx2(const float *v, const int8_t *code, int d)
@@ -186,6 +196,7 @@ dot8_avx2(const float *v, const int8_t *code, int d)
 	return s;
 }
 
+/* 8-bit kernel for AVX-512: 32 codes per step, a masked tail */
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static float
 dot8_avx512(const float *v, const int8_t *code, int d)
@@ -226,6 +237,7 @@ dot8_avx512(const float *v, const int8_t *code, int d)
 float		(*quant_dot8) (const float *v, const int8_t *code, int d) = dot8_scalar;
 static const char *kernel_name = "scalar";
 
+/* the kernel named, if this CPU runs it (see quantizer.h) */
 QuantDot8Fn
 quant_dot8_kernel(const char *name)
 {
@@ -244,6 +256,7 @@ quant_dot8_kernel(const char *name)
 	return NULL;
 }
 
+/* quant_dot8 becomes the widest kernel the CPU runs; scalar otherwise */
 void
 quant_init(void)
 {

@@ -1,0 +1,295 @@
+/*
+ * msivfhandler.c
+ *		What the msivf access method shows PostgreSQL and its users: the
+ *		handler, the opclasses' support functions, the lists reloption, the
+ *		machinesoup.probes and machinesoup.target_recall settings (and the
+ *		probe count they give a scan), and msivf_index_info.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "access/relation.h"
+#include "catalog/index.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "kmeans.h"
+#include "msivf.h"
+#include "quantizer.h"
+
+PG_FUNCTION_INFO_V1(msivf_handler);
+PG_FUNCTION_INFO_V1(msivf_l2_metric);
+PG_FUNCTION_INFO_V1(msivf_ip_metric);
+PG_FUNCTION_INFO_V1(msivf_cosine_metric);
+
+int			msivf_probes = 0;
+double		msivf_target_recall = 0.95;
+
+static relopt_kind msivf_relopt_kind;
+
+/*
+ * Called from _PG_init: picks the quantizer's kernel for the CPU, keeps
+ * OpenBLAS on the calling thread, and defines the reloption and settings.
+ */
+void
+ms_msivf_init(void)
+{
+	quant_init();
+	kmeans_single_thread_blas();
+
+	msivf_relopt_kind = add_reloption_kind();
+	add_int_reloption(msivf_relopt_kind, "lists",
+					  "Number of inverted lists; 0 chooses from the row count",
+					  0, 0, MSIVF_MAX_LISTS, AccessExclusiveLock);
+
+	DefineCustomIntVariable("machinesoup.probes",
+							"Number of msivf lists a scan probes first.",
+							"0 picks the smallest number whose recall, as calibrated when the index was built, reaches machinesoup.target_recall.",
+							&msivf_probes,
+							0, 0, MSIVF_MAX_LISTS,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("machinesoup.target_recall",
+							 "Recall@10 an msivf scan aims for when machinesoup.probes is 0.",
+							 NULL,
+							 &msivf_target_recall,
+							 0.95, 0.0, 1.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/* The access method's handler: what msivf can do and its callbacks. */
+Datum
+msivf_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+
+	am->amstrategies = 0;
+	am->amsupport = 1;
+	am->amoptsprocnum = 0;
+	am->amcanorder = false;
+	am->amcanorderbyop = true;
+	am->amcanbackward = false;
+	am->amcanunique = false;
+	am->amcanmulticol = false;
+	am->amoptionalkey = true;
+	am->amsearcharray = false;
+	am->amsearchnulls = false;
+	am->amstorage = false;
+	am->amclusterable = false;
+	am->ampredlocks = false;
+	am->amcanparallel = false;
+	am->amcaninclude = false;
+	am->amusemaintenanceworkmem = true;
+	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	am->amkeytype = InvalidOid;
+
+	am->ambuild = msivf_build;
+	am->ambuildempty = msivf_buildempty;
+	am->aminsert = msivf_insert;
+	am->ambulkdelete = msivf_bulkdelete;
+	am->amvacuumcleanup = msivf_vacuumcleanup;
+	am->amcanreturn = NULL;
+	am->amcostestimate = msivf_costestimate;
+	am->amoptions = msivf_options;
+	am->amproperty = NULL;
+	am->ambuildphasename = msivf_buildphasename;
+	am->amvalidate = msivf_validate;
+	am->amadjustmembers = NULL;
+	am->ambeginscan = msivf_beginscan;
+	am->amrescan = msivf_rescan;
+	am->amgettuple = msivf_gettuple;
+	am->amgetbitmap = NULL;
+	am->amendscan = msivf_endscan;
+	am->ammarkpos = NULL;
+	am->amrestrpos = NULL;
+	am->amestimateparallelscan = NULL;
+	am->aminitparallelscan = NULL;
+	am->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(am);
+}
+
+/* Support function 1 of each opclass: which metric it indexes. */
+Datum
+msivf_l2_metric(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MSIVF_METRIC_L2);
+}
+
+/* support function 1 of the inner-product opclass */
+Datum
+msivf_ip_metric(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MSIVF_METRIC_IP);
+}
+
+/* support function 1 of the cosine opclass */
+Datum
+msivf_cosine_metric(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MSIVF_METRIC_COSINE);
+}
+
+/*
+ * The metric of index, from its opclass's support function 1: the one
+ * fact about an opclass that msivf needs.
+ */
+int
+msivf_metric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, MSIVF_METRIC_PROC);
+	int			metric = DatumGetInt32(FunctionCall1(proc, Int32GetDatum(0)));
+
+	if (metric < MSIVF_METRIC_L2 || metric > MSIVF_METRIC_COSINE)
+		elog(ERROR, "msivf: unknown metric %d", metric);
+	return metric;
+}
+
+/* amoptions: parses the lists reloption */
+bytea *
+msivf_options(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(MsivfOptions, lists)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, msivf_relopt_kind,
+									  sizeof(MsivfOptions), tab, lengthof(tab));
+}
+
+/* amvalidate: nothing to check (the comment inside says why) */
+bool
+msivf_validate(Oid opclassoid)
+{
+	/* the opclasses are created by the extension script only */
+	return true;
+}
+
+/* ambuildphasename: the names pg_stat_progress_create_index shows */
+char *
+msivf_buildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case MSIVF_PHASE_SAMPLE:
+			return "sampling table";
+		case MSIVF_PHASE_TRAIN:
+			return "training centroids";
+		case MSIVF_PHASE_ASSIGN:
+			return "assigning tuples";
+		case MSIVF_PHASE_WRITE:
+			return "writing index";
+		default:
+			return NULL;
+	}
+}
+
+/* Probes to start a scan with: the GUC, or the calibrated count for the target recall. */
+int
+msivf_probes_for(const MsivfState *st)
+{
+	int			p;
+
+	if (msivf_probes > 0)
+		p = msivf_probes;
+	else if (st->calib_queries > 0)
+	{
+		/*
+		 * The curve was measured on calib_queries * 10 neighbours: aim a
+		 * one-sided 95 % confidence margin above the target, so the target
+		 * is met on new queries and not just on the calibration sample.
+		 */
+		double		t = msivf_target_recall;
+		double		margin = 1.645 * sqrt(t * (1 - t) / (st->calib_queries * 10.0));
+		int			level = (int) ceil((t + margin) * 100 - 1e-9);
+
+		level = Max(0, Min(MSIVF_CALIB_LEVELS - 1, level));
+		p = st->calib_probes[level];
+	}
+	else
+		p = Max(1, st->nlists / 10);
+	return Max(1, Min(p, st->nlists));
+}
+
+PG_FUNCTION_INFO_V1(msivf_index_info);
+
+/*
+ * Refuses, as PostgreSQL refuses a SELECT, a caller without SELECT on the
+ * table of index relid: an index's shape (dims, list count, metric) tells
+ * about the data of its table, which may be another tenant's.  Checked
+ * before the index is locked, so that a caller without the privilege
+ * cannot queue a lock on it either; relid not being an index is left to
+ * the caller's index_open.
+ */
+static void
+msivf_check_table_select(Oid relid)
+{
+	Oid			heapid = IndexGetRelation(relid, true);
+	AclResult	aclresult;
+
+	if (!OidIsValid(heapid))
+		return;
+	aclresult = pg_class_aclcheck(heapid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(heapid));
+}
+
+/*
+ * msivf_index_info(index regclass): what the index looks like and what a
+ * scan would do under the current settings.  Needs SELECT on the index's
+ * table.
+ */
+Datum
+msivf_index_info(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index;
+	MsivfState *st;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {0};
+	static const char *const metrics[] = {"", "l2", "ip", "cosine"};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	msivf_check_table_select(relid);
+	index = index_open(relid, AccessShareLock);
+	/* again once locked: the OID may have been dropped and reused meanwhile */
+	msivf_check_table_select(relid);
+	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
+	st = msivf_get_state(index);
+	values[0] = Int32GetDatum(st->dims);
+	values[1] = Int32GetDatum(st->nlists);
+	values[2] = CStringGetTextDatum(metrics[st->metric]);
+	values[3] = Int32GetDatum(st->code_bits);
+	values[4] = Int32GetDatum(st->calib_queries);
+	values[5] = Int32GetDatum(st->dims > 0 ? msivf_probes_for(st) : 1);
+	/* calibrated probes for the target recall, independent of machinesoup.probes */
+	if (st->calib_queries > 0)
+	{
+		int			saved = msivf_probes;
+
+		msivf_probes = 0;
+		values[6] = Int32GetDatum(msivf_probes_for(st));
+		msivf_probes = saved;
+	}
+	else
+		nulls[6] = true;
+	index_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

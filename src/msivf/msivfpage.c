@@ -1,0 +1,422 @@
+/*
+ * msivfpage.c
+ *		The pages of an msivf index as every operation reads them: page
+ *		initialisation, the checks of every number read from a page before
+ *		it is used, the directory's addressing, extension of the index, and
+ *		the metapage and centroids cached in rd_amcache (MsivfState).
+ */
+#include "postgres.h"
+
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "kmeans.h"
+#include "msivf.h"
+
+/* An empty page of page_type, its chain link unset. */
+void
+msivf_init_page(Page page, uint8 page_type)
+{
+	MsivfPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(MsivfPageOpaqueData));
+	opaque = MsivfPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->nentries = 0;
+	opaque->page_type = page_type;
+	opaque->page_id = MSIVF_PAGE_ID;
+}
+
+/*
+ * A page the caller has locked is an initialised msivf page of page_type,
+ * or a corruption error.
+ */
+void
+msivf_check_page(Relation index, Page page, BlockNumber blkno, uint8 page_type)
+{
+	MsivfPageOpaque opaque;
+
+	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(MsivfPageOpaqueData)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" has a corrupted page %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("REINDEX the index.")));
+	opaque = MsivfPageGetOpaque(page);
+	if (opaque->page_id != MSIVF_PAGE_ID || opaque->page_type != page_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" has a page %u of unexpected type",
+						RelationGetRelationName(index), blkno),
+				 errhint("REINDEX the index.")));
+}
+
+/*
+ * Count one step along a list's chain of pages, and ERROR once a list has
+ * taken more steps than the index has pages: its chain was damaged into a
+ * loop.  *nblocks caches the index's size (0 until first needed) and is
+ * read again before giving up, since the index may have grown meanwhile.
+ */
+void
+msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks)
+{
+	if (++*followed <= *nblocks)
+		return;
+	*nblocks = RelationGetNumberOfBlocks(index);
+	if (*followed > *nblocks)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" has a list whose pages form a loop",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
+}
+
+/*
+ * A new page at the end of fork, exclusively locked.  The extension lock
+ * is held only while the relation grows; the caller initialises the page.
+ */
+Buffer
+msivf_new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/* The list entries of a directory page. */
+MsivfListInfo *
+msivf_dir_entries(Page page)
+{
+	return (MsivfListInfo *) PageGetContents(page);
+}
+
+/* The directory page of list, and its slot there in *slot. */
+BlockNumber
+msivf_dir_block(const MsivfState *st, int list, int *slot)
+{
+	*slot = list % st->lists_per_dir_page;
+	return st->directory_start + list / st->lists_per_dir_page;
+}
+
+/* ---- validation of what is read from pages ---------------------------
+ *
+ * Every number read from an msivf page is checked where it is read, by one
+ * of the helpers below (one per page kind, shared by build, insert, scan
+ * and VACUUM), before it sizes a loop, indexes an array or names a page:
+ * a damaged index is an ERRCODE_INDEX_CORRUPTED error asking for REINDEX,
+ * never a wild read or write.
+ */
+
+/* The error for a field out of range: what it is, its value, the range [lo, hi]. */
+static void
+corrupted(Relation index, const char *what, const char *detail_fmt, int64 value,
+		  int64 lo, int64 hi)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("msivf index \"%s\" has a corrupted %s",
+					RelationGetRelationName(index), what),
+			 errdetail(detail_fmt, (long long) value, (long long) lo, (long long) hi),
+			 errhint("REINDEX the index.")));
+}
+
+/* number of centroid pages and directory pages of a metapage's shape */
+static void
+meta_page_counts(const MsivfMetaPageData *meta, BlockNumber *ncentroid, BlockNumber *ndir)
+{
+	Size		fpp = MSIVF_PAGE_CAPACITY / sizeof(float);
+	Size		lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
+
+	*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
+		(BlockNumber) (((Size) meta->nlists * meta->dims + fpp - 1) / fpp);
+	*ndir = (BlockNumber) (((Size) meta->nlists + lpdp - 1) / lpdp);
+}
+
+/*
+ * Checks every field of the metapage (magic and version already matched)
+ * against what a build or insert can write, and the page layout it
+ * implies against the index's size nblocks.
+ */
+static void
+msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblocks)
+{
+	const char *what = "metapage";
+	BlockNumber ncentroid;
+	BlockNumber ndir;
+	int			lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
+
+	if (meta->dims != 0 && (meta->dims < MSIVF_MIN_DIM || meta->dims > MSIVF_MAX_DIM))
+		corrupted(index, what, "Field dims is %lld, not 0 or %lld to %lld.",
+				  meta->dims, MSIVF_MIN_DIM, MSIVF_MAX_DIM);
+	if (meta->nlists < 1 || meta->nlists > MSIVF_MAX_LISTS)
+		corrupted(index, what, "Field nlists is %lld, not %lld to %lld.",
+				  meta->nlists, 1, MSIVF_MAX_LISTS);
+	if (meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_COSINE)
+		corrupted(index, what, "Field metric is %lld, not %lld to %lld.",
+				  meta->metric, MSIVF_METRIC_L2, MSIVF_METRIC_COSINE);
+	if (meta->code_bits != (meta->dims == 0 ? 0 : msivf_code_bits(meta->dims)))
+		corrupted(index, what, "Field code_bits is %lld, not %lld for %lld dimensions.",
+				  meta->code_bits, meta->dims == 0 ? 0 : msivf_code_bits(meta->dims),
+				  meta->dims);
+	/* one list is always at the origin; more lists always have centroids */
+	if ((meta->flags & ~MSIVF_FLAG_ZERO_CENTROID) != 0 ||
+		((meta->flags & MSIVF_FLAG_ZERO_CENTROID) != 0) != (meta->nlists == 1))
+		corrupted(index, what, "Field flags is 0x%llx with %lld lists.",
+				  meta->flags, meta->nlists, MSIVF_FLAG_ZERO_CENTROID);
+	if (meta->lists_per_dir_page != lpdp)
+		corrupted(index, what, "Field lists_per_dir_page is %lld, not %lld.",
+				  meta->lists_per_dir_page, lpdp, lpdp);
+	meta_page_counts(meta, &ncentroid, &ndir);
+	if (meta->centroid_start != MSIVF_METAPAGE_BLKNO + 1)
+		corrupted(index, what, "Field centroid_start is %lld, not %lld.",
+				  meta->centroid_start, MSIVF_METAPAGE_BLKNO + 1, MSIVF_METAPAGE_BLKNO + 1);
+	if (meta->directory_start != meta->centroid_start + ncentroid)
+		corrupted(index, what, "Field directory_start is %lld, not %lld.",
+				  meta->directory_start, meta->centroid_start + ncentroid,
+				  meta->centroid_start + ncentroid);
+	/* the structure and one first page per list */
+	if ((uint64) meta->directory_start + ndir + meta->nlists > nblocks)
+		corrupted(index, what, "Its layout needs %lld pages, the index has %lld.",
+				  (int64) meta->directory_start + ndir + meta->nlists, nblocks, nblocks);
+	if (meta->calib_queries < 0 || meta->calib_queries > MSIVF_CALIB_QUERIES)
+		corrupted(index, what, "Field calib_queries is %lld, not %lld to %lld.",
+				  meta->calib_queries, 0, MSIVF_CALIB_QUERIES);
+	if (meta->built_tuples < 0)
+		corrupted(index, what, "Field built_tuples is %lld, not %lld to %lld.",
+				  meta->built_tuples, 0, PG_INT64_MAX);
+	for (int i = 0; i < MSIVF_CALIB_LEVELS; i++)
+		if (meta->calib_probes[i] > meta->nlists)
+			corrupted(index, what, "Field calib_probes holds %lld, not %lld to %lld.",
+					  meta->calib_probes[i], 0, meta->nlists);
+}
+
+/*
+ * A directory page, locked by the caller: of the right type, holding as
+ * many lists as the metapage gives it.
+ */
+void
+msivf_check_dir_page(Relation index, const MsivfState *st, Page page, BlockNumber blkno)
+{
+	int64		first = (int64) (blkno - st->directory_start) * st->lists_per_dir_page;
+	int64		n = Min(st->lists_per_dir_page, st->nlists - first);
+
+	msivf_check_page(index, page, blkno, MSIVF_PAGE_DIRECTORY);
+	if (MsivfPageGetOpaque(page)->nentries != n)
+		corrupted(index, "directory page",
+				  "It holds %lld lists, not %lld.",
+				  MsivfPageGetOpaque(page)->nentries, n, n);
+}
+
+/*
+ * A list page number read from the directory or a chain: one of the
+ * index's list pages, never the metapage, a centroid or directory page
+ * (an insert would wait forever on the directory lock it holds) nor past
+ * the end.  *nblocks caches the index's size as msivf_chain_step's does.
+ */
+void
+msivf_check_list_blkno(Relation index, const MsivfState *st, BlockNumber blkno,
+					   BlockNumber *nblocks)
+{
+	if (blkno >= st->first_list_block && blkno < *nblocks)
+		return;
+	if (blkno >= st->first_list_block && blkno != InvalidBlockNumber)
+	{
+		*nblocks = RelationGetNumberOfBlocks(index);
+		if (blkno < *nblocks)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("msivf index \"%s\" has a list pointing to page %u",
+					RelationGetRelationName(index), blkno),
+			 errdetail("Its list pages are %u and up, below its size.",
+					   st->first_list_block),
+			 errhint("REINDEX the index.")));
+}
+
+/*
+ * The directory entry of a list, from its directory page (checked with
+ * msivf_check_dir_page), with its three page numbers checked.
+ */
+MsivfListInfo
+msivf_list_info(Relation index, const MsivfState *st, Page page, int slot,
+				BlockNumber *nblocks)
+{
+	MsivfListInfo info = msivf_dir_entries(page)[slot];
+
+	Assert(slot < MsivfPageGetOpaque(page)->nentries);
+	msivf_check_list_blkno(index, st, info.head, nblocks);
+	msivf_check_list_blkno(index, st, info.insert, nblocks);
+	msivf_check_list_blkno(index, st, info.tail, nblocks);
+	return info;
+}
+
+/*
+ * A list page, locked by the caller: of the right type, no more entries
+ * than fit, pd_lower where they end, and a next link that is the end of
+ * the chain or another list page.
+ */
+void
+msivf_check_list_page(Relation index, const MsivfState *st, Page page, BlockNumber blkno,
+					  BlockNumber *nblocks)
+{
+	MsivfPageOpaque opaque;
+	Size		end;
+
+	msivf_check_page(index, page, blkno, MSIVF_PAGE_LIST);
+	opaque = MsivfPageGetOpaque(page);
+	if (opaque->nentries > st->entries_per_page)
+		corrupted(index, "list page",
+				  "It claims %lld entries, not %lld to %lld.",
+				  opaque->nentries, 0, st->entries_per_page);
+	end = (PageGetContents(page) - (char *) page) + (Size) opaque->nentries * st->entry_size;
+	if (((PageHeader) page)->pd_lower != end)
+		corrupted(index, "list page",
+				  "Its entries end at %lld, not %lld.",
+				  ((PageHeader) page)->pd_lower, end, end);
+	if (opaque->next != InvalidBlockNumber)
+		msivf_check_list_blkno(index, st, opaque->next, nblocks);
+}
+
+/*
+ * Reads the metapage.  False when cached (the state in rd_amcache, or
+ * NULL) is still the index's: same build, dimensions known.  Otherwise
+ * checks every field, copies the scalars into *tmp, sets *centroid_start,
+ * and returns true.  An index of another on-disk format version is an
+ * error asking for REINDEX.
+ */
+static bool
+read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
+		  BlockNumber *centroid_start)
+{
+	Buffer		buf;
+	Page		page;
+	MsivfMetaPage meta;
+	BlockNumber ncentroid;
+	BlockNumber ndir;
+
+	buf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	msivf_check_page(index, page, MSIVF_METAPAGE_BLKNO, MSIVF_PAGE_META);
+	meta = MsivfPageGetMeta(page);
+	if (meta->magic != MSIVF_MAGIC || meta->version != MSIVF_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("msivf index \"%s\" has on-disk format version %u, this build of machinesoup reads version %d",
+						RelationGetRelationName(index),
+						meta->magic == MSIVF_MAGIC ? meta->version : 0, MSIVF_VERSION),
+				 errhint("REINDEX the index.")));
+
+	if (cached != NULL && cached->build_id == meta->build_id && cached->dims == meta->dims &&
+		cached->dims > 0)
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+
+	msivf_check_meta(index, meta, RelationGetNumberOfBlocks(index));
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->build_id = meta->build_id;
+	tmp->dims = meta->dims;
+	tmp->nlists = meta->nlists;
+	tmp->metric = meta->metric;
+	tmp->code_bits = meta->code_bits;
+	tmp->flags = meta->flags;
+	tmp->directory_start = meta->directory_start;
+	tmp->lists_per_dir_page = meta->lists_per_dir_page;
+	meta_page_counts(meta, &ncentroid, &ndir);
+	tmp->first_list_block = meta->directory_start + ndir;
+	tmp->calib_queries = meta->calib_queries;
+	memcpy(tmp->calib_probes, meta->calib_probes, sizeof(tmp->calib_probes));
+	*centroid_start = meta->centroid_start;
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/*
+ * Reads st->nlists * st->dims floats of centroids from the consecutive
+ * centroid pages from centroid_start into st->centroids, and their squared
+ * norms into st->centroid_norms.
+ */
+static void
+read_centroids(Relation index, MsivfState *st, BlockNumber centroid_start)
+{
+	Size		nfloats = (Size) st->nlists * st->dims;
+	Size		done = 0;
+	BlockNumber blkno = centroid_start;
+	int			floats_per_page = MSIVF_PAGE_CAPACITY / sizeof(float);
+
+	while (done < nfloats)
+	{
+		Size		n = Min((Size) floats_per_page, nfloats - done);
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		msivf_check_page(index, page, blkno, MSIVF_PAGE_CENTROID);
+		memcpy(st->centroids + done, PageGetContents(page), n * sizeof(float));
+		UnlockReleaseBuffer(buf);
+		done += n;
+		blkno++;
+	}
+	kmeans_row_norms(st->centroids, st->nlists, st->dims, st->centroid_norms);
+}
+
+/*
+ * The metapage and centroids, from rd_amcache when its build_id still
+ * matches the metapage.  The result is valid until the next point where
+ * relcache invalidations may be processed (taking a heavyweight lock, e.g.
+ * opening a TOAST table): callers copy what they need to keep.
+ */
+MsivfState *
+msivf_get_state(Relation index)
+{
+	MsivfState *st = (MsivfState *) index->rd_amcache;
+	MsivfState	tmp;
+	BlockNumber centroid_start;
+	MemoryContext cxt;
+	Size		total;
+	bool		has_centroids;
+
+	if (!read_meta(index, st, &tmp, &centroid_start))
+		return st;
+
+	if (tmp.dims > 0)
+	{
+		tmp.entry_size = msivf_entry_size(tmp.dims, tmp.code_bits);
+		tmp.entries_per_page = MSIVF_PAGE_CAPACITY / tmp.entry_size;
+	}
+
+	/* a state whose dims are still unknown is not cached */
+	cxt = tmp.dims > 0 ? index->rd_indexcxt : CurrentMemoryContext;
+	has_centroids = tmp.dims > 0 && !(tmp.flags & MSIVF_FLAG_ZERO_CENTROID);
+	total = sizeof(MsivfState);
+	if (has_centroids)
+		total += sizeof(float) * ((Size) tmp.nlists * tmp.dims + tmp.nlists);
+	st = MemoryContextAllocHuge(cxt, total);
+	memcpy(st, &tmp, sizeof(tmp));
+	st->centroids = NULL;
+	st->centroid_norms = NULL;
+	if (has_centroids)
+	{
+		st->centroids = (float *) (st + 1);
+		st->centroid_norms = st->centroids + (Size) tmp.nlists * tmp.dims;
+		read_centroids(index, st, centroid_start);
+	}
+
+	if (tmp.dims > 0)
+	{
+		if (index->rd_amcache)
+			pfree(index->rd_amcache);
+		index->rd_amcache = st;
+	}
+	return st;
+}

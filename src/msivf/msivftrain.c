@@ -1,0 +1,252 @@
+/*
+ * msivftrain.c
+ *		Pass 1 of CREATE INDEX for msivf: a reservoir sample of the table in
+ *		maintenance_work_mem, the number of lists, the held-out rows that
+ *		calibrate probes against recall, and k-means on the rest of the
+ *		sample.
+ *
+ * The sample is held prepared (unit length under cosine), so training and
+ * calibration see the vectors the index will see.  What cannot be trained
+ * in maintenance_work_mem is an error asking for more, not a silently
+ * worse index.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/tableam.h"
+#include "commands/progress.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "kmeans.h"
+#include "msivfbuild.h"
+
+#define KMEANS_ITERS	10
+#define TRAIN_PER_LIST	64		/* training rows per list, at most */
+#define TRAIN_MIN		4096
+#define SAMPLE_MAX		200000
+
+/* whether a vec has a direction (cosine cannot index a zero vec) */
+static bool
+vec_is_nonzero(const Vec *v)
+{
+	for (int i = 0; i < v->dim; i++)
+		if (v->x[i] != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Table scan callback of pass 1: counts the indexable rows and keeps each
+ * in the reservoir with equal chance.  The reservoir is sized, once the
+ * first row gives the dimensions, to half of maintenance_work_mem.
+ */
+static void
+sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				bool tupleIsAlive, void *state)
+{
+	MsivfBuildState *bs = (MsivfBuildState *) state;
+	Vec		   *v;
+	int			slot;
+
+	if (isnull[0])
+		return;
+	v = msivf_datum_vec(values[0]);
+	msivf_build_check_row_dims(bs, v);
+
+	if (bs->sample == NULL)
+	{
+		Size		row = sizeof(float) * bs->dims + sizeof(ItemPointerData);
+
+		/* at most half the budget: training needs room of its own */
+		bs->sample_cap = (int) Min((Size) SAMPLE_MAX, bs->budget / 2 / row);
+		if (bs->sample_cap < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("maintenance_work_mem is too small to build an msivf index on vecs of %d dimensions",
+							bs->dims),
+					 errhint("Raise maintenance_work_mem.")));
+		bs->sample = MemoryContextAllocHuge(bs->cxt,
+											sizeof(float) * bs->dims * (Size) bs->sample_cap);
+		bs->sample_tids = MemoryContextAlloc(bs->cxt, sizeof(ItemPointerData) * bs->sample_cap);
+	}
+
+	/* zero vectors under cosine have no direction: not indexed */
+	if (bs->metric == MSIVF_METRIC_COSINE && !vec_is_nonzero(v))
+		return;
+
+	/* reservoir sampling (Algorithm R): every row kept with equal chance */
+	if (bs->nsample < bs->sample_cap)
+		slot = bs->nsample++;
+	else
+	{
+		uint64		j = pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->seen);
+
+		slot = j < (uint64) bs->sample_cap ? (int) j : -1;
+	}
+	if (slot >= 0)
+	{
+		msivf_prepare_vector(bs->metric, v->x, bs->dims,
+							 bs->sample + (Size) slot * bs->dims);
+		bs->sample_tids[slot] = *tid;
+	}
+	bs->seen++;
+	if ((Pointer) v != DatumGetPointer(values[0]))
+		pfree(v);
+}
+
+/* Pass 1: draws the sample and reports the table's indexable rows. */
+void
+msivf_build_sample(MsivfBuildState *bs, Relation heap, Relation index,
+				   IndexInfo *indexInfo)
+{
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_SAMPLE);
+	table_index_build_scan(heap, index, indexInfo, true, true, sample_callback, bs, NULL);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->seen);
+}
+
+/* the lists option's default: the square root of the row count */
+static int
+default_lists(int64 rows)
+{
+	double		l = sqrt((double) rows);
+
+	return (int) Max(1, Min(MSIVF_MAX_LISTS, l));
+}
+
+/*
+ * Sets bs->nlists (requested, or the default for the rows seen, never more
+ * than there are rows to train on) and returns how many sample rows to
+ * train on: as many as TRAIN_PER_LIST per list, halved until the training
+ * buffers fit maintenance_work_mem beside the sample.  An error when even
+ * one row per list does not fit, or when a requested list count has fewer
+ * sample rows than lists although the table has enough.
+ */
+static int
+choose_lists(MsivfBuildState *bs, int requested)
+{
+	int			k = requested > 0 ? requested : default_lists(bs->seen);
+	int			ntrain;
+	Size		fixed;
+
+	k = (int) Min((int64) k, bs->seen);
+	k = Min(k, bs->nsample);
+	ntrain = Min(bs->nsample, Max(k * TRAIN_PER_LIST, TRAIN_MIN));
+	for (;;)
+	{
+		fixed = sizeof(float) * ((Size) ntrain * bs->dims + (Size) k * bs->dims +
+								 kmeans_train_work_floats(ntrain, bs->dims, k)) +
+			sizeof(int32) * ntrain;
+		if (fixed + sizeof(float) * (Size) bs->sample_cap * bs->dims <= bs->budget || ntrain <= k)
+			break;
+		ntrain = Max(k, ntrain / 2);
+	}
+	if (fixed + sizeof(float) * (Size) bs->sample_cap * bs->dims > bs->budget ||
+		(requested > 0 && bs->seen >= requested && bs->nsample < requested))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("maintenance_work_mem is too small to train an msivf index of %d lists on vecs of %d dimensions",
+						Max(k, requested), bs->dims),
+				 errhint("Raise maintenance_work_mem to at least %zu MB, or lower the lists option.",
+						 (fixed + sizeof(float) * (Size) Max(k, requested) * bs->dims) * 2 / (1024 * 1024) + 1)));
+	bs->nlists = k;
+	return ntrain;
+}
+
+/*
+ * Hold-out queries for calibration: random rows of the sample, moved to
+ * its end (bs->queries points there), each with an empty neighbour heap.
+ * (A reservoir that never filled is in table order, so its last rows alone
+ * would be a biased choice.)  None when the sample is too small or there
+ * is one list: nothing to calibrate.
+ */
+static void
+hold_out_queries(MsivfBuildState *bs)
+{
+	float	   *tmp;
+
+	bs->nqueries = Min(MSIVF_CALIB_QUERIES, bs->nsample / 2);
+	if (bs->nqueries < 5 || bs->nlists <= 1)
+	{
+		bs->nqueries = 0;
+		return;
+	}
+	tmp = palloc(sizeof(float) * bs->dims);
+	for (int i = 0; i < bs->nqueries; i++)
+	{
+		int			last = bs->nsample - 1 - i;
+		int			j = (int) pg_prng_uint64_range(&bs->prng, 0, last);
+		ItemPointerData t;
+
+		memcpy(tmp, bs->sample + (Size) j * bs->dims, sizeof(float) * bs->dims);
+		memcpy(bs->sample + (Size) j * bs->dims, bs->sample + (Size) last * bs->dims,
+			   sizeof(float) * bs->dims);
+		memcpy(bs->sample + (Size) last * bs->dims, tmp, sizeof(float) * bs->dims);
+		t = bs->sample_tids[j];
+		bs->sample_tids[j] = bs->sample_tids[last];
+		bs->sample_tids[last] = t;
+	}
+	pfree(tmp);
+	bs->queries = bs->sample + (Size) (bs->nsample - bs->nqueries) * bs->dims;
+	bs->query_tids = bs->sample_tids + (bs->nsample - bs->nqueries);
+	bs->neigh = palloc(sizeof(CalibNeighbour) * bs->nqueries * CALIB_K);
+	bs->nneigh = palloc0(sizeof(int) * bs->nqueries);
+}
+
+/* between k-means blocks and iterations: CREATE INDEX can be cancelled */
+static void
+build_tick(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * k-means on the first ntrain rows of the sample, with a fixed seed: the
+ * same sample trains the same centroids.  The held-out queries at the
+ * sample's end are left out of training unless the sample is too small to
+ * spare them.
+ */
+static void
+train_centroids(MsivfBuildState *bs, int ntrain)
+{
+	int			k = bs->nlists;
+	float	   *work;
+	int32	   *assign;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_TRAIN);
+	bs->st.centroids = MemoryContextAllocHuge(bs->cxt, sizeof(float) * (Size) k * bs->dims);
+	bs->st.centroid_norms = palloc(sizeof(float) * k);
+	work = MemoryContextAllocHuge(bs->cxt, sizeof(float) * kmeans_train_work_floats(ntrain, bs->dims, k));
+	assign = MemoryContextAllocHuge(bs->cxt, sizeof(int32) * ntrain);
+	kmeans_train(bs->sample, ntrain, bs->dims, k, KMEANS_ITERS, 0x5eed,
+				 bs->metric == MSIVF_METRIC_COSINE, bs->st.centroids,
+				 work, assign, build_tick, NULL);
+	kmeans_row_norms(bs->st.centroids, k, bs->dims, bs->st.centroid_norms);
+	pfree(work);
+	pfree(assign);
+}
+
+/*
+ * After pass 1: the number of lists, the calibration queries and the
+ * centroids.  An empty sample gives one list at the origin (no
+ * centroids), as does a sample that asks for one list.
+ */
+void
+msivf_build_train(MsivfBuildState *bs, int requested)
+{
+	if (bs->nsample == 0)
+		bs->nlists = 1;
+	else
+	{
+		int			ntrain = choose_lists(bs, requested);
+
+		hold_out_queries(bs);
+		if (bs->nlists > 1)
+			train_centroids(bs, ntrain);
+	}
+	bs->st.nlists = bs->nlists;
+}
