@@ -460,6 +460,9 @@ visit_batch(IndexScanDesc scan)
 			Page		page;
 			MsivfPageOpaque opaque;
 			char	   *p;
+			Candidate  *pool;
+			int			npool;
+			int			nentries;
 
 			buf = ReadBuffer(index, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -473,8 +476,17 @@ visit_batch(IndexScanDesc scan)
 					so->pool_cap *= 2;
 				so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
 			}
+
+			/*
+			 * The pool, its count and the page's entry count in locals: the
+			 * kernel is called through a pointer, so the compiler would
+			 * otherwise reload (and store) them through memory per entry.
+			 */
+			pool = so->pool;
+			npool = so->npool;
+			nentries = opaque->nentries;
 			p = PageGetContents(page);
-			for (int i = 0; i < opaque->nentries; i++, p += esz)
+			for (int i = 0; i < nentries; i++, p += esz)
 			{
 				MsivfEntry *e = (MsivfEntry *) p;
 				float		dot = e->scale * quant_dot(v, e->code, d, bits);
@@ -497,19 +509,22 @@ visit_batch(IndexScanDesc scan)
 				 * returned (lower bound -Inf) and limits nothing.  The
 				 * exact key is computed in double by rerank().  Underflow
 				 * needs nothing: what it loses is far below the 1e-30
-				 * in the slack.
+				 * in the slack.  One test per entry, in this loop that
+				 * every indexed row of a visited list goes through: the
+				 * two tests are combined without a second branch.
 				 */
-				if (unlikely(!isfinite(lb) || !isfinite(ub)))
+				if (unlikely(!(isfinite(lb) & isfinite(ub))))
 				{
 					lb = -INFINITY;
 					ub = INFINITY;
 				}
-				so->pool[so->npool].lb = lb;
-				so->pool[so->npool].tid = e->tid;
-				so->npool++;
+				pool[npool].lb = lb;
+				pool[npool].tid = e->tid;
+				npool++;
 				if (ub < limit)
 					limit = hot_offer(ubheap, &nub, ub);
 			}
+			so->npool = npool;
 			blkno = opaque->next;
 			UnlockReleaseBuffer(buf);
 			CHECK_FOR_INTERRUPTS();
