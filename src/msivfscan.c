@@ -509,9 +509,11 @@ visit_batch(IndexScanDesc scan)
 				 * returned (lower bound -Inf) and limits nothing.  The
 				 * exact key is computed in double by rerank().  Underflow
 				 * needs nothing: what it loses is far below the 1e-30
-				 * in the slack.  One test per entry, in this loop that
-				 * every indexed row of a visited list goes through: the
-				 * two tests are combined without a second branch.
+				 * in the slack.  Every entry of a visited list passes
+				 * here: written with "&", GCC keeps the two tests as
+				 * compares and never-taken branches, where "||" was
+				 * if-converted into a cmov chain through integer
+				 * registers that cost 0.4.0 ~10 % of ms.knn's time.
 				 */
 				if (unlikely(!(isfinite(lb) & isfinite(ub))))
 				{
