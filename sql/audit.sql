@@ -8,17 +8,9 @@
 \set VERBOSITY terse
 SET client_min_messages = notice;
 
-CREATE FUNCTION regress_audit_try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	res text;
-BEGIN
-	EXECUTE stmt INTO res;
-	RETURN 'ok ' || coalesce(res, '');
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set try :abs_srcdir '/sql/include/try.sql'
+\i :try
 
 CREATE ROLE regress_audit_nobody;
 CREATE ROLE regress_audit_admin;
@@ -39,17 +31,17 @@ SELECT ok, problem ~ '^row 1000000 does not exist' AS missing
   FROM ms.verify_audit(1000000, decode(repeat('00', 32), 'hex'));
 
 -- bad input
-SELECT regress_audit_try($$SELECT ok FROM ms.verify_audit(NULL, decode(repeat('00', 32), 'hex'))$$);
-SELECT regress_audit_try($$SELECT ok FROM ms.verify_audit(1, NULL)$$);
-SELECT regress_audit_try($$SELECT ok FROM ms.verify_audit(0, decode(repeat('00', 32), 'hex'))$$);
-SELECT regress_audit_try($$SELECT ok FROM ms.verify_audit(1, '\x00')$$);
+SELECT regress_try_value($$SELECT ok FROM ms.verify_audit(NULL, decode(repeat('00', 32), 'hex'))$$);
+SELECT regress_try_value($$SELECT ok FROM ms.verify_audit(1, NULL)$$);
+SELECT regress_try_value($$SELECT ok FROM ms.verify_audit(0, decode(repeat('00', 32), 'hex'))$$);
+SELECT regress_try_value($$SELECT ok FROM ms.verify_audit(1, '\x00')$$);
 
 -- not for PUBLIC: an auditor needs EXECUTE granted
 SET ROLE regress_audit_nobody;
-SELECT regress_audit_try($$SELECT ok FROM ms.verify_audit()$$);
-SELECT regress_audit_try($$SELECT ok FROM ms.verify_audit(1, decode(repeat('00', 32), 'hex'))$$);
-SELECT regress_audit_try($$SELECT count(*) FROM ms.access_report('auditco')$$);
-SELECT regress_audit_try($$SELECT ms._audit_begin_epoch()$$);
+SELECT regress_try_value($$SELECT ok FROM ms.verify_audit()$$);
+SELECT regress_try_value($$SELECT ok FROM ms.verify_audit(1, decode(repeat('00', 32), 'hex'))$$);
+SELECT regress_try_value($$SELECT count(*) FROM ms.access_report('auditco')$$);
+SELECT regress_try_value($$SELECT ms._audit_begin_epoch()$$);
 RESET ROLE;
 -- the org's admin sees the report, its login and the head
 SET ROLE regress_audit_admin;
@@ -59,10 +51,10 @@ SELECT action, role = session_user AS me, login = session_user AS my_login, head
 RESET ROLE;
 
 -- append-only, even for the tables' owner (this superuser) inserting
-SELECT regress_audit_try($$INSERT INTO ms.audit_log (id, at, role, pid, action, hash)
+SELECT regress_try_value($$INSERT INTO ms.audit_log (id, at, role, pid, action, hash)
 	VALUES (1000000, now(), 'x', 1, 'forged', '\x00')$$);
 
-DROP FUNCTION regress_audit_try(text);
+DROP FUNCTION regress_try(text), regress_try_value(text);
 SELECT ms.revoke('regress_audit_admin', 'admin', 'auditco');
 DROP ROLE regress_audit_nobody;
 DROP ROLE regress_audit_admin;

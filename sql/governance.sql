@@ -7,16 +7,9 @@
 \set VERBOSITY terse
 SET client_min_messages = notice;
 
--- Runs a statement as the current role and reports its SQLSTATE and message.
-CREATE FUNCTION regress_ms_try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set try :abs_srcdir '/sql/include/try.sql'
+\i :try
 
 CREATE ROLE regress_ms_admin;		-- admin of org acme
 CREATE ROLE regress_ms_sci;		-- data scientist: stage on acme/m
@@ -37,48 +30,48 @@ SELECT ms.grant('regress_ms_admin', 'admin', 'acme');
 SELECT ms.grant('regress_ms_other', 'query', 'globex', 'm');
 
 -- bad identifiers, dimensions, metrics: clear errors
-SELECT regress_ms_try($$SELECT ms.create_model('Acme', 'x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x y', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', '-x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', '.x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('', 'x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', repeat('x', 64), 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', repeat('x', 63), 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', E'x\n', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'é', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model(NULL, 'x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 0)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 16001)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', NULL)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3, 'L2')$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3, 'euclid')$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'm', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', NULL)$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'V1')$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'nosuch', 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'select', 'acme')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', NULL, 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'admin', 'acme', 'm')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', 'nosuch')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm', 'nosuch')$$);
-SELECT regress_ms_try($$SELECT ms.grant('-', 'query', 'acme', 'm')$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'M', '[1,2,3]', 1)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[1,2,3]', 1, 'Prod')$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', NULL, '[1,2,3]', 1)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[1,2,3]', NULL)$$);
+SELECT regress_try($$SELECT ms.create_model('Acme', 'x', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x y', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', '-x', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', '.x', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('', 'x', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', repeat('x', 64), 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', repeat('x', 63), 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', E'x\n', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'é', 3)$$);
+SELECT regress_try($$SELECT ms.create_model(NULL, 'x', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', 0)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', 16001)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', NULL)$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', 3, 'L2')$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', 3, 'euclid')$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'm', 3)$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', NULL)$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', 'V1')$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'nosuch', 'v1')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_app', 'select', 'acme')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', NULL, 'v1')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_app', 'admin', 'acme', 'm')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', 'nosuch')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm', 'nosuch')$$);
+SELECT regress_try($$SELECT ms.grant('-', 'query', 'acme', 'm')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'M', '[1,2,3]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[1,2,3]', 1, 'Prod')$$);
+SELECT regress_try($$SELECT ms.knn('acme', NULL, '[1,2,3]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[1,2,3]', NULL)$$);
 
 -- the org admin: models and grants within its org only
 SET ROLE regress_ms_admin;
 SELECT ms.create_model('acme', 'm2', 2);
-SELECT regress_ms_try($$SELECT ms.create_model('globex', 'm2', 2)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('neworg', 'm', 2)$$);
+SELECT regress_try($$SELECT ms.create_model('globex', 'm2', 2)$$);
+SELECT regress_try($$SELECT ms.create_model('neworg', 'm', 2)$$);
 SELECT ms.grant('regress_ms_sci', 'stage', 'acme', 'm');
 SELECT ms.grant('regress_ms_prom', 'promote', 'acme', 'm');
 SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm');
 SELECT ms.grant('regress_ms_app', 'query', 'acme', 'm');	-- again: no-op
 SELECT ms.grant('regress_ms_group', 'query', 'acme', 'm');
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_admin', 'query', 'globex', 'm')$$);
-SELECT regress_ms_try($$SELECT ms.revoke('regress_ms_other', 'query', 'globex', 'm')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_admin', 'query', 'globex', 'm')$$);
+SELECT regress_try($$SELECT ms.revoke('regress_ms_other', 'query', 'globex', 'm')$$);
 RESET ROLE;
 
 -- the data scientist stages two versions and loads their points; each
@@ -86,7 +79,7 @@ RESET ROLE;
 SET ROLE regress_ms_sci;
 SELECT ms.create_version('acme', 'm', 'v1');
 SELECT ms.create_version('acme', 'm', 'v2');
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v1')$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', 'v1')$$);
 SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[1, 2, 3, 4],
 	ARRAY['[0,0,0]', '[1,0,0]', '[0,2,0]', '[3,3,3]']::vec[],
 	ARRAY['{"v":"v1","n":1}', '{"v":"v1","n":2}', '{"v":"v1","n":3}', '{"v":"v1","n":4}']::jsonb[]);
@@ -99,28 +92,28 @@ SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[4], ARRAY['[9,9,9]']::vec[],
 -- payloads are optional
 SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[5], ARRAY['[8,8,8]']::vec[]);
 -- bad points
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, 7], ARRAY['[1,2,3]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[], ARRAY['{}', '{}']::jsonb[])$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, 6], ARRAY['[1,2,3]', '[1,2,3]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, NULL], ARRAY['[1,2,3]', '[1,2,3]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', NULL, ARRAY['[1,2,3]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v3', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, 7], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[], ARRAY['{}', '{}']::jsonb[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, 6], ARRAY['[1,2,3]', '[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6, NULL], ARRAY['[1,2,3]', '[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', NULL, ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v3', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
 -- no default label yet
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', NULL, ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', NULL, ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
 -- stage covers querying any label
 SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 2, 'v2');
 -- but not creating models, promoting, granting, or other models
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_nobody', 'query', 'acme', 'm')$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm2', 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'nosuch', 'v1')$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', 3)$$);
+SELECT regress_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_nobody', 'query', 'acme', 'm')$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm2', 'v1')$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'nosuch', 'v1')$$);
 RESET ROLE;
 
 -- a consumer before any promotion: no default label
 SET ROLE regress_ms_app;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2)$$);
 SELECT ms.default_label('acme', 'm');
 RESET ROLE;
 
@@ -128,9 +121,9 @@ RESET ROLE;
 SET ROLE regress_ms_prom;
 SELECT ms.promote('acme', 'm', 'v1');
 SELECT ms.promote('acme', 'm', 'v1');	-- already the default: nothing recorded
-SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v9')$$);
-SELECT regress_ms_try($$SELECT ms.promote('acme', 'm2', 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v3')$$);
+SELECT regress_try($$SELECT ms.promote('acme', 'm', 'v9')$$);
+SELECT regress_try($$SELECT ms.promote('acme', 'm2', 'v1')$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', 'v3')$$);
 RESET ROLE;
 
 SET ROLE regress_ms_app;
@@ -146,33 +139,33 @@ SELECT * FROM ms.in_box('acme', 'm', '([0,0,0],[2,2,0.5])');
 SELECT * FROM ms.in_box('acme', 'm', '([0,0,0],[2,2,0.5])', 'v1');
 SELECT * FROM ms.in_box('acme', 'm', '([5,5,5],[6,6,6])');
 -- a label that is not the default needs a grant for that label
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v2')$$);
-SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 3, 'v2')$$);
-SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', '([0,0,0],[1,1,1])', 'v2')$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'nosuch')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v2')$$);
+SELECT regress_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 3, 'v2')$$);
+SELECT regress_try($$SELECT ms.in_box('acme', 'm', '([0,0,0],[1,1,1])', 'v2')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'nosuch')$$);
 -- query grants no writes, no staging, no promotion
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v3')$$);
-SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v2')$$);
-SELECT regress_ms_try($$SELECT ms.rollback('acme', 'm')$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', 'v3')$$);
+SELECT regress_try($$SELECT ms.promote('acme', 'm', 'v2')$$);
+SELECT regress_try($$SELECT ms.rollback('acme', 'm')$$);
 -- other models of the org are not visible
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm2', '[0,0]', 3)$$);
-SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm2')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm2', '[0,0]', 3)$$);
+SELECT regress_try($$SELECT ms.default_label('acme', 'm2')$$);
 -- dimension mismatch, bad k and radius
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0]', 3)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0,0]', 3)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 0)$$);
-SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 'NaN')$$);
-SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', '([0,0],[1,1])')$$);
-SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', NULL)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0]', 3)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0,0]', 3)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 0)$$);
+SELECT regress_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 'NaN')$$);
+SELECT regress_try($$SELECT ms.in_box('acme', 'm', '([0,0],[1,1])')$$);
+SELECT regress_try($$SELECT ms.in_box('acme', 'm', NULL)$$);
 RESET ROLE;
 
 -- a label grant: v2 only, whether default or not
 SELECT ms.grant('regress_ms_app_v2', 'query', 'acme', 'm', 'v2');
 SET ROLE regress_ms_app_v2;
 SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 2, 'v2');
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2, 'v1')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 2, 'v1')$$);
 RESET ROLE;
 
 -- promotion changes what NULL-label queries see
@@ -181,7 +174,7 @@ SELECT ms.promote('acme', 'm', 'v2');
 RESET ROLE;
 SET ROLE regress_ms_app;
 SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 3);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v1')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 3, 'v1')$$);
 RESET ROLE;
 SET ROLE regress_ms_app_v2;
 SELECT * FROM ms.knn('acme', 'm', '[0,0,0]', 1);
@@ -191,7 +184,7 @@ RESET ROLE;
 SET ROLE regress_ms_prom;
 SELECT ms.rollback('acme', 'm');
 SELECT ms.default_label('acme', 'm');
-SELECT regress_ms_try($$SELECT ms.rollback('acme', 'm')$$);
+SELECT regress_try($$SELECT ms.rollback('acme', 'm')$$);
 SELECT ms.promote('acme', 'm', 'v2');
 SELECT ms.rollback('acme', 'm');
 RESET ROLE;
@@ -209,54 +202,54 @@ SELECT ms.upsert_points('globex', 'm', 'prod', ARRAY[1, 2], ARRAY['[0,0,0]', '[1
 SELECT ms.promote('globex', 'm', 'prod');
 SET ROLE regress_ms_other;
 SELECT * FROM ms.knn('globex', 'm', '[0,0,0]', 10);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 10)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 10, 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 10)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 10, 'v1')$$);
+SELECT regress_try($$SELECT ms.default_label('acme', 'm')$$);
 RESET ROLE;
 SET ROLE regress_ms_app;
-SELECT regress_ms_try($$SELECT ms.knn('globex', 'm', '[0,0,0]', 10)$$);
-SELECT regress_ms_try($$SELECT ms.default_label('globex', 'm')$$);
+SELECT regress_try($$SELECT ms.knn('globex', 'm', '[0,0,0]', 10)$$);
+SELECT regress_try($$SELECT ms.default_label('globex', 'm')$$);
 RESET ROLE;
 
 -- no grant: the same error whether the model (or org) exists or not
 SET ROLE regress_ms_nobody;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'nosuch', '[0,0,0]', 1)$$);
-SELECT regress_ms_try($$SELECT ms.knn('nosuchorg', 'm', '[0,0,0]', 1)$$);
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0]', 1, 'nosuch')$$);
-SELECT regress_ms_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 1)$$);
-SELECT regress_ms_try($$SELECT ms.in_box('acme', 'm', '([0,0,0],[1,1,1])')$$);
-SELECT regress_ms_try($$SELECT ms.default_label('acme', 'm')$$);
-SELECT regress_ms_try($$SELECT ms.default_label('acme', 'nosuch')$$);
-SELECT regress_ms_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.promote('acme', 'nosuch', 'v1')$$);
-SELECT regress_ms_try($$SELECT ms.rollback('acme', 'm')$$);
-SELECT regress_ms_try($$SELECT ms.rollback('acme', 'nosuch')$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v9')$$);
-SELECT regress_ms_try($$SELECT ms.set_processor('acme', 'm', 'v1', NULL)$$);
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
-SELECT regress_ms_try($$SELECT ms.create_model('acme', 'x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.create_model('nosuchorg', 'x', 3)$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_nobody', 'admin', 'acme')$$);
-SELECT regress_ms_try($$SELECT ms.grant('regress_ms_nobody', 'admin', 'nosuchorg')$$);
-SELECT regress_ms_try($$SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm')$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'nosuch', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('nosuchorg', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0]', 1, 'nosuch')$$);
+SELECT regress_try($$SELECT ms.within('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.in_box('acme', 'm', '([0,0,0],[1,1,1])')$$);
+SELECT regress_try($$SELECT ms.default_label('acme', 'm')$$);
+SELECT regress_try($$SELECT ms.default_label('acme', 'nosuch')$$);
+SELECT regress_try($$SELECT ms.promote('acme', 'm', 'v1')$$);
+SELECT regress_try($$SELECT ms.promote('acme', 'nosuch', 'v1')$$);
+SELECT regress_try($$SELECT ms.rollback('acme', 'm')$$);
+SELECT regress_try($$SELECT ms.rollback('acme', 'nosuch')$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', 'v9')$$);
+SELECT regress_try($$SELECT ms.set_processor('acme', 'm', 'v1', NULL)$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'm', 'v1', ARRAY[6], ARRAY['[1,2,3]']::vec[])$$);
+SELECT regress_try($$SELECT ms.create_model('acme', 'x', 3)$$);
+SELECT regress_try($$SELECT ms.create_model('nosuchorg', 'x', 3)$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_nobody', 'admin', 'acme')$$);
+SELECT regress_try($$SELECT ms.grant('regress_ms_nobody', 'admin', 'nosuchorg')$$);
+SELECT regress_try($$SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm')$$);
 RESET ROLE;
 -- a superuser's SET ROLE counts: the outer role decides, not the session user
 SET ROLE regress_ms_nobody;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
 
 -- a consumer cannot read or change any ms table, sequence or helper
 SET ROLE regress_ms_app;
-SELECT c.relname, regress_ms_try(format('SELECT 1 FROM ms.%I LIMIT 1', c.relname))
+SELECT c.relname, regress_try(format('SELECT 1 FROM ms.%I LIMIT 1', c.relname))
   FROM pg_class c
  WHERE c.relnamespace = 'ms'::regnamespace AND c.relkind IN ('r', 'p', 'S')
  ORDER BY 1;
-SELECT regress_ms_try($$INSERT INTO ms.grants (org, role, privilege, granted_by) VALUES ('acme', 'regress_ms_app', 'admin', 'x')$$);
-SELECT regress_ms_try($$UPDATE ms.models SET default_label = 'v2'$$);
-SELECT regress_ms_try($$SELECT * FROM ms._access('regress_ms_app'::regrole, true, 'acme', 'm', NULL, 'query')$$);
-SELECT regress_ms_try($$SELECT * FROM ms._resolve('acme', 'm', NULL, 'query', true)$$);
-SELECT regress_ms_try($$SELECT ms._is_privileged()$$);
+SELECT regress_try($$INSERT INTO ms.grants (org, role, privilege, granted_by) VALUES ('acme', 'regress_ms_app', 'admin', 'x')$$);
+SELECT regress_try($$UPDATE ms.models SET default_label = 'v2'$$);
+SELECT regress_try($$SELECT * FROM ms._access('regress_ms_app'::regrole, true, 'acme', 'm', NULL, 'query')$$);
+SELECT regress_try($$SELECT * FROM ms._resolve('acme', 'm', NULL, 'query', true)$$);
+SELECT regress_try($$SELECT ms._is_privileged()$$);
 RESET ROLE;
 
 -- grants to a group apply to members that inherit from it
@@ -264,19 +257,19 @@ SET ROLE regress_ms_member;
 SELECT point_id FROM ms.knn('acme', 'm', '[0,0,0]', 1);
 RESET ROLE;
 SET ROLE regress_ms_noinherit;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
 -- membership changes take effect at once (queries cache their answers)
 SET ROLE regress_ms_nobody;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
 GRANT regress_ms_group TO regress_ms_nobody;
 SET ROLE regress_ms_nobody;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
 REVOKE regress_ms_group FROM regress_ms_nobody;
 SET ROLE regress_ms_nobody;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
 -- a promotion rolled back leaves the default (and what queries see) alone
 SET ROLE regress_ms_member;
@@ -298,7 +291,7 @@ SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm');
 SELECT ms.revoke('regress_ms_app', 'query', 'acme', 'm');	-- nothing left: notice
 RESET ROLE;
 SET ROLE regress_ms_app;
-SELECT regress_ms_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
+SELECT regress_try($$SELECT ms.knn('acme', 'm', '[0,0,0]', 1)$$);
 RESET ROLE;
 
 -- admin implies every privilege in its org except raw_read
@@ -312,7 +305,7 @@ SELECT visible, allowed FROM ms._access('regress_ms_admin'::regrole, false, 'acm
 
 -- cosine models refuse zero vectors; distance by the model's metric
 SELECT ms.create_version('acme', 'cos', 'v1');
-SELECT regress_ms_try($$SELECT ms.upsert_points('acme', 'cos', 'v1', ARRAY[1], ARRAY['[0,0]']::vec[])$$);
+SELECT regress_try($$SELECT ms.upsert_points('acme', 'cos', 'v1', ARRAY[1], ARRAY['[0,0]']::vec[])$$);
 SELECT ms.upsert_points('acme', 'cos', 'v1', ARRAY[1, 2, 3], ARRAY['[1,0]', '[0,1]', '[-1,-1]']::vec[]);
 SELECT point_id, round(distance::numeric, 6) FROM ms.knn('acme', 'cos', '[2,0]', 3, 'v1');
 SELECT ms.create_model('acme', 'dot', 2, 'ip');
@@ -330,11 +323,11 @@ SELECT ms.create_version('acme', 'm', 'v3', 'regress_ms_proc(bytea, integer)');
 SELECT processor FROM ms.versions WHERE org = 'acme' AND model = 'm' AND label = 'v3';
 -- a version's processor cannot be dropped (a dangling regprocedure would
 -- be dumped as a bare OID)
-SELECT regress_ms_try($$DROP FUNCTION regress_ms_proc(bytea, integer)$$);
-SELECT regress_ms_try($$SELECT ms.create_version('acme', 'm', 'v4', 'regress_ms_badproc(bytea)')$$);
+SELECT regress_try($$DROP FUNCTION regress_ms_proc(bytea, integer)$$);
+SELECT regress_try($$SELECT ms.create_version('acme', 'm', 'v4', 'regress_ms_badproc(bytea)')$$);
 REVOKE EXECUTE ON FUNCTION regress_ms_proc(bytea, integer) FROM PUBLIC;
 SET ROLE regress_ms_sci;
-SELECT regress_ms_try($$SELECT ms.set_processor('acme', 'm', 'v3', 'regress_ms_proc(bytea, integer)')$$);
+SELECT regress_try($$SELECT ms.set_processor('acme', 'm', 'v3', 'regress_ms_proc(bytea, integer)')$$);
 SELECT ms.set_processor('acme', 'm', 'v3', NULL);
 RESET ROLE;
 
@@ -345,7 +338,7 @@ SELECT v.label, c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
  WHERE v.org = 'acme' AND v.model = 'm' ORDER BY v.label;
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid = 'ms.points_1'::regclass AND contype = 'c' ORDER BY 1;
-SELECT regress_ms_try($$INSERT INTO ms.points VALUES ('acme', 1, 99, '[1,2]')$$);
+SELECT regress_try($$INSERT INTO ms.points VALUES ('acme', 1, 99, '[1,2]')$$);
 SELECT (SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 		 JOIN pg_am am ON am.oid = c.relam
 		 WHERE i.indrelid = 'ms.points_1'::regclass AND am.amname = 'gist')
@@ -367,14 +360,14 @@ COMMIT;
 -- refuses one that bypasses row security too
 GRANT UPDATE, DELETE, TRUNCATE ON ms.promotions TO regress_ms_admin;
 SET ROLE regress_ms_admin;
-SELECT regress_ms_try($$DELETE FROM ms.promotions$$);
-SELECT regress_ms_try($$UPDATE ms.promotions SET to_label = 'v2'$$);
+SELECT regress_try($$DELETE FROM ms.promotions$$);
+SELECT regress_try($$UPDATE ms.promotions SET to_label = 'v2'$$);
 RESET ROLE;
 ALTER ROLE regress_ms_admin BYPASSRLS;
 SET ROLE regress_ms_admin;
-SELECT regress_ms_try($$DELETE FROM ms.promotions$$);
-SELECT regress_ms_try($$UPDATE ms.promotions SET to_label = 'v2'$$);
-SELECT regress_ms_try($$TRUNCATE ms.promotions$$);
+SELECT regress_try($$DELETE FROM ms.promotions$$);
+SELECT regress_try($$UPDATE ms.promotions SET to_label = 'v2'$$);
+SELECT regress_try($$TRUNCATE ms.promotions$$);
 RESET ROLE;
 ALTER ROLE regress_ms_admin NOBYPASSRLS;
 REVOKE UPDATE, DELETE, TRUNCATE ON ms.promotions FROM regress_ms_admin;
@@ -453,12 +446,12 @@ RESET ROLE;
 SELECT point_id, distance FROM ms.knn('acme', 'wide', regress_ms_wide(7), 1, 'v1');
 -- refused without stage or admin
 SET ROLE regress_ms_app;
-SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', 'v1')$$);
+SELECT regress_try($$SELECT ms.reindex_version('acme', 'wide', 'v1')$$);
 SET ROLE regress_ms_nobody;
-SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', 'v1')$$);
+SELECT regress_try($$SELECT ms.reindex_version('acme', 'wide', 'v1')$$);
 SET ROLE regress_ms_sci;
-SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', 'nope')$$);
-SELECT regress_ms_try($$SELECT ms.reindex_version('acme', 'wide', NULL)$$);
+SELECT regress_try($$SELECT ms.reindex_version('acme', 'wide', 'nope')$$);
+SELECT regress_try($$SELECT ms.reindex_version('acme', 'wide', NULL)$$);
 RESET ROLE;
 -- a version without an index gets one from ms.reindex_version, even small
 SELECT ms.create_version('acme', 'wide', 'v2');
@@ -501,4 +494,4 @@ DROP FUNCTION regress_ms_badproc(bytea);
 DROP ROLE regress_ms_admin, regress_ms_sci, regress_ms_prom, regress_ms_app,
 	regress_ms_app_v2, regress_ms_other, regress_ms_nobody, regress_ms_member,
 	regress_ms_noinherit, regress_ms_group;
-DROP FUNCTION regress_ms_try(text);
+DROP FUNCTION regress_try(text), regress_try_value(text);

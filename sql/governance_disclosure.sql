@@ -10,15 +10,9 @@
 SET client_min_messages = warning;
 
 -- Runs a statement as the current role and reports its SQLSTATE and message.
-CREATE FUNCTION regress_mo_try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set try :abs_srcdir '/sql/include/try.sql'
+\i :try
 
 -- Runs stmt (a format() string taking the label as its one %L) with label
 -- v2, which exists, and nosuch, which does not.  One line when both give
@@ -27,8 +21,8 @@ $$;
 CREATE FUNCTION regress_mo_oracle(stmt text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-	a	text := replace(regress_mo_try(format(stmt, 'v2')), '"v2"', '"<label>"');
-	b	text := replace(regress_mo_try(format(stmt, 'nosuch')), '"nosuch"', '"<label>"');
+	a	text := replace(regress_try(format(stmt, 'v2')), '"v2"', '"<label>"');
+	b	text := replace(regress_try(format(stmt, 'nosuch')), '"nosuch"', '"<label>"');
 BEGIN
 	IF a = b THEN
 		RETURN a;
@@ -134,10 +128,10 @@ RESET ROLE;
 -- is refused without learning which label that is; one that may see every
 -- label is told.
 SET ROLE regress_mo_p1;
-SELECT regress_mo_try($$SELECT ms.rollback('oc', 'm')$$);
+SELECT regress_try($$SELECT ms.rollback('oc', 'm')$$);
 RESET ROLE;
 SET ROLE regress_mo_sp;
-SELECT regress_mo_try($$SELECT ms.rollback('oc', 'm')$$);
+SELECT regress_try($$SELECT ms.rollback('oc', 'm')$$);
 RESET ROLE;
 SELECT ms.default_label('oc', 'm');
 
@@ -149,21 +143,21 @@ LANGUAGE sql AS $$ SELECT 1::bigint, '[1,2]'::vec, NULL::jsonb $$;
 ALTER FUNCTION regress_mo_proc(bytea, integer) OWNER TO regress_mo_fowner;
 SELECT ms.create_version('oc', 'm', 'vp', 'regress_mo_proc(bytea, integer)');
 SET ROLE regress_mo_fowner;
-SELECT regress_mo_try($$DROP FUNCTION regress_mo_proc(bytea, integer)$$);
+SELECT regress_try($$DROP FUNCTION regress_mo_proc(bytea, integer)$$);
 RESET ROLE;
 SELECT ms.revoke('regress_mo_fowner', 'stage', 'oc', 'm');
 SET ROLE regress_mo_fowner;
-SELECT regress_mo_try($$DROP FUNCTION regress_mo_proc(bytea, integer)$$);
+SELECT regress_try($$DROP FUNCTION regress_mo_proc(bytea, integer)$$);
 RESET ROLE;
 -- the owner of the schema it is in (DROP SCHEMA ... CASCADE)
 CREATE ROLE regress_mo_schema_owner;
 CREATE SCHEMA regress_mo_s AUTHORIZATION regress_mo_schema_owner;
 ALTER FUNCTION regress_mo_proc(bytea, integer) SET SCHEMA regress_mo_s;
 SET ROLE regress_mo_schema_owner;
-SELECT regress_mo_try($$DROP SCHEMA regress_mo_s CASCADE$$);
+SELECT regress_try($$DROP SCHEMA regress_mo_s CASCADE$$);
 RESET ROLE;
 -- a superuser is told
-SELECT regress_mo_try($$DROP SCHEMA regress_mo_s CASCADE$$);
+SELECT regress_try($$DROP SCHEMA regress_mo_s CASCADE$$);
 SELECT ms.set_processor('oc', 'm', 'vp', NULL);
 DROP SCHEMA regress_mo_s CASCADE;
 
@@ -172,19 +166,19 @@ DROP SCHEMA regress_mo_s CASCADE;
 -- org used to fail in the audit writer instead, "audit org is too long").
 SELECT max(id) AS audit_before FROM ms.audit_log \gset
 SET ROLE regress_mo_none;
-SELECT regress_mo_try(format($$SELECT ms.open_access(%L, 'm', 'ticket 2')$$, repeat('o', 100)));
-SELECT regress_mo_try($$SELECT ms.open_access('Bad Org', 'm', 'ticket 2')$$);
-SELECT regress_mo_try(format($$SELECT ms.open_access('oc', %L, 'ticket 2')$$, repeat('m', 100)));
-SELECT regress_mo_try($$SELECT ms.open_access('oc', 'Bad Model', 'ticket 2')$$);
+SELECT regress_try(format($$SELECT ms.open_access(%L, 'm', 'ticket 2')$$, repeat('o', 100)));
+SELECT regress_try($$SELECT ms.open_access('Bad Org', 'm', 'ticket 2')$$);
+SELECT regress_try(format($$SELECT ms.open_access('oc', %L, 'ticket 2')$$, repeat('m', 100)));
+SELECT regress_try($$SELECT ms.open_access('oc', 'Bad Model', 'ticket 2')$$);
 RESET ROLE;
 SET ROLE regress_mo_r1;
-SELECT regress_mo_try(format($$SELECT ms.open_access('oc', %L, 'ticket 2')$$, repeat('m', 100)));
-SELECT regress_mo_try($$SELECT ms.open_access('oc', 'Bad Model', 'ticket 2', 'v1')$$);
+SELECT regress_try(format($$SELECT ms.open_access('oc', %L, 'ticket 2')$$, repeat('m', 100)));
+SELECT regress_try($$SELECT ms.open_access('oc', 'Bad Model', 'ticket 2', 'v1')$$);
 RESET ROLE;
 SELECT count(*) AS refusals_recorded FROM ms.audit_log WHERE id > :audit_before;
 -- while a well-formed name the role may not use is a refusal on the record
 SET ROLE regress_mo_none;
-SELECT regress_mo_try($$SELECT ms.open_access('oc', 'm', 'ticket 2')$$);
+SELECT regress_try($$SELECT ms.open_access('oc', 'm', 'ticket 2')$$);
 RESET ROLE;
 SELECT action, role, org, model, label, reason FROM ms.audit_log WHERE id > :audit_before ORDER BY id;
 
@@ -197,4 +191,4 @@ DROP ROLE regress_mo_admin, regress_mo_q1, regress_mo_qm, regress_mo_i1, regress
 	regress_mo_p1, regress_mo_r1, regress_mo_sp, regress_mo_none, regress_mo_fowner,
 	regress_mo_schema_owner;
 DROP FUNCTION regress_mo_oracle(text);
-DROP FUNCTION regress_mo_try(text);
+DROP FUNCTION regress_try(text), regress_try_value(text);

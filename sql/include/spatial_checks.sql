@@ -1,8 +1,8 @@
--- Scaffolding shared by the vec_gist and vec_spgist suites, included with
--- \i after each suite has created its own schema and put it first on the
--- search_path: the helpers and tables below land in that schema and are
--- dropped with it, so neither suite depends on the other's leftovers.
--- The same seed gives both suites the same points.
+-- Scaffolding shared by the spatial_gist and spatial_spgist suites,
+-- included with \i after each suite has created its own schema and put
+-- it first on the search_path: the helpers and tables below land in that
+-- schema and are dropped with it, so neither suite depends on the
+-- other's leftovers.  The same seed gives both suites the same points.
 
 -- Runs query with only the index available (and checks the plan names it),
 -- then with only a sequential scan, and compares the answers.  The query

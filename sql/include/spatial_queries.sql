@@ -1,4 +1,4 @@
--- The queries of the vec_gist and vec_spgist suites, included with \i
+-- The queries of the spatial_gist and spatial_spgist suites, included with \i
 -- once the suite has built its indexes on the tables of
 -- spatial_checks.sql; psql variable am names the access method for the
 -- small tables built here.  Nothing here may fail: psql would name this
