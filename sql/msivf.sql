@@ -273,6 +273,38 @@ SET maintenance_work_mem = '1MB';
 CREATE INDEX ON widest USING msivf (v vec_l2_ops) WITH (lists = 12);
 RESET maintenance_work_mem;
 
+-- ORDER BY the distance to a NULL vec (a NULL parameter of a generic plan,
+-- an outer NULL in LATERAL): every row ties at a NULL distance, and the
+-- rows come back all the same, as from a sequential scan or GiST
+SET enable_seqscan = off;
+SET plan_cache_mode = force_generic_plan;
+PREPARE null_knn(vec) AS
+	SELECT count(*) AS rows, count(d) AS distances
+	FROM (SELECT emb <-> $1 AS d FROM items ORDER BY emb <-> $1 LIMIT 5) s;
+SELECT plan_uses_msivf('EXECUTE null_knn(NULL)') AS uses_msivf;
+EXECUTE null_knn(NULL);
+DEALLOCATE null_knn;
+RESET plan_cache_mode;
+CREATE TEMP TABLE null_queries(n int, v vec);
+INSERT INTO null_queries SELECT 1, NULL UNION ALL SELECT 2, emb FROM items WHERE id = 1;
+ANALYZE null_queries;
+SELECT plan_uses_msivf($$
+	SELECT q.n, s.id FROM null_queries q
+	CROSS JOIN LATERAL (SELECT id FROM items ORDER BY emb <-> q.v LIMIT 3) s$$) AS uses_msivf;
+SELECT q.n, count(s.id) AS rows, count(s.d) AS distances
+FROM null_queries q
+CROSS JOIN LATERAL (SELECT id, emb <-> q.v AS d FROM items ORDER BY emb <-> q.v LIMIT 3) s
+GROUP BY q.n ORDER BY q.n;
+-- without a LIMIT: every indexed row (rows whose emb is NULL are not in the
+-- index, for any query), each once
+SELECT count(*) = (SELECT count(*) FROM items WHERE emb IS NOT NULL) AS all_rows,
+	   count(*) = count(DISTINCT s.id) AS each_once
+FROM null_queries q
+CROSS JOIN LATERAL (SELECT id FROM items ORDER BY emb <-> q.v) s
+WHERE q.n = 1;
+DROP TABLE null_queries;
+RESET enable_seqscan;
+
 -- msivf_index_info needs SELECT on the index's table, as reading it would
 CREATE ROLE regress_msivf_tenant;
 GRANT USAGE ON SCHEMA msivf_test TO regress_msivf_tenant;

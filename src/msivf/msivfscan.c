@@ -72,6 +72,8 @@ reset_scan(MsivfScanOpaque so)
 {
 	so->started = false;
 	so->no_rows = false;
+	so->null_query = false;
+	so->served = 0;
 	so->npool = 0;
 	so->nhot = 0;
 	so->cold_start = 0;
@@ -80,8 +82,8 @@ reset_scan(MsivfScanOpaque so)
 }
 
 /*
- * amrescan: keeps a copy of the ORDER BY argument (a NULL one returns no
- * rows); the scan itself starts at the next gettuple.
+ * amrescan: keeps a copy of the ORDER BY argument (NULL: every row comes
+ * back, with a NULL distance); the scan itself starts at the next gettuple.
  */
 void
 msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
@@ -160,11 +162,6 @@ start_scan(IndexScanDesc scan)
 	so->started = true;
 	/* shows in pg_stat_user_indexes.idx_scan, as for the built-in AMs */
 	pgstat_count_index_scan(index);
-	if (so->query == NULL)
-	{
-		so->no_rows = true;
-		return;
-	}
 	old = MemoryContextSwitchTo(so->cxt);
 
 	st = msivf_get_state(index);
@@ -174,6 +171,28 @@ start_scan(IndexScanDesc scan)
 	if (st->dims == 0)
 	{
 		so->no_rows = true;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
+	/* both scans below collect list entries into the pool */
+	if (so->pool == NULL)
+	{
+		so->pool_cap = 1024;
+		so->pool = palloc(sizeof(Candidate) * so->pool_cap);
+		so->ready_cap = 64;
+		so->ready = palloc(sizeof(Ready) * so->ready_cap);
+	}
+
+	/*
+	 * A strict operator's distance to NULL is NULL for every row: the rows
+	 * all tie, so any order is right, and all of them must come back, as
+	 * from a sequential scan or GiST (a LATERAL subquery whose outer vec is
+	 * NULL, or a NULL parameter of a generic plan, gets its LIMIT's rows).
+	 */
+	if (so->query == NULL)
+	{
+		so->null_query = true;
 		MemoryContextSwitchTo(old);
 		return;
 	}
@@ -199,13 +218,6 @@ start_scan(IndexScanDesc scan)
 	order_lists(so, st);
 	so->batch = msivf_probes_for(st);
 
-	if (so->pool == NULL)
-	{
-		so->pool_cap = 1024;
-		so->pool = palloc(sizeof(Candidate) * so->pool_cap);
-		so->ready_cap = 64;
-		so->ready = palloc(sizeof(Ready) * so->ready_cap);
-	}
 	begin_heap_access(scan);
 	MemoryContextSwitchTo(old);
 }
@@ -310,11 +322,10 @@ lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buff
 }
 
 /*
- * The state a batch starts from: the cached index state, checked to be of
- * the build the scan started on, and an empty candidate pool.
+ * The cached index state, checked to be of the build the scan started on.
  */
 static MsivfState *
-batch_begin(IndexScanDesc scan)
+current_state(IndexScanDesc scan)
 {
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
@@ -327,6 +338,18 @@ batch_begin(IndexScanDesc scan)
 				 errmsg("msivf index \"%s\" changed its build during a scan",
 						RelationGetRelationName(index)),
 				 errhint("REINDEX the index.")));
+	return st;
+}
+
+/*
+ * The state a batch starts from: the cached index state, checked to be of
+ * the build the scan started on, and an empty candidate pool.
+ */
+static MsivfState *
+batch_begin(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	MsivfState *st = current_state(scan);
 
 	/* the previous batch is used up */
 	Assert(so->nhot == 0 && so->npool == so->cold_start);
@@ -550,6 +573,60 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 }
 
 /*
+ * A NULL query's scan: the entries of list "list", every page of it, into
+ * the pool, to be returned in the order they are stored.
+ */
+static void
+collect_list(IndexScanDesc scan, int list)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	Size		esz = so->st.entry_size;
+	BlockNumber nblocks = 0;
+	BlockNumber followed = 0;
+	BlockNumber blkno;
+
+	(void) current_state(scan);
+	so->npool = so->served = 0;
+	blkno = list_first_page(index, &so->st, list, &nblocks);
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf;
+		Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
+		MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
+		char	   *p = PageGetContents(page);
+
+		for (int i = 0; i < opaque->nentries; i++, p += esz)
+			so->pool[so->npool++].tid = ((MsivfEntry *) p)->tid;
+		blkno = opaque->next;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+		if (blkno != InvalidBlockNumber)
+			msivf_chain_step(index, &followed, &nblocks);
+	}
+}
+
+/* gettuple for a NULL query: the next row of the lists, distance NULL */
+static bool
+next_null_query_row(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+
+	while (so->served >= so->npool)
+	{
+		if (so->visited >= so->st.nlists)
+			return false;
+		collect_list(scan, so->visited++);
+	}
+	scan->xs_heaptid = so->pool[so->served++].tid;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	scan->xs_orderbyvals[0] = (Datum) 0;
+	scan->xs_orderbynulls[0] = true;
+	return true;
+}
+
+/*
  * amgettuple: the next row in order of exact distance within the lists
  * visited so far (see the file header), with its distance as the ORDER BY
  * value, which needs no recheck.  Visits another batch of lists when
@@ -569,6 +646,8 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 		start_scan(scan);
 	if (so->no_rows)
 		return false;
+	if (so->null_query)
+		return next_null_query_row(scan);
 
 	for (;;)
 	{

@@ -37,7 +37,10 @@ typedef struct MsivfScanOpaqueData
 	MemoryContext cxt;			/* lives as long as the scan */
 	MemoryContext tmpcxt;		/* reset per reranked row */
 	bool		started;
-	bool		no_rows;		/* NULL query, or nothing indexed */
+	bool		no_rows;		/* nothing indexed */
+	bool		null_query;		/* ORDER BY <vec> <op> NULL: every row, in
+								 * list order, with a NULL distance */
+	int			served;			/* null_query: pool[0..served) returned */
 
 	MsivfState	st;				/* scalars of the index state */
 	Vec		   *query;			/* the ORDER BY argument, detoasted */
