@@ -30,13 +30,14 @@ CREATE TABLE ms.audit_log (
 	login		name
 );
 CREATE INDEX audit_log_org_at ON ms.audit_log (org, at);
-COMMENT ON TABLE ms.audit_log IS 'append-only, hash-chained record of raw-data access and governance actions';
+COMMENT ON TABLE ms.audit_log IS 'append-only, hash-chained record of raw-data access and governance actions, written by the audit writer only; read it with ms.access_report';
 REVOKE ALL ON ms.audit_log FROM PUBLIC;
 ALTER TABLE ms.audit_log ENABLE ROW LEVEL SECURITY;	-- see ms.orgs
 SELECT pg_catalog.pg_extension_config_dump('ms.audit_log', '');
 
 CREATE FUNCTION ms._audit_log_guard() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'ms_audit_log_guard' LANGUAGE C;
+COMMENT ON FUNCTION ms._audit_log_guard() IS 'internal: trigger on ms.audit_log: INSERT by the audit writer only, UPDATE, DELETE and TRUNCATE by superusers only';
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ms.audit_log
 	FOR EACH ROW EXECUTE FUNCTION ms._audit_log_guard();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ms.audit_log
@@ -53,7 +54,7 @@ CREATE FUNCTION ms._audit(action text, org text, model text, label text,
 						  batch_id bigint, reason text)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_audit_sql' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION ms._audit(text, text, text, text, bigint, text) IS 'write a durable audit record (internal)';
+COMMENT ON FUNCTION ms._audit(text, text, text, text, bigint, text) IS 'internal: write an audit record through the audit writer; returns its id once committed';
 
 -- Recompute the chain and check that the log reaches the head recorded
 -- outside it; problem says what is wrong (NULL when ok).  With a head the
@@ -64,16 +65,17 @@ CREATE FUNCTION ms.verify_audit()
 RETURNS TABLE (ok boolean, checked bigint, first_bad bigint, problem text)
 	AS 'MODULE_PATHNAME', 'ms_verify_audit'
 	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ms.verify_audit() IS 'recompute the audit log hash chain and check it reaches its recorded head; first_bad is the first row that does not match';
+COMMENT ON FUNCTION ms.verify_audit() IS 'recompute the audit log hash chain and check it reaches its recorded head; first_bad is the first row that does not match (EXECUTE is not granted to PUBLIC)';
 CREATE FUNCTION ms.verify_audit(since_id bigint, expected_hash bytea)
 RETURNS TABLE (ok boolean, checked bigint, first_bad bigint, problem text)
 	AS 'MODULE_PATHNAME', 'ms_verify_audit'
 	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ms.verify_audit(bigint, bytea) IS 'verify_audit(), and that row since_id still has expected_hash (a head kept from ms.access_report)';
+COMMENT ON FUNCTION ms.verify_audit(bigint, bytea) IS 'verify_audit(), and that row since_id still has expected_hash, a head kept from ms.access_report (EXECUTE is not granted to PUBLIC)';
 
 -- The update from 0.3.0 records the head of the unkeyed log with it.
 CREATE FUNCTION ms._audit_begin_epoch() RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_audit_begin_epoch' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._audit_begin_epoch() IS 'internal: run by the update to 0.4.0, records the head of the unkeyed audit chain (superuser only)';
 
 REVOKE ALL ON FUNCTION ms._audit_log_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms._audit(text, text, text, text, bigint, text) FROM PUBLIC;
@@ -82,5 +84,6 @@ REVOKE ALL ON FUNCTION ms.verify_audit(bigint, bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms._audit_begin_epoch() FROM PUBLIC;
 CREATE FUNCTION ms._audit_new_log() RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_audit_new_log' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._audit_new_log() IS 'internal: run by the install script, starts a new audit chain and sets aside the head of a dropped log';
 REVOKE ALL ON FUNCTION ms._audit_new_log() FROM PUBLIC;
 

@@ -63,20 +63,22 @@ GRANT USAGE ON SCHEMA ms TO PUBLIC;
 
 CREATE FUNCTION ms._caller() RETURNS regrole
 	AS 'MODULE_PATHNAME', 'ms_caller' LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ms._caller() IS 'the role whose code called the current ms entry point (GetUserId() at entry)';
+COMMENT ON FUNCTION ms._caller() IS 'internal: the role whose code called the current ms entry point (GetUserId() at entry)';
 CREATE FUNCTION ms._caller_name() RETURNS name
 	AS 'MODULE_PATHNAME', 'ms_caller_name' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ms._caller_name() IS 'internal: the name of the role ms._caller() returns';
 CREATE FUNCTION ms._is_privileged() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'ms_is_privileged' LANGUAGE C STABLE PARALLEL RESTRICTED;
 CREATE FUNCTION ms._role_is_privileged(role oid) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'ms_role_is_privileged' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ms._role_is_privileged(oid) IS 'internal: ms._is_privileged() of the given role';
 CREATE FUNCTION ms._processor_digest(processor regprocedure) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ms_processor_digest' LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION ms._processor_digest(regprocedure) IS 'digest of a function''s definition (body, owner, language, settings, signature), pinned when it is approved as a processor';
-COMMENT ON FUNCTION ms._is_privileged() IS 'true when the caller is a superuser or has the privileges of the extension owner (the owner of schema ms)';
+COMMENT ON FUNCTION ms._processor_digest(regprocedure) IS 'internal: digest of a function''s definition (body, owner, language, settings, signature), pinned when it is approved as a processor';
+COMMENT ON FUNCTION ms._is_privileged() IS 'internal: true when the caller is a superuser or has the privileges of the extension owner (the owner of schema ms)';
 CREATE FUNCTION ms._check_ident(kind text, value text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_check_ident' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION ms._check_ident(text, text) IS 'raises 22023 unless value matches ^[a-z0-9][a-z0-9._-]{0,62}$ (22004 when NULL)';
+COMMENT ON FUNCTION ms._check_ident(text, text) IS 'internal: raises 22023 unless value matches ^[a-z0-9][a-z0-9._-]{0,62}$ (22004 when NULL)';
 
 -- Tables.  Every one is keyed by org first, so the whole schema can be
 -- sharded on org by an existing engine (Citus, partitions over postgres_fdw).
@@ -90,7 +92,7 @@ CREATE TABLE ms.orgs (
 	-- random name, so pg_roles, which everyone reads, names no org
 	processor_role name
 );
-COMMENT ON TABLE ms.orgs IS 'customer organisations (tenants)';
+COMMENT ON TABLE ms.orgs IS 'organisations (tenants) and their processor roles; internal, not for direct access: use the ms functions';
 
 CREATE TABLE ms.models (
 	org			text NOT NULL REFERENCES ms.orgs,
@@ -105,9 +107,10 @@ CREATE TABLE ms.models (
 	created_by	name NOT NULL,
 	PRIMARY KEY (org, model)
 );
-COMMENT ON TABLE ms.models IS 'models: dimension, distance metric and default label';
+COMMENT ON TABLE ms.models IS 'models: dimension, distance metric and default label; internal, not for direct access: use the ms functions';
 
 CREATE SEQUENCE ms.versions_version_id_seq;
+COMMENT ON SEQUENCE ms.versions_version_id_seq IS 'internal: ids of ms.versions (the partition of version N is ms.points_N)';
 
 CREATE TABLE ms.versions (
 	org			text NOT NULL,
@@ -127,9 +130,10 @@ CREATE TABLE ms.versions (
 	FOREIGN KEY (org, model) REFERENCES ms.models
 );
 ALTER SEQUENCE ms.versions_version_id_seq OWNED BY ms.versions.version_id;
-COMMENT ON TABLE ms.versions IS 'model versions, one per label; points in ms.points_<version_id>';
+COMMENT ON TABLE ms.versions IS 'model versions, one per label, and their processors; points in ms.points_<version_id>; internal, not for direct access: use the ms functions';
 
 CREATE SEQUENCE ms.promotions_promotion_id_seq;
+COMMENT ON SEQUENCE ms.promotions_promotion_id_seq IS 'internal: ids of ms.promotions';
 
 -- Append-only.  Each row establishes a state of the model's default label;
 -- "previous" points at the row that established the state before it, so a
@@ -148,7 +152,7 @@ CREATE TABLE ms.promotions (
 	FOREIGN KEY (org, model) REFERENCES ms.models
 );
 ALTER SEQUENCE ms.promotions_promotion_id_seq OWNED BY ms.promotions.promotion_id;
-COMMENT ON TABLE ms.promotions IS 'append-only history of default-label changes (who, when, from, to)';
+COMMENT ON TABLE ms.promotions IS 'append-only history of default-label changes (who, when, from, to); internal, not for direct access: written by ms.promote and ms.rollback';
 
 CREATE TABLE ms.grants (
 	org			text NOT NULL REFERENCES ms.orgs,
@@ -169,7 +173,7 @@ CREATE TABLE ms.grants (
 -- for NULL in the uniqueness key.
 CREATE UNIQUE INDEX grants_key ON ms.grants
 	(org, role, privilege, coalesce(model, ''), coalesce(label, ''));
-COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model and label';
+COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model and label; internal, not for direct access: use ms.grant and ms.revoke';
 
 -- The model store.  One LIST partition per version (ms.points_<version_id>),
 -- created by ms.create_version with a CHECK pinning its dimension, and an
@@ -196,7 +200,7 @@ CREATE TABLE ms.points (
 	embedding	@extschema@.vec NOT NULL,
 	payload		jsonb
 ) PARTITION BY LIST (version_id);
-COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version';
+COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version; internal, not for direct access: use ms.upsert_points, ms.ingest and ms.knn';
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ms FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ms FROM PUBLIC;
@@ -246,6 +250,7 @@ BEGIN
 	RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION ms._append_only() IS 'internal: trigger keeping ms.promotions append-only (UPDATE, DELETE and TRUNCATE refused to all but superusers)';
 
 CREATE TRIGGER promotions_append_only BEFORE UPDATE OR DELETE ON ms.promotions
 	FOR EACH ROW EXECUTE FUNCTION ms._append_only();
@@ -257,6 +262,7 @@ CREATE TRIGGER promotions_no_truncate BEFORE TRUNCATE ON ms.promotions
 -- backend's cache.
 CREATE FUNCTION ms._governance_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'ms_governance_changed' LANGUAGE C;
+COMMENT ON FUNCTION ms._governance_changed() IS 'internal: trigger telling every backend, on commit, that its cached authorisation answers may be stale';
 CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.models
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
 CREATE TRIGGER versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms.versions
@@ -318,6 +324,7 @@ FROM ms.models m
 WHERE m.org OPERATOR(pg_catalog.=) p_org
   AND m.model OPERATOR(pg_catalog.=) p_model
 $$;
+COMMENT ON FUNCTION ms._access(oid, boolean, text, text, text, text) IS 'internal: what a role may do with a model and label (visible, all_labels, allowed) and the version resolved; where grants are interpreted';
 
 -- Resolve (org, model, label) for an action and raise unless the caller
 -- may perform it.  Raises the same 42501 text for a model that does not
@@ -383,6 +390,7 @@ BEGIN
 	RETURN NEXT;
 END
 $$;
+COMMENT ON FUNCTION ms._resolve(text, text, text, text, boolean, text) IS 'internal: resolve org, model and label for an action; raises 42501 unless the caller may perform it';
 
 -- ms._resolve(org, model, label, privilege, true, action), answered from
 -- the backend's authorisation cache (governance.c, as ms.knn's): for
@@ -392,6 +400,7 @@ CREATE FUNCTION ms._authorise(org text, model text, label text, privilege text, 
 							  OUT version_id bigint, OUT dims integer, OUT metric text,
 							  OUT resolved_label text)
 	AS 'MODULE_PATHNAME', 'ms_authorise' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._authorise(text, text, text, text, text) IS 'internal: ms._resolve of a version, answered from the backend''s authorisation cache (for ms.ingest)';
 REVOKE ALL ON FUNCTION ms._authorise(text, text, text, text, text) FROM PUBLIC;
 
 -- Is the caller a holder of admin on the org (or privileged)?
@@ -404,6 +413,7 @@ SELECT ms._is_privileged() OR EXISTS (
 	  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid
 		   OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')))
 $$;
+COMMENT ON FUNCTION ms._may_administer(text) IS 'internal: whether the caller holds admin on the org or is privileged';
 
 -- Is p one of the built-in processors (trusted C, run without the sandbox)?
 CREATE FUNCTION ms._is_builtin_processor(p regprocedure) RETURNS boolean
@@ -412,6 +422,7 @@ SELECT p IS NULL
 	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) 'ms.proc_csv(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid
 	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) 'ms.proc_float32(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid
 $$;
+COMMENT ON FUNCTION ms._is_builtin_processor(regprocedure) IS 'internal: whether the processor is NULL, ms.proc_csv or ms.proc_float32 (trusted C, run without the sandbox)';
 
 -- The role the org's user processors run as, created at first need: no
 -- login, no privileges of its own, a member of machinesoup.processor_role
@@ -440,6 +451,7 @@ BEGIN
 	RETURN pg_catalog.to_regrole(pg_catalog.quote_ident(r));
 END
 $$;
+COMMENT ON FUNCTION ms._processor_role(text) IS 'internal: the role the org''s user processors run as (random name, no login), created on first need';
 
 -- Check a processor before a version may run it: its signature is
 -- (bytea, integer) RETURNS SETOF/TABLE of (bigint, vec, jsonb); the caller
@@ -504,6 +516,7 @@ BEGIN
 	RETURN ms._processor_digest(p_processor);
 END
 $$;
+COMMENT ON FUNCTION ms._check_processor(regprocedure, text, text, text) IS 'internal: approve a processor for a version (signature, EXECUTE, not SECURITY DEFINER, owner holds stage); returns the digest to pin';
 
 -- The index of a version's partition (ms.points_<id>_embedding), chosen
 -- by dimension: GiST (an exact R-tree) up to 64 dims, msivf above, whichever
@@ -543,6 +556,7 @@ BEGIN
 	RETURN true;
 END
 $$;
+COMMENT ON FUNCTION ms._create_version_index(bigint) IS 'internal: create the index of a version''s partition (GiST up to 64 dims, msivf above); false when that access method is missing';
 
 -- An IVF index trains its centroids on the rows present when it is built,
 -- so a version above 64 dims gets its msivf index only once its partition
@@ -559,6 +573,7 @@ $$;
 -- loads.
 CREATE FUNCTION ms._version_index_min_rows() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS 'SELECT 10000::pg_catalog.int8';
+COMMENT ON FUNCTION ms._version_index_min_rows() IS 'internal: points a version above 64 dims holds before its msivf index is built';
 
 CREATE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -613,6 +628,7 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._index_if_grown(bigint) IS 'internal: build a version''s msivf index once its partition holds ms._version_index_min_rows() points';
 
 -- API --------------------------------------------------------------------
 
@@ -655,6 +671,7 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._create_model(text, text, integer, text) IS 'internal: the body of ms.create_model, run as the extension owner by it';
 CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT 'l2')
 RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
@@ -703,6 +720,7 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';
 CREATE FUNCTION ms.create_version(org text, model text, label text, processor regprocedure DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
@@ -726,6 +744,7 @@ BEGIN
 	 WHERE v.version_id OPERATOR(pg_catalog.=) r.version_id;
 END
 $$;
+COMMENT ON FUNCTION ms._set_processor(text, text, text, regprocedure) IS 'internal: the body of ms.set_processor, run as the extension owner by it';
 CREATE FUNCTION ms.set_processor(org text, model text, label text, processor regprocedure)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
@@ -774,11 +793,14 @@ BEGIN
 			  HINT = 'An administrator of the organization using it must give the version another processor first.';
 END
 $$;
+COMMENT ON FUNCTION ms.__processor_drop_guard() IS 'internal: the body of ms._processor_drop_guard, run as the extension owner by it';
 CREATE FUNCTION ms._processor_drop_guard() RETURNS event_trigger
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
+COMMENT ON FUNCTION ms._processor_drop_guard() IS 'internal: function of the event trigger machinesoup_processor_drop_guard';
 CREATE EVENT TRIGGER machinesoup_processor_drop_guard ON sql_drop
 	WHEN TAG IN ('DROP FUNCTION', 'DROP ROUTINE', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION ms._processor_drop_guard();
+COMMENT ON EVENT TRIGGER machinesoup_processor_drop_guard IS 'refuses to drop a function that is the processor of a model version (2BP01): set another with ms.set_processor first';
 
 CREATE FUNCTION ms._default_label(org text, model text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -787,9 +809,10 @@ BEGIN
 	RETURN (SELECT a.default_label FROM ms._resolve(org, model, NULL, NULL, false) a);
 END
 $$;
+COMMENT ON FUNCTION ms._default_label(text, text) IS 'internal: the body of ms.default_label, run as the extension owner by it';
 CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
-COMMENT ON FUNCTION ms.default_label(text, text) IS 'the label NULL-label queries of the model resolve to (NULL when none)';
+COMMENT ON FUNCTION ms.default_label(text, text) IS 'the label NULL-label queries of the model resolve to, NULL when none (needs any grant on the model)';
 
 CREATE FUNCTION ms._promote(org text, model text, label text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -821,6 +844,7 @@ BEGIN
 	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
 END
 $$;
+COMMENT ON FUNCTION ms._promote(text, text, text) IS 'internal: the body of ms.promote, run as the extension owner by it';
 CREATE FUNCTION ms.promote(org text, model text, label text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.promote(text, text, text) IS 'make the label the default of the model (needs promote)';
@@ -876,6 +900,7 @@ BEGIN
 	RETURN prev_label;
 END
 $$;
+COMMENT ON FUNCTION ms._rollback(text, text) IS 'internal: the body of ms.rollback, run as the extension owner by it';
 CREATE FUNCTION ms.rollback(org text, model text) RETURNS text
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.rollback(text, text) IS 'restore the previous default label of the model and return it (needs promote)';
@@ -916,6 +941,7 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._check_grant_args(regrole, text, text, text, text, text) IS 'internal: argument and admin checks of ms.grant and ms.revoke';
 
 CREATE FUNCTION ms._grant(role regrole, privilege text, org text, model text, label text)
 RETURNS void
@@ -950,6 +976,7 @@ BEGIN
 		ON CONFLICT DO NOTHING;
 END
 $$;
+COMMENT ON FUNCTION ms._grant(regrole, text, text, text, text) IS 'internal: the body of ms.grant, run as the extension owner by it';
 CREATE FUNCTION ms.grant(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
@@ -979,10 +1006,11 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._revoke(regrole, text, text, text, text) IS 'internal: the body of ms.revoke, run as the extension owner by it';
 CREATE FUNCTION ms.revoke(role regrole, privilege text, org text, model text DEFAULT NULL, label text DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
-COMMENT ON FUNCTION ms.revoke(regrole, text, text, text, text) IS 'revoke a grant made with ms.grant (same arguments)';
+COMMENT ON FUNCTION ms.revoke(regrole, text, text, text, text) IS 'revoke a grant made with ms.grant, same arguments (needs admin on the org)';
 
 CREATE FUNCTION ms._upsert_points(org text, model text, label text, ids bigint[],
 								 vecs @extschema@.vec[], payloads jsonb[])
@@ -1054,6 +1082,7 @@ BEGIN
 	RETURN n;
 END
 $$;
+COMMENT ON FUNCTION ms._upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]) IS 'internal: the body of ms.upsert_points, run as the extension owner by it';
 CREATE FUNCTION ms.upsert_points(org text, model text, label text, ids bigint[],
 								 vecs @extschema@.vec[], payloads jsonb[] DEFAULT NULL)
 RETURNS bigint
@@ -1083,6 +1112,7 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._reindex_version(text, text, text) IS 'internal: the body of ms.reindex_version, run as the extension owner by it';
 CREATE FUNCTION ms.reindex_version(org text, model text, label text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.reindex_version(text, text, text) IS 'rebuild the index of a version, or build it if it has none, e.g. to retrain it after a bulk load (needs stage)';

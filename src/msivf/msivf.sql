@@ -4,6 +4,7 @@
 
 CREATE FUNCTION msivf_handler(internal) RETURNS index_am_handler
 	AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION msivf_handler(internal) IS 'msivf index access method handler';
 
 CREATE ACCESS METHOD msivf TYPE INDEX HANDLER msivf_handler;
 
@@ -12,25 +13,34 @@ COMMENT ON ACCESS METHOD msivf IS 'approximate nearest-neighbour index for vec (
 -- support function 1: which metric an opclass indexes
 CREATE FUNCTION msivf_l2_metric(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_l2_metric(internal) IS 'msivf support 1 of vec_l2_ops: the metric it indexes (L2)';
 CREATE FUNCTION msivf_ip_metric(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_ip_metric(internal) IS 'msivf support 1 of vec_ip_ops: the metric it indexes (inner product)';
 CREATE FUNCTION msivf_cosine_metric(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_cosine_metric(internal) IS 'msivf support 1 of vec_cosine_ops: the metric it indexes (cosine)';
 
 CREATE OPERATOR CLASS vec_l2_ops
 	FOR TYPE vec USING msivf AS
 	OPERATOR 1 <-> (vec, vec) FOR ORDER BY float_ops,
 	FUNCTION 1 msivf_l2_metric(internal);
+COMMENT ON OPERATOR CLASS vec_l2_ops USING msivf IS 'msivf opclass for ORDER BY <-> (L2 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY vec_l2_ops USING msivf IS 'msivf operator family of vec_l2_ops';
 
 CREATE OPERATOR CLASS vec_ip_ops
 	FOR TYPE vec USING msivf AS
 	OPERATOR 1 <#> (vec, vec) FOR ORDER BY float_ops,
 	FUNCTION 1 msivf_ip_metric(internal);
+COMMENT ON OPERATOR CLASS vec_ip_ops USING msivf IS 'msivf opclass for ORDER BY <#> (negative inner product) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY vec_ip_ops USING msivf IS 'msivf operator family of vec_ip_ops';
 
 CREATE OPERATOR CLASS vec_cosine_ops
 	FOR TYPE vec USING msivf AS
 	OPERATOR 1 <=> (vec, vec) FOR ORDER BY float_ops,
 	FUNCTION 1 msivf_cosine_metric(internal);
+COMMENT ON OPERATOR CLASS vec_cosine_ops USING msivf IS 'msivf opclass for ORDER BY <=> (cosine distance) ... LIMIT k; zero vectors are not indexed';
+COMMENT ON OPERATOR FAMILY vec_cosine_ops USING msivf IS 'msivf operator family of vec_cosine_ops';
 
 CREATE FUNCTION msivf_index_info(index regclass,
 	OUT dims integer, OUT lists integer, OUT metric text, OUT code_bits integer,

@@ -6,6 +6,7 @@
 -- out of line and uncompressed by TOAST (it is compressed already); the
 -- content is never indexed.  Keyed by (org, model, received_at).
 CREATE SEQUENCE ms.raw_batches_batch_id_seq;
+COMMENT ON SEQUENCE ms.raw_batches_batch_id_seq IS 'internal: ids of ms.raw_batches (what ms.ingest returns)';
 
 CREATE TABLE ms.raw_batches (
 	org			text NOT NULL,
@@ -23,7 +24,7 @@ CREATE TABLE ms.raw_batches (
 ALTER TABLE ms.raw_batches ALTER COLUMN frame SET STORAGE EXTERNAL;
 ALTER SEQUENCE ms.raw_batches_batch_id_seq OWNED BY ms.raw_batches.batch_id;
 CREATE INDEX raw_batches_batch_id ON ms.raw_batches (batch_id);
-COMMENT ON TABLE ms.raw_batches IS 'raw data batches as LZ4 frames, keyed by (org, model, received_at)';
+COMMENT ON TABLE ms.raw_batches IS 'raw data batches as LZ4 frames, keyed by (org, model, received_at); internal, not for direct access: use ms.ingest, ms.batches and ms.read_batch';
 REVOKE ALL ON ms.raw_batches FROM PUBLIC;
 ALTER TABLE ms.raw_batches ENABLE ROW LEVEL SECURITY;	-- see ms.orgs
 REVOKE ALL ON SEQUENCE ms.raw_batches_batch_id_seq FROM PUBLIC;
@@ -43,8 +44,10 @@ $$;
 
 CREATE FUNCTION ms._lz4_encode(data bytea) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ms_lz4_encode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms._lz4_encode(bytea) IS 'internal: a raw batch as an LZ4 frame with block and content checksums';
 CREATE FUNCTION ms._lz4_decode(frame bytea, raw_bytes bigint, batch_id bigint) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ms_lz4_decode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms._lz4_decode(bytea, bigint, bigint) IS 'internal: the raw bytes of a batch''s LZ4 frame, checked (XX001 when corrupt)';
 
 CREATE FUNCTION ms.proc_csv(batch bytea, dims integer)
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
@@ -64,6 +67,7 @@ CREATE FUNCTION ms._run_processor(processor regprocedure, batch bytea, dims inte
 								  metric text, pinned bytea, run_as regrole)
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._run_processor(regprocedure, bytea, integer, text, bytea, regrole) IS 'internal: run a processor on one batch (user code sandboxed as run_as, only with its pinned digest) and check its rows against the model';
 
 -- Run a version's processor on one batch and insert its rows straight
 -- into the version's partition (multi-row heap inserts, msivf entries a
@@ -75,6 +79,7 @@ CREATE FUNCTION ms._insert_points(org text, version_id bigint, processor regproc
 								  run_as regrole)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._insert_points(text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: run a processor on one batch and insert its rows into the version''s partition; NULL when INSERT ... SELECT must do it';
 
 -- Feed one decoded batch through a version's processor into its points
 -- (the version's partition; rows already checked by the processor run).
@@ -144,11 +149,13 @@ BEGIN
 	RETURN n;
 END
 $$;
+COMMENT ON FUNCTION ms._process_batch(text, bigint, regprocedure, integer, text, bytea, bytea) IS 'internal: feed one decoded batch through a version''s processor into its points; returns how many';
 
 -- The network check of raw access (machinesoup.raw_access_networks), for
 -- replay through user code (src/raw/raw_access.c).
 CREATE FUNCTION ms._require_raw_network() RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_require_raw_network' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._require_raw_network() IS 'internal: raises unless machinesoup.raw_access_networks admits the client';
 
 -- API ----------------------------------------------------------------------
 
@@ -192,6 +199,7 @@ BEGIN
 	RETURN bid;
 END
 $$;
+COMMENT ON FUNCTION ms._ingest(text, text, bytea, text) IS 'internal: the body of ms.ingest, run as the extension owner by it';
 CREATE FUNCTION ms.ingest(org text, model text, data bytea, label text DEFAULT NULL)
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
@@ -239,6 +247,7 @@ BEGIN
 		 ORDER BY b.received_at, b.batch_id;
 END
 $$;
+COMMENT ON FUNCTION ms._batches(text, text, timestamptz, timestamptz) IS 'internal: the body of ms.batches, run as the extension owner by it';
 CREATE FUNCTION ms.batches(org text, model text, since timestamptz DEFAULT NULL,
 						   until timestamptz DEFAULT NULL)
 RETURNS TABLE (batch_id bigint, received_at timestamptz, label text, raw_bytes bigint,
@@ -301,6 +310,7 @@ BEGIN
 	RETURN n;
 END
 $$;
+COMMENT ON FUNCTION ms._replay(text, text, text, timestamptz, timestamptz, text) IS 'internal: the body of ms.replay, run as the extension owner by it';
 CREATE FUNCTION ms.replay(org text, model text, label text, since timestamptz DEFAULT NULL,
 						  until timestamptz DEFAULT NULL, from_label text DEFAULT NULL)
 RETURNS bigint
@@ -338,6 +348,7 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION ms._require_raw_read(text, text, text) IS 'internal: raises unless the caller may read the raw batches of the label (of every label when NULL)';
 
 CREATE FUNCTION ms.open_access(org text, model text, reason text, label text DEFAULT NULL)
 RETURNS void
@@ -387,6 +398,7 @@ BEGIN
 		 ORDER BY l.at, l.id;
 END
 $$;
+COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';
 CREATE FUNCTION ms.access_report(org text, since timestamptz DEFAULT NULL,
 								 until timestamptz DEFAULT NULL)
 RETURNS TABLE ("at" timestamptz, role name, login name, action text, model text, label text,
@@ -409,6 +421,7 @@ BEGIN
 	RETURN stack ~ ('function ms\._(' || p_functions || ')\(');
 END
 $$;
+COMMENT ON FUNCTION ms._called_from(text) IS 'internal: whether one of the given API bodies is on the call stack (audit triggers skip rows a restore writes)';
 
 CREATE FUNCTION ms._audit_promotion() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -422,6 +435,7 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION ms._audit_promotion() IS 'internal: trigger auditing the promotions and rollbacks made by ms.promote and ms.rollback';
 CREATE TRIGGER promotions_audit AFTER INSERT ON ms.promotions
 	FOR EACH ROW EXECUTE FUNCTION ms._audit_promotion();
 
@@ -446,6 +460,7 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION ms._audit_grant() IS 'internal: trigger auditing the grants and revokes made by ms.grant and ms.revoke';
 CREATE TRIGGER grants_audit AFTER INSERT OR DELETE ON ms.grants
 	FOR EACH ROW EXECUTE FUNCTION ms._audit_grant();
 

@@ -3,7 +3,7 @@
 # frozen script, the others through the chain of update scripts):
 #   * an empty database created at that version and updated has exactly the
 #     objects of a fresh install of the current version (schema dumps
-#     compared, OIDs aside);
+#     compared, OIDs aside), with the same descriptions;
 #   * a database in use at that version (user tables with GiST, SP-GiST and
 #     msivf indexes, models, versions, promotions, grants, raw batches and
 #     audit records) keeps every answer across the update, and everything
@@ -36,7 +36,7 @@ my @released = split /\n/, $node->safe_psql('postgres', qq{
 note "current version $current; older versions shipped: @released";
 
 # every version that ever landed on main stays installable and updatable
-for my $v ('0.1.0', '0.2.0', '0.3.0')
+for my $v ('0.1.0', '0.2.0', '0.3.0', '0.4.0')
 {
 	ok(scalar(grep { $_ eq $v } @released), "version $v is still installable");
 }
@@ -67,9 +67,24 @@ sub schema_of
 	return join("\n", @lines);
 }
 
+# The description of every member of the extension, by name.  The dump
+# above has them too; this names the member whose description an update
+# got wrong (a COMMENT the update script forgot), and a fresh install must
+# describe every member.
+my $descriptions_query = q{
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) || ': ' || coalesce(c.description, '<none>')
+  FROM pg_depend d
+  LEFT JOIN pg_description c
+	ON c.classoid = d.classid AND c.objoid = d.objid AND c.objsubid = d.objsubid
+ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'machinesoup')
+ ORDER BY 1};
+
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION machinesoup');
 my $fresh_schema = schema_of('fresh');
+my $fresh_descriptions = $node->safe_psql('fresh', $descriptions_query);
+unlike($fresh_descriptions, qr/: <none>$/m, 'a fresh install describes every member of the extension');
 
 $node->safe_psql('postgres', 'CREATE ROLE regress_up_app; CREATE ROLE regress_up_sci; CREATE ROLE regress_up_nobody');
 
@@ -153,6 +168,9 @@ for my $version (@released)
 			last;
 		}
 	}
+
+	is($node->safe_psql("${db}_empty", $descriptions_query), $fresh_descriptions,
+		"$version: updated comments are the fresh install's");
 
 	# a database in use: same answers after the update, and still working
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
