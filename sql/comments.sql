@@ -23,10 +23,10 @@ SELECT catalog, count(*) > 0 AS has_members, count(*) = count(description) AS al
   FROM members GROUP BY catalog ORDER BY catalog::text;
 
 -- objects without a description: none
-SELECT object FROM members WHERE coalesce(description, '') = '' ORDER BY object;
+SELECT object FROM members WHERE coalesce(description, '') = '' ORDER BY object COLLATE "C";
 
 -- each description is one line
-SELECT object FROM members WHERE description ~ '\n' ORDER BY object;
+SELECT object FROM members WHERE description ~ '\n' ORDER BY object COLLATE "C";
 
 -- The check sees a missing comment of each class: without one object's
 -- comment per class, exactly those objects are listed.
@@ -43,7 +43,7 @@ COMMENT ON SCHEMA ms IS NULL;
 COMMENT ON TABLE ms.points IS NULL;
 COMMENT ON SEQUENCE ms.raw_batches_batch_id_seq IS NULL;
 COMMENT ON EVENT TRIGGER machinesoup_processor_drop_guard IS NULL;
-SELECT object FROM members WHERE coalesce(description, '') = '' ORDER BY object;
+SELECT object FROM members WHERE coalesce(description, '') = '' ORDER BY object COLLATE "C";
 ROLLBACK;
 SELECT count(*) AS undescribed FROM members WHERE coalesce(description, '') = '';
 
