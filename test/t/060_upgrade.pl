@@ -169,8 +169,12 @@ for my $version (@released)
 		}
 	}
 
-	is($node->safe_psql("${db}_empty", $descriptions_query), $fresh_descriptions,
-		"$version: updated comments are the fresh install's");
+	my %fresh_line = map { $_ => 1 } split /\n/, $fresh_descriptions;
+	my %updated_line = map { $_ => 1 } split /\n/,
+	  $node->safe_psql("${db}_empty", $descriptions_query);
+	my @wrong = ((map { "updated: $_" } grep { !$fresh_line{$_} } sort keys %updated_line),
+		(map { "fresh:   $_" } grep { !$updated_line{$_} } sort keys %fresh_line));
+	is(join("\n", @wrong), '', "$version: updated descriptions are the fresh install's");
 
 	# a database in use: same answers after the update, and still working
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
