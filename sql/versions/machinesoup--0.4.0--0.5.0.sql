@@ -103,7 +103,7 @@ COMMENT ON OPERATOR <> (vbox, vbox) IS 'different bounds';
 COMMENT ON FUNCTION vec_dwithin_box(vec, double precision) IS 'internal: the box vec_dwithin() searches, vbox(b, r) widened by the float32 rounding of <->';
 COMMENT ON FUNCTION vec_gistkey_in(cstring) IS 'vec_gistkey input: always an error, the key type is never read back';
 COMMENT ON FUNCTION vec_gistkey_out(vec_gistkey) IS 'vec_gistkey output, written like a vbox';
-COMMENT ON FUNCTION vec_gist_consistent(internal, vbox, smallint, oid, internal) IS 'GiST support 1 of vec_gist_ops, consistent: may the subtree hold a match of <@ vbox';
+COMMENT ON FUNCTION vec_gist_consistent(internal, vbox, smallint, oid, internal) IS 'GiST support 1 of vec_gist_ops, consistent: may the entry hold a vec inside the query box (exact for a leaf)';
 COMMENT ON FUNCTION vec_gist_union(internal, internal) IS 'GiST support 2 of vec_gist_ops, union: the bounding box of keys';
 COMMENT ON FUNCTION vec_gist_compress(internal) IS 'GiST support 3 of vec_gist_ops, compress: a leaf vec becomes a point key (at most 252 dimensions)';
 COMMENT ON FUNCTION vec_gist_penalty(internal, internal, internal) IS 'GiST support 5 of vec_gist_ops, penalty: growth of a box to take a key';
@@ -117,7 +117,7 @@ COMMENT ON OPERATOR FAMILY vec_gist_ops USING gist IS 'GiST operator family of v
 COMMENT ON FUNCTION vec_spgist_config(internal, internal) IS 'SP-GiST support 1 of vec_spgist_ops, config';
 COMMENT ON FUNCTION vec_spgist_choose(internal, internal) IS 'SP-GiST support 2 of vec_spgist_ops, choose: the child a vec descends to';
 COMMENT ON FUNCTION vec_spgist_picksplit(internal, internal) IS 'SP-GiST support 3 of vec_spgist_ops, picksplit: splits at the median of the widest dimension';
-COMMENT ON FUNCTION vec_spgist_inner_consistent(internal, internal) IS 'SP-GiST support 4 of vec_spgist_ops, inner_consistent: the children that may hold matches, nearest first for ORDER BY';
+COMMENT ON FUNCTION vec_spgist_inner_consistent(internal, internal) IS 'SP-GiST support 4 of vec_spgist_ops, inner_consistent: the children that may hold matches, with distance lower bounds for ORDER BY';
 COMMENT ON FUNCTION vec_spgist_leaf_consistent(internal, internal) IS 'SP-GiST support 5 of vec_spgist_ops, leaf_consistent: exact test and distance of a vec';
 COMMENT ON OPERATOR CLASS vec_spgist_ops USING spgist IS 'default SP-GiST opclass of vec: exact k-d tree for <@ vbox, vec_dwithin and ORDER BY <-> or <+>';
 COMMENT ON OPERATOR FAMILY vec_spgist_ops USING spgist IS 'SP-GiST operator family of vec_spgist_ops';
@@ -148,7 +148,7 @@ COMMENT ON TABLE ms.versions IS 'model versions, one per label, and their proces
 COMMENT ON SEQUENCE ms.promotions_promotion_id_seq IS 'internal: ids of ms.promotions';
 COMMENT ON TABLE ms.promotions IS 'append-only history of default-label changes (who, when, from, to); internal, not for direct access: written by ms.promote and ms.rollback';
 COMMENT ON TABLE ms.grants IS 'who may do what, per org and optionally per model and label; internal, not for direct access: use ms.grant and ms.revoke';
-COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version; internal, not for direct access: use ms.upsert_points, ms.ingest and ms.knn';
+COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version; internal, not for direct access: load with ms.upsert_points or ms.ingest, query with ms.knn, ms.within or ms.in_box';
 COMMENT ON FUNCTION ms._append_only() IS 'internal: trigger keeping ms.promotions append-only (UPDATE, DELETE and TRUNCATE refused to all but superusers)';
 COMMENT ON FUNCTION ms._governance_changed() IS 'internal: trigger telling every backend, on commit, that its cached authorisation answers may be stale';
 COMMENT ON FUNCTION ms._access(oid, boolean, text, text, text, text) IS 'internal: what a role may do with a model and label (visible, all_labels, allowed) and the version resolved; where grants are interpreted';

@@ -200,7 +200,7 @@ CREATE TABLE ms.points (
 	embedding	@extschema@.vec NOT NULL,
 	payload		jsonb
 ) PARTITION BY LIST (version_id);
-COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version; internal, not for direct access: use ms.upsert_points, ms.ingest and ms.knn';
+COMMENT ON TABLE ms.points IS 'model store: points of every version, one partition per version; internal, not for direct access: load with ms.upsert_points or ms.ingest, query with ms.knn, ms.within or ms.in_box';
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ms FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ms FROM PUBLIC;

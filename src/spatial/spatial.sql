@@ -146,7 +146,7 @@ COMMENT ON TYPE vec_gistkey IS 'GiST key of vec_gist_ops (internal)';
 
 CREATE FUNCTION vec_gist_consistent(internal, vbox, smallint, oid, internal) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION vec_gist_consistent(internal, vbox, smallint, oid, internal) IS 'GiST support 1 of vec_gist_ops, consistent: may the subtree hold a match of <@ vbox';
+COMMENT ON FUNCTION vec_gist_consistent(internal, vbox, smallint, oid, internal) IS 'GiST support 1 of vec_gist_ops, consistent: may the entry hold a vec inside the query box (exact for a leaf)';
 CREATE FUNCTION vec_gist_union(internal, internal) RETURNS vec_gistkey
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION vec_gist_union(internal, internal) IS 'GiST support 2 of vec_gist_ops, union: the bounding box of keys';
@@ -212,7 +212,7 @@ CREATE FUNCTION vec_spgist_picksplit(internal, internal) RETURNS void
 COMMENT ON FUNCTION vec_spgist_picksplit(internal, internal) IS 'SP-GiST support 3 of vec_spgist_ops, picksplit: splits at the median of the widest dimension';
 CREATE FUNCTION vec_spgist_inner_consistent(internal, internal) RETURNS void
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION vec_spgist_inner_consistent(internal, internal) IS 'SP-GiST support 4 of vec_spgist_ops, inner_consistent: the children that may hold matches, nearest first for ORDER BY';
+COMMENT ON FUNCTION vec_spgist_inner_consistent(internal, internal) IS 'SP-GiST support 4 of vec_spgist_ops, inner_consistent: the children that may hold matches, with distance lower bounds for ORDER BY';
 CREATE FUNCTION vec_spgist_leaf_consistent(internal, internal) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION vec_spgist_leaf_consistent(internal, internal) IS 'SP-GiST support 5 of vec_spgist_ops, leaf_consistent: exact test and distance of a vec';
