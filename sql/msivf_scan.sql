@@ -61,13 +61,13 @@ BEGIN
 END $$;
 -- the ids of every query's answer, in order: by the msivf index (its plan
 -- checked) or exactly, by a sequential scan with index scans off
-CREATE FUNCTION answers(op text, filter text, k int, use_index bool)
+CREATE FUNCTION answers(op text, filter text, k int, use_index bool, qtable text)
 RETURNS TABLE (qid int, ids int[])
 LANGUAGE plpgsql AS $$
 DECLARE
 	q text := format(
-		'SELECT qid, array(SELECT id FROM items WHERE %s ORDER BY emb %s q LIMIT %s) FROM queries',
-		filter, op, k);
+		'SELECT qid, array(SELECT id FROM items WHERE %s ORDER BY emb %s q LIMIT %s) FROM %I',
+		filter, op, k, qtable);
 BEGIN
 	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
 	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
@@ -78,10 +78,11 @@ BEGIN
 	RETURN QUERY EXECUTE q;
 END $$;
 -- how many of the queries' answers differ from the exact ones
-CREATE FUNCTION mismatches(op text, filter text, k int) RETURNS bigint
+CREATE FUNCTION mismatches(op text, filter text, k int, qtable text DEFAULT 'queries')
+RETURNS bigint
 LANGUAGE sql AS $$
 	SELECT count(*) FILTER (WHERE a.ids IS DISTINCT FROM e.ids)
-	FROM answers(op, filter, k, true) a JOIN answers(op, filter, k, false) e USING (qid)
+	FROM answers(op, filter, k, true, qtable) a JOIN answers(op, filter, k, false, qtable) e USING (qid)
 $$;
 -- what the index scan node of a query returned and what its filter removed:
 -- together, the heap rows the scan produced (at most the entries examined)
@@ -127,6 +128,17 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) LIMIT 5;
 RESET enable_seqscan;
 RESET machinesoup.scan_order;
+
+-- queries of tiny components (1e-25: their float32 squared norm underflows
+-- to 0) under the inner product, every list probed: still exact, as the
+-- bounds keep the query's norm (computed in double) in their error term
+CREATE TABLE tiny_queries AS
+	SELECT qid, (SELECT array_agg(x * 1e-25) FROM unnest(q::real[]) x)::vec AS q FROM queries;
+SET machinesoup.probes = 30;
+SELECT mismatches('<#>', 'true', 50, 'tiny_queries') AS tiny_ip;
+SELECT mismatches('<->', 'true', 50, 'tiny_queries') AS tiny_l2;
+SELECT mismatches('<=>', 'true', 50, 'tiny_queries') AS tiny_cosine;
+RESET machinesoup.probes;
 
 -- max_scan_tuples: the scan examines at most that many entries, then ends.
 -- Without a filter every entry examined is a row returned.
