@@ -64,7 +64,7 @@ CREATE INDEX ON declared USING gist (v);
 CREATE INDEX ON declared USING gist (w, v);
 CREATE INDEX ON declared USING gist ((w::vec(253)));
 CREATE INDEX declared_w ON declared USING gist (w);
-CREATE TABLE declared_part (v vec(400)) PARTITION BY RANGE (v);
+CREATE TABLE declared_part (id int, v vec(400)) PARTITION BY LIST (id);
 CREATE INDEX ON declared_part USING gist (v);
 INSERT INTO declared (w) VALUES (array_fill(1::real, ARRAY[252])::vec);
 DROP TABLE declared, declared_part;
