@@ -113,7 +113,10 @@ SELECT mismatches('<->', $$category = 'rare'$$, 10) AS strict_l2_rare;
 SELECT mismatches('<#>', 'true', 50) AS strict_ip;
 SELECT mismatches('<=>', 'true', 50) AS strict_cosine;
 SELECT mismatches('<=>', $$category = 'rare'$$, 10) AS strict_cosine_rare;
--- a cursor under strict order: every row once, in exact order
+-- the whole index through one strict scan: every row once, in exact order
+SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id, emb FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1)$$) AS uses_msivf;
 SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids,
 	   bool_and(d >= prev) AS ordered
 FROM (SELECT id, d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
@@ -121,10 +124,6 @@ FROM (SELECT id, d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
 				   row_number() OVER () AS n
 			FROM (SELECT id, emb FROM items
 				  ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1)) o) s) t;
-SELECT uses_msivf FROM scan_counts($$SELECT id FROM items
-	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1)$$);
--- the planner is told that a strict scan reads every list first
-SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) LIMIT 5;
 RESET enable_seqscan;
 RESET machinesoup.scan_order;
@@ -177,6 +176,9 @@ SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items WHERE catego
 -- themselves (one batch), then the end.
 SET machinesoup.probes = 1;
 SET machinesoup.max_probes = 1;
+SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$) AS uses_msivf;
 CREATE TEMP TABLE one_list AS
 	SELECT id, row_number() OVER () AS n
 	FROM (SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)) s;
@@ -236,6 +238,7 @@ BEGIN
 	RETURN n;
 END $$;
 SELECT cursor_rows() = (SELECT count(*) FROM one_list) AS cursor_kept_cap;
+RESET enable_seqscan;
 RESET machinesoup.max_probes;
 RESET machinesoup.probes;
 -- defaults: the whole index through one scan, as before
