@@ -135,8 +135,8 @@ RESET enable_seqscan;
 RESET machinesoup.scan_order;
 
 -- queries of tiny components (1e-25: their float32 squared norm underflows
--- to 0) under the inner product, every list probed: still exact, as the
--- bounds keep the query's norm (computed in double) in their error term
+-- to 0), every list probed: still exact under every metric (what the
+-- bounds lose to underflow is below their absolute slack)
 CREATE TABLE tiny_queries AS
 	SELECT qid, (SELECT array_agg(x * 1e-25) FROM unnest(q::real[]) x)::vec AS q FROM queries;
 SET machinesoup.probes = 30;

@@ -222,18 +222,8 @@ start_scan(IndexScanDesc scan)
 	so->zero_cosine = !msivf_prepare_vector(st->metric, so->query->x, st->dims, so->q);
 	if (so->zero_cosine)
 		memset(so->q, 0, sizeof(float) * st->dims);
-	{
-		/*
-		 * In double where float32 underflows: the norm of a query of tiny
-		 * components (1e-25) squares below FLT_MIN, and a zero qnorm would
-		 * drop the inner-product bounds' error term, which is |q| * err,
-		 * far above the slack when the rows are not tiny too.
-		 */
-		double		qn2 = vec_distance_norm_squared(so->q, st->dims);
-
-		so->qnorm2 = (float) qn2;
-		so->qnorm = (float) sqrt(qn2);
-	}
+	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
+	so->qnorm = sqrtf(so->qnorm2);
 
 	order_lists(so, st);
 
