@@ -268,10 +268,33 @@ SELECT array_agg(id) FROM (SELECT id FROM widest ORDER BY v <-> array_fill(4.4::
 RESET enable_seqscan;
 RESET machinesoup.probes;
 
--- maintenance_work_mem too small for the sample
+-- maintenance_work_mem too small for the sample; the hint's amount is
+-- enough, and one list needs no training memory at all
 SET maintenance_work_mem = '1MB';
 CREATE INDEX ON widest USING msivf (v vec_l2_ops) WITH (lists = 12);
+CREATE INDEX ON widest USING msivf (v vec_l2_ops);
+CREATE INDEX widest_one ON widest USING msivf (v vec_l2_ops) WITH (lists = 1);
+SELECT lists FROM msivf_index_info('widest_one');
+DROP INDEX widest_one;
+SET maintenance_work_mem = '5MB';
+CREATE INDEX widest_12 ON widest USING msivf (v vec_l2_ops) WITH (lists = 12);
+SELECT lists FROM msivf_index_info('widest_12');
+DROP INDEX widest_12;
+SET maintenance_work_mem = '2MB';
+CREATE INDEX widest_default ON widest USING msivf (v vec_l2_ops);
+SELECT lists FROM msivf_index_info('widest_default');
+DROP INDEX widest_default;
+-- the least maintenance_work_mem PostgreSQL allows builds an index of a
+-- small table (the sgemm block and the sample shrink to fit), and an
+-- exact scan through it (the only cosine index) is exact
+SET maintenance_work_mem = '1MB';
+CREATE INDEX items_small_mem ON items USING msivf (emb vec_cosine_ops);
+SELECT dims, lists, calibration_queries FROM msivf_index_info('items_small_mem');
 RESET maintenance_work_mem;
+SET machinesoup.probes = 100;
+SELECT * FROM check_knn('<=>', 10);
+RESET machinesoup.probes;
+DROP INDEX items_small_mem;
 
 -- ORDER BY the distance to a NULL vec (a NULL parameter of a generic plan,
 -- an outer NULL in LATERAL): every row ties at a NULL distance, and the

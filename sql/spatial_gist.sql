@@ -56,6 +56,18 @@ CREATE TABLE mixed (v vec);
 CREATE INDEX mixed_idx ON mixed USING gist (v);
 INSERT INTO mixed SELECT '[1,2]'::vec FROM generate_series(1, 1000);
 INSERT INTO mixed SELECT '[1,2,3]'::vec FROM generate_series(1, 1000);
+-- CREATE INDEX checks the declared dimensions, so that an empty column
+-- wider than the opclass takes is refused at once, not at every INSERT
+CREATE TABLE declared (v vec(300), w vec(252));
+CREATE INDEX ON declared USING gist (v);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX ON declared USING gist (w, v);
+CREATE INDEX ON declared USING gist ((w::vec(253)));
+CREATE INDEX declared_w ON declared USING gist (w);
+CREATE TABLE declared_part (id int, v vec(400)) PARTITION BY LIST (id);
+CREATE INDEX ON declared_part USING gist (v);
+INSERT INTO declared (w) VALUES (array_fill(1::real, ARRAY[252])::vec);
+DROP TABLE declared, declared_part;
 SET client_min_messages = warning;
 RESET search_path;
 DROP SCHEMA vec_gist_test CASCADE;

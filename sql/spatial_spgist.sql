@@ -46,6 +46,19 @@ CREATE TABLE mixed (v vec);
 CREATE INDEX mixed_idx ON mixed USING spgist (v);
 INSERT INTO mixed SELECT '[1,2]'::vec FROM generate_series(1, 1000);
 INSERT INTO mixed SELECT '[1,2,3]'::vec FROM generate_series(1, 1000);
+-- CREATE INDEX checks the declared dimensions against what a leaf tuple
+-- holds (2032 on 8 kB pages), so that an empty column wider than that is
+-- refused at once, not at every INSERT
+CREATE TABLE declared (v vec(2033), w vec(2032));
+CREATE INDEX ON declared USING spgist (v);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX declared_w ON declared USING spgist (w);
+INSERT INTO declared (w) VALUES (array_fill(1::real, ARRAY[2032])::vec);
+-- one more dimension does not fit a leaf (the check is not too strict)
+CREATE TABLE undeclared (v vec);
+CREATE INDEX ON undeclared USING spgist (v);
+INSERT INTO undeclared VALUES (array_fill(1::real, ARRAY[2033])::vec);
+DROP TABLE declared, undeclared;
 SET client_min_messages = warning;
 RESET search_path;
 DROP SCHEMA vec_spgist_test CASCADE;

@@ -174,6 +174,15 @@ SELECT cosine_distance('[1e-38,0]', '[1e-38,0]'), '[1e-38,0]'::vec <=> '[2e-38,0
        '[1e-38,0]'::vec <=> '[0,1e-38]', vec_norm('[3e-38,4e-38]') / 1e-38 AS norm_5,
        ('[1e-38,0]'::vec <-> '[0,1e-38]') / 1e-38 AS l2_sqrt2,
        ('[1e-38,1e-38]'::vec <#> '[1e-38,1e-38]') / 1e-76 AS neg_ip_2;
+-- non-zero vectors whose float32 norms underflow to 0 (1e-30 squared is
+-- 1e-60): a direction all the same, never NaN
+SELECT cosine_distance('[1e-30]', '[1e-30]') AS same, '[1e-30]'::vec <=> '[-1e-30]' AS opposite,
+       '[1e-30,0]'::vec <=> '[0,1e-30]' AS orthogonal, '[1e-30]'::vec <=> '[5]' AS tiny_and_normal,
+       vec_norm('[1e-30]') / 1e-30 AS norm_1;
+CREATE TEMP TABLE tiny_rows AS SELECT 1 AS id, '[1e-30,0]'::vec AS v UNION ALL SELECT 2, '[-1e-30,1e-31]';
+SELECT query_no, rank, distance FROM vec_knn_exact('tiny_rows', 'v', ARRAY['[1e-30,1e-30]']::vec[], 2, 'cosine')
+ORDER BY query_no, rank;
+DROP TABLE tiny_rows;
 CREATE FUNCTION ext_ref(op text, a vec, b vec) RETURNS float8
 LANGUAGE sql IMMUTABLE STRICT AS $$
 	SELECT CASE op

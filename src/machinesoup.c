@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "msivf.h"
 #include "raw_store.h"
+#include "vbox.h"
 #include "vec_kernels.h"
 
 PG_MODULE_MAGIC;
@@ -84,6 +85,8 @@ _PG_init(void)
 	vec_kernels_init();
 	/* machinesoup.simd, to force another SIMD level */
 	define_simd_setting();
+	/* GiST and SP-GiST indexes: CREATE INDEX checks the declared dimensions */
+	ms_vec_index_dims_init();
 	/* msivf: the lists reloption, its scan settings, single-threaded BLAS */
 	ms_msivf_init();
 	/* audit log: the machinesoup.audit_* settings */

@@ -160,6 +160,17 @@ typedef struct MsivfState
 extern int	msivf_probes;
 extern double msivf_target_recall;
 
+/* machinesoup.scan_order */
+typedef enum MsivfScanOrder
+{
+	MSIVF_SCAN_RELAXED = 0,		/* exact order within the lists visited */
+	MSIVF_SCAN_STRICT			/* exact order over the whole index */
+} MsivfScanOrder;
+
+extern int	msivf_scan_order;
+extern int	msivf_max_probes;
+extern int	msivf_max_scan_tuples;
+
 /* msivfhandler.c */
 extern void ms_msivf_init(void);
 extern bytea *msivf_options(Datum reloptions, bool validate);
@@ -167,6 +178,7 @@ extern bool msivf_validate(Oid opclassoid);
 extern char *msivf_buildphasename(int64 phasenum);
 extern int	msivf_metric(Relation index);
 extern int	msivf_probes_for(const MsivfState *st);
+extern int	msivf_list_limit(const MsivfState *st);
 
 /* msivfpage.c */
 extern void msivf_init_page(Page page, uint8 page_type);

@@ -222,8 +222,12 @@ flush_block(MsivfBuildState *bs)
 
 /*
  * Once dims and centroids are known (and the pages laid out): the entry
- * layout in bs->st, and pass 2's buffers, a block of rows sized to an
- * eighth of maintenance_work_mem.
+ * layout in bs->st, and pass 2's buffers: a block of rows sized to an
+ * eighth of maintenance_work_mem, and with its calibration distances to at
+ * most half of it; an sgemm scratch of a quarter million floats, or an
+ * eighth of maintenance_work_mem when that is less (never less than one
+ * row of distances).  Below about 9 MB the sizes shrink; above, they are
+ * what they always were, so an index is built the same way.
  */
 static void
 setup_lists(MsivfBuildState *bs)
@@ -241,11 +245,18 @@ setup_lists(MsivfBuildState *bs)
 		(bs->nlists + bs->st.lists_per_dir_page - 1) / bs->st.lists_per_dir_page;
 
 	bs->block_cap = (int) Max(16, Min((Size) BLOCK_ROWS, bs->budget / 8 / rowbytes));
+	{
+		Size		per_row = rowbytes + sizeof(float) * bs->nqueries;
+
+		if ((Size) bs->block_cap * per_row > bs->budget / 2)
+			bs->block_cap = (int) Max(16, bs->budget / 2 / per_row);
+	}
 	bs->block = MemoryContextAllocHuge(CurrentMemoryContext, rowbytes * bs->block_cap);
 	bs->block_tids = palloc(sizeof(ItemPointerData) * bs->block_cap);
 	bs->block_assign = palloc(sizeof(int32) * bs->block_cap);
 	bs->block_norms = palloc(sizeof(float) * bs->block_cap);
-	bs->work_floats = Max((size_t) bs->nlists, (size_t) 1 << 18);
+	bs->work_floats = Max((size_t) bs->nlists,
+						  Min((size_t) 1 << 18, bs->budget / 8 / sizeof(float)));
 	bs->work = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * bs->work_floats);
 	bs->entry = palloc0(bs->st.entry_size);
 	bs->entry_work = palloc(rowbytes);

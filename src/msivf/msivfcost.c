@@ -24,7 +24,8 @@
  * amcostestimate: without an ORDER BY, a cost no plan picks; with one, the
  * cost of reading the probes' share of the index, all of it at startup
  * (see the file header).  The probes are those a scan would start with
- * under the current settings.
+ * under the current settings: every list for a strict scan, never more
+ * than the caps (machinesoup.max_probes, max_scan_tuples) allow.
  */
 void
 msivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -53,12 +54,19 @@ msivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	st = msivf_get_state(index);
 	nlists = Max(1, st->nlists);
 	probes = st->dims > 0 ? msivf_probes_for(st) : 1;
+	/* a strict scan reads every list it may visit before its first row */
+	if (msivf_scan_order == MSIVF_SCAN_STRICT)
+		probes = nlists;
+	if (st->dims > 0)
+		probes = Min(probes, msivf_list_limit(st));
 	index_close(index, NoLock);
 
 	ratio = Min(1.0, (double) probes / nlists);
 
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = Max(1.0, path->indexinfo->tuples * ratio);
+	if (msivf_max_scan_tuples > 0)
+		costs.numIndexTuples = Min(costs.numIndexTuples, (double) msivf_max_scan_tuples);
 	genericcostestimate(root, path, loop_count, &costs);
 
 	/* every probed list is read before the first row comes back */

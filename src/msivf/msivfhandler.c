@@ -2,11 +2,13 @@
  * msivfhandler.c
  *		What the msivf access method shows PostgreSQL and its users: the
  *		handler, the opclasses' support functions, the lists reloption, the
- *		machinesoup.probes and machinesoup.target_recall settings (and the
- *		probe count they give a scan), and msivf_index_info.
+ *		scan settings (machinesoup.probes, target_recall, scan_order,
+ *		max_probes, max_scan_tuples) and the probe count they give a scan,
+ *		and msivf_index_info.
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <math.h>
 
 #include "access/reloptions.h"
@@ -35,6 +37,15 @@ PG_FUNCTION_INFO_V1(msivf_cosine_metric);
 
 int			msivf_probes = 0;
 double		msivf_target_recall = 0.95;
+int			msivf_scan_order = MSIVF_SCAN_RELAXED;
+int			msivf_max_probes = 0;
+int			msivf_max_scan_tuples = 0;
+
+static const struct config_enum_entry scan_order_options[] = {
+	{"relaxed", MSIVF_SCAN_RELAXED, false},
+	{"strict", MSIVF_SCAN_STRICT, false},
+	{NULL, 0, false}
+};
 
 static relopt_kind msivf_relopt_kind;
 
@@ -65,6 +76,24 @@ ms_msivf_init(void)
 							 &msivf_target_recall,
 							 0.95, 0.0, 1.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("machinesoup.scan_order",
+							 "Whether an msivf scan returns rows in exact distance order over the whole index.",
+							 "relaxed: exact order within the lists visited so far; strict: exact order over every list, which reads every list before the first row.",
+							 &msivf_scan_order,
+							 MSIVF_SCAN_RELAXED, scan_order_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("machinesoup.max_probes",
+							"Most msivf lists one scan visits, over all its batches.",
+							"0 means no limit.  A scan that reaches it returns the rows of the lists it visited, then ends.",
+							&msivf_max_probes,
+							0, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("machinesoup.max_scan_tuples",
+							"Most msivf index entries one scan examines.",
+							"0 means no limit.  A scan that reaches it returns the rows of the entries it examined, then ends.",
+							&msivf_max_scan_tuples,
+							0, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /* The access method's handler: what msivf can do and its callbacks. */
@@ -221,6 +250,18 @@ msivf_probes_for(const MsivfState *st)
 	else
 		p = Max(1, st->nlists / 10);
 	return Max(1, Min(p, st->nlists));
+}
+
+/*
+ * The lists one scan may visit under machinesoup.max_probes: every list
+ * when it is 0.
+ */
+int
+msivf_list_limit(const MsivfState *st)
+{
+	if (msivf_max_probes > 0 && msivf_max_probes < st->nlists)
+		return msivf_max_probes;
+	return st->nlists;
 }
 
 PG_FUNCTION_INFO_V1(msivf_index_info);

@@ -22,6 +22,13 @@
  * indexed row.  Rows whose vec is NULL, and zero vecs under cosine, are not
  * in the index.
  *
+ * machinesoup.scan_order = strict makes the first batch every list, so the
+ * whole result is exact (see start_scan for why there is no cheaper bound).
+ * machinesoup.max_probes and machinesoup.max_scan_tuples cap the lists a
+ * scan visits and the entries it examines: a scan that reaches a cap
+ * returns the rows of what it examined, in order, and ends.  The caps are
+ * checked per list and per page, never per entry.
+ *
  * The scan's state and its candidate heaps are in msivfscan.h; the design
  * as a whole in README.md.
  */
@@ -79,6 +86,7 @@ reset_scan(MsivfScanOpaque so)
 	so->cold_start = 0;
 	so->nready = 0;
 	so->visited = 0;
+	so->capped = false;
 }
 
 /*
@@ -168,6 +176,8 @@ start_scan(IndexScanDesc scan)
 	so->st = *st;
 	so->st.centroids = NULL;
 	so->st.centroid_norms = NULL;
+	so->list_limit = msivf_list_limit(st);
+	so->tuples_left = msivf_max_scan_tuples > 0 ? msivf_max_scan_tuples : PG_INT64_MAX;
 	if (st->dims == 0)
 	{
 		so->no_rows = true;
@@ -216,7 +226,23 @@ start_scan(IndexScanDesc scan)
 	so->qnorm = sqrtf(so->qnorm2);
 
 	order_lists(so, st);
-	so->batch = msivf_probes_for(st);
+
+	/*
+	 * Strict order: a row may come back only once no unvisited list can
+	 * hold a nearer one.  Bounding what a list holds from its centroid
+	 * alone needs the list's radius (its farthest entry from the
+	 * centroid), which the index does not store; the bisector between two
+	 * centroids would bound it under L2 only if every entry sat in its
+	 * nearest centroid's cell, which float rounding in the build's
+	 * assignment does not promise.  So the only exact bound is to have read
+	 * every list: the first batch is all of them (up to max_probes).  The
+	 * cost is reading every entry's code; the rerank still fetches only the
+	 * rows whose lower bound could beat the rows returned.
+	 */
+	if (msivf_scan_order == MSIVF_SCAN_STRICT)
+		so->batch = so->list_limit;
+	else
+		so->batch = msivf_probes_for(st);
 
 	begin_heap_access(scan);
 	MemoryContextSwitchTo(old);
@@ -399,7 +425,7 @@ visit_batch(IndexScanDesc scan)
 	Relation	index = scan->indexRelation;
 	MsivfState *st = batch_begin(scan);
 	int			d = so->st.dims;
-	int			end = Min(so->st.nlists, so->visited + so->batch);
+	int			end = Min(so->list_limit, so->visited + so->batch);
 	int			metric = so->st.metric;
 	int			bits = so->st.code_bits;
 	Size		esz = so->st.entry_size;
@@ -434,6 +460,14 @@ visit_batch(IndexScanDesc scan)
 			Candidate  *pool = so->pool;
 			int			npool = so->npool;
 			int			nentries = opaque->nentries;
+
+			/* machinesoup.max_scan_tuples, per page: the entry loop has no test */
+			if (unlikely(nentries >= so->tuples_left))
+			{
+				nentries = (int) so->tuples_left;
+				so->capped = true;
+			}
+			so->tuples_left -= nentries;
 
 			for (int i = 0; i < nentries; i++, p += esz)
 			{
@@ -476,11 +510,17 @@ visit_batch(IndexScanDesc scan)
 					limit = hot_offer(ubheap, &nub, ub);
 			}
 			so->npool = npool;
-			blkno = opaque->next;
+			blkno = so->capped ? InvalidBlockNumber : opaque->next;
 			UnlockReleaseBuffer(buf);
 			CHECK_FOR_INTERRUPTS();
 			if (blkno != InvalidBlockNumber)
 				msivf_chain_step(index, &followed, &nblocks);
+		}
+		if (so->capped)
+		{
+			/* this list, cut short, counts as visited; no other will be */
+			so->visited++;
+			break;
 		}
 	}
 
@@ -595,10 +635,17 @@ collect_list(IndexScanDesc scan, int list)
 		Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
 		MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
 		char	   *p = PageGetContents(page);
+		int			nentries = opaque->nentries;
 
-		for (int i = 0; i < opaque->nentries; i++, p += esz)
+		if (nentries >= so->tuples_left)
+		{
+			nentries = (int) so->tuples_left;
+			so->capped = true;
+		}
+		so->tuples_left -= nentries;
+		for (int i = 0; i < nentries; i++, p += esz)
 			so->pool[so->npool++].tid = ((MsivfEntry *) p)->tid;
-		blkno = opaque->next;
+		blkno = so->capped ? InvalidBlockNumber : opaque->next;
 		UnlockReleaseBuffer(buf);
 		CHECK_FOR_INTERRUPTS();
 		if (blkno != InvalidBlockNumber)
@@ -614,7 +661,7 @@ next_null_query_row(IndexScanDesc scan)
 
 	while (so->served >= so->npool)
 	{
-		if (so->visited >= so->st.nlists)
+		if (so->visited >= so->list_limit || so->capped)
 			return false;
 		collect_list(scan, so->visited++);
 	}
@@ -680,7 +727,8 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_orderbynulls[0] = false;
 			return true;
 		}
-		if (so->visited >= so->st.nlists)
+		/* the last list, or a cap: what was examined is all returned */
+		if (so->visited >= so->list_limit || so->capped)
 			return false;
 		visit_batch(scan);
 	}

@@ -55,6 +55,17 @@ typedef struct MsivfScanOpaqueData
 	int			batch;			/* size of the next batch */
 
 	/*
+	 * The caps, taken from the settings when the scan starts (a cursor keeps
+	 * its own): the lists it may visit (machinesoup.max_probes, else all)
+	 * and the entries it may still examine (machinesoup.max_scan_tuples,
+	 * else PG_INT64_MAX).  capped: the entry cap cut a list short, so the
+	 * scan ends once the rows of what it examined are returned.
+	 */
+	int			list_limit;
+	int64		tuples_left;
+	bool		capped;
+
+	/*
 	 * Candidates of the current batch: a heap of the "hot" ones in
 	 * pool[0..nhot), whose lower bound is at most hot_limit, then the cold
 	 * rest in pool[cold_start..npool), heapified only if the scan gets that

@@ -43,7 +43,8 @@ vec_is_nonzero(const Vec *v)
 /*
  * Table scan callback of pass 1: counts the indexable rows and keeps each
  * in the reservoir with equal chance.  The reservoir is sized, once the
- * first row gives the dimensions, to half of maintenance_work_mem.
+ * first row gives the dimensions, to half of maintenance_work_mem (what a
+ * smaller table leaves unused is given back before training).
  */
 static void
 sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
@@ -119,42 +120,100 @@ default_lists(int64 rows)
 }
 
 /*
- * Sets bs->nlists (requested, or the default for the rows seen, never more
- * than there are rows to train on) and returns how many sample rows to
- * train on: as many as TRAIN_PER_LIST per list, halved until the training
- * buffers fit maintenance_work_mem beside the sample.  An error when even
- * one row per list does not fit, or when a requested list count has fewer
- * sample rows than lists although the table has enough.
+ * Bytes k-means on ntrain sample rows into k lists takes beside the
+ * sample, with an sgemm block of block_floats.
  */
-static int
-choose_lists(MsivfBuildState *bs, int requested)
+static Size
+train_bytes(int ntrain, int dims, int k, size_t block_floats)
+{
+	return sizeof(float) * ((Size) ntrain * dims + (Size) k * dims +
+							kmeans_train_work_floats(ntrain, dims, k, block_floats)) +
+		sizeof(int32) * ntrain;
+}
+
+/*
+ * The sgemm block for training ntrain rows into k lists in avail bytes:
+ * k-means's default when it fits (the same block, so the same centroids,
+ * as when memory is plenty), else as large as fits, down to one row (k
+ * floats); 0 when not even that fits.
+ */
+static size_t
+train_block(int ntrain, int dims, int k, Size avail)
+{
+	size_t		block = kmeans_default_block_floats(ntrain, k);
+	Size		need = train_bytes(ntrain, dims, k, block);
+	Size		least = train_bytes(ntrain, dims, k, k);
+
+	if (need <= avail)
+		return block;
+	if (least > avail)
+		return 0;
+	/* whole rows of k distances */
+	block = k + (avail - least) / sizeof(float) / k * k;
+	return block;
+}
+
+/*
+ * Sets bs->nlists (requested, or the default for the rows seen, never more
+ * than there are rows to train on) and how many sample rows to train on
+ * (*ntrain) in sgemm blocks of *block_floats: as many as TRAIN_PER_LIST
+ * per list, in k-means's default block, the block shrunk first and then
+ * the rows halved until training fits maintenance_work_mem beside the
+ * sample.  One list needs no training.  An error when training on one row
+ * per list does not fit, or when a requested list count has fewer sample
+ * rows than lists although the table has enough; its hint is an amount of
+ * maintenance_work_mem that is enough, not a guess.
+ */
+static void
+choose_lists(MsivfBuildState *bs, int requested, int *ntrain, size_t *block_floats)
 {
 	int			k = requested > 0 ? requested : default_lists(bs->seen);
-	int			ntrain;
-	Size		fixed;
+	Size		sample = sizeof(float) * (Size) bs->nsample * bs->dims;
+	Size		avail = bs->budget > sample ? bs->budget - sample : 0;
+	int			n;
+	size_t		block = 0;
 
 	k = (int) Min((int64) k, bs->seen);
 	k = Min(k, bs->nsample);
-	ntrain = Min(bs->nsample, Max(k * TRAIN_PER_LIST, TRAIN_MIN));
-	for (;;)
+	n = Min(bs->nsample, Max(k * TRAIN_PER_LIST, TRAIN_MIN));
+	if (k > 1)
 	{
-		fixed = sizeof(float) * ((Size) ntrain * bs->dims + (Size) k * bs->dims +
-								 kmeans_train_work_floats(ntrain, bs->dims, k)) +
-			sizeof(int32) * ntrain;
-		if (fixed + sizeof(float) * (Size) bs->sample_cap * bs->dims <= bs->budget || ntrain <= k)
-			break;
-		ntrain = Max(k, ntrain / 2);
+		for (;;)
+		{
+			block = train_block(n, bs->dims, k, avail);
+			if (block > 0 || n <= k)
+				break;
+			n = Max(k, n / 2);
+		}
 	}
-	if (fixed + sizeof(float) * (Size) bs->sample_cap * bs->dims > bs->budget ||
+	if ((k > 1 && block == 0) ||
 		(requested > 0 && bs->seen >= requested && bs->nsample < requested))
+	{
+		int			lists = Max(k, requested);
+		Size		row = sizeof(float) * bs->dims + sizeof(ItemPointerData);
+
+		/*
+		 * Enough: a sample of lists rows (half the budget holds the sample)
+		 * and, beside it, one training row per list in blocks of one row.
+		 * The sample never takes more than half, so twice the training
+		 * memory covers both.
+		 */
+		Size		needed = Max(2 * train_bytes(lists, bs->dims, lists, lists),
+								 2 * (Size) lists * row);
+		Size		mb = (needed + 1024 * 1024 - 1) / (1024 * 1024);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("maintenance_work_mem is too small to train an msivf index of %d lists on vecs of %d dimensions",
-						Max(k, requested), bs->dims),
-				 errhint("Raise maintenance_work_mem to at least %zu MB, or lower the lists option.",
-						 (fixed + sizeof(float) * (Size) Max(k, requested) * bs->dims) * 2 / (1024 * 1024) + 1)));
+				 errmsg_plural("maintenance_work_mem is too small to train an msivf index of %d list on vecs of %d dimensions",
+							   "maintenance_work_mem is too small to train an msivf index of %d lists on vecs of %d dimensions",
+							   lists, lists, bs->dims),
+				 requested > 0 ?
+				 errhint("Raise maintenance_work_mem to at least %zu MB, or lower the lists option.", mb) :
+				 errhint("Raise maintenance_work_mem to at least %zu MB, or set the lists option below %d.", mb, lists)));
+	}
 	bs->nlists = k;
-	return ntrain;
+	*ntrain = n;
+	*block_floats = block;
 }
 
 /*
@@ -211,7 +270,7 @@ build_tick(void *arg)
  * spare them.
  */
 static void
-train_centroids(MsivfBuildState *bs, int ntrain)
+train_centroids(MsivfBuildState *bs, int ntrain, size_t block_floats)
 {
 	int			k = bs->nlists;
 	float	   *work;
@@ -220,11 +279,12 @@ train_centroids(MsivfBuildState *bs, int ntrain)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, MSIVF_PHASE_TRAIN);
 	bs->st.centroids = MemoryContextAllocHuge(bs->cxt, sizeof(float) * (Size) k * bs->dims);
 	bs->st.centroid_norms = palloc(sizeof(float) * k);
-	work = MemoryContextAllocHuge(bs->cxt, sizeof(float) * kmeans_train_work_floats(ntrain, bs->dims, k));
+	work = MemoryContextAllocHuge(bs->cxt, sizeof(float) *
+								  kmeans_train_work_floats(ntrain, bs->dims, k, block_floats));
 	assign = MemoryContextAllocHuge(bs->cxt, sizeof(int32) * ntrain);
 	kmeans_train(bs->sample, ntrain, bs->dims, k, KMEANS_ITERS, 0x5eed,
 				 bs->metric == MSIVF_METRIC_COSINE, bs->st.centroids,
-				 work, assign, build_tick, NULL);
+				 work, block_floats, assign, build_tick, NULL);
 	kmeans_row_norms(bs->st.centroids, k, bs->dims, bs->st.centroid_norms);
 	pfree(work);
 	pfree(assign);
@@ -242,11 +302,25 @@ msivf_build_train(MsivfBuildState *bs, int requested)
 		bs->nlists = 1;
 	else
 	{
-		int			ntrain = choose_lists(bs, requested);
+		int			ntrain;
+		size_t		block_floats;
 
+		/*
+		 * A table smaller than the reservoir leaves part of it unused: give
+		 * that back, so training counts only the rows kept.
+		 */
+		if (bs->nsample < bs->sample_cap)
+		{
+			bs->sample = repalloc_huge(bs->sample,
+									   sizeof(float) * bs->dims * (Size) bs->nsample);
+			bs->sample_tids = repalloc(bs->sample_tids,
+									   sizeof(ItemPointerData) * bs->nsample);
+			bs->sample_cap = bs->nsample;
+		}
+		choose_lists(bs, requested, &ntrain, &block_floats);
 		hold_out_queries(bs);
 		if (bs->nlists > 1)
-			train_centroids(bs, ntrain);
+			train_centroids(bs, ntrain, block_floats);
 	}
 	bs->st.nlists = bs->nlists;
 }

@@ -65,4 +65,11 @@ extern struct varlena *ms_cached_detoast(FmgrInfo *flinfo, Datum d);
  */
 extern const float4 *ms_vec_floats(Datum d, float4 *buf, int bufcap, int *dim);
 
+/* The widest vec each opclass indexes (vec_gist.c, vec_spgist.c). */
+extern int	vec_gist_max_dim(void);
+extern int	vec_spgist_max_dim(void);
+
+/* CREATE INDEX checks the declared dimensions (vec_index_dims.c). */
+extern void ms_vec_index_dims_init(void);
+
 #endif							/* MS_VBOX_H */

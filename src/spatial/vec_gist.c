@@ -56,6 +56,13 @@ PG_FUNCTION_INFO_V1(vec_gist_distance);
 PG_FUNCTION_INFO_V1(vec_gist_fetch);
 PG_FUNCTION_INFO_V1(vec_gist_sortsupport);
 
+/* see vbox.h */
+int
+vec_gist_max_dim(void)
+{
+	return VEC_GIST_MAX_DIM;
+}
+
 /* Keys are stored plain: read them in place. */
 static inline const VBox *
 entry_key(const GISTENTRY *entry)

@@ -31,6 +31,7 @@
 #include <math.h>
 
 #include "access/spgist.h"
+#include "access/spgist_private.h"
 #include "catalog/pg_type.h"
 
 #include "rtree.h"
@@ -88,6 +89,19 @@ static inline int
 kd_max_dim(const KdSplits *kd)
 {
 	return Max(kd->d, Max(kd->d2[0], kd->d2[1]));
+}
+
+/*
+ * The widest vec a leaf tuple holds: SP-GiST refuses a leaf tuple (with
+ * its line pointer) larger than a page's capacity, and takes leaf values
+ * detoasted: 2032 dimensions for 8 kB pages.
+ */
+int
+vec_spgist_max_dim(void)
+{
+	Size		room = MAXALIGN_DOWN(SPGIST_PAGE_CAPACITY - sizeof(ItemIdData));
+
+	return (int) ((room - SGLTHDRSZ(false) - offsetof(Vec, x)) / sizeof(float4));
 }
 
 /* Prefix and labels are int8 splits; leaves keep the vec (index-only scans). */

@@ -486,7 +486,7 @@ test_cosine_from_parts(void)
 static void
 test_distance_extremes(const VecKernels *vk)
 {
-	static const double scales[] = {1e19, 1e20, 1e38, 1e-38};
+	static const double scales[] = {1e19, 1e20, 1e38, 1e-30, 1e-38};
 	static const int lengths[] = {1, 2, 7, 32, 100, 1536, 16000};
 	float	   *a = malloc(sizeof(float) * 16000);
 	float	   *b = malloc(sizeof(float) * 16000);
@@ -561,6 +561,17 @@ test_distance_extremes(const VecKernels *vk)
 	b[1] = 0;
 	CHECK(vec_distance_l2_squared(a, b, 2) > 0, "%s l2 of denormals differing", vk->name);
 	CHECK(vec_distance_cosine(a, b, 2) == 0.0, "%s cosine of parallel denormals", vk->name);
+	/* issue 16: norms of 1e-60 underflow float32 to 0; the direction stays */
+	a[0] = 1e-30f;
+	b[0] = 1e-30f;
+	CHECK(vec_distance_cosine(a, b, 1) == 0.0, "%s cosine [1e-30] [1e-30]: %g", vk->name,
+		  vec_distance_cosine(a, b, 1));
+	b[0] = -1e-30f;
+	CHECK(vec_distance_cosine(a, b, 1) == 2.0, "%s cosine [1e-30] [-1e-30]", vk->name);
+	b[0] = 5.0f;
+	CHECK(vec_distance_cosine(a, b, 1) == 0.0, "%s cosine [1e-30] [5]", vk->name);
+	CHECK(fabs(sqrt(vec_distance_norm_squared(a, 1)) / 1e-30 - 1) < 1e-6, "%s norm of [1e-30]",
+		  vk->name);
 	free(a);
 	free(b);
 }

@@ -101,8 +101,10 @@ check_blobs(int k, int d, int per, bool spherical)
 	float	   *x = malloc(sizeof(float) * n * d);
 	float	   *c = malloc(sizeof(float) * k * d);
 	int32_t    *a = malloc(sizeof(int32_t) * n);
-	size_t		wf = kmeans_train_work_floats(n, d, k);
+	size_t		bf = kmeans_default_block_floats(n, k);
+	size_t		wf = kmeans_train_work_floats(n, d, k, bf);
 	float	   *work = malloc(sizeof(float) * wf);
+	float	   *c_small = malloc(sizeof(float) * k * d);
 	int		   *hit = calloc(k, sizeof(int));
 	int			found = 0,
 				impure = 0;
@@ -134,8 +136,19 @@ check_blobs(int k, int d, int per, bool spherical)
 				x[i * d + l] /= (float) sqrt(s);
 	}
 	ticks = 0;
-	kmeans_train(x, n, d, k, 20, 42, spherical, c, work, a, count_tick, NULL);
+	kmeans_train(x, n, d, k, 20, 42, spherical, c, work, bf, a, count_tick, NULL);
 	CHECK(ticks > 0, "tick called");
+
+	/*
+	 * The smallest block (one row per sgemm, as a build short of memory
+	 * uses) trains the same centroids: blocking changes when rows are
+	 * assigned, not to what.
+	 */
+	CHECK(kmeans_train_work_floats(n, d, k, k) < wf, "a smaller block needs less scratch");
+	kmeans_train(x, n, d, k, 20, 42, spherical, c_small, work, k, a, NULL, NULL);
+	CHECK(memcmp(c, c_small, sizeof(float) * k * d) == 0,
+		  "blobs k=%d: a block of one row trains the same centroids", k);
+	kmeans_train(x, n, d, k, 20, 42, spherical, c_small, work, bf, a, NULL, NULL);
 
 	/* every true blob has a centroid near it */
 	for (int j = 0; j < k; j++)
@@ -183,6 +196,7 @@ check_blobs(int k, int d, int per, bool spherical)
 	free(c);
 	free(a);
 	free(work);
+	free(c_small);
 	free(hit);
 }
 
@@ -195,24 +209,24 @@ check_degenerate(void)
 	float		x[50 * 8];
 	float		c[50 * 8];
 	int32_t		a[50];
-	float	   *work = malloc(sizeof(float) * kmeans_train_work_floats(n, d, n));
+	float	   *work = malloc(sizeof(float) * kmeans_train_work_floats(n, d, n, kmeans_default_block_floats(n, n)));
 	int			finite = 1;
 
 	for (int i = 0; i < n * d; i++)
 		x[i] = 3.0f;
-	kmeans_train(x, n, d, n, 5, 1, false, c, work, a, NULL, NULL);
+	kmeans_train(x, n, d, n, 5, 1, false, c, work, kmeans_default_block_floats(n, n), a, NULL, NULL);
 	for (int i = 0; i < n * d; i++)
 		finite &= isfinite(c[i]) && fabsf(c[i] - 3.0f) < 0.1f;
 	CHECK(finite, "identical points: centroids stay on the point");
 
 	for (int i = 0; i < n * d; i++)
 		x[i] = gauss();
-	kmeans_train(x, n, d, n, 5, 1, false, c, work, a, NULL, NULL);
+	kmeans_train(x, n, d, n, 5, 1, false, c, work, kmeans_default_block_floats(n, n), a, NULL, NULL);
 	for (int i = 0; i < n * d; i++)
 		finite &= isfinite(c[i]);
 	CHECK(finite, "k = n: finite centroids");
 
-	kmeans_train(x, n, d, 1, 5, 1, false, c, work, a, NULL, NULL);
+	kmeans_train(x, n, d, 1, 5, 1, false, c, work, kmeans_default_block_floats(n, 1), a, NULL, NULL);
 	{
 		double		mean = 0;
 

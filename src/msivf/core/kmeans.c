@@ -12,7 +12,10 @@
 
 #include <cblas.h>
 
-/* Rows per sgemm block are chosen so a block of distances stays this small. */
+/*
+ * Rows per sgemm block are chosen so a block of distances stays this small
+ * (unless the caller has less memory: see kmeans_default_block_floats).
+ */
 #define KMEANS_BLOCK_FLOATS (1 << 20)
 /* k-means++ seeds from at most this many points per centroid. */
 #define KMEANS_SEED_PER_CENTROID 8
@@ -70,16 +73,31 @@ seed_sample_size(int64_t n, int k)
 	return m < n ? m : n;
 }
 
+/*
+ * see kmeans.h: a block of KMEANS_BLOCK_FLOATS, or of all n rows when they
+ * take fewer, which runs the same sgemm calls (one of n rows) in less
+ * memory.
+ */
+size_t
+kmeans_default_block_floats(int64_t n, int k)
+{
+	size_t		all = (size_t) n * (size_t) k;
+
+	if (all > KMEANS_BLOCK_FLOATS)
+		all = KMEANS_BLOCK_FLOATS;
+	return all < (size_t) k ? (size_t) k : all;
+}
+
 /* the scratch kmeans_train carves out of work, in its order */
 size_t
-kmeans_train_work_floats(int64_t n, int d, int k)
+kmeans_train_work_floats(int64_t n, int d, int k, size_t block_floats)
 {
 	return (size_t) n			/* point norms */
 		+ (size_t) k			/* centroid norms */
 		+ (size_t) k * d		/* sums */
 		+ (size_t) k			/* counts */
 		+ (size_t) seed_sample_size(n, k) * 2	/* seeding distances, indexes */
-		+ KMEANS_BLOCK_FLOATS + (size_t) k;	/* sgemm block */
+		+ block_floats + (size_t) k;	/* sgemm block */
 }
 
 /*
@@ -257,16 +275,16 @@ normalize_rows(float *centroids, int k, int d)
 
 /*
  * The assignment step of an iteration: each of the n points to its
- * nearest centroid, in sgemm blocks of KMEANS_BLOCK_FLOATS; returns how
- * many points changed cluster.  block holds KMEANS_BLOCK_FLOATS + k floats.
+ * nearest centroid, in sgemm blocks of block_floats; returns how many
+ * points changed cluster.  block holds block_floats + k floats.
  */
 static int64_t
 assign_step(const float *x, int64_t n, int d, const float *centroids,
 			const float *c_norms, int k, int32_t *assign, float *block,
-			KmeansTick tick, void *tick_arg)
+			size_t block_floats, KmeansTick tick, void *tick_arg)
 {
 	int64_t		changed = 0;
-	int64_t		bs = KMEANS_BLOCK_FLOATS / k;
+	int64_t		bs = (int64_t) (block_floats / (size_t) k);
 
 	if (bs < 1)
 		bs = 1;
@@ -378,7 +396,7 @@ split_empty_clusters(int d, int k, float *centroids, float *counts, uint64_t *rn
 void
 kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 			 uint64_t seed, bool spherical, float *centroids,
-			 float *work, int32_t *assign,
+			 float *work, size_t block_floats, int32_t *assign,
 			 KmeansTick tick, void *tick_arg)
 {
 	float	   *c_norms = work;
@@ -404,7 +422,7 @@ kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 
 		kmeans_row_norms(centroids, k, d, c_norms);
 		changed = assign_step(x, n, d, centroids, c_norms, k, assign, block,
-							  tick, tick_arg);
+							  block_floats, tick, tick_arg);
 		if (changed == 0 && it > 0)
 			break;
 		update_step(x, n, d, k, assign, centroids, sums, counts);

@@ -26,20 +26,29 @@ typedef enum KmeansMetric
 typedef void (*KmeansTick) (void *arg);
 
 /*
- * Scratch (in floats) kmeans_train needs for n points of d dims and k
- * centroids.
+ * The sgemm block (in floats, at least k) kmeans_train works in when
+ * memory allows: a million floats, or fewer when n rows need fewer.  A
+ * smaller block (down to k, one row per sgemm) trains in less memory, at
+ * some speed.
  */
-extern size_t kmeans_train_work_floats(int64_t n, int d, int k);
+extern size_t kmeans_default_block_floats(int64_t n, int k);
+
+/*
+ * Scratch (in floats) kmeans_train needs for n points of d dims and k
+ * centroids, with an sgemm block of block_floats.
+ */
+extern size_t kmeans_train_work_floats(int64_t n, int d, int k, size_t block_floats);
 
 /*
  * Trains k centroids (k*d floats, row-major, written to centroids) on the n
  * points x (n*d floats).  Requires 1 <= k <= n.  spherical: renormalise the
  * centroids to unit length after every update (cosine data).  work must
- * hold kmeans_train_work_floats() floats; assign must hold n ints.
+ * hold kmeans_train_work_floats() floats for the same block_floats (at
+ * least k); assign must hold n ints.
  */
 extern void kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 						 uint64_t seed, bool spherical, float *centroids,
-						 float *work, int32_t *assign,
+						 float *work, size_t block_floats, int32_t *assign,
 						 KmeansTick tick, void *tick_arg);
 
 /* Squared norms of n rows of d floats. */

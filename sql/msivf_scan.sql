@@ -1,0 +1,256 @@
+-- msivf scan controls: machinesoup.scan_order, machinesoup.max_probes and
+-- machinesoup.max_scan_tuples.  Every index answer runs on a plan checked
+-- to scan the msivf index, and is compared with an exact sequential scan.
+SET client_min_messages = warning;
+CREATE SCHEMA msivf_scan_test;
+SET search_path = msivf_scan_test, public;
+SELECT setseed(0.47);
+
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set try :abs_srcdir '/sql/include/try.sql'
+\i :try
+
+-- 15 blobs in 32 dimensions; 1 row in 97 is 'rare', spread over the blobs
+CREATE TABLE centers AS
+	SELECT c, array_agg((random() * 20 - 10)::real ORDER BY j) AS a
+	FROM generate_series(1, 15) c, generate_series(1, 32) j GROUP BY c;
+CREATE TABLE items (id int PRIMARY KEY, category text, emb vec(32));
+INSERT INTO items
+	SELECT i, CASE WHEN i % 97 = 0 THEN 'rare' ELSE 'common' END,
+		   (SELECT array_agg(a[j] + (random() + random() + random() - 1.5)::real ORDER BY j)
+			FROM generate_series(1, 32) j)::vec
+	FROM generate_series(1, 3000) i JOIN centers ON c = 1 + i % 15;
+CREATE TABLE queries AS
+	SELECT q AS qid, (SELECT array_agg(a[j] + (random() * 4 - 2)::real ORDER BY j)
+					  FROM generate_series(1, 32) j)::vec AS q
+	FROM generate_series(1, 30) q JOIN centers ON c = 1 + (q * 7) % 15;
+ANALYZE items;
+CREATE INDEX items_l2 ON items USING msivf (emb vec_l2_ops) WITH (lists = 30);
+CREATE INDEX items_ip ON items USING msivf (emb vec_ip_ops) WITH (lists = 30);
+CREATE INDEX items_cos ON items USING msivf (emb vec_cosine_ops) WITH (lists = 30);
+
+-- the settings, their defaults (today's behaviour) and what they refuse
+SHOW machinesoup.scan_order;
+SHOW machinesoup.max_probes;
+SHOW machinesoup.max_scan_tuples;
+SELECT regress_try($$SET machinesoup.scan_order = 'exact'$$);
+SELECT regress_try($$SET machinesoup.scan_order = ''$$);
+SELECT regress_try($$SET machinesoup.max_probes = -1$$);
+SELECT regress_try($$SET machinesoup.max_probes = 'many'$$);
+SELECT regress_try($$SET machinesoup.max_scan_tuples = -1$$);
+SELECT regress_try($$SET machinesoup.max_scan_tuples = 2147483648$$);
+SELECT regress_try($$SET machinesoup.max_scan_tuples = 0$$);
+SELECT regress_try($$SET machinesoup.scan_order = STRICT$$);
+RESET machinesoup.scan_order;
+RESET machinesoup.max_scan_tuples;
+
+-- whether the plan of a query scans an msivf index
+CREATE FUNCTION plan_uses_msivf(query text) RETURNS bool
+LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+		IF EXISTS (SELECT FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+				   WHERE a.amname = 'msivf'
+					 AND c.relname = substring(line FROM 'Index Scan using (\S+) on')) THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END $$;
+-- every query's answer, in order (the ids, or with distances = true the
+-- distances, which rows at the same float distance cannot reorder): by the
+-- msivf index (its plan checked) or exactly, by a sequential scan with
+-- index scans off
+CREATE FUNCTION answers(op text, filter text, k int, use_index bool, qtable text,
+						distances bool)
+RETURNS TABLE (qid int, ids text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	q text := format(
+		'SELECT qid, array(SELECT %s FROM items WHERE %s ORDER BY emb %s q LIMIT %s)::text FROM %I',
+		CASE WHEN distances THEN format('emb %s q', op) ELSE 'id' END, filter, op, k, qtable);
+BEGIN
+	PERFORM set_config('enable_seqscan', CASE WHEN use_index THEN 'off' ELSE 'on' END, true);
+	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	IF use_index AND NOT plan_uses_msivf(q) THEN
+		RAISE EXCEPTION 'no msivf index scan in the plan of %', q;
+	END IF;
+	RETURN QUERY EXECUTE q;
+END $$;
+-- how many of the queries' answers differ from the exact ones
+CREATE FUNCTION mismatches(op text, filter text, k int, qtable text DEFAULT 'queries',
+						   distances bool DEFAULT false)
+RETURNS bigint
+LANGUAGE sql AS $$
+	SELECT count(*) FILTER (WHERE a.ids IS DISTINCT FROM e.ids)
+	FROM answers(op, filter, k, true, qtable, distances) a
+	JOIN answers(op, filter, k, false, qtable, distances) e USING (qid)
+$$;
+-- what the index scan node of a query returned and what its filter removed:
+-- together, the heap rows the scan produced (at most the entries examined)
+CREATE FUNCTION scan_counts(query text, OUT uses_msivf bool, OUT returned int, OUT removed int)
+LANGUAGE plpgsql AS $$
+DECLARE
+	plan jsonb;
+	node jsonb;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	uses_msivf := plan_uses_msivf(query);
+	EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || query INTO plan;
+	node := jsonb_path_query_first(plan, '$.** ? (@."Node Type" == "Index Scan")');
+	returned := (node ->> 'Actual Rows')::int;
+	removed := coalesce((node ->> 'Rows Removed by Filter')::int, 0);
+END $$;
+
+-- strict order: at one probe the answers are the exact ones, for every
+-- metric, with and without a selective filter; relaxed order at one probe
+-- is not (which shows the comparison can fail)
+SET machinesoup.probes = 1;
+SELECT mismatches('<->', 'true', 50) > 0 AS relaxed_l2_differs;
+SET machinesoup.scan_order = strict;
+SELECT mismatches('<->', 'true', 50) AS strict_l2;
+-- every row: some rows tie at one float distance, compare the distances
+SELECT mismatches('<->', 'true', 3000, distances => true) AS strict_l2_every_row;
+SELECT mismatches('<->', $$category = 'rare'$$, 10) AS strict_l2_rare;
+SELECT mismatches('<#>', 'true', 50) AS strict_ip;
+SELECT mismatches('<=>', 'true', 50) AS strict_cosine;
+SELECT mismatches('<=>', $$category = 'rare'$$, 10) AS strict_cosine_rare;
+-- the whole index through one strict scan: every row once, in exact order
+SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id, emb FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1)$$) AS uses_msivf;
+SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids,
+	   bool_and(d >= prev) AS ordered
+FROM (SELECT id, d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
+	  FROM (SELECT id, emb <-> (SELECT q FROM queries WHERE qid = 1) AS d,
+				   row_number() OVER () AS n
+			FROM (SELECT id, emb FROM items
+				  ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1)) o) s) t;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) LIMIT 5;
+RESET enable_seqscan;
+RESET machinesoup.scan_order;
+
+-- queries of tiny components (1e-25: their float32 squared norm underflows
+-- to 0), every list probed: still exact under every metric (what the
+-- bounds lose to underflow is below their absolute slack)
+CREATE TABLE tiny_queries AS
+	SELECT qid, (SELECT array_agg(x * 1e-25) FROM unnest(q::real[]) x)::vec AS q FROM queries;
+SET machinesoup.probes = 30;
+SELECT mismatches('<#>', 'true', 50, 'tiny_queries') AS tiny_ip;
+SELECT mismatches('<->', 'true', 50, 'tiny_queries') AS tiny_l2;
+SELECT mismatches('<=>', 'true', 50, 'tiny_queries') AS tiny_cosine;
+RESET machinesoup.probes;
+
+-- max_scan_tuples: the scan examines at most that many entries, then ends.
+-- Without a filter every entry examined is a row returned.
+SET machinesoup.max_scan_tuples = 500;
+SELECT * FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2)$$);
+-- with a filter matching 1 row in 97: fewer rows than the LIMIT, and
+-- returned + removed is the entries examined
+SELECT uses_msivf, returned < 10 AS fewer_than_limit, returned + removed AS examined
+FROM scan_counts($$SELECT id FROM items WHERE category = 'rare'
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2) LIMIT 10$$);
+-- the same under strict order
+SET machinesoup.scan_order = strict;
+SELECT uses_msivf, returned < 10 AS fewer_than_limit, returned + removed AS examined
+FROM scan_counts($$SELECT id FROM items WHERE category = 'rare'
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2) LIMIT 10$$);
+RESET machinesoup.scan_order;
+-- a cap below one page's entries
+SET machinesoup.max_scan_tuples = 7;
+SELECT * FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <=> (SELECT q FROM queries WHERE qid = 3)$$);
+-- a NULL query vector (a generic plan's NULL parameter) returns rows list
+-- by list: capped the same way
+SET plan_cache_mode = force_generic_plan;
+PREPARE null_knn(vec) AS SELECT id FROM items ORDER BY emb <-> $1;
+SELECT * FROM scan_counts('EXECUTE null_knn(NULL)');
+DEALLOCATE null_knn;
+RESET plan_cache_mode;
+RESET machinesoup.max_scan_tuples;
+-- without the cap the rare filter fills its LIMIT
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items WHERE category = 'rare'
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 2) LIMIT 10$$);
+
+-- max_probes: the scan visits at most that many lists, over all its
+-- batches.  One list at one probe: all its rows, in exact order among
+-- themselves (one batch), then the end.
+SET machinesoup.probes = 1;
+SET machinesoup.max_probes = 1;
+SET enable_seqscan = off;
+SELECT plan_uses_msivf($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$) AS uses_msivf;
+CREATE TEMP TABLE one_list AS
+	SELECT id, row_number() OVER () AS n
+	FROM (SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)) s;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$);
+SELECT count(*) > 0 AND count(*) < 3000 AS one_list_only,
+	   array_agg(id ORDER BY n) = array_agg(id ORDER BY (SELECT emb <-> q FROM queries WHERE qid = 4), id)
+		   AS exact_order
+FROM one_list JOIN items USING (id);
+-- with the rare filter: what the one list holds, no more (the filter saw
+-- exactly the rows of that list)
+SELECT uses_msivf, returned <= 10 AS at_most_limit,
+	   returned + removed = (SELECT count(*) FROM one_list) AS saw_one_list,
+	   returned = (SELECT count(*) FROM one_list JOIN items USING (id) WHERE category = 'rare')
+		   AS rare_of_one_list
+FROM scan_counts($$SELECT id FROM items WHERE category = 'rare'
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4) LIMIT 10$$);
+-- max_probes below the probe count cuts the first batch; strict order
+-- visits max_probes lists too, and returns the same rows, in the same order
+SET machinesoup.probes = 30;
+SELECT array_agg(id ORDER BY n) = (SELECT array_agg(id ORDER BY n) FROM one_list) AS same_list
+FROM (SELECT id, row_number() OVER () AS n
+	  FROM (SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)) s) t;
+SET machinesoup.scan_order = strict;
+SELECT array_agg(id ORDER BY n) = (SELECT array_agg(id ORDER BY n) FROM one_list) AS same_list_strict
+FROM (SELECT id, row_number() OVER () AS n
+	  FROM (SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)) s) t;
+RESET machinesoup.scan_order;
+-- two lists see more rows than one
+SET machinesoup.probes = 1;
+SET machinesoup.max_probes = 2;
+SELECT returned > (SELECT count(*) FROM one_list) AS two_lists_see_more
+FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$);
+-- a cursor keeps the caps it started with
+CREATE FUNCTION cursor_rows() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	c refcursor;
+	r record;
+	n bigint := 0;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('machinesoup.max_probes', '1', true);
+	IF NOT plan_uses_msivf('SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)') THEN
+		RAISE EXCEPTION 'the cursor would not scan the msivf index';
+	END IF;
+	OPEN c FOR SELECT id FROM items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4);
+	FETCH c INTO r;
+	PERFORM set_config('machinesoup.max_probes', '0', true);
+	LOOP
+		EXIT WHEN NOT FOUND;
+		n := n + 1;
+		FETCH c INTO r;
+	END LOOP;
+	CLOSE c;
+	RETURN n;
+END $$;
+SELECT cursor_rows() = (SELECT count(*) FROM one_list) AS cursor_kept_cap;
+RESET enable_seqscan;
+RESET machinesoup.max_probes;
+RESET machinesoup.probes;
+-- defaults: the whole index through one scan, as before
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$);
+
+DROP FUNCTION regress_try(text), regress_try_value(text);
+RESET search_path;
+DROP SCHEMA msivf_scan_test CASCADE;
