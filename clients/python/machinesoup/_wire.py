@@ -79,7 +79,10 @@ def to_float32(value):
         raise ValueError("a vec has one dimension, not %d" % a.ndim)
     if a.dtype.kind not in "fiub":
         raise TypeError("cannot send a numpy array of dtype %s as a vec" % a.dtype)
-    return a.astype(np.float32, copy=False)
+    # a float64 beyond float32's range becomes infinite, which the server
+    # refuses: no warning here on top of that error
+    with np.errstate(over="ignore"):
+        return a.astype(np.float32, copy=False)
 
 
 def to_text(value):
