@@ -120,10 +120,11 @@ def test_ingest_errors(dbname, store):
             ingest_matrix(c, ORG, MODEL, np.zeros((2, 16)), ids=[5, 5])
         assert e.value.sqlstate == "21000"
         c.rollback()
-        # a model the producer holds no grant on
-        with pytest.raises(psycopg.Error, match='permission denied for model "py-org/nope"') as e:
+        # a model the producer holds no grant on (whether it is told the
+        # model does not exist or is refused is governance's business)
+        with pytest.raises(psycopg.Error, match='model "py-org/nope"') as e:
             ingest_matrix(c, ORG, "nope", np.zeros((1, 16)))
-        assert e.value.sqlstate == "42501"
+        assert e.value.sqlstate in ("42501", "42704")
         c.rollback()
         with pytest.raises(ValueError, match="two dimensions"):
             ingest_matrix(c, ORG, MODEL, np.zeros(16))
