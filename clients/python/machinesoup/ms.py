@@ -31,6 +31,9 @@ def float32_batch(matrix, ids):
                          % (ids.size, matrix.shape[0]))
     if ids.dtype.kind not in "iu":
         raise TypeError("ids must be integers, not %s" % ids.dtype)
+    if ids.dtype.kind == "u" and ids.size and ids.max() > np.iinfo(np.int64).max:
+        # the assignment below would wrap it around to a negative id
+        raise ValueError("id %d does not fit in bigint" % ids.max())
     rec = np.empty(matrix.shape[0], dtype=[("id", "<i8"), ("x", "<f4", (matrix.shape[1],))])
     rec["id"] = ids
     rec["x"] = matrix

@@ -68,3 +68,7 @@ def test_float32_batch_layout():
         float32_batch(np.zeros((3, 2)), [1, 2])
     with pytest.raises(TypeError, match="integers"):
         float32_batch(np.zeros((1, 2)), [1.5])
+    with pytest.raises(ValueError, match="18446744073709551615 does not fit in bigint"):
+        float32_batch(np.zeros((1, 2)), np.array([2 ** 64 - 1], dtype=np.uint64))
+    with pytest.raises(TypeError, match="integers"):
+        float32_batch(np.zeros((1, 2)), [2 ** 70])
