@@ -9,6 +9,7 @@ PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libopenblas-dev libopenblas-serial-dev liblz4-dev libipc-run-perl
 	python3 nodejs npm
+	python3-psycopg python3-psycopg2 python3-numpy python3-sqlalchemy python3-pytest
 )
 
 missing=()

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Runs every MachineSoup test: the META.json check, C unit tests of the
 # core/ folders, the libFuzzer harnesses (FUZZ_SECONDS each, default 30),
-# the pg_regress suites against a throwaway cluster and the TAP tests.
-# Ends with one line "total: N passed, M failed" counting the META.json
-# check, unit programs, fuzz harnesses, pg_regress tests and TAP test files.
+# the pg_regress suites against a throwaway cluster, the TAP tests and the
+# Python client's pytest suite.  Ends with one line "total: N passed, M
+# failed" counting the META.json check, unit programs, fuzz harnesses,
+# pg_regress tests, TAP test files and Python tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,6 +100,29 @@ if [ "$tap_status" != 0 ] && [ "${FAIL[tap]}" = 0 ]; then
 	FAIL[tap]=1
 fi
 
+echo "== Python client (clients/python, pytest)"
+# The machinesoup package's tests against a throwaway cluster of their own,
+# run as the pg_regress suites are.  MACHINESOUP_PYTEST_STRICT turns what
+# would be a skip (a module not installed, no server) into a failure.
+# Debian's interpreter and modules, whatever python3 the PATH finds first.
+(cd "$WORK" && "${RUNAS[@]}" env MACHINESOUP_PYTEST_STRICT=1 pg_virtualenv -o shared_preload_libraries=machinesoup \
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests) 2>&1 | tee "$LOG/pytest.log"
+py_status=${PIPESTATUS[0]}
+# pytest -q ends with e.g. "43 passed, 2 failed, 1 error in 6.02s"; errors
+# (in a fixture, or a module that cannot be imported) and skips count as
+# failures.
+PASS[python]=0; FAIL[python]=0
+summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?)(,.*)? in [0-9.]+s' "$LOG/pytest.log" | tail -1)
+if [ -n "$summary" ]; then
+	count() { grep -Eo "[0-9]+ $1" <<<"$summary" | awk '{s+=$1} END {print s+0}'; }
+	PASS[python]=$(count passed)
+	FAIL[python]=$(( $(count failed) + $(count 'errors?') + $(count skipped) + $(count xpassed) ))
+fi
+if [ "$py_status" != 0 ] && [ "${FAIL[python]}" = 0 ]; then
+	echo "pytest failed (exit $py_status) outside any counted test"
+	FAIL[python]=1
+fi
+
 echo
 echo "== summary"
 printf '%-22s %4d passed, %d failed\n' "META.json check" "${PASS[meta]}" "${FAIL[meta]}"
@@ -106,7 +130,8 @@ printf '%-22s %4d passed, %d failed  (%s)\n' "unit programs" "${PASS[unit]}" "${
 printf '%-22s %4d passed, %d failed\n' "fuzz harnesses" "${PASS[fuzz]}" "${FAIL[fuzz]}"
 printf '%-22s %4d passed, %d failed\n' "pg_regress tests" "${PASS[regress]}" "${FAIL[regress]}"
 printf '%-22s %4d passed, %d failed\n' "TAP test files" "${PASS[tap]}" "${FAIL[tap]}"
-passed=$((PASS[meta] + PASS[unit] + PASS[fuzz] + PASS[regress] + PASS[tap]))
-failed=$((FAIL[meta] + FAIL[unit] + FAIL[fuzz] + FAIL[regress] + FAIL[tap]))
+printf '%-22s %4d passed, %d failed\n' "Python tests" "${PASS[python]}" "${FAIL[python]}"
+passed=$((PASS[meta] + PASS[unit] + PASS[fuzz] + PASS[regress] + PASS[tap] + PASS[python]))
+failed=$((FAIL[meta] + FAIL[unit] + FAIL[fuzz] + FAIL[regress] + FAIL[tap] + FAIL[python]))
 echo "total: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
