@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs what MachineSoup needs from Debian 12 packages (as root), then
-# builds and installs the extension.  Safe to run again.
+# builds and installs the extension.  Safe to run again.  The second
+# group of packages builds and checks the Debian package and the PGXN
+# release (scripts/test_deb.sh, test/dist_check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,7 @@ PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libopenblas-dev libopenblas-serial-dev liblz4-dev libipc-run-perl
 	python3 nodejs npm
+	dpkg-dev debhelper postgresql-server-dev-all lintian pgxnclient git unzip
 )
 
 missing=()
