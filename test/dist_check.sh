@@ -66,9 +66,11 @@ unzip -q "$zip" -d "$TMP"
 check "the released META.json passes test/meta_check.py in the released tree" \
 	python3 "$TMP/$dist/test/meta_check.py"
 # pgxnclient takes the first META.json it finds in the archive; this is
-# what `pgxn install ./$dist.zip` reads.
+# what `pgxn install ./$dist.zip` reads.  Its module is found by the Python
+# that runs pgxn (Debian's), not necessarily the python3 on the PATH.
+pgxn_python=$(sed -n '1s/^#! *//p' "$(command -v pgxn || echo /dev/null)")
 check "pgxnclient reads name machinesoup and version $version from the zip" \
-	python3 -c '
+	${pgxn_python:-false} -c '
 import sys
 from pgxnclient import archive
 meta = archive.from_file(sys.argv[1]).get_meta()
