@@ -135,6 +135,9 @@ restore() {
 		bash -c "! ls -d $libdir/machinesoup.so $extdir/machinesoup.control $extdir/machinesoup--*.sql 2>/dev/null"
 	check debpkg "make install restores the source install" \
 		bash -c "make -s -C '$TOP' install >'$LOG/make-install.log' 2>&1"
+	source_files >"$LOG/source-install.after"
+	check debpkg "the source install has the files it had before" \
+		cmp -s "$LOG/source-install" "$LOG/source-install.after"
 	finish
 }
 trap restore EXIT
