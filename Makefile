@@ -69,8 +69,12 @@ PG_CFLAGS = -O3 $(WARNINGS)
 # build (Debian's libopenblas0-serial) when it is installed.
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
 OPENBLAS_SERIAL_DIR := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial))
+# The library's RUNPATH, where the dynamic linker looks for libopenblas.so.0
+# first.  The Debian package sets it to a directory of its own that holds
+# a link to the same serial library (debian/rules says why).
+BLAS_RUNPATH ?= $(OPENBLAS_SERIAL_DIR)
 ifneq ($(OPENBLAS_SERIAL_DIR),)
-BLAS_LINK = -L$(OPENBLAS_SERIAL_DIR) -Wl,-rpath,$(OPENBLAS_SERIAL_DIR) -lopenblas
+BLAS_LINK = -L$(OPENBLAS_SERIAL_DIR) -Wl,-rpath,$(BLAS_RUNPATH) -lopenblas
 else
 BLAS_LINK = -lopenblas
 endif
