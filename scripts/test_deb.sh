@@ -135,14 +135,22 @@ restore() {
 		bash -c "! ls -d $libdir/machinesoup.so $extdir/machinesoup.control $extdir/machinesoup--*.sql 2>/dev/null"
 	check debpkg "make install restores the source install" \
 		bash -c "make -s -C '$TOP' install >'$LOG/make-install.log' 2>&1"
+	# Files that were there and that this tree does not install (scripts
+	# of other versions, from another tree's install) come back as they
+	# were.
+	(cd "$LOG/saved" && find . -type f | sed 's|^\.||' | while read -r f; do
+		[ -e "$f" ] || cp -a "$LOG/saved$f" "$f"
+	done)
 	source_files >"$LOG/source-install.after"
-	check debpkg "the source install has the files it had before" \
+	check debpkg "every file of the source install is back" \
 		cmp -s "$LOG/source-install" "$LOG/source-install.after"
 	finish
 }
 trap restore EXIT
 trap 'exit 1' INT TERM
 
+mkdir -p "$LOG/saved"
+xargs -r cp -a --parents -t "$LOG/saved" <"$LOG/source-install"
 xargs -r rm -f <"$LOG/source-install"
 check debpkg "dpkg -i $(basename "$deb")" bash -c "dpkg -i '$deb' >'$LOG/dpkg.log' 2>&1"
 owned() {
