@@ -78,6 +78,7 @@ depends=$(dpkg-deb -f "$deb" Depends)
 echo "   Depends: $depends"
 libdir=$("$PG_CONFIG" --pkglibdir)
 extdir=$("$PG_CONFIG" --sharedir)/extension
+privdir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/machinesoup
 check debpkg "ships $libdir/machinesoup.so" grep -qx "$libdir/machinesoup.so" "$LOG/contents"
 check debpkg "ships $extdir/machinesoup.control" grep -qx "$extdir/machinesoup.control" "$LOG/contents"
 check debpkg "ships the install script machinesoup--$version.sql" \
@@ -132,7 +133,7 @@ restore() {
 		dpkg -r "$pkg" >>"$LOG/dpkg.log" 2>&1
 	fi
 	check debpkg "dpkg -r removes every file it installed" \
-		bash -c "! ls -d $libdir/machinesoup.so $extdir/machinesoup.control $extdir/machinesoup--*.sql 2>/dev/null"
+		bash -c "! ls -d $libdir/machinesoup.so $extdir/machinesoup.control $extdir/machinesoup--*.sql $privdir 2>/dev/null"
 	check debpkg "make install restores the source install" \
 		bash -c "make -s -C '$TOP' install >'$LOG/make-install.log' 2>&1"
 	# Files that were there and that this tree does not install (scripts
