@@ -8,6 +8,8 @@
 #   make unit                     C unit tests of the core/ folders, no server
 #   make fuzz FUZZ_SECONDS=30     libFuzzer harnesses under AddressSanitizer
 #   make bench-kernels            SIMD kernel benchmark table
+#   make deb                      Debian package postgresql-15-machinesoup_<version>_amd64.deb
+#   make dist                     PGXN release machinesoup-<version>.zip from git HEAD
 
 EXTENSION = machinesoup
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" machinesoup.control)
@@ -67,8 +69,12 @@ PG_CFLAGS = -O3 $(WARNINGS)
 # build (Debian's libopenblas0-serial) when it is installed.
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
 OPENBLAS_SERIAL_DIR := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial))
+# The library's RUNPATH, where the dynamic linker looks for libopenblas.so.0
+# first.  The Debian package sets it to a directory of its own that holds
+# a link to the same serial library (debian/rules says why).
+BLAS_RUNPATH ?= $(OPENBLAS_SERIAL_DIR)
 ifneq ($(OPENBLAS_SERIAL_DIR),)
-BLAS_LINK = -L$(OPENBLAS_SERIAL_DIR) -Wl,-rpath,$(OPENBLAS_SERIAL_DIR) -lopenblas
+BLAS_LINK = -L$(OPENBLAS_SERIAL_DIR) -Wl,-rpath,$(BLAS_RUNPATH) -lopenblas
 else
 BLAS_LINK = -lopenblas
 endif
@@ -76,7 +82,8 @@ endif
 LIBS_LINK = $(BLAS_LINK) -llz4 -lm
 SHLIB_LINK = $(LIBS_LINK)
 
-EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin tmp_check
+EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin tmp_check \
+	$(EXTENSION)-*.zip
 
 # Bitcode for JIT inlining needs clang at install time; not worth the
 # dependency for an extension whose hot loops are hand-vectorised.
@@ -131,3 +138,21 @@ test/bench/bench_kernels.bin: test/bench/bench_kernels.c $(CORE_SRCS) $(CORE_HDR
 
 bench-kernels: test/bench/bench_kernels.bin
 	./test/bench/bench_kernels.bin
+
+# --- releases ------------------------------------------------------------
+
+# The PGXN release: the committed tree (git HEAD, not the working tree)
+# under one top directory named after the version, META.json at its top.
+# test/dist_check.sh checks what it holds.
+DIST = $(EXTENSION)-$(EXTVERSION)
+
+.PHONY: dist deb
+dist:
+	@git diff --quiet HEAD -- 2>/dev/null || \
+		echo "make dist: uncommitted changes are not in $(DIST).zip (it is made from HEAD)" >&2
+	git archive --format=zip --prefix=$(DIST)/ -o $(DIST).zip HEAD
+
+# The Debian package, built by dpkg-buildpackage in a clean copy of the
+# tree; the .deb lands here.  scripts/build_deb.sh says what it needs.
+deb:
+	bash scripts/build_deb.sh .

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs what MachineSoup needs from Debian 12 packages (as root), then
-# builds and installs the extension.  Safe to run again.
+# builds and installs the extension.  Safe to run again.  The second
+# group of packages builds and checks the Debian package and the PGXN
+# release (scripts/test_deb.sh, test/dist_check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ PACKAGES=(
 	libopenblas-dev libopenblas-serial-dev liblz4-dev libipc-run-perl
 	python3 nodejs npm
 	python3-psycopg python3-psycopg2 python3-numpy python3-sqlalchemy python3-pytest
+	dpkg-dev debhelper postgresql-server-dev-all lintian pgxnclient git unzip
 )
 
 missing=()

@@ -1,10 +1,13 @@
 #!/bin/bash
-# Runs every MachineSoup test: the META.json check, C unit tests of the
-# core/ folders, the libFuzzer harnesses (FUZZ_SECONDS each, default 30),
-# the pg_regress suites against a throwaway cluster, the TAP tests and the
-# Python client's pytest suite.  Ends with one line "total: N passed, M
-# failed" counting the META.json check, unit programs, fuzz harnesses,
-# pg_regress tests, TAP test files and Python tests.
+# Runs every MachineSoup test: the META.json check, the PGXN release
+# check, C unit tests of the core/ folders, the libFuzzer harnesses
+# (FUZZ_SECONDS each, default 30), the pg_regress suites against a
+# throwaway cluster, the Debian package (built, lintian, and the pg_regress
+# suites again against it installed; the installing needs root), the TAP
+# tests and the Python client's pytest suite.  Ends with one line "total:
+# N passed, M failed" counting the META.json check, release checks, unit
+# programs, fuzz harnesses, pg_regress tests, package checks, lintian,
+# pg_regress tests against the package, TAP test files and Python tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +28,12 @@ if python3 test/meta_check.py; then
 else
 	FAIL[meta]=1
 fi
+
+echo "== PGXN release (make dist)"
+COUNTS="$LOG/counts"
+: >"$COUNTS"
+bash test/dist_check.sh "$COUNTS"
+read -r _ PASS[dist] FAIL[dist] < <(grep '^dist ' "$COUNTS") || { PASS[dist]=0; FAIL[dist]=1; }
 
 echo "== unit tests (core/ folders)"
 PASS[unit]=0; FAIL[unit]=0
@@ -80,6 +89,15 @@ if [ "$regress_status" != 0 ] && [ "${FAIL[regress]}" = 0 ]; then
 fi
 [ -e "$WORK/regression.diffs" ] && head -300 "$WORK/regression.diffs"
 
+echo "== Debian package"
+# Builds it in a clean copy, runs lintian, then swaps it in for the source
+# install, runs the pg_regress suites against it and puts the source
+# install back before the TAP tests.
+bash scripts/test_deb.sh "$COUNTS"
+for k in debpkg lintian deb; do
+	read -r _ PASS[$k] FAIL[$k] < <(grep "^$k " "$COUNTS") || { PASS[$k]=0; FAIL[$k]=1; }
+done
+
 echo "== TAP tests"
 # Each TAP test starts clusters of its own; the environment is the same as
 # the pg_regress suites'.
@@ -126,12 +144,20 @@ fi
 echo
 echo "== summary"
 printf '%-22s %4d passed, %d failed\n' "META.json check" "${PASS[meta]}" "${FAIL[meta]}"
+printf '%-22s %4d passed, %d failed\n' "PGXN release checks" "${PASS[dist]}" "${FAIL[dist]}"
 printf '%-22s %4d passed, %d failed  (%s)\n' "unit programs" "${PASS[unit]}" "${FAIL[unit]}" "$checks"
 printf '%-22s %4d passed, %d failed\n' "fuzz harnesses" "${PASS[fuzz]}" "${FAIL[fuzz]}"
 printf '%-22s %4d passed, %d failed\n' "pg_regress tests" "${PASS[regress]}" "${FAIL[regress]}"
+printf '%-22s %4d passed, %d failed\n' "Debian package checks" "${PASS[debpkg]}" "${FAIL[debpkg]}"
+printf '%-22s %4d passed, %d failed\n' "lintian (no error)" "${PASS[lintian]}" "${FAIL[lintian]}"
+printf '%-22s %4d passed, %d failed\n' "pg_regress on the .deb" "${PASS[deb]}" "${FAIL[deb]}"
 printf '%-22s %4d passed, %d failed\n' "TAP test files" "${PASS[tap]}" "${FAIL[tap]}"
 printf '%-22s %4d passed, %d failed\n' "Python tests" "${PASS[python]}" "${FAIL[python]}"
-passed=$((PASS[meta] + PASS[unit] + PASS[fuzz] + PASS[regress] + PASS[tap] + PASS[python]))
-failed=$((FAIL[meta] + FAIL[unit] + FAIL[fuzz] + FAIL[regress] + FAIL[tap] + FAIL[python]))
+passed=0
+failed=0
+for k in meta dist unit fuzz regress debpkg lintian deb tap python; do
+	passed=$((passed + PASS[$k]))
+	failed=$((failed + FAIL[$k]))
+done
 echo "total: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

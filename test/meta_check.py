@@ -4,9 +4,11 @@
 Validates what a PGXN upload would reject (required keys, their types, the
 SemVer and version-range syntax, known licenses, phases and relations) and
 what the spec cannot know: the distribution's version is machinesoup.control's
-default_version, every path META.json names exists, and the Debian packages
-it lists for the build and the tests are ones scripts/setup.sh installs.  Run from any
-directory; prints "META.json: ok" or the problems found, exit status 1.
+default_version, and so is the Debian package's (the newest entry of
+debian/changelog), so that the three never drift apart; every path META.json
+names exists, and the Debian packages it lists for the build and the tests
+are ones scripts/setup.sh installs.  Run from any directory; prints
+"META.json: ok" or the problems found, exit status 1.
 """
 
 import json
@@ -71,6 +73,19 @@ def control_default_version():
     with open(os.path.join(ROOT, 'machinesoup.control')) as f:
         m = re.search(r"^default_version\s*=\s*'([^']*)'", f.read(), re.M)
     return m.group(1) if m else None
+
+
+def debian_changelog_version():
+    # The first line of debian/changelog: "machinesoup (0.4.0) bookworm; ...".
+    # The package is native, so its version is the extension's; a Debian
+    # revision (-1), should one be added, is not part of it.
+    try:
+        with open(os.path.join(ROOT, 'debian', 'changelog')) as f:
+            first = f.readline()
+    except OSError:
+        return None
+    m = re.match(r'^machinesoup \(([^)\s]+)\) ', first)
+    return re.sub(r'-[^-]*$', '', m.group(1)) if m else ''
 
 
 def setup_packages():
@@ -198,6 +213,15 @@ def main():
     if version is None:
         bad('machinesoup.control has no default_version')
 
+    deb_version = debian_changelog_version()
+    if deb_version is None:
+        bad('debian/changelog: cannot read it')
+    elif deb_version == '':
+        bad('debian/changelog: the first line is not "machinesoup (<version>) <distribution>; ..."')
+    elif version is not None and deb_version != version:
+        bad('debian/changelog: version %s, but machinesoup.control says %s '
+            '(give debian/changelog an entry for %s)' % (deb_version, version, version))
+
     if 'name' in meta and not is_term(meta['name']):
         bad('name: not a valid distribution name')
     for key in ('abstract', 'description', 'generated_by'):
@@ -245,7 +269,7 @@ def main():
     # The spec has no place for system libraries: META.json lists them in
     # x_system_packages, and they must be what scripts/setup.sh installs.
     sysp = meta.get('x_system_packages', {})
-    for kind in ('build', 'test'):
+    for kind in ('build', 'package', 'test'):
         missing = sorted(set(sysp.get(kind, [])) - setup_packages())
         if missing:
             bad('x_system_packages.%s: %s not installed by scripts/setup.sh' % (kind, ', '.join(missing)))
@@ -254,7 +278,7 @@ def main():
         for p in problems:
             print('META.json: %s' % p)
         return 1
-    print('META.json: ok (PGXN meta-spec 1.0.0, version %s)' % version)
+    print('META.json: ok (PGXN meta-spec 1.0.0, version %s, as machinesoup.control and debian/changelog)' % version)
     return 0
 
 
