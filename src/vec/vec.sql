@@ -197,36 +197,34 @@ CREATE OPERATOR CLASS vec_hash_ops
 	FUNCTION 2 vec_hash_extended(vec, bigint);
 
 -- aggregates
+--
+-- The state is a double precision[] (the count, then the sum of each
+-- dimension), not internal: Citus ships a partial aggregate's state from
+-- each shard to the coordinator in its text form, which internal lacks,
+-- and without that splits avg into sum and count.
 
-CREATE FUNCTION vec_agg_accum(internal, vec) RETURNS internal
+CREATE FUNCTION vec_accum(double precision[], vec) RETURNS double precision[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION vec_agg_combine(internal, internal) RETURNS internal
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION vec_agg_serialize(internal) RETURNS bytea
+CREATE FUNCTION vec_accum_combine(double precision[], double precision[])
+	RETURNS double precision[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vec_agg_deserialize(bytea, internal) RETURNS internal
+CREATE FUNCTION vec_accum_sum(double precision[]) RETURNS vec
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION vec_agg_sum_final(internal) RETURNS vec
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION vec_agg_avg_final(internal) RETURNS vec
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION vec_accum_avg(double precision[]) RETURNS vec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE AGGREGATE sum(vec) (
-	SFUNC = vec_agg_accum,
-	STYPE = internal,
-	FINALFUNC = vec_agg_sum_final,
-	COMBINEFUNC = vec_agg_combine,
-	SERIALFUNC = vec_agg_serialize,
-	DESERIALFUNC = vec_agg_deserialize,
+	SFUNC = vec_accum,
+	STYPE = double precision[],
+	FINALFUNC = vec_accum_sum,
+	COMBINEFUNC = vec_accum_combine,
 	PARALLEL = SAFE
 );
 
 CREATE AGGREGATE avg(vec) (
-	SFUNC = vec_agg_accum,
-	STYPE = internal,
-	FINALFUNC = vec_agg_avg_final,
-	COMBINEFUNC = vec_agg_combine,
-	SERIALFUNC = vec_agg_serialize,
-	DESERIALFUNC = vec_agg_deserialize,
+	SFUNC = vec_accum,
+	STYPE = double precision[],
+	FINALFUNC = vec_accum_avg,
+	COMBINEFUNC = vec_accum_combine,
 	PARALLEL = SAFE
 );
