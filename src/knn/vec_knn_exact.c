@@ -162,7 +162,7 @@ relation_is_citus_table(Oid relid)
 
 AttrNumber
 knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
-						 int dim, const char *caller)
+						 int dim, const char *caller, bool allow_partitioned)
 {
 	Oid			relid = RelationGetRelid(rel);
 	char		relkind = rel->rd_rel->relkind;
@@ -179,13 +179,15 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 				 errdetail("The table is managed by Citus: its rows are in shards on the worker nodes, not in the table on this node."),
 				 errhint("Use SELECT ... ORDER BY %s <-> query LIMIT k, which Citus runs on every shard, or call %s on the shards themselves on each worker.",
 						 quote_identifier(colname), caller)));
-	if (relkind == RELKIND_PARTITIONED_TABLE)
+	if (relkind == RELKIND_PARTITIONED_TABLE && !allow_partitioned)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s cannot scan partitioned table \"%s\"",
 						caller, RelationGetRelationName(rel)),
+				 errdetail("A row's TID identifies it only within its partition."),
 				 errhint("Search each partition.")));
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW &&
+		relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table or materialized view",
@@ -408,7 +410,7 @@ vec_knn_exact(PG_FUNCTION_ARGS)
 	rel = relation_open(relid, AccessShareLock);
 	attnum = knn_exact_check_relation(rel, NameStr(*colname),
 									  ARR_ELEMTYPE(queries), dim,
-									  "vec_knn_exact");
+									  "vec_knn_exact", false);
 
 	kb = knn_exact_search(rel, attnum, metric, qx, nqueries, dim, k);
 	relation_close(rel, AccessShareLock);
