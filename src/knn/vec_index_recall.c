@@ -261,6 +261,7 @@ typedef struct RecallRun
 	int			k;
 	int64	   *exact_ids;		/* scratch for k ids */
 	int64	   *got_ids;		/* scratch for k ids */
+	Oid			relid;			/* the table the index is on */
 	Oid		   *leaves;			/* the tables read, sorted: a row id is its
 								 * table's index here and its TID */
 	int			nleaves;
@@ -304,8 +305,12 @@ count_correct(RecallRun *run, const float *qv, int nexact, double kth)
 			continue;
 		relid = DatumGetObjectId(tableoid);
 		leaf = bsearch(&relid, run->leaves, run->nleaves, sizeof(Oid), oid_cmp);
-		if (leaf == NULL)
-			elog(ERROR, "recall query returned a row of relation %u, which was not scanned", relid);
+		if (leaf == NULL)		/* a partition attached meanwhile */
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the partitions of \"%s\" changed while vec_index_recall measured its index",
+							get_rel_name(run->relid)),
+					 errhint("Run it again.")));
 		id = ((int64) (leaf - run->leaves) << RECALL_LEAF_SHIFT) |
 			knn_tid_to_id((ItemPointer) DatumGetPointer(tid));
 		ok = bsearch(&id, run->exact_ids, nexact, sizeof(int64), id_cmp) != NULL;
@@ -534,6 +539,7 @@ vec_index_recall(PG_FUNCTION_ARGS)
 	knn_exact_check_relation(heap, colname, vectype, dim, "vec_index_recall", true);
 
 	/* the exact answer first, under the same snapshot the queries use */
+	run.relid = RelationGetRelid(heap);
 	collect_leaves(&run, heap);
 	exact_answers(&run, heap, colname, qx, nqueries, &exact, &nexact);
 
