@@ -8,7 +8,7 @@
 # reference table.  vec_knn_exact and vec_index_recall refuse Citus tables
 # with a clear error (their rows are not in the coordinator's table) and
 # answer on the shards themselves.  Skipped when Citus is not installed
-# (scripts/setup.sh installs it from third_party/citus, as root).
+# (scripts/test.sh installs it, as root, from third_party/citus).
 use strict;
 use warnings;
 
