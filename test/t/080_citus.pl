@@ -167,6 +167,8 @@ for my $q (@queries)
 			  FROM (SELECT * FROM TBL ORDER BY emb <-> '$q' LIMIT 25) s) t}, $gist_only);
 }
 # one org: the query goes to the one shard that holds it
+like(dist_plan("SELECT id FROM items WHERE org = 2 ORDER BY emb <=> '$queries[1]' LIMIT 15"),
+	qr/Task Count: 1\n/, 'kNN within one org: one task, on the shard of that org');
 same_answer('kNN within one org', qq{
 	SELECT string_agg(id::text, ',' ORDER BY n)
 	FROM (SELECT id, row_number() OVER () AS n
