@@ -1,5 +1,6 @@
 #!/bin/bash
-# Installs what MachineSoup needs from Debian 12 packages (as root), then
+# Installs what MachineSoup needs from Debian 12 packages (as root) and,
+# with --with-citus, Citus from third_party/citus for the tests, then
 # builds and installs the extension.  Safe to run again.  The second
 # group of packages builds and checks the Debian package and the PGXN
 # release (scripts/test_deb.sh, test/dist_check.sh).
@@ -33,6 +34,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing: ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Citus, for the scale-out test (test/t/080_citus.pl), with --with-citus
+# (scripts/test.sh passes it): built from the source release in
+# third_party/citus, since Debian packages none.  Without root it is left
+# alone and that test skips.  Deployments install Citus from Citus's own
+# packages.
+if [ "${1:-}" = --with-citus ]; then
+	if [ "$(id -u)" = 0 ]; then
+		bash third_party/citus/install.sh
+	elif [ ! -f "$(pg_config --sharedir)/extension/citus.control" ]; then
+		echo "citus: not installed (run as root to install it); its test will be skipped"
+	fi
 fi
 
 make -s -j"$(nproc)"

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 # flags are the Makefile's: PostgreSQL's own, -Wextra -Wno-unused-parameter.
 export WERROR=1
 
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh --with-citus || exit 1
 
 LOG=$(mktemp -d /tmp/machinesoup-test.XXXXXX)
 chmod 755 "$LOG"

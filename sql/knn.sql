@@ -301,6 +301,69 @@ SELECT vec_index_recall('knn_h_ivf_cos', (SELECT array_agg(qv ORDER BY qn) FROM 
 RESET enable_seqscan;
 SET enable_indexscan = off;
 RESET machinesoup.probes;
+
+-- An index of a partitioned table (sub-partitioned here) is measured as a
+-- query on the partitioned table uses it, through its partitions' indexes,
+-- against the merged exact answer of every partition.  The recall it
+-- reports is the one computed here in SQL from the two queries' answers.
+CREATE TABLE knn_hp (id int, v vec(32)) PARTITION BY RANGE (id);
+CREATE TABLE knn_hp_1 PARTITION OF knn_hp FOR VALUES FROM (MINVALUE) TO (1000);
+CREATE TABLE knn_hp_2 PARTITION OF knn_hp FOR VALUES FROM (1000) TO (2000) PARTITION BY RANGE (id);
+CREATE TABLE knn_hp_2a PARTITION OF knn_hp_2 FOR VALUES FROM (1000) TO (1400);
+CREATE TABLE knn_hp_2b PARTITION OF knn_hp_2 FOR VALUES FROM (1400) TO (2000);
+CREATE TABLE knn_hp_3 (v vec(32), id int);	-- its columns in another order
+ALTER TABLE knn_hp ATTACH PARTITION knn_hp_3 FOR VALUES FROM (2000) TO (MAXVALUE);
+INSERT INTO knn_hp SELECT id, v FROM knn_h;
+CREATE INDEX knn_hp_ivf ON knn_hp USING msivf (v vec_l2_ops) WITH (lists = 10);
+ANALYZE knn_hp;
+SET enable_indexscan = on;
+SET enable_seqscan = off;
+SET machinesoup.probes = 10;
+SELECT vec_index_recall('knn_hp_ivf', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 10) AS partitioned_all_probes;
+SET machinesoup.probes = 1;
+CREATE TEMP TABLE knn_hp_got AS
+SELECT q.qn, s.id FROM knn_hq q, LATERAL (SELECT id FROM knn_hp ORDER BY v <-> q.qv LIMIT 10) s;
+SET enable_indexscan = off;
+SET enable_seqscan = on;
+CREATE TEMP TABLE knn_hp_exact AS
+SELECT q.qn, s.id FROM knn_hq q, LATERAL (SELECT id FROM knn_hp ORDER BY v <-> q.qv LIMIT 10) s;
+SET enable_indexscan = on;
+SET enable_seqscan = off;
+SELECT r > 0 AND r < 1 AS one_probe_misses,
+	abs(r - (SELECT avg(n) / 10 FROM (
+		SELECT q.qn, count(g.id) AS n FROM knn_hq q
+		LEFT JOIN (knn_hp_got g JOIN knn_hp_exact e USING (qn, id)) ON g.qn = q.qn
+		GROUP BY q.qn) t)) < 1e-9 AS recall_of_the_query
+FROM vec_index_recall('knn_hp_ivf', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 10) r;
+-- privileges and row-level security are the partitioned table's: SELECT on
+-- it is enough, a policy on a partition is not applied through it
+ALTER ROLE regress_knn_reader NOBYPASSRLS;
+GRANT SELECT ON knn_hp, knn_hq TO regress_knn_reader;
+ALTER TABLE knn_hp_2a ENABLE ROW LEVEL SECURITY;
+SET ROLE regress_knn_reader;
+SELECT knn_error($$SELECT count(*) FROM knn_hp_1$$);
+SELECT r > 0 AND r < 1 AS one_probe_misses
+FROM vec_index_recall('knn_hp_ivf', (SELECT array_agg(qv ORDER BY qn) FROM knn_hq), 10) r;
+RESET ROLE;
+-- a policy on the partitioned table itself is one the scan cannot apply
+ALTER TABLE knn_hp ENABLE ROW LEVEL SECURITY;
+SET ROLE regress_knn_reader;
+SELECT knn_error($$SELECT vec_index_recall('knn_hp_ivf', (SELECT array_agg(qv) FROM knn_hq), 10)$$);
+RESET ROLE;
+SELECT vec_index_recall('knn_hp_ivf', (SELECT array_agg(qv) FROM knn_hq), 10) > 0 AS superuser_bypasses;
+ALTER TABLE knn_hp DISABLE ROW LEVEL SECURITY;
+REVOKE SELECT ON knn_hp FROM regress_knn_reader;
+SET ROLE regress_knn_reader;
+SELECT knn_error($$SELECT vec_index_recall('knn_hp_ivf', (SELECT array_agg(qv) FROM knn_hq), 10)$$);
+RESET ROLE;
+-- vec_knn_exact refuses partitioned tables: a TID names a row only within
+-- its partition
+SELECT knn_error($$SELECT * FROM vec_knn_exact('knn_hp', 'v', (SELECT array_agg(qv) FROM knn_hq), 1)$$);
+RESET machinesoup.probes;
+SET enable_indexscan = off;
+RESET enable_seqscan;
+DROP TABLE knn_hp, knn_hp_got, knn_hp_exact;
+REVOKE SELECT ON knn_hq FROM regress_knn_reader;
 DROP TABLE knn_h, knn_hq;
 
 DROP FUNCTION knn_mismatches(text, text, int, text, text);

@@ -68,12 +68,6 @@ COMMENT ON OPERATOR CLASS vec_ops USING btree IS 'default btree opclass of vec: 
 COMMENT ON OPERATOR FAMILY vec_ops USING btree IS 'btree operator family of vec_ops';
 COMMENT ON OPERATOR CLASS vec_hash_ops USING hash IS 'default hash opclass of vec: hash joins, hash aggregation, hash indexes';
 COMMENT ON OPERATOR FAMILY vec_hash_ops USING hash IS 'hash operator family of vec_hash_ops';
-COMMENT ON FUNCTION vec_agg_accum(internal, vec) IS 'transition function of sum(vec) and avg(vec): adds a vec to the double precision sums';
-COMMENT ON FUNCTION vec_agg_combine(internal, internal) IS 'combine function of sum(vec) and avg(vec) (parallel aggregation)';
-COMMENT ON FUNCTION vec_agg_serialize(internal) IS 'serialize function of sum(vec) and avg(vec) (parallel aggregation)';
-COMMENT ON FUNCTION vec_agg_deserialize(bytea, internal) IS 'deserialize function of sum(vec) and avg(vec) (parallel aggregation)';
-COMMENT ON FUNCTION vec_agg_sum_final(internal) IS 'final function of sum(vec)';
-COMMENT ON FUNCTION vec_agg_avg_final(internal) IS 'final function of avg(vec)';
 COMMENT ON AGGREGATE sum(vec) IS 'element-wise sum, accumulated in double precision; skips NULLs, NULL for no rows, refuses mixed dimensions';
 COMMENT ON AGGREGATE avg(vec) IS 'element-wise mean, accumulated in double precision; skips NULLs, NULL for no rows, refuses mixed dimensions';
 
@@ -204,3 +198,76 @@ COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'intern
 COMMENT ON FUNCTION ms._called_from(text) IS 'internal: whether one of the given API bodies is on the call stack (audit triggers skip rows a restore writes)';
 COMMENT ON FUNCTION ms._audit_promotion() IS 'internal: trigger auditing the promotions and rollbacks made by ms.promote and ms.rollback';
 COMMENT ON FUNCTION ms._audit_grant() IS 'internal: trigger auditing the grants and revokes made by ms.grant and ms.revoke';
+
+-- sum(vec) and avg(vec) keep their state in a double precision[] instead
+-- of internal, so that Citus can aggregate each shard on its worker and
+-- combine the partial states on the coordinator (it ships a state in its
+-- text form, which internal lacks).
+CREATE FUNCTION vec_accum(double precision[], vec) RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION vec_accum_combine(double precision[], double precision[])
+	RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_accum_sum(double precision[]) RETURNS vec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vec_accum_avg(double precision[]) RETURNS vec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- ALTER AGGREGATE cannot change a state type, and dropping the aggregates
+-- would fail for every database with a view that uses them.  So the two
+-- aggregates are repointed in place, with exactly what CREATE AGGREGATE
+-- records for the definitions in vec.sql (test/t/060_upgrade.pl compares
+-- the result with a fresh install, and keeps a view on them across the
+-- update): their catalog row, and their dependencies on their support
+-- functions.  Stored queries do not record a state type.
+UPDATE pg_catalog.pg_aggregate
+   SET aggtransfn = 'vec_accum(double precision[], vec)'::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.regproc,
+	   aggfinalfn = (CASE aggfnoid::pg_catalog.oid
+					 WHEN 'sum(vec)'::pg_catalog.regprocedure::pg_catalog.oid
+					 THEN 'vec_accum_sum(double precision[])'::pg_catalog.regprocedure::pg_catalog.oid
+					 ELSE 'vec_accum_avg(double precision[])'::pg_catalog.regprocedure::pg_catalog.oid
+					 END)::pg_catalog.regproc,
+	   aggcombinefn = 'vec_accum_combine(double precision[], double precision[])'::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.regproc,
+	   aggserialfn = 0,
+	   aggdeserialfn = 0,
+	   aggtranstype = 'double precision[]'::pg_catalog.regtype
+ WHERE aggfnoid::pg_catalog.oid IN ('sum(vec)'::pg_catalog.regprocedure::pg_catalog.oid,
+									'avg(vec)'::pg_catalog.regprocedure::pg_catalog.oid);
+
+DELETE FROM pg_catalog.pg_depend
+ WHERE classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND objid IN ('sum(vec)'::pg_catalog.regprocedure::pg_catalog.oid,
+				 'avg(vec)'::pg_catalog.regprocedure::pg_catalog.oid)
+   AND refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND refobjid IN ('vec_agg_accum(internal, vec)'::pg_catalog.regprocedure::pg_catalog.oid,
+					'vec_agg_combine(internal, internal)'::pg_catalog.regprocedure::pg_catalog.oid,
+					'vec_agg_serialize(internal)'::pg_catalog.regprocedure::pg_catalog.oid,
+					'vec_agg_deserialize(bytea, internal)'::pg_catalog.regprocedure::pg_catalog.oid,
+					'vec_agg_sum_final(internal)'::pg_catalog.regprocedure::pg_catalog.oid,
+					'vec_agg_avg_final(internal)'::pg_catalog.regprocedure::pg_catalog.oid);
+
+INSERT INTO pg_catalog.pg_depend
+SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, a.agg, 0,
+	   'pg_catalog.pg_proc'::pg_catalog.regclass, f.fn, 0, 'n'
+  FROM (VALUES ('sum(vec)'::pg_catalog.regprocedure::pg_catalog.oid,
+				'vec_accum_sum(double precision[])'::pg_catalog.regprocedure::pg_catalog.oid),
+			   ('avg(vec)'::pg_catalog.regprocedure::pg_catalog.oid,
+				'vec_accum_avg(double precision[])'::pg_catalog.regprocedure::pg_catalog.oid)) a(agg, final),
+	   LATERAL (VALUES ('vec_accum(double precision[], vec)'::pg_catalog.regprocedure::pg_catalog.oid),
+					   (a.final),
+					   ('vec_accum_combine(double precision[], double precision[])'::pg_catalog.regprocedure::pg_catalog.oid)) f(fn);
+
+-- 0.4.0's support functions, no longer used (the library keeps them for
+-- databases not yet updated)
+DROP FUNCTION vec_agg_accum(internal, vec);
+DROP FUNCTION vec_agg_combine(internal, internal);
+DROP FUNCTION vec_agg_serialize(internal);
+DROP FUNCTION vec_agg_deserialize(bytea, internal);
+DROP FUNCTION vec_agg_sum_final(internal);
+DROP FUNCTION vec_agg_avg_final(internal);
+
+-- the new support functions of sum(vec) and avg(vec)
+COMMENT ON FUNCTION vec_accum(double precision[], vec) IS 'transition function of sum(vec) and avg(vec): adds a vec to the count and double precision sums';
+COMMENT ON FUNCTION vec_accum_combine(double precision[], double precision[]) IS 'combine function of sum(vec) and avg(vec): adds two partial states (parallel and Citus aggregation)';
+COMMENT ON FUNCTION vec_accum_sum(double precision[]) IS 'final function of sum(vec)';
+COMMENT ON FUNCTION vec_accum_avg(double precision[]) IS 'final function of avg(vec)';

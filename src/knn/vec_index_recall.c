@@ -10,6 +10,12 @@
  * operator is the ordering operator of the index's operator family, so
  * the function works for any access method whose opclass orders vecs by a
  * distance (GiST, SP-GiST, msivf, or another extension's).
+ *
+ * An index of a partitioned table is measured as the query on the
+ * partitioned table uses it, through the indexes of its partitions: the
+ * exact answer is the merged exact top k of every leaf partition, and a
+ * row is named by its partition and TID.  Privileges and row-level
+ * security are those of the partitioned table, as for a query on it.
  */
 #include "postgres.h"
 
@@ -17,16 +23,20 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/partition.h"
 #include "catalog/pg_amop.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "nodes/plannodes.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
@@ -104,18 +114,49 @@ operator_metric(Oid opr)
 	return KNN_METRIC_L2;		/* keep the compiler quiet */
 }
 
-/* Does the plan read the index in order (index scan or index-only scan)? */
+/*
+ * Is indexid the index measured, or, when that is a partitioned index, one
+ * of its partitions' indexes?
+ */
 static bool
-plan_uses_index(Plan *plan, Oid indexid)
+is_measured_index(Oid indexid, Oid measured, bool partitioned)
 {
+	if (indexid == measured)
+		return true;
+	return partitioned &&
+		list_member_oid(get_partition_ancestors(indexid), measured);
+}
+
+/*
+ * Does the plan read the index in order (index scan or index-only scan),
+ * in any of its nodes (the children of an Append or MergeAppend
+ * included)?
+ */
+static bool
+plan_uses_index(Plan *plan, Oid measured, bool partitioned)
+{
+	ListCell   *lc;
+	List	   *children = NIL;
+
 	if (plan == NULL)
 		return false;
-	if (IsA(plan, IndexScan) && ((IndexScan *) plan)->indexid == indexid)
+	if (IsA(plan, IndexScan) &&
+		is_measured_index(((IndexScan *) plan)->indexid, measured, partitioned))
 		return true;
-	if (IsA(plan, IndexOnlyScan) && ((IndexOnlyScan *) plan)->indexid == indexid)
+	if (IsA(plan, IndexOnlyScan) &&
+		is_measured_index(((IndexOnlyScan *) plan)->indexid, measured, partitioned))
 		return true;
-	return plan_uses_index(plan->lefttree, indexid) ||
-		plan_uses_index(plan->righttree, indexid);
+	if (IsA(plan, Append))
+		children = ((Append *) plan)->appendplans;
+	else if (IsA(plan, MergeAppend))
+		children = ((MergeAppend *) plan)->mergeplans;
+	foreach(lc, children)
+	{
+		if (plan_uses_index((Plan *) lfirst(lc), measured, partitioned))
+			return true;
+	}
+	return plan_uses_index(plan->lefttree, measured, partitioned) ||
+		plan_uses_index(plan->righttree, measured, partitioned);
 }
 
 /*
@@ -135,7 +176,8 @@ warn_unless_index_used(SPIPlanPtr plan, Relation index)
 	{
 		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
 
-		used |= plan_uses_index(stmt->planTree, RelationGetRelid(index));
+		used |= plan_uses_index(stmt->planTree, RelationGetRelid(index),
+								index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX);
 	}
 	ReleaseCachedPlan(cplan, NULL);
 	if (!used)
@@ -158,20 +200,19 @@ id_cmp(const void *a, const void *b)
 
 /*
  * The index to measure, opened with AccessShareLock, and in *attnum the
- * heap column its first key reads; ERROR unless it is an index (not a
- * partitioned one) whose first key is a plain column.
+ * heap column its first key reads; ERROR unless it is an index (of a
+ * table or of a partitioned table) whose first key is a plain column.
  */
 static Relation
 open_index_on_column(Oid indexid, AttrNumber *attnum)
 {
 	Relation	index = relation_open(indexid, AccessShareLock);
 
-	if (index->rd_rel->relkind != RELKIND_INDEX)
+	if (index->rd_rel->relkind != RELKIND_INDEX &&
+		index->rd_rel->relkind != RELKIND_PARTITIONED_INDEX)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an index", RelationGetRelationName(index)),
-				 index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX ?
-				 errhint("Measure the index of each partition.") : 0));
+				 errmsg("\"%s\" is not an index", RelationGetRelationName(index))));
 	*attnum = index->rd_index->indkey.values[0];
 	if (*attnum == 0)
 		ereport(ERROR,
@@ -183,7 +224,9 @@ open_index_on_column(Oid indexid, AttrNumber *attnum)
 
 /*
  * The query an application would run for the top k by opr, every name
- * quoted and the operator schema-qualified, the query vec as $1.
+ * quoted and the operator schema-qualified, the query vec as $1; with
+ * each row's table (its partition) and TID.  ONLY a plain table: the
+ * exact answer does not read its inheritance children.
  */
 static char *
 recall_query_sql(Relation heap, const char *colname, Oid opr, int k)
@@ -196,8 +239,9 @@ recall_query_sql(Relation heap, const char *colname, Oid opr, int k)
 	if (!HeapTupleIsValid(oprtup))
 		elog(ERROR, "cache lookup failed for operator %u", opr);
 	oprform = (Form_pg_operator) GETSTRUCT(oprtup);
-	sql = psprintf("SELECT ctid, %s FROM ONLY %s ORDER BY %s OPERATOR(%s.%s) $1 LIMIT %d",
+	sql = psprintf("SELECT tableoid, ctid, %s FROM %s%s ORDER BY %s OPERATOR(%s.%s) $1 LIMIT %d",
 				   quote_identifier(colname),
+				   heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
 				   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(heap)),
 											  RelationGetRelationName(heap)),
 				   quote_identifier(colname),
@@ -217,7 +261,18 @@ typedef struct RecallRun
 	int			k;
 	int64	   *exact_ids;		/* scratch for k ids */
 	int64	   *got_ids;		/* scratch for k ids */
+	Oid			relid;			/* the table the index is on */
+	Oid		   *leaves;			/* the tables read, sorted: a row id is its
+								 * table's index here and its TID */
+	int			nleaves;
 } RecallRun;
+
+/*
+ * A row id: its table's position among the leaves (at most
+ * MAX_RECALL_LEAVES of them) above the 48 bits of knn_tid_to_id.
+ */
+#define RECALL_LEAF_SHIFT 48
+#define MAX_RECALL_LEAVES 32767
 
 /*
  * How many distinct rows of the plan's answer (SPI_tuptable) are right:
@@ -235,16 +290,29 @@ count_correct(RecallRun *run, const float *qv, int nexact, double kth)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		tableoid_null;
 		bool		tid_null;
 		bool		vec_null;
-		Datum		tid = SPI_getbinval(tup, desc, 1, &tid_null);
-		Datum		vd = SPI_getbinval(tup, desc, 2, &vec_null);
+		Datum		tableoid = SPI_getbinval(tup, desc, 1, &tableoid_null);
+		Datum		tid = SPI_getbinval(tup, desc, 2, &tid_null);
+		Datum		vd = SPI_getbinval(tup, desc, 3, &vec_null);
+		Oid			relid;
+		Oid		   *leaf;
 		int64		id;
 		bool		ok;
 
-		if (tid_null || vec_null)
+		if (tableoid_null || tid_null || vec_null)
 			continue;
-		id = knn_tid_to_id((ItemPointer) DatumGetPointer(tid));
+		relid = DatumGetObjectId(tableoid);
+		leaf = bsearch(&relid, run->leaves, run->nleaves, sizeof(Oid), oid_cmp);
+		if (leaf == NULL)		/* a partition attached meanwhile */
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the partitions of \"%s\" changed while vec_index_recall measured its index",
+							get_rel_name(run->relid)),
+					 errhint("Run it again.")));
+		id = ((int64) (leaf - run->leaves) << RECALL_LEAF_SHIFT) |
+			knn_tid_to_id((ItemPointer) DatumGetPointer(tid));
 		ok = bsearch(&id, run->exact_ids, nexact, sizeof(int64), id_cmp) != NULL;
 		if (!ok)
 		{
@@ -302,6 +370,125 @@ query_recall(RecallRun *run, const float *qv,
 	return (double) Min(correct, nexact) / nexact;
 }
 
+/* Nearest first, a NaN distance (cosine of a zero vec) last, then by id. */
+static int
+candidate_cmp(const void *a, const void *b)
+{
+	const KnnCandidate *x = (const KnnCandidate *) a;
+	const KnnCandidate *y = (const KnnCandidate *) b;
+
+	if (isnan(x->key) || isnan(y->key))
+	{
+		if (isnan(x->key) != isnan(y->key))
+			return isnan(x->key) ? 1 : -1;
+	}
+	else if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * The tables whose rows the index covers, in run->leaves: the table, or
+ * every leaf partition of a partitioned table (locked like it).  ERROR on
+ * a partition that cannot be scanned (a foreign table).
+ */
+static void
+collect_leaves(RecallRun *run, Relation heap)
+{
+	List	   *leaves = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (heap->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		leaves = list_make1_oid(RelationGetRelid(heap));
+	else
+	{
+		foreach(lc, find_all_inheritors(RelationGetRelid(heap), AccessShareLock, NULL))
+		{
+			Oid			relid = lfirst_oid(lc);
+			char		relkind = get_rel_relkind(relid);
+
+			if (relkind == RELKIND_PARTITIONED_TABLE)
+				continue;
+			if (relkind != RELKIND_RELATION)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("vec_index_recall cannot scan partition \"%s\" of \"%s\"",
+								get_rel_name(relid), RelationGetRelationName(heap)),
+						 errdetail("Only partitions that are tables can be scanned.")));
+			leaves = lappend_oid(leaves, relid);
+		}
+	}
+	if (list_length(leaves) > MAX_RECALL_LEAVES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vec_index_recall cannot measure an index over more than %d partitions",
+						MAX_RECALL_LEAVES)));
+	run->nleaves = list_length(leaves);
+	run->leaves = palloc(sizeof(Oid) * Max(run->nleaves, 1));
+	foreach(lc, leaves)
+		run->leaves[i++] = lfirst_oid(lc);
+	qsort(run->leaves, run->nleaves, sizeof(Oid), oid_cmp);
+}
+
+/*
+ * The exact top k of every query over every leaf, nearest first, ids
+ * naming leaf and TID: one vec_knn_exact pass per leaf, merged.  Each
+ * pass's memory is freed before the next.
+ */
+static void
+exact_answers(RecallRun *run, Relation heap, const char *colname,
+			  const float *qx, int nqueries, KnnCandidate ***exact, int **nexact)
+{
+	MemoryContext leafcxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "vec_index_recall leaf",
+												  ALLOCSET_DEFAULT_SIZES);
+
+	*exact = palloc0(sizeof(KnnCandidate *) * nqueries);
+	*nexact = palloc0(sizeof(int) * nqueries);
+	for (int l = 0; l < run->nleaves; l++)
+	{
+		Oid			relid = run->leaves[l];
+		Relation	leaf = relid == RelationGetRelid(heap) ? heap :
+			relation_open(relid, AccessShareLock);
+		AttrNumber	attnum = get_attnum(relid, colname);
+		MemoryContext oldcxt;
+		KnnBlock   *kb;
+
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of partition \"%s\" not found",
+				 colname, RelationGetRelationName(leaf));
+		oldcxt = MemoryContextSwitchTo(leafcxt);
+		kb = knn_exact_search(leaf, attnum, run->metric, qx, nqueries, run->dim, run->k);
+		MemoryContextSwitchTo(oldcxt);
+
+		for (int q = 0; q < nqueries; q++)
+		{
+			int			n;
+			const KnnCandidate *res = knn_block_result(kb, q, &n);
+			int			had = (*nexact)[q];
+			KnnCandidate *merged = palloc(sizeof(KnnCandidate) * (had + n));
+
+			if (had > 0)
+				memcpy(merged, (*exact)[q], sizeof(KnnCandidate) * had);
+			for (int r = 0; r < n; r++)
+			{
+				merged[had + r].key = res[r].key;
+				merged[had + r].id = ((int64) l << RECALL_LEAF_SHIFT) | res[r].id;
+			}
+			qsort(merged, had + n, sizeof(KnnCandidate), candidate_cmp);
+			if ((*exact)[q])
+				pfree((*exact)[q]);
+			(*exact)[q] = merged;
+			(*nexact)[q] = Min(had + n, run->k);
+		}
+		MemoryContextReset(leafcxt);
+		if (leaf != heap)
+			relation_close(leaf, AccessShareLock);
+	}
+	MemoryContextDelete(leafcxt);
+}
+
 /*
  * vec_index_recall(idx regclass, queries vec[], k int DEFAULT 10)
  *	RETURNS float8
@@ -327,7 +514,8 @@ vec_index_recall(PG_FUNCTION_ARGS)
 	Oid			opr;
 	AttrNumber	attnum;
 	char	   *colname;
-	KnnBlock   *kb;
+	KnnCandidate **exact;
+	int		   *nexact;
 	char	   *sql;
 	Oid			argtypes[1];
 	RecallRun	run;
@@ -348,10 +536,12 @@ vec_index_recall(PG_FUNCTION_ARGS)
 
 	heap = relation_open(index->rd_index->indrelid, AccessShareLock);
 	colname = get_attname(RelationGetRelid(heap), attnum, false);
-	knn_exact_check_relation(heap, colname, vectype, dim, "vec_index_recall");
+	knn_exact_check_relation(heap, colname, vectype, dim, "vec_index_recall", true);
 
 	/* the exact answer first, under the same snapshot the queries use */
-	kb = knn_exact_search(heap, attnum, run.metric, qx, nqueries, dim, k);
+	run.relid = RelationGetRelid(heap);
+	collect_leaves(&run, heap);
+	exact_answers(&run, heap, colname, qx, nqueries, &exact, &nexact);
 
 	sql = recall_query_sql(heap, colname, opr, k);
 	run.exact_ids = palloc(sizeof(int64) * k);
@@ -368,12 +558,7 @@ vec_index_recall(PG_FUNCTION_ARGS)
 	warn_unless_index_used(run.plan, index);
 
 	for (int q = 0; q < nqueries; q++)
-	{
-		int			nexact;
-		const KnnCandidate *exact = knn_block_result(kb, q, &nexact);
-
-		recall_sum += query_recall(&run, qx + (Size) q * dim, exact, nexact);
-	}
+		recall_sum += query_recall(&run, qx + (Size) q * dim, exact[q], nexact[q]);
 
 	SPI_finish();
 	relation_close(heap, AccessShareLock);

@@ -8,7 +8,11 @@
  * same statement would see (rows deleted earlier in the transaction are
  * gone).  Because the function reads the table itself, it checks what the
  * executor would have checked: SELECT on the table or on the column, and
- * row-level security, which it cannot apply and therefore refuses.
+ * row-level security, which it cannot apply and therefore refuses.  It
+ * refuses as well the tables whose rows are elsewhere: a partitioned table
+ * (its rows are in its partitions, and a TID names a row only within one)
+ * and a Citus table (its rows are in shards on the worker nodes; the table
+ * on this node is an empty shell), rather than answer from an empty heap.
  *
  * Memory: the query matrix, the row block and the sgemm output share
  * work_mem; the per-query heaps take 16 bytes x k x queries on top.
@@ -20,14 +24,20 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "commands/extension.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -114,9 +124,45 @@ knn_exact_metric(const char *name)
 	return (KnnMetric) m;
 }
 
+/*
+ * Is relid a Citus table (distributed, reference or Citus-managed local)?
+ * Read from Citus's catalog pg_dist_partition when the citus extension is
+ * installed, so nothing here depends on Citus at build time.  The catalog
+ * is read directly rather than through SPI: whether a table is distributed
+ * is needed before any privilege on Citus's catalogs is.
+ */
+static bool
+relation_is_citus_table(Oid relid)
+{
+	Oid			catalogid;
+	AttrNumber	attnum;
+	Relation	catalog;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return false;
+	catalogid = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(catalogid))
+		return false;
+	attnum = get_attnum(catalogid, "logicalrelid");
+	if (attnum == InvalidAttrNumber)
+		return false;
+
+	catalog = table_open(catalogid, AccessShareLock);
+	ScanKeyInit(&key, attnum, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	return found;
+}
+
 AttrNumber
 knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
-						 int dim, const char *caller)
+						 int dim, const char *caller, bool allow_partitioned)
 {
 	Oid			relid = RelationGetRelid(rel);
 	char		relkind = rel->rd_rel->relkind;
@@ -124,13 +170,24 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 	AclResult	aclresult;
 	Form_pg_attribute att;
 
-	if (relkind == RELKIND_PARTITIONED_TABLE)
+	if ((relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE) &&
+		relation_is_citus_table(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot scan distributed table \"%s\"",
+						caller, RelationGetRelationName(rel)),
+				 errdetail("The table is managed by Citus: its rows are in shards on the worker nodes, not in the table on this node."),
+				 errhint("Use SELECT ... ORDER BY %s <-> query LIMIT k, which Citus runs on every shard, or call %s on the shards themselves on each worker.",
+						 quote_identifier(colname), caller)));
+	if (relkind == RELKIND_PARTITIONED_TABLE && !allow_partitioned)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s cannot scan partitioned table \"%s\"",
 						caller, RelationGetRelationName(rel)),
+				 errdetail("A row's TID identifies it only within its partition."),
 				 errhint("Search each partition.")));
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW &&
+		relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table or materialized view",
@@ -353,7 +410,7 @@ vec_knn_exact(PG_FUNCTION_ARGS)
 	rel = relation_open(relid, AccessShareLock);
 	attnum = knn_exact_check_relation(rel, NameStr(*colname),
 									  ARR_ELEMTYPE(queries), dim,
-									  "vec_knn_exact");
+									  "vec_knn_exact", false);
 
 	kb = knn_exact_search(rel, attnum, metric, qx, nqueries, dim, k);
 	relation_close(rel, AccessShareLock);

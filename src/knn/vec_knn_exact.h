@@ -41,14 +41,17 @@ extern KnnMetric knn_exact_metric(const char *name);
 
 /*
  * The column's number, after checking that the caller may scan it: a
- * table or materialized view, the column exists, SELECT on the table or
- * the column, no row-level security in force, the column of type vec
- * (vectype) with a typmod (if any) that agrees with dim.  caller names the
- * SQL function in messages.
+ * table, materialized view or (allow_partitioned) partitioned table, the
+ * column exists, SELECT on the table or the column, no row-level security
+ * in force, the column of type vec (vectype) with a typmod (if any) that
+ * agrees with dim.  caller names the SQL function in messages.  A partitioned table is refused unless
+ * allow_partitioned (the caller then scans its partitions); a Citus table,
+ * whose rows are on other nodes, always.
  */
 extern AttrNumber knn_exact_check_relation(Relation rel, const char *colname,
 										   Oid vectype, int dim,
-										   const char *caller);
+										   const char *caller,
+										   bool allow_partitioned);
 
 /*
  * One pass over the relation under the active snapshot: the exact top k

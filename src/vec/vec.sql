@@ -257,44 +257,40 @@ COMMENT ON OPERATOR CLASS vec_hash_ops USING hash IS 'default hash opclass of ve
 COMMENT ON OPERATOR FAMILY vec_hash_ops USING hash IS 'hash operator family of vec_hash_ops';
 
 -- aggregates
+--
+-- The state is a double precision[] (the count, then the sum of each
+-- dimension), not internal: Citus ships a partial aggregate's state from
+-- each shard to the coordinator in its text form, which internal lacks,
+-- and without that splits avg into sum and count.
 
-CREATE FUNCTION vec_agg_accum(internal, vec) RETURNS internal
+CREATE FUNCTION vec_accum(double precision[], vec) RETURNS double precision[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION vec_agg_accum(internal, vec) IS 'transition function of sum(vec) and avg(vec): adds a vec to the double precision sums';
-CREATE FUNCTION vec_agg_combine(internal, internal) RETURNS internal
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION vec_agg_combine(internal, internal) IS 'combine function of sum(vec) and avg(vec) (parallel aggregation)';
-CREATE FUNCTION vec_agg_serialize(internal) RETURNS bytea
+COMMENT ON FUNCTION vec_accum(double precision[], vec) IS 'transition function of sum(vec) and avg(vec): adds a vec to the count and double precision sums';
+CREATE FUNCTION vec_accum_combine(double precision[], double precision[])
+	RETURNS double precision[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION vec_agg_serialize(internal) IS 'serialize function of sum(vec) and avg(vec) (parallel aggregation)';
-CREATE FUNCTION vec_agg_deserialize(bytea, internal) RETURNS internal
+COMMENT ON FUNCTION vec_accum_combine(double precision[], double precision[]) IS 'combine function of sum(vec) and avg(vec): adds two partial states (parallel and Citus aggregation)';
+CREATE FUNCTION vec_accum_sum(double precision[]) RETURNS vec
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION vec_agg_deserialize(bytea, internal) IS 'deserialize function of sum(vec) and avg(vec) (parallel aggregation)';
-CREATE FUNCTION vec_agg_sum_final(internal) RETURNS vec
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION vec_agg_sum_final(internal) IS 'final function of sum(vec)';
-CREATE FUNCTION vec_agg_avg_final(internal) RETURNS vec
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION vec_agg_avg_final(internal) IS 'final function of avg(vec)';
+COMMENT ON FUNCTION vec_accum_sum(double precision[]) IS 'final function of sum(vec)';
+CREATE FUNCTION vec_accum_avg(double precision[]) RETURNS vec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION vec_accum_avg(double precision[]) IS 'final function of avg(vec)';
 
 CREATE AGGREGATE sum(vec) (
-	SFUNC = vec_agg_accum,
-	STYPE = internal,
-	FINALFUNC = vec_agg_sum_final,
-	COMBINEFUNC = vec_agg_combine,
-	SERIALFUNC = vec_agg_serialize,
-	DESERIALFUNC = vec_agg_deserialize,
+	SFUNC = vec_accum,
+	STYPE = double precision[],
+	FINALFUNC = vec_accum_sum,
+	COMBINEFUNC = vec_accum_combine,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE sum(vec) IS 'element-wise sum, accumulated in double precision; skips NULLs, NULL for no rows, refuses mixed dimensions';
 
 CREATE AGGREGATE avg(vec) (
-	SFUNC = vec_agg_accum,
-	STYPE = internal,
-	FINALFUNC = vec_agg_avg_final,
-	COMBINEFUNC = vec_agg_combine,
-	SERIALFUNC = vec_agg_serialize,
-	DESERIALFUNC = vec_agg_deserialize,
+	SFUNC = vec_accum,
+	STYPE = double precision[],
+	FINALFUNC = vec_accum_avg,
+	COMBINEFUNC = vec_accum_combine,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE avg(vec) IS 'element-wise mean, accumulated in double precision; skips NULLs, NULL for no rows, refuses mixed dimensions';

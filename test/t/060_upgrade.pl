@@ -86,6 +86,16 @@ my $fresh_schema = schema_of('fresh');
 my $fresh_descriptions = $node->safe_psql('fresh', $descriptions_query);
 unlike($fresh_descriptions, qr/: <none>$/m, 'a fresh install describes every member of the extension');
 
+# What pg_dump does not show: the dependencies of the aggregates, which the
+# update to 0.5.0 repoints in the catalogs rather than recreate them.
+my $aggregate_deps = q{
+SELECT string_agg(format('%s -> %s (%s)', objid::regprocedure, refobjid::regprocedure, deptype),
+	'; ' ORDER BY objid::regprocedure::text, refobjid::regprocedure::text)
+FROM pg_depend
+WHERE classid = 'pg_proc'::regclass AND refclassid = 'pg_proc'::regclass
+  AND objid IN ('sum(vec)'::regprocedure, 'avg(vec)'::regprocedure)};
+my $fresh_deps = $node->safe_psql('fresh', $aggregate_deps);
+
 $node->safe_psql('postgres', 'CREATE ROLE regress_up_app; CREATE ROLE regress_up_sci; CREATE ROLE regress_up_nobody');
 
 # what a database in use holds, built with the oldest API (0.1.0)
@@ -99,6 +109,7 @@ CREATE TABLE hi (id int PRIMARY KEY, v vec(40));
 INSERT INTO hi SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 1.3))::vec FROM generate_series(1, 40) j)
   FROM generate_series(1, 3000) i;
 CREATE INDEX hi_ivf ON hi USING msivf (v vec_l2_ops) WITH (lists = 20);
+CREATE VIEW pts_mean AS SELECT avg(v) AS a, sum(v) AS s, count(*) AS n FROM pts WHERE id % 3 = 0;
 SELECT ms.create_model('acme', 'geo', 2);
 SELECT ms.create_version('acme', 'geo', 'v1');
 SELECT ms.create_version('acme', 'geo', 'v2');
@@ -125,6 +136,7 @@ SELECT string_agg(id::text, ',' ORDER BY n) FROM
 SELECT string_agg(id::text, ',' ORDER BY n) FROM
   (SELECT id, row_number() OVER () n FROM (SELECT id FROM pts ORDER BY v <+> '[10,20,30]' LIMIT 7) s) t;
 SELECT count(*) FROM pts WHERE v <@ vbox('[0,0,0]'::vec, '[30,30,30]'::vec);
+SELECT a, s, n FROM pts_mean;
 SET machinesoup.probes = 20;
 SELECT string_agg(id::text, ',' ORDER BY n) FROM
   (SELECT id, row_number() OVER () n FROM
@@ -175,6 +187,8 @@ for my $version (@released)
 	my @wrong = ((map { "updated: $_" } grep { !$fresh_line{$_} } sort keys %updated_line),
 		(map { "fresh:   $_" } grep { !$updated_line{$_} } sort keys %fresh_line));
 	is(join("\n", @wrong), '', "$version: updated descriptions are the fresh install's");
+	is($node->safe_psql("${db}_empty", $aggregate_deps), $fresh_deps,
+		"$version: the aggregates depend on what a fresh install's do");
 
 	# a database in use: same answers after the update, and still working
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
