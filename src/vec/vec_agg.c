@@ -178,17 +178,17 @@ vec_agg_deserialize(PG_FUNCTION_ARGS)
 }
 
 /*
- * The sums divided by divisor, as a vec; ERROR when an element overflows
- * float4.
+ * The sums divided by divisor as a vec, the final step of both kinds of
+ * state; ERROR when an element overflows float4.
  */
 static Vec *
-state_to_vec(const VecAggState *state, double divisor)
+accum_to_vec(const double *sums, int dim, double divisor)
 {
-	Vec		   *result = vec_new(state->dim);
+	Vec		   *result = vec_new(dim);
 
-	for (int i = 0; i < state->dim; i++)
+	for (int i = 0; i < dim; i++)
 	{
-		double		value = state->sums[i] / divisor;
+		double		value = sums[i] / divisor;
 
 		if (fabs(value) > FLT_MAX)
 			float_overflow_error();
@@ -205,7 +205,7 @@ vec_agg_sum_final(PG_FUNCTION_ARGS)
 
 	if (state == NULL || state->count == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_VEC_P(state_to_vec(state, 1.0));
+	PG_RETURN_VEC_P(accum_to_vec(state->sums, state->dim, 1.0));
 }
 
 /* avg(vec): the element-wise mean; NULL when no non-null vec was seen. */
@@ -216,7 +216,7 @@ vec_agg_avg_final(PG_FUNCTION_ARGS)
 
 	if (state == NULL || state->count == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_VEC_P(state_to_vec(state, (double) state->count));
+	PG_RETURN_VEC_P(accum_to_vec(state->sums, state->dim, (double) state->count));
 }
 
 /*
@@ -365,26 +365,6 @@ vec_accum_combine(PG_FUNCTION_ARGS)
 	for (int i = 0; i <= dim; i++)
 		xa[i] += xb[i];
 	PG_RETURN_ARRAYTYPE_P(a);
-}
-
-/*
- * The sums divided by divisor as a vec; ERROR when an element overflows
- * float4.
- */
-static Vec *
-accum_to_vec(const double *sums, int dim, double divisor)
-{
-	Vec		   *result = vec_new(dim);
-
-	for (int i = 0; i < dim; i++)
-	{
-		double		value = sums[i] / divisor;
-
-		if (fabs(value) > FLT_MAX)
-			float_overflow_error();
-		result->x[i] = (float4) value;
-	}
-	return result;
 }
 
 /* sum(vec): NULL when no non-null vec was seen. */
