@@ -20,22 +20,9 @@ CREATE TABLE queries AS
 					  FROM generate_series(1, 32) j)::vec AS q
 	FROM generate_series(1, 40) q JOIN blob_centers ON c = 1 + (q * 7) % 15;
 
--- whether the plan of a query scans an msivf index (a comparison with the
--- exact answer proves nothing when the "index" side ran a sequential scan)
-CREATE FUNCTION plan_uses_msivf(query text) RETURNS bool
-LANGUAGE plpgsql AS $$
-DECLARE
-	line text;
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-		IF EXISTS (SELECT FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-				   WHERE a.amname = 'msivf'
-					 AND c.relname = substring(line FROM 'Index Scan using (\S+) on')) THEN
-			RETURN true;
-		END IF;
-	END LOOP;
-	RETURN false;
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set msivf_plan :abs_srcdir '/sql/include/msivf_plan.sql'
+\i :msivf_plan
 -- top-k ids of every query, by index scan (enable_seqscan off) or exactly;
 -- the index side fails unless its plan uses an msivf index (which cannot
 -- serve the tie-breaking ", id": the data has no ties)

@@ -44,21 +44,8 @@ SELECT regress_try($$SET machinesoup.scan_order = STRICT$$);
 RESET machinesoup.scan_order;
 RESET machinesoup.max_scan_tuples;
 
--- whether the plan of a query scans an msivf index
-CREATE FUNCTION plan_uses_msivf(query text) RETURNS bool
-LANGUAGE plpgsql AS $$
-DECLARE
-	line text;
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-		IF EXISTS (SELECT FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-				   WHERE a.amname = 'msivf'
-					 AND c.relname = substring(line FROM 'Index Scan using (\S+) on')) THEN
-			RETURN true;
-		END IF;
-	END LOOP;
-	RETURN false;
-END $$;
+\set msivf_plan :abs_srcdir '/sql/include/msivf_plan.sql'
+\i :msivf_plan
 -- every query's answer, in order (the ids, or with distances = true the
 -- distances, which rows at the same float distance cannot reorder): by the
 -- msivf index (its plan checked) or exactly, by a sequential scan with
