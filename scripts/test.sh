@@ -10,6 +10,7 @@
 # pg_regress tests against the package, TAP test files and Python tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/pg_regress_counts.sh
 
 # Tests (and so CI) build with -Werror: a warning fails the run.  The
 # flags are the Makefile's: PostgreSQL's own, -Wextra -Wno-unused-parameter.
@@ -79,10 +80,7 @@ fi
 (cd "$WORK" && "${RUNAS[@]}" pg_virtualenv -o shared_preload_libraries=machinesoup \
 	make installcheck) 2>&1 | tee "$LOG/installcheck.log"
 regress_status=${PIPESTATUS[0]}
-# pg_regress lines look like "test vec_io ... ok  12 ms" (PostgreSQL 15)
-# or "ok 1 - vec_io  12 ms" (16+).
-PASS[regress]=$(grep -Ec '^((test +| +)[A-Za-z0-9_-]+ +\.\.\. ok|ok [0-9]+ +[-+] )' "$LOG/installcheck.log")
-FAIL[regress]=$(grep -Ec '^((test +| +)[A-Za-z0-9_-]+ +\.\.\. FAILED|not ok [0-9]+ +[-+] )' "$LOG/installcheck.log")
+read -r PASS[regress] FAIL[regress] < <(pg_regress_counts "$LOG/installcheck.log")
 if [ "$regress_status" != 0 ] && [ "${FAIL[regress]}" = 0 ]; then
 	echo "make installcheck failed (exit $regress_status) outside any counted test"
 	FAIL[regress]=1

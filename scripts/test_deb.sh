@@ -18,6 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
+. scripts/pg_regress_counts.sh
 COUNTS=${1:-}
 
 declare -A PASS FAIL
@@ -190,9 +191,7 @@ chown -R postgres:postgres "$WORK"
 (cd "$WORK" && runuser -u postgres -- pg_buildext -o shared_preload_libraries=machinesoup installcheck) \
 	2>&1 | tee "$LOG/installcheck.log"
 status=${PIPESTATUS[0]}
-# "test vec_io ... ok  12 ms" (PostgreSQL 15) or "ok 1 - vec_io  12 ms" (16+)
-PASS[deb]=$(grep -Ec '^((test +| +)[A-Za-z0-9_-]+ +\.\.\. ok|ok [0-9]+ +[-+] )' "$LOG/installcheck.log")
-FAIL[deb]=$(grep -Ec '^((test +| +)[A-Za-z0-9_-]+ +\.\.\. FAILED|not ok [0-9]+ +[-+] )' "$LOG/installcheck.log")
+read -r PASS[deb] FAIL[deb] < <(pg_regress_counts "$LOG/installcheck.log")
 if [ "$status" != 0 ] && [ "${FAIL[deb]}" = 0 ]; then
 	echo "pg_buildext installcheck failed (exit $status) outside any counted test"
 	FAIL[deb]=1
