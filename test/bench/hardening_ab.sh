@@ -216,39 +216,14 @@ fi
 [ "$(id -u)" = 0 ] || { echo "hardening_ab.sh: run as root (it installs each build)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(git -C "$here" rev-parse --show-toplevel)
-if [ -n "${1:-}" ]; then
-	rev_a=$(git -C "$top" rev-parse --verify "$1^{commit}")
-else
-	frozen=$(git -C "$top" log --diff-filter=A --format=%H -1 -- sql/machinesoup--0.3.0.sql)
-	[ -n "$frozen" ] || { echo "hardening_ab.sh: no commit adds sql/machinesoup--0.3.0.sql; give REV_A" >&2; exit 1; }
-	rev_a=$(git -C "$top" rev-parse --verify "$frozen^")
-fi
-rev_b=
-[ -z "${2:-}" ] || rev_b=$(git -C "$top" rev-parse --verify "$2^{commit}")
-
 scratch=$(mktemp -d /tmp/ms-hardening-ab.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 chmod 711 "$scratch"		# postgres reads $work below
 work=$scratch/work
-mkdir -p "$scratch/a" "$scratch/b" "$work"
-
-git -C "$top" archive "$rev_a" | tar -x -C "$scratch/a"
-desc_a="A = $(git -C "$top" log -1 --format='%h %s' "$rev_a" | cut -c1-90)"
-if [ -n "$rev_b" ]; then
-	git -C "$top" archive "$rev_b" | tar -x -C "$scratch/b"
-	desc_b="B = $(git -C "$top" log -1 --format='%h %s' "$rev_b" | cut -c1-90)"
-else
-	(cd "$top" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -x -C "$scratch/b"
-	dirty=$(git -C "$top" status --porcelain | wc -l)
-	desc_b="B = working tree of $top at $(git -C "$top" log -1 --format=%h) with $dirty changed file(s)"
-fi
-for t in a b; do
-	echo "building $t ..."
-	make -s -C "$scratch/$t" -j"$(nproc)" 2>&1 | grep -E "error|warning" || true
-	[ -e "$scratch/$t/machinesoup.so" ] || { echo "hardening_ab.sh: build $t failed" >&2; exit 1; }
-done
-ver() { sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$scratch/$1/machinesoup.control"; }
-ver_a=$(ver a) ver_b=$(ver b)
+mkdir -p "$work"
+. "$here/ab_builds.sh"
+ab_builds hardening_ab.sh "$top" "$scratch" "${1:-}" "${2:-}"
+ver() { if [ "$1" = a ]; then echo "$ver_a"; else echo "$ver_b"; fi; }
 
 # float32 records with distinct ids (little-endian int64 + 100 float32),
 # vectors drawn from a fixed pool: enough for the warm-up, the 64 kB

@@ -72,26 +72,15 @@ fi
 command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(git -C "$here" rev-parse --show-toplevel)
-if [ -n "${1:-}" ]; then
-	rev_a=$(git -C "$top" rev-parse --verify "$1^{commit}")
-else
-	frozen=$(git -C "$top" log --diff-filter=A --format=%H -1 -- sql/machinesoup--0.3.0.sql)
-	rev_a=$(git -C "$top" rev-parse --verify "$frozen^")
-fi
 scratch=$(mktemp -d /tmp/ms-ingest-cg.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 chmod 711 "$scratch"
-mkdir -p "$scratch/a" "$scratch/b" "$scratch/work"
-git -C "$top" archive "$rev_a" | tar -x -C "$scratch/a"
-if [ -n "${2:-}" ]; then
-	git -C "$top" archive "$(git -C "$top" rev-parse --verify "$2^{commit}")" | tar -x -C "$scratch/b"
-else
-	(cd "$top" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -x -C "$scratch/b"
-fi
-for t in a b; do
-	make -s -C "$scratch/$t" -j"$(nproc)" >/dev/null 2>&1 || { echo "ingest_callgrind.sh: build $t failed" >&2; exit 1; }
-done
-ver() { sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$scratch/$1/machinesoup.control"; }
+mkdir -p "$scratch/work"
+. "$here/ab_builds.sh"
+ab_builds ingest_callgrind.sh "$top" "$scratch" "${1:-}" "${2:-}"
+echo "$desc_a (extension $ver_a)"
+echo "$desc_b (extension $ver_b)"
+ver() { if [ "$1" = a ]; then echo "$ver_a"; else echo "$ver_b"; fi; }
 
 # little-endian int64 id + 100 float32 per record, fixed seed
 python3 - "$scratch/work/f32.bin" $((11200 + N_ONE)) <<'PY'
