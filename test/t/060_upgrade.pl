@@ -36,7 +36,7 @@ my @released = split /\n/, $node->safe_psql('postgres', qq{
 note "current version $current; older versions shipped: @released";
 
 # every version that ever landed on main stays installable and updatable
-for my $v ('0.1.0', '0.2.0', '0.3.0', '0.4.0')
+for my $v ('0.1.0', '0.2.0', '0.3.0', '0.4.0', '0.5.0')
 {
 	ok(scalar(grep { $_ eq $v } @released), "version $v is still installable");
 }
