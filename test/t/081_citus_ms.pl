@@ -14,6 +14,7 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 use citus_common;
 
@@ -160,6 +161,54 @@ is($coord->safe_psql('postgres',
 	q{SELECT string_agg(action, ',' ORDER BY id) FROM ms.audit_log WHERE reason = 'cluster check'}),
 	'open_access,read_batch,close_access', 'the session is in the coordinator\'s audit log');
 is($coord->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'and the chain verifies');
+
+# a shard move of one org (its batches and its points move together,
+# being co-located) keeps every answer, its index and its audit
+my $answers = qq{
+	SELECT string_agg(point_id::text, ',') FROM ms.knn('acme', 'm', '$q3', 25);
+	SELECT count(*), sum(raw_bytes) FROM ms.batches('acme', 'm');
+	BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL machinesoup.probes = 32768;
+	SELECT string_agg(point_id::text, ',') FROM ms.knn('beta', 'm', '$qhi', 10); COMMIT;};
+my $before = $coord->safe_psql('postgres', $answers);
+my $from = $coord->safe_psql('postgres', sprintf($placement, 'ms.raw_batches', 'acme'));
+my ($to) = grep { $_->port != $from } @workers;
+$coord->safe_psql('postgres', sprintf(q{
+	SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('ms.raw_batches', 'acme'),
+		'%s', %d, '%s', %d, shard_transfer_mode => 'block_writes')},
+	$coord->host, $from, $to->host, $to->port));
+is($coord->safe_psql('postgres', sprintf($placement, 'ms.points_1', 'acme')), $to->port,
+	'acme\'s points moved with its batches');
+is($coord->safe_psql('postgres', $answers), $before, 'the same answers after the move');
+is($coord->safe_psql('postgres', q{
+	SELECT result FROM run_command_on_placements('ms.points_1',
+		$$SELECT count(*) FROM pg_index i JOIN pg_am a ON a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid)
+		   WHERE i.indrelid = '%s'::regclass AND a.amname = 'gist'$$)
+	 WHERE shardid = get_shard_id_for_distribution_column('ms.points_1', 'acme')}),
+	'1', 'the moved shard has its GiST index');
+($rc, $out, $err) = $coord->psql('postgres', q{
+	SELECT ms.open_access('acme', 'm', 'after the move');
+	SELECT length(ms.read_batch(b.batch_id)) > 0 FROM (SELECT min(batch_id) AS batch_id FROM ms.batches('acme', 'm')) b;
+	SELECT ms.close_access();}, connstr => $coord->connstr('postgres') . ' user=cm_sci');
+like($out, qr/^t$/m, 'a batch is read from the new worker');
+is($coord->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'and the chain still verifies');
+
+# a worker killed with -9 and restarted loses nothing committed
+my $holder = (grep { $_->port == $to->port } @workers)[0];
+$coord->safe_psql('postgres', q{SELECT ms.ingest('acme', 'm', convert_to(E'9100,7,7,7\n', 'UTF8'))});
+$before = $coord->safe_psql('postgres', $answers);
+my $pid = $holder->{_pid};
+$holder->kill9;
+# the postmaster's orphaned backends hold its shared memory for a moment
+usleep(100_000) while kill(0, $pid);
+for (1 .. 60)
+{
+	last if $holder->start(fail_ok => 1);
+	sleep(1);
+}
+$coord->poll_query_until('postgres', q{SELECT count(*) >= 0 FROM ms.batches('acme', 'm')})
+  or die 'the cluster did not come back';
+is($coord->safe_psql('postgres', $answers), $before,
+	'after kill -9 of the worker holding acme: every committed batch and point is there');
 
 $_->stop for reverse ($coord, @workers);
 done_testing();
