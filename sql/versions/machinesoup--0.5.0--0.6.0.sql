@@ -216,6 +216,7 @@ DECLARE
 	part		text := pg_catalog.format('points_%s', p_version_id);
 	n			bigint;
 	d			integer;
+	version_org	text;
 	row_min		integer;
 	pages_needed bigint;
 BEGIN
@@ -228,7 +229,7 @@ BEGIN
 	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
 	-- partition of fewer pages than the threshold's rows need cannot hold
 	-- them yet.
-	SELECT m.dims INTO d
+	SELECT m.dims, v.org INTO d, version_org
 	  FROM ms.versions v
 	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
 	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
@@ -244,10 +245,12 @@ BEGIN
 			RETURN;
 		END IF;
 	END IF;
-	-- counts at most the threshold's worth of rows, whatever the size
-	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I LIMIT %s) s',
+	-- counts at most the threshold's worth of rows, whatever the size; the
+	-- org named, so that on Citus only the org's shard is read
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
+							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
 							  part, ms._version_index_min_rows())
-	   INTO n;
+	   INTO n USING version_org;
 	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
 		RETURN;
 	END IF;
