@@ -238,6 +238,30 @@ RESET machinesoup.probes;
 SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
 	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$);
 
+-- msivf_last_scan_stats(): under strict order one scan reads every list
+-- and estimates every entry's code; the rerank finds every row it fetches
+-- (nothing is dead); without machinesoup.scan_timing nothing is timed
+SET machinesoup.scan_order = strict;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 3) LIMIT 10$$);
+SELECT scans, lists, pages >= lists AS pages_ok, codes, reranks >= 10 AS reranked,
+	   heap_rows = reranks AS all_found, centroid_ms = 0 AND list_ms = 0 AND rerank_ms = 0 AS untimed
+FROM msivf_last_scan_stats();
+-- max_probes 2 caps the lists; msivf_scan_stats() counts one more scan
+CREATE TEMP TABLE stats_before AS SELECT * FROM msivf_scan_stats();
+SET machinesoup.max_probes = 2;
+SET machinesoup.scan_timing = on;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 3) LIMIT 10$$);
+SELECT scans, lists, codes < 3000 AS fewer_codes, list_ms > 0 AS list_timed,
+	   rerank_ms > 0 AS rerank_timed, centroid_ms >= 0 AS centroid_timed
+FROM msivf_last_scan_stats();
+SELECT a.scans - b.scans AS scans, a.lists - b.lists AS lists
+FROM msivf_scan_stats() a, stats_before b;
+RESET machinesoup.scan_timing;
+RESET machinesoup.max_probes;
+RESET machinesoup.scan_order;
+
 DROP FUNCTION regress_try(text), regress_try_value(text);
 RESET search_path;
 DROP SCHEMA msivf_scan_test CASCADE;

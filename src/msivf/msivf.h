@@ -24,6 +24,7 @@
 #include "access/itup.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
@@ -170,6 +171,29 @@ typedef enum MsivfScanOrder
 extern int	msivf_scan_order;
 extern int	msivf_max_probes;
 extern int	msivf_max_scan_tuples;
+
+/*
+ * What msivf scans did (msivfstats.c): the last scan's counters, bumped
+ * per list, page and rerank, and its phase times when
+ * machinesoup.scan_timing is on.
+ */
+typedef struct MsivfScanStats
+{
+	int64		scans;
+	int64		lists;			/* lists probed */
+	int64		pages;			/* list pages read */
+	int64		codes;			/* entries estimated from their codes */
+	int64		reranks;		/* heap fetches for an exact distance */
+	int64		heap_rows;		/* of those, rows visible to the snapshot */
+	instr_time	centroid_time;	/* ranking the lists */
+	instr_time	list_time;		/* reading lists, estimating codes */
+	instr_time	rerank_time;	/* fetching rows, exact distances */
+} MsivfScanStats;
+
+extern bool msivf_scan_timing;
+extern MsivfScanStats msivf_stats_last;
+extern void msivf_stats_init(void);
+extern void msivf_stats_begin(void);
 
 /* msivfhandler.c */
 extern void ms_msivf_init(void);

@@ -170,6 +170,7 @@ start_scan(IndexScanDesc scan)
 	so->started = true;
 	/* shows in pg_stat_user_indexes.idx_scan, as for the built-in AMs */
 	pgstat_count_index_scan(index);
+	msivf_stats_begin();
 	old = MemoryContextSwitchTo(so->cxt);
 
 	st = msivf_get_state(index);
@@ -225,7 +226,18 @@ start_scan(IndexScanDesc scan)
 	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
 	so->qnorm = sqrtf(so->qnorm2);
 
-	order_lists(so, st);
+	if (msivf_scan_timing)
+	{
+		instr_time	t0,
+					t1;
+
+		INSTR_TIME_SET_CURRENT(t0);
+		order_lists(so, st);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_ACCUM_DIFF(msivf_stats_last.centroid_time, t1, t0);
+	}
+	else
+		order_lists(so, st);
 
 	/*
 	 * Strict order: a row may come back only once no unvisited list can
@@ -338,6 +350,7 @@ lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buff
 	page = BufferGetPage(*buf);
 	msivf_check_list_page(index, &so->st, page, blkno, nblocks);
 	n = MsivfPageGetOpaque(page)->nentries;
+	msivf_stats_last.pages++;
 	if (so->npool + n > so->pool_cap)
 	{
 		while (so->npool + n > so->pool_cap)
@@ -445,6 +458,7 @@ visit_batch(IndexScanDesc scan)
 		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
 		BlockNumber followed = 0;
 
+		msivf_stats_last.lists++;
 		while (blkno != InvalidBlockNumber)
 		{
 			Buffer		buf;
@@ -468,6 +482,7 @@ visit_batch(IndexScanDesc scan)
 				so->capped = true;
 			}
 			so->tuples_left -= nentries;
+			msivf_stats_last.codes += nentries;
 
 			for (int i = 0; i < nentries; i++, p += esz)
 			{
@@ -674,6 +689,48 @@ next_null_query_row(IndexScanDesc scan)
 }
 
 /*
+ * rerank and visit_batch, counted in msivf_stats_last and, with
+ * machinesoup.scan_timing on, timed (msivfstats.c).
+ */
+static bool
+rerank_counted(IndexScanDesc scan, const ItemPointerData *tid, double *key, double *value)
+{
+	instr_time	t0,
+				t1;
+	bool		found;
+
+	if (!msivf_scan_timing)
+		found = rerank(scan, tid, key, value);
+	else
+	{
+		INSTR_TIME_SET_CURRENT(t0);
+		found = rerank(scan, tid, key, value);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_ACCUM_DIFF(msivf_stats_last.rerank_time, t1, t0);
+	}
+	msivf_stats_last.reranks++;
+	msivf_stats_last.heap_rows += found;
+	return found;
+}
+
+static void
+visit_batch_timed(IndexScanDesc scan)
+{
+	instr_time	t0,
+				t1;
+
+	if (!msivf_scan_timing)
+	{
+		visit_batch(scan);
+		return;
+	}
+	INSTR_TIME_SET_CURRENT(t0);
+	visit_batch(scan);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_ACCUM_DIFF(msivf_stats_last.list_time, t1, t0);
+}
+
+/*
  * amgettuple: the next row in order of exact distance within the lists
  * visited so far (see the file header), with its distance as the ORDER BY
  * value, which needs no recheck.  Visits another batch of lists when
@@ -706,7 +763,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 			double		key,
 						value;
 
-			if (rerank(scan, &c.tid, &key, &value))
+			if (rerank_counted(scan, &c.tid, &key, &value))
 				ready_push(so, key, value, &c.tid);
 		}
 		/* a cold candidate could still come first: bring them in */
@@ -730,7 +787,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 		/* the last list, or a cap: what was examined is all returned */
 		if (so->visited >= so->list_limit || so->capped)
 			return false;
-		visit_batch(scan);
+		visit_batch_timed(scan);
 	}
 }
 
