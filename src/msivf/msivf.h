@@ -216,8 +216,41 @@ extern MsivfListInfo msivf_list_info(Relation index, const MsivfState *st, Page 
 									 int slot, BlockNumber *nblocks);
 extern void msivf_check_list_blkno(Relation index, const MsivfState *st, BlockNumber blkno,
 								   BlockNumber *nblocks);
-extern void msivf_check_list_page(Relation index, const MsivfState *st, Page page,
-								  BlockNumber blkno, BlockNumber *nblocks);
+extern void msivf_check_list_page_slow(Relation index, const MsivfState *st, Page page,
+									   BlockNumber blkno, BlockNumber *nblocks);
+
+/*
+ * A list page, locked by the caller, checked as msivf_check_list_page_slow
+ * (msivfpage.c) describes, every field a reader uses: type and page id,
+ * entry count, pd_lower, next link.  Every scan, insert and VACUUM checks
+ * every list page it reads, so the common case is here, inline: the same
+ * tests in one expression of "&" (no branch per test; the special space is
+ * found at its fixed place, not through pd_special, so its load need not
+ * wait for the header's).  Any failure, or a next link past the cached
+ * size, goes to the slow path, which rereads the size and raises the
+ * error that names what is wrong.
+ */
+static inline void
+msivf_check_list_page(Relation index, const MsivfState *st, Page page,
+					  BlockNumber blkno, BlockNumber *nblocks)
+{
+	PageHeader	ph = (PageHeader) page;
+	MsivfPageOpaque opaque = (MsivfPageOpaque)
+		((char *) page + BLCKSZ - MAXALIGN(sizeof(MsivfPageOpaqueData)));
+	Size		end = MAXALIGN(SizeOfPageHeaderData) + (Size) opaque->nentries * st->entry_size;
+	bool		ok;
+
+	ok = (ph->pd_upper != 0) &
+		(ph->pd_special == BLCKSZ - MAXALIGN(sizeof(MsivfPageOpaqueData))) &
+		(opaque->page_id == MSIVF_PAGE_ID) &
+		(opaque->page_type == MSIVF_PAGE_LIST) &
+		(opaque->nentries <= st->entries_per_page) &
+		(ph->pd_lower == end) &
+		((opaque->next == InvalidBlockNumber) |
+		 ((opaque->next >= st->first_list_block) & (opaque->next < *nblocks)));
+	if (unlikely(!ok))
+		msivf_check_list_page_slow(index, st, page, blkno, nblocks);
+}
 extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
 
