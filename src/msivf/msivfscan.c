@@ -218,6 +218,7 @@ start_scan(IndexScanDesc scan)
 	{
 		so->q = palloc(sizeof(float) * st->dims);
 		so->v = palloc(sizeof(float) * st->dims);
+		so->qq.q = palloc(st->dims);
 		so->order = palloc(sizeof(int) * st->nlists);
 	}
 	so->zero_cosine = !msivf_prepare_vector(st->metric, so->query->x, st->dims, so->q);
@@ -225,6 +226,9 @@ start_scan(IndexScanDesc scan)
 		memset(so->q, 0, sizeof(float) * st->dims);
 	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
 	so->qnorm = sqrtf(so->qnorm2);
+	/* the query the codes of every list are dotted with, but under L2 */
+	if (st->code_bits == 8 && st->metric != MSIVF_METRIC_L2)
+		quant_query8(so->q, st->dims, &so->qq);
 
 	if (msivf_scan_timing)
 	{
@@ -264,7 +268,9 @@ start_scan(IndexScanDesc scan)
  * What the estimate of every entry of one list shares (see visit_batch):
  * v, the vector the codes are dotted with; lc, the part of the distance
  * key that comes from the centroid; factor, the weight of the dot product;
- * bmul, what multiplies an entry's error norm to bound the key's error.
+ * bmul, what multiplies an entry's error norm to bound the key's error;
+ * qbmul, for 8-bit codes, what multiplies |r| + err to bound the share of
+ * the key's error that comes from quantizing v (so->qq, see quantizer.h).
  */
 typedef struct ListTerms
 {
@@ -272,6 +278,7 @@ typedef struct ListTerms
 	float		lc;
 	float		factor;
 	float		bmul;
+	float		qbmul;
 } ListTerms;
 
 /*
@@ -301,6 +308,8 @@ list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
 		t.lc = s;
 		t.factor = -2.0f;
 		t.bmul = 2.0f * sqrtf(s);
+		if (so->st.code_bits == 8)
+			quant_query8(so->v, d, &so->qq);
 	}
 	else
 	{
@@ -311,6 +320,7 @@ list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
 		t.factor = -1.0f;
 		t.bmul = so->qnorm;
 	}
+	t.qbmul = fabsf(t.factor) * so->qq.qerr;
 	return t;
 }
 
@@ -455,6 +465,10 @@ visit_batch(IndexScanDesc scan)
 		float		lc = terms.lc;
 		float		factor = terms.factor;
 		float		bmul = terms.bmul;
+		float		qbmul = terms.qbmul;
+		const int8_t *qv = so->qq.q;
+		float		qscale = so->qq.qscale;
+		int32		qsum = so->qq.qsum;
 		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
 		BlockNumber followed = 0;
 
@@ -487,16 +501,33 @@ visit_batch(IndexScanDesc scan)
 			for (int i = 0; i < nentries; i++, p += esz)
 			{
 				MsivfEntry *e = (MsivfEntry *) p;
-				float		dot = e->scale * quant_dot(v, e->code, d, bits);
-				float		est = lc + factor * dot;
+				float		dot;
+				float		est;
 				float		slack;
 				float		lb;
 				float		ub;
 
+				/*
+				 * 8-bit codes: an exact integer dot product with the
+				 * quantized v, whose error |v - qscale * q| times |s * c|
+				 * <= |r| + err widens the bound; 4-bit codes (above 4000
+				 * dimensions) are dotted with v in float.
+				 */
+				if (bits == 8)
+				{
+					dot = e->scale * (qscale * (float) quant_idot8(qv, (const int8 *) e->code, d, qsum));
+					slack = qbmul * (sqrtf(e->rnorm2) + e->err);
+				}
+				else
+				{
+					dot = e->scale * quant_dot4(v, e->code, d);
+					slack = 0;
+				}
+				est = lc + factor * dot;
 				if (metric == MSIVF_METRIC_L2)
 					est += e->rnorm2;
 				/* float rounding of the estimate, on the safe side */
-				slack = 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
+				slack += 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
 				lb = est - bmul * e->err - slack;
 				ub = est + bmul * e->err + slack;
 
