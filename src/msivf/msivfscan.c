@@ -344,8 +344,9 @@ list_first_page(Relation index, const MsivfState *st, int list, BlockNumber *nbl
 }
 
 /*
- * Share-locks list page blkno into *buf, checked, and makes room in the
- * pool for its entries.  Once per page; static inline like list_terms.
+ * Share-locks list page blkno into *buf (pinned already when *buf is
+ * valid: see pin_next_page), checked, and makes room in the pool for its
+ * entries.  Once per page; static inline like list_terms.
  */
 static inline Page
 lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buffer *buf)
@@ -355,7 +356,8 @@ lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buff
 	Page		page;
 	int			n;
 
-	*buf = ReadBuffer(index, blkno);
+	if (!BufferIsValid(*buf))
+		*buf = ReadBuffer(index, blkno);
 	LockBuffer(*buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(*buf);
 	msivf_check_list_page(index, &so->st, page, blkno, nblocks);
@@ -368,6 +370,31 @@ lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buff
 		so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
 	}
 	return page;
+}
+
+/*
+ * Pins the next page of a chain (next, checked with the current page) and
+ * asks the CPU to bring its contents into cache while the current page's
+ * entries are estimated: the hardware prefetcher cannot see an 8 kB list
+ * page coming (its buffer is anywhere in shared memory), and reading the
+ * codes from memory, not computing with them, is what a high-dimensional
+ * scan waits on.  Only a pin: the page is locked and checked
+ * (lock_list_page) before any of it is used, and a prefetch of memory
+ * that changes meanwhile is harmless.
+ */
+static inline Buffer
+pin_next_page(Relation index, BlockNumber next)
+{
+	Buffer		buf;
+	const char *p;
+
+	if (next == InvalidBlockNumber)
+		return InvalidBuffer;
+	buf = ReadBuffer(index, next);
+	p = (const char *) BufferGetPage(buf);
+	for (int off = 0; off < BLCKSZ; off += 64)
+		__builtin_prefetch(p + off, 0, 2);
+	return buf;
 }
 
 /*
@@ -472,10 +499,12 @@ visit_batch(IndexScanDesc scan)
 		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
 		BlockNumber followed = 0;
 
+		Buffer		nextbuf = InvalidBuffer;
+
 		msivf_stats_last.lists++;
 		while (blkno != InvalidBlockNumber)
 		{
-			Buffer		buf;
+			Buffer		buf = nextbuf;
 			Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
 			MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
 			char	   *p = PageGetContents(page);
@@ -497,6 +526,7 @@ visit_batch(IndexScanDesc scan)
 			}
 			so->tuples_left -= nentries;
 			msivf_stats_last.codes += nentries;
+			nextbuf = pin_next_page(index, so->capped ? InvalidBlockNumber : opaque->next);
 
 			for (int i = 0; i < nentries; i++, p += esz)
 			{
@@ -677,7 +707,7 @@ collect_list(IndexScanDesc scan, int list)
 	blkno = list_first_page(index, &so->st, list, &nblocks);
 	while (blkno != InvalidBlockNumber)
 	{
-		Buffer		buf;
+		Buffer		buf = InvalidBuffer;
 		Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
 		MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
 		char	   *p = PageGetContents(page);
