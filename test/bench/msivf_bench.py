@@ -31,6 +31,10 @@ The protocol, the same for every method:
 Prints one table per set, with each point's QPS over pgvector hnsw's QPS at
 the same recall (interpolated on hnsw's recall-QPS curve), and a summary
 line: QPS at recall 0.95 (interpolated) of msivf, hnsw and FAISS IVFFlat.
+Under each table, msivf's per-query cost breakdown: its counters
+(msivf_scan_stats: lists, pages, codes, reranks) at every probe count, and
+where the time of one pass with machinesoup.scan_timing on went, at the
+first probe count that reached recall 0.95.
 Writes out/msivf_bench_<set>.png.
 
 MSIVF_BENCH_MODE=scaling instead builds msivf and hnsw on prefixes of the
