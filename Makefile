@@ -92,6 +92,11 @@ EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin tmp_check \
 # dependency for an extension whose hot loops are hand-vectorised.
 override with_llvm = no
 
+# Rebuild an object when a header it includes changes: PGXS tracks header
+# dependencies (gcc -MMD into .deps/) only when asked.  Every source file
+# has a name of its own, as the one .deps directory needs.
+override autodepend = yes
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
