@@ -23,9 +23,9 @@ bit_text_parse(const char *str, uint8_t *out, int max_bits)
 		if (count <= max_bits)
 			count++;
 	}
-	p = text_skip_space(p);
-	if (*p != '\0')
+	if (*text_skip_space(p) != '\0')
 	{
+		/* the first character that ends the digits: "01 01" names the space */
 		r.status = BIT_PARSE_BAD_CHAR;
 		r.error_offset = (size_t) (p - str);
 	}

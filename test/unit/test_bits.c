@@ -139,7 +139,8 @@ test_text(void)
 	expect_parse("  0101 \n", BIT_PARSE_OK, 4, 0, 64);
 	expect_parse("", BIT_PARSE_EMPTY, 0, 0, 64);
 	expect_parse("   ", BIT_PARSE_EMPTY, 0, 0, 64);
-	expect_parse("01 01", BIT_PARSE_BAD_CHAR, 0, 3, 64);
+	expect_parse("01 01", BIT_PARSE_BAD_CHAR, 0, 2, 64);
+	expect_parse(" 1\t0", BIT_PARSE_BAD_CHAR, 0, 2, 64);
 	expect_parse("012", BIT_PARSE_BAD_CHAR, 0, 2, 64);
 	expect_parse("x", BIT_PARSE_BAD_CHAR, 0, 0, 64);
 	expect_parse("B101", BIT_PARSE_BAD_CHAR, 0, 0, 64);
