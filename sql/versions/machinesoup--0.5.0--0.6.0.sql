@@ -243,3 +243,15 @@ CREATE OPERATOR CLASS bvec_hash_ops
 	FUNCTION 2 bvec_hash_extended(bvec, bigint);
 COMMENT ON OPERATOR CLASS bvec_hash_ops USING hash IS 'default hash opclass of bvec: hash joins, hash aggregation, hash indexes';
 COMMENT ON OPERATOR FAMILY bvec_hash_ops USING hash IS 'hash operator family of bvec_hash_ops';
+
+-- bvec_knn_exact: vec_knn_exact for bvec columns (src/knn/knn.sql)
+-- A name of its own rather than an overload of vec_knn_exact: with two
+-- overloads a call whose queries are an untyped literal or NULL would no
+-- longer resolve.
+CREATE FUNCTION bvec_knn_exact(tbl regclass, col name, queries bvec[], k integer,
+							   metric text DEFAULT 'hamming')
+	RETURNS TABLE (query_no integer, rank integer, row_tid tid, distance double precision)
+	AS 'MODULE_PATHNAME', 'bvec_knn_exact' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION bvec_knn_exact(regclass, name, bvec[], integer, text) IS
+'exact k nearest rows of each bvec query in one pass over a bvec column (metric hamming or jaccard), by popcount';
