@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "audit.h"
+#include "bit_kernels.h"
 #include "msivf.h"
 #include "raw_store.h"
 #include "vbox.h"
@@ -52,7 +53,11 @@ simd_check_hook(int *newval, void **extra, GucSource source)
 static void
 simd_assign_hook(int newval, void *extra)
 {
-	vec_use_simd_level(newval == SIMD_AUTO ? vec_best_simd_level() : (SimdLevel) newval);
+	SimdLevel	level = newval == SIMD_AUTO ? vec_best_simd_level() : (SimdLevel) newval;
+
+	vec_use_simd_level(level);
+	/* bvec's popcount kernels follow the same level (bit_kernels.h) */
+	bit_use_simd_level(level);
 }
 
 /* machinesoup.simd, whose assign hook installs the kernels of its level */
@@ -60,7 +65,7 @@ static void
 define_simd_setting(void)
 {
 	DefineCustomEnumVariable("machinesoup.simd",
-							 "Selects the SIMD kernels for vec distances.",
+							 "Selects the SIMD kernels for vec and bvec distances.",
 							 "\"auto\" uses the best the CPU supports; other values force a level, for comparisons.",
 							 &simd_setting,
 							 SIMD_AUTO,

@@ -191,15 +191,17 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 	if (attnum <= 0 || attnum > RelationGetDescr(rel)->natts)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("system column \"%s\" is not of type vec", colname)));
+				 errmsg("system column \"%s\" is not of type %s", colname,
+						format_type_be(vectype))));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 	if (getBaseType(att->atttypid) != vectype)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not vec",
+				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not %s",
 						NameStr(att->attname), RelationGetRelationName(rel),
-						format_type_be(att->atttypid))));
-	if (att->atttypmod > 0)
+						format_type_be(att->atttypid), format_type_be(vectype))));
+	/* dim < 0: the caller checks the typmod itself (bvec_knn_exact.c) */
+	if (att->atttypmod > 0 && dim >= 0)
 		vec_check_same_dims(att->atttypmod, dim);
 	return attnum;
 }

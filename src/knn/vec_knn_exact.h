@@ -43,8 +43,8 @@ extern KnnMetric knn_exact_metric(const char *name);
  * The column's number, after checking that the caller may scan it: a
  * table, materialized view or (allow_partitioned) partitioned table, the
  * column exists, SELECT on the table or the column, no row-level security
- * in force, the column of type vec (vectype) with a typmod (if any) that
- * agrees with dim.  caller names the SQL function in messages.  A partitioned table is refused unless
+ * in force, the column of type vectype (vec, or bvec) with a typmod (if
+ * any) that agrees with dim (not checked when dim < 0).  caller names the SQL function in messages.  A partitioned table is refused unless
  * allow_partitioned (the caller then scans its partitions); a Citus table,
  * whose rows are on other nodes, always.
  */
