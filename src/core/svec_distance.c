@@ -13,7 +13,7 @@
 #include <math.h>
 
 double
-svec_inner_product(const SvecView *a, const SvecView *b)
+svec_dist_inner_product(const SvecView *a, const SvecView *b)
 {
 	const int32_t *ia = a->indices;
 	const int32_t *ib = b->indices;
@@ -35,7 +35,7 @@ svec_inner_product(const SvecView *a, const SvecView *b)
 }
 
 double
-svec_norm_squared(const SvecView *a)
+svec_dist_norm_squared(const SvecView *a)
 {
 	double		sum = 0.0;
 
@@ -56,7 +56,7 @@ tail_norm_squared(const SvecView *a, int i)
 }
 
 double
-svec_l2_squared(const SvecView *a, const SvecView *b)
+svec_dist_l2_squared(const SvecView *a, const SvecView *b)
 {
 	int			i = 0,
 				j = 0;
@@ -78,7 +78,7 @@ svec_l2_squared(const SvecView *a, const SvecView *b)
 }
 
 double
-svec_l1(const SvecView *a, const SvecView *b)
+svec_dist_l1(const SvecView *a, const SvecView *b)
 {
 	int			i = 0,
 				j = 0;
@@ -103,12 +103,12 @@ svec_l1(const SvecView *a, const SvecView *b)
 }
 
 void
-svec_cosine_parts(const SvecView *a, const SvecView *b,
+svec_dist_cosine_parts(const SvecView *a, const SvecView *b,
 				  double *dot, double *norm_a, double *norm_b)
 {
-	*dot = svec_inner_product(a, b);
-	*norm_a = svec_norm_squared(a);
-	*norm_b = svec_norm_squared(b);
+	*dot = svec_dist_inner_product(a, b);
+	*norm_a = svec_dist_norm_squared(a);
+	*norm_b = svec_dist_norm_squared(b);
 }
 
 /*

@@ -24,19 +24,19 @@ typedef struct SvecView
 } SvecView;
 
 /* sum(a[i] * b[i]) */
-extern double svec_inner_product(const SvecView *a, const SvecView *b);
+extern double svec_dist_inner_product(const SvecView *a, const SvecView *b);
 
 /* sum((a[i] - b[i])^2) */
-extern double svec_l2_squared(const SvecView *a, const SvecView *b);
+extern double svec_dist_l2_squared(const SvecView *a, const SvecView *b);
 
 /* sum(|a[i] - b[i]|) */
-extern double svec_l1(const SvecView *a, const SvecView *b);
+extern double svec_dist_l1(const SvecView *a, const SvecView *b);
 
 /* sum(a[i]^2) */
-extern double svec_norm_squared(const SvecView *a);
+extern double svec_dist_norm_squared(const SvecView *a);
 
 /* The dot product and both squared norms: the parts of the cosine. */
-extern void svec_cosine_parts(const SvecView *a, const SvecView *b,
+extern void svec_dist_cosine_parts(const SvecView *a, const SvecView *b,
 							  double *dot, double *norm_a, double *norm_b);
 
 /*

@@ -250,7 +250,7 @@ finish_entries(const char *str, const char *dims_at, SvecEntry *out, int n,
 {
 	SvecParseResult r = parse_failure(SVEC_PARSE_OK, n, str, str);
 	int			nonzeros = 0;
-	int32_t		dup;
+	int32_t		dup = 0;
 
 	r.dims = dims;
 	r.error_offset = (size_t) (dims_at - str);

@@ -172,13 +172,13 @@ check_pair(const SvecView *a, const float *da, const SvecView *b, const float *d
 		na += (double) da[i] * da[i];
 		nb += (double) db[i] * db[i];
 	}
-	CHECK(fabs(svec_inner_product(a, b) - ip) <= 1e-9 * (1 + fabs(ip)), "inner product");
-	CHECK(fabs(svec_l2_squared(a, b) - l2) <= 1e-9 * (1 + l2), "l2 squared");
-	CHECK(fabs(svec_l1(a, b) - l1) <= 1e-9 * (1 + l1), "l1");
-	CHECK(fabs(svec_norm_squared(a) - na) <= 1e-9 * (1 + na), "norm");
-	svec_cosine_parts(a, b, &dot, &pna, &pnb);
-	CHECK(dot == svec_inner_product(a, b) && pna == svec_norm_squared(a) &&
-		  pnb == svec_norm_squared(b), "cosine parts");
+	CHECK(fabs(svec_dist_inner_product(a, b) - ip) <= 1e-9 * (1 + fabs(ip)), "inner product");
+	CHECK(fabs(svec_dist_l2_squared(a, b) - l2) <= 1e-9 * (1 + l2), "l2 squared");
+	CHECK(fabs(svec_dist_l1(a, b) - l1) <= 1e-9 * (1 + l1), "l1");
+	CHECK(fabs(svec_dist_norm_squared(a) - na) <= 1e-9 * (1 + na), "norm");
+	svec_dist_cosine_parts(a, b, &dot, &pna, &pnb);
+	CHECK(dot == svec_dist_inner_product(a, b) && pna == svec_dist_norm_squared(a) &&
+		  pnb == svec_dist_norm_squared(b), "cosine parts");
 	CHECK(svec_compare(a, b) == dense_compare(da, a->dims, db, b->dims), "compare");
 	CHECK(svec_compare(b, a) == -svec_compare(a, b), "compare antisymmetric");
 	CHECK(svec_compare(a, a) == 0, "compare reflexive");
