@@ -226,10 +226,36 @@ test_distances(void)
 	}
 }
 
+/*
+ * The fast L2 and L1 subtract shared parts from the norms; close vectors
+ * and wide ranges of magnitude must still come out exact.
+ */
+static void
+test_cancellation(void)
+{
+	int32_t		ia[] = {0, 5, 9};
+	float		va[] = {1e30f, 1.0f, 2.5f};
+	int32_t		ib[] = {0, 9};
+	float		vb[] = {1e30f, 2.5f};
+	SvecView	a = {10, 3, ia, va};
+	SvecView	b = {10, 2, ib, vb};
+	float		vc[] = {1e30f, 1.0f, 2.5000002f};
+	SvecView	c = {10, 3, ia, vc};
+
+	CHECK(svec_dist_l2_squared(&a, &b) == 1.0, "l2: a 1 beside 1e30 is not lost (%g)",
+		  svec_dist_l2_squared(&a, &b));
+	CHECK(svec_dist_l1(&a, &b) == 1.0, "l1: a 1 beside 1e30 is not lost (%g)", svec_dist_l1(&a, &b));
+	CHECK(svec_dist_l2_squared(&a, &a) == 0.0 && svec_dist_l1(&a, &a) == 0.0,
+		  "identical vectors are at distance 0");
+	CHECK(fabs(svec_dist_l2_squared(&a, &c) - pow(2.5000002f - 2.5f, 2)) < 1e-20,
+		  "l2 of near-identical vectors (%g)", svec_dist_l2_squared(&a, &c));
+}
+
 int
 main(void)
 {
 	test_parser();
 	test_distances();
+	test_cancellation();
 	return unit_finish("svec");
 }
