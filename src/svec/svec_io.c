@@ -147,11 +147,21 @@ svec_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			capacity = svec_text_max_entries(str, MaxAllocSize / sizeof(SvecEntry));
-	SvecEntry  *entries = palloc(sizeof(SvecEntry) * capacity);
-	SvecParseResult r = svec_text_parse(str, entries, capacity, SVEC_MAX_NNZ);
+	int			capacity;
+	SvecEntry  *entries;
+	SvecParseResult r;
 	Svec	   *result;
 	float4	   *values;
+
+	/*
+	 * Room for every entry listed, bounded by the input's length (an entry
+	 * and its comma take at least 4 bytes), so a flood of commas cannot
+	 * ask for more than twice the input's size.
+	 */
+	capacity = svec_text_max_entries(str, (int) Min(strlen(str) / 4 + 1,
+													MaxAllocSize / sizeof(SvecEntry)));
+	entries = palloc(sizeof(SvecEntry) * capacity);
+	r = svec_text_parse(str, entries, capacity, SVEC_MAX_NNZ);
 
 	if (r.status != SVEC_PARSE_OK)
 		report_parse_error(str, r);
