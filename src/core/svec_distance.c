@@ -4,9 +4,10 @@
  *
  * The merges step without data-dependent branches: at each step the
  * smaller head (or both, on a shared index) is consumed, and only a shared
- * index adds to the sums.  Index lists of SPLADE-like
- * vectors interleave unpredictably, so a branch per step would mostly be
- * mispredicted.
+ * index adds to the sums.  Index lists of SPLADE-like vectors interleave
+ * unpredictably, so a branch per step would mostly be mispredicted.  A
+ * merge that adds only at shared indices also stops at the end of the
+ * shorter list instead of walking the other's tail.
  */
 #include "svec_distance.h"
 
@@ -48,9 +49,7 @@ svec_dist_norm_squared(const SvecView *a)
 /*
  * Sums over the indices the two share only, walked like the inner
  * product: the parts a difference-based distance needs there.  m is 1 on
- * a shared index and 0 elsewhere, so no step branches on the data (a
- * conditional on doubles compiles to a branch, mispredicted half the time
- * on interleaved lists).
+ * a shared index and 0 elsewhere, so no step branches on the data.
  */
 typedef struct SharedSums
 {
