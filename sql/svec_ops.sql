@@ -121,3 +121,64 @@ SELECT id, round((s <#> (SELECT s FROM svec_ops_r WHERE id = 7))::numeric, 2) AS
   FROM svec_ops_r ORDER BY s <#> (SELECT s FROM svec_ops_r WHERE id = 7), id LIMIT 5;
 
 DROP TABLE svec_ops_r;
+
+-- vec_knn_exact over an svec column: the same rows, in the same order, as
+-- ORDER BY the operator LIMIT k (ties by ctid), for every metric
+SELECT setseed(0.7);
+CREATE TABLE svec_knn_t AS
+SELECT id, v::svec AS s, v
+  FROM (SELECT id, array_agg(CASE WHEN random() < 0.1 THEN round((random() * 4 - 2)::numeric, 1) ELSE 0 END
+                             ORDER BY d)::vec AS v
+          FROM generate_series(1, 300) id, generate_series(1, 40) d GROUP BY id) g;
+INSERT INTO svec_knn_t VALUES (301, NULL, NULL);
+CREATE TABLE svec_knn_q AS SELECT row_number() OVER (ORDER BY id) AS qn, s AS q FROM svec_knn_t WHERE id IN (3, 50, 77);
+INSERT INTO svec_knn_q VALUES (4, '{}/40');
+CREATE FUNCTION pg_temp.knn_mismatches(metric text, op text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE format($q$
+		SELECT count(*) FROM (
+			(SELECT query_no, rank, row_tid FROM vec_knn_exact('svec_knn_t', 's',
+				(SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 7, %1$L)
+			 EXCEPT
+			 SELECT qn::int, r::int, x.tid FROM svec_knn_q,
+				LATERAL (SELECT ctid AS tid, row_number() OVER (ORDER BY s %2$s q, ctid) AS r
+						   FROM svec_knn_t WHERE s IS NOT NULL ORDER BY s %2$s q, ctid LIMIT 7) x)
+			UNION ALL
+			(SELECT qn::int, r::int, x.tid FROM svec_knn_q,
+				LATERAL (SELECT ctid AS tid, row_number() OVER (ORDER BY s %2$s q, ctid) AS r
+						   FROM svec_knn_t WHERE s IS NOT NULL ORDER BY s %2$s q, ctid LIMIT 7) x
+			 EXCEPT
+			 SELECT query_no, rank, row_tid FROM vec_knn_exact('svec_knn_t', 's',
+				(SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 7, %1$L))) d$q$, metric, op) INTO n;
+	RETURN n;
+END $$;
+SELECT pg_temp.knn_mismatches('l2', '<->') AS l2, pg_temp.knn_mismatches('ip', '<#>') AS ip,
+       pg_temp.knn_mismatches('cosine', '<=>') AS cosine, pg_temp.knn_mismatches('l1', '<+>') AS l1;
+-- the check can fail: the l2 answer against the order of <#>
+SELECT pg_temp.knn_mismatches('l2', '<#>') > 0 AS control_differs;
+-- the distances are the operators'
+SELECT count(*) AS rows, sum((e.distance = (t.s <#> q.q))::int) AS same_distance
+  FROM vec_knn_exact('svec_knn_t', 's', (SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 5, 'ip') e
+  JOIN svec_knn_t t ON t.ctid = e.row_tid JOIN svec_knn_q q ON q.qn = e.query_no;
+-- k beyond the rows: every non-null row, once
+SELECT query_no, count(*) FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 1000) GROUP BY 1;
+-- refusals
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/41'::svec], 3);
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec, '{1:1}/41'::svec], 3);
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY[]::svec[], 3);
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY[NULL]::svec[], 3);
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 0);
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 3, 'hamming');
+SELECT * FROM vec_knn_exact('svec_knn_t', 'v', ARRAY['{1:1}/40'::svec], 3);
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['[1]'::vec], 3);
+CREATE TABLE svec_knn_typmod (s svec(40));
+SELECT * FROM vec_knn_exact('svec_knn_typmod', 's', ARRAY['{1:1}/41'::svec], 3);
+-- the caller needs SELECT on the table or the column
+CREATE ROLE svec_knn_nobody;
+SET ROLE svec_knn_nobody;
+SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 3);
+RESET ROLE;
+DROP ROLE svec_knn_nobody;
+DROP TABLE svec_knn_t, svec_knn_q, svec_knn_typmod;

@@ -197,3 +197,12 @@ CREATE OPERATOR CLASS svec_hash_ops
 	FUNCTION 2 svec_hash_extended(svec, bigint);
 COMMENT ON OPERATOR CLASS svec_hash_ops USING hash IS 'default hash opclass of svec: hash joins, hash aggregation, hash indexes';
 COMMENT ON OPERATOR FAMILY svec_hash_ops USING hash IS 'hash operator family of svec_hash_ops';
+
+-- batched exact kNN over an svec column (src/knn/svec_knn_exact.c)
+
+CREATE FUNCTION vec_knn_exact(tbl regclass, col name, queries svec[], k integer,
+							  metric text DEFAULT 'l2')
+	RETURNS TABLE (query_no integer, rank integer, row_tid tid, distance double precision)
+	AS 'MODULE_PATHNAME', 'svec_knn_exact' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION vec_knn_exact(regclass, name, svec[], integer, text) IS
+'exact k nearest rows of each sparse query in one pass over an svec column (metric l2, cosine, ip or l1), by merge distances';
