@@ -51,7 +51,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # (PGXS's TAP_TESTS would chain them to installcheck, so it stays unset.)
 PROVE_TESTS = test/t/*.pl
 
-PG_CPPFLAGS = $(addprefix -I$(srcdir)/,src $(addprefix src/,$(SUBSYSTEMS)) $(CORE_DIRS))
+PG_CPPFLAGS = $(addprefix -I$(srcdir)/,src $(addprefix src/,$(SUBSYSTEMS)) $(CORE_DIRS)) \
+	-I$(libpq_srcdir)
 # No -march: one binary runs on every x86-64 and picks its SIMD at load.
 # Warnings: PostgreSQL's own (pg_config --cflags) plus -Wextra, except
 # -Wunused-parameter: index-AM, fmgr and hook callbacks have signatures
@@ -80,7 +81,9 @@ BLAS_LINK = -lopenblas
 endif
 # One link line for the module and for every unit, fuzz and bench program.
 LIBS_LINK = $(BLAS_LINK) -llz4 -lm
-SHLIB_LINK = $(LIBS_LINK)
+# libpq: a standby's audit records are written by the primary, through a
+# connection to it (src/audit/audit_relay.c)
+SHLIB_LINK = $(LIBS_LINK) $(libpq)
 
 EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin tmp_check \
 	$(EXTENSION)-*.zip
@@ -88,6 +91,11 @@ EXTRA_CLEAN = test/unit/*.bin test/fuzz/*.bin test/bench/*.bin tmp_check \
 # Bitcode for JIT inlining needs clang at install time; not worth the
 # dependency for an extension whose hot loops are hand-vectorised.
 override with_llvm = no
+
+# Rebuild an object when a header it includes changes: PGXS tracks header
+# dependencies (gcc -MMD into .deps/) only when asked.  Every source file
+# has a name of its own, as the one .deps directory needs.
+override autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential clang libclang-rt-dev
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
-	libopenblas-dev libopenblas-serial-dev liblz4-dev libipc-run-perl
+	libopenblas-dev libopenblas-serial-dev liblz4-dev libpq-dev libipc-run-perl
 	python3 nodejs npm
 	python3-psycopg python3-psycopg2 python3-numpy python3-sqlalchemy python3-pytest
 	dpkg-dev debhelper postgresql-server-dev-all lintian pgxnclient git unzip

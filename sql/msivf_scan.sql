@@ -238,6 +238,82 @@ RESET machinesoup.probes;
 SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
 	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 4)$$);
 
+-- msivf_last_scan_stats(): under strict order one scan reads every list
+-- and estimates every entry's code; the rerank finds every row it fetches
+-- (nothing is dead); without machinesoup.scan_timing nothing is timed
+SET machinesoup.scan_order = strict;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 3) LIMIT 10$$);
+SELECT scans, lists, pages >= lists AS pages_ok, codes, reranks >= 10 AS reranked,
+	   heap_rows = reranks AS all_found, centroid_ms = 0 AND list_ms = 0 AND rerank_ms = 0 AS untimed
+FROM msivf_last_scan_stats();
+-- max_probes 2 caps the lists; msivf_scan_stats() counts one more scan
+CREATE TEMP TABLE stats_before AS SELECT * FROM msivf_scan_stats();
+SET machinesoup.max_probes = 2;
+SET machinesoup.scan_timing = on;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 3) LIMIT 10$$);
+SELECT scans, lists, codes < 3000 AS fewer_codes, list_ms > 0 AS list_timed,
+	   rerank_ms > 0 AS rerank_timed, centroid_ms >= 0 AS centroid_timed
+FROM msivf_last_scan_stats();
+SELECT a.scans - b.scans AS scans, a.lists - b.lists AS lists
+FROM msivf_scan_stats() a, stats_before b;
+RESET machinesoup.scan_timing;
+RESET machinesoup.max_probes;
+RESET machinesoup.scan_order;
+
+-- 8-bit codes through every part of the integer estimate's kernels (200
+-- dimensions: a 128-byte step, a 64-byte step and a tail of 8): at one
+-- probe under strict order, each metric's first 10 rows of every query
+-- are the exact ones, which they could not be if a bound were too tight
+CREATE TABLE wide8 (id int, emb vec(200));
+INSERT INTO wide8
+	SELECT i, (SELECT array_agg((random() * 2 - 1 + (i % 7) * 0.5 + j * 0)::real ORDER BY j)
+			   FROM generate_series(1, 200) j)::vec
+	FROM generate_series(1, 1500) i;
+CREATE TABLE wide8_q AS
+	SELECT q AS qid, (SELECT array_agg((random() * 2 - 1 + (q % 7) * 0.5 + j * 0)::real ORDER BY j)
+					  FROM generate_series(1, 200) j)::vec AS q
+	FROM generate_series(1, 12) q;
+CREATE INDEX wide8_l2 ON wide8 USING msivf (emb vec_l2_ops) WITH (lists = 20);
+CREATE INDEX wide8_ip ON wide8 USING msivf (emb vec_ip_ops) WITH (lists = 20);
+CREATE INDEX wide8_cos ON wide8 USING msivf (emb vec_cosine_ops) WITH (lists = 20);
+CREATE FUNCTION wide8_mismatches(op text) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	q text;
+	a text;
+	b text;
+	bad int := 0;
+BEGIN
+	FOR r IN SELECT qid FROM wide8_q LOOP
+		q := format('SELECT id FROM wide8 ORDER BY emb %s (SELECT q FROM wide8_q WHERE qid = %s) LIMIT 10',
+					op, r.qid);
+		PERFORM set_config('enable_seqscan', 'off', true);
+		IF NOT plan_uses_msivf(q) THEN
+			RAISE EXCEPTION 'not an msivf scan: %', q;
+		END IF;
+		EXECUTE format('SELECT array(%s)::text', q) INTO a;
+		PERFORM set_config('enable_seqscan', 'on', true);
+		PERFORM set_config('enable_indexscan', 'off', true);
+		EXECUTE format('SELECT array(%s)::text', q) INTO b;
+		PERFORM set_config('enable_indexscan', 'on', true);
+		IF a IS DISTINCT FROM b THEN
+			bad := bad + 1;
+		END IF;
+	END LOOP;
+	RETURN bad;
+END $$;
+SET machinesoup.scan_order = strict;
+SET machinesoup.probes = 1;
+SELECT op, wide8_mismatches(op) AS mismatches FROM unnest(array['<->', '<#>', '<=>']) op;
+-- the comparison can fail: relaxed order at one probe misses rows
+SET machinesoup.scan_order = relaxed;
+SELECT wide8_mismatches('<->') > 0 AS relaxed_differs;
+RESET machinesoup.probes;
+RESET machinesoup.scan_order;
+
 DROP FUNCTION regress_try(text), regress_try_value(text);
 RESET search_path;
 DROP SCHEMA msivf_scan_test CASCADE;

@@ -1,6 +1,390 @@
 -- machinesoup 0.5.0 -> 0.6.0
 \echo Use "ALTER EXTENSION machinesoup UPDATE TO '0.6.0'" to load this file. \quit
 
+-- msivf scan statistics (msivf_last_scan_stats, msivf_scan_stats)
+CREATE FUNCTION msivf_last_scan_stats(
+	OUT scans bigint, OUT lists bigint, OUT pages bigint, OUT codes bigint,
+	OUT reranks bigint, OUT heap_rows bigint,
+	OUT centroid_ms double precision, OUT list_ms double precision, OUT rerank_ms double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION msivf_last_scan_stats() IS 'what the last msivf scan of this backend did: lists probed, list pages read, codes estimated, reranks, heap rows found, and phase times when machinesoup.scan_timing is on';
+CREATE FUNCTION msivf_scan_stats(
+	OUT scans bigint, OUT lists bigint, OUT pages bigint, OUT codes bigint,
+	OUT reranks bigint, OUT heap_rows bigint,
+	OUT centroid_ms double precision, OUT list_ms double precision, OUT rerank_ms double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION msivf_scan_stats() IS 'the counters of msivf_last_scan_stats() summed over every msivf scan of this backend';
+
+-- ms.ingest's body looks up a processor's owner only for user processors
+-- (built-in ones have none): the join it made for every batch was most
+-- of what a one-record ingest cost over 0.3.0.
+CREATE OR REPLACE FUNCTION ms._ingest(org text, model text, data bytea, label text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	v			record;
+	processor_owner pg_catalog.oid;
+	frame		bytea;
+	bid			bigint;
+BEGIN
+	SELECT * INTO r FROM ms._authorise(p_org, p_model, p_label, 'ingest', 'ingest into') a;
+	IF data IS NULL THEN
+		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	-- One small statement per batch: this is ms.ingest's fixed cost, which
+	-- a one-record batch pays in full (a join with pg_proc here cost 9 %
+	-- of such a call, test/bench/ingest_callgrind.sh).  Built-in
+	-- processors (no digest) have no owner to look up.
+	SELECT vv.processor, vv.processor_digest INTO v
+	  FROM ms.versions vv
+	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
+	frame := ms._lz4_encode(data);
+	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
+									 ingested_by, frame)
+		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.resolved_label,
+				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
+		RETURNING b.batch_id INTO bid;
+	-- Another role's code is about to see this producer's raw bytes (and
+	-- may copy them into payloads): that is raw access, on the record.
+	IF v.processor_digest IS NOT NULL THEN
+		SELECT p.proowner INTO processor_owner
+		  FROM pg_catalog.pg_proc p
+		 WHERE p.oid OPERATOR(pg_catalog.=) v.processor::pg_catalog.oid;
+		IF processor_owner OPERATOR(pg_catalog.<>) ms._caller()::pg_catalog.oid THEN
+			PERFORM ms._audit('process_batch', p_org, p_model, r.resolved_label, bid,
+							  pg_catalog.format('processor %s owned by %s', v.processor,
+												pg_catalog.pg_get_userbyid(processor_owner)));
+		END IF;
+	END IF;
+	-- same transaction: a processor error takes the raw frame with it
+	PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric, data,
+							  v.processor_digest);
+	RETURN bid;
+END
+$$;
+
+-- audited actions on a hot standby, written by the primary
+-- The primary's side of a standby's audited actions: a standby (its
+-- machinesoup.audit_primary_conninfo) sends each record here and waits for
+-- its id, so the record is in the primary's chain before the standby goes
+-- on.  Granted to no one: the DBA grants EXECUTE to the one role that
+-- setting connects as, which vouches for the role, login and pid it
+-- relays (README.md, "Read replicas").
+CREATE FUNCTION ms._audit_relay(at_us bigint, role text, login text, pid integer,
+								client_addr text, action text, org text, model text,
+								label text, batch_id bigint, reason text, standby text)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_audit_relay' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._audit_relay(bigint, text, text, integer, text, text, text, text, text, bigint, text, text) IS 'write an audit record relayed by a hot standby (grant EXECUTE only to the role of the standbys'' machinesoup.audit_primary_conninfo); returns its id once committed';
+REVOKE ALL ON FUNCTION ms._audit_relay(bigint, text, text, integer, text, text, text, text, text, bigint, text, text) FROM PUBLIC;
+
+-- Citus: the model store distributed by org (ms.enable_citus); a
+-- version's points then live in a distributed table of its own, which
+-- every insert, upsert and query names (its key arbitrates by name).
+CREATE FUNCTION ms._is_citus_table(regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_is_citus_table' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION ms._is_citus_table(regclass) IS 'internal: whether the table is managed by Citus';
+CREATE FUNCTION ms._citus_enabled() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS 'SELECT ms._is_citus_table(''ms.raw_batches''::pg_catalog.regclass)';
+COMMENT ON FUNCTION ms._citus_enabled() IS 'internal: whether ms.enable_citus() has distributed the model store';
+REVOKE ALL ON FUNCTION ms._is_citus_table(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms._citus_enabled() FROM PUBLIC;
+CREATE OR REPLACE FUNCTION ms._create_version(org text, model text, label text, processor regprocedure)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	p_processor	regprocedure := processor;
+	r			record;
+	vid			bigint;
+	part		text;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);	-- mandatory
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
+	IF r.version_id IS NOT NULL THEN
+		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO ms.versions (org, model, label, processor, processor_digest, created_by)
+		VALUES (p_org, p_model, p_label, p_processor,
+				ms._check_processor(p_processor, p_org, p_model, p_label), ms._caller_name())
+		RETURNING ms.versions.version_id INTO vid;
+
+	part := pg_catalog.format('points_%s', vid);
+	IF ms._citus_enabled() THEN
+		-- Distributed (ms.enable_citus): a table of its own, keyed by org
+		-- as Citus requires of a distributed table's keys, its rows in the
+		-- shard of the org's raw batches.  Every access names it, as it
+		-- names a partition.
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (LIKE ms.points, '
+			'CONSTRAINT %I PRIMARY KEY (org, point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s))',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims);
+		PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+													colocate_with => 'ms.raw_batches');
+	ELSE
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I PARTITION OF ms.points ('
+			'CONSTRAINT %I PRIMARY KEY (point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
+			') FOR VALUES IN (%s)',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims, vid);
+	END IF;
+	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+	-- a partition read directly is subject to its own row security
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
+
+	-- The version's own index: see ms._create_version_index.  GiST is
+	-- built here, on the empty partition, and grows with it; msivf waits
+	-- until there are points to train its centroids on.
+	IF r.dims OPERATOR(pg_catalog.<=) 64 THEN
+		PERFORM ms._create_version_index(vid);
+	END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION ms._upsert_points(org text, model text, label text, ids bigint[],
+								 vecs @extschema@.vec[], payloads jsonb[])
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	bad			record;
+	n			bigint;
+BEGIN
+	-- loading points is staging work, or ingest
+	BEGIN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true) a;
+	EXCEPTION WHEN insufficient_privilege THEN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'load points into') a;
+	END;
+
+	IF ids IS NULL OR vecs IS NULL THEN
+		RAISE EXCEPTION 'ids and vecs must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.cardinality(ids) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(vecs)
+	   OR (payloads IS NOT NULL
+		   AND pg_catalog.cardinality(payloads) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(ids)) THEN
+		RAISE EXCEPTION 'ids, vecs and payloads must have the same number of elements'
+			USING ERRCODE = '22023';
+	END IF;
+
+	SELECT u.n, u.id, u.v INTO bad
+	  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+	 WHERE u.id IS NULL OR u.v IS NULL
+		OR @extschema@.vec_dims(u.v) OPERATOR(pg_catalog.<>) r.dims
+		OR (r.metric OPERATOR(pg_catalog.=) 'cosine'
+			AND @extschema@.vec_norm(u.v) OPERATOR(pg_catalog.=) 0::pg_catalog.float8)
+	 ORDER BY u.n LIMIT 1;
+	IF FOUND THEN
+		IF bad.id IS NULL OR bad.v IS NULL THEN
+			RAISE EXCEPTION 'point % has a NULL id or vec', bad.n USING ERRCODE = '22004';
+		ELSIF @extschema@.vec_dims(bad.v) OPERATOR(pg_catalog.<>) r.dims THEN
+			RAISE EXCEPTION 'different vec dimensions % and %', @extschema@.vec_dims(bad.v), r.dims
+				USING ERRCODE = '22000',
+					  DETAIL = pg_catalog.format('Point %s (id %s) has %s dimensions; model "%s/%s" has %s.',
+												 bad.n, bad.id, @extschema@.vec_dims(bad.v), p_org, p_model, r.dims);
+		END IF;
+		RAISE EXCEPTION 'point % (id %) is a zero vector, which has no cosine distance', bad.n, bad.id
+			USING ERRCODE = '22023';
+	END IF;
+	SELECT u.id INTO bad FROM pg_catalog.unnest(ids) AS u(id)
+	 GROUP BY u.id HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
+	END IF;
+
+	-- into the partition itself: its primary key is the ON CONFLICT
+	-- arbiter (the parent has none, see ms.points), named, since it is
+	-- (point_id) on one node and (org, point_id) on Citus
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, u.id, u.v, u.p '
+		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+		'ON CONFLICT ON CONSTRAINT %I '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', r.version_id),
+		pg_catalog.format('points_%s_pkey', r.version_id))
+		USING p_org, r.version_id, ids, vecs, payloads;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM ms._index_if_grown(r.version_id);
+	RETURN n;
+END
+$$;
+CREATE OR REPLACE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	n			bigint;
+	d			integer;
+	version_org	text;
+	row_min		integer;
+	pages_needed bigint;
+BEGIN
+	-- the usual case, once built: one catalog lookup
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	-- Counting costs as much as the rows counted, so first a bound that
+	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
+	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
+	-- partition of fewer pages than the threshold's rows need cannot hold
+	-- them yet.
+	SELECT m.dims, v.org INTO d, version_org
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- (OPERATOR() has one precedence for all: every step is bracketed)
+	row_min := 60 OPERATOR(pg_catalog.+) (4 OPERATOR(pg_catalog.*) d);
+	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
+		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
+			(8168 OPERATOR(pg_catalog./) row_min);
+		-- (a distributed table's own heap is empty: its rows are counted)
+		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192)
+		   AND NOT ms._is_citus_table(pg_catalog.format('ms.%I', part)::pg_catalog.regclass) THEN
+			RETURN;
+		END IF;
+	END IF;
+	-- counts at most the threshold's worth of rows, whatever the size; the
+	-- org named, so that on Citus only the org's shard is read
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
+							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
+							  part, ms._version_index_min_rows())
+	   INTO n USING version_org;
+	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
+		RETURN;
+	END IF;
+	-- Two loaders crossing the threshold at once: one builds, the other
+	-- goes on (its rows get into the index when it commits).  Without the
+	-- lock both would wait in CREATE INDEX for the other's transaction to
+	-- end, a deadlock that aborts one of them.
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('ms.points index')::pg_catalog.int4,
+											   (p_version_id OPERATOR(pg_catalog.%) 2147483647)::pg_catalog.int4) THEN
+		RETURN;
+	END IF;
+	-- re-checked under the lock: a builder that committed meanwhile
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+		PERFORM ms._create_version_index(p_version_id);
+	END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+	run_as		regrole;
+	ids			bigint[];
+	vecs		@extschema@.vec[];
+	payloads	jsonb[];
+BEGIN
+	IF p_pinned IS NULL THEN
+		-- A built-in processor, a pure parser: running it again for the
+		-- upsert costs only time.  New ids are the common case, and a plain
+		-- insert is much cheaper than ON CONFLICT's speculative insertion;
+		-- ids already present (a replay, a producer re-sending) take the
+		-- upsert.  (An unapproved user processor ends up here too, and is
+		-- refused by the run: no digest was pinned for it.)
+		BEGIN
+			n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+								   NULL, NULL);
+		EXCEPTION WHEN unique_violation THEN
+			n := NULL;
+		END;
+		IF n IS NULL THEN
+			-- The upsert, also where the direct path does not apply (see
+			-- src/raw/raw_insert.c; on Citus always): into the version's
+			-- table by name, whose own primary key is the arbiter (see
+			-- ms.points).
+			EXECUTE pg_catalog.format(
+				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
+				'ON CONFLICT ON CONSTRAINT %I '
+				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+				pg_catalog.format('points_%s', p_version_id),
+				pg_catalog.format('points_%s_pkey', p_version_id))
+				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
+			GET DIAGNOSTICS n = ROW_COUNT;
+		END IF;
+	ELSE
+		-- User code runs once per batch, whatever the ids: its rows are
+		-- kept and upserted, never produced twice.
+		run_as := ms._processor_role(p_org);
+		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
+			   pg_catalog.array_agg(r.payload)
+		  INTO ids, vecs, payloads
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, p_pinned, run_as) r;
+		EXECUTE pg_catalog.format(
+			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+			'SELECT $1, $2, u.id, u.v, u.p '
+			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+			'ON CONFLICT ON CONSTRAINT %I '
+			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+			pg_catalog.format('points_%s', p_version_id),
+			pg_catalog.format('points_%s_pkey', p_version_id))
+			USING p_org, p_version_id, ids, vecs, payloads;
+		GET DIAGNOSTICS n = ROW_COUNT;
+	END IF;
+	PERFORM ms._index_if_grown(p_version_id);
+	RETURN n;
+END
+$$;
+CREATE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	IF EXISTS (SELECT FROM ms.versions) OR EXISTS (SELECT FROM ms.raw_batches) THEN
+		RAISE EXCEPTION 'the machinesoup model store can only be distributed before its first version'
+			USING ERRCODE = '55000',
+				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
+	END IF;
+	-- A distributed table cannot reference one on the coordinator only;
+	-- ms.ingest, the only writer, checks the model exists.
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+END
+$$;
+COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';
+CREATE FUNCTION ms.enable_citus() RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
+COMMENT ON FUNCTION ms.enable_citus() IS 'distribute the model store over a Citus cluster by org, before the first version (superuser or the extension''s owner; on the coordinator)';
+REVOKE ALL ON FUNCTION ms._enable_citus() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.enable_citus() FROM PUBLIC;
+
 -- svec: sparse float32 vectors (issue 16): the type, its I/O and casts
 -- with vec, distances, and btree and hash opclasses
 

@@ -18,6 +18,7 @@
  *	 audit_chain.c	canonical row text, the hash, the key and head files
  *	 audit_verify.c	ms.verify_audit()
  *	 audit_guard.c	the append-only trigger and the DROP DATABASE hook
+ *	 audit_relay.c	a standby's records, written by the primary
  */
 #ifndef MS_AUDIT_H
 #define MS_AUDIT_H
@@ -69,6 +70,14 @@ extern void ms_audit_drop_database_hook_init(void);
  * starting, timeout, or failure of the writer's transaction.
  */
 extern int64 ms_audit_write(const AuditRecord *rec);
+
+/*
+ * ms_audit_write of a record relayed by a standby: role, login, pid and
+ * address are the standby's (audit_relay.c).
+ */
+extern int64 ms_audit_write_relayed(const AuditRecord *rec, const char *role,
+									const char *login, int pid,
+									const char *client_addr);
 
 /* queue a record from an exiting backend, without waiting or raising */
 extern bool ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,

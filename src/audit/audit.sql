@@ -56,6 +56,20 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_audit_sql' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms._audit(text, text, text, text, bigint, text) IS 'internal: write an audit record through the audit writer; returns its id once committed';
 
+-- The primary's side of a standby's audited actions: a standby (its
+-- machinesoup.audit_primary_conninfo) sends each record here and waits for
+-- its id, so the record is in the primary's chain before the standby goes
+-- on.  Granted to no one: the DBA grants EXECUTE to the one role that
+-- setting connects as, which vouches for the role, login and pid it
+-- relays (README.md, "Read replicas").
+CREATE FUNCTION ms._audit_relay(at_us bigint, role text, login text, pid integer,
+								client_addr text, action text, org text, model text,
+								label text, batch_id bigint, reason text, standby text)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_audit_relay' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._audit_relay(bigint, text, text, integer, text, text, text, text, text, bigint, text, text) IS 'write an audit record relayed by a hot standby (grant EXECUTE only to the role of the standbys'' machinesoup.audit_primary_conninfo); returns its id once committed';
+REVOKE ALL ON FUNCTION ms._audit_relay(bigint, text, text, integer, text, text, text, text, text, bigint, text, text) FROM PUBLIC;
+
 -- Recompute the chain and check that the log reaches the head recorded
 -- outside it; problem says what is wrong (NULL when ok).  With a head the
 -- caller kept (head_id and head_hash of ms.access_report): also that row

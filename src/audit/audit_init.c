@@ -98,6 +98,7 @@ ms_audit_define_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	ms_audit_define_relay_setting();
 }
 
 void

@@ -126,6 +126,25 @@ extern int	audit_writer_idle_s;
 extern int	audit_refusal_limit;
 extern int	audit_refusal_window_s;
 
+/* connection to the primary for a standby's records (audit_relay.c) */
+extern char *audit_primary_conninfo;
+
+/* defines machinesoup.audit_primary_conninfo (audit_relay.c) */
+extern void ms_audit_define_relay_setting(void);
+
+/* ERROR unless action is lower-case words joined by underscores */
+extern void audit_check_action(const char *action);
+
+/*
+ * A standby's record sent to the primary (audit_relay.c): false, with *why,
+ * when it was not written; reuse_only uses only a connection made before.
+ */
+extern bool audit_relay_record(const AuditSlot *slot, bool reuse_only, int64 *id,
+							   const char **why);
+
+/* the same, its failure an ERROR that refuses the action; the row id */
+extern int64 audit_relay_or_refuse(const AuditSlot *slot);
+
 /* the writer entry of database dboid, or NULL; caller holds the lock */
 extern AuditWriter *audit_find_writer(Oid dboid);
 

@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -462,29 +463,22 @@ await_writer(AuditSlot *volatile *slotp, TimestampTz deadline)
 	}
 }
 
-int64
-ms_audit_write(const AuditRecord *rec)
+/*
+ * Queue *local for this database's writer and wait until it is committed:
+ * its row id.
+ */
+static int64
+submit_record(const AuditSlot *local)
 {
-	AuditSlot	local;
 	/* set to NULL inside PG_TRY and read in PG_CATCH: volatile */
 	AuditSlot  *volatile slot = NULL;
 	Latch	   *wake = NULL;
 	bool		need_start = false;
 	TimestampTz deadline;
 	int64		result = 0;
-	char	   *rolename;
-	Oid			roleid = ms_current_caller();
-
-	ms_audit_require();
-
-	/* build the record outside the lock; long fields fail here */
-	rolename = build_record(&local, rec, roleid);
-
-	if (is_refusal(local.action) && !refusal_admitted(roleid, rolename, local.org))
-		return 0;
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_timeout_ms);
-	slot = queue_record(&local, deadline, &wake, &need_start);
+	slot = queue_record(local, deadline, &wake, &need_start);
 
 	PG_TRY();
 	{
@@ -509,6 +503,76 @@ ms_audit_write(const AuditRecord *rec)
 	return result;
 }
 
+int64
+ms_audit_write(const AuditRecord *rec)
+{
+	AuditSlot	local;
+	char	   *rolename;
+	Oid			roleid = ms_current_caller();
+
+	ms_audit_require();
+
+	/* build the record outside the lock; long fields fail here */
+	rolename = build_record(&local, rec, roleid);
+
+	if (is_refusal(local.action) && !refusal_admitted(roleid, rolename, local.org))
+		return 0;
+
+	/* a standby's log is the primary's: the primary writes the record */
+	if (RecoveryInProgress())
+		return audit_relay_or_refuse(&local);
+	return submit_record(&local);
+}
+
+/*
+ * A record a standby relayed (ms._audit_relay): as ms_audit_write, but
+ * the role acting, the login, the pid and the address are the standby's.
+ */
+int64
+ms_audit_write_relayed(const AuditRecord *rec, const char *role, const char *login,
+					   int pid, const char *client_addr)
+{
+	AuditSlot	local;
+	Oid			roleid = get_role_oid(role, false);
+
+	ms_audit_require();
+	(void) build_record(&local, rec, roleid);
+	copy_field(local.login, sizeof(local.login), login, "login");
+	copy_field(local.client_addr, sizeof(local.client_addr), client_addr, "client address");
+	local.pid = pid;
+
+	if (is_refusal(local.action) && !refusal_admitted(roleid, local.role, local.org))
+		return 0;
+	if (RecoveryInProgress())
+		return audit_relay_or_refuse(&local);
+	return submit_record(&local);
+}
+
+/* ms_audit_enqueue_at_exit on a standby: relayed, or given up quietly */
+static bool
+enqueue_relayed_at_exit(const AuditRecord *rec, const char *role, const char *client_addr)
+{
+	AuditSlot	local;
+	int64		id;
+	const char *why;
+
+	memset(&local, 0, sizeof(local));
+	local.at = rec->at ? rec->at : GetCurrentTimestamp();
+	local.pid = MyProcPid;
+	strlcpy(local.role, role, sizeof(local.role));
+	if (OidIsValid(cached_login_id) && cached_login_id == GetSessionUserId())
+		strlcpy(local.login, cached_login, sizeof(local.login));
+	strlcpy(local.client_addr, client_addr ? client_addr : "", sizeof(local.client_addr));
+	strlcpy(local.action, rec->action, sizeof(local.action));
+	strlcpy(local.org, rec->org ? rec->org : "", sizeof(local.org));
+	strlcpy(local.model, rec->model ? rec->model : "", sizeof(local.model));
+	strlcpy(local.label, rec->label ? rec->label : "", sizeof(local.label));
+	strlcpy(local.reason, rec->reason ? rec->reason : "", sizeof(local.reason));
+	local.has_batch = rec->has_batch;
+	local.batch_id = rec->batch_id;
+	return audit_relay_record(&local, true, &id, &why);
+}
+
 /*
  * Queue a record without waiting for it, for a backend that is exiting
  * (the end of its access session).  Nothing here may raise an error or
@@ -529,6 +593,14 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 	if (!audit_preloaded || audit_shared == NULL || !IsUnderPostmaster ||
 		LWLockHeldByMe(audit_shared->lock))
 		return false;
+
+	/*
+	 * On a standby, through the connection this backend's earlier records
+	 * used, if it is still open (nothing else can be done without the
+	 * catalogs).
+	 */
+	if (RecoveryInProgress())
+		return enqueue_relayed_at_exit(rec, role, client_addr);
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	slot = free_slot_for(MyDatabaseId, &db_full);
@@ -569,6 +641,22 @@ ms_audit_enqueue_at_exit(const AuditRecord *rec, const char *role,
 	return true;
 }
 
+/* ERROR unless action is lower-case words joined by underscores */
+void
+audit_check_action(const char *action)
+{
+	for (const char *p = action; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid audit action \"%s\"", action),
+					 errdetail("Actions are lower-case words joined by underscores.")));
+	if (action[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("audit action must not be empty")));
+}
+
 /*
  * ms._audit(action, org, model, label, batch_id, reason) → bigint
  *
@@ -586,16 +674,7 @@ ms_audit_sql(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("audit action must not be null")));
 	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	for (const char *p = action; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid audit action \"%s\"", action),
-					 errdetail("Actions are lower-case words joined by underscores.")));
-	if (action[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("audit action must not be empty")));
+	audit_check_action(action);
 
 	memset(&rec, 0, sizeof(rec));
 	rec.action = action;

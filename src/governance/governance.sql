@@ -72,6 +72,19 @@ CREATE FUNCTION ms._is_privileged() RETURNS boolean
 CREATE FUNCTION ms._role_is_privileged(role oid) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'ms_role_is_privileged' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ms._role_is_privileged(oid) IS 'internal: ms._is_privileged() of the given role';
+
+-- Citus: whether a table is managed by Citus, and whether the model store
+-- has been distributed (ms.enable_citus(), src/raw/raw.sql): then every
+-- version's points are a table of their own, distributed by org and
+-- co-located with the org's raw batches, instead of a partition of
+-- ms.points.
+CREATE FUNCTION ms._is_citus_table(regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_is_citus_table' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION ms._is_citus_table(regclass) IS 'internal: whether the table is managed by Citus';
+CREATE FUNCTION ms._citus_enabled() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS 'SELECT ms._is_citus_table(''ms.raw_batches''::pg_catalog.regclass)';
+COMMENT ON FUNCTION ms._citus_enabled() IS 'internal: whether ms.enable_citus() has distributed the model store';
 CREATE FUNCTION ms._processor_digest(processor regprocedure) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ms_processor_digest' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION ms._processor_digest(regprocedure) IS 'internal: digest of a function''s definition (body, owner, language, settings, signature), pinned when it is approved as a processor';
@@ -581,6 +594,7 @@ DECLARE
 	part		text := pg_catalog.format('points_%s', p_version_id);
 	n			bigint;
 	d			integer;
+	version_org	text;
 	row_min		integer;
 	pages_needed bigint;
 BEGIN
@@ -593,7 +607,7 @@ BEGIN
 	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
 	-- partition of fewer pages than the threshold's rows need cannot hold
 	-- them yet.
-	SELECT m.dims INTO d
+	SELECT m.dims, v.org INTO d, version_org
 	  FROM ms.versions v
 	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
 	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
@@ -602,15 +616,19 @@ BEGIN
 	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
 		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
 			(8168 OPERATOR(pg_catalog./) row_min);
+		-- (a distributed table's own heap is empty: its rows are counted)
 		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
-		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192) THEN
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192)
+		   AND NOT ms._is_citus_table(pg_catalog.format('ms.%I', part)::pg_catalog.regclass) THEN
 			RETURN;
 		END IF;
 	END IF;
-	-- counts at most the threshold's worth of rows, whatever the size
-	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT FROM ms.%I LIMIT %s) s',
+	-- counts at most the threshold's worth of rows, whatever the size; the
+	-- org named, so that on Citus only the org's shard is read
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
+							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
 							  part, ms._version_index_min_rows())
-	   INTO n;
+	   INTO n USING version_org;
 	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
 		RETURN;
 	END IF;
@@ -701,13 +719,28 @@ BEGIN
 		RETURNING ms.versions.version_id INTO vid;
 
 	part := pg_catalog.format('points_%s', vid);
-	EXECUTE pg_catalog.format(
-		'CREATE TABLE ms.%I PARTITION OF ms.points ('
-		'CONSTRAINT %I PRIMARY KEY (point_id), '
-		'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
-		') FOR VALUES IN (%s)',
-		part, pg_catalog.format('%s_pkey', part),
-		pg_catalog.format('%s_dims', part), r.dims, vid);
+	IF ms._citus_enabled() THEN
+		-- Distributed (ms.enable_citus): a table of its own, keyed by org
+		-- as Citus requires of a distributed table's keys, its rows in the
+		-- shard of the org's raw batches.  Every access names it, as it
+		-- names a partition.
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (LIKE ms.points, '
+			'CONSTRAINT %I PRIMARY KEY (org, point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s))',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims);
+		PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+													colocate_with => 'ms.raw_batches');
+	ELSE
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I PARTITION OF ms.points ('
+			'CONSTRAINT %I PRIMARY KEY (point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
+			') FOR VALUES IN (%s)',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims, vid);
+	END IF;
 	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
 	-- a partition read directly is subject to its own row security
 	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
@@ -1067,15 +1100,17 @@ BEGIN
 	END IF;
 
 	-- into the partition itself: its primary key is the ON CONFLICT
-	-- arbiter (the parent has none, see ms.points)
+	-- arbiter (the parent has none, see ms.points), named, since it is
+	-- (point_id) on one node and (org, point_id) on Citus
 	EXECUTE pg_catalog.format(
 		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
 		'SELECT $1, $2, u.id, u.v, u.p '
 		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
 		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
-		'ON CONFLICT (point_id) '
+		'ON CONFLICT ON CONSTRAINT %I '
 		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
-		pg_catalog.format('points_%s', r.version_id))
+		pg_catalog.format('points_%s', r.version_id),
+		pg_catalog.format('points_%s_pkey', r.version_id))
 		USING p_org, r.version_id, ids, vecs, payloads;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM ms._index_if_grown(r.version_id);

@@ -22,6 +22,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -37,6 +38,7 @@
 #include "utils/tuplestore.h"
 
 #include "caller.h"
+#include "citus_table.h"
 #include "governance.h"
 #include "vbox.h"
 #include "vec.h"
@@ -110,6 +112,22 @@ metric_operator(const char *metric)
 }
 
 /*
+ * Is the version's points table distributed by Citus (ms.enable_citus)?
+ * Then its queries name the org, for Citus to route them to the one shard
+ * that holds the org's rows rather than to every shard of the table.
+ */
+static bool
+version_is_distributed(int64 version_id)
+{
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+
+	snprintf(relname, sizeof(relname), "points_" INT64_FORMAT, version_id);
+	relid = get_relname_relid(relname, get_namespace_oid("ms", false));
+	return OidIsValid(relid) && ms_relation_is_citus_table(relid);
+}
+
+/*
  * The text of the query of partition ms.points_<version_id> in mode, and
  * its argument types, ordered by the model's metric operator so the
  * partition's index can return rows in order.  $1 is the query vec (for
@@ -124,10 +142,13 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 	Oid			extnsp;
 	const char *nsp;
 	const char *op = metric_operator(metric);
+	const char *org_filter;
 
 	/* our operators and the vec type live in the extension's schema */
 	extnsp = extension_schema();
 	nsp = quote_identifier(get_namespace_name(extnsp));
+	argtypes[2] = TEXTOID;
+	org_filter = version_is_distributed(version_id) ? " AND p.org OPERATOR(pg_catalog.=) $3" : "";
 	argtypes[0] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 								  CStringGetDatum("vec"),
 								  ObjectIdGetDatum(extnsp));
@@ -138,9 +159,10 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 		appendStringInfo(&sql,
 						 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
 						 " FROM ms.points_" INT64_FORMAT " p"
+						 " WHERE true%s"
 						 " ORDER BY p.embedding OPERATOR(%s.%s) $1"
 						 " LIMIT $2",
-						 nsp, op, version_id, nsp, op);
+						 nsp, op, version_id, org_filter, nsp, op);
 	}
 	else if (mode == MSQ_WITHIN)
 	{
@@ -148,8 +170,8 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 		appendStringInfo(&sql,
 						 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
 						 " FROM ms.points_" INT64_FORMAT " p"
-						 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2",
-						 nsp, op, version_id, nsp, op);
+						 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2%s",
+						 nsp, op, version_id, nsp, op, org_filter);
 		/* L2: a box prefilter (as vec_dwithin()) the GiST index serves */
 		if (strcmp(metric, "l2") == 0)
 			appendStringInfo(&sql,
@@ -167,9 +189,9 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 		appendStringInfo(&sql,
 						 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
 						 " FROM ms.points_" INT64_FORMAT " p"
-						 " WHERE p.embedding OPERATOR(%s.<@) $2"
+						 " WHERE p.embedding OPERATOR(%s.<@) $2%s"
 						 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
-						 nsp, op, version_id, nsp, nsp, op);
+						 nsp, op, version_id, nsp, org_filter, nsp, op);
 	}
 	return sql.data;
 }
@@ -202,9 +224,9 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
 	entry = hash_search(part_plans, &key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
-		Oid			argtypes[2];
+		Oid			argtypes[3];
 		char	   *sql = partition_query_sql(version_id, mode, metric, argtypes);
-		SPIPlanPtr	plan = ms_prepare_kept(sql, 2, argtypes);
+		SPIPlanPtr	plan = ms_prepare_kept(sql, 3, argtypes);
 
 		entry = hash_search(part_plans, &key, HASH_ENTER, &found);
 		entry->plan = plan;
@@ -305,16 +327,20 @@ query_args(FunctionCallInfo fcinfo, MsQueryMode mode, QueryArgs *qa)
 	}
 }
 
-/* Run plan on the query's $1 and $2 (inside SPI); its rows go into store. */
+/*
+ * Run plan on the query's $1 and $2, and the org as $3 (inside SPI); its
+ * rows go into store.
+ */
 static void
 scan_partition(SPIPlanPtr plan, const QueryArgs *qa, Tuplestorestate *store,
 			   TupleDesc desc)
 {
-	Datum		values[2];
+	Datum		values[3];
 	int			ret;
 
 	values[0] = PointerGetDatum(qa->query);
 	values[1] = qa->arg;
+	values[2] = CStringGetTextDatum(qa->org);
 	ret = SPI_execute_plan(plan, values, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "partition query failed: %s", SPI_result_code_string(ret));

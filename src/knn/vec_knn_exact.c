@@ -48,6 +48,7 @@
 #include "utils/tuplestore.h"
 
 #include "vec.h"
+#include "citus_table.h"
 #include "vec_knn_exact.h"
 
 PG_FUNCTION_INFO_V1(vec_knn_exact);
@@ -126,42 +127,6 @@ knn_exact_metric(const char *name)
 	return (KnnMetric) m;
 }
 
-/*
- * Is relid a Citus table (distributed, reference or Citus-managed local)?
- * Read from Citus's catalog pg_dist_partition when the citus extension is
- * installed, so nothing here depends on Citus at build time.  The catalog
- * is read directly rather than through SPI: whether a table is distributed
- * is needed before any privilege on Citus's catalogs is.
- */
-static bool
-relation_is_citus_table(Oid relid)
-{
-	Oid			catalogid;
-	AttrNumber	attnum;
-	Relation	catalog;
-	SysScanDesc scan;
-	ScanKeyData key;
-	bool		found;
-
-	if (!OidIsValid(get_extension_oid("citus", true)))
-		return false;
-	catalogid = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
-	if (!OidIsValid(catalogid))
-		return false;
-	attnum = get_attnum(catalogid, "logicalrelid");
-	if (attnum == InvalidAttrNumber)
-		return false;
-
-	catalog = table_open(catalogid, AccessShareLock);
-	ScanKeyInit(&key, attnum, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 1, &key);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
-	table_close(catalog, AccessShareLock);
-	return found;
-}
-
 /* A type's bare name (vec, svec), for messages, whatever the search_path. */
 static char *
 type_name(Oid typid)
@@ -187,7 +152,7 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 	Form_pg_attribute att;
 
 	if ((relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE) &&
-		relation_is_citus_table(relid))
+		ms_relation_is_citus_table(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s cannot scan distributed table \"%s\"",

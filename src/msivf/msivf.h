@@ -24,6 +24,7 @@
 #include "access/itup.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
@@ -171,6 +172,29 @@ extern int	msivf_scan_order;
 extern int	msivf_max_probes;
 extern int	msivf_max_scan_tuples;
 
+/*
+ * What msivf scans did (msivfstats.c): the last scan's counters, bumped
+ * per list, page and rerank, and its phase times when
+ * machinesoup.scan_timing is on.
+ */
+typedef struct MsivfScanStats
+{
+	int64		scans;
+	int64		lists;			/* lists probed */
+	int64		pages;			/* list pages read */
+	int64		codes;			/* entries estimated from their codes */
+	int64		reranks;		/* heap fetches for an exact distance */
+	int64		heap_rows;		/* of those, rows visible to the snapshot */
+	instr_time	centroid_time;	/* ranking the lists */
+	instr_time	list_time;		/* reading lists, estimating codes */
+	instr_time	rerank_time;	/* fetching rows, exact distances */
+} MsivfScanStats;
+
+extern bool msivf_scan_timing;
+extern MsivfScanStats msivf_stats_last;
+extern void msivf_stats_init(void);
+extern void msivf_stats_begin(void);
+
 /* msivfhandler.c */
 extern void ms_msivf_init(void);
 extern bytea *msivf_options(Datum reloptions, bool validate);
@@ -192,8 +216,41 @@ extern MsivfListInfo msivf_list_info(Relation index, const MsivfState *st, Page 
 									 int slot, BlockNumber *nblocks);
 extern void msivf_check_list_blkno(Relation index, const MsivfState *st, BlockNumber blkno,
 								   BlockNumber *nblocks);
-extern void msivf_check_list_page(Relation index, const MsivfState *st, Page page,
-								  BlockNumber blkno, BlockNumber *nblocks);
+extern void msivf_check_list_page_slow(Relation index, const MsivfState *st, Page page,
+									   BlockNumber blkno, BlockNumber *nblocks);
+
+/*
+ * A list page, locked by the caller, checked as msivf_check_list_page_slow
+ * (msivfpage.c) describes, every field a reader uses: type and page id,
+ * entry count, pd_lower, next link.  Every scan, insert and VACUUM checks
+ * every list page it reads, so the common case is here, inline: the same
+ * tests in one expression of "&" (no branch per test; the special space is
+ * found at its fixed place, not through pd_special, so its load need not
+ * wait for the header's).  Any failure, or a next link past the cached
+ * size, goes to the slow path, which rereads the size and raises the
+ * error that names what is wrong.
+ */
+static inline void
+msivf_check_list_page(Relation index, const MsivfState *st, Page page,
+					  BlockNumber blkno, BlockNumber *nblocks)
+{
+	PageHeader	ph = (PageHeader) page;
+	MsivfPageOpaque opaque = (MsivfPageOpaque)
+		((char *) page + BLCKSZ - MAXALIGN(sizeof(MsivfPageOpaqueData)));
+	Size		end = MAXALIGN(SizeOfPageHeaderData) + (Size) opaque->nentries * st->entry_size;
+	bool		ok;
+
+	ok = (ph->pd_upper != 0) &
+		(ph->pd_special == BLCKSZ - MAXALIGN(sizeof(MsivfPageOpaqueData))) &
+		(opaque->page_id == MSIVF_PAGE_ID) &
+		(opaque->page_type == MSIVF_PAGE_LIST) &
+		(opaque->nentries <= st->entries_per_page) &
+		(ph->pd_lower == end) &
+		((opaque->next == InvalidBlockNumber) |
+		 ((opaque->next >= st->first_list_block) & (opaque->next < *nblocks)));
+	if (unlikely(!ok))
+		msivf_check_list_page_slow(index, st, page, blkno, nblocks);
+}
 extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
 

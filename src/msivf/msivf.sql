@@ -48,3 +48,17 @@ CREATE FUNCTION msivf_index_info(index regclass,
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
 
 COMMENT ON FUNCTION msivf_index_info(regclass) IS 'shape of an msivf index; probes: what a scan uses now; calibrated_probes: lists needed for machinesoup.target_recall';
+
+-- per-backend counters of msivf scans (issue 14's per-query cost breakdown)
+CREATE FUNCTION msivf_last_scan_stats(
+	OUT scans bigint, OUT lists bigint, OUT pages bigint, OUT codes bigint,
+	OUT reranks bigint, OUT heap_rows bigint,
+	OUT centroid_ms double precision, OUT list_ms double precision, OUT rerank_ms double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION msivf_last_scan_stats() IS 'what the last msivf scan of this backend did: lists probed, list pages read, codes estimated, reranks, heap rows found, and phase times when machinesoup.scan_timing is on';
+CREATE FUNCTION msivf_scan_stats(
+	OUT scans bigint, OUT lists bigint, OUT pages bigint, OUT codes bigint,
+	OUT reranks bigint, OUT heap_rows bigint,
+	OUT centroid_ms double precision, OUT list_ms double precision, OUT rerank_ms double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION msivf_scan_stats() IS 'the counters of msivf_last_scan_stats() summed over every msivf scan of this backend';

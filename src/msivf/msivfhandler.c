@@ -94,6 +94,7 @@ ms_msivf_init(void)
 							&msivf_max_scan_tuples,
 							0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	msivf_stats_init();
 }
 
 /* The access method's handler: what msivf can do and its callbacks. */

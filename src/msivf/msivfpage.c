@@ -260,10 +260,13 @@ msivf_list_info(Relation index, const MsivfState *st, Page page, int slot,
 /*
  * A list page, locked by the caller: of the right type, no more entries
  * than fit, pd_lower where they end, and a next link that is the end of
- * the chain or another list page.
+ * the chain or another list page.  msivf_check_list_page (msivf.h) makes
+ * the same tests inline and calls this only when one fails, or when the
+ * next link is past the size it has cached: here each test has its own
+ * error, and the size is read again.
  */
 void
-msivf_check_list_page(Relation index, const MsivfState *st, Page page, BlockNumber blkno,
+msivf_check_list_page_slow(Relation index, const MsivfState *st, Page page, BlockNumber blkno,
 					  BlockNumber *nblocks)
 {
 	MsivfPageOpaque opaque;

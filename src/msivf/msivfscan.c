@@ -170,6 +170,7 @@ start_scan(IndexScanDesc scan)
 	so->started = true;
 	/* shows in pg_stat_user_indexes.idx_scan, as for the built-in AMs */
 	pgstat_count_index_scan(index);
+	msivf_stats_begin();
 	old = MemoryContextSwitchTo(so->cxt);
 
 	st = msivf_get_state(index);
@@ -217,6 +218,7 @@ start_scan(IndexScanDesc scan)
 	{
 		so->q = palloc(sizeof(float) * st->dims);
 		so->v = palloc(sizeof(float) * st->dims);
+		so->qq.q = palloc(st->dims);
 		so->order = palloc(sizeof(int) * st->nlists);
 	}
 	so->zero_cosine = !msivf_prepare_vector(st->metric, so->query->x, st->dims, so->q);
@@ -224,8 +226,22 @@ start_scan(IndexScanDesc scan)
 		memset(so->q, 0, sizeof(float) * st->dims);
 	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
 	so->qnorm = sqrtf(so->qnorm2);
+	/* the query the codes of every list are dotted with, but under L2 */
+	if (st->code_bits == 8 && st->metric != MSIVF_METRIC_L2)
+		quant_query8(so->q, st->dims, &so->qq);
 
-	order_lists(so, st);
+	if (msivf_scan_timing)
+	{
+		instr_time	t0,
+					t1;
+
+		INSTR_TIME_SET_CURRENT(t0);
+		order_lists(so, st);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_ACCUM_DIFF(msivf_stats_last.centroid_time, t1, t0);
+	}
+	else
+		order_lists(so, st);
 
 	/*
 	 * Strict order: a row may come back only once no unvisited list can
@@ -252,7 +268,9 @@ start_scan(IndexScanDesc scan)
  * What the estimate of every entry of one list shares (see visit_batch):
  * v, the vector the codes are dotted with; lc, the part of the distance
  * key that comes from the centroid; factor, the weight of the dot product;
- * bmul, what multiplies an entry's error norm to bound the key's error.
+ * bmul, what multiplies an entry's error norm to bound the key's error;
+ * qbmul, for 8-bit codes, what multiplies |r| + err to bound the share of
+ * the key's error that comes from quantizing v (so->qq, see quantizer.h).
  */
 typedef struct ListTerms
 {
@@ -260,6 +278,7 @@ typedef struct ListTerms
 	float		lc;
 	float		factor;
 	float		bmul;
+	float		qbmul;
 } ListTerms;
 
 /*
@@ -289,6 +308,8 @@ list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
 		t.lc = s;
 		t.factor = -2.0f;
 		t.bmul = 2.0f * sqrtf(s);
+		if (so->st.code_bits == 8)
+			quant_query8(so->v, d, &so->qq);
 	}
 	else
 	{
@@ -299,6 +320,7 @@ list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
 		t.factor = -1.0f;
 		t.bmul = so->qnorm;
 	}
+	t.qbmul = fabsf(t.factor) * so->qq.qerr;
 	return t;
 }
 
@@ -322,8 +344,9 @@ list_first_page(Relation index, const MsivfState *st, int list, BlockNumber *nbl
 }
 
 /*
- * Share-locks list page blkno into *buf, checked, and makes room in the
- * pool for its entries.  Once per page; static inline like list_terms.
+ * Share-locks list page blkno into *buf (pinned already when *buf is
+ * valid: see pin_next_page), checked, and makes room in the pool for its
+ * entries.  Once per page; static inline like list_terms.
  */
 static inline Page
 lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buffer *buf)
@@ -333,11 +356,13 @@ lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buff
 	Page		page;
 	int			n;
 
-	*buf = ReadBuffer(index, blkno);
+	if (!BufferIsValid(*buf))
+		*buf = ReadBuffer(index, blkno);
 	LockBuffer(*buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(*buf);
 	msivf_check_list_page(index, &so->st, page, blkno, nblocks);
 	n = MsivfPageGetOpaque(page)->nentries;
+	msivf_stats_last.pages++;
 	if (so->npool + n > so->pool_cap)
 	{
 		while (so->npool + n > so->pool_cap)
@@ -345,6 +370,31 @@ lock_list_page(IndexScanDesc scan, BlockNumber blkno, BlockNumber *nblocks, Buff
 		so->pool = repalloc_huge(so->pool, sizeof(Candidate) * so->pool_cap);
 	}
 	return page;
+}
+
+/*
+ * Pins the next page of a chain (next, checked with the current page) and
+ * asks the CPU to bring its contents into cache while the current page's
+ * entries are estimated: the hardware prefetcher cannot see an 8 kB list
+ * page coming (its buffer is anywhere in shared memory), and reading the
+ * codes from memory, not computing with them, is what a high-dimensional
+ * scan waits on.  Only a pin: the page is locked and checked
+ * (lock_list_page) before any of it is used, and a prefetch of memory
+ * that changes meanwhile is harmless.
+ */
+static inline Buffer
+pin_next_page(Relation index, BlockNumber next)
+{
+	Buffer		buf;
+	const char *p;
+
+	if (next == InvalidBlockNumber)
+		return InvalidBuffer;
+	buf = ReadBuffer(index, next);
+	p = (const char *) BufferGetPage(buf);
+	for (int off = 0; off < BLCKSZ; off += 64)
+		__builtin_prefetch(p + off, 0, 2);
+	return buf;
 }
 
 /*
@@ -442,12 +492,19 @@ visit_batch(IndexScanDesc scan)
 		float		lc = terms.lc;
 		float		factor = terms.factor;
 		float		bmul = terms.bmul;
+		float		qbmul = terms.qbmul;
+		const int8_t *qv = so->qq.q;
+		float		qscale = so->qq.qscale;
+		int32		qsum = so->qq.qsum;
 		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
 		BlockNumber followed = 0;
 
+		Buffer		nextbuf = InvalidBuffer;
+
+		msivf_stats_last.lists++;
 		while (blkno != InvalidBlockNumber)
 		{
-			Buffer		buf;
+			Buffer		buf = nextbuf;
 			Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
 			MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
 			char	   *p = PageGetContents(page);
@@ -468,20 +525,39 @@ visit_batch(IndexScanDesc scan)
 				so->capped = true;
 			}
 			so->tuples_left -= nentries;
+			msivf_stats_last.codes += nentries;
+			nextbuf = pin_next_page(index, so->capped ? InvalidBlockNumber : opaque->next);
 
 			for (int i = 0; i < nentries; i++, p += esz)
 			{
 				MsivfEntry *e = (MsivfEntry *) p;
-				float		dot = e->scale * quant_dot(v, e->code, d, bits);
-				float		est = lc + factor * dot;
+				float		dot;
+				float		est;
 				float		slack;
 				float		lb;
 				float		ub;
 
+				/*
+				 * 8-bit codes: an exact integer dot product with the
+				 * quantized v, whose error |v - qscale * q| times |s * c|
+				 * <= |r| + err widens the bound; 4-bit codes (above 4000
+				 * dimensions) are dotted with v in float.
+				 */
+				if (bits == 8)
+				{
+					dot = e->scale * (qscale * (float) quant_idot8(qv, (const int8 *) e->code, d, qsum));
+					slack = qbmul * (sqrtf(e->rnorm2) + e->err);
+				}
+				else
+				{
+					dot = e->scale * quant_dot4(v, e->code, d);
+					slack = 0;
+				}
+				est = lc + factor * dot;
 				if (metric == MSIVF_METRIC_L2)
 					est += e->rnorm2;
 				/* float rounding of the estimate, on the safe side */
-				slack = 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
+				slack += 1e-5f * (fabsf(lc) + fabsf(dot) * 2 + e->rnorm2) + 1e-30f;
 				lb = est - bmul * e->err - slack;
 				ub = est + bmul * e->err + slack;
 
@@ -631,7 +707,7 @@ collect_list(IndexScanDesc scan, int list)
 	blkno = list_first_page(index, &so->st, list, &nblocks);
 	while (blkno != InvalidBlockNumber)
 	{
-		Buffer		buf;
+		Buffer		buf = InvalidBuffer;
 		Page		page = lock_list_page(scan, blkno, &nblocks, &buf);
 		MsivfPageOpaque opaque = MsivfPageGetOpaque(page);
 		char	   *p = PageGetContents(page);
@@ -674,6 +750,48 @@ next_null_query_row(IndexScanDesc scan)
 }
 
 /*
+ * rerank and visit_batch, counted in msivf_stats_last and, with
+ * machinesoup.scan_timing on, timed (msivfstats.c).
+ */
+static bool
+rerank_counted(IndexScanDesc scan, const ItemPointerData *tid, double *key, double *value)
+{
+	instr_time	t0,
+				t1;
+	bool		found;
+
+	if (!msivf_scan_timing)
+		found = rerank(scan, tid, key, value);
+	else
+	{
+		INSTR_TIME_SET_CURRENT(t0);
+		found = rerank(scan, tid, key, value);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_ACCUM_DIFF(msivf_stats_last.rerank_time, t1, t0);
+	}
+	msivf_stats_last.reranks++;
+	msivf_stats_last.heap_rows += found;
+	return found;
+}
+
+static void
+visit_batch_timed(IndexScanDesc scan)
+{
+	instr_time	t0,
+				t1;
+
+	if (!msivf_scan_timing)
+	{
+		visit_batch(scan);
+		return;
+	}
+	INSTR_TIME_SET_CURRENT(t0);
+	visit_batch(scan);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_ACCUM_DIFF(msivf_stats_last.list_time, t1, t0);
+}
+
+/*
  * amgettuple: the next row in order of exact distance within the lists
  * visited so far (see the file header), with its distance as the ORDER BY
  * value, which needs no recheck.  Visits another batch of lists when
@@ -706,7 +824,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 			double		key,
 						value;
 
-			if (rerank(scan, &c.tid, &key, &value))
+			if (rerank_counted(scan, &c.tid, &key, &value))
 				ready_push(so, key, value, &c.tid);
 		}
 		/* a cold candidate could still come first: bring them in */
@@ -730,7 +848,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 		/* the last list, or a cap: what was examined is all returned */
 		if (so->visited >= so->list_limit || so->capped)
 			return false;
-		visit_batch(scan);
+		visit_batch_timed(scan);
 	}
 }
 

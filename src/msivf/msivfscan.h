@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 
 #include "msivf.h"
+#include "quantizer.h"
 
 /* an entry not yet verified: the lower bound of its key */
 typedef struct Candidate
@@ -49,6 +50,13 @@ typedef struct MsivfScanOpaqueData
 	float		qnorm2;
 	bool		zero_cosine;	/* cosine with a zero query: all NaN */
 	float	   *v;				/* per-list query vector (L2: q - c) */
+
+	/*
+	 * The vector the codes are dotted with, quantized to int8 for the
+	 * integer kernel (8-bit codes): per list under L2, where it is q - c,
+	 * once per scan otherwise, where it is q.
+	 */
+	QuantQuery8 qq;
 
 	int		   *order;			/* lists nearest first */
 	int			visited;		/* lists of order[] visited */

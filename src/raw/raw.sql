@@ -108,24 +108,25 @@ BEGIN
 		BEGIN
 			n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
 								   NULL, NULL);
-			IF n IS NULL THEN
-				INSERT INTO ms.points AS p (org, version_id, point_id, embedding, payload)
-					SELECT p_org, p_version_id, r.point_id, r.embedding, r.payload
-					  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, NULL, NULL) r;
-				GET DIAGNOSTICS n = ROW_COUNT;
-			END IF;
 		EXCEPTION WHEN unique_violation THEN
-			-- the partition's own primary key is the arbiter (see ms.points)
+			n := NULL;
+		END;
+		IF n IS NULL THEN
+			-- The upsert, also where the direct path does not apply (see
+			-- src/raw/raw_insert.c; on Citus always): into the version's
+			-- table by name, whose own primary key is the arbiter (see
+			-- ms.points).
 			EXECUTE pg_catalog.format(
 				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
 				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
 				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
-				'ON CONFLICT (point_id) '
+				'ON CONFLICT ON CONSTRAINT %I '
 				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
-				pg_catalog.format('points_%s', p_version_id))
+				pg_catalog.format('points_%s', p_version_id),
+				pg_catalog.format('points_%s_pkey', p_version_id))
 				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
 			GET DIAGNOSTICS n = ROW_COUNT;
-		END;
+		END IF;
 	ELSE
 		-- User code runs once per batch, whatever the ids: its rows are
 		-- kept and upserted, never produced twice.
@@ -139,9 +140,10 @@ BEGIN
 			'SELECT $1, $2, u.id, u.v, u.p '
 			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
 			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
-			'ON CONFLICT (point_id) '
+			'ON CONFLICT ON CONSTRAINT %I '
 			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
-			pg_catalog.format('points_%s', p_version_id))
+			pg_catalog.format('points_%s', p_version_id),
+			pg_catalog.format('points_%s_pkey', p_version_id))
 			USING p_org, p_version_id, ids, vecs, payloads;
 		GET DIAGNOSTICS n = ROW_COUNT;
 	END IF;
@@ -168,6 +170,7 @@ DECLARE
 	p_label		text := label;
 	r			record;
 	v			record;
+	processor_owner pg_catalog.oid;
 	frame		bytea;
 	bid			bigint;
 BEGIN
@@ -175,9 +178,12 @@ BEGIN
 	IF data IS NULL THEN
 		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	SELECT vv.processor, vv.processor_digest, p.proowner INTO v
-	  FROM ms.versions vv LEFT JOIN pg_catalog.pg_proc p
-		ON p.oid OPERATOR(pg_catalog.=) vv.processor::pg_catalog.oid
+	-- One small statement per batch: this is ms.ingest's fixed cost, which
+	-- a one-record batch pays in full (a join with pg_proc here cost 9 %
+	-- of such a call, test/bench/ingest_callgrind.sh).  Built-in
+	-- processors (no digest) have no owner to look up.
+	SELECT vv.processor, vv.processor_digest INTO v
+	  FROM ms.versions vv
 	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
 	frame := ms._lz4_encode(data);
 	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
@@ -187,11 +193,15 @@ BEGIN
 		RETURNING b.batch_id INTO bid;
 	-- Another role's code is about to see this producer's raw bytes (and
 	-- may copy them into payloads): that is raw access, on the record.
-	IF v.processor_digest IS NOT NULL
-	   AND v.proowner OPERATOR(pg_catalog.<>) ms._caller()::pg_catalog.oid THEN
-		PERFORM ms._audit('process_batch', p_org, p_model, r.resolved_label, bid,
-						  pg_catalog.format('processor %s owned by %s', v.processor,
-											pg_catalog.pg_get_userbyid(v.proowner)));
+	IF v.processor_digest IS NOT NULL THEN
+		SELECT p.proowner INTO processor_owner
+		  FROM pg_catalog.pg_proc p
+		 WHERE p.oid OPERATOR(pg_catalog.=) v.processor::pg_catalog.oid;
+		IF processor_owner OPERATOR(pg_catalog.<>) ms._caller()::pg_catalog.oid THEN
+			PERFORM ms._audit('process_batch', p_org, p_model, r.resolved_label, bid,
+							  pg_catalog.format('processor %s owned by %s', v.processor,
+												pg_catalog.pg_get_userbyid(processor_owner)));
+		END IF;
 	END IF;
 	-- same transaction: a processor error takes the raw frame with it
 	PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric, data,
@@ -492,6 +502,54 @@ GRANT EXECUTE ON FUNCTION
 	ms.access_session(),
 	ms.access_report(text, timestamptz, timestamptz)
 TO PUBLIC;
+
+-- Citus: distribute the model store by org (README.md, "Scale-out").  Raw
+-- batches become a distributed table, and every version created from then
+-- on keeps its points in a distributed table of its own, co-located with
+-- the org's batches, so one org's data, loads and queries are on one
+-- worker.  The governance tables (orgs, models, versions, grants,
+-- promotions) and the audit log stay on the coordinator, where every
+-- ms.* call runs and is judged and recorded; Citus routes each call's
+-- reads and writes of one org's data to the worker that holds it.  Only
+-- before the first version: existing partitions are not moved.
+CREATE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	IF EXISTS (SELECT FROM ms.versions) OR EXISTS (SELECT FROM ms.raw_batches) THEN
+		RAISE EXCEPTION 'the machinesoup model store can only be distributed before its first version'
+			USING ERRCODE = '55000',
+				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
+	END IF;
+	-- A distributed table cannot reference one on the coordinator only;
+	-- ms.ingest, the only writer, checks the model exists.
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+END
+$$;
+COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';
+CREATE FUNCTION ms.enable_citus() RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
+COMMENT ON FUNCTION ms.enable_citus() IS 'distribute the model store over a Citus cluster by org, before the first version (superuser or the extension''s owner; on the coordinator)';
+REVOKE ALL ON FUNCTION ms._enable_citus() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.enable_citus() FROM PUBLIC;
 
 -- a new ms.audit_log starts a new chain (a dropped log's head is set aside)
 SELECT ms._audit_new_log();

@@ -454,6 +454,22 @@ insert_batch_rows(PointInserter *pi, const ProcessorSpec *spec, bytea *batch,
 }
 
 /*
+ * Is the version's points table a table of its own rather than a partition
+ * of ms.points?  So on Citus (ms.enable_citus): a distributed table, whose
+ * rows only an INSERT that Citus routes to the org's shard may write.
+ */
+static bool
+version_is_own_table(Datum version_id)
+{
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+
+	snprintf(relname, sizeof(relname), "points_" INT64_FORMAT, DatumGetInt64(version_id));
+	relid = get_relname_relid(relname, get_namespace_oid("ms", false));
+	return OidIsValid(relid) && !get_rel_relispartition(relid);
+}
+
+/*
  * ms._insert_points(org text, version_id bigint, processor regprocedure,
  *					 dims integer, metric text, batch bytea, pinned bytea,
  *					 run_as regrole) RETURNS bigint
@@ -487,7 +503,7 @@ ms_insert_points(PG_FUNCTION_ARGS)
 	cosine = !PG_ARGISNULL(4) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "cosine") == 0;
 	batch = PG_GETARG_BYTEA_PP(5);
 
-	if (!open_points(&target))
+	if (version_is_own_table(version_id) || !open_points(&target))
 		PG_RETURN_NULL();
 	begin_routing(&target);
 

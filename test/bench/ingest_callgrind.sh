@@ -73,7 +73,13 @@ command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(git -C "$here" rev-parse --show-toplevel)
 scratch=$(mktemp -d /tmp/ms-ingest-cg.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+# KEEP=1 keeps the scratch directory: its work/{a,b}/callgrind.* files are
+# what callgrind_annotate reads to see where the instructions went.
+if [ "${KEEP:-0}" = 1 ]; then
+	echo "keeping $scratch"
+else
+	trap 'rm -rf "$scratch"' EXIT
+fi
 chmod 711 "$scratch"
 mkdir -p "$scratch/work"
 . "$here/ab_builds.sh"

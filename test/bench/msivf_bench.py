@@ -31,6 +31,10 @@ The protocol, the same for every method:
 Prints one table per set, with each point's QPS over pgvector hnsw's QPS at
 the same recall (interpolated on hnsw's recall-QPS curve), and a summary
 line: QPS at recall 0.95 (interpolated) of msivf, hnsw and FAISS IVFFlat.
+Under each table, msivf's per-query cost breakdown: its counters
+(msivf_scan_stats: lists, pages, codes, reranks) at every probe count, and
+where the time of one pass with machinesoup.scan_timing on went, at the
+first probe count that reached recall 0.95.
 Writes out/msivf_bench_<set>.png.
 
 MSIVF_BENCH_MODE=scaling instead builds msivf and hnsw on prefixes of the
@@ -109,6 +113,7 @@ class Row:
         self.method, self.setting, self.recall, self.qps = method, setting, recall, qps
         self.build, self.build0, self.index_mb, self.heap_mb = build, build0, index_mb, heap_mb
         self.curve = curve  # False: a point off the sweep (the default setting)
+        self.stats = None  # msivf: per-query counters (msivf_scan_stats), see stats_delta
 
 
 def recall(found, gt):
@@ -234,6 +239,20 @@ def median_run(run):
     return found, float(np.median(times))
 
 
+STATS_COLS = ("scans", "lists", "pages", "codes", "reranks", "heap_rows", "centroid_ms", "list_ms", "rerank_ms")
+
+
+def scan_stats(pg):
+    """msivf_scan_stats() of the benchmark's backend, as a dict."""
+    return dict(zip(STATS_COLS, pg.sql("SELECT * FROM msivf_scan_stats()")[0]))
+
+
+def stats_delta(before, after):
+    """Per-query averages of the scans between two msivf_scan_stats()."""
+    n = max(1, after["scans"] - before["scans"])
+    return {c: (after[c] - before[c]) / n for c in STATS_COLS if c != "scans"}
+
+
 def timed_builds(pg, index, create, build0=True):
     """Build the index with the server's max_parallel_maintenance_workers,
     then (build0) drop it and build it again with 0; returns both times in
@@ -276,15 +295,18 @@ def run_set(pg, s, methods, log_prefix=""):
     qtext0 = "[" + ",".join("%.9g" % x for x in Q[0]) + "]"
     info["default_workers"] = pg.one("SHOW max_parallel_maintenance_workers")
 
-    def sweep(method, stmt, index, guc, values, setting, sizes):
+    def sweep(method, stmt, index, guc, values, setting, sizes, stats=False):
         """Sweep one PostgreSQL index's knob; the plan is asserted before
-        and after."""
+        and after.  stats: msivf's per-query counters of each point."""
         pg.assert_plan(stmt, qtext0, index)
         pg.execute(stmt, qbin[:WARMUP])
         for v in values:
             pg.sql(f"SET {guc} = {v}")
+            before = scan_stats(pg) if stats else None
             found, secs = median_run(lambda: pg.execute(stmt, qbin))
             r = Row(method, setting(v), recall(found, gt), len(qbin) / secs, *sizes)
+            if stats:
+                r.stats = stats_delta(before, scan_stats(pg))
             rows.append(r)
             print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
             if r.recall >= STOP:
@@ -328,7 +350,17 @@ def run_set(pg, s, methods, log_prefix=""):
         prewarm(pg, tab, idx)
         pg.prepare("knn", f"SELECT id FROM {tab} ORDER BY emb {op} $1 LIMIT {K}", "vec")
         sweep("msivf", "knn", idx, "machinesoup.probes", [p for p in PROBES if p <= lists],
-              lambda p: f"probes={p}", (build, build0, size, heap))
+              lambda p: f"probes={p}", (build, build0, size, heap), stats=True)
+        # one more pass, timed (machinesoup.scan_timing), at the first
+        # point that reached the target recall: where the time goes there
+        at = next((r for r in rows if r.method == "msivf" and r.recall >= TARGET), None)
+        if at is not None:
+            pg.sql(f"SET machinesoup.{at.setting.replace('=', ' = ')}")
+            pg.sql("SET machinesoup.scan_timing = on")
+            before = scan_stats(pg)
+            secs = pg.execute("knn", qbin)[1]
+            info["timed"] = (at.setting, stats_delta(before, scan_stats(pg)), 1000.0 * secs / len(qbin))
+            pg.sql("SET machinesoup.scan_timing = off")
         pg.sql("SET machinesoup.probes = 0")
         found, secs = median_run(lambda: pg.execute("knn", qbin))
         r = Row("msivf", f"default (target 0.95 -> {calibrated})", recall(found, gt), len(qbin) / secs,
@@ -448,6 +480,27 @@ def run_set(pg, s, methods, log_prefix=""):
     return rows, info
 
 
+def report_breakdown(rows, info):
+    """msivf's per-query counters at each sweep point, and where the time
+    of one timed pass at the target recall went."""
+    pts = [r for r in rows if r.method == "msivf" and r.stats]
+    if not pts:
+        return
+    print("msivf per query (msivf_scan_stats): lists probed, list pages read, codes estimated, "
+          "reranks (heap fetches) and rows they found")
+    print(f"  {'setting':<12} {'recall':>6} {'lists':>7} {'pages':>8} {'codes':>9} {'reranks':>8} {'rows':>8}")
+    for r in pts:
+        t = r.stats
+        print(f"  {r.setting:<12} {r.recall:>6.3f} {t['lists']:>7.1f} {t['pages']:>8.1f} {t['codes']:>9.0f} "
+              f"{t['reranks']:>8.1f} {t['heap_rows']:>8.1f}")
+    if "timed" in info:
+        setting, t, total = info["timed"]
+        rest = total - t["centroid_ms"] - t["list_ms"] - t["rerank_ms"]
+        print(f"  time per query at {setting} (machinesoup.scan_timing = on, one pass): {total:.3f} ms = "
+              f"centroids {t['centroid_ms']:.3f} + lists and codes {t['list_ms']:.3f} + rerank "
+              f"{t['rerank_ms']:.3f} + rest (executor, protocol, client) {rest:.3f}")
+
+
 def report(s, rows, info):
     """The table, the summary line and the plot of one set."""
     name = s["name"]
@@ -481,8 +534,7 @@ def report(s, rows, info):
     if "faiss" in info:
         print(f"{info['faiss']}, searched with the first {info['faiss_nq']} queries: Debian's build; "
               f"OPTIMIZE GENERIC means no AVX2 kernels, which slows its distances at high dimension")
-    print("per-query breakdown (parse, centroid distances, list reading, code estimates, reranks and their "
-          "heap fetches, executor): not measured yet; it needs timing hooks in src/msivf (issue 14)")
+    report_breakdown(rows, info)
 
     summary = {}
     for m in ("msivf", "pgvector hnsw", "faiss IVFFlat"):

@@ -12,41 +12,18 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-chomp(my $sharedir = `pg_config --sharedir`);
-chomp(my $pkglibdir = `pg_config --pkglibdir`);
-plan skip_all => 'Citus is not installed (third_party/citus/install.sh installs it)'
-  unless -f "$sharedir/extension/citus.control" && -f "$pkglibdir/citus.so";
+use citus_common;
 
-my @nodes;
-for my $name ('coordinator', 'worker1', 'worker2')
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	# citus first: it must be loaded before any other hook-setting library
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'citus,machinesoup'
-citus.local_hostname = '@{[ $node->host ]}'
-max_worker_processes = 16
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @nodes, $node;
-}
-my ($coord, @workers) = @nodes;
-
-$coord->safe_psql('postgres', qq{
-	SELECT citus_set_coordinator_host('@{[ $coord->host ]}', @{[ $coord->port ]});
-	CREATE EXTENSION machinesoup;
-});
-for my $w (@workers)
-{
-	$coord->safe_psql('postgres',
-		"SELECT citus_add_node('@{[ $w->host ]}', @{[ $w->port ]})");
-}
+citus_common::skip_unless_installed();
+my ($coord, @workers) = citus_common::start_cluster('');
+my @nodes = ($coord, @workers);
 is($coord->safe_psql('postgres',
 		"SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND isactive AND groupid > 0"),
 	'2', 'two active workers');

@@ -20,9 +20,12 @@ sub blob_rows_sql
 	};
 }
 
+# Tables blob_centers, items and queries, and knn(k, use_index), recall(k)
+# and mismatches(k) over items ordered by $op (default <->).
 sub setup_sql
 {
-	my ($dims, $blobs, $seed) = @_;
+	my ($dims, $blobs, $seed, $op) = @_;
+	$op //= '<->';
 	return qq{
 		CREATE EXTENSION IF NOT EXISTS machinesoup;
 		SELECT setseed($seed);
@@ -48,7 +51,7 @@ sub setup_sql
 			PERFORM set_config('enable_bitmapscan', 'off', true);
 			IF use_index THEN
 				FOR line IN EXPLAIN (COSTS OFF)
-					SELECT q.qid, array(SELECT id FROM items ORDER BY emb <-> q.q LIMIT k) FROM queries q
+					SELECT q.qid, array(SELECT id FROM items ORDER BY emb $op q.q LIMIT k) FROM queries q
 				LOOP
 					uses_msivf := uses_msivf OR EXISTS (
 						SELECT FROM pg_class c JOIN pg_am a ON a.oid = c.relam
@@ -59,7 +62,7 @@ sub setup_sql
 					RAISE EXCEPTION 'knn: the plan does not scan an msivf index of items';
 				END IF;
 			END IF;
-			RETURN QUERY SELECT q.qid, array(SELECT id FROM items ORDER BY emb <-> q.q LIMIT k) FROM queries q;
+			RETURN QUERY SELECT q.qid, array(SELECT id FROM items ORDER BY emb $op q.q LIMIT k) FROM queries q;
 		END \$\$;
 		CREATE FUNCTION recall(k int) RETURNS numeric LANGUAGE sql AS \$\$
 			SELECT round(avg((SELECT count(*) FROM unnest(a.ids) x WHERE x = ANY (e.ids)))::numeric / k, 3)

@@ -1,8 +1,9 @@
 /*
  * test_quantizer.c
  *		Unit tests for the msivf residual quantizer (src/msivf/core/quantizer.c):
- *		round trips, the error bound the scan relies on, and agreement of
- *		every SIMD dot-product kernel with the scalar one.
+ *		round trips, the error bounds the scan relies on (with the query in
+ *		float and quantized), and agreement of every SIMD kernel, float and
+ *		integer, with the scalar one.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -116,6 +117,126 @@ check_kernels(void)
 		}
 		CHECK(bad == 0, "kernel %s disagrees with scalar in %d lengths", names[k], bad);
 	}
+}
+
+/*
+ * Every integer kernel returns exactly the scalar one's sum, for every
+ * length up to 300 and at 768 and 4000, for quantized queries and codes
+ * over the whole int8 range (-128 included: a damaged page may hold it).
+ */
+static void
+check_ikernels(void)
+{
+	const char *names[] = {"avx2", "avx512vnni"};
+	QuantIDot8Fn scalar = quant_idot8_kernel("scalar");
+	int			lens[303];
+
+	CHECK(scalar != NULL, "scalar integer kernel exists");
+	for (int d = 0; d <= 300; d++)
+		lens[d] = d;
+	lens[301] = 768;
+	lens[302] = 4000;
+	for (int k = 0; k < 2; k++)
+	{
+		QuantIDot8Fn f = quant_idot8_kernel(names[k]);
+		int			bad = 0;
+
+		if (!f)
+		{
+			printf("(integer kernel %s not supported here, skipped)\n", names[k]);
+			continue;
+		}
+		for (int t = 0; t < 303; t++)
+		{
+			int			d = lens[t];
+			float	   *v = malloc(sizeof(float) * (d + 1));
+			int8_t	   *q = malloc(d + 1);
+			int8_t	   *c = malloc(d + 1);
+			QuantQuery8 qq = {.q = q};
+
+			for (int i = 0; i < d; i++)
+			{
+				v[i] = gauss();
+				c[i] = (int8_t) ((int) (uniform() * 256) - 128);
+			}
+			if (d > 3)
+				c[d - 1] = -128, c[0] = 127, v[1] = -1e3f;	/* the extremes */
+			quant_query8(v, d, &qq);
+			if (f(q, c, d, qq.qsum) != scalar(q, c, d, qq.qsum))
+				bad++;
+			free(v);
+			free(q);
+			free(c);
+		}
+		CHECK(bad == 0, "integer kernel %s disagrees with scalar in %d lengths", names[k], bad);
+	}
+}
+
+/*
+ * The bound of quantizer.h for an estimate made with a quantized query:
+ * |v.r - s * qscale * (q.c)| <= |v| * err + qerr * (|r| + err), on
+ * queries and residuals of very different scales; the query's codes stay
+ * in [-127, 127], its qsum is their sum, and a NaN makes qerr NaN.
+ */
+static void
+check_query_bound(int d, int trials)
+{
+	float	   *r = malloc(sizeof(float) * d);
+	float	   *v = malloc(sizeof(float) * d);
+	int8_t	   *q = malloc(d);
+	uint8_t    *code = malloc(d);
+	QuantQuery8 qq = {.q = q};
+	int			violations = 0;
+
+	for (int t = 0; t < trials; t++)
+	{
+		float		scale,
+					err;
+		double		exact = 0,
+					vnorm = 0,
+					rnorm = 0,
+					qerr = 0,
+					est,
+					bound;
+		int32_t		sum = 0;
+
+		for (int i = 0; i < d; i++)
+		{
+			r[i] = gauss() * (t % 3 == 0 ? 100.0f : 0.01f);
+			v[i] = gauss() * (t % 2 == 0 ? 1e3f : 1e-3f);
+		}
+		if (t == 1)
+			v[d / 3] = 1e6f;	/* one outlier dominates the query's scale */
+		quant_encode(r, d, 8, code, &scale, &err);
+		quant_query8(v, d, &qq);
+		for (int i = 0; i < d; i++)
+		{
+			double		e = (double) v[i] - (double) qq.qscale * q[i];
+
+			exact += (double) v[i] * r[i];
+			vnorm += (double) v[i] * v[i];
+			rnorm += (double) r[i] * r[i];
+			qerr += e * e;
+			sum += q[i];
+			if (q[i] == -128)
+				violations++;
+		}
+		CHECK(sqrt(qerr) <= qq.qerr && sum == qq.qsum,
+			  "d=%d: query error norm %g reported %g, qsum %d reported %d",
+			  d, sqrt(qerr), qq.qerr, sum, qq.qsum);
+		est = (double) scale * qq.qscale * quant_idot8(q, (int8_t *) code, d, qq.qsum);
+		bound = sqrt(vnorm) * err + qq.qerr * (sqrt(rnorm) + err);
+		if (fabs(est - exact) > bound * 1.0001 + 1e-9 * sqrt(vnorm * rnorm))
+			violations++;
+	}
+	CHECK(violations == 0, "d=%d: %d violations of the quantized-query bound", d, violations);
+	v[0] = NAN;
+	quant_query8(v, d, &qq);
+	CHECK(isnan(qq.qerr) && q[0] == 0, "a NaN component: qerr %g, code %d", qq.qerr, q[0]);
+	free(r);
+	free(v);
+	free(q);
+	free(code);
 }
 
 /*
@@ -233,5 +354,10 @@ main(void)
 	}
 
 	check_kernels();
+	printf("integer kernel in use: %s\n", quant_ikernel_name());
+	check_ikernels();
+	check_query_bound(32, 300);
+	check_query_bound(768, 100);
+	check_query_bound(4000, 20);
 	return unit_finish("quantizer");
 }

@@ -234,6 +234,165 @@ dot8_avx512(const float *v, const int8_t *code, int d)
 }
 #endif
 
+/* ---- integer estimates: the query quantized to int8 ------------------ */
+
+/*
+ * Like quant_encode at 8 bits, for a query: one scale, codes in
+ * [-127, 127] (never -128, which the AVX2 kernel's sign trick could not
+ * negate within a byte), and the error norm rounded up.  A NaN component
+ * gets code 0 and makes the error norm NaN, so the bound of every
+ * estimate made with it is NaN: the scan reranks those entries exactly.
+ */
+void
+quant_query8(const float *v, int d, QuantQuery8 *qq)
+{
+	float		amax = 0;
+	float		s;
+	float		inv;
+	int32_t		sum = 0;
+	double		err[4] = {0, 0, 0, 0};
+
+	for (int i = 0; i < d; i++)
+	{
+		float		a = fabsf(v[i]);
+
+		amax = a > amax ? a : amax;
+	}
+	s = amax / 127.0f;
+	inv = s > 0 ? 1.0f / s : 0.0f;
+	for (int i = 0; i < d; i++)
+	{
+		float		x = v[i] * inv;
+		int			q = x == x ? (int) round_clamped(x, 127.0f) : 0;
+		double		e = (double) v[i] - (double) s * q;
+
+		qq->q[i] = (int8_t) q;
+		sum += q;
+		err[i & 3] += e * e;
+	}
+	qq->qscale = s;
+	qq->qerr = (float) (sqrt((err[0] + err[1]) + (err[2] + err[3])) * (1.0 + 1e-5));
+	qq->qsum = sum;
+}
+
+/* the portable integer kernel (GCC vectorises it) */
+static int32_t
+idot8_scalar(const int8_t *q, const int8_t *code, int d, int32_t qsum)
+{
+	int32_t		s = 0;
+
+	(void) qsum;
+	for (int i = 0; i < d; i++)
+		s += (int32_t) q[i] * code[i];
+	return s;
+}
+
+#ifdef QUANT_X86
+/*
+ * AVX2: vpmaddubsw multiplies unsigned by signed bytes into pairwise
+ * 16-bit sums, which saturate past 32767.  So the unsigned side is |code|
+ * (at most 128) and the signed side the query with code's sign folded in
+ * (|q| <= 127): a pair sums to at most 2 * 128 * 127 = 32512, exact.
+ * vpmaddwd by ones widens the pairs to 32-bit sums.
+ */
+__attribute__((target("avx2")))
+static int32_t
+idot8_avx2(const int8_t *q, const int8_t *code, int d, int32_t qsum)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i		acc = _mm256_setzero_si256();
+	__m128i		s4;
+	int32_t		s;
+	int			i = 0;
+
+	(void) qsum;
+	for (; i + 32 <= d; i += 32)
+	{
+		__m256i		c = _mm256_loadu_si256((const __m256i *) (code + i));
+		__m256i		v = _mm256_loadu_si256((const __m256i *) (q + i));
+		__m256i		p = _mm256_maddubs_epi16(_mm256_sign_epi8(c, c), _mm256_sign_epi8(v, c));
+
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+	}
+	s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+	s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+	s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+	s = _mm_cvtsi128_si32(s4);
+	for (; i < d; i++)
+		s += (int32_t) q[i] * code[i];
+	return s;
+}
+
+/*
+ * AVX-512 VNNI: vpdpbusd adds four unsigned-by-signed byte products to
+ * each 32-bit lane, 64 bytes a step, without saturation.  The unsigned
+ * side is the code offset by 128 (a flip of its top bit), which adds
+ * 128 * sum(q) to the result: qsum takes it back off.  A masked tail
+ * loads zeros, whose offset code 128 meets a zero query byte.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static int32_t
+idot8_avx512vnni(const int8_t *q, const int8_t *code, int d, int32_t qsum)
+{
+	const __m512i flip = _mm512_set1_epi8((char) 0x80);
+	__m512i		acc0 = _mm512_setzero_si512();
+	__m512i		acc1 = _mm512_setzero_si512();
+	int			i = 0;
+
+	for (; i + 128 <= d; i += 128)
+	{
+		acc0 = _mm512_dpbusd_epi32(acc0,
+								   _mm512_xor_si512(_mm512_loadu_si512(code + i), flip),
+								   _mm512_loadu_si512(q + i));
+		acc1 = _mm512_dpbusd_epi32(acc1,
+								   _mm512_xor_si512(_mm512_loadu_si512(code + i + 64), flip),
+								   _mm512_loadu_si512(q + i + 64));
+	}
+	for (; i + 64 <= d; i += 64)
+		acc0 = _mm512_dpbusd_epi32(acc0,
+								   _mm512_xor_si512(_mm512_loadu_si512(code + i), flip),
+								   _mm512_loadu_si512(q + i));
+	if (i < d)
+	{
+		__mmask64	m = (__mmask64) ((1ULL << (d - i)) - 1);
+
+		acc1 = _mm512_dpbusd_epi32(acc1,
+								   _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, code + i), flip),
+								   _mm512_maskz_loadu_epi8(m, q + i));
+	}
+	return _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1)) - 128 * qsum;
+}
+#endif
+
+int32_t		(*quant_idot8) (const int8_t *q, const int8_t *code, int d, int32_t qsum) = idot8_scalar;
+static const char *ikernel_name = "scalar";
+
+/* the integer kernel named, if this CPU runs it (see quantizer.h) */
+QuantIDot8Fn
+quant_idot8_kernel(const char *name)
+{
+	if (strcmp(name, "scalar") == 0)
+		return idot8_scalar;
+#ifdef QUANT_X86
+	__builtin_cpu_init();
+	if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2"))
+		return idot8_avx2;
+	if (strcmp(name, "avx512vnni") == 0 &&
+		__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vnni"))
+		return idot8_avx512vnni;
+#endif
+	return NULL;
+}
+
+const char *
+quant_ikernel_name(void)
+{
+	return ikernel_name;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
 float		(*quant_dot8) (const float *v, const int8_t *code, int d) = dot8_scalar;
 static const char *kernel_name = "scalar";
 
@@ -256,11 +415,15 @@ quant_dot8_kernel(const char *name)
 	return NULL;
 }
 
-/* quant_dot8 becomes the widest kernel the CPU runs; scalar otherwise */
+/*
+ * quant_dot8 and quant_idot8 become the widest kernels the CPU runs;
+ * scalar otherwise
+ */
 void
 quant_init(void)
 {
 	static const char *const order[] = {"avx512", "avx2"};
+	static const char *const iorder[] = {"avx512vnni", "avx2"};
 
 	for (int i = 0; i < 2; i++)
 	{
@@ -270,7 +433,18 @@ quant_init(void)
 		{
 			quant_dot8 = f;
 			kernel_name = order[i];
-			return;
+			break;
+		}
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		QuantIDot8Fn f = quant_idot8_kernel(iorder[i]);
+
+		if (f)
+		{
+			quant_idot8 = f;
+			ikernel_name = iorder[i];
+			break;
 		}
 	}
 }

@@ -15,8 +15,9 @@
  * which bounds every estimated distance and lets a scan rerank exactly the
  * candidates that could still beat the rows it has already verified.
  *
- * Plain C (no postgres.h); the dot-product kernel is chosen once for the
- * CPU (AVX-512, AVX2+FMA or scalar).
+ * Plain C (no postgres.h); the dot-product kernels are chosen once for the
+ * CPU (AVX-512, AVX2+FMA or scalar; for the integer kernel AVX-512 VNNI,
+ * AVX2 or scalar).
  */
 #ifndef MS_QUANTIZER_H
 #define MS_QUANTIZER_H
@@ -55,6 +56,41 @@ quant_dot(const float *v, const uint8_t *code, int d, int bits)
 /* 8-bit kernels by name, for tests: "scalar", "avx2", "avx512"; NULL if unsupported. */
 typedef float (*QuantDot8Fn) (const float *v, const int8_t *code, int d);
 extern QuantDot8Fn quant_dot8_kernel(const char *name);
+
+/*
+ * Integer estimates for 8-bit codes.  A query vector v (per list, or per
+ * query) is quantized once to int8: v ~ qscale * q with q in [-127, 127],
+ * and its error norm |v - qscale * q| (rounded up) is returned too, so
+ * that for an entry with code c, scale s and error norm err of a residual
+ * r,
+ *
+ *		|v.r - s * qscale * (q.c)| <= |v| * err + qerr * (|r| + err)
+ *
+ * (the code's error bounded as above, and |s * c| <= |r| + err bounds the
+ * query's error's share).  q.c is an exact integer: every kernel returns
+ * the same value.  qsum, the sum of q's components, is what a kernel that
+ * multiplies unsigned bytes needs to undo its offset; quant_query8 sets it.
+ */
+typedef struct QuantQuery8
+{
+	int8_t	   *q;				/* d components, filled by quant_query8 */
+	float		qscale;
+	float		qerr;			/* |v - qscale * q|, rounded up */
+	int32_t		qsum;
+} QuantQuery8;
+
+/* Quantizes v (d floats) into qq (qq->q has room for d bytes). */
+extern void quant_query8(const float *v, int d, QuantQuery8 *qq);
+
+/* sum(q[i] * code[i]), exactly, with the kernel picked for the CPU. */
+extern int32_t (*quant_idot8) (const int8_t *q, const int8_t *code, int d, int32_t qsum);
+
+/* integer kernels by name, for tests: "scalar", "avx2", "avx512vnni"; NULL if unsupported */
+typedef int32_t (*QuantIDot8Fn) (const int8_t *q, const int8_t *code, int d, int32_t qsum);
+extern QuantIDot8Fn quant_idot8_kernel(const char *name);
+
+/* Name of the integer kernel in use. */
+extern const char *quant_ikernel_name(void);
 
 /* Picks the best kernel for this CPU.  Idempotent. */
 extern void quant_init(void);

@@ -1,0 +1,141 @@
+#!/bin/bash
+# The routed path's cost: ms.knn and ms.ingest throughput for 4 orgs with
+# CLIENTS clients (pgbench, prepared statements), on one node and on a
+# Citus coordinator with two workers, all on this machine: a measure of
+# what distribution costs per call, not of a speed-up (the workers share
+# the same cores).  The single-node anchor is a database of the
+# coordinator's own server without Citus, so both sides run on the same
+# server settings in the same run; rounds alternate the two.
+#
+#   bash test/bench/citus_bench.sh          (as root; needs Citus installed:
+#                                            third_party/citus/install.sh)
+#   ROUNDS=3 SECONDS_PER_RUN=15 CLIENTS=4 ROWS=12000 bash test/bench/citus_bench.sh
+#
+# Prints, per workload, the median throughput of each side, the ratio, and
+# the extra latency per call on the cluster (pgbench's average latency,
+# cluster minus single node): the planning and routing that Citus adds to
+# each call's data access.  Target: the routed call costs at most 20 % more.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+T=${SECONDS_PER_RUN:-15}
+CLIENTS=${CLIENTS:-4}
+ROWS=${ROWS:-12000}
+
+if [ "$(id -u)" = 0 ]; then
+	here=$(cd "$(dirname "$0")" && pwd)
+	scratch=$(mktemp -d /tmp/ms-citus-bench.XXXXXX)
+	trap 'rm -rf "$scratch"' EXIT
+	cp "$here/citus_bench.sh" "$scratch/"
+	chown -R postgres "$scratch"
+	runuser -u postgres -- env ROUNDS="$ROUNDS" SECONDS_PER_RUN="$T" CLIENTS="$CLIENTS" ROWS="$ROWS" \
+		CITUS_BENCH_DIR="$scratch" bash "$scratch/citus_bench.sh"
+	exit
+fi
+
+DIR=${CITUS_BENCH_DIR:-$(mktemp -d /tmp/ms-citus-bench.XXXXXX)}
+BIN=/usr/lib/postgresql/15/bin
+SOCK=$DIR
+PORTS=(5611 5612 5613)
+[ -f "$(pg_config --sharedir)/extension/citus.control" ] ||
+	{ echo "citus_bench.sh: Citus is not installed (third_party/citus/install.sh)" >&2; exit 1; }
+
+stop_all() {
+	for p in "${PORTS[@]}"; do
+		"$BIN/pg_ctl" -D "$DIR/n$p" -m fast stop >/dev/null 2>&1 || true
+	done
+}
+trap stop_all EXIT
+
+for p in "${PORTS[@]}"; do
+	"$BIN/initdb" -D "$DIR/n$p" -A trust >/dev/null
+	cat >>"$DIR/n$p/postgresql.conf" <<CONF
+port = $p
+unix_socket_directories = '$SOCK'
+listen_addresses = ''
+shared_preload_libraries = 'citus,machinesoup'
+citus.local_hostname = '$SOCK'
+max_worker_processes = 16
+shared_buffers = 256MB
+synchronous_commit = off
+max_connections = 100
+CONF
+	"$BIN/pg_ctl" -D "$DIR/n$p" -l "$DIR/log$p" -w start >/dev/null
+	psql -X -q -h "$SOCK" -p "$p" -d postgres -c 'CREATE EXTENSION citus'
+done
+C=(-X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "${PORTS[0]}")
+psql "${C[@]}" -d postgres <<SQL
+SELECT citus_set_coordinator_host('$SOCK', ${PORTS[0]});
+CREATE EXTENSION machinesoup;
+SELECT citus_add_node('$SOCK', ${PORTS[1]});
+SELECT citus_add_node('$SOCK', ${PORTS[2]});
+SELECT ms.enable_citus();
+CREATE DATABASE single;
+SQL
+psql "${C[@]}" -d single -c 'CREATE EXTENSION machinesoup'
+
+# the same models, points, queries and batches in both databases
+for db in postgres single; do
+	psql "${C[@]}" -d "$db" >/dev/null <<SQL
+SET client_min_messages = warning;
+SELECT setseed(0.5);
+SELECT ms.create_model('org' || o, 'm', 100, 'cosine'), ms.create_version('org' || o, 'm', 'v1'),
+	   ms.promote('org' || o, 'm', 'v1')
+  FROM generate_series(1, 4) o;
+SELECT ms.upsert_points('org' || o, 'm', 'v1', array_agg(i ORDER BY i),
+	array_agg((SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 100 + 0 * i))::vec ORDER BY i))
+  FROM generate_series(1, 4) o, generate_series(1, $ROWS) i GROUP BY o, i / 5000;
+CREATE TABLE bench_queries AS
+	SELECT q, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 100 + 0 * q))::vec AS v
+	FROM generate_series(1, 200) q;
+CREATE TABLE bench_rows AS
+	SELECT r, (SELECT string_agg(round((random() - 0.5)::numeric, 4)::text, ',') FROM generate_series(1, 100 + 0 * r)) AS csv
+	FROM generate_series(1, 200) r;
+CREATE SEQUENCE bench_ids START 10000000;
+VACUUM ANALYZE;
+SQL
+done
+
+cat >"$DIR/knn.sql" <<'SQL'
+\set o random(1, 4)
+\set q random(1, 200)
+SELECT count(*) FROM ms.knn('org' || :o, 'm', (SELECT v FROM bench_queries WHERE q = :q), 10);
+SQL
+cat >"$DIR/ingest.sql" <<'SQL'
+\set o random(1, 4)
+\set r random(1, 200)
+SELECT ms.ingest('org' || :o, 'm', convert_to(nextval('bench_ids') || ',' || (SELECT csv FROM bench_rows WHERE r = :r) || E'\n', 'UTF8'));
+SQL
+
+# pgbench: "tps latency_ms"
+run() {
+	local db=$1 script=$2
+	pgbench -n -M prepared -h "$SOCK" -p "${PORTS[0]}" -c "$CLIENTS" -j 2 -T "$T" -f "$DIR/$script" "$db" 2>/dev/null |
+		awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {print tps, lat}'
+}
+
+: >"$DIR/results"
+for round in $(seq 1 "$ROUNDS"); do
+	for w in knn ingest; do
+		if [ $((round % 2)) = 1 ]; then order="single postgres"; else order="postgres single"; fi
+		for db in $order; do
+			echo "$w $db $(run "$db" "$w.sql")" >>"$DIR/results"
+		done
+	done
+done
+
+python3 - "$DIR/results" "$CLIENTS" "$ROWS" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+clients, nrows = sys.argv[2], int(sys.argv[3])
+print(f"4 orgs x {nrows:,} points of 100 dims (msivf, cosine), {clients} clients, pgbench -M prepared")
+print(f"{'workload':<10} {'one node (calls/s)':>19} {'Citus 1+2 (calls/s)':>20} {'ratio':>7} {'extra latency/call':>19}")
+for w in ("knn", "ingest"):
+    s = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "single"]
+    c = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "postgres"]
+    st, ct = statistics.median(x[0] for x in s), statistics.median(x[0] for x in c)
+    sl, cl = statistics.median(x[1] for x in s), statistics.median(x[1] for x in c)
+    name = "ms.knn" if w == "knn" else "ms.ingest"
+    print(f"{name:<10} {st:>19,.0f} {ct:>20,.0f} {ct / st:>7.2f} {1000 * (cl - sl):>16,.0f} us")
+print("ratio = Citus / one node (1.00: no cost; target >= 0.83, i.e. at most 20 % more per call)")
+PY

@@ -1,0 +1,51 @@
+# A Citus cluster for the TAP tests: a coordinator and two workers on this
+# machine, each loading citus and machinesoup, machinesoup created on the
+# coordinator (Citus creates it on the workers).
+package citus_common;
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use Test::More;
+
+# Skips the whole test file unless Citus is installed.
+sub skip_unless_installed
+{
+	chomp(my $sharedir = `pg_config --sharedir`);
+	chomp(my $pkglibdir = `pg_config --pkglibdir`);
+	plan skip_all => 'Citus is not installed (third_party/citus/install.sh installs it)'
+	  unless -f "$sharedir/extension/citus.control" && -f "$pkglibdir/citus.so";
+}
+
+# Starts the three nodes (names prefixed by $prefix) and returns
+# ($coordinator, @workers).
+sub start_cluster
+{
+	my ($prefix) = @_;
+	my @nodes;
+	for my $name ('coordinator', 'worker1', 'worker2')
+	{
+		my $node = PostgreSQL::Test::Cluster->new("$prefix$name");
+		$node->init;
+		# citus first: it must be loaded before any other hook-setting library
+		$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus,machinesoup'
+citus.local_hostname = '@{[ $node->host ]}'
+max_worker_processes = 16
+});
+		$node->start;
+		$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+		push @nodes, $node;
+	}
+	my ($coord, @workers) = @nodes;
+	$coord->safe_psql('postgres', qq{
+		SELECT citus_set_coordinator_host('@{[ $coord->host ]}', @{[ $coord->port ]});
+		CREATE EXTENSION machinesoup;
+	});
+	$coord->safe_psql('postgres',
+		"SELECT citus_add_node('@{[ $_->host ]}', @{[ $_->port ]})") for @workers;
+	return ($coord, @workers);
+}
+
+1;
