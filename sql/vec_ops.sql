@@ -3,7 +3,7 @@ SET extra_float_digits = 0;
 
 -- functions
 SELECT vec_dims('[1,2,3]'), vec_norm('[3,4]'), vec_norm('[0,0]');
-SELECT l2_normalize('[3,4]'), l2_normalize('[0,0]'), l2_normalize('[-2]');
+SELECT l2_normalize('[3,4]'::vec), l2_normalize('[0,0]'::vec), l2_normalize('[-2]'::vec);
 SELECT subvec('[1,2,3,4,5]', 2, 3), subvec('[1,2,3,4,5]', 1, 5), subvec('[1,2,3,4,5]', 4, 10),
        subvec('[1,2,3,4,5]', 0, 2), subvec('[1,2,3,4,5]', -5, 7);
 SELECT subvec('[1,2,3]', 4, 1);
@@ -13,12 +13,12 @@ SELECT subvec('[1,2,3]', 2147483647, 2147483647);
 SELECT subvec('[1,2,3]', -2147483648, 2147483647);
 
 -- distances
-SELECT l2_distance('[0,0]', '[3,4]'), '[0,0]'::vec <-> '[3,4]';
-SELECT inner_product('[1,2,3]', '[4,5,6]'), '[1,2,3]'::vec <#> '[4,5,6]';
-SELECT cosine_distance('[1,0]', '[0,1]'), '[1,0]'::vec <=> '[1,0]', '[1,0]'::vec <=> '[-1,0]',
+SELECT l2_distance('[0,0]'::vec, '[3,4]'), '[0,0]'::vec <-> '[3,4]';
+SELECT inner_product('[1,2,3]'::vec, '[4,5,6]'), '[1,2,3]'::vec <#> '[4,5,6]';
+SELECT cosine_distance('[1,0]'::vec, '[0,1]'), '[1,0]'::vec <=> '[1,0]', '[1,0]'::vec <=> '[-1,0]',
        '[1,2]'::vec <=> '[2,4]';
-SELECT cosine_distance('[0,0]', '[1,1]');   -- undefined for a zero vector: NaN
-SELECT l1_distance('[1,2,3]', '[-1,0,5]'), '[1,2,3]'::vec <+> '[-1,0,5]';
+SELECT cosine_distance('[0,0]'::vec, '[1,1]');   -- undefined for a zero vector: NaN
+SELECT l1_distance('[1,2,3]'::vec, '[-1,0,5]'), '[1,2,3]'::vec <+> '[-1,0,5]';
 SELECT vec_l2_squared_distance('[0,0]', '[3,4]');
 -- large values: squared differences overflow float4, the answer must not
 SELECT vec_norm('[3e38,3e38]'), '[3e38,3e38]'::vec <#> '[3e38,-3e38]', '[3e38,1]'::vec <=> '[3e38,2]',
@@ -50,10 +50,10 @@ SELECT '[1,2]'::vec <+> '[1,2,3]';
 SELECT '[1,2]'::vec + '[1,2,3]';
 SELECT '[1,2]'::vec - '[1,2,3]';
 SELECT '[1,2]'::vec * '[1,2,3]';
-SELECT l2_distance('[1,2]', '[1,2,3]');
-SELECT inner_product('[1,2]', '[1,2,3]');
-SELECT cosine_distance('[1,2]', '[1,2,3]');
-SELECT l1_distance('[1,2]', '[1,2,3]');
+SELECT l2_distance('[1,2]'::vec, '[1,2,3]');
+SELECT inner_product('[1,2]'::vec, '[1,2,3]');
+SELECT cosine_distance('[1,2]'::vec, '[1,2,3]');
+SELECT l1_distance('[1,2]'::vec, '[1,2,3]');
 SELECT vec_l2_squared_distance('[1,2]', '[1,2,3]');
 
 -- arithmetic
@@ -170,13 +170,13 @@ END $$;
 -- operators, msivf with every list probed under each opclass, GiST,
 -- SP-GiST, vec_knn_exact), must match a float8 computation from the
 -- components, on every SIMD level this machine has.
-SELECT cosine_distance('[1e-38,0]', '[1e-38,0]'), '[1e-38,0]'::vec <=> '[2e-38,0]',
+SELECT cosine_distance('[1e-38,0]'::vec, '[1e-38,0]'), '[1e-38,0]'::vec <=> '[2e-38,0]',
        '[1e-38,0]'::vec <=> '[0,1e-38]', vec_norm('[3e-38,4e-38]') / 1e-38 AS norm_5,
        ('[1e-38,0]'::vec <-> '[0,1e-38]') / 1e-38 AS l2_sqrt2,
        ('[1e-38,1e-38]'::vec <#> '[1e-38,1e-38]') / 1e-76 AS neg_ip_2;
 -- non-zero vectors whose float32 norms underflow to 0 (1e-30 squared is
 -- 1e-60): a direction all the same, never NaN
-SELECT cosine_distance('[1e-30]', '[1e-30]') AS same, '[1e-30]'::vec <=> '[-1e-30]' AS opposite,
+SELECT cosine_distance('[1e-30]'::vec, '[1e-30]') AS same, '[1e-30]'::vec <=> '[-1e-30]' AS opposite,
        '[1e-30,0]'::vec <=> '[0,1e-30]' AS orthogonal, '[1e-30]'::vec <=> '[5]' AS tiny_and_normal,
        vec_norm('[1e-30]') / 1e-30 AS norm_1;
 CREATE TEMP TABLE tiny_rows AS SELECT 1 AS id, '[1e-30,0]'::vec AS v UNION ALL SELECT 2, '[-1e-30,1e-31]';

@@ -30,6 +30,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -43,6 +44,7 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "vec.h"
@@ -125,6 +127,20 @@ knn_exact_metric(const char *name)
 	return (KnnMetric) m;
 }
 
+/* A type's bare name (vec, svec), for messages, whatever the search_path. */
+static char *
+type_name(Oid typid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	char	   *name;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	name = pstrdup(NameStr(((Form_pg_type) GETSTRUCT(tup))->typname));
+	ReleaseSysCache(tup);
+	return name;
+}
+
 AttrNumber
 knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 						 int dim, const char *caller, bool allow_partitioned)
@@ -192,17 +208,20 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("system column \"%s\" is not of type %s", colname,
-						format_type_be(vectype))));
+						type_name(vectype))));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 	if (getBaseType(att->atttypid) != vectype)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not %s",
 						NameStr(att->attname), RelationGetRelationName(rel),
-						format_type_be(att->atttypid), format_type_be(vectype))));
+						format_type_be(att->atttypid), type_name(vectype))));
 	/* dim < 0: the caller checks the typmod itself (bvec_knn_exact.c) */
-	if (att->atttypmod > 0 && dim >= 0)
-		vec_check_same_dims(att->atttypmod, dim);
+	if (att->atttypmod > 0 && dim >= 0 && att->atttypmod != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different %s dimensions %d and %d", type_name(vectype),
+						att->atttypmod, dim)));
 	return attnum;
 }
 
