@@ -13,6 +13,7 @@
 #include "bit_kernels.h"
 #include "bit_text.h"
 #include "bvec.h"
+#include "vec.h"
 
 PG_FUNCTION_INFO_V1(bvec_in);
 PG_FUNCTION_INFO_V1(bvec_out);
@@ -119,35 +120,14 @@ bvec_out(PG_FUNCTION_ARGS)
 Datum
 bvec_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *mods;
-	int			n;
-
-	mods = ArrayGetIntegerTypmods(ta, &n);
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errdetail("Type bvec takes one modifier, the number of bits.")));
-	if (mods[0] < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("length for type bvec must be at least 1")));
-	if (mods[0] > BVEC_MAX_BITS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("length for type bvec cannot exceed %d", BVEC_MAX_BITS)));
-	PG_RETURN_INT32(mods[0]);
+	PG_RETURN_INT32(vec_typmod_single(PG_GETARG_ARRAYTYPE_P(0), "bvec", "length",
+									  "bits", BVEC_MAX_BITS));
 }
 
 Datum
 bvec_typmod_out(PG_FUNCTION_ARGS)
 {
-	int32		typmod = PG_GETARG_INT32(0);
-
-	if (typmod < 0)
-		PG_RETURN_CSTRING(pstrdup(""));
-	PG_RETURN_CSTRING(psprintf("(%d)", typmod));
+	return vec_typmod_out(fcinfo);
 }
 
 /*

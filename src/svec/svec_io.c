@@ -15,6 +15,7 @@
 #include "utils/memutils.h"
 
 #include "svec.h"
+#include "vec.h"
 
 PG_FUNCTION_INFO_V1(svec_in);
 PG_FUNCTION_INFO_V1(svec_out);
@@ -206,35 +207,14 @@ svec_out(PG_FUNCTION_ARGS)
 Datum
 svec_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *mods;
-	int			n;
-
-	mods = ArrayGetIntegerTypmods(ta, &n);
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errdetail("Type svec takes one modifier, the number of dimensions.")));
-	if (mods[0] < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type svec must be at least 1")));
-	if (mods[0] > SVEC_MAX_DIMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type svec cannot exceed %d", SVEC_MAX_DIMS)));
-	PG_RETURN_INT32(mods[0]);
+	PG_RETURN_INT32(vec_typmod_single(PG_GETARG_ARRAYTYPE_P(0), "svec", "dimensions",
+									  "dimensions", SVEC_MAX_DIMS));
 }
 
 Datum
 svec_typmod_out(PG_FUNCTION_ARGS)
 {
-	int32		typmod = PG_GETARG_INT32(0);
-
-	if (typmod < 0)
-		PG_RETURN_CSTRING(pstrdup(""));
-	PG_RETURN_CSTRING(psprintf("(%d)", typmod));
+	return vec_typmod_out(fcinfo);
 }
 
 /*

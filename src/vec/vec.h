@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 
 #define VEC_MAX_DIM 16000
 
@@ -34,6 +35,16 @@ extern void vec_check_dim(int dim);
 
 /* ERROR "different vec dimensions %d and %d" unless they agree. */
 extern void vec_check_same_dims(int dim_a, int dim_b);
+
+/*
+ * The one type modifier of a vector type, 1 <= n <= max; ERROR otherwise
+ * (what names n in the messages, unit in the detail).
+ */
+extern int32 vec_typmod_single(ArrayType *ta, const char *type_name, const char *what,
+							   const char *unit, int32 max);
+
+/* vec_typmod_out: "(n)", or "" for no modifier; every vector type's */
+extern Datum vec_typmod_out(PG_FUNCTION_ARGS);
 
 /* ERROR unless the vec's dimension agrees with typmod (-1 accepts any). */
 extern void vec_check_typmod(const Vec *v, int32 typmod);

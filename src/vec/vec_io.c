@@ -200,11 +200,15 @@ vec_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-/* vec(n): one modifier, 1 <= n <= VEC_MAX_DIM. */
-Datum
-vec_typmod_in(PG_FUNCTION_ARGS)
+/*
+ * The one type modifier of a vector type, checked: 1 <= n <= max.  what
+ * names n in the errors ("dimensions", "length"), unit in the detail
+ * ("dimensions", "bits").  Shared by vec, bvec and svec.
+ */
+int32
+vec_typmod_single(ArrayType *ta, const char *type_name, const char *what,
+				  const char *unit, int32 max)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *mods;
 	int			n;
 
@@ -213,18 +217,27 @@ vec_typmod_in(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid type modifier"),
-				 errdetail("Type vec takes one modifier, the number of dimensions.")));
+				 errdetail("Type %s takes one modifier, the number of %s.", type_name, unit)));
 	if (mods[0] < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vec must be at least 1")));
-	if (mods[0] > VEC_MAX_DIM)
+				 errmsg("%s for type %s must be at least 1", what, type_name)));
+	if (mods[0] > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vec cannot exceed %d", VEC_MAX_DIM)));
-	PG_RETURN_INT32(mods[0]);
+				 errmsg("%s for type %s cannot exceed %d", what, type_name, max)));
+	return mods[0];
 }
 
+/* vec(n): one modifier, 1 <= n <= VEC_MAX_DIM. */
+Datum
+vec_typmod_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(vec_typmod_single(PG_GETARG_ARRAYTYPE_P(0), "vec", "dimensions",
+									  "dimensions", VEC_MAX_DIM));
+}
+
+/* (n), or nothing without a modifier: the output of every vector type's */
 Datum
 vec_typmod_out(PG_FUNCTION_ARGS)
 {
