@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "audit.h"
+#include "half.h"
 #include "msivf.h"
 #include "raw_store.h"
 #include "vbox.h"
@@ -52,7 +53,11 @@ simd_check_hook(int *newval, void **extra, GucSource source)
 static void
 simd_assign_hook(int newval, void *extra)
 {
-	vec_use_simd_level(newval == SIMD_AUTO ? vec_best_simd_level() : (SimdLevel) newval);
+	SimdLevel	level = newval == SIMD_AUTO ? vec_best_simd_level() : (SimdLevel) newval;
+
+	vec_use_simd_level(level);
+	/* hvec's conversions follow, at the best level below it they have */
+	half_use_simd_level(level);
 }
 
 /* machinesoup.simd, whose assign hook installs the kernels of its level */
@@ -83,6 +88,7 @@ _PG_init(void)
 {
 	/* vec distances: the best SIMD kernels this CPU supports */
 	vec_kernels_init();
+	half_kernels_init();
 	/* machinesoup.simd, to force another SIMD level */
 	define_simd_setting();
 	/* GiST and SP-GiST indexes: CREATE INDEX checks the declared dimensions */

@@ -45,6 +45,7 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
+#include "hvec.h"
 #include "vec.h"
 #include "vec_knn_exact.h"
 
@@ -228,7 +229,9 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("system column \"%s\" is not of type vec", colname)));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	if (getBaseType(att->atttypid) != vectype)
+	/* an hvec column is read as the vecs of its values (exact) */
+	if (getBaseType(att->atttypid) != vectype &&
+		getBaseType(att->atttypid) != hvec_type_beside(vectype))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not vec",
@@ -322,7 +325,7 @@ scan_rows_into_block(KnnBlock *kb, Relation rel, AttrNumber attnum, int dim)
 		datum = slot_getattr(slot, attnum, &isnull);
 		if (isnull)
 			continue;
-		v = DatumGetVec(datum);
+		v = vec_or_hvec_datum(datum);
 		if (v->dim != dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
