@@ -110,6 +110,6 @@ SELECT * FROM hvec_io_back WHERE id >= 10 ORDER BY id;
 -- hvec -> vec is implicit: mixed operands compute in vec
 SELECT pg_typeof('[1,2]'::hvec <-> '[1,3]'::vec), '[1,2]'::hvec <-> '[1,3]'::vec;
 -- untyped literals still mean vec
-SELECT l2_distance('[0,0]', '[3,4]'), vec_norm('[3,4]'), '[0,0]' <-> '[3,4]', pg_typeof(subvec('[1,2]', 1, 1));
+SELECT l2_distance('[0,0]', '[3,4]'), vec_norm('[3,4]'), pg_typeof(subvec('[1,2]', 1, 1));
 DROP TABLE hvec_io_t, hvec_io_back, hvec_io_recv;
 DROP FUNCTION hvec_io_try(text);
