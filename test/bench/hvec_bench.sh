@@ -45,15 +45,15 @@ SELECT bench('pgvector vector', 't_vector', format('%L::vector', (SELECT a FROM 
 SELECT bench('pgvector halfvec', 't_halfvec', format('%L::halfvec', (SELECT a FROM q)::halfvec));
 \echo
 \echo sum(v <-> q), :rows rows of :dim dimensions, one core
-SELECT kind AS type,
+CREATE TEMP TABLE sizes AS
+	  SELECT 'vec' AS kind, avg(pg_column_size(v)) AS vb, pg_table_size('t_vec') AS tb FROM t_vec
+UNION ALL SELECT 'hvec', avg(pg_column_size(v)), pg_table_size('t_hvec') FROM t_hvec
+UNION ALL SELECT 'pgvector vector', avg(pg_column_size(v)), pg_table_size('t_vector') FROM t_vector
+UNION ALL SELECT 'pgvector halfvec', avg(pg_column_size(v)), pg_table_size('t_halfvec') FROM t_halfvec;
+SELECT t.kind AS type,
 	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ns_per_row)::numeric, 0) AS ns_per_row,
-	   (SELECT round(avg(pg_column_size(v)), 0) FROM t_vec WHERE kind = 'vec'
-		UNION ALL SELECT round(avg(pg_column_size(v)), 0) FROM t_hvec WHERE kind = 'hvec'
-		UNION ALL SELECT round(avg(pg_column_size(v)), 0) FROM t_vector WHERE kind = 'pgvector vector'
-		UNION ALL SELECT round(avg(pg_column_size(v)), 0) FROM t_halfvec WHERE kind = 'pgvector halfvec') AS value_bytes,
-	   round(pg_table_size(CASE kind WHEN 'vec' THEN 't_vec' WHEN 'hvec' THEN 't_hvec'
-				WHEN 'pgvector vector' THEN 't_vector' ELSE 't_halfvec' END)::numeric / :rows, 0) AS table_bytes_per_row,
-	   current_setting('machinesoup.simd') AS simd
-  FROM timing GROUP BY kind ORDER BY kind;
+	   round(min(s.vb), 0) AS value_bytes,
+	   round(min(s.tb)::numeric / :rows, 0) AS table_bytes_per_row
+  FROM timing t JOIN sizes s USING (kind) GROUP BY t.kind ORDER BY 2;
 SELECT vec_simd_level();
 SQL
