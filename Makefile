@@ -21,7 +21,8 @@ MODULE_big = machinesoup
 # of its algorithms in core/ (no postgres.h: unit-tested and fuzzed on its
 # own).  src/core holds what several subsystems share (SIMD kernels,
 # distances, the vec text parser); src/machinesoup.c loads the module.
-SUBSYSTEMS = vec bvec svec spatial knn msivf governance audit raw
+
+SUBSYSTEMS = vec hvec bvec svec spatial knn msivf governance audit raw
 CORE_DIRS = src/core $(wildcard $(addsuffix /core,$(addprefix src/,$(SUBSYSTEMS))))
 CORE_SRCS = $(sort $(wildcard $(addsuffix /*.c,$(CORE_DIRS))))
 CORE_HDRS = $(wildcard $(addsuffix /*.h,$(CORE_DIRS)))

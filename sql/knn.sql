@@ -184,7 +184,7 @@ SELECT t AS call, knn_error(t) AS result FROM (VALUES
 	($$SELECT * FROM vec_knn_exact('no_such_table', 'v', ARRAY['[1,2]']::vec[], 1)$$)
 ) c(t);
 -- NULL arguments: no rows (the function is strict)
-SELECT count(*) FROM vec_knn_exact('knn_small', 'v', NULL::vec[], 1);
+SELECT count(*) FROM vec_knn_exact('knn_small', 'v', NULL, 1);
 SELECT count(*) FROM vec_knn_exact('knn_small', 'v', ARRAY['[1,2]']::vec[], NULL);
 -- a populated materialized view and a table without rows are fine
 REFRESH MATERIALIZED VIEW knn_mv;

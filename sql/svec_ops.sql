@@ -122,7 +122,7 @@ SELECT id, round((s <#> (SELECT s FROM svec_ops_r WHERE id = 7))::numeric, 2) AS
 
 DROP TABLE svec_ops_r;
 
--- vec_knn_exact over an svec column: the same rows, in the same order, as
+-- svec_knn_exact over an svec column: the same rows, in the same order, as
 -- ORDER BY the operator LIMIT k (ties by ctid), for every metric
 SELECT setseed(0.7);
 CREATE TABLE svec_knn_t AS
@@ -139,7 +139,7 @@ DECLARE
 BEGIN
 	EXECUTE format($q$
 		SELECT count(*) FROM (
-			(SELECT query_no, rank, row_tid FROM vec_knn_exact('svec_knn_t', 's',
+			(SELECT query_no, rank, row_tid FROM svec_knn_exact('svec_knn_t', 's',
 				(SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 7, %1$L)
 			 EXCEPT
 			 SELECT qn::int, r::int, x.tid FROM svec_knn_q,
@@ -150,7 +150,7 @@ BEGIN
 				LATERAL (SELECT ctid AS tid, row_number() OVER (ORDER BY s %2$s q, ctid) AS r
 						   FROM svec_knn_t WHERE s IS NOT NULL ORDER BY s %2$s q, ctid LIMIT 7) x
 			 EXCEPT
-			 SELECT query_no, rank, row_tid FROM vec_knn_exact('svec_knn_t', 's',
+			 SELECT query_no, rank, row_tid FROM svec_knn_exact('svec_knn_t', 's',
 				(SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 7, %1$L))) d$q$, metric, op) INTO n;
 	RETURN n;
 END $$;
@@ -160,25 +160,25 @@ SELECT pg_temp.knn_mismatches('l2', '<->') AS l2, pg_temp.knn_mismatches('ip', '
 SELECT pg_temp.knn_mismatches('l2', '<#>') > 0 AS control_differs;
 -- the distances are the operators'
 SELECT count(*) AS rows, sum((e.distance = (t.s <#> q.q))::int) AS same_distance
-  FROM vec_knn_exact('svec_knn_t', 's', (SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 5, 'ip') e
+  FROM svec_knn_exact('svec_knn_t', 's', (SELECT array_agg(q ORDER BY qn) FROM svec_knn_q), 5, 'ip') e
   JOIN svec_knn_t t ON t.ctid = e.row_tid JOIN svec_knn_q q ON q.qn = e.query_no;
 -- k beyond the rows: every non-null row, once
-SELECT query_no, count(*) FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 1000) GROUP BY 1;
+SELECT query_no, count(*) FROM svec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 1000) GROUP BY 1;
 -- refusals
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/41'::svec], 3);
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec, '{1:1}/41'::svec], 3);
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY[]::svec[], 3);
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY[NULL]::svec[], 3);
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 0);
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 3, 'hamming');
-SELECT * FROM vec_knn_exact('svec_knn_t', 'v', ARRAY['{1:1}/40'::svec], 3);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/41'::svec], 3);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec, '{1:1}/41'::svec], 3);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY[]::svec[], 3);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY[NULL]::svec[], 3);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 0);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 3, 'hamming');
+SELECT * FROM svec_knn_exact('svec_knn_t', 'v', ARRAY['{1:1}/40'::svec], 3);
 SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['[1]'::vec], 3);
 CREATE TABLE svec_knn_typmod (s svec(40));
-SELECT * FROM vec_knn_exact('svec_knn_typmod', 's', ARRAY['{1:1}/41'::svec], 3);
+SELECT * FROM svec_knn_exact('svec_knn_typmod', 's', ARRAY['{1:1}/41'::svec], 3);
 -- the caller needs SELECT on the table or the column
 CREATE ROLE svec_knn_nobody;
 SET ROLE svec_knn_nobody;
-SELECT * FROM vec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 3);
+SELECT * FROM svec_knn_exact('svec_knn_t', 's', ARRAY['{1:1}/40'::svec], 3);
 RESET ROLE;
 DROP ROLE svec_knn_nobody;
 DROP TABLE svec_knn_t, svec_knn_q, svec_knn_typmod;

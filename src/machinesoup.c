@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "bit_kernels.h"
+#include "half.h"
 #include "msivf.h"
 #include "raw_store.h"
 #include "vbox.h"
@@ -58,6 +59,8 @@ simd_assign_hook(int newval, void *extra)
 	vec_use_simd_level(level);
 	/* bvec's popcount kernels follow the same level (bit_kernels.h) */
 	bit_use_simd_level(level);
+	/* hvec's conversions follow, at the best level below it they have */
+	half_use_simd_level(level);
 }
 
 /* machinesoup.simd, whose assign hook installs the kernels of its level */
@@ -88,6 +91,7 @@ _PG_init(void)
 {
 	/* vec distances: the best SIMD kernels this CPU supports */
 	vec_kernels_init();
+	half_kernels_init();
 	/* machinesoup.simd, to force another SIMD level */
 	define_simd_setting();
 	/* GiST and SP-GiST indexes: CREATE INDEX checks the declared dimensions */

@@ -1,6 +1,6 @@
 /*
  * svec_knn_exact.c
- *		vec_knn_exact() over an svec column: the exact k nearest rows of a
+ *		svec_knn_exact(): vec_knn_exact() over an svec column: the exact k nearest rows of a
  *		batch of sparse queries in one sequential pass over the table.
  *
  * Sparse rows have no dense block for sgemm to multiply, so each row is
@@ -233,7 +233,7 @@ emit_results(ReturnSetInfo *rsinfo, TupleDesc tupdesc, KnnCandidate *heaps,
 }
 
 /*
- * vec_knn_exact(tbl regclass, col name, queries svec[], k int,
+ * svec_knn_exact(tbl regclass, col name, queries svec[], k int,
  *				 metric text DEFAULT 'l2')
  *	RETURNS TABLE (query_no int, rank int, row_tid tid, distance float8)
  */
@@ -277,7 +277,7 @@ svec_knn_exact(PG_FUNCTION_ARGS)
 
 	rel = relation_open(relid, AccessShareLock);
 	attnum = knn_exact_check_relation(rel, NameStr(*colname), ARR_ELEMTYPE(queries),
-									  qv[0].dims, "vec_knn_exact", false);
+									  qv[0].dims, "svec_knn_exact", false);
 	scan_rows(rel, attnum, metric, qv, nqueries, k, heaps, lens);
 	relation_close(rel, AccessShareLock);
 

@@ -42,6 +42,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "hvec.h"
 #include "vec.h"
 #include "vec_knn_exact.h"
 
@@ -316,7 +317,7 @@ count_correct(RecallRun *run, const float *qv, int nexact, double kth)
 		ok = bsearch(&id, run->exact_ids, nexact, sizeof(int64), id_cmp) != NULL;
 		if (!ok)
 		{
-			Vec		   *v = DatumGetVec(vd);
+			Vec		   *v = vec_or_hvec_datum(vd);
 			double		d;
 
 			vec_check_same_dims(run->dim, v->dim);

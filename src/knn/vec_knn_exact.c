@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
+#include "hvec.h"
 #include "vec.h"
 #include "citus_table.h"
 #include "vec_knn_exact.h"
@@ -210,7 +211,9 @@ knn_exact_check_relation(Relation rel, const char *colname, Oid vectype,
 				 errmsg("system column \"%s\" is not of type %s", colname,
 						type_name(vectype))));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	if (getBaseType(att->atttypid) != vectype)
+	/* an hvec column is read as the vecs of its values (exact) */
+	if (getBaseType(att->atttypid) != vectype &&
+		getBaseType(att->atttypid) != hvec_type_beside(vectype))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not %s",
@@ -308,7 +311,7 @@ scan_rows_into_block(KnnBlock *kb, Relation rel, AttrNumber attnum, int dim)
 		datum = slot_getattr(slot, attnum, &isnull);
 		if (isnull)
 			continue;
-		v = DatumGetVec(datum);
+		v = vec_or_hvec_datum(datum);
 		if (v->dim != dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),

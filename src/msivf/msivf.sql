@@ -62,3 +62,25 @@ CREATE FUNCTION msivf_scan_stats(
 	OUT centroid_ms double precision, OUT list_ms double precision, OUT rerank_ms double precision)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION msivf_scan_stats() IS 'the counters of msivf_last_scan_stats() summed over every msivf scan of this backend';
+-- hvec: the index converts each hvec to float (exactly) to train, encode
+-- and rerank, so it orders rows exactly as ORDER BY on the hvec does.
+CREATE OPERATOR CLASS hvec_l2_ops
+	FOR TYPE hvec USING msivf AS
+	OPERATOR 1 <-> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l2_metric(internal);
+COMMENT ON OPERATOR CLASS hvec_l2_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <-> (L2 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY hvec_l2_ops USING msivf IS 'msivf operator family of hvec_l2_ops';
+
+CREATE OPERATOR CLASS hvec_ip_ops
+	FOR TYPE hvec USING msivf AS
+	OPERATOR 1 <#> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_ip_metric(internal);
+COMMENT ON OPERATOR CLASS hvec_ip_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <#> (negative inner product) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY hvec_ip_ops USING msivf IS 'msivf operator family of hvec_ip_ops';
+
+CREATE OPERATOR CLASS hvec_cosine_ops
+	FOR TYPE hvec USING msivf AS
+	OPERATOR 1 <=> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_cosine_metric(internal);
+COMMENT ON OPERATOR CLASS hvec_cosine_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <=> (cosine distance) ... LIMIT k; zero vectors are not indexed';
+COMMENT ON OPERATOR FAMILY hvec_cosine_ops USING msivf IS 'msivf operator family of hvec_cosine_ops';

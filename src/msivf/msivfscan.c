@@ -110,7 +110,7 @@ msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->query = NULL;
 	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL))
 	{
-		Vec		   *v = DatumGetVec(scan->orderByData[0].sk_argument);
+		Vec		   *v = msivf_datum_vec(scan->orderByData[0].sk_argument);
 
 		so->query = palloc(VARSIZE(v));
 		memcpy(so->query, v, VARSIZE(v));
@@ -658,7 +658,7 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 		MemoryContextReset(so->tmpcxt);
 		return false;
 	}
-	x = DatumGetVec(d);
+	x = msivf_datum_vec(d);
 	if (x->dim != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),

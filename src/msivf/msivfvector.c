@@ -10,6 +10,7 @@
 
 #include <math.h>
 
+#include "hvec.h"
 #include "msivf.h"
 #include "quantizer.h"
 #include "vec_kernels.h"
@@ -25,11 +26,15 @@ msivf_check_dims(int dims)
 						MSIVF_MIN_DIM, MSIVF_MAX_DIM, dims)));
 }
 
-/* The vec of an index datum, detoasted (a copy when it was toasted). */
+/*
+ * The vec of an index datum, detoasted (a copy when it was toasted); an
+ * hvec's (the hvec_*_ops opclasses) converted to a new vec, exactly, so
+ * training, codes and the rerank all see float values.
+ */
 Vec *
 msivf_datum_vec(Datum d)
 {
-	return DatumGetVec(d);
+	return vec_or_hvec_datum(d);
 }
 
 /* Bits per code component for dims: 4 where 8 would not fit an entry on a page. */

@@ -197,9 +197,12 @@ COMMENT ON OPERATOR FAMILY svec_hash_ops USING hash IS 'hash operator family of 
 
 -- batched exact kNN over an svec column (src/knn/svec_knn_exact.c)
 
-CREATE FUNCTION vec_knn_exact(tbl regclass, col name, queries svec[], k integer,
-							  metric text DEFAULT 'l2')
+-- A name of its own rather than an overload of vec_knn_exact: with two
+-- overloads a call whose queries are an untyped literal or NULL would no
+-- longer resolve (as for bvec_knn_exact).
+CREATE FUNCTION svec_knn_exact(tbl regclass, col name, queries svec[], k integer,
+							   metric text DEFAULT 'l2')
 	RETURNS TABLE (query_no integer, rank integer, row_tid tid, distance double precision)
 	AS 'MODULE_PATHNAME', 'svec_knn_exact' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION vec_knn_exact(regclass, name, svec[], integer, text) IS
+COMMENT ON FUNCTION svec_knn_exact(regclass, name, svec[], integer, text) IS
 'exact k nearest rows of each sparse query in one pass over an svec column (metric l2, cosine, ip or l1), by merge distances';

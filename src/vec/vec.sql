@@ -37,6 +37,9 @@ COMMENT ON FUNCTION vec_typanalyze(internal) IS 'vec ANALYZE function: per-dimen
 -- it skips a TOAST index lookup per row (test/bench/vec_sql_bench.sh).
 -- Larger vecs still go out of line.  Dense float data does not compress,
 -- so the compression attempt that main implies gives up after its first kB.
+-- PREFERRED: functions and operators are overloaded for other vector types
+-- (hvec), and an untyped literal, as in l2_distance('[1,2]', '[3,4]'),
+-- resolves to vec rather than being ambiguous.
 CREATE TYPE vec (
 	INPUT = vec_in,
 	OUTPUT = vec_out,
@@ -47,7 +50,8 @@ CREATE TYPE vec (
 	ANALYZE = vec_typanalyze,
 	INTERNALLENGTH = VARIABLE,
 	ALIGNMENT = int4,
-	STORAGE = main
+	STORAGE = main,
+	PREFERRED = true
 );
 
 COMMENT ON TYPE vec IS 'float32 vector of 1 to 16000 finite elements';
