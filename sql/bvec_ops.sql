@@ -134,3 +134,13 @@ SELECT bvec_hash('1010') = bvec_hash('1010'::bit(4)::bvec) AS same,
 	   bvec_hash_extended('1010', 7) = bvec_hash_extended('1010', 7) AS same_ext;
 
 DROP TABLE bvec_ops_pairs, bvec_ops_q, bvec_ops_r, bvec_ops_cmp, bvec_ops_t;
+
+-- binary_quantize(hvec): the same bits as on the values as vec, signed
+-- zeros and subnormals included
+SELECT binary_quantize('[1,-1,0,-0,0.00000006,-0.00000006,65504]'::hvec);
+SELECT count(*) AS vectors,
+	   count(*) FILTER (WHERE binary_quantize(h) = binary_quantize(h::vec)) AS same_bits
+  FROM (SELECT (SELECT array_agg(CASE WHEN r < 0.1 THEN 0 WHEN r < 0.2 THEN '-0'::float8
+									  WHEN r < 0.3 THEN 0.00000006 ELSE r - 0.6 END)
+				  FROM (SELECT random() AS r FROM generate_series(1, 1 + i % 77)) x)::hvec AS h
+		  FROM generate_series(1, 300) i) s;

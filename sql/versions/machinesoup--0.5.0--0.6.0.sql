@@ -1087,3 +1087,8 @@ CREATE OPERATOR CLASS hvec_cosine_ops
 	FUNCTION 1 msivf_cosine_metric(internal);
 COMMENT ON OPERATOR CLASS hvec_cosine_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <=> (cosine distance) ... LIMIT k; zero vectors are not indexed';
 COMMENT ON OPERATOR FAMILY hvec_cosine_ops USING msivf IS 'msivf operator family of hvec_cosine_ops';
+
+-- binary_quantize over half-precision vectors (src/bvec/bvec.sql)
+CREATE FUNCTION binary_quantize(hvec) RETURNS bvec
+	AS 'MODULE_PATHNAME', 'bvec_binary_quantize_hvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION binary_quantize(hvec) IS 'one bit per element, set when the element is > 0';

@@ -66,6 +66,9 @@ COMMENT ON CAST (bvec AS bit varying) IS 'explicit: the same bits, copied';
 CREATE FUNCTION binary_quantize(vec) RETURNS bvec
 	AS 'MODULE_PATHNAME', 'bvec_binary_quantize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION binary_quantize(vec) IS 'one bit per element, set when the element is > 0';
+CREATE FUNCTION binary_quantize(hvec) RETURNS bvec
+	AS 'MODULE_PATHNAME', 'bvec_binary_quantize_hvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION binary_quantize(hvec) IS 'one bit per element, set when the element is > 0';
 CREATE FUNCTION bvec_length(bvec) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bvec_length(bvec) IS 'number of bits';

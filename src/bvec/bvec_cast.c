@@ -1,7 +1,7 @@
 /*
  * bvec_cast.c
  *		Casts between bvec and PostgreSQL's bit and bit varying, and
- *		binary_quantize(vec), the sign bits of a float vector.
+ *		binary_quantize(vec|hvec), the sign bits of a float vector.
  *
  * bit and bit varying store their bits in the bvec's order (first bit =
  * most significant bit of the first byte), so both directions copy bytes.
@@ -12,11 +12,13 @@
 
 #include "bit_kernels.h"
 #include "bvec.h"
+#include "hvec.h"
 #include "vec.h"
 
 PG_FUNCTION_INFO_V1(varbit_to_bvec);
 PG_FUNCTION_INFO_V1(bvec_to_varbit);
 PG_FUNCTION_INFO_V1(bvec_binary_quantize);
+PG_FUNCTION_INFO_V1(bvec_binary_quantize_hvec);
 
 /*
  * bit(n) or bit varying -> bvec (the two share their layout).  The padding
@@ -68,6 +70,23 @@ bvec_binary_quantize(PG_FUNCTION_ARGS)
 	Bvec	   *result = bvec_new(v->dim);
 
 	bit_quantize_floats(v->x, v->dim, result->data);
+	PG_FREE_IF_COPY(v, 0);
+	PG_RETURN_BVEC_P(result);
+}
+
+/*
+ * binary_quantize(hvec): the same on half-precision values, read from
+ * their bits: > 0 is sign clear and not zero (an hvec holds no NaN).
+ */
+Datum
+bvec_binary_quantize_hvec(PG_FUNCTION_ARGS)
+{
+	HVec	   *v = PG_GETARG_HVEC_P(0);
+	Bvec	   *result = bvec_new(v->dim);
+
+	for (int i = 0; i < v->dim; i++)
+		if ((v->x[i] & 0x8000) == 0 && (v->x[i] & 0x7fff) != 0)
+			result->data[i / 8] |= (uint8) (0x80 >> (i % 8));
 	PG_FREE_IF_COPY(v, 0);
 	PG_RETURN_BVEC_P(result);
 }
