@@ -52,6 +52,14 @@ MSIVF_BENCH_MWM (maintenance_work_mem, default 2GB), MSIVF_BENCH_FAISS_QUERIES
 (FAISS searches only the first N queries, default 2000: Debian's FAISS is
 built without AVX2 and takes hours over 10,000 queries at 768-d).
 
+MSIVF_BENCH_ELEMENT=half (issue 16) stores the rows in half precision on
+both sides: msivf over hvec (hvec_*_ops) against pgvector's halfvec
+(halfvec_*_ops), queries sent as binary half-precision parameters (hvec
+and halfvec share that wire format too), and msivf over vec measured in
+the same run as "msivf vec", for its size and speed beside hvec's.  The
+ground truth stays the float32 one: the rounding to half costs both sides
+the same.
+
 Run through test/bench/msivf_bench.sh (it provides the server and
 installs pgvector when it is missing).
 """
@@ -81,6 +89,14 @@ BUILD0 = os.environ.get("MSIVF_BENCH_BUILD0", "0" if MODE == "scaling" else "1")
 RUNS = int(os.environ.get("MSIVF_BENCH_RUNS", "3"))
 STOP = float(os.environ.get("MSIVF_BENCH_STOP_RECALL", "0.995"))
 MWM = os.environ.get("MSIVF_BENCH_MWM", "2GB")
+ELEMENT = os.environ.get("MSIVF_BENCH_ELEMENT", "float")
+if ELEMENT not in ("float", "half"):
+    sys.exit("MSIVF_BENCH_ELEMENT is float or half")
+# per element type: msivf's column type, pgvector's, the wire element, and
+# the opclass prefix of each
+ELEMENTS = {"float": ("vec", "vector", ">f4", "vec", "vector"),
+            "half": ("hvec", "halfvec", ">f2", "hvec", "halfvec")}
+MS_TYPE, PGV_TYPE, WIRE, MS_OPS, PGV_OPS = ELEMENTS[ELEMENT]
 FAISS_NQ = int(os.environ.get("MSIVF_BENCH_FAISS_QUERIES", "2000"))
 TARGET = 0.95
 WARMUP = 500
@@ -97,11 +113,12 @@ EF = knobs("MSIVF_BENCH_EF", "10,16,24,32,48,64,96,128,192,256,384,512,768,1000"
 NPROBE = knobs("MSIVF_BENCH_NPROBE", "1,2,4,6,8,12,16,24,32,48,64,96,128")
 HNSW_EF = EF
 
-# operator and opclasses per metric: msivf on vec, pgvector on vector
+# operator and opclass suffix per metric (msivf: vec_l2_ops or hvec_l2_ops,
+# pgvector: vector_l2_ops or halfvec_l2_ops)
 OPS = {
-    "l2": ("<->", "vec_l2_ops", "vector_l2_ops"),
-    "cos": ("<=>", "vec_cosine_ops", "vector_cosine_ops"),
-    "ip": ("<#>", "vec_ip_ops", "vector_ip_ops"),
+    "l2": ("<->", "_l2_ops"),
+    "cos": ("<=>", "_cosine_ops"),
+    "ip": ("<#>", "_ip_ops"),
 }
 
 
@@ -151,23 +168,28 @@ def qps_at(rows, target):
     return None, None
 
 
-def vec_binary(v):
-    """The binary wire format vec and pgvector's vector share."""
-    return struct.pack(">hh", len(v), 0) + np.asarray(v, dtype=">f4").tobytes()
+def vec_binary(v, wire=">f4"):
+    """The binary wire format vec and pgvector's vector share (int16 dim,
+    int16 0, the elements in network order); with wire ">f2", that of hvec
+    and halfvec."""
+    return struct.pack(">hh", len(v), 0) + np.asarray(v, dtype=wire).tobytes()
 
 
-def copy_binary(conn, table, base):
+def copy_binary(conn, table, base, wire=">f4"):
     """COPY the rows (id = position in base, vector) in binary format."""
     d = base.shape[1]
+    width = np.dtype(wire).itemsize
     dt = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
-                   ("dim", ">i2"), ("flags", ">i2"), ("v", ">f4", (d,))])
+                   ("dim", ">i2"), ("flags", ">i2"), ("v", wire, (d,))])
     with conn.cursor() as cur:
         with cur.copy(f"COPY {table} (id, emb) FROM STDIN (FORMAT binary)") as cp:
             cp.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
             for s in range(0, len(base), 20000):
                 chunk = np.asarray(base[s:s + 20000], dtype=np.float32)
+                if width == 2 and not np.all(np.isfinite(chunk.astype(np.float16))):
+                    sys.exit("a base vector does not fit in half precision")
                 a = np.empty(len(chunk), dtype=dt)
-                a["nf"], a["l1"], a["l2"] = 2, 4, 4 + 4 * d
+                a["nf"], a["l1"], a["l2"] = 2, 4, 4 + width * d
                 a["id"] = np.arange(s, s + len(chunk))
                 a["dim"], a["flags"] = d, 0
                 a["v"] = chunk
@@ -287,24 +309,26 @@ def run_set(pg, s, methods, log_prefix=""):
     faiss.omp_set_num_threads(1)
     name, metric, B, Q, gt = s["name"], s["metric"], s["base"], s["queries"], s["gt"]
     n, d = B.shape
-    op, msivf_ops, pgv_ops = OPS[metric]
+    op, ops_suffix = OPS[metric]
+    pgv_ops = PGV_OPS + ops_suffix
     tab = "b_" + name.replace("-", "_")
     rows = []
     info = {"n": n, "d": d, "nq": len(Q)}
-    qbin = [vec_binary(q) for q in Q]
+    qbin = {w: [vec_binary(q, w) for q in Q] for w in {WIRE, ">f4"}}
     qtext0 = "[" + ",".join("%.9g" % x for x in Q[0]) + "]"
     info["default_workers"] = pg.one("SHOW max_parallel_maintenance_workers")
 
-    def sweep(method, stmt, index, guc, values, setting, sizes, stats=False):
+    def sweep(method, stmt, index, guc, values, setting, sizes, stats=False, wire=WIRE):
         """Sweep one PostgreSQL index's knob; the plan is asserted before
         and after.  stats: msivf's per-query counters of each point."""
         pg.assert_plan(stmt, qtext0, index)
-        pg.execute(stmt, qbin[:WARMUP])
+        qb = qbin[wire]
+        pg.execute(stmt, qb[:WARMUP])
         for v in values:
             pg.sql(f"SET {guc} = {v}")
             before = scan_stats(pg) if stats else None
-            found, secs = median_run(lambda: pg.execute(stmt, qbin))
-            r = Row(method, setting(v), recall(found, gt), len(qbin) / secs, *sizes)
+            found, secs = median_run(lambda: pg.execute(stmt, qb))
+            r = Row(method, setting(v), recall(found, gt), len(qb) / secs, *sizes)
             if stats:
                 r.stats = stats_delta(before, scan_stats(pg))
             rows.append(r)
@@ -318,24 +342,28 @@ def run_set(pg, s, methods, log_prefix=""):
         parameter, for each type: the client's and protocol's share of
         every query.  The types take turns, after a warm-up of each."""
         times = {t: [] for t in types}
+        qb = qbin[WIRE]
         for t in types:
             pg.prepare("floor_" + t, "SELECT 1 WHERE $1 IS NOT NULL", t)
-            pg.execute("floor_" + t, qbin[:WARMUP])
+            pg.execute("floor_" + t, qb[:WARMUP])
         for _ in range(RUNS):
             for t in types:
-                times[t].append(pg.execute("floor_" + t, qbin)[1])
+                times[t].append(pg.execute("floor_" + t, qb)[1])
         for t in types:
-            info["floor_" + t] = len(qbin) / float(np.median(times[t]))
+            info["floor_" + t] = len(qb) / float(np.median(times[t]))
 
-    # ---- msivf
-    if "msivf" in methods:
+    # ---- msivf: over the element type measured, and in half mode over vec
+    # as well (method "msivf vec"), for the size and speed of each
+    variants = [("msivf", MS_TYPE, MS_OPS, WIRE)] + ([("msivf vec", "vec", "vec", ">f4")] if ELEMENT == "half" else [])
+    for method, mtype, mops, mwire in (variants if "msivf" in methods else []):
+        primary = method == "msivf"
         info["simd"] = pg.one("SELECT vec_simd_level()")
         pg.sql(f"DROP TABLE IF EXISTS {tab}")
-        pg.sql(f"CREATE TABLE {tab} (id int, emb vec({d}))")
-        copy_binary(pg.conn, tab, B)
+        pg.sql(f"CREATE TABLE {tab} (id int, emb {mtype}({d}))")
+        copy_binary(pg.conn, tab, B, mwire)
         pg.sql(f"VACUUM ANALYZE {tab}")
         idx = tab + "_msivf"
-        build, build0 = timed_builds(pg, idx, f"CREATE INDEX {idx} ON {tab} USING msivf (emb {msivf_ops})"
+        build, build0 = timed_builds(pg, idx, f"CREATE INDEX {idx} ON {tab} USING msivf (emb {mops}{ops_suffix})"
                                      + (f" WITH (lists = {int(LISTS)})" if LISTS else ""), BUILD0)
         if os.environ.get("MSIVF_BENCH_READY"):
             # built (parallel workers load the library too): tell a waiting caller
@@ -343,30 +371,32 @@ def run_set(pg, s, methods, log_prefix=""):
         size, heap = rel_sizes(pg, idx, tab)
         lists, calibrated = pg.sql(f"SELECT lists, calibrated_probes FROM msivf_index_info('{idx}')")[0]
         info["lists"] = lists
-        print(f"{log_prefix}msivf: built in {build:.1f} s (max_parallel_maintenance_workers "
+        info[method + " MB"] = size
+        info[method + " heap MB"] = heap
+        print(f"{log_prefix}{method} ({mtype}): built in {build:.1f} s (max_parallel_maintenance_workers "
               f"{info['default_workers']})" + (f", {build0:.1f} s (0)" if build0 is not None else "")
               + f", index {size:.1f} MB + heap {heap:.1f} MB, {lists} lists, simd {info['simd']}, "
               f"calibrated probes for recall 0.95: {calibrated}", flush=True)
         prewarm(pg, tab, idx)
-        pg.prepare("knn", f"SELECT id FROM {tab} ORDER BY emb {op} $1 LIMIT {K}", "vec")
-        sweep("msivf", "knn", idx, "machinesoup.probes", [p for p in PROBES if p <= lists],
-              lambda p: f"probes={p}", (build, build0, size, heap), stats=True)
+        pg.prepare("knn", f"SELECT id FROM {tab} ORDER BY emb {op} $1 LIMIT {K}", mtype)
+        sweep(method, "knn", idx, "machinesoup.probes", [p for p in PROBES if p <= lists],
+              lambda p: f"probes={p}", (build, build0, size, heap), stats=primary, wire=mwire)
         # one more pass, timed (machinesoup.scan_timing), at the first
         # point that reached the target recall: where the time goes there
         at = next((r for r in rows if r.method == "msivf" and r.recall >= TARGET), None)
-        if at is not None:
+        if at is not None and primary:
             pg.sql(f"SET machinesoup.{at.setting.replace('=', ' = ')}")
             pg.sql("SET machinesoup.scan_timing = on")
             before = scan_stats(pg)
-            secs = pg.execute("knn", qbin)[1]
-            info["timed"] = (at.setting, stats_delta(before, scan_stats(pg)), 1000.0 * secs / len(qbin))
+            secs = pg.execute("knn", qbin[mwire])[1]
+            info["timed"] = (at.setting, stats_delta(before, scan_stats(pg)), 1000.0 * secs / len(Q))
             pg.sql("SET machinesoup.scan_timing = off")
         pg.sql("SET machinesoup.probes = 0")
-        found, secs = median_run(lambda: pg.execute("knn", qbin))
-        r = Row("msivf", f"default (target 0.95 -> {calibrated})", recall(found, gt), len(qbin) / secs,
+        found, secs = median_run(lambda: pg.execute("knn", qbin[mwire]))
+        r = Row(method, f"default (target 0.95 -> {calibrated})", recall(found, gt), len(Q) / secs,
                 build, build0, size, heap, curve=False)
         rows.append(r)
-        print(f"{log_prefix}  msivf default: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+        print(f"{log_prefix}  {method} default: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
         pg.sql(f"DROP TABLE {tab}")  # frees its cache for the anchors
 
     # ---- pgvector in the same server: same rows, same protocol
@@ -375,8 +405,8 @@ def run_set(pg, s, methods, log_prefix=""):
         info["pgvector"] = pg.one("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         ptab = tab + "_pgv"
         pg.sql(f"DROP TABLE IF EXISTS {ptab}")
-        pg.sql(f"CREATE TABLE {ptab} (id int, emb vector({d}))")
-        copy_binary(pg.conn, ptab, B)
+        pg.sql(f"CREATE TABLE {ptab} (id int, emb {PGV_TYPE}({d}))")
+        copy_binary(pg.conn, ptab, B, WIRE)
         pg.sql(f"VACUUM ANALYZE {ptab}")
     if "ivfflat" in pgv:
         lists = info.get("lists") or int(round(np.sqrt(n)))
@@ -388,7 +418,7 @@ def run_set(pg, s, methods, log_prefix=""):
               + (f", {b0:.1f} s (0 workers)" if b0 is not None else "")
               + f", index {isz:.1f} MB + heap {hsz:.1f} MB, {lists} lists", flush=True)
         prewarm(pg, ptab, idx)
-        pg.prepare("knn_pgv", f"SELECT id FROM {ptab} ORDER BY emb {op} $1 LIMIT {K}", "vector")
+        pg.prepare("knn_pgv", f"SELECT id FROM {ptab} ORDER BY emb {op} $1 LIMIT {K}", PGV_TYPE)
         sweep("pgvector ivfflat", "knn_pgv", idx, "ivfflat.probes", [p for p in IVFFLAT_PROBES if p <= lists],
               lambda p: f"lists={lists} probes={p}", (b, b0, isz, hsz))
         pg.sql(f"DROP INDEX {idx}")
@@ -401,13 +431,13 @@ def run_set(pg, s, methods, log_prefix=""):
               + (f", {b0:.1f} s (0 workers)" if b0 is not None else "")
               + f", index {isz:.1f} MB + heap {hsz:.1f} MB", flush=True)
         prewarm(pg, ptab, idx)
-        pg.prepare("knn_pgv", f"SELECT id FROM {ptab} ORDER BY emb {op} $1 LIMIT {K}", "vector")
+        pg.prepare("knn_pgv", f"SELECT id FROM {ptab} ORDER BY emb {op} $1 LIMIT {K}", PGV_TYPE)
         sweep("pgvector hnsw", "knn_pgv", idx, "hnsw.ef_search", HNSW_EF,
               lambda e: f"m=16 ef_search={e}", (b, b0, isz, hsz))
     if pgv:
         pg.sql(f"DROP TABLE {ptab}")
 
-    floors(["vec"] + (["vector"] if pgv else []))
+    floors([MS_TYPE] + ([PGV_TYPE] if pgv else []))
 
     # ---- FAISS, in memory, searched on one thread, one query at a time
     if "faiss" in methods:
@@ -517,7 +547,8 @@ def report(s, rows, info):
 
     print()
     print(f"== {name}: {s['description']}; {info['n']} rows x {info['d']} dims, {info['nq']} queries, "
-          f"recall@{K}; one client, binary parameters, median of {RUNS} passes")
+          f"recall@{K}; msivf over {MS_TYPE}, pgvector over {PGV_TYPE}; one client, binary parameters, "
+          f"median of {RUNS} passes")
     print(f"build s: with max_parallel_maintenance_workers = {info['default_workers']} (FAISS HNSWFlat: every core) "
           f"and = 0 (FAISS IVFFlat, IVF-PQ: one thread); MB: pg_relation_size of the index and of the "
           f"table (msivf reranks from the heap); FAISS: bytes in memory. xHNSW: QPS over pgvector hnsw's "
@@ -528,7 +559,7 @@ def report(s, rows, info):
     for r in rows:
         print(f"{r.method:<19} {r.setting:<38} {r.recall:>9.3f} {r.qps:>8.0f} {ratio(r):>7} "
               f"{f(r.build, '.1f'):>8} {f(r.build0, '.1f'):>8} {f(r.index_mb, '.1f'):>8} {f(r.heap_mb, '.1f'):>8}")
-    floors = [f"{t} {info[k]:.0f} QPS" for t, k in (("vec", "floor_vec"), ("vector", "floor_vector")) if k in info]
+    floors = [f"{t} {info['floor_' + t]:.0f} QPS" for t in (MS_TYPE, PGV_TYPE) if "floor_" + t in info]
     if floors:
         print(f"floor (prepared SELECT that only receives the binary parameter): {', '.join(floors)}")
     if "faiss" in info:
@@ -552,13 +583,22 @@ def report(s, rows, info):
     if qm and qf:
         line += f"; msivf/faiss IVFFlat = {qm / qf:.2f} (target >= 1.0)"
     print(line)
+    if ELEMENT == "half":
+        qv = qps_at([r for r in rows if r.method == "msivf vec" and r.curve], TARGET)[0]
+        hm, vm = info.get("msivf MB"), info.get("msivf vec MB")
+        print(f"SUMMARY {name} half: msivf hvec/vec QPS at recall {TARGET} = "
+              + (f"{qm / qv:.2f}" if qm and qv else "-")
+              + "; hvec/vec index size = " + (f"{hm / vm:.2f} (target <= 0.5)" if hm and vm else "-")
+              + "; hvec/vec index + heap = "
+              + (f"{(hm + info['msivf heap MB']) / (vm + info['msivf vec heap MB']):.2f}" if hm and vm else "-")
+              + f"; msivf hvec/pgvector halfvec hnsw QPS = " + (f"{qm / qh:.2f} (target >= 2)" if qm and qh else "-"))
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     os.makedirs(OUT, exist_ok=True)
     plt.figure(figsize=(7, 5))
-    for m, style in (("msivf", "o-"), ("pgvector ivfflat", "d-"), ("pgvector hnsw", "v-"),
+    for m, style in (("msivf", "o-"), ("msivf vec", "o:"), ("pgvector ivfflat", "d-"), ("pgvector hnsw", "v-"),
                      ("faiss IVFFlat", "s--"), ("faiss IVFPQ+refine", "x--"), ("faiss HNSWFlat", "^--")):
         pts = sorted((r.recall, r.qps) for r in rows if r.method == m and r.curve)
         if pts:

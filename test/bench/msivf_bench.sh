@@ -17,6 +17,9 @@
 #                        (QPS at recall 0.95 against rows: msivf and hnsw on
 #                        100k, 331k and all of glove1m's rows)
 #   MSIVF_BENCH_PGVECTOR= bash test/bench/msivf_bench.sh   (no pgvector anchor)
+#   MSIVF_BENCH_ELEMENT=half bash test/bench/msivf_bench.sh
+#                        (half precision: msivf over hvec against pgvector halfvec
+#                        hnsw, and msivf over vec in the same run)
 #
 # Needs: python3-faiss python3-numpy python3-matplotlib python3-psycopg npm,
 # and pgvector, which ../shared/anchors/install-pgvector.sh (beside the
