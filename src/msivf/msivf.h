@@ -52,6 +52,16 @@
 #define MSIVF_METRIC_L2		1
 #define MSIVF_METRIC_IP		2
 #define MSIVF_METRIC_COSINE	3
+/*
+ * bvec opclasses (msivfbits*.c): entries hold the bits themselves, the
+ * centroid pages packed binary centroids, dims is the number of bits
+ */
+#define MSIVF_METRIC_HAMMING	11
+#define MSIVF_METRIC_JACCARD	12
+#define MSIVF_METRIC_IS_BITS(m) ((m) == MSIVF_METRIC_HAMMING || (m) == MSIVF_METRIC_JACCARD)
+#define MSIVF_MAX_BITS		64000	/* BVEC_MAX_BITS */
+/* a bit entry: the heap TID, two bytes of padding, then the bits */
+#define MSIVF_BITS_OFFSET	8
 
 #define MSIVF_METRIC_PROC	1
 
@@ -155,6 +165,7 @@ typedef struct MsivfState
 	uint16		calib_probes[MSIVF_CALIB_LEVELS];
 	float	   *centroids;		/* nlists * dims, or NULL for ZERO_CENTROID */
 	float	   *centroid_norms; /* squared norms */
+	uint8	   *bit_centroids;	/* bit metrics: nlists * BYTES(dims), or NULL */
 } MsivfState;
 
 /* GUCs */
@@ -288,6 +299,16 @@ extern void msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 						 ScanKey orderbys, int norderbys);
 extern bool msivf_gettuple(IndexScanDesc scan, ScanDirection dir);
 extern void msivf_endscan(IndexScanDesc scan);
+
+/* msivfbitsbuild.c, msivfbitsscan.c: the bvec opclasses */
+extern bool msivf_index_is_bits(Relation index);
+extern IndexBuildResult *msivf_bits_build(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void msivf_bits_buildempty(Relation index);
+extern bool msivf_bits_insert(Relation index, Datum value, ItemPointer heap_tid);
+extern IndexScanDesc msivf_bits_beginscan(Relation index, int nkeys, int norderbys);
+extern void msivf_bits_rescan(IndexScanDesc scan, ScanKey orderbys);
+extern bool msivf_bits_gettuple(IndexScanDesc scan);
+extern void msivf_bits_endscan(IndexScanDesc scan);
 
 /* msivfvacuum.c */
 extern IndexBulkDeleteResult *msivf_bulkdelete(IndexVacuumInfo *info,

@@ -84,3 +84,26 @@ CREATE OPERATOR CLASS hvec_cosine_ops
 	FUNCTION 1 msivf_cosine_metric(internal);
 COMMENT ON OPERATOR CLASS hvec_cosine_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <=> (cosine distance) ... LIMIT k; zero vectors are not indexed';
 COMMENT ON OPERATOR FAMILY hvec_cosine_ops USING msivf IS 'msivf operator family of hvec_cosine_ops';
+
+-- bvec: entries hold the packed bits themselves, so a scan's distances
+-- are exact popcounts (no rerank); binary centroids route rows to lists.
+CREATE FUNCTION msivf_hamming_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_hamming_metric(internal) IS 'msivf support 1 of bvec_hamming_ops: the metric it indexes (Hamming)';
+CREATE FUNCTION msivf_jaccard_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_jaccard_metric(internal) IS 'msivf support 1 of bvec_jaccard_ops: the metric it indexes (Jaccard)';
+
+CREATE OPERATOR CLASS bvec_hamming_ops
+	FOR TYPE bvec USING msivf AS
+	OPERATOR 1 <~> (bvec, bvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_hamming_metric(internal);
+COMMENT ON OPERATOR CLASS bvec_hamming_ops USING msivf IS 'msivf opclass for bvec, ORDER BY <~> (Hamming distance) ... LIMIT k; exact distances from the bits in the index';
+COMMENT ON OPERATOR FAMILY bvec_hamming_ops USING msivf IS 'msivf operator family of bvec_hamming_ops';
+
+CREATE OPERATOR CLASS bvec_jaccard_ops
+	FOR TYPE bvec USING msivf AS
+	OPERATOR 1 <%> (bvec, bvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_jaccard_metric(internal);
+COMMENT ON OPERATOR CLASS bvec_jaccard_ops USING msivf IS 'msivf opclass for bvec, ORDER BY <%> (Jaccard distance) ... LIMIT k; all-zero bvecs are indexed (distance 0 to each other, 1 to the rest)';
+COMMENT ON OPERATOR FAMILY bvec_jaccard_ops USING msivf IS 'msivf operator family of bvec_jaccard_ops';

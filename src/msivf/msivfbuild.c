@@ -284,6 +284,8 @@ msivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+	if (msivf_index_is_bits(index))
+		return msivf_bits_build(heap, index, indexInfo);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf build", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -318,6 +320,11 @@ msivf_buildempty(Relation index)
 	int			ncentroid_pages,
 				ndir_pages;
 
+	if (msivf_index_is_bits(index))
+	{
+		msivf_bits_buildempty(index);
+		return;
+	}
 	msivf_build_init_state(&bs, index, INIT_FORKNUM);
 	bs.nlists = 1;
 	bs.st.nlists = 1;

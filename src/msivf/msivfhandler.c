@@ -180,7 +180,8 @@ msivf_metric(Relation index)
 	FmgrInfo   *proc = index_getprocinfo(index, 1, MSIVF_METRIC_PROC);
 	int			metric = DatumGetInt32(FunctionCall1(proc, Int32GetDatum(0)));
 
-	if (metric < MSIVF_METRIC_L2 || metric > MSIVF_METRIC_COSINE)
+	if ((metric < MSIVF_METRIC_L2 || metric > MSIVF_METRIC_COSINE) &&
+		!MSIVF_METRIC_IS_BITS(metric))
 		elog(ERROR, "msivf: unknown metric %d", metric);
 	return metric;
 }
@@ -317,7 +318,10 @@ msivf_index_info(PG_FUNCTION_ARGS)
 	st = msivf_get_state(index);
 	values[0] = Int32GetDatum(st->dims);
 	values[1] = Int32GetDatum(st->nlists);
-	values[2] = CStringGetTextDatum(metrics[st->metric]);
+	if (MSIVF_METRIC_IS_BITS(st->metric))
+		values[2] = CStringGetTextDatum(st->metric == MSIVF_METRIC_HAMMING ? "hamming" : "jaccard");
+	else
+		values[2] = CStringGetTextDatum(metrics[st->metric]);
 	values[3] = Int32GetDatum(st->code_bits);
 	values[4] = Int32GetDatum(st->calib_queries);
 	values[5] = Int32GetDatum(st->dims > 0 ? msivf_probes_for(st) : 1);

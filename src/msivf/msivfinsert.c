@@ -313,6 +313,8 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 
 	if (isnull[0])
 		return false;
+	if (msivf_index_is_bits(index))
+		return msivf_bits_insert(index, values[0], heap_tid);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf insert", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -626,6 +628,14 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 
 	if (n <= 0)
 		return;
+	if (msivf_index_is_bits(index))
+	{
+		/* a bvec index takes its rows one by one */
+		for (int i = 0; i < n; i++)
+			if (!isnull[i])
+				msivf_bits_insert(index, values[i], &heap_tids[i]);
+		return;
+	}
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf batch insert", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 

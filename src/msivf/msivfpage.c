@@ -133,8 +133,17 @@ meta_page_counts(const MsivfMetaPageData *meta, BlockNumber *ncentroid, BlockNum
 	Size		fpp = MSIVF_PAGE_CAPACITY / sizeof(float);
 	Size		lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
 
-	*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
-		(BlockNumber) (((Size) meta->nlists * meta->dims + fpp - 1) / fpp);
+	if (MSIVF_METRIC_IS_BITS(meta->metric))
+	{
+		/* packed binary centroids, as a stream of bytes */
+		Size		nbytes = (Size) meta->nlists * (((Size) meta->dims + 7) / 8);
+
+		*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
+			(BlockNumber) ((nbytes + MSIVF_PAGE_CAPACITY - 1) / MSIVF_PAGE_CAPACITY);
+	}
+	else
+		*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
+			(BlockNumber) (((Size) meta->nlists * meta->dims + fpp - 1) / fpp);
 	*ndir = (BlockNumber) (((Size) meta->nlists + lpdp - 1) / lpdp);
 }
 
@@ -150,17 +159,28 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblo
 	BlockNumber ncentroid;
 	BlockNumber ndir;
 	int			lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
+	bool		bits = MSIVF_METRIC_IS_BITS(meta->metric);
 
-	if (meta->dims != 0 && (meta->dims < MSIVF_MIN_DIM || meta->dims > MSIVF_MAX_DIM))
+	if (bits)
+	{
+		/* a bvec index: dims counts bits, and an entry holds them all (code_bits 1) */
+		if (meta->dims < 0 || meta->dims > MSIVF_MAX_BITS)
+			corrupted(index, what, "Field dims is %lld, not %lld to %lld.",
+					  meta->dims, 0, MSIVF_MAX_BITS);
+		if (meta->code_bits != (meta->dims == 0 ? 0 : 1))
+			corrupted(index, what, "Field code_bits is %lld, not %lld for %lld bits.",
+					  meta->code_bits, meta->dims == 0 ? 0 : 1, meta->dims);
+	}
+	if (!bits && meta->dims != 0 && (meta->dims < MSIVF_MIN_DIM || meta->dims > MSIVF_MAX_DIM))
 		corrupted(index, what, "Field dims is %lld, not 0 or %lld to %lld.",
 				  meta->dims, MSIVF_MIN_DIM, MSIVF_MAX_DIM);
 	if (meta->nlists < 1 || meta->nlists > MSIVF_MAX_LISTS)
 		corrupted(index, what, "Field nlists is %lld, not %lld to %lld.",
 				  meta->nlists, 1, MSIVF_MAX_LISTS);
-	if (meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_COSINE)
+	if ((meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_COSINE) && !bits)
 		corrupted(index, what, "Field metric is %lld, not %lld to %lld.",
 				  meta->metric, MSIVF_METRIC_L2, MSIVF_METRIC_COSINE);
-	if (meta->code_bits != (meta->dims == 0 ? 0 : msivf_code_bits(meta->dims)))
+	if (!bits && meta->code_bits != (meta->dims == 0 ? 0 : msivf_code_bits(meta->dims)))
 		corrupted(index, what, "Field code_bits is %lld, not %lld for %lld dimensions.",
 				  meta->code_bits, meta->dims == 0 ? 0 : msivf_code_bits(meta->dims),
 				  meta->dims);
@@ -374,6 +394,31 @@ read_centroids(Relation index, MsivfState *st, BlockNumber centroid_start)
 }
 
 /*
+ * A bvec index's binary centroids, nlists * BYTES(dims) bytes streamed over
+ * the consecutive centroid pages from centroid_start.
+ */
+static void
+read_bit_centroids(Relation index, MsivfState *st, BlockNumber centroid_start)
+{
+	Size		nbytes = (Size) st->nlists * ((st->dims + 7) / 8);
+	Size		done = 0;
+	BlockNumber blkno = centroid_start;
+
+	while (done < nbytes)
+	{
+		Size		n = Min((Size) MSIVF_PAGE_CAPACITY, nbytes - done);
+		Buffer		buf = ReadBuffer(index, blkno);
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		msivf_check_page(index, BufferGetPage(buf), blkno, MSIVF_PAGE_CENTROID);
+		memcpy(st->bit_centroids + done, PageGetContents(BufferGetPage(buf)), n);
+		UnlockReleaseBuffer(buf);
+		done += n;
+		blkno++;
+	}
+}
+
+/*
  * The metapage and centroids, from rd_amcache when its build_id still
  * matches the metapage.  The result is valid until the next point where
  * relcache invalidations may be processed (taking a heavyweight lock, e.g.
@@ -392,7 +437,12 @@ msivf_get_state(Relation index)
 	if (!read_meta(index, st, &tmp, &centroid_start))
 		return st;
 
-	if (tmp.dims > 0)
+	if (tmp.dims > 0 && MSIVF_METRIC_IS_BITS(tmp.metric))
+	{
+		tmp.entry_size = MAXALIGN(MSIVF_BITS_OFFSET + ((Size) tmp.dims + 7) / 8);
+		tmp.entries_per_page = MSIVF_PAGE_CAPACITY / tmp.entry_size;
+	}
+	else if (tmp.dims > 0)
 	{
 		tmp.entry_size = msivf_entry_size(tmp.dims, tmp.code_bits);
 		tmp.entries_per_page = MSIVF_PAGE_CAPACITY / tmp.entry_size;
@@ -402,13 +452,21 @@ msivf_get_state(Relation index)
 	cxt = tmp.dims > 0 ? index->rd_indexcxt : CurrentMemoryContext;
 	has_centroids = tmp.dims > 0 && !(tmp.flags & MSIVF_FLAG_ZERO_CENTROID);
 	total = sizeof(MsivfState);
-	if (has_centroids)
+	if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
+		total += (Size) tmp.nlists * ((tmp.dims + 7) / 8);
+	else if (has_centroids)
 		total += sizeof(float) * ((Size) tmp.nlists * tmp.dims + tmp.nlists);
 	st = MemoryContextAllocHuge(cxt, total);
 	memcpy(st, &tmp, sizeof(tmp));
 	st->centroids = NULL;
 	st->centroid_norms = NULL;
-	if (has_centroids)
+	st->bit_centroids = NULL;
+	if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
+	{
+		st->bit_centroids = (uint8 *) (st + 1);
+		read_bit_centroids(index, st, centroid_start);
+	}
+	else if (has_centroids)
 	{
 		st->centroids = (float *) (st + 1);
 		st->centroid_norms = st->centroids + (Size) tmp.nlists * tmp.dims;

@@ -60,8 +60,13 @@
 IndexScanDesc
 msivf_beginscan(Relation index, int nkeys, int norderbys)
 {
-	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
-	MsivfScanOpaque so = palloc0(sizeof(MsivfScanOpaqueData));
+	IndexScanDesc scan;
+	MsivfScanOpaque so;
+
+	if (msivf_index_is_bits(index))
+		return msivf_bits_beginscan(index, nkeys, norderbys);
+	scan = RelationGetIndexScan(index, nkeys, norderbys);
+	so = palloc0(sizeof(MsivfScanOpaqueData));
 
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf scan", ALLOCSET_DEFAULT_SIZES);
 	so->tmpcxt = AllocSetContextCreate(so->cxt, "msivf rerank", ALLOCSET_DEFAULT_SIZES);
@@ -100,6 +105,11 @@ msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
 	MemoryContext old;
 
+	if (msivf_index_is_bits(scan->indexRelation))
+	{
+		msivf_bits_rescan(scan, orderbys);
+		return;
+	}
 	reset_scan(so);
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
@@ -806,6 +816,8 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("msivf indexes answer only ORDER BY <vec> <distance operator> <constant>")));
+	if (msivf_index_is_bits(scan->indexRelation))
+		return msivf_bits_gettuple(scan);
 
 	if (!so->started)
 		start_scan(scan);
@@ -858,6 +870,11 @@ msivf_endscan(IndexScanDesc scan)
 {
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
 
+	if (msivf_index_is_bits(scan->indexRelation))
+	{
+		msivf_bits_endscan(scan);
+		return;
+	}
 	if (so->fetch)
 		table_index_fetch_end(so->fetch);
 	if (so->slot)

@@ -1,0 +1,381 @@
+/*
+ * msivfbitsscan.c
+ *		Index scans of msivf over bvec: ORDER BY b <~> query (Hamming) or
+ *		b <%> query (Jaccard).
+ *
+ * The lists are ranked by their binary centroid's distance to the query
+ * and visited in batches, nearest first, as for vec (msivfscan.c): the
+ * probe count first (machinesoup.probes, else a tenth of the lists: a bvec
+ * index has no calibration), then twice as many lists per batch until
+ * every list is visited.  An entry holds the row's bits, so its distance,
+ * computed with the popcount kernels, is the exact one the operator
+ * returns: no heap row is read and nothing needs a recheck.  Each batch's
+ * rows come back in exact order (a heap on the distance, ties by TID), so
+ * the promise is vec's: exact order within the lists visited so far, and
+ * an exact result once every list is visited (probes >= lists, or
+ * machinesoup.scan_order = strict).  The caps (max_probes,
+ * max_scan_tuples) are checked per list and per page.  A NULL query
+ * returns every row, list by list, with a NULL distance, as a sequential
+ * scan does.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "bit_kernels.h"
+#include "bitkmeans.h"
+#include "bvec.h"
+#include "msivf.h"
+
+/* a row of a visited list: its exact distance */
+typedef struct BitsHit
+{
+	double		key;
+	ItemPointerData tid;
+} BitsHit;
+
+typedef struct BitsScanOpaqueData
+{
+	MemoryContext cxt;			/* lives as long as the scan */
+	bool		started;
+	bool		no_rows;		/* nothing indexed */
+	bool		null_query;		/* every row, list order, NULL distance */
+	MsivfState	st;				/* scalars of the index state */
+	Bvec	   *query;			/* the ORDER BY argument, or NULL */
+	int		   *order;			/* lists, nearest first */
+	int			visited;
+	int			batch;
+	int			list_limit;
+	int64		tuples_left;
+	bool		capped;
+	BitsHit    *hits;			/* the batch's rows: a min-heap, or in list order */
+	int			nhits;
+	int			served;			/* null query: hits[0..served) returned */
+	int			cap;
+} BitsScanOpaqueData;
+
+typedef BitsScanOpaqueData *BitsScanOpaque;
+
+static inline bool
+hit_less(const BitsHit *a, const BitsHit *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
+
+static void
+hit_sift_down(BitsHit *h, int n, int i)
+{
+	BitsHit		x = h[i];
+
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && hit_less(&h[c + 1], &h[c]))
+			c++;
+		if (!hit_less(&h[c], &x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* ambeginscan for a bvec index */
+IndexScanDesc
+msivf_bits_beginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	BitsScanOpaque so = palloc0(sizeof(BitsScanOpaqueData));
+
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf bvec scan", ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(1, norderbys));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(1, norderbys));
+	memset(scan->xs_orderbynulls, true, sizeof(bool) * Max(1, norderbys));
+	return scan;
+}
+
+/* amrescan: a copy of the ORDER BY argument (NULL: every row, NULL distance) */
+void
+msivf_bits_rescan(IndexScanDesc scan, ScanKey orderbys)
+{
+	BitsScanOpaque so = (BitsScanOpaque) scan->opaque;
+	MemoryContext old;
+
+	so->started = so->no_rows = so->null_query = so->capped = false;
+	so->visited = so->nhits = so->served = 0;
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	old = MemoryContextSwitchTo(so->cxt);
+	if (so->query)
+		pfree(so->query);
+	so->query = NULL;
+	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL))
+	{
+		Bvec	   *b = DatumGetBvec(scan->orderByData[0].sk_argument);
+
+		so->query = palloc(VARSIZE(b));
+		memcpy(so->query, b, VARSIZE(b));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* qsort_arg comparator of lists by their centroid's distance (the arg), then number */
+static int
+cmp_list_dist(const void *a, const void *b, void *arg)
+{
+	const double *d = (const double *) arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	if (d[x] != d[y])
+		return d[x] < d[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/* The first gettuple: the index state, the lists in order, the first batch. */
+static void
+start_scan(IndexScanDesc scan)
+{
+	BitsScanOpaque so = (BitsScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	MsivfState *st;
+	MemoryContext old;
+
+	so->started = true;
+	pgstat_count_index_scan(index);
+	msivf_stats_begin();
+	old = MemoryContextSwitchTo(so->cxt);
+
+	st = msivf_get_state(index);
+	so->st = *st;
+	so->st.centroids = NULL;
+	so->st.centroid_norms = NULL;
+	so->st.bit_centroids = NULL;
+	so->list_limit = msivf_list_limit(st);
+	so->tuples_left = msivf_max_scan_tuples > 0 ? msivf_max_scan_tuples : PG_INT64_MAX;
+	if (st->dims == 0)
+	{
+		so->no_rows = true;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (so->order == NULL || so->cap == 0)
+	{
+		so->order = MemoryContextAlloc(so->cxt, sizeof(int) * st->nlists);
+		so->cap = 1024;
+		so->hits = MemoryContextAllocHuge(so->cxt, sizeof(BitsHit) * so->cap);
+	}
+	else
+		so->order = repalloc(so->order, sizeof(int) * st->nlists);
+	for (int j = 0; j < st->nlists; j++)
+		so->order[j] = j;
+
+	/* a strict operator's distance to NULL is NULL: every row ties */
+	if (so->query == NULL)
+	{
+		so->null_query = true;
+		so->batch = 1;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (so->query->nbits != st->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different bvec lengths %d and %d", st->dims, so->query->nbits),
+				 errdetail("The msivf index \"%s\" holds bvecs of %d bits.",
+						   RelationGetRelationName(index), st->dims)));
+
+	if (st->bit_centroids != NULL && st->nlists > 1)
+	{
+		double	   *d = palloc(sizeof(double) * st->nlists);
+		BitkmMetric km = st->metric == MSIVF_METRIC_HAMMING ? BITKM_HAMMING : BITKM_JACCARD;
+		Size		nbytes = BVEC_BYTES(st->dims);
+
+		for (int j = 0; j < st->nlists; j++)
+			d[j] = bitkm_distance(km, so->query->data, st->bit_centroids + j * nbytes, nbytes);
+		qsort_arg(so->order, st->nlists, sizeof(int), cmp_list_dist, d);
+		pfree(d);
+	}
+	so->batch = msivf_scan_order == MSIVF_SCAN_STRICT ? so->list_limit : msivf_probes_for(st);
+	MemoryContextSwitchTo(old);
+}
+
+/* The first page of list, from its directory entry (checked). */
+static BlockNumber
+bits_list_head(Relation index, const MsivfState *st, int list, BlockNumber *nblocks)
+{
+	int			slot;
+	BlockNumber blkno = msivf_dir_block(st, list, &slot);
+	Buffer		buf = ReadBuffer(index, blkno);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	msivf_check_dir_page(index, st, BufferGetPage(buf), blkno);
+	blkno = msivf_list_info(index, st, BufferGetPage(buf), slot, nblocks).head;
+	UnlockReleaseBuffer(buf);
+	return blkno;
+}
+
+/*
+ * Every entry of list, page by page, joins so->hits with its exact
+ * distance to the query (none for a NULL query).  One share lock at a
+ * time; the entry cap is checked per page.
+ */
+static void
+visit_list(IndexScanDesc scan, int list)
+{
+	BitsScanOpaque so = (BitsScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	const MsivfState *st = &so->st;
+	Size		esz = st->entry_size;
+	Size		nbytes = BVEC_BYTES(st->dims);
+	const uint8 *q = so->query ? so->query->data : NULL;
+	bool		hamming = st->metric == MSIVF_METRIC_HAMMING;
+	BlockNumber nblocks = 0;
+	BlockNumber followed = 0;
+	BlockNumber blkno;
+
+	msivf_stats_last.lists++;
+	blkno = bits_list_head(index, st, list, &nblocks);
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		MsivfPageOpaque opaque;
+		const char *p;
+		int			n;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		msivf_check_list_page(index, st, page, blkno, &nblocks);
+		opaque = MsivfPageGetOpaque(page);
+		n = opaque->nentries;
+		msivf_stats_last.pages++;
+		if (n >= so->tuples_left)
+		{
+			n = (int) so->tuples_left;
+			so->capped = true;
+		}
+		so->tuples_left -= n;
+		msivf_stats_last.codes += n;
+		if (so->nhits + n > so->cap)
+		{
+			while (so->nhits + n > so->cap)
+				so->cap *= 2;
+			so->hits = repalloc_huge(so->hits, sizeof(BitsHit) * so->cap);
+		}
+		p = PageGetContents(page);
+		for (int i = 0; i < n; i++, p += esz)
+		{
+			BitsHit    *h = &so->hits[so->nhits++];
+			const uint8 *bits = (const uint8 *) p + MSIVF_BITS_OFFSET;
+
+			memcpy(&h->tid, p, sizeof(ItemPointerData));
+			if (q == NULL)
+				h->key = 0;
+			else if (hamming)
+				h->key = (double) bit_kernels->hamming(q, bits, nbytes);
+			else
+			{
+				uint64		and_count,
+							or_count;
+
+				bit_kernels->and_or(q, bits, nbytes, &and_count, &or_count);
+				h->key = bit_jaccard_from_counts(and_count, or_count);
+			}
+		}
+		blkno = so->capped ? InvalidBlockNumber : opaque->next;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+		if (blkno != InvalidBlockNumber)
+			msivf_chain_step(index, &followed, &nblocks);
+	}
+}
+
+/* The next batch of lists into so->hits, as a heap unless the query is NULL. */
+static void
+visit_batch(IndexScanDesc scan)
+{
+	BitsScanOpaque so = (BitsScanOpaque) scan->opaque;
+	int			end = (int) Min((int64) so->visited + so->batch, (int64) so->list_limit);
+
+	/* a rebuild takes a lock the scan's own excludes: only damage gets here */
+	if (msivf_get_state(scan->indexRelation)->build_id != so->st.build_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("msivf index \"%s\" changed its build during a scan",
+						RelationGetRelationName(scan->indexRelation)),
+				 errhint("REINDEX the index.")));
+	so->nhits = so->served = 0;
+	while (so->visited < end && !so->capped)
+		visit_list(scan, so->order[so->visited++]);
+	if (!so->null_query)
+	{
+		for (int i = so->nhits / 2 - 1; i >= 0; i--)
+			hit_sift_down(so->hits, so->nhits, i);
+		so->batch = (int) Min((int64) so->batch * 2, (int64) MSIVF_MAX_LISTS);
+	}
+}
+
+/* amgettuple for a bvec index: the next row, its exact distance the ORDER BY value */
+bool
+msivf_bits_gettuple(IndexScanDesc scan)
+{
+	BitsScanOpaque so = (BitsScanOpaque) scan->opaque;
+
+	if (!so->started)
+		start_scan(scan);
+	if (so->no_rows)
+		return false;
+	for (;;)
+	{
+		if (so->null_query && so->served < so->nhits)
+		{
+			scan->xs_heaptid = so->hits[so->served++].tid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			scan->xs_orderbyvals[0] = (Datum) 0;
+			scan->xs_orderbynulls[0] = true;
+			return true;
+		}
+		if (!so->null_query && so->nhits > 0)
+		{
+			BitsHit		top = so->hits[0];
+
+			so->hits[0] = so->hits[--so->nhits];
+			if (so->nhits > 0)
+				hit_sift_down(so->hits, so->nhits, 0);
+			scan->xs_heaptid = top.tid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			scan->xs_orderbyvals[0] = Float8GetDatum(top.key);
+			scan->xs_orderbynulls[0] = false;
+			return true;
+		}
+		/* the last list, or a cap: what was examined is all returned */
+		if (so->visited >= so->list_limit || so->capped)
+			return false;
+		visit_batch(scan);
+	}
+}
+
+/* amendscan for a bvec index */
+void
+msivf_bits_endscan(IndexScanDesc scan)
+{
+	BitsScanOpaque so = (BitsScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}
