@@ -36,7 +36,7 @@ BEGIN
 	t0 := clock_timestamp();
 	FOR i IN 1..3 LOOP FOR qq IN SELECT * FROM q LOOP
 		EXECUTE format('SELECT array(SELECT id FROM %I ORDER BY emb <-> \$1 LIMIT 10)', t) INTO r USING qq.v;
-		IF i = 1 THEN hits := hits + (SELECT count(*) FROM unnest(r) x WHERE x = ANY ((SELECT ids FROM truth WHERE truth.qid = qq.qid))); END IF;
+		IF i = 1 THEN hits := hits + (SELECT count(*) FROM unnest(r) x WHERE x = ANY ((SELECT ids FROM truth WHERE truth.qid = qq.qid)::int[])); END IF;
 	END LOOP; END LOOP;
 	qps := round(3 * $NQ / extract(epoch FROM clock_timestamp() - t0), 0);
 	recall := round(hits::numeric / (10 * $NQ), 3);
