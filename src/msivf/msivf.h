@@ -41,6 +41,7 @@
 #define MSIVF_PAGE_CENTROID	2
 #define MSIVF_PAGE_DIRECTORY 3
 #define MSIVF_PAGE_LIST		4
+#define MSIVF_PAGE_GROWTH	5		/* directory and centroids of split lists */
 
 #define MSIVF_MIN_DIM		32
 #define MSIVF_MAX_DIM		16000
@@ -108,7 +109,32 @@ typedef struct MsivfMetaPageData
 	int32		calib_queries;	/* 0: not calibrated */
 	int64		built_tuples;
 	uint16		calib_probes[MSIVF_CALIB_LEVELS];
+	/* growth by splits (msivfsplit.c); all 0 in an index that never split */
+	uint32		generation;		/* bumped by every split: cache key */
+	int32		built_lists;	/* lists of the build's layout, 0: nlists */
+	int32		calib_lists;	/* lists when calibrated, 0: built_lists */
+	int32		ngrowth_pages;
+	int64		leaked_pages;	/* old chains of split lists */
+	BlockNumber growth_pages[FLEXIBLE_ARRAY_MEMBER];	/* MSIVF_MAX_GROWTH_PAGES */
 } MsivfMetaPageData;
+
+/*
+ * Growth pages: the lists a split creates, from built_lists on, slot
+ * (list - built_lists) of page growth_pages[slot / per page].  A growth
+ * page starts with the MsivfListInfo of its slots, as a directory page
+ * does, then per slot a MsivfGrowthSlot: the list's centroid and, when the
+ * split that created it gave its parent a new centroid, the parent's.
+ */
+#define MSIVF_MAX_GROWTH_PAGES	1024
+
+typedef struct MsivfGrowthSlot
+{
+	int32		parent;			/* the list split, or -1 */
+	float4		c[FLEXIBLE_ARRAY_MEMBER];	/* own centroid, then the parent's */
+} MsivfGrowthSlot;
+
+#define MSIVF_GROWTH_SLOT_SIZE(dims) \
+	(sizeof(MsivfListInfo) + offsetof(MsivfGrowthSlot, c) + 2 * sizeof(float4) * (Size) (dims))
 
 typedef MsivfMetaPageData *MsivfMetaPage;
 
@@ -163,6 +189,12 @@ typedef struct MsivfState
 	BlockNumber first_list_block;	/* blocks before it: meta, centroids, directory */
 	int			calib_queries;
 	uint16		calib_probes[MSIVF_CALIB_LEVELS];
+	uint32		generation;
+	int			built_lists;
+	int			calib_lists;
+	int			growth_per_page;	/* slots of a growth page, 0: no growth */
+	int			ngrowth_pages;
+	BlockNumber growth_pages[MSIVF_MAX_GROWTH_PAGES];
 	float	   *centroids;		/* nlists * dims, or NULL for ZERO_CENTROID */
 	float	   *centroid_norms; /* squared norms */
 	uint8	   *bit_centroids;	/* bit metrics: nlists * BYTES(dims), or NULL */
@@ -264,6 +296,13 @@ msivf_check_list_page(Relation index, const MsivfState *st, Page page,
 }
 extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
+
+/* msivfsplit.c */
+extern int	msivf_growth_per_page(int dims);
+extern void msivf_scan_lock(Relation index);
+extern void msivf_scan_unlock(Relation index);
+extern void msivf_maybe_split(Relation index, Relation heap, int list);
+extern void msivf_read_growth(Relation index, MsivfState *st);
 
 /* msivfvector.c */
 extern Size msivf_entry_size(int dims, int code_bits);

@@ -248,6 +248,9 @@ msivf_probes_for(const MsivfState *st)
 
 		level = Max(0, Min(MSIVF_CALIB_LEVELS - 1, level));
 		p = st->calib_probes[level];
+		/* lists split since: the same share of them (msivfsplit.c) */
+		if (st->calib_lists > 0 && st->nlists != st->calib_lists)
+			p = (int) ceil((double) p * st->nlists / st->calib_lists);
 	}
 	else
 		p = Max(1, st->nlists / 10);

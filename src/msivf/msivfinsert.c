@@ -13,6 +13,8 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "access/table.h"
+#include "catalog/index.h"
 #include "access/rmgr.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
@@ -309,7 +311,7 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 	float	   *x;
 	float	   *work;
 	MsivfEntry *entry;
-	int			list;
+	int			list = -1;
 
 	if (isnull[0])
 		return false;
@@ -320,6 +322,8 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 	old = MemoryContextSwitchTo(cxt);
 
 	v = msivf_datum_vec(values[0]);
+	/* no split while the entry is placed and encoded (msivfsplit.c) */
+	msivf_scan_lock(index);
 	st = msivf_get_state(index);
 	if (st->dims == 0)
 	{
@@ -342,6 +346,9 @@ msivf_insert(Relation index, Datum *values, bool *isnull,
 		copy.centroid_norms = NULL;
 		msivf_append_entry(index, &copy, list, entry);
 	}
+	msivf_scan_unlock(index);
+	if (list >= 0)
+		msivf_maybe_split(index, heap, list);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -603,6 +610,24 @@ batch_append(Relation index, const MsivfState *st, const PendingEntry *pending,
 		UnlockReleaseBuffer(dbuf);
 }
 
+/* msivf_maybe_split for every list a batch appended to */
+static void
+split_batch_lists(Relation index, const PendingEntry *pending, int m)
+{
+	Relation	heap = NULL;
+
+	for (int i = 0; i < m; i++)
+	{
+		if (i > 0 && pending[i].list == pending[i - 1].list)
+			continue;
+		if (heap == NULL)
+			heap = table_open(IndexGetRelation(RelationGetRelid(index), false), NoLock);
+		msivf_maybe_split(index, heap, pending[i].list);
+	}
+	if (heap)
+		table_close(heap, NoLock);
+}
+
 /*
  * Index n heap rows at once (values[i] at heap_tids[i]), as n calls of
  * msivf_insert would, but appending the entries of each list together, so
@@ -643,6 +668,7 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 	dims = batch_detoast(n, values, isnull, vecs);
 	if (dims > 0)
 	{
+		msivf_scan_lock(index);
 		st = msivf_get_state(index);
 		if (st->dims == 0)
 		{
@@ -661,6 +687,8 @@ msivf_insert_batch(Relation index, int n, Datum *values, bool *isnull,
 		copy.centroids = NULL;
 		copy.centroid_norms = NULL;
 		batch_append(index, &copy, pending, grouped, m);
+		msivf_scan_unlock(index);
+		split_batch_lists(index, pending, m);
 	}
 
 	MemoryContextSwitchTo(old);

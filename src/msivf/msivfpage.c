@@ -96,10 +96,20 @@ msivf_dir_entries(Page page)
 	return (MsivfListInfo *) PageGetContents(page);
 }
 
-/* The directory page of list, and its slot there in *slot. */
+/*
+ * The directory page of list, and its slot there in *slot: a page of the
+ * build's directory, or the growth page of a list a split created.
+ */
 BlockNumber
 msivf_dir_block(const MsivfState *st, int list, int *slot)
 {
+	if (list >= st->built_lists)
+	{
+		int			g = list - st->built_lists;
+
+		*slot = g % st->growth_per_page;
+		return st->growth_pages[g / st->growth_per_page];
+	}
 	*slot = list % st->lists_per_dir_page;
 	return st->directory_start + list / st->lists_per_dir_page;
 }
@@ -132,19 +142,20 @@ meta_page_counts(const MsivfMetaPageData *meta, BlockNumber *ncentroid, BlockNum
 {
 	Size		fpp = MSIVF_PAGE_CAPACITY / sizeof(float);
 	Size		lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
+	Size		built = meta->built_lists ? meta->built_lists : meta->nlists;
 
 	if (MSIVF_METRIC_IS_BITS(meta->metric))
 	{
 		/* packed binary centroids, as a stream of bytes */
-		Size		nbytes = (Size) meta->nlists * (((Size) meta->dims + 7) / 8);
+		Size		nbytes = built * (((Size) meta->dims + 7) / 8);
 
 		*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
 			(BlockNumber) ((nbytes + MSIVF_PAGE_CAPACITY - 1) / MSIVF_PAGE_CAPACITY);
 	}
 	else
 		*ncentroid = (meta->flags & MSIVF_FLAG_ZERO_CENTROID) ? 0 :
-			(BlockNumber) (((Size) meta->nlists * meta->dims + fpp - 1) / fpp);
-	*ndir = (BlockNumber) (((Size) meta->nlists + lpdp - 1) / lpdp);
+			(BlockNumber) ((built * meta->dims + fpp - 1) / fpp);
+	*ndir = (BlockNumber) ((built + lpdp - 1) / lpdp);
 }
 
 /*
@@ -160,6 +171,7 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblo
 	BlockNumber ndir;
 	int			lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
 	bool		bits = MSIVF_METRIC_IS_BITS(meta->metric);
+	int			built = meta->built_lists ? meta->built_lists : meta->nlists;
 
 	if (bits)
 	{
@@ -184,11 +196,29 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblo
 		corrupted(index, what, "Field code_bits is %lld, not %lld for %lld dimensions.",
 				  meta->code_bits, meta->dims == 0 ? 0 : msivf_code_bits(meta->dims),
 				  meta->dims);
-	/* one list is always at the origin; more lists always have centroids */
+	if (meta->built_lists < 0 || meta->built_lists > meta->nlists)
+		corrupted(index, what, "Field built_lists is %lld, not %lld to %lld.",
+				  meta->built_lists, 0, meta->nlists);
+	if (meta->calib_lists < 0 || meta->calib_lists > MSIVF_MAX_LISTS)
+		corrupted(index, what, "Field calib_lists is %lld, not %lld to %lld.",
+				  meta->calib_lists, 0, MSIVF_MAX_LISTS);
+	if (meta->leaked_pages < 0 || meta->leaked_pages > nblocks)
+		corrupted(index, what, "Field leaked_pages is %lld, not %lld to %lld.",
+				  meta->leaked_pages, 0, nblocks);
+	if (meta->ngrowth_pages < 0 || meta->ngrowth_pages > MSIVF_MAX_GROWTH_PAGES)
+		corrupted(index, what, "Field ngrowth_pages is %lld, not %lld to %lld.",
+				  meta->ngrowth_pages, 0, MSIVF_MAX_GROWTH_PAGES);
+	if (meta->nlists > built &&
+		(meta->dims == 0 || msivf_growth_per_page(meta->dims) == 0 ||
+		 meta->nlists - built > (int64) meta->ngrowth_pages * msivf_growth_per_page(meta->dims)))
+		corrupted(index, what, "Field nlists is %lld, more than the %lld growth pages hold (%lld).",
+				  meta->nlists, meta->ngrowth_pages,
+				  meta->dims ? (int64) meta->ngrowth_pages * msivf_growth_per_page(meta->dims) + built : 0);
+	/* one built list is always at the origin; more always have centroids */
 	if ((meta->flags & ~MSIVF_FLAG_ZERO_CENTROID) != 0 ||
-		((meta->flags & MSIVF_FLAG_ZERO_CENTROID) != 0) != (meta->nlists == 1))
+		((meta->flags & MSIVF_FLAG_ZERO_CENTROID) != 0) != (built == 1))
 		corrupted(index, what, "Field flags is 0x%llx with %lld lists.",
-				  meta->flags, meta->nlists, MSIVF_FLAG_ZERO_CENTROID);
+				  meta->flags, built, MSIVF_FLAG_ZERO_CENTROID);
 	if (meta->lists_per_dir_page != lpdp)
 		corrupted(index, what, "Field lists_per_dir_page is %lld, not %lld.",
 				  meta->lists_per_dir_page, lpdp, lpdp);
@@ -201,9 +231,14 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblo
 				  meta->directory_start, meta->centroid_start + ncentroid,
 				  meta->centroid_start + ncentroid);
 	/* the structure and one first page per list */
-	if ((uint64) meta->directory_start + ndir + meta->nlists > nblocks)
+	if ((uint64) meta->directory_start + ndir + built > nblocks)
 		corrupted(index, what, "Its layout needs %lld pages, the index has %lld.",
-				  (int64) meta->directory_start + ndir + meta->nlists, nblocks, nblocks);
+				  (int64) meta->directory_start + ndir + built, nblocks, nblocks);
+	for (int i = 0; i < meta->ngrowth_pages; i++)
+		if (meta->growth_pages[i] < meta->directory_start + ndir ||
+			meta->growth_pages[i] >= nblocks)
+			corrupted(index, what, "Field growth_pages holds %lld, not %lld to %lld.",
+					  meta->growth_pages[i], meta->directory_start + ndir, (int64) nblocks - 1);
 	if (meta->calib_queries < 0 || meta->calib_queries > MSIVF_CALIB_QUERIES)
 		corrupted(index, what, "Field calib_queries is %lld, not %lld to %lld.",
 				  meta->calib_queries, 0, MSIVF_CALIB_QUERIES);
@@ -224,8 +259,18 @@ void
 msivf_check_dir_page(Relation index, const MsivfState *st, Page page, BlockNumber blkno)
 {
 	int64		first = (int64) (blkno - st->directory_start) * st->lists_per_dir_page;
-	int64		n = Min(st->lists_per_dir_page, st->nlists - first);
+	int64		n = Min(st->lists_per_dir_page, st->built_lists - first);
 
+	if (blkno >= st->first_list_block)
+	{
+		/* a growth page: the slots a split filled, so far */
+		msivf_check_page(index, page, blkno, MSIVF_PAGE_GROWTH);
+		if (MsivfPageGetOpaque(page)->nentries > st->growth_per_page)
+			corrupted(index, "growth page",
+					  "It holds %lld lists, not %lld to %lld.",
+					  MsivfPageGetOpaque(page)->nentries, 0, st->growth_per_page);
+		return;
+	}
 	msivf_check_page(index, page, blkno, MSIVF_PAGE_DIRECTORY);
 	if (MsivfPageGetOpaque(page)->nentries != n)
 		corrupted(index, "directory page",
@@ -338,7 +383,7 @@ read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
 				 errhint("REINDEX the index.")));
 
 	if (cached != NULL && cached->build_id == meta->build_id && cached->dims == meta->dims &&
-		cached->dims > 0)
+		cached->generation == meta->generation && cached->dims > 0)
 	{
 		UnlockReleaseBuffer(buf);
 		return false;
@@ -358,6 +403,12 @@ read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
 	tmp->first_list_block = meta->directory_start + ndir;
 	tmp->calib_queries = meta->calib_queries;
 	memcpy(tmp->calib_probes, meta->calib_probes, sizeof(tmp->calib_probes));
+	tmp->generation = meta->generation;
+	tmp->built_lists = meta->built_lists ? meta->built_lists : meta->nlists;
+	tmp->calib_lists = meta->calib_lists ? meta->calib_lists : tmp->built_lists;
+	tmp->growth_per_page = meta->dims ? msivf_growth_per_page(meta->dims) : 0;
+	tmp->ngrowth_pages = meta->ngrowth_pages;
+	memcpy(tmp->growth_pages, meta->growth_pages, sizeof(BlockNumber) * meta->ngrowth_pages);
 	*centroid_start = meta->centroid_start;
 	UnlockReleaseBuffer(buf);
 	return true;
@@ -371,7 +422,7 @@ read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
 static void
 read_centroids(Relation index, MsivfState *st, BlockNumber centroid_start)
 {
-	Size		nfloats = (Size) st->nlists * st->dims;
+	Size		nfloats = (Size) st->built_lists * st->dims;
 	Size		done = 0;
 	BlockNumber blkno = centroid_start;
 	int			floats_per_page = MSIVF_PAGE_CAPACITY / sizeof(float);
@@ -390,7 +441,6 @@ read_centroids(Relation index, MsivfState *st, BlockNumber centroid_start)
 		done += n;
 		blkno++;
 	}
-	kmeans_row_norms(st->centroids, st->nlists, st->dims, st->centroid_norms);
 }
 
 /*
@@ -450,7 +500,8 @@ msivf_get_state(Relation index)
 
 	/* a state whose dims are still unknown is not cached */
 	cxt = tmp.dims > 0 ? index->rd_indexcxt : CurrentMemoryContext;
-	has_centroids = tmp.dims > 0 && !(tmp.flags & MSIVF_FLAG_ZERO_CENTROID);
+	has_centroids = tmp.dims > 0 &&
+		(!(tmp.flags & MSIVF_FLAG_ZERO_CENTROID) || tmp.nlists > 1);
 	total = sizeof(MsivfState);
 	if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
 		total += (Size) tmp.nlists * ((tmp.dims + 7) / 8);
@@ -470,7 +521,14 @@ msivf_get_state(Relation index)
 	{
 		st->centroids = (float *) (st + 1);
 		st->centroid_norms = st->centroids + (Size) tmp.nlists * tmp.dims;
-		read_centroids(index, st, centroid_start);
+		if (tmp.flags & MSIVF_FLAG_ZERO_CENTROID)
+			memset(st->centroids, 0, sizeof(float) * tmp.dims);
+		else
+			read_centroids(index, st, centroid_start);
+		/* the lists splits made, and the new centroids of the lists split */
+		if (tmp.nlists > tmp.built_lists)
+			msivf_read_growth(index, st);
+		kmeans_row_norms(st->centroids, st->nlists, st->dims, st->centroid_norms);
 	}
 
 	if (tmp.dims > 0)

@@ -183,6 +183,12 @@ start_scan(IndexScanDesc scan)
 	msivf_stats_begin();
 	old = MemoryContextSwitchTo(so->cxt);
 
+	/* no list splits under the scan (msivfsplit.c): held to endscan */
+	if (!so->split_locked)
+	{
+		msivf_scan_lock(index);
+		so->split_locked = true;
+	}
 	st = msivf_get_state(index);
 	so->st = *st;
 	so->st.centroids = NULL;
@@ -881,6 +887,8 @@ msivf_endscan(IndexScanDesc scan)
 		ExecDropSingleTupleTableSlot(so->slot);
 	if (so->estate)
 		FreeExecutorState(so->estate);
+	if (so->split_locked)
+		msivf_scan_unlock(scan->indexRelation);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

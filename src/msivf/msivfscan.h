@@ -38,6 +38,7 @@ typedef struct MsivfScanOpaqueData
 	MemoryContext cxt;			/* lives as long as the scan */
 	MemoryContext tmpcxt;		/* reset per reranked row */
 	bool		started;
+	bool		split_locked;	/* holds the split lock in share mode */
 	bool		no_rows;		/* nothing indexed */
 	bool		null_query;		/* ORDER BY <vec> <op> NULL: every row, in
 								 * list order, with a NULL distance */

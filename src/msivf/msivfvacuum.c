@@ -118,14 +118,21 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		   IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Relation	index = info->index;
-	MsivfState *cached = msivf_get_state(index);
-	MsivfState	st = *cached;
+	MsivfState *cached;
+	MsivfState	st;
 	BlockNumber nblocks = 0;
 
+	/* no split moves entries past the walk (msivfsplit.c) */
+	msivf_scan_lock(index);
+	cached = msivf_get_state(index);
+	st = *cached;
 	st.centroids = NULL;
 	st.centroid_norms = NULL;
 	if (st.dims == 0)
+	{
+		msivf_scan_unlock(index);
 		return;
+	}
 
 	for (int list = 0; list < st.nlists; list++)
 	{
@@ -167,6 +174,7 @@ msivf_walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		if (callback && first_room != InvalidBlockNumber && first_room != insert)
 			set_insert_hint(info, dirblk, slot, first_room);
 	}
+	msivf_scan_unlock(index);
 }
 
 /* ambulkdelete: removes the entries of dead rows; counts the ones left */
