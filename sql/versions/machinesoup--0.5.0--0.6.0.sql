@@ -1092,3 +1092,22 @@ COMMENT ON OPERATOR FAMILY hvec_cosine_ops USING msivf IS 'msivf operator family
 CREATE FUNCTION binary_quantize(hvec) RETURNS bvec
 	AS 'MODULE_PATHNAME', 'bvec_binary_quantize_hvec' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION binary_quantize(hvec) IS 'one bit per element, set when the element is > 0';
+
+-- msivf L1 opclasses: vec_l1_ops and hvec_l1_ops (src/msivf/msivf.sql)
+CREATE FUNCTION msivf_l1_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_l1_metric(internal) IS 'msivf support 1 of vec_l1_ops and hvec_l1_ops: the metric they index (L1)';
+
+CREATE OPERATOR CLASS vec_l1_ops
+	FOR TYPE vec USING msivf AS
+	OPERATOR 1 <+> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l1_metric(internal);
+COMMENT ON OPERATOR CLASS vec_l1_ops USING msivf IS 'msivf opclass for ORDER BY <+> (L1 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY vec_l1_ops USING msivf IS 'msivf operator family of vec_l1_ops';
+
+CREATE OPERATOR CLASS hvec_l1_ops
+	FOR TYPE hvec USING msivf AS
+	OPERATOR 1 <+> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l1_metric(internal);
+COMMENT ON OPERATOR CLASS hvec_l1_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <+> (L1 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY hvec_l1_ops USING msivf IS 'msivf operator family of hvec_l1_ops';
