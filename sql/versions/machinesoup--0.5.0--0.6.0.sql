@@ -1165,15 +1165,3 @@ CREATE OPERATOR CLASS hvec_spgist_ops
 	FUNCTION 6 hvec_spgist_compress(internal);
 COMMENT ON OPERATOR CLASS hvec_spgist_ops USING spgist IS 'default SP-GiST opclass of hvec: exact k-d tree for ORDER BY <-> or <+> (leaves stored as vec, no index-only scans)';
 COMMENT ON OPERATOR FAMILY hvec_spgist_ops USING spgist IS 'SP-GiST operator family of hvec_spgist_ops';
-
--- casts between svec and hvec (src/svec/svec.sql)
-CREATE FUNCTION hvec_to_svec(hvec, integer, boolean) RETURNS svec
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION hvec_to_svec(hvec, integer, boolean) IS 'cast hvec to svec: keeps the non-zero elements, exactly';
-CREATE FUNCTION svec_to_hvec(svec, integer, boolean) RETURNS hvec
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION svec_to_hvec(svec, integer, boolean) IS 'cast svec to hvec: zeros spelled out, values rounded to the nearest half (an error above 65504); at most 16000 dimensions';
-CREATE CAST (hvec AS svec) WITH FUNCTION hvec_to_svec(hvec, integer, boolean) AS ASSIGNMENT;
-COMMENT ON CAST (hvec AS svec) IS 'assignment: an hvec to an svec of its non-zero elements';
-CREATE CAST (svec AS hvec) WITH FUNCTION svec_to_hvec(svec, integer, boolean) AS ASSIGNMENT;
-COMMENT ON CAST (svec AS hvec) IS 'assignment: an svec to an hvec, rounded to half (at most 16000 dimensions)';
