@@ -293,6 +293,7 @@ END $$;
 SELECT 'msivf l2' AS scan, * FROM ext_order('msivf', 'vec_l2_ops', '<->')
 UNION ALL SELECT 'msivf ip', * FROM ext_order('msivf', 'vec_ip_ops', '<#>')
 UNION ALL SELECT 'msivf cosine', * FROM ext_order('msivf', 'vec_cosine_ops', '<=>')
+UNION ALL SELECT 'msivf l1', * FROM ext_order('msivf', 'vec_l1_ops', '<+>')
 UNION ALL SELECT 'gist l2', * FROM ext_order('gist', 'vec_gist_ops', '<->')
 UNION ALL SELECT 'gist l1', * FROM ext_order('gist', 'vec_gist_ops', '<+>')
 UNION ALL SELECT 'spgist l2', * FROM ext_order('spgist', 'vec_spgist_ops', '<->')

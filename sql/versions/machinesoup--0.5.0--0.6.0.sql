@@ -1114,3 +1114,75 @@ CREATE OPERATOR CLASS bvec_jaccard_ops
 	FUNCTION 1 msivf_jaccard_metric(internal);
 COMMENT ON OPERATOR CLASS bvec_jaccard_ops USING msivf IS 'msivf opclass for bvec, ORDER BY <%> (Jaccard distance) ... LIMIT k; all-zero bvecs are indexed (distance 0 to each other, 1 to the rest)';
 COMMENT ON OPERATOR FAMILY bvec_jaccard_ops USING msivf IS 'msivf operator family of bvec_jaccard_ops';
+-- msivf L1 opclasses: vec_l1_ops and hvec_l1_ops (src/msivf/msivf.sql)
+CREATE FUNCTION msivf_l1_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_l1_metric(internal) IS 'msivf support 1 of vec_l1_ops and hvec_l1_ops: the metric they index (L1)';
+
+CREATE OPERATOR CLASS vec_l1_ops
+	FOR TYPE vec USING msivf AS
+	OPERATOR 1 <+> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l1_metric(internal);
+COMMENT ON OPERATOR CLASS vec_l1_ops USING msivf IS 'msivf opclass for ORDER BY <+> (L1 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY vec_l1_ops USING msivf IS 'msivf operator family of vec_l1_ops';
+
+CREATE OPERATOR CLASS hvec_l1_ops
+	FOR TYPE hvec USING msivf AS
+	OPERATOR 1 <+> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l1_metric(internal);
+COMMENT ON OPERATOR CLASS hvec_l1_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <+> (L1 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY hvec_l1_ops USING msivf IS 'msivf operator family of hvec_l1_ops';
+
+-- GiST and SP-GiST opclasses over hvec (src/spatial/spatial.sql): ORDER BY <-> and <+> (src/spatial/hvec_spatial.c).
+-- The vec opclasses' code on the hvec's float values: keys and leaves are
+-- the floats, so the order is exactly that of the hvec operators.
+CREATE FUNCTION hvec_gist_distance(internal, hvec, smallint, oid, internal) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'vec_gist_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvec_gist_distance(internal, hvec, smallint, oid, internal) IS 'GiST support 8 of hvec_gist_ops, distance: exact <-> or <+> for a leaf, a lower bound for a box';
+CREATE FUNCTION hvec_gist_compress(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'vec_gist_compress' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvec_gist_compress(internal) IS 'GiST support 3 of hvec_gist_ops, compress: a leaf hvec becomes the point of its float values (at most 252 dimensions)';
+
+-- Strategies as vec_gist_ops: 15 = ORDER BY <->; 16 = ORDER BY <+>.
+CREATE OPERATOR CLASS hvec_gist_ops
+	DEFAULT FOR TYPE hvec USING gist AS
+	OPERATOR 15 <-> (hvec, hvec) FOR ORDER BY float_ops,
+	OPERATOR 16 <+> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 vec_gist_consistent(internal, vbox, smallint, oid, internal),
+	FUNCTION 2 vec_gist_union(internal, internal),
+	FUNCTION 3 hvec_gist_compress(internal),
+	FUNCTION 5 vec_gist_penalty(internal, internal, internal),
+	FUNCTION 6 vec_gist_picksplit(internal, internal),
+	FUNCTION 7 vec_gist_same(vec_gistkey, vec_gistkey, internal),
+	FUNCTION 8 hvec_gist_distance(internal, hvec, smallint, oid, internal),
+	STORAGE vec_gistkey;
+COMMENT ON OPERATOR CLASS hvec_gist_ops USING gist IS 'default GiST opclass of hvec: exact R-tree for ORDER BY <-> or <+>, up to 252 dimensions (no index-only scans)';
+COMMENT ON OPERATOR FAMILY hvec_gist_ops USING gist IS 'GiST operator family of hvec_gist_ops';
+
+DO $$
+BEGIN
+	IF current_setting('server_version_num')::int >= 140000 THEN
+		ALTER OPERATOR FAMILY hvec_gist_ops USING gist
+			ADD FUNCTION 11 (hvec, hvec) vec_gist_sortsupport(internal);
+	END IF;
+END $$;
+
+CREATE FUNCTION hvec_spgist_config(internal, internal) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvec_spgist_config(internal, internal) IS 'SP-GiST support 1 of hvec_spgist_ops, config: vec leaves, no index-only scans';
+CREATE FUNCTION hvec_spgist_compress(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvec_spgist_compress(internal) IS 'SP-GiST support 6 of hvec_spgist_ops, compress: the leaf of an hvec is the vec of its values';
+
+CREATE OPERATOR CLASS hvec_spgist_ops
+	DEFAULT FOR TYPE hvec USING spgist AS
+	OPERATOR 15 <-> (hvec, hvec) FOR ORDER BY float_ops,
+	OPERATOR 16 <+> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 hvec_spgist_config(internal, internal),
+	FUNCTION 2 vec_spgist_choose(internal, internal),
+	FUNCTION 3 vec_spgist_picksplit(internal, internal),
+	FUNCTION 4 vec_spgist_inner_consistent(internal, internal),
+	FUNCTION 5 vec_spgist_leaf_consistent(internal, internal),
+	FUNCTION 6 hvec_spgist_compress(internal);
+COMMENT ON OPERATOR CLASS hvec_spgist_ops USING spgist IS 'default SP-GiST opclass of hvec: exact k-d tree for ORDER BY <-> or <+> (leaves stored as vec, no index-only scans)';
+COMMENT ON OPERATOR FAMILY hvec_spgist_ops USING spgist IS 'SP-GiST operator family of hvec_spgist_ops';

@@ -10,9 +10,10 @@
  * per list through the opaque "next" link.  A posting-list page holds
  * fixed-size entries back to back: the heap TID, the scale and the error
  * norm of the quantized residual, the squared residual norm (L2), and the
- * code.  The full vectors stay in the heap: candidates are reranked by
- * fetching them with the scan's snapshot, which is what lets the index
- * take any dimension up to 16000.
+ * code (under L1 the error norm is the quantization error's L1 norm:
+ * quant_l1.h).  The full vectors stay in the heap: candidates are
+ * reranked by fetching them with the scan's snapshot, which is what lets
+ * the index take any dimension up to 16000.
  */
 #ifndef MS_MSIVF_H
 #define MS_MSIVF_H
@@ -53,6 +54,16 @@
 #define MSIVF_METRIC_L2		1
 #define MSIVF_METRIC_IP		2
 #define MSIVF_METRIC_COSINE	3
+#define MSIVF_METRIC_L1		4
+
+/*
+ * Whether a metric's lists are Euclidean cells: L1 reuses L2's k-means,
+ * assignment and list ranking (msivfvector.c says why that is enough);
+ * only its codes' error norm, estimate and rerank differ.
+ */
+#define MSIVF_METRIC_EUCLIDEAN_LISTS(m) \
+	((m) == MSIVF_METRIC_L2 || (m) == MSIVF_METRIC_L1)
+
 /*
  * bvec opclasses (msivfbits*.c): entries hold the bits themselves, the
  * centroid pages packed binary centroids, dims is the number of bits

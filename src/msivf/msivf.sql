@@ -1,6 +1,6 @@
 -- msivf: approximate nearest-neighbour index access method (IVF lists of
--- quantized residuals, exact rerank), with opclasses for L2, inner product
--- and cosine distance.
+-- quantized residuals, exact rerank), with opclasses for L2, inner product,
+-- cosine and L1 distance.
 
 CREATE FUNCTION msivf_handler(internal) RETURNS index_am_handler
 	AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -20,6 +20,9 @@ COMMENT ON FUNCTION msivf_ip_metric(internal) IS 'msivf support 1 of vec_ip_ops:
 CREATE FUNCTION msivf_cosine_metric(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION msivf_cosine_metric(internal) IS 'msivf support 1 of vec_cosine_ops: the metric it indexes (cosine)';
+CREATE FUNCTION msivf_l1_metric(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION msivf_l1_metric(internal) IS 'msivf support 1 of vec_l1_ops and hvec_l1_ops: the metric they index (L1)';
 
 CREATE OPERATOR CLASS vec_l2_ops
 	FOR TYPE vec USING msivf AS
@@ -41,6 +44,16 @@ CREATE OPERATOR CLASS vec_cosine_ops
 	FUNCTION 1 msivf_cosine_metric(internal);
 COMMENT ON OPERATOR CLASS vec_cosine_ops USING msivf IS 'msivf opclass for ORDER BY <=> (cosine distance) ... LIMIT k; zero vectors are not indexed';
 COMMENT ON OPERATOR FAMILY vec_cosine_ops USING msivf IS 'msivf operator family of vec_cosine_ops';
+
+-- L1 keeps L2's lists (k-means, nearest-centroid assignment); its codes
+-- store the L1 norm of their quantization error, which bounds the L1
+-- estimate, so the rerank orders exactly as for the other metrics.
+CREATE OPERATOR CLASS vec_l1_ops
+	FOR TYPE vec USING msivf AS
+	OPERATOR 1 <+> (vec, vec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l1_metric(internal);
+COMMENT ON OPERATOR CLASS vec_l1_ops USING msivf IS 'msivf opclass for ORDER BY <+> (L1 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY vec_l1_ops USING msivf IS 'msivf operator family of vec_l1_ops';
 
 CREATE FUNCTION msivf_index_info(index regclass,
 	OUT dims integer, OUT lists integer, OUT metric text, OUT code_bits integer,
@@ -107,3 +120,9 @@ CREATE OPERATOR CLASS bvec_jaccard_ops
 	FUNCTION 1 msivf_jaccard_metric(internal);
 COMMENT ON OPERATOR CLASS bvec_jaccard_ops USING msivf IS 'msivf opclass for bvec, ORDER BY <%> (Jaccard distance) ... LIMIT k; all-zero bvecs are indexed (distance 0 to each other, 1 to the rest)';
 COMMENT ON OPERATOR FAMILY bvec_jaccard_ops USING msivf IS 'msivf operator family of bvec_jaccard_ops';
+CREATE OPERATOR CLASS hvec_l1_ops
+	FOR TYPE hvec USING msivf AS
+	OPERATOR 1 <+> (hvec, hvec) FOR ORDER BY float_ops,
+	FUNCTION 1 msivf_l1_metric(internal);
+COMMENT ON OPERATOR CLASS hvec_l1_ops USING msivf IS 'msivf opclass for hvec, ORDER BY <+> (L1 distance) ... LIMIT k';
+COMMENT ON OPERATOR FAMILY hvec_l1_ops USING msivf IS 'msivf operator family of hvec_l1_ops';

@@ -34,6 +34,7 @@
 
 #include "kmeans.h"
 #include "msivfbuild.h"
+#include "vec_kernels.h"
 
 #define BLOCK_ROWS		4096	/* rows assigned per sgemm, at most */
 
@@ -162,6 +163,28 @@ calib_offer(CalibNeighbour *h, int *n, float dist, int32 list)
 }
 
 /*
+ * The calibration queries' L1 distances to the block's n rows, in the
+ * layout the sgemm of the other metrics gives (a row per query): L1 has
+ * no matrix product, and its calibration must count L1 neighbours, the
+ * ones its scans are asked for.
+ */
+static void
+calib_l1_distances(MsivfBuildState *bs, int n)
+{
+	int			d = bs->dims;
+
+	for (int q = 0; q < bs->nqueries; q++)
+	{
+		const float *qv = bs->queries + (Size) q * d;
+		float	   *g = bs->calib_block + (Size) q * n;
+
+		for (int i = 0; i < n; i++)
+			g[i] = vec_kernels->l1(qv, bs->block + (Size) i * d, d);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * Assigns the rows of the block to their lists, offers them to every
  * calibration query's neighbour heap (a query is not its own neighbour),
  * and appends their entries.  Leaves the block empty.
@@ -177,7 +200,7 @@ flush_block(MsivfBuildState *bs)
 
 	if (bs->st.centroids)
 		kmeans_assign(bs->block, n, d, bs->st.centroids, bs->st.centroid_norms,
-					  bs->nlists, bs->metric == MSIVF_METRIC_L2 ? KMEANS_L2 : KMEANS_IP,
+					  bs->nlists, MSIVF_METRIC_EUCLIDEAN_LISTS(bs->metric) ? KMEANS_L2 : KMEANS_IP,
 					  bs->block_assign, NULL, bs->work, bs->work_floats);
 	else
 		memset(bs->block_assign, 0, sizeof(int32) * n);
@@ -185,9 +208,12 @@ flush_block(MsivfBuildState *bs)
 	/* calibration: the true neighbours of every held-out query */
 	if (bs->nqueries > 0)
 	{
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-					bs->nqueries, n, d, 1.0f, bs->queries, d, bs->block, d,
-					0.0f, bs->calib_block, n);
+		if (bs->metric == MSIVF_METRIC_L1)
+			calib_l1_distances(bs, n);
+		else
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+						bs->nqueries, n, d, 1.0f, bs->queries, d, bs->block, d,
+						0.0f, bs->calib_block, n);
 		if (bs->metric == MSIVF_METRIC_L2)
 			kmeans_row_norms(bs->block, n, d, bs->block_norms);
 		for (int q = 0; q < bs->nqueries; q++)
@@ -198,7 +224,8 @@ flush_block(MsivfBuildState *bs)
 			for (int i = 0; i < n; i++)
 			{
 				float		dist = bs->metric == MSIVF_METRIC_L2 ?
-					bs->block_norms[i] - 2 * g[i] : -g[i];
+					bs->block_norms[i] - 2 * g[i] :
+					bs->metric == MSIVF_METRIC_L1 ? g[i] : -g[i];
 
 				if (ItemPointerEquals(&bs->query_tids[q], &bs->block_tids[i]))
 					continue;	/* a query is not its own neighbour */

@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(msivf_handler);
 PG_FUNCTION_INFO_V1(msivf_l2_metric);
 PG_FUNCTION_INFO_V1(msivf_ip_metric);
 PG_FUNCTION_INFO_V1(msivf_cosine_metric);
+PG_FUNCTION_INFO_V1(msivf_l1_metric);
 
 int			msivf_probes = 0;
 double		msivf_target_recall = 0.95;
@@ -170,6 +171,13 @@ msivf_cosine_metric(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(MSIVF_METRIC_COSINE);
 }
 
+/* support function 1 of the L1 opclasses */
+Datum
+msivf_l1_metric(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MSIVF_METRIC_L1);
+}
+
 /*
  * The metric of index, from its opclass's support function 1: the one
  * fact about an opclass that msivf needs.
@@ -180,7 +188,7 @@ msivf_metric(Relation index)
 	FmgrInfo   *proc = index_getprocinfo(index, 1, MSIVF_METRIC_PROC);
 	int			metric = DatumGetInt32(FunctionCall1(proc, Int32GetDatum(0)));
 
-	if ((metric < MSIVF_METRIC_L2 || metric > MSIVF_METRIC_COSINE) &&
+	if ((metric < MSIVF_METRIC_L2 || metric > MSIVF_METRIC_L1) &&
 		!MSIVF_METRIC_IS_BITS(metric))
 		elog(ERROR, "msivf: unknown metric %d", metric);
 	return metric;
@@ -306,7 +314,7 @@ msivf_index_info(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[7];
 	bool		nulls[7] = {0};
-	static const char *const metrics[] = {"", "l2", "ip", "cosine"};
+	static const char *const metrics[] = {"", "l2", "ip", "cosine", "l1"};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

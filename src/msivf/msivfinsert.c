@@ -495,7 +495,7 @@ batch_assign(const MsivfState *st, const float *x, int m)
 		float	   *work = palloc(sizeof(float) * work_floats);
 
 		kmeans_assign(x, m, st->dims, st->centroids, st->centroid_norms, st->nlists,
-					  st->metric == MSIVF_METRIC_L2 ? KMEANS_L2 : KMEANS_IP,
+					  MSIVF_METRIC_EUCLIDEAN_LISTS(st->metric) ? KMEANS_L2 : KMEANS_IP,
 					  assign, NULL, work, work_floats);
 		pfree(work);
 	}

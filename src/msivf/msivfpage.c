@@ -189,9 +189,9 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblo
 	if (meta->nlists < 1 || meta->nlists > MSIVF_MAX_LISTS)
 		corrupted(index, what, "Field nlists is %lld, not %lld to %lld.",
 				  meta->nlists, 1, MSIVF_MAX_LISTS);
-	if ((meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_COSINE) && !bits)
+	if ((meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_L1) && !bits)
 		corrupted(index, what, "Field metric is %lld, not %lld to %lld.",
-				  meta->metric, MSIVF_METRIC_L2, MSIVF_METRIC_COSINE);
+				  meta->metric, MSIVF_METRIC_L2, MSIVF_METRIC_L1);
 	if (!bits && meta->code_bits != (meta->dims == 0 ? 0 : msivf_code_bits(meta->dims)))
 		corrupted(index, what, "Field code_bits is %lld, not %lld for %lld dimensions.",
 				  meta->code_bits, meta->dims == 0 ? 0 : msivf_code_bits(meta->dims),

@@ -48,6 +48,7 @@
 
 #include "msivf.h"
 #include "msivfscan.h"
+#include "quant_l1.h"
 #include "quantizer.h"
 #include "vec_distance.h"
 
@@ -242,8 +243,8 @@ start_scan(IndexScanDesc scan)
 		memset(so->q, 0, sizeof(float) * st->dims);
 	so->qnorm2 = vec_kernels->norm_squared(so->q, st->dims);
 	so->qnorm = sqrtf(so->qnorm2);
-	/* the query the codes of every list are dotted with, but under L2 */
-	if (st->code_bits == 8 && st->metric != MSIVF_METRIC_L2)
+	/* the query the codes of every list are dotted with, but under L2 and L1 */
+	if (st->code_bits == 8 && !MSIVF_METRIC_EUCLIDEAN_LISTS(st->metric))
 		quant_query8(so->q, st->dims, &so->qq);
 
 	if (msivf_scan_timing)
@@ -286,7 +287,9 @@ start_scan(IndexScanDesc scan)
  * key that comes from the centroid; factor, the weight of the dot product;
  * bmul, what multiplies an entry's error norm to bound the key's error;
  * qbmul, for 8-bit codes, what multiplies |r| + err to bound the share of
- * the key's error that comes from quantizing v (so->qq, see quantizer.h).
+ * the key's error that comes from quantizing v (so->qq, see quantizer.h);
+ * v1, under L1 only, the L1 norm of v, which bounds the float rounding of
+ * the estimate (quant_l1.h).
  */
 typedef struct ListTerms
 {
@@ -295,12 +298,15 @@ typedef struct ListTerms
 	float		factor;
 	float		bmul;
 	float		qbmul;
+	float		v1;
 } ListTerms;
 
 /*
  * The terms of list's estimates.  Under L2 the key is |q - c - r|^2 =
  * |q - c|^2 - 2 (q - c).r + |r|^2, with r the residual the code
- * approximates; under IP and cosine it is -q.c - q.r (plus 1 for cosine).
+ * approximates; under IP and cosine it is -q.c - q.r (plus 1 for cosine);
+ * under L1 it is |q - c - r|_1, whose estimate from the codes takes the
+ * place of the dot product (quant_l1.h).
  * Called once per list; static inline so that the terms stay in registers
  * for the entry loop.
  */
@@ -311,6 +317,21 @@ list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
 	const float *c = st->centroids ? st->centroids + (Size) list * d : NULL;
 	ListTerms	t;
 
+	t.v1 = 0;
+	if (so->st.metric == MSIVF_METRIC_L1)
+	{
+		for (int i = 0; i < d; i++)
+		{
+			so->v[i] = c ? so->q[i] - c[i] : so->q[i];
+			t.v1 += fabsf(so->v[i]);
+		}
+		t.v = so->v;
+		t.lc = 0;
+		t.factor = 1.0f;
+		t.bmul = 1.0f;
+		t.qbmul = 0;
+		return t;
+	}
 	if (so->st.metric == MSIVF_METRIC_L2)
 	{
 		float		s = 0;
@@ -497,6 +518,8 @@ visit_batch(IndexScanDesc scan)
 	Size		esz = so->st.entry_size;
 	float		ubheap[HOT_K];
 	int			nub = 0;
+	float		l1round = quant_l1_rounding(d);
+	float		sqrtd = sqrtf((float) d);
 	float		limit = INFINITY;
 	BlockNumber nblocks = 0;
 
@@ -509,6 +532,7 @@ visit_batch(IndexScanDesc scan)
 		float		factor = terms.factor;
 		float		bmul = terms.bmul;
 		float		qbmul = terms.qbmul;
+		float		v1 = terms.v1;
 		const int8_t *qv = so->qq.q;
 		float		qscale = so->qq.qscale;
 		int32		qsum = so->qq.qsum;
@@ -557,9 +581,18 @@ visit_batch(IndexScanDesc scan)
 				 * 8-bit codes: an exact integer dot product with the
 				 * quantized v, whose error |v - qscale * q| times |s * c|
 				 * <= |r| + err widens the bound; 4-bit codes (above 4000
-				 * dimensions) are dotted with v in float.
+				 * dimensions) are dotted with v in float.  L1: the estimate
+				 * from the codes, bounded by the error's L1 norm
+				 * (quant_l1.h, list_terms), its float rounding (of the
+				 * estimate, v and the residual) relative to est + |v|_1 +
+				 * |r|_1 + err, with |r|_1 <= sqrt(d) |r|.
 				 */
-				if (bits == 8)
+				if (metric == MSIVF_METRIC_L1)
+				{
+					dot = quant_l1_estimate(v, e->code, d, bits, e->scale);
+					slack = l1round * (dot + v1 + sqrtd * sqrtf(e->rnorm2) + e->err);
+				}
+				else if (bits == 8)
 				{
 					dot = e->scale * (qscale * (float) quant_idot8(qv, (const int8 *) e->code, d, qsum));
 					slack = qbmul * (sqrtf(e->rnorm2) + e->err);
@@ -692,6 +725,9 @@ rerank(IndexScanDesc scan, const ItemPointerData *entry_tid, double *key, double
 			break;
 		case MSIVF_METRIC_IP:
 			*key = *value = 0.0 - vec_distance_inner_product(a, b, n);
+			break;
+		case MSIVF_METRIC_L1:
+			*key = *value = vec_distance_l1(a, b, n);
 			break;
 		default:
 			*value = vec_distance_cosine(a, b, n);

@@ -393,7 +393,7 @@ split_list(Relation index, Relation heap, int list)
 
 		kmeans_row_norms(c2, 2, d, norms);
 		kmeans_assign(x, n, d, c2, norms, 2,
-					  st->metric == MSIVF_METRIC_L2 ? KMEANS_L2 : KMEANS_IP,
+					  MSIVF_METRIC_EUCLIDEAN_LISTS(st->metric) ? KMEANS_L2 : KMEANS_IP,
 					  assign, NULL, aw, wf);
 	}
 	for (int i = 0; i < n; i++)

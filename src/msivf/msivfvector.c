@@ -12,6 +12,7 @@
 
 #include "hvec.h"
 #include "msivf.h"
+#include "quant_l1.h"
 #include "quantizer.h"
 #include "vec_kernels.h"
 
@@ -76,7 +77,18 @@ msivf_prepare_vector(int metric, const float *x, int dims, float *out)
 
 /*
  * Score of a list for a prepared query (lower is nearer): the squared
- * distance to the centroid for L2, minus the inner product otherwise.
+ * distance to the centroid for L2 and L1, minus the inner product
+ * otherwise.
+ *
+ * L1 keeps L2's lists (k-means, assignment, this ranking).  What the scan
+ * needs of the lists is locality: that a query's nearest rows sit in the
+ * lists whose centroids are nearest to it.  A Euclidean cell is compact
+ * under L1 too (the norms are within a factor sqrt(d) of each other), and
+ * on embeddings the L1 and L2 neighbours of a point are mostly the same
+ * rows; the calibration measures recall with L1 neighbours, so the probe
+ * count follows whatever the difference costs.  L1 medians would need a
+ * k-medians pass without sgemm, for no exactness gain: the codes' bound
+ * and the rerank make any list assignment exact at full probes.
  */
 float
 msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int list)
@@ -88,7 +100,7 @@ msivf_centroid_score(const MsivfState *st, const float *q, float qnorm2, int lis
 		return 0;
 	c = st->centroids + (Size) list * st->dims;
 	ip = vec_kernels->inner_product(q, c, st->dims);
-	if (st->metric == MSIVF_METRIC_L2)
+	if (MSIVF_METRIC_EUCLIDEAN_LISTS(st->metric))
 		return qnorm2 - 2 * ip + st->centroid_norms[list];
 	return -ip;
 }
@@ -153,6 +165,10 @@ msivf_encode_entry(const MsivfState *st, const float *x, int list,
 		rn += (double) work[i] * work[i];
 	}
 	quant_encode(work, st->dims, st->code_bits, entry->code, &entry->scale, &entry->err);
+	/* L1's estimate is bounded by the error's L1 norm (quant_l1.h) */
+	if (st->metric == MSIVF_METRIC_L1)
+		entry->err = quant_l1_error(work, entry->code, st->dims, st->code_bits,
+									entry->scale);
 	entry->rnorm2 = (float) rn;
 	entry->tid = *tid;
 }

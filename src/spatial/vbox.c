@@ -18,6 +18,7 @@
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 
+#include "hvec.h"
 #include "rtree.h"
 #include "vbox.h"
 #include "vbox_text.h"
@@ -64,6 +65,10 @@ typedef struct DetoastCache
 	Size		raw_len;
 	char	   *raw;			/* the argument's bytes as passed */
 	struct varlena *value;		/* detoasted */
+	/* ms_cached_query_vec: the last hvec it converted, and its vec */
+	Size		hvec_len;
+	char	   *hvec;
+	Vec		   *hvec_as_vec;
 } DetoastCache;
 
 struct varlena *
@@ -86,7 +91,7 @@ ms_cached_detoast(FmgrInfo *flinfo, Datum d)
 	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
 	if (cache == NULL)
 		cache = (DetoastCache *) palloc0(sizeof(DetoastCache));
-	else
+	else if (cache->raw != NULL)
 	{
 		pfree(cache->raw);
 		pfree(cache->value);
@@ -103,6 +108,40 @@ ms_cached_detoast(FmgrInfo *flinfo, Datum d)
 	flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(old);
 	return cache->value;
+}
+
+const Vec *
+ms_cached_query_vec(FmgrInfo *flinfo, Datum d)
+{
+	struct varlena *p = ms_cached_detoast(flinfo, d);
+	const HVec *h = (const HVec *) p;
+	DetoastCache *cache;
+	MemoryContext old;
+
+	if (VARSIZE(p) != HVEC_SIZE(h->dim))
+		return (const Vec *) p;
+	cache = (DetoastCache *) flinfo->fn_extra;
+	if (cache != NULL && cache->hvec != NULL && cache->hvec_len == VARSIZE(p) &&
+		memcmp(cache->hvec, p, VARSIZE(p)) == 0)
+		return cache->hvec_as_vec;
+
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	if (cache == NULL)
+	{
+		cache = (DetoastCache *) palloc0(sizeof(DetoastCache));
+		flinfo->fn_extra = cache;
+	}
+	else if (cache->hvec != NULL)
+	{
+		pfree(cache->hvec);
+		pfree(cache->hvec_as_vec);
+	}
+	cache->hvec_len = VARSIZE(p);
+	cache->hvec = palloc(VARSIZE(p));
+	memcpy(cache->hvec, p, VARSIZE(p));
+	cache->hvec_as_vec = hvec_to_vec(h);
+	MemoryContextSwitchTo(old);
+	return cache->hvec_as_vec;
 }
 
 const float4 *

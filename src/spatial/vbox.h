@@ -59,6 +59,14 @@ extern VBox *vbox_around(const Vec *center, double radius);
 extern struct varlena *ms_cached_detoast(FmgrInfo *flinfo, Datum d);
 
 /*
+ * An ORDER BY argument of a vec or hvec opclass as a vec: ms_cached_detoast,
+ * then an hvec converted (exactly) and cached the same way, so that the
+ * hvec opclasses run the vec code on the floats the hvec operators compute
+ * with.
+ */
+extern const Vec *ms_cached_query_vec(FmgrInfo *flinfo, Datum d);
+
+/*
  * Floats of a vec datum that may have a short (1-byte) header, as index
  * leaf tuples store small values: returns an aligned pointer, copying into
  * buf (room for bufcap floats) or a palloc'd array when needed.

@@ -28,6 +28,7 @@
 #include "access/stratnum.h"
 #include "utils/sortsupport.h"
 
+#include "hvec.h"
 #include "rtree.h"
 #include "vbox.h"
 #include "vec_distance.h"
@@ -78,25 +79,32 @@ datum_key(Datum d)
 }
 
 /*
- * A leaf vec becomes a point key; inner keys are already boxes.  ERROR
- * when the vec is wider than VEC_GIST_MAX_DIM.
+ * A leaf vec becomes a point key; inner keys are already boxes.  An hvec
+ * (hvec_gist_ops) becomes the point of its float values, exactly, so the
+ * leaf distances are those of the hvec operators.  ERROR when the vector
+ * is wider than VEC_GIST_MAX_DIM.
  */
 Datum
 vec_gist_compress(PG_FUNCTION_ARGS)
 {
 	GISTENTRY  *entry = (GISTENTRY *) PG_GETARG_POINTER(0);
 	GISTENTRY  *retval;
+	struct varlena *raw;
+	bool		is_hvec;
 	Vec		   *v;
 	VBox	   *key;
 
 	if (!entry->leafkey)
 		PG_RETURN_POINTER(entry);
 
-	v = DatumGetVec(entry->key);
+	raw = PG_DETOAST_DATUM(entry->key);
+	is_hvec = VARSIZE(raw) == HVEC_SIZE(((const HVec *) raw)->dim);
+	v = is_hvec ? hvec_to_vec((const HVec *) raw) : (Vec *) raw;
 	if (v->dim > VEC_GIST_MAX_DIM)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vec_gist_ops supports at most %d dimensions, not %d",
+				 errmsg("%s supports at most %d dimensions, not %d",
+						is_hvec ? "hvec_gist_ops" : "vec_gist_ops",
 						VEC_GIST_MAX_DIM, v->dim),
 				 errhint("Use an msivf index for high-dimensional vectors.")));
 
@@ -166,7 +174,7 @@ vec_gist_distance(PG_FUNCTION_ARGS)
 	StrategyNumber strategy = (StrategyNumber) PG_GETARG_UINT16(2);
 	bool	   *recheck = (bool *) PG_GETARG_POINTER(4);
 	const VBox *key = entry_key(entry);
-	const Vec  *q = (const Vec *) ms_cached_detoast(fcinfo->flinfo, PG_GETARG_DATUM(1));
+	const Vec  *q = ms_cached_query_vec(fcinfo->flinfo, PG_GETARG_DATUM(1));
 	int			dim = key->dim;
 
 	*recheck = false;

@@ -45,9 +45,9 @@
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* whether type typid is named vec and lives in schema nsp */
+/* whether type typid is named typname and lives in schema nsp */
 static bool
-is_vec_type_in(Oid typid, Oid nsp)
+is_type_in(Oid typid, Oid nsp, const char *typname)
 {
 	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
 	bool		res;
@@ -55,15 +55,16 @@ is_vec_type_in(Oid typid, Oid nsp)
 	if (!HeapTupleIsValid(tup))
 		return false;
 	res = ((Form_pg_type) GETSTRUCT(tup))->typnamespace == nsp &&
-		strcmp(NameStr(((Form_pg_type) GETSTRUCT(tup))->typname), "vec") == 0;
+		strcmp(NameStr(((Form_pg_type) GETSTRUCT(tup))->typname), typname) == 0;
 	ReleaseSysCache(tup);
 	return res;
 }
 
 /*
  * The dimension limit of opclass when it is this extension's vec_gist_ops
- * or vec_spgist_ops (for the vec type of the opclass's schema), with its
- * name in *name; else 0.
+ * or vec_spgist_ops (for the vec type of the opclass's schema), or
+ * hvec_gist_ops or hvec_spgist_ops (whose keys and leaves are the same
+ * floats), with its name in *name; else 0.
  */
 static int
 opclass_dim_limit(Oid opclass, const char **name)
@@ -75,18 +76,25 @@ opclass_dim_limit(Oid opclass, const char **name)
 	if (!HeapTupleIsValid(tup))
 		return 0;
 	opc = (Form_pg_opclass) GETSTRUCT(tup);
-	if (opc->opcmethod == GIST_AM_OID && strcmp(NameStr(opc->opcname), "vec_gist_ops") == 0)
+	for (int h = 0; h < 2 && limit == 0; h++)
 	{
-		limit = vec_gist_max_dim();
-		*name = "vec_gist_ops";
+		const char *typname = h ? "hvec" : "vec";
+
+		if (opc->opcmethod == GIST_AM_OID &&
+			strcmp(NameStr(opc->opcname), h ? "hvec_gist_ops" : "vec_gist_ops") == 0)
+		{
+			limit = vec_gist_max_dim();
+			*name = h ? "hvec_gist_ops" : "vec_gist_ops";
+		}
+		else if (opc->opcmethod == SPGIST_AM_OID &&
+				 strcmp(NameStr(opc->opcname), h ? "hvec_spgist_ops" : "vec_spgist_ops") == 0)
+		{
+			limit = vec_spgist_max_dim();
+			*name = h ? "hvec_spgist_ops" : "vec_spgist_ops";
+		}
+		if (limit > 0 && !is_type_in(opc->opcintype, opc->opcnamespace, typname))
+			limit = 0;
 	}
-	else if (opc->opcmethod == SPGIST_AM_OID && strcmp(NameStr(opc->opcname), "vec_spgist_ops") == 0)
-	{
-		limit = vec_spgist_max_dim();
-		*name = "vec_spgist_ops";
-	}
-	if (limit > 0 && !is_vec_type_in(opc->opcintype, opc->opcnamespace))
-		limit = 0;
 	ReleaseSysCache(tup);
 	return limit;
 }

@@ -129,7 +129,8 @@ vec_spgist_choose(PG_FUNCTION_ARGS)
 	spgChooseOut *out = (spgChooseOut *) PG_GETARG_POINTER(1);
 	float4		buf[STACK_DIMS];
 	int			vdim;
-	const float4 *x = ms_vec_floats(in->datum, buf, STACK_DIMS, &vdim);
+	/* the leaf value: for hvec_spgist_ops the vec its compress made */
+	const float4 *x = ms_vec_floats(in->leafDatum, buf, STACK_DIMS, &vdim);
 	int			d;
 	float4		split;
 
@@ -143,7 +144,7 @@ vec_spgist_choose(PG_FUNCTION_ARGS)
 		out->resultType = spgMatchNode;
 		out->result.matchNode.nodeN = 0;
 		out->result.matchNode.levelAdd = 1;
-		out->result.matchNode.restDatum = in->datum;
+		out->result.matchNode.restDatum = in->leafDatum;
 		PG_RETURN_VOID();
 	}
 
@@ -161,7 +162,7 @@ vec_spgist_choose(PG_FUNCTION_ARGS)
 	out->resultType = spgMatchNode;
 	out->result.matchNode.nodeN = 2 * h + ((x[d2] > split2) ? 1 : 0);
 	out->result.matchNode.levelAdd = 1;
-	out->result.matchNode.restDatum = in->datum;
+	out->result.matchNode.restDatum = in->leafDatum;
 	PG_RETURN_VOID();
 }
 
@@ -360,7 +361,7 @@ ordered_nodes(spgInnerConsistentIn *in, spgInnerConsistentOut *out,
 	chunk += sizeof(void *) * KD_NODES;
 	dist = (double *) chunk;
 
-	q = (const Vec *) ms_cached_detoast(flinfo, in->orderbys[0].sk_argument);
+	q = ms_cached_query_vec(flinfo, in->orderbys[0].sk_argument);
 	qdim = q->dim;
 	if (kd_max_dim(kd) >= qdim)
 		vec_check_same_dims(qdim, kd_max_dim(kd) + 1);
@@ -382,7 +383,7 @@ ordered_nodes(spgInnerConsistentIn *in, spgInnerConsistentOut *out,
 		for (int k = 0; k < in->norderbys; k++)
 		{
 			const Vec  *oq = (k == 0) ? q :
-			(const Vec *) ms_cached_detoast(flinfo, in->orderbys[k].sk_argument);
+			ms_cached_query_vec(flinfo, in->orderbys[k].sk_argument);
 
 			if (oq->dim != qdim)
 				vec_check_same_dims(qdim, oq->dim);
@@ -474,8 +475,8 @@ vec_spgist_leaf_consistent(PG_FUNCTION_ARGS)
 
 		for (int k = 0; k < in->norderbys; k++)
 		{
-			const Vec  *q = (const Vec *) ms_cached_detoast(fcinfo->flinfo,
-															in->orderbys[k].sk_argument);
+			const Vec  *q = ms_cached_query_vec(fcinfo->flinfo,
+												in->orderbys[k].sk_argument);
 
 			vec_check_same_dims(dim, q->dim);
 			if (in->orderbys[k].sk_strategy == VEC_STRATEGY_L1)

@@ -1,7 +1,8 @@
 # Recall of msivf with default settings (calibrated probes for
 # machinesoup.target_recall): at build, after inserting 50 % more rows, and
 # after deleting a third plus VACUUM; a filtered query fills its LIMIT; a
-# cursor pages through every row exactly once.
+# cursor pages through every row exactly once.  The same recall checks for
+# L1 (vec_l1_ops).
 use strict;
 use warnings;
 
@@ -96,6 +97,29 @@ my %seen;
 $seen{$_}++ for @ids;
 is(scalar(@ids), $total, "the cursor returned $total rows");
 is(scalar(keys %seen), $total, 'each row exactly once');
+
+# L1 (vec_l1_ops) in a database of its own: knn() orders by <+> there and
+# fails unless the plan scans an msivf index
+$node->safe_psql('postgres', 'CREATE DATABASE l1');
+$node->safe_psql('l1', msivf_common::setup_sql($dims, 60, 0.33, '<+>'));
+$node->safe_psql('l1', msivf_common::blob_rows_sql('items', 1, 20000, $dims));
+$node->safe_psql('l1', 'CREATE INDEX items_l1 ON items USING msivf (emb vec_l1_ops)');
+like($node->safe_psql('l1', q{
+	SET enable_seqscan = off;
+	EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <+> (SELECT q FROM queries WHERE qid = 1) LIMIT 10;
+}), qr/Index Scan using items_l1/, 'ORDER BY <+> uses the vec_l1_ops index');
+note('L1 lists, probes: ' . $node->safe_psql('l1',
+	"SELECT lists || ' ' || probes || ' ' || metric FROM msivf_index_info('items_l1')"));
+$r = $node->safe_psql('l1', 'SELECT recall(10)');
+cmp_ok($r, '>=', 0.9, "L1 recall\@10 at build: $r");
+is($node->safe_psql('l1', 'SET machinesoup.probes = 1000; SELECT mismatches(10)'),
+	'0', 'L1 at full probes: exact');
+$node->safe_psql('l1', msivf_common::blob_rows_sql('items', 20001, 10000, $dims));
+$r = $node->safe_psql('l1', 'SELECT recall(10)');
+cmp_ok($r, '>=', 0.9, "L1 recall\@10 after inserting 50 % more rows: $r");
+$node->safe_psql('l1', 'DELETE FROM items WHERE id % 3 = 0; VACUUM items;');
+$r = $node->safe_psql('l1', 'SELECT recall(10)');
+cmp_ok($r, '>=', 0.9, "L1 recall\@10 after deleting a third and VACUUM: $r");
 
 $node->stop;
 done_testing();

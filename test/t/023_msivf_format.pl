@@ -151,7 +151,7 @@ my @meta_cases = (
 	[ 'dims', 8, pack('l', 99999), 'Field dims is 99999, not 0 or 32 to 16000.' ],
 	[ 'nlists zero', 12, pack('l', 0), 'Field nlists is 0, not 1 to 32768.' ],
 	[ 'nlists huge', 12, pack('l', 40000), 'Field nlists is 40000, not 1 to 32768.' ],
-	[ 'metric', 16, pack('s', 7), 'Field metric is 7, not 1 to 3.' ],
+	[ 'metric', 16, pack('s', 7), 'Field metric is 7, not 1 to 4.' ],
 	[ 'code_bits', 18, pack('s', 3), 'Field code_bits is 3, not 8 for 32 dimensions.' ],
 	[ 'flags', 20, pack('L', 0x100), "Field flags is 0x100 with $lists lists." ],
 	[ 'centroid_start', 32, pack('L', 5), 'Field centroid_start is 5, not 1.' ],
