@@ -1743,3 +1743,30 @@ REVOKE ALL ON FUNCTION
 	ms._version_element_type(bigint),
 	ms._upsert_processed(text, bigint, regprocedure, integer, text, bytea, bytea, regrole, text)
 FROM PUBLIC;
+
+-- ms.describe_model: what a client needs to load and query a model
+-- What a client needs to know to load and query a model: its dimension,
+-- metric, element type (the type its points and queries take) and default
+-- label.  Any grant covering the model lets one see them, as for
+-- ms.default_label.
+CREATE FUNCTION ms._describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+BEGIN
+	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	RETURN QUERY
+		SELECT m.dims, m.metric, m.element_type, m.default_label FROM ms.models m
+		 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+END
+$$;
+COMMENT ON FUNCTION ms._describe_model(text, text) IS 'internal: the body of ms.describe_model, run as the extension owner by it';
+CREATE FUNCTION ms.describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms.describe_model(text, text) IS 'dimension, metric, element type (float32, float16, bit or sparse) and default label of a model (needs any grant on the model)';
+REVOKE ALL ON FUNCTION ms._describe_model(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.describe_model(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.describe_model(text, text) TO PUBLIC;

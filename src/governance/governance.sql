@@ -959,6 +959,29 @@ CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ms.default_label(text, text) IS 'the label NULL-label queries of the model resolve to, NULL when none (needs any grant on the model)';
 
+-- What a client needs to know to load and query a model: its dimension,
+-- metric, element type (the type its points and queries take) and default
+-- label.  Any grant covering the model lets one see them, as for
+-- ms.default_label.
+CREATE FUNCTION ms._describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+BEGIN
+	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	RETURN QUERY
+		SELECT m.dims, m.metric, m.element_type, m.default_label FROM ms.models m
+		 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+END
+$$;
+COMMENT ON FUNCTION ms._describe_model(text, text) IS 'internal: the body of ms.describe_model, run as the extension owner by it';
+CREATE FUNCTION ms.describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms.describe_model(text, text) IS 'dimension, metric, element type (float32, float16, bit or sparse) and default label of a model (needs any grant on the model)';
+
 CREATE FUNCTION ms._promote(org text, model text, label text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1350,6 +1373,7 @@ GRANT EXECUTE ON FUNCTION
 	ms.create_version(text, text, text, regprocedure),
 	ms.set_processor(text, text, text, regprocedure),
 	ms.default_label(text, text),
+	ms.describe_model(text, text),
 	ms.promote(text, text, text),
 	ms.rollback(text, text),
 	ms.grant(regrole, text, text, text, text),
