@@ -14,6 +14,8 @@ SET client_min_messages = warning;
 \set try :abs_srcdir '/sql/include/try.sql'
 \i :try
 
+-- the batch ids the suites after this one expect, restored at the end
+SELECT last_value, is_called FROM ms.raw_batches_batch_id_seq \gset seq_
 CREATE ROLE regress_et_admin;		-- admin of org et
 CREATE ROLE regress_et_app;		-- query on et/half
 CREATE ROLE regress_et_loader;		-- ingest on et/bits
@@ -260,3 +262,6 @@ DROP FUNCTION regress_et_plan_uses_index(bigint);
 DROP FUNCTION regress_le(bytea, integer), regress_f16_record(bigint, hvec),
 	regress_f32_record(bigint, vec), regress_et_vec(integer, integer);
 DROP FUNCTION regress_try(text), regress_try_value(text);
+-- leave the batch ids of the suites after this one as they were
+DELETE FROM ms.raw_batches WHERE org = 'et';
+SELECT setval('ms.raw_batches_batch_id_seq', :seq_last_value, :'seq_is_called') IS NOT NULL AS restored;
