@@ -223,7 +223,7 @@ SELECT ms.create_model('et', 'half32', 32, 'cosine', 'float16');
 SELECT ms.create_version('et', 'half32', 'v1');
 SELECT ms.upsert_points('et', 'half32', 'v1', array_agg(i::bigint), array_agg(regress_et_vec(i, 32)))
   FROM generate_series(1, 10000) i;
-SELECT c.relname, am.amname, oc.opcname
+SELECT regexp_replace(c.relname, '[0-9]+', 'N') AS relname, am.amname, oc.opcname
   FROM ms.versions v
   JOIN pg_index x ON x.indrelid = format('ms.points_%s', v.version_id)::regclass
   JOIN pg_class c ON c.oid = x.indexrelid
