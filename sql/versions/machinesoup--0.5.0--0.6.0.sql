@@ -1104,8 +1104,13 @@ ALTER TABLE ms.models ADD CONSTRAINT models_dims_check CHECK (dims BETWEEN 1 AND
 ALTER TABLE ms.models DROP CONSTRAINT models_metric_check;
 ALTER TABLE ms.models ADD CONSTRAINT models_metric_check
 	CHECK (metric IN ('l2', 'cosine', 'ip', 'hamming', 'jaccard'));
-ALTER TABLE ms.models ADD COLUMN element_type text NOT NULL DEFAULT 'float32'
-	CONSTRAINT models_element_type_check
+-- (filled by an UPDATE, not ADD COLUMN ... DEFAULT, which would leave a
+-- "missing value" in the catalog that a fresh install does not have)
+ALTER TABLE ms.models ADD COLUMN element_type text;
+UPDATE ms.models SET element_type = 'float32';
+ALTER TABLE ms.models ALTER COLUMN element_type SET DEFAULT 'float32';
+ALTER TABLE ms.models ALTER COLUMN element_type SET NOT NULL;
+ALTER TABLE ms.models ADD CONSTRAINT models_element_type_check
 	CHECK (element_type IN ('float32', 'float16', 'bit', 'sparse'));
 ALTER TABLE ms.models ADD CONSTRAINT models_element_type_metric_check CHECK (
 	CASE element_type

@@ -248,7 +248,9 @@ access_compute(const AccessKey *key, AccessEntry *e)
 
 		access_plan = ms_prepare_kept("SELECT a.visible, a.all_labels, a.allowed, a.dims,"
 								   " a.metric, a.default_label, a.version_id,"
-								   " (SELECT m.element_type FROM ms.models m"
+								   /* the library may run before ALTER EXTENSION UPDATE adds the column */
+								   " (SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'element_type'"
+								   "    FROM ms.models m"
 								   "   WHERE m.org OPERATOR(pg_catalog.=) $3"
 								   "     AND m.model OPERATOR(pg_catalog.=) $4)"
 								   " FROM ms._access($1, $2, $3, $4, $5, $6) a",
