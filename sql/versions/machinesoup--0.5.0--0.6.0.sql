@@ -1186,3 +1186,685 @@ CREATE OPERATOR CLASS hvec_spgist_ops
 	FUNCTION 6 hvec_spgist_compress(internal);
 COMMENT ON OPERATOR CLASS hvec_spgist_ops USING spgist IS 'default SP-GiST opclass of hvec: exact k-d tree for ORDER BY <-> or <+> (leaves stored as vec, no index-only scans)';
 COMMENT ON OPERATOR FAMILY hvec_spgist_ops USING spgist IS 'SP-GiST operator family of hvec_spgist_ops';
+-- ms models of each element type (issue 16): ms.create_model(...,
+-- element_type => 'float32'|'float16'|'bit'|'sparse'), stored in
+-- ms.models; a version of a non-float32 model keeps its points in a table
+-- of its own of hvec, bvec or svec; the processors ms.proc_float16,
+-- ms.proc_binary_quantize and ms.proc_sparse; ms.knn and ms.within in each
+-- type (a vec query is converted).
+ALTER TABLE ms.models DROP CONSTRAINT models_dims_check;
+ALTER TABLE ms.models ADD CONSTRAINT models_dims_check CHECK (dims BETWEEN 1 AND 1000000000);
+ALTER TABLE ms.models DROP CONSTRAINT models_metric_check;
+ALTER TABLE ms.models ADD CONSTRAINT models_metric_check
+	CHECK (metric IN ('l2', 'cosine', 'ip', 'hamming', 'jaccard'));
+-- (filled by an UPDATE, not ADD COLUMN ... DEFAULT, which would leave a
+-- "missing value" in the catalog that a fresh install does not have)
+ALTER TABLE ms.models ADD COLUMN element_type text;
+UPDATE ms.models SET element_type = 'float32';
+ALTER TABLE ms.models ALTER COLUMN element_type SET DEFAULT 'float32';
+ALTER TABLE ms.models ALTER COLUMN element_type SET NOT NULL;
+ALTER TABLE ms.models ADD CONSTRAINT models_element_type_check
+	CHECK (element_type IN ('float32', 'float16', 'bit', 'sparse'));
+ALTER TABLE ms.models ADD CONSTRAINT models_element_type_metric_check CHECK (
+	CASE element_type
+		WHEN 'bit' THEN metric IN ('hamming', 'jaccard') AND dims <= 64000
+		WHEN 'sparse' THEN metric IN ('l2', 'cosine', 'ip')
+		ELSE metric IN ('l2', 'cosine', 'ip') AND dims <= 16000
+	END);
+COMMENT ON TABLE ms.models IS 'models: dimension, distance metric, element type and default label; internal, not for direct access: use the ms functions';
+
+CREATE FUNCTION ms._element_type_name(p_element_type text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT CASE p_element_type WHEN 'float32' THEN 'vec' WHEN 'float16' THEN 'hvec'
+						   WHEN 'bit' THEN 'bvec' WHEN 'sparse' THEN 'svec' END
+$$;
+COMMENT ON FUNCTION ms._element_type_name(text) IS 'internal: the type of a model''s points by element type: vec (float32), hvec (float16), bvec (bit), svec (sparse)';
+CREATE FUNCTION ms._version_index_opclass(p_element_type text, p_dims integer, p_metric text,
+										  OUT am text, OUT opclass text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF p_element_type OPERATOR(pg_catalog.=) 'float32' THEN
+		IF p_dims OPERATOR(pg_catalog.<=) 64 THEN
+			am := 'gist';
+			opclass := 'vec_gist_ops';
+		ELSE
+			am := 'msivf';
+			opclass := 'vec_' OPERATOR(pg_catalog.||) p_metric OPERATOR(pg_catalog.||) '_ops';
+		END IF;
+	ELSIF p_element_type OPERATOR(pg_catalog.=) 'float16' AND p_dims OPERATOR(pg_catalog.>=) 32 THEN
+		am := 'msivf';
+		opclass := 'hvec_' OPERATOR(pg_catalog.||) p_metric OPERATOR(pg_catalog.||) '_ops';
+	ELSIF p_element_type OPERATOR(pg_catalog.=) 'bit' THEN
+		am := 'msivf';
+		opclass := 'bvec_' OPERATOR(pg_catalog.||) p_metric OPERATOR(pg_catalog.||) '_ops';
+	END IF;
+	IF am IS NULL OR NOT EXISTS (
+			SELECT 1 FROM pg_catalog.pg_opclass c
+			  JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.opcmethod
+			 WHERE a.amname OPERATOR(pg_catalog.=) am
+			   AND c.opcname OPERATOR(pg_catalog.=) opclass
+			   AND c.opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid) THEN
+		am := NULL;
+		opclass := NULL;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._version_index_opclass(text, integer, text) IS 'internal: access method and opclass of the index of a version of that element type, dims and metric; NULLs when there is none (then queries scan, exactly)';
+REVOKE ALL ON FUNCTION ms._element_type_name(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms._version_index_opclass(text, integer, text) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION ms._create_version_index(p_version_id bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	r			record;
+	ix			record;
+BEGIN
+	SELECT m.dims, m.metric, m.element_type INTO r
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	SELECT * INTO ix FROM ms._version_index_opclass(r.element_type, r.dims, r.metric) x;
+	IF ix.am IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding @extschema@.%I)',
+							  pg_catalog.format('%s_embedding', part), part, ix.am, ix.opclass);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ms._create_version_index(bigint) IS 'internal: create the index of a version''s points (by element type, dims and metric: see ms._version_index_opclass); false when there is none to create';
+CREATE OR REPLACE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	n			bigint;
+	d			integer;
+	version_org	text;
+	etype		text;
+	vmetric		text;
+	row_min		integer;
+	pages_needed bigint;
+BEGIN
+	-- the usual case, once built: one catalog lookup
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	-- Counting costs as much as the rows counted, so first a bound that
+	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
+	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
+	-- partition of fewer pages than the threshold's rows need cannot hold
+	-- them yet.
+	SELECT m.dims, v.org, m.element_type, m.metric INTO d, version_org, etype, vmetric
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- a version whose element type has no index never counts its rows
+	IF etype OPERATOR(pg_catalog.<>) 'float32'
+	   AND (SELECT x.am FROM ms._version_index_opclass(etype, d, vmetric) x) IS NULL THEN
+		RETURN;
+	END IF;
+	-- (OPERATOR() has one precedence for all: every step is bracketed)
+	row_min := 60 OPERATOR(pg_catalog.+) CASE etype
+		WHEN 'float16' THEN 2 OPERATOR(pg_catalog.*) d
+		WHEN 'bit' THEN d OPERATOR(pg_catalog./) 8
+		ELSE 4 OPERATOR(pg_catalog.*) d END;
+	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
+		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
+			(8168 OPERATOR(pg_catalog./) row_min);
+		-- (a distributed table's own heap is empty: its rows are counted)
+		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192)
+		   AND NOT ms._is_citus_table(pg_catalog.format('ms.%I', part)::pg_catalog.regclass) THEN
+			RETURN;
+		END IF;
+	END IF;
+	-- counts at most the threshold's worth of rows, whatever the size; the
+	-- org named, so that on Citus only the org's shard is read
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
+							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
+							  part, ms._version_index_min_rows())
+	   INTO n USING version_org;
+	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
+		RETURN;
+	END IF;
+	-- Two loaders crossing the threshold at once: one builds, the other
+	-- goes on (its rows get into the index when it commits).  Without the
+	-- lock both would wait in CREATE INDEX for the other's transaction to
+	-- end, a deadlock that aborts one of them.
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('ms.points index')::pg_catalog.int4,
+											   (p_version_id OPERATOR(pg_catalog.%) 2147483647)::pg_catalog.int4) THEN
+		RETURN;
+	END IF;
+	-- re-checked under the lock: a builder that committed meanwhile
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+		PERFORM ms._create_version_index(p_version_id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._index_if_grown(bigint) IS 'internal: build a version''s msivf index once its partition holds ms._version_index_min_rows() points';
+CREATE OR REPLACE FUNCTION ms._is_builtin_processor(p regprocedure) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT p IS NULL
+	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (ARRAY[
+		'ms.proc_csv(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_float32(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_float16(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_binary_quantize(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_sparse(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid])
+$$;
+COMMENT ON FUNCTION ms._is_builtin_processor(regprocedure) IS 'internal: whether the processor is NULL or one of the built-in ms.proc_* (trusted C, run without the sandbox)';
+CREATE OR REPLACE FUNCTION ms._check_processor(p_processor regprocedure, p_org text, p_model text,
+									p_label text) RETURNS bytea
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ok		boolean;
+	owner	oid;
+	owner_may_stage boolean;
+	etype	text;
+BEGIN
+	IF p_processor IS NULL THEN
+		RETURN NULL;
+	END IF;
+	-- the embedding a processor yields is of the model's element type
+	SELECT ms._element_type_name(m.element_type) INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	SELECT p.pronargs OPERATOR(pg_catalog.=) 2
+		   AND p.proargtypes[0] OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
+		   AND p.proargtypes[1] OPERATOR(pg_catalog.=) 'pg_catalog.int4'::pg_catalog.regtype
+		   AND p.proretset
+		   AND (SELECT pg_catalog.array_agg(t ORDER BY n)
+				FROM ROWS FROM (pg_catalog.unnest(p.proallargtypes), pg_catalog.unnest(p.proargmodes))
+					 WITH ORDINALITY AS a(t, mode, n)
+				WHERE a.mode OPERATOR(pg_catalog.=) ANY ('{o,t}'::"char"[]))
+			   OPERATOR(pg_catalog.=) ARRAY['pg_catalog.int8'::pg_catalog.regtype::pg_catalog.oid,
+											pg_catalog.to_regtype('@extschema@.' OPERATOR(pg_catalog.||) etype)::pg_catalog.oid,
+											'pg_catalog.jsonb'::pg_catalog.regtype::pg_catalog.oid],
+		   p.proowner
+	  INTO ok, owner
+	  FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) p_processor::pg_catalog.oid;
+	IF NOT coalesce(ok, false) THEN
+		RAISE EXCEPTION 'function % cannot be a processor', p_processor
+			USING ERRCODE = '42P13',
+				  DETAIL = pg_catalog.format('A processor of model "%s/%s" takes (bytea, integer) and returns TABLE (point_id bigint, embedding %s, payload jsonb).',
+											 p_org, p_model, etype);
+	END IF;
+	IF NOT pg_catalog.has_function_privilege(ms._caller()::pg_catalog.oid, p_processor::pg_catalog.oid, 'EXECUTE') THEN
+		RAISE EXCEPTION 'permission denied for function %', p_processor
+			USING ERRCODE = '42501';
+	END IF;
+	IF ms._is_builtin_processor(p_processor) THEN
+		RETURN NULL;
+	END IF;
+	IF (SELECT p.prosecdef FROM pg_catalog.pg_proc p
+		 WHERE p.oid OPERATOR(pg_catalog.=) p_processor::pg_catalog.oid) THEN
+		RAISE EXCEPTION 'processor % must not be SECURITY DEFINER', p_processor
+			USING ERRCODE = '42501',
+				  DETAIL = 'Processors run sandboxed as their organization''s processor role.';
+	END IF;
+	IF NOT ms._role_is_privileged(owner) THEN
+		SELECT x.allowed INTO owner_may_stage
+		  FROM ms._access(owner, false, p_org, p_model, p_label, 'stage') x;
+		IF NOT coalesce(owner_may_stage, false) THEN
+			RAISE EXCEPTION 'the owner of processor % must hold stage on label "%" of model "%/%"',
+				p_processor, p_label, p_org, p_model
+				USING ERRCODE = '42501',
+					  DETAIL = 'Whoever owns a processor can redefine it; only a role trusted with the version may own one.';
+		END IF;
+	END IF;
+	PERFORM ms._processor_role(p_org);
+	RETURN ms._processor_digest(p_processor);
+END
+$$;
+COMMENT ON FUNCTION ms._check_processor(regprocedure, text, text, text) IS 'internal: approve a processor for a version (signature, EXECUTE, not SECURITY DEFINER, owner holds stage); returns the digest to pin';
+DROP FUNCTION ms.create_model(text, text, integer, text);
+DROP FUNCTION ms._create_model(text, text, integer, text);
+CREATE FUNCTION ms._create_model(org text, model text, dims integer, metric text,
+								 element_type text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_dims		integer := dims;
+	p_metric	text := metric;
+	p_type		text := element_type;
+	max_dims	integer;
+	metrics		text[];
+	n			bigint;
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	PERFORM ms._check_ident('model', p_model);
+	IF p_type IS NULL OR NOT p_type OPERATOR(pg_catalog.=) ANY ('{float32,float16,bit,sparse}'::pg_catalog.text[]) THEN
+		RAISE EXCEPTION 'unknown element type "%"', coalesce(p_type, 'NULL')
+			USING ERRCODE = '22023', HINT = 'The element type is one of float32, float16, bit, sparse.';
+	END IF;
+	max_dims := CASE p_type WHEN 'bit' THEN 64000 WHEN 'sparse' THEN 1000000000 ELSE 16000 END;
+	metrics := CASE p_type WHEN 'bit' THEN '{hamming,jaccard}'::pg_catalog.text[]
+						   ELSE '{l2,cosine,ip}'::pg_catalog.text[] END;
+	IF p_dims IS NULL OR p_dims OPERATOR(pg_catalog.<) 1 OR p_dims OPERATOR(pg_catalog.>) max_dims THEN
+		RAISE EXCEPTION 'dims must be between 1 and %, not %', max_dims, coalesce(p_dims::pg_catalog.text, 'NULL')
+			USING ERRCODE = '22023';
+	END IF;
+	p_metric := coalesce(p_metric, metrics[1]);
+	IF NOT p_metric OPERATOR(pg_catalog.=) ANY (metrics) THEN
+		RAISE EXCEPTION 'unknown metric "%"%', p_metric,
+			CASE WHEN p_type OPERATOR(pg_catalog.=) 'float32' THEN ''
+				 ELSE pg_catalog.format(' for element type %s', p_type) END
+			USING ERRCODE = '22023',
+				  HINT = pg_catalog.format('The metric is one of %s.', pg_catalog.array_to_string(metrics, ', '));
+	END IF;
+	IF NOT ms._may_administer(p_org) THEN
+		RAISE EXCEPTION 'permission denied to create models in organization "%"', p_org
+			USING ERRCODE = '42501';
+	END IF;
+
+	IF ms._is_privileged() THEN
+		INSERT INTO ms.orgs (org, created_by) VALUES (p_org, ms._caller_name())
+			ON CONFLICT DO NOTHING;
+	END IF;
+	INSERT INTO ms.models (org, model, dims, metric, element_type, created_by)
+		VALUES (p_org, p_model, p_dims, p_metric, p_type, ms._caller_name())
+		ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'model "%/%" already exists', p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._create_model(text, text, integer, text, text) IS 'internal: the body of ms.create_model, run as the extension owner by it';
+CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT NULL,
+								element_type text DEFAULT 'float32')
+RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
+COMMENT ON FUNCTION ms.create_model(text, text, integer, text, text) IS 'create a model of float32, float16, bit or sparse points (needs admin on the org)';
+REVOKE ALL ON FUNCTION ms._create_model(text, text, integer, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.create_model(text, text, integer, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.create_model(text, text, integer, text, text) TO PUBLIC;
+CREATE OR REPLACE FUNCTION ms._create_version(org text, model text, label text, processor regprocedure)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	p_processor	regprocedure := processor;
+	r			record;
+	vid			bigint;
+	part		text;
+	etype		text;
+	dims_check	text;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);	-- mandatory
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	IF r.version_id IS NOT NULL THEN
+		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO ms.versions (org, model, label, processor, processor_digest, created_by)
+		VALUES (p_org, p_model, p_label, p_processor,
+				ms._check_processor(p_processor, p_org, p_model, p_label), ms._caller_name())
+		RETURNING ms.versions.version_id INTO vid;
+
+	part := pg_catalog.format('points_%s', vid);
+	IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+		-- Another element type: ms.points' embedding is a vec, and a
+		-- partition has its parent's column types, so the version's points
+		-- are a table of their own, as on Citus, with the same columns but
+		-- the embedding's type; every access names it.
+		dims_check := pg_catalog.format(
+			CASE etype WHEN 'float16' THEN '@extschema@.vec_dims(embedding)'
+					   WHEN 'bit' THEN '@extschema@.bvec_length(embedding)'
+					   ELSE '@extschema@.svec_dims(embedding)' END
+			OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) %s', r.dims);
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (org text NOT NULL, version_id bigint NOT NULL, '
+			'point_id bigint NOT NULL, embedding @extschema@.%I NOT NULL, payload jsonb, '
+			'CONSTRAINT %I PRIMARY KEY (%s), CONSTRAINT %I CHECK (%s), '
+			'CONSTRAINT %I CHECK (version_id OPERATOR(pg_catalog.=) %s))',
+			part, ms._element_type_name(etype), pg_catalog.format('%s_pkey', part),
+			CASE WHEN ms._citus_enabled() THEN 'org, point_id' ELSE 'point_id' END,
+			pg_catalog.format('%s_dims', part), dims_check,
+			pg_catalog.format('%s_version', part), vid);
+		IF ms._citus_enabled() THEN
+			PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+														colocate_with => 'ms.raw_batches');
+		END IF;
+	ELSIF ms._citus_enabled() THEN
+		-- Distributed (ms.enable_citus): a table of its own, keyed by org
+		-- as Citus requires of a distributed table's keys, its rows in the
+		-- shard of the org's raw batches.  Every access names it, as it
+		-- names a partition.
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (LIKE ms.points, '
+			'CONSTRAINT %I PRIMARY KEY (org, point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s))',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims);
+		PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+													colocate_with => 'ms.raw_batches');
+	ELSE
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I PARTITION OF ms.points ('
+			'CONSTRAINT %I PRIMARY KEY (point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
+			') FOR VALUES IN (%s)',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims, vid);
+	END IF;
+	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+	-- a partition read directly is subject to its own row security
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
+
+	-- The version's own index: see ms._create_version_index.  GiST is
+	-- built here, on the empty partition, and grows with it; msivf waits
+	-- until there are points to train its centroids on.
+	IF etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64 THEN
+		PERFORM ms._create_version_index(vid);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';
+CREATE OR REPLACE FUNCTION ms._upsert_points(org text, model text, label text, ids bigint[],
+								 vecs @extschema@.vec[], payloads jsonb[])
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	bad			record;
+	n			bigint;
+	etype		text;
+BEGIN
+	-- loading points is staging work, or ingest
+	BEGIN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true) a;
+	EXCEPTION WHEN insufficient_privilege THEN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'load points into') a;
+	END;
+
+	IF ids IS NULL OR vecs IS NULL THEN
+		RAISE EXCEPTION 'ids and vecs must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.cardinality(ids) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(vecs)
+	   OR (payloads IS NOT NULL
+		   AND pg_catalog.cardinality(payloads) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(ids)) THEN
+		RAISE EXCEPTION 'ids, vecs and payloads must have the same number of elements'
+			USING ERRCODE = '22023';
+	END IF;
+
+	SELECT u.n, u.id, u.v INTO bad
+	  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+	 WHERE u.id IS NULL OR u.v IS NULL
+		OR @extschema@.vec_dims(u.v) OPERATOR(pg_catalog.<>) r.dims
+		OR (r.metric OPERATOR(pg_catalog.=) 'cosine'
+			AND @extschema@.vec_norm(u.v) OPERATOR(pg_catalog.=) 0::pg_catalog.float8)
+	 ORDER BY u.n LIMIT 1;
+	IF FOUND THEN
+		IF bad.id IS NULL OR bad.v IS NULL THEN
+			RAISE EXCEPTION 'point % has a NULL id or vec', bad.n USING ERRCODE = '22004';
+		ELSIF @extschema@.vec_dims(bad.v) OPERATOR(pg_catalog.<>) r.dims THEN
+			RAISE EXCEPTION 'different vec dimensions % and %', @extschema@.vec_dims(bad.v), r.dims
+				USING ERRCODE = '22000',
+					  DETAIL = pg_catalog.format('Point %s (id %s) has %s dimensions; model "%s/%s" has %s.',
+												 bad.n, bad.id, @extschema@.vec_dims(bad.v), p_org, p_model, r.dims);
+		END IF;
+		RAISE EXCEPTION 'point % (id %) is a zero vector, which has no cosine distance', bad.n, bad.id
+			USING ERRCODE = '22023';
+	END IF;
+	SELECT u.id INTO bad FROM pg_catalog.unnest(ids) AS u(id)
+	 GROUP BY u.id HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
+	END IF;
+
+	-- A model of another element type takes the vecs converted to it:
+	-- rounded to half (float16), their sign bits (bit: binary_quantize),
+	-- their non-zero elements (sparse).  A float16 vec that rounds to
+	-- zero, under cosine, is refused by the check after this one.
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	IF etype OPERATOR(pg_catalog.=) 'float16' AND r.metric OPERATOR(pg_catalog.=) 'cosine' THEN
+		SELECT u.n, u.id INTO bad
+		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+		 WHERE @extschema@.vec_norm(u.v::@extschema@.hvec) OPERATOR(pg_catalog.=) 0::pg_catalog.float8
+		 ORDER BY u.n LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'point % (id %) is a zero vector in half precision, which has no cosine distance', bad.n, bad.id
+				USING ERRCODE = '22023';
+		END IF;
+	END IF;
+
+	-- into the partition itself: its primary key is the ON CONFLICT
+	-- arbiter (the parent has none, see ms.points), named, since it is
+	-- (point_id) on one node and (org, point_id) on Citus
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, u.id, ' OPERATOR(pg_catalog.||)
+		CASE etype WHEN 'float16' THEN 'u.v::@extschema@.hvec'
+				   WHEN 'bit' THEN '@extschema@.binary_quantize(u.v)'
+				   WHEN 'sparse' THEN 'u.v::@extschema@.svec'
+				   ELSE 'u.v' END OPERATOR(pg_catalog.||) ', u.p '
+		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+		'ON CONFLICT ON CONSTRAINT %I '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', r.version_id),
+		pg_catalog.format('points_%s_pkey', r.version_id))
+		USING p_org, r.version_id, ids, vecs, payloads;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM ms._index_if_grown(r.version_id);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms._upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]) IS 'internal: the body of ms.upsert_points, run as the extension owner by it';
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.hvec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.hvec, integer, text) IS 'the k nearest points of a float16 model version, by the model metric (needs query)';
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.bvec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.bvec, integer, text) IS 'the k nearest points of a bit model version, by the model metric (needs query)';
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.svec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.svec, integer, text) IS 'the k nearest points of a sparse model version, by the model metric (needs query)';
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.hvec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.hvec, double precision, text) IS 'points of a float16 model version within a distance, nearest first (needs query)';
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.bvec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.bvec, double precision, text) IS 'points of a bit model version within a distance, nearest first (needs query)';
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.svec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.svec, double precision, text) IS 'points of a sparse model version within a distance, nearest first (needs query)';
+
+REVOKE ALL ON FUNCTION ms.knn(text, text, @extschema@.hvec, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.knn(text, text, @extschema@.hvec, integer, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION ms.knn(text, text, @extschema@.bvec, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.knn(text, text, @extschema@.bvec, integer, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION ms.knn(text, text, @extschema@.svec, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.knn(text, text, @extschema@.svec, integer, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION ms.within(text, text, @extschema@.hvec, double precision, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.within(text, text, @extschema@.hvec, double precision, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION ms.within(text, text, @extschema@.bvec, double precision, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.within(text, text, @extschema@.bvec, double precision, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION ms.within(text, text, @extschema@.svec, double precision, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.within(text, text, @extschema@.svec, double precision, text) TO PUBLIC;
+
+CREATE FUNCTION ms.proc_float16(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.hvec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_float16' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_float16(bytea, integer) IS 'built-in processor of float16 models: records of int64 id + D IEEE binary16, little-endian';
+CREATE FUNCTION ms.proc_binary_quantize(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.bvec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_binary_quantize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_binary_quantize(bytea, integer) IS 'built-in processor of bit models: records of int64 id + D float32, little-endian, each point the sign bits (bit set when > 0)';
+CREATE FUNCTION ms.proc_sparse(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.svec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_sparse' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_sparse(bytea, integer) IS 'built-in processor of sparse models: lines "point_id,{index:value,...}/D" (svec text, 1-based indices)';
+GRANT EXECUTE ON FUNCTION ms.proc_float16(bytea, integer) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.proc_binary_quantize(bytea, integer) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.proc_sparse(bytea, integer) TO PUBLIC;
+CREATE FUNCTION ms._run_processor_as(processor regprocedure, batch bytea, dims integer,
+									 metric text, pinned bytea, run_as regrole)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._run_processor_as(regprocedure, bytea, integer, text, bytea, regrole) IS 'internal: ms._run_processor for models of any element type, whose embedding type the column definition list names';
+CREATE FUNCTION ms._version_element_type(p_version_id bigint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT m.element_type
+  FROM ms.versions v
+  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+ WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id
+$$;
+COMMENT ON FUNCTION ms._version_element_type(bigint) IS 'internal: the element type of a version''s model';
+CREATE FUNCTION ms._upsert_processed(p_org text, p_version_id bigint, p_processor regprocedure,
+									 p_dims integer, p_metric text, p_data bytea, p_pinned bytea,
+									 p_run_as regrole, p_element_type text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+BEGIN
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+		'  FROM ms._run_processor_as($3, $4, $5, $6, $7, $8) '
+		'       AS r(point_id pg_catalog.int8, embedding @extschema@.%I, payload pg_catalog.jsonb) '
+		'ON CONFLICT ON CONSTRAINT %I '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', p_version_id), ms._element_type_name(p_element_type),
+		pg_catalog.format('points_%s_pkey', p_version_id))
+		USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric, p_pinned, p_run_as;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms._upsert_processed(text, bigint, regprocedure, integer, text, bytea, bytea, regrole, text) IS 'internal: run a processor on one batch and upsert its rows into a version''s points of a non-float32 element type';
+CREATE OR REPLACE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+	run_as		regrole;
+	ids			bigint[];
+	vecs		@extschema@.vec[];
+	payloads	jsonb[];
+	etype		text;
+BEGIN
+	IF p_pinned IS NULL THEN
+		-- A built-in processor, a pure parser: running it again for the
+		-- upsert costs only time.  New ids are the common case, and a plain
+		-- insert is much cheaper than ON CONFLICT's speculative insertion;
+		-- ids already present (a replay, a producer re-sending) take the
+		-- upsert.  (An unapproved user processor ends up here too, and is
+		-- refused by the run: no digest was pinned for it.)
+		BEGIN
+			n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+								   NULL, NULL);
+		EXCEPTION WHEN unique_violation THEN
+			n := NULL;
+		END;
+		IF n IS NULL THEN
+			etype := ms._version_element_type(p_version_id);
+		END IF;
+		IF n IS NULL AND etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, NULL, NULL, etype);
+		ELSIF n IS NULL THEN
+			-- The upsert, also where the direct path does not apply (see
+			-- src/raw/raw_insert.c; on Citus always): into the version's
+			-- table by name, whose own primary key is the arbiter (see
+			-- ms.points).
+			EXECUTE pg_catalog.format(
+				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
+				'ON CONFLICT ON CONSTRAINT %I '
+				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+				pg_catalog.format('points_%s', p_version_id),
+				pg_catalog.format('points_%s_pkey', p_version_id))
+				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
+			GET DIAGNOSTICS n = ROW_COUNT;
+		END IF;
+	ELSE
+		-- User code runs once per batch, whatever the ids: its rows are
+		-- kept and upserted, never produced twice.
+		run_as := ms._processor_role(p_org);
+		etype := ms._version_element_type(p_version_id);
+		IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, p_pinned, run_as, etype);
+			PERFORM ms._index_if_grown(p_version_id);
+			RETURN n;
+		END IF;
+		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
+			   pg_catalog.array_agg(r.payload)
+		  INTO ids, vecs, payloads
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, p_pinned, run_as) r;
+		EXECUTE pg_catalog.format(
+			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+			'SELECT $1, $2, u.id, u.v, u.p '
+			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+			'ON CONFLICT ON CONSTRAINT %I '
+			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+			pg_catalog.format('points_%s', p_version_id),
+			pg_catalog.format('points_%s_pkey', p_version_id))
+			USING p_org, p_version_id, ids, vecs, payloads;
+		GET DIAGNOSTICS n = ROW_COUNT;
+	END IF;
+	PERFORM ms._index_if_grown(p_version_id);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms._process_batch(text, bigint, regprocedure, integer, text, bytea, bytea) IS 'internal: feed one decoded batch through a version''s processor into its points; returns how many';
+REVOKE ALL ON FUNCTION
+	ms._run_processor_as(regprocedure, bytea, integer, text, bytea, regrole),
+	ms._version_element_type(bigint),
+	ms._upsert_processed(text, bigint, regprocedure, integer, text, bytea, bytea, regrole, text)
+FROM PUBLIC;
+
+-- ms.describe_model: what a client needs to load and query a model
+-- What a client needs to know to load and query a model: its dimension,
+-- metric, element type (the type its points and queries take) and default
+-- label.  Any grant covering the model lets one see them, as for
+-- ms.default_label.
+CREATE FUNCTION ms._describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+BEGIN
+	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	RETURN QUERY
+		SELECT m.dims, m.metric, m.element_type, m.default_label FROM ms.models m
+		 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+END
+$$;
+COMMENT ON FUNCTION ms._describe_model(text, text) IS 'internal: the body of ms.describe_model, run as the extension owner by it';
+CREATE FUNCTION ms.describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms.describe_model(text, text) IS 'dimension, metric, element type (float32, float16, bit or sparse) and default label of a model (needs any grant on the model)';
+REVOKE ALL ON FUNCTION ms._describe_model(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms.describe_model(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.describe_model(text, text) TO PUBLIC;

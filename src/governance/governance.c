@@ -32,6 +32,7 @@
 #include "utils/syscache.h"
 
 #include "caller.h"
+#include "elemtype.h"
 #include "governance.h"
 
 PG_FUNCTION_INFO_V1(ms_check_ident);
@@ -161,6 +162,7 @@ typedef struct AccessEntry
 	int32		dims;
 	int64		version_id;
 	char		metric[MS_METRIC_SIZE];
+	char		element_type[MS_ELEM_NAME_SIZE];
 	char		default_label[MS_IDENT_MAX + 1];
 } AccessEntry;
 
@@ -245,7 +247,12 @@ access_compute(const AccessKey *key, AccessEntry *e)
 		Oid			argtypes[6] = {OIDOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 		access_plan = ms_prepare_kept("SELECT a.visible, a.all_labels, a.allowed, a.dims,"
-								   " a.metric, a.default_label, a.version_id"
+								   " a.metric, a.default_label, a.version_id,"
+								   /* the library may run before ALTER EXTENSION UPDATE adds the column */
+								   " (SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'element_type'"
+								   "    FROM ms.models m"
+								   "   WHERE m.org OPERATOR(pg_catalog.=) $3"
+								   "     AND m.model OPERATOR(pg_catalog.=) $4)"
 								   " FROM ms._access($1, $2, $3, $4, $5, $6) a",
 								   6, argtypes);
 	}
@@ -279,6 +286,8 @@ access_compute(const AccessKey *key, AccessEntry *e)
 	strlcpy(e->default_label, s ? s : "", sizeof(e->default_label));
 	e->version_id = DatumGetInt64(SPI_getbinval(row, desc, 7, &isnull));
 	e->has_version = !isnull;
+	s = SPI_getvalue(row, desc, 8);
+	strlcpy(e->element_type, s ? s : "float32", sizeof(e->element_type));
 }
 
 /*
@@ -311,8 +320,9 @@ access_lookup(const AccessKey *key, AccessEntry *e)
 
 /*
  * Authorise the caller for privilege on (org, model, label) and return the
- * resolved version, its label, its model's dims and metric (metric holds
- * MS_METRIC_SIZE bytes, resolved_label MS_IDENT_MAX + 1).  action names
+ * resolved version, its label, its model's dims, metric and element type
+ * (metric holds MS_METRIC_SIZE bytes, resolved_label MS_IDENT_MAX + 1,
+ * element_type MS_ELEM_NAME_SIZE; either may be NULL).  action names
  * what is being done in the messages ("query", "ingest into").  The errors
  * are those of ms._resolve (src/governance/governance.sql), which must
  * stay in step.  Must be called inside SPI.
@@ -320,7 +330,8 @@ access_lookup(const AccessKey *key, AccessEntry *e)
 void
 ms_authorise_caller(const char *org, const char *model, const char *label,
 					const char *privilege, const char *action,
-					int64 *version_id, int *dims, char *metric, char *resolved_label)
+					int64 *version_id, int *dims, char *metric, char *resolved_label,
+					char *element_type)
 {
 	AccessKey	key;
 	AccessEntry e;
@@ -373,6 +384,8 @@ ms_authorise_caller(const char *org, const char *model, const char *label,
 	strlcpy(metric, e.metric, MS_METRIC_SIZE);
 	if (resolved_label)
 		strlcpy(resolved_label, label ? label : e.default_label, MS_IDENT_MAX + 1);
+	if (element_type)
+		strlcpy(element_type, e.element_type, MS_ELEM_NAME_SIZE);
 }
 
 /*
@@ -446,7 +459,7 @@ ms_authorise(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	ms_authorise_caller(org, model, label, privilege, action, &version_id, &dims,
-						metric, resolved_label);
+						metric, resolved_label, NULL);
 	SPI_finish();
 
 	values[0] = Int64GetDatum(version_id);

@@ -22,6 +22,7 @@ extern SPIPlanPtr ms_prepare_kept(const char *sql, int nargs, Oid *argtypes);
 extern void ms_authorise_caller(const char *org, const char *model, const char *label,
 								const char *privilege, const char *action,
 								int64 *version_id, int *dims, char *metric,
-								char *resolved_label);
+								char *resolved_label,
+								char *element_type);
 
 #endif

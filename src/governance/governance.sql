@@ -111,16 +111,28 @@ CREATE TABLE ms.models (
 	org			text NOT NULL REFERENCES ms.orgs,
 	model		text NOT NULL
 		CONSTRAINT models_model_check CHECK (model ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
-	dims		integer NOT NULL CHECK (dims BETWEEN 1 AND 16000),
-	metric		text NOT NULL CHECK (metric IN ('l2', 'cosine', 'ip')),
+	dims		integer NOT NULL CHECK (dims BETWEEN 1 AND 1000000000),
+	metric		text NOT NULL CHECK (metric IN ('l2', 'cosine', 'ip', 'hamming', 'jaccard')),
 	-- the label NULL-label queries resolve to; changed only by
 	-- ms.promote/ms.rollback, as one row update under the row's lock
 	default_label text,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	created_by	name NOT NULL,
-	PRIMARY KEY (org, model)
+	-- what a point is: float32 (vec), float16 (hvec), bit (bvec) or sparse
+	-- (svec); fixed at creation.  Last, as the update from 0.5.0 adds it.
+	element_type text NOT NULL DEFAULT 'float32'
+		CONSTRAINT models_element_type_check
+		CHECK (element_type IN ('float32', 'float16', 'bit', 'sparse')),
+	PRIMARY KEY (org, model),
+	-- the metrics and dimensions each element type has (ms.create_model)
+	CONSTRAINT models_element_type_metric_check CHECK (
+		CASE element_type
+			WHEN 'bit' THEN metric IN ('hamming', 'jaccard') AND dims <= 64000
+			WHEN 'sparse' THEN metric IN ('l2', 'cosine', 'ip')
+			ELSE metric IN ('l2', 'cosine', 'ip') AND dims <= 16000
+		END)
 );
-COMMENT ON TABLE ms.models IS 'models: dimension, distance metric and default label; internal, not for direct access: use the ms functions';
+COMMENT ON TABLE ms.models IS 'models: dimension, distance metric, element type and default label; internal, not for direct access: use the ms functions';
 
 CREATE SEQUENCE ms.versions_version_id_seq;
 COMMENT ON SEQUENCE ms.versions_version_id_seq IS 'internal: ids of ms.versions (the partition of version N is ms.points_N)';
@@ -432,10 +444,14 @@ COMMENT ON FUNCTION ms._may_administer(text) IS 'internal: whether the caller ho
 CREATE FUNCTION ms._is_builtin_processor(p regprocedure) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 SELECT p IS NULL
-	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) 'ms.proc_csv(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid
-	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) 'ms.proc_float32(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid
+	OR p::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (ARRAY[
+		'ms.proc_csv(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_float32(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_float16(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_binary_quantize(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid,
+		'ms.proc_sparse(pg_catalog.bytea, pg_catalog.int4)'::pg_catalog.regprocedure::pg_catalog.oid])
 $$;
-COMMENT ON FUNCTION ms._is_builtin_processor(regprocedure) IS 'internal: whether the processor is NULL, ms.proc_csv or ms.proc_float32 (trusted C, run without the sandbox)';
+COMMENT ON FUNCTION ms._is_builtin_processor(regprocedure) IS 'internal: whether the processor is NULL or one of the built-in ms.proc_* (trusted C, run without the sandbox)';
 
 -- The role the org's user processors run as, created at first need: no
 -- login, no privileges of its own, a member of machinesoup.processor_role
@@ -479,10 +495,14 @@ DECLARE
 	ok		boolean;
 	owner	oid;
 	owner_may_stage boolean;
+	etype	text;
 BEGIN
 	IF p_processor IS NULL THEN
 		RETURN NULL;
 	END IF;
+	-- the embedding a processor yields is of the model's element type
+	SELECT ms._element_type_name(m.element_type) INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
 	SELECT p.pronargs OPERATOR(pg_catalog.=) 2
 		   AND p.proargtypes[0] OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
 		   AND p.proargtypes[1] OPERATOR(pg_catalog.=) 'pg_catalog.int4'::pg_catalog.regtype
@@ -492,7 +512,7 @@ BEGIN
 					 WITH ORDINALITY AS a(t, mode, n)
 				WHERE a.mode OPERATOR(pg_catalog.=) ANY ('{o,t}'::"char"[]))
 			   OPERATOR(pg_catalog.=) ARRAY['pg_catalog.int8'::pg_catalog.regtype::pg_catalog.oid,
-											'@extschema@.vec'::pg_catalog.regtype::pg_catalog.oid,
+											pg_catalog.to_regtype('@extschema@.' OPERATOR(pg_catalog.||) etype)::pg_catalog.oid,
 											'pg_catalog.jsonb'::pg_catalog.regtype::pg_catalog.oid],
 		   p.proowner
 	  INTO ok, owner
@@ -500,7 +520,8 @@ BEGIN
 	IF NOT coalesce(ok, false) THEN
 		RAISE EXCEPTION 'function % cannot be a processor', p_processor
 			USING ERRCODE = '42P13',
-				  DETAIL = 'A processor takes (bytea, integer) and returns TABLE (point_id bigint, embedding vec, payload jsonb).';
+				  DETAIL = pg_catalog.format('A processor of model "%s/%s" takes (bytea, integer) and returns TABLE (point_id bigint, embedding %s, payload jsonb).',
+											 p_org, p_model, etype);
 	END IF;
 	IF NOT pg_catalog.has_function_privilege(ms._caller()::pg_catalog.oid, p_processor::pg_catalog.oid, 'EXECUTE') THEN
 		RAISE EXCEPTION 'permission denied for function %', p_processor
@@ -531,45 +552,77 @@ END
 $$;
 COMMENT ON FUNCTION ms._check_processor(regprocedure, text, text, text) IS 'internal: approve a processor for a version (signature, EXECUTE, not SECURITY DEFINER, owner holds stage); returns the digest to pin';
 
--- The index of a version's partition (ms.points_<id>_embedding), chosen
--- by dimension: GiST (an exact R-tree) up to 64 dims, msivf above, whichever
--- of them is installed; none otherwise (queries then scan the partition,
--- which is exact).  Returns whether it created one.  Internal: callers have
--- resolved and authorised the version.
+-- The SQL type of a model's points: vec, hvec, bvec or svec.
+CREATE FUNCTION ms._element_type_name(p_element_type text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT CASE p_element_type WHEN 'float32' THEN 'vec' WHEN 'float16' THEN 'hvec'
+						   WHEN 'bit' THEN 'bvec' WHEN 'sparse' THEN 'svec' END
+$$;
+COMMENT ON FUNCTION ms._element_type_name(text) IS 'internal: the type of a model''s points by element type: vec (float32), hvec (float16), bvec (bit), svec (sparse)';
+
+-- The index of a version's points (ms.points_<id>_embedding), chosen by
+-- element type, dimension and metric (ms._version_index_opclass):
+--   float32  GiST (an exact R-tree) up to 64 dims, msivf above
+--   float16  msivf (hvec_*_ops) from 32 dims; none below
+--   bit      msivf bvec_hamming_ops / bvec_jaccard_ops when this build has
+--            them; none otherwise
+--   sparse   none
+-- whichever of them is installed; without one, queries scan the version's
+-- table and sort it, which is exact.  Returns whether it created one.
+-- Internal: callers have resolved and authorised the version.
+CREATE FUNCTION ms._version_index_opclass(p_element_type text, p_dims integer, p_metric text,
+										  OUT am text, OUT opclass text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF p_element_type OPERATOR(pg_catalog.=) 'float32' THEN
+		IF p_dims OPERATOR(pg_catalog.<=) 64 THEN
+			am := 'gist';
+			opclass := 'vec_gist_ops';
+		ELSE
+			am := 'msivf';
+			opclass := 'vec_' OPERATOR(pg_catalog.||) p_metric OPERATOR(pg_catalog.||) '_ops';
+		END IF;
+	ELSIF p_element_type OPERATOR(pg_catalog.=) 'float16' AND p_dims OPERATOR(pg_catalog.>=) 32 THEN
+		am := 'msivf';
+		opclass := 'hvec_' OPERATOR(pg_catalog.||) p_metric OPERATOR(pg_catalog.||) '_ops';
+	ELSIF p_element_type OPERATOR(pg_catalog.=) 'bit' THEN
+		am := 'msivf';
+		opclass := 'bvec_' OPERATOR(pg_catalog.||) p_metric OPERATOR(pg_catalog.||) '_ops';
+	END IF;
+	IF am IS NULL OR NOT EXISTS (
+			SELECT 1 FROM pg_catalog.pg_opclass c
+			  JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.opcmethod
+			 WHERE a.amname OPERATOR(pg_catalog.=) am
+			   AND c.opcname OPERATOR(pg_catalog.=) opclass
+			   AND c.opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid) THEN
+		am := NULL;
+		opclass := NULL;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._version_index_opclass(text, integer, text) IS 'internal: access method and opclass of the index of a version of that element type, dims and metric; NULLs when there is none (then queries scan, exactly)';
+
 CREATE FUNCTION ms._create_version_index(p_version_id bigint) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	part		text := pg_catalog.format('points_%s', p_version_id);
 	r			record;
-	opclass		text;
-	am			text;
+	ix			record;
 BEGIN
-	SELECT m.dims, m.metric INTO r
+	SELECT m.dims, m.metric, m.element_type INTO r
 	  FROM ms.versions v
 	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
 	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
-	IF r.dims OPERATOR(pg_catalog.<=) 64 THEN
-		am := 'gist';
-		opclass := 'vec_gist_ops';
-	ELSE
-		am := 'msivf';
-		opclass := CASE r.metric WHEN 'l2' THEN 'vec_l2_ops'
-								 WHEN 'ip' THEN 'vec_ip_ops'
-								 ELSE 'vec_cosine_ops' END;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c
-					 JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.opcmethod
-					WHERE a.amname OPERATOR(pg_catalog.=) am
-					  AND c.opcname OPERATOR(pg_catalog.=) opclass
-					  AND c.opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace::pg_catalog.oid) THEN
+	SELECT * INTO ix FROM ms._version_index_opclass(r.element_type, r.dims, r.metric) x;
+	IF ix.am IS NULL THEN
 		RETURN false;
 	END IF;
 	EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding @extschema@.%I)',
-							  pg_catalog.format('%s_embedding', part), part, am, opclass);
+							  pg_catalog.format('%s_embedding', part), part, ix.am, ix.opclass);
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION ms._create_version_index(bigint) IS 'internal: create the index of a version''s partition (GiST up to 64 dims, msivf above); false when that access method is missing';
+COMMENT ON FUNCTION ms._create_version_index(bigint) IS 'internal: create the index of a version''s points (by element type, dims and metric: see ms._version_index_opclass); false when there is none to create';
 
 -- An IVF index trains its centroids on the rows present when it is built,
 -- so a version above 64 dims gets its msivf index only once its partition
@@ -595,6 +648,8 @@ DECLARE
 	n			bigint;
 	d			integer;
 	version_org	text;
+	etype		text;
+	vmetric		text;
 	row_min		integer;
 	pages_needed bigint;
 BEGIN
@@ -607,12 +662,20 @@ BEGIN
 	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
 	-- partition of fewer pages than the threshold's rows need cannot hold
 	-- them yet.
-	SELECT m.dims, v.org INTO d, version_org
+	SELECT m.dims, v.org, m.element_type, m.metric INTO d, version_org, etype, vmetric
 	  FROM ms.versions v
 	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
 	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- a version whose element type has no index never counts its rows
+	IF etype OPERATOR(pg_catalog.<>) 'float32'
+	   AND (SELECT x.am FROM ms._version_index_opclass(etype, d, vmetric) x) IS NULL THEN
+		RETURN;
+	END IF;
 	-- (OPERATOR() has one precedence for all: every step is bracketed)
-	row_min := 60 OPERATOR(pg_catalog.+) (4 OPERATOR(pg_catalog.*) d);
+	row_min := 60 OPERATOR(pg_catalog.+) CASE etype
+		WHEN 'float16' THEN 2 OPERATOR(pg_catalog.*) d
+		WHEN 'bit' THEN d OPERATOR(pg_catalog./) 8
+		ELSE 4 OPERATOR(pg_catalog.*) d END;
 	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
 		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
 			(8168 OPERATOR(pg_catalog./) row_min);
@@ -650,7 +713,14 @@ COMMENT ON FUNCTION ms._index_if_grown(bigint) IS 'internal: build a version''s 
 
 -- API --------------------------------------------------------------------
 
-CREATE FUNCTION ms._create_model(org text, model text, dims integer, metric text)
+-- Each element type has its own dimensions and metrics (the CHECK of
+-- ms.models says the same):
+--   float32 (vec), float16 (hvec)  1 to 16000 dims; l2, cosine, ip
+--   bit (bvec)                     1 to 64000 bits; hamming, jaccard
+--   sparse (svec)                  1 to 10^9 dims; l2, cosine, ip
+-- A NULL metric is the type's first one (l2, or hamming for bit).
+CREATE FUNCTION ms._create_model(org text, model text, dims integer, metric text,
+								 element_type text)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -658,17 +728,31 @@ DECLARE
 	p_model		text := model;
 	p_dims		integer := dims;
 	p_metric	text := metric;
+	p_type		text := element_type;
+	max_dims	integer;
+	metrics		text[];
 	n			bigint;
 BEGIN
 	PERFORM ms._check_ident('org', p_org);
 	PERFORM ms._check_ident('model', p_model);
-	IF p_dims IS NULL OR p_dims OPERATOR(pg_catalog.<) 1 OR p_dims OPERATOR(pg_catalog.>) 16000 THEN
-		RAISE EXCEPTION 'dims must be between 1 and 16000, not %', coalesce(p_dims::pg_catalog.text, 'NULL')
+	IF p_type IS NULL OR NOT p_type OPERATOR(pg_catalog.=) ANY ('{float32,float16,bit,sparse}'::pg_catalog.text[]) THEN
+		RAISE EXCEPTION 'unknown element type "%"', coalesce(p_type, 'NULL')
+			USING ERRCODE = '22023', HINT = 'The element type is one of float32, float16, bit, sparse.';
+	END IF;
+	max_dims := CASE p_type WHEN 'bit' THEN 64000 WHEN 'sparse' THEN 1000000000 ELSE 16000 END;
+	metrics := CASE p_type WHEN 'bit' THEN '{hamming,jaccard}'::pg_catalog.text[]
+						   ELSE '{l2,cosine,ip}'::pg_catalog.text[] END;
+	IF p_dims IS NULL OR p_dims OPERATOR(pg_catalog.<) 1 OR p_dims OPERATOR(pg_catalog.>) max_dims THEN
+		RAISE EXCEPTION 'dims must be between 1 and %, not %', max_dims, coalesce(p_dims::pg_catalog.text, 'NULL')
 			USING ERRCODE = '22023';
 	END IF;
-	IF p_metric IS NULL OR NOT p_metric OPERATOR(pg_catalog.=) ANY ('{l2,cosine,ip}'::pg_catalog.text[]) THEN
-		RAISE EXCEPTION 'unknown metric "%"', coalesce(p_metric, 'NULL')
-			USING ERRCODE = '22023', HINT = 'The metric is one of l2, cosine, ip.';
+	p_metric := coalesce(p_metric, metrics[1]);
+	IF NOT p_metric OPERATOR(pg_catalog.=) ANY (metrics) THEN
+		RAISE EXCEPTION 'unknown metric "%"%', p_metric,
+			CASE WHEN p_type OPERATOR(pg_catalog.=) 'float32' THEN ''
+				 ELSE pg_catalog.format(' for element type %s', p_type) END
+			USING ERRCODE = '22023',
+				  HINT = pg_catalog.format('The metric is one of %s.', pg_catalog.array_to_string(metrics, ', '));
 	END IF;
 	IF NOT ms._may_administer(p_org) THEN
 		RAISE EXCEPTION 'permission denied to create models in organization "%"', p_org
@@ -679,8 +763,8 @@ BEGIN
 		INSERT INTO ms.orgs (org, created_by) VALUES (p_org, ms._caller_name())
 			ON CONFLICT DO NOTHING;
 	END IF;
-	INSERT INTO ms.models (org, model, dims, metric, created_by)
-		VALUES (p_org, p_model, p_dims, p_metric, ms._caller_name())
+	INSERT INTO ms.models (org, model, dims, metric, element_type, created_by)
+		VALUES (p_org, p_model, p_dims, p_metric, p_type, ms._caller_name())
 		ON CONFLICT DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF n OPERATOR(pg_catalog.=) 0 THEN
@@ -689,11 +773,12 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ms._create_model(text, text, integer, text) IS 'internal: the body of ms.create_model, run as the extension owner by it';
-CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT 'l2')
+COMMENT ON FUNCTION ms._create_model(text, text, integer, text, text) IS 'internal: the body of ms.create_model, run as the extension owner by it';
+CREATE FUNCTION ms.create_model(org text, model text, dims integer, metric text DEFAULT NULL,
+								element_type text DEFAULT 'float32')
 RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
-COMMENT ON FUNCTION ms.create_model(text, text, integer, text) IS 'create a model (needs admin on the org)';
+COMMENT ON FUNCTION ms.create_model(text, text, integer, text, text) IS 'create a model of float32, float16, bit or sparse points (needs admin on the org)';
 
 CREATE FUNCTION ms._create_version(org text, model text, label text, processor regprocedure)
 RETURNS void
@@ -706,9 +791,13 @@ DECLARE
 	r			record;
 	vid			bigint;
 	part		text;
+	etype		text;
+	dims_check	text;
 BEGIN
 	PERFORM ms._check_ident('label', p_label);	-- mandatory
 	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
 	IF r.version_id IS NOT NULL THEN
 		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
 			USING ERRCODE = '42710';
@@ -719,7 +808,30 @@ BEGIN
 		RETURNING ms.versions.version_id INTO vid;
 
 	part := pg_catalog.format('points_%s', vid);
-	IF ms._citus_enabled() THEN
+	IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+		-- Another element type: ms.points' embedding is a vec, and a
+		-- partition has its parent's column types, so the version's points
+		-- are a table of their own, as on Citus, with the same columns but
+		-- the embedding's type; every access names it.
+		dims_check := pg_catalog.format(
+			CASE etype WHEN 'float16' THEN '@extschema@.vec_dims(embedding)'
+					   WHEN 'bit' THEN '@extschema@.bvec_length(embedding)'
+					   ELSE '@extschema@.svec_dims(embedding)' END
+			OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) %s', r.dims);
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (org text NOT NULL, version_id bigint NOT NULL, '
+			'point_id bigint NOT NULL, embedding @extschema@.%I NOT NULL, payload jsonb, '
+			'CONSTRAINT %I PRIMARY KEY (%s), CONSTRAINT %I CHECK (%s), '
+			'CONSTRAINT %I CHECK (version_id OPERATOR(pg_catalog.=) %s))',
+			part, ms._element_type_name(etype), pg_catalog.format('%s_pkey', part),
+			CASE WHEN ms._citus_enabled() THEN 'org, point_id' ELSE 'point_id' END,
+			pg_catalog.format('%s_dims', part), dims_check,
+			pg_catalog.format('%s_version', part), vid);
+		IF ms._citus_enabled() THEN
+			PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+														colocate_with => 'ms.raw_batches');
+		END IF;
+	ELSIF ms._citus_enabled() THEN
 		-- Distributed (ms.enable_citus): a table of its own, keyed by org
 		-- as Citus requires of a distributed table's keys, its rows in the
 		-- shard of the org's raw batches.  Every access names it, as it
@@ -748,7 +860,7 @@ BEGIN
 	-- The version's own index: see ms._create_version_index.  GiST is
 	-- built here, on the empty partition, and grows with it; msivf waits
 	-- until there are points to train its centroids on.
-	IF r.dims OPERATOR(pg_catalog.<=) 64 THEN
+	IF etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64 THEN
 		PERFORM ms._create_version_index(vid);
 	END IF;
 END
@@ -846,6 +958,29 @@ COMMENT ON FUNCTION ms._default_label(text, text) IS 'internal: the body of ms.d
 CREATE FUNCTION ms.default_label(org text, model text) RETURNS text
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ms.default_label(text, text) IS 'the label NULL-label queries of the model resolve to, NULL when none (needs any grant on the model)';
+
+-- What a client needs to know to load and query a model: its dimension,
+-- metric, element type (the type its points and queries take) and default
+-- label.  Any grant covering the model lets one see them, as for
+-- ms.default_label.
+CREATE FUNCTION ms._describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+BEGIN
+	PERFORM ms._resolve(p_org, p_model, NULL, NULL, false);
+	RETURN QUERY
+		SELECT m.dims, m.metric, m.element_type, m.default_label FROM ms.models m
+		 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+END
+$$;
+COMMENT ON FUNCTION ms._describe_model(text, text) IS 'internal: the body of ms.describe_model, run as the extension owner by it';
+CREATE FUNCTION ms.describe_model(org text, model text)
+RETURNS TABLE (dims integer, metric text, element_type text, default_label text)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms.describe_model(text, text) IS 'dimension, metric, element type (float32, float16, bit or sparse) and default label of a model (needs any grant on the model)';
 
 CREATE FUNCTION ms._promote(org text, model text, label text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -1056,6 +1191,7 @@ DECLARE
 	r			record;
 	bad			record;
 	n			bigint;
+	etype		text;
 BEGIN
 	-- loading points is staging work, or ingest
 	BEGIN
@@ -1099,12 +1235,33 @@ BEGIN
 		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
 	END IF;
 
+	-- A model of another element type takes the vecs converted to it:
+	-- rounded to half (float16), their sign bits (bit: binary_quantize),
+	-- their non-zero elements (sparse).  A float16 vec that rounds to
+	-- zero, under cosine, is refused by the check after this one.
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	IF etype OPERATOR(pg_catalog.=) 'float16' AND r.metric OPERATOR(pg_catalog.=) 'cosine' THEN
+		SELECT u.n, u.id INTO bad
+		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+		 WHERE @extschema@.vec_norm(u.v::@extschema@.hvec) OPERATOR(pg_catalog.=) 0::pg_catalog.float8
+		 ORDER BY u.n LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'point % (id %) is a zero vector in half precision, which has no cosine distance', bad.n, bad.id
+				USING ERRCODE = '22023';
+		END IF;
+	END IF;
+
 	-- into the partition itself: its primary key is the ON CONFLICT
 	-- arbiter (the parent has none, see ms.points), named, since it is
 	-- (point_id) on one node and (org, point_id) on Citus
 	EXECUTE pg_catalog.format(
 		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
-		'SELECT $1, $2, u.id, u.v, u.p '
+		'SELECT $1, $2, u.id, ' OPERATOR(pg_catalog.||)
+		CASE etype WHEN 'float16' THEN 'u.v::@extschema@.hvec'
+				   WHEN 'bit' THEN '@extschema@.binary_quantize(u.v)'
+				   WHEN 'sparse' THEN 'u.v::@extschema@.svec'
+				   ELSE 'u.v' END OPERATOR(pg_catalog.||) ', u.p '
 		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
 		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
 		'ON CONFLICT ON CONSTRAINT %I '
@@ -1166,6 +1323,42 @@ AS 'MODULE_PATHNAME', 'ms_within'
 LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
 COMMENT ON FUNCTION ms.within(text, text, @extschema@.vec, double precision, text) IS 'points of a model version within a distance, nearest first (needs query)';
 
+-- The query in the model's own type, for models of the other element
+-- types (a vec query is converted to the model's type, as ms.upsert_points
+-- converts points; any other type than vec and the model's is refused,
+-- 42804).  Overloads: an untyped literal or NULL still resolves to vec,
+-- the preferred type.
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.hvec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.hvec, integer, text) IS 'the k nearest points of a float16 model version, by the model metric (needs query)';
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.bvec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.bvec, integer, text) IS 'the k nearest points of a bit model version, by the model metric (needs query)';
+CREATE FUNCTION ms.knn(org text, model text, query @extschema@.svec, k integer, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_knn'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 10;
+COMMENT ON FUNCTION ms.knn(text, text, @extschema@.svec, integer, text) IS 'the k nearest points of a sparse model version, by the model metric (needs query)';
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.hvec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.hvec, double precision, text) IS 'points of a float16 model version within a distance, nearest first (needs query)';
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.bvec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.bvec, double precision, text) IS 'points of a bit model version within a distance, nearest first (needs query)';
+CREATE FUNCTION ms.within(org text, model text, query @extschema@.svec, radius double precision, label text DEFAULT NULL)
+RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
+AS 'MODULE_PATHNAME', 'ms_within'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp ROWS 100;
+COMMENT ON FUNCTION ms.within(text, text, @extschema@.svec, double precision, text) IS 'points of a sparse model version within a distance, nearest first (needs query)';
+
 CREATE FUNCTION ms.in_box(org text, model text, box @extschema@.vbox, label text DEFAULT NULL)
 RETURNS TABLE (point_id bigint, distance double precision, payload jsonb)
 AS 'MODULE_PATHNAME', 'ms_in_box'
@@ -1176,10 +1369,11 @@ COMMENT ON FUNCTION ms.in_box(text, text, @extschema@.vbox, text) IS 'points of 
 -- internal helpers are not.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ms FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-	ms.create_model(text, text, integer, text),
+	ms.create_model(text, text, integer, text, text),
 	ms.create_version(text, text, text, regprocedure),
 	ms.set_processor(text, text, text, regprocedure),
 	ms.default_label(text, text),
+	ms.describe_model(text, text),
 	ms.promote(text, text, text),
 	ms.rollback(text, text),
 	ms.grant(regrole, text, text, text, text),
@@ -1188,5 +1382,11 @@ GRANT EXECUTE ON FUNCTION
 	ms.reindex_version(text, text, text),
 	ms.knn(text, text, @extschema@.vec, integer, text),
 	ms.within(text, text, @extschema@.vec, double precision, text),
+	ms.knn(text, text, @extschema@.hvec, integer, text),
+	ms.knn(text, text, @extschema@.bvec, integer, text),
+	ms.knn(text, text, @extschema@.svec, integer, text),
+	ms.within(text, text, @extschema@.hvec, double precision, text),
+	ms.within(text, text, @extschema@.bvec, double precision, text),
+	ms.within(text, text, @extschema@.svec, double precision, text),
 	ms.in_box(text, text, @extschema@.vbox, text)
 TO PUBLIC;

@@ -24,6 +24,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -39,6 +40,7 @@
 
 #include "caller.h"
 #include "citus_table.h"
+#include "elemtype.h"
 #include "governance.h"
 #include "vbox.h"
 #include "vec.h"
@@ -60,6 +62,7 @@ typedef struct PartPlanKey
 {
 	int64		version_id;
 	int32		mode;
+	int32		kind;			/* MsElemKind of the model's points */
 	char		metric[MS_METRIC_SIZE];	/* a re-created extension may reuse ids */
 } PartPlanKey;
 
@@ -107,6 +110,10 @@ metric_operator(const char *metric)
 		return "<#>";
 	if (strcmp(metric, "cosine") == 0)
 		return "<=>";
+	if (strcmp(metric, "hamming") == 0)
+		return "<~>";
+	if (strcmp(metric, "jaccard") == 0)
+		return "<%>";
 	elog(ERROR, "unknown metric \"%s\"", metric);
 	return NULL;				/* keep compiler quiet */
 }
@@ -130,13 +137,13 @@ version_is_distributed(int64 version_id)
 /*
  * The text of the query of partition ms.points_<version_id> in mode, and
  * its argument types, ordered by the model's metric operator so the
- * partition's index can return rows in order.  $1 is the query vec (for
- * in_box, the box's centre); $2 the LIMIT (knn), the radius (within) or
- * the box (in_box).
+ * partition's index can return rows in order.  $1 is the query, of the
+ * model's points' type kind (for in_box, the box's centre); $2 the LIMIT
+ * (knn), the radius (within) or the box (in_box).
  */
 static char *
 partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
-					Oid *argtypes)
+					MsElemKind kind, Oid *argtypes)
 {
 	StringInfoData sql;
 	Oid			extnsp;
@@ -150,7 +157,7 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 	argtypes[2] = TEXTOID;
 	org_filter = version_is_distributed(version_id) ? " AND p.org OPERATOR(pg_catalog.=) $3" : "";
 	argtypes[0] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-								  CStringGetDatum("vec"),
+								  CStringGetDatum(ms_elem_type_name(kind)),
 								  ObjectIdGetDatum(extnsp));
 	initStringInfo(&sql);
 	if (mode == MSQ_KNN)
@@ -173,7 +180,7 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 						 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2%s",
 						 nsp, op, version_id, nsp, op, org_filter);
 		/* L2: a box prefilter (as vec_dwithin()) the GiST index serves */
-		if (strcmp(metric, "l2") == 0)
+		if (strcmp(metric, "l2") == 0 && kind == MS_ELEM_FLOAT32)
 			appendStringInfo(&sql,
 							 " AND p.embedding OPERATOR(%s.<@) %s.vec_dwithin_box($1, $2)",
 							 nsp, nsp);
@@ -201,7 +208,7 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
  * backend's first query of that version, mode and metric.
  */
 static SPIPlanPtr
-partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
+partition_plan(int64 version_id, MsQueryMode mode, const char *metric, MsElemKind kind)
 {
 	PartPlanKey key;
 	PartPlanEntry *entry;
@@ -220,12 +227,13 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric)
 	memset(&key, 0, sizeof(key));
 	key.version_id = version_id;
 	key.mode = mode;
+	key.kind = kind;
 	strlcpy(key.metric, metric, sizeof(key.metric));
 	entry = hash_search(part_plans, &key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
 		Oid			argtypes[3];
-		char	   *sql = partition_query_sql(version_id, mode, metric, argtypes);
+		char	   *sql = partition_query_sql(version_id, mode, metric, kind, argtypes);
 		SPIPlanPtr	plan = ms_prepare_kept(sql, 3, argtypes);
 
 		entry = hash_search(part_plans, &key, HASH_ENTER, &found);
@@ -263,10 +271,30 @@ typedef struct QueryArgs
 	char	   *org;
 	char	   *model;
 	char	   *label;			/* NULL: the model's default label */
-	Vec		   *query;			/* $1: the query vec, or the box's centre */
-	int			qdim;
+	Datum		query;			/* $1: the query, or the box's centre (a vec) */
+	MsElemKind	qkind;			/* the query's type */
 	Datum		arg;			/* $2: k, the radius, or the box */
 } QueryArgs;
+
+/*
+ * The type of the entry point's query argument (argument 2), from its
+ * pg_proc row: ms.knn and ms.within have one overload per element type,
+ * all the same C function.
+ */
+static MsElemKind
+query_arg_kind(FunctionCallInfo fcinfo)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	MsElemKind	kind;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	kind = ms_elem_kind_of_type(((Form_pg_proc) GETSTRUCT(tup))->proargtypes.values[2]);
+	ReleaseSysCache(tup);
+	if (kind == MS_ELEM_NONE)
+		elog(ERROR, "unexpected query argument type");
+	return kind;
+}
 
 /*
  * The arguments of ms.knn, ms.within or ms.in_box, checked before anything
@@ -294,19 +322,21 @@ query_args(FunctionCallInfo fcinfo, MsQueryMode mode, QueryArgs *qa)
 		const float4 *lo = VBOX_LO(box);
 		const float4 *hi = VBOX_HI(box);
 
+		Vec		   *centre = vec_new(box->dim);
+
 		/* results come nearest to the box's centre first */
-		qa->query = vec_new(box->dim);
 		for (int i = 0; i < box->dim; i++)
-			qa->query->x[i] = (float4) (((double) lo[i] + (double) hi[i]) / 2.0);
-		qa->qdim = box->dim;
+			centre->x[i] = (float4) (((double) lo[i] + (double) hi[i]) / 2.0);
+		qa->query = PointerGetDatum(centre);
+		qa->qkind = MS_ELEM_FLOAT32;
 		qa->arg = PointerGetDatum(box);
 	}
 	else if (mode == MSQ_KNN)
 	{
 		int32		k = PG_GETARG_INT32(3);
 
-		qa->query = PG_GETARG_VEC_P(2);
-		qa->qdim = qa->query->dim;
+		qa->query = PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(2)));
+		qa->qkind = query_arg_kind(fcinfo);
 		if (k < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -317,8 +347,8 @@ query_args(FunctionCallInfo fcinfo, MsQueryMode mode, QueryArgs *qa)
 	{
 		float8		radius = PG_GETARG_FLOAT8(3);
 
-		qa->query = PG_GETARG_VEC_P(2);
-		qa->qdim = qa->query->dim;
+		qa->query = PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(2)));
+		qa->qkind = query_arg_kind(fcinfo);
 		if (isnan(radius))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -338,7 +368,7 @@ scan_partition(SPIPlanPtr plan, const QueryArgs *qa, Tuplestorestate *store,
 	Datum		values[3];
 	int			ret;
 
-	values[0] = PointerGetDatum(qa->query);
+	values[0] = qa->query;
 	values[1] = qa->arg;
 	values[2] = CStringGetTextDatum(qa->org);
 	ret = SPI_execute_plan(plan, values, NULL, true, 0);
@@ -373,6 +403,9 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	int64		version_id;
 	int			dims;
 	char		metric[MS_METRIC_SIZE];
+	char		element_type[MS_ELEM_NAME_SIZE];
+	MsElemKind	kind;
+	int			qdim;
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	MemoryContext callcxt = CurrentMemoryContext;
@@ -386,14 +419,36 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	if (ret != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	ms_authorise_caller(qa.org, qa.model, qa.label, "query", "query",
-						&version_id, &dims, metric, NULL);
-	if (qa.qdim != dims)
+						&version_id, &dims, metric, NULL, element_type);
+	kind = ms_elem_kind_from_name(element_type);
+
+	/*
+	 * The query is in the model's type, or a vec (a box's centre is one),
+	 * converted as ms.upsert_points converts points; no other type.  Boxes
+	 * are boxes of vecs: only float32 models are searched by box.
+	 */
+	if (mode == MSQ_IN_BOX && kind != MS_ELEM_FLOAT32)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("model \"%s/%s\" holds %s points, which ms.in_box cannot search",
+						qa.org, qa.model, ms_elem_name(kind)),
+				 errhint("ms.in_box searches float32 models only.")));
+	if (qa.qkind != kind && qa.qkind != MS_ELEM_FLOAT32)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("a query of type %s cannot search model \"%s/%s\" of %s points",
+						ms_elem_type_name(qa.qkind), qa.org, qa.model, ms_elem_name(kind)),
+				 errhint("Pass a %s, or a vec, which is converted.", ms_elem_type_name(kind))));
+	qdim = ms_elem_dims(qa.query, qa.qkind);
+	if (qdim != dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vec dimensions %d and %d", qa.qdim, dims),
+				 errmsg("different %s dimensions %d and %d", ms_elem_type_name(qa.qkind), qdim, dims),
 				 errdetail("The %s has %d dimensions; model \"%s/%s\" has %d.",
-						   mode == MSQ_IN_BOX ? "box" : "query", qa.qdim,
+						   mode == MSQ_IN_BOX ? "box" : "query", qdim,
 						   qa.org, qa.model, dims)));
+	if (qa.qkind != kind)
+		qa.query = ms_elem_from_vec(DatumGetVec(qa.query), kind);
 
 	/*
 	 * No L2 distance is negative, so a negative radius finds nothing (and
@@ -402,7 +457,7 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	nothing = mode == MSQ_WITHIN && strcmp(metric, "l2") == 0 &&
 		DatumGetFloat8(qa.arg) < 0;
 	if (!nothing)
-		scan_partition(partition_plan(version_id, mode, metric), &qa, store, desc);
+		scan_partition(partition_plan(version_id, mode, metric, kind), &qa, store, desc);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 	return (Datum) 0;

@@ -57,6 +57,22 @@ CREATE FUNCTION ms.proc_float32(batch bytea, dims integer)
 RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_proc_float32' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
 COMMENT ON FUNCTION ms.proc_float32(bytea, integer) IS 'built-in processor: records of int64 id + D float32, little-endian';
+-- Processors of the other element types: a processor yields points of
+-- its model's element type (ms._check_processor), and a version without
+-- one runs its type's default: ms.proc_csv, ms.proc_float16,
+-- ms.proc_binary_quantize or ms.proc_sparse.
+CREATE FUNCTION ms.proc_float16(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.hvec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_float16' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_float16(bytea, integer) IS 'built-in processor of float16 models: records of int64 id + D IEEE binary16, little-endian';
+CREATE FUNCTION ms.proc_binary_quantize(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.bvec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_binary_quantize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_binary_quantize(bytea, integer) IS 'built-in processor of bit models: records of int64 id + D float32, little-endian, each point the sign bits (bit set when > 0)';
+CREATE FUNCTION ms.proc_sparse(batch bytea, dims integer)
+RETURNS TABLE (point_id bigint, embedding @extschema@.svec, payload jsonb)
+	AS 'MODULE_PATHNAME', 'ms_proc_sparse' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION ms.proc_sparse(bytea, integer) IS 'built-in processor of sparse models: lines "point_id,{index:value,...}/D" (svec text, 1-based indices)';
 
 -- Run a processor on one batch (NULL: ms.proc_csv) and check its rows
 -- against the model (dims, metric: no NULLs, no zero vector under cosine,
@@ -69,6 +85,15 @@ RETURNS TABLE (point_id bigint, embedding @extschema@.vec, payload jsonb)
 	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms._run_processor(regprocedure, bytea, integer, text, bytea, regrole) IS 'internal: run a processor on one batch (user code sandboxed as run_as, only with its pinned digest) and check its rows against the model';
 
+-- ms._run_processor for a model of any element type: the caller names the
+-- embedding's type in a column definition list, AS r(point_id bigint,
+-- embedding hvec, payload jsonb), and the rows are checked against it.
+CREATE FUNCTION ms._run_processor_as(processor regprocedure, batch bytea, dims integer,
+									 metric text, pinned bytea, run_as regrole)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ms_run_processor' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._run_processor_as(regprocedure, bytea, integer, text, bytea, regrole) IS 'internal: ms._run_processor for models of any element type, whose embedding type the column definition list names';
+
 -- Run a version's processor on one batch and insert its rows straight
 -- into the version's partition (multi-row heap inserts, msivf entries a
 -- batch at a time): what the INSERT ... SELECT FROM ms._run_processor(...)
@@ -80,6 +105,43 @@ CREATE FUNCTION ms._insert_points(org text, version_id bigint, processor regproc
 RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms._insert_points(text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: run a processor on one batch and insert its rows into the version''s partition; NULL when INSERT ... SELECT must do it';
+
+-- The element type of a version's model.
+CREATE FUNCTION ms._version_element_type(p_version_id bigint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+SELECT m.element_type
+  FROM ms.versions v
+  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+ WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id
+$$;
+COMMENT ON FUNCTION ms._version_element_type(bigint) IS 'internal: the element type of a version''s model';
+
+-- ms._process_batch of a model whose points are not vecs (their own
+-- table, see ms._create_version): the processor's rows upserted by one
+-- statement, which runs the processor once.
+CREATE FUNCTION ms._upsert_processed(p_org text, p_version_id bigint, p_processor regprocedure,
+									 p_dims integer, p_metric text, p_data bytea, p_pinned bytea,
+									 p_run_as regrole, p_element_type text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+BEGIN
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+		'  FROM ms._run_processor_as($3, $4, $5, $6, $7, $8) '
+		'       AS r(point_id pg_catalog.int8, embedding @extschema@.%I, payload pg_catalog.jsonb) '
+		'ON CONFLICT ON CONSTRAINT %I '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', p_version_id), ms._element_type_name(p_element_type),
+		pg_catalog.format('points_%s_pkey', p_version_id))
+		USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric, p_pinned, p_run_as;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms._upsert_processed(text, bigint, regprocedure, integer, text, bytea, bytea, regrole, text) IS 'internal: run a processor on one batch and upsert its rows into a version''s points of a non-float32 element type';
 
 -- Feed one decoded batch through a version's processor into its points
 -- (the version's partition; rows already checked by the processor run).
@@ -97,6 +159,7 @@ DECLARE
 	ids			bigint[];
 	vecs		@extschema@.vec[];
 	payloads	jsonb[];
+	etype		text;
 BEGIN
 	IF p_pinned IS NULL THEN
 		-- A built-in processor, a pure parser: running it again for the
@@ -112,6 +175,12 @@ BEGIN
 			n := NULL;
 		END;
 		IF n IS NULL THEN
+			etype := ms._version_element_type(p_version_id);
+		END IF;
+		IF n IS NULL AND etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, NULL, NULL, etype);
+		ELSIF n IS NULL THEN
 			-- The upsert, also where the direct path does not apply (see
 			-- src/raw/raw_insert.c; on Citus always): into the version's
 			-- table by name, whose own primary key is the arbiter (see
@@ -131,6 +200,13 @@ BEGIN
 		-- User code runs once per batch, whatever the ids: its rows are
 		-- kept and upserted, never produced twice.
 		run_as := ms._processor_role(p_org);
+		etype := ms._version_element_type(p_version_id);
+		IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, p_pinned, run_as, etype);
+			PERFORM ms._index_if_grown(p_version_id);
+			RETURN n;
+		END IF;
 		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
 			   pg_catalog.array_agg(r.payload)
 		  INTO ids, vecs, payloads
@@ -481,6 +557,9 @@ REVOKE ALL ON FUNCTION
 	ms._require_raw_network(),
 	ms._insert_points(text, bigint, regprocedure, integer, text, bytea, bytea, regrole),
 	ms._process_batch(text, bigint, regprocedure, integer, text, bytea, bytea),
+	ms._run_processor_as(regprocedure, bytea, integer, text, bytea, regrole),
+	ms._version_element_type(bigint),
+	ms._upsert_processed(text, bigint, regprocedure, integer, text, bytea, bytea, regrole, text),
 	ms._called_from(text),
 	ms._ingest(text, text, bytea, text),
 	ms._batches(text, text, timestamptz, timestamptz),
@@ -493,6 +572,9 @@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	ms.proc_csv(bytea, integer),
 	ms.proc_float32(bytea, integer),
+	ms.proc_float16(bytea, integer),
+	ms.proc_binary_quantize(bytea, integer),
+	ms.proc_sparse(bytea, integer),
 	ms.ingest(text, text, bytea, text),
 	ms.batches(text, text, timestamptz, timestamptz),
 	ms.replay(text, text, text, timestamptz, timestamptz, text),

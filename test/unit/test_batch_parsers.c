@@ -193,6 +193,44 @@ main(void)
 		batch_float32_begin(&c, buf, 3 * rs, 0);
 		CHECK(batch_float32_next(&c, &id, v) == BATCH_BAD_DIMS, "float32 dims 0");
 	}
+	/* float16 records: bits handed back, Infinity refused, truncation */
+	{
+		unsigned char f16[2 * 12] = {0};
+		uint16_t	h[2];
+
+		f16[0] = 7;				/* id 7, halves 0x3c00 (1.0) and 0xc000 (-2.0) */
+		f16[9] = 0x3c;
+		f16[11] = 0xc0;
+		f16[12] = 8;			/* id 8, second half 0x7c00 (Infinity) */
+		f16[23] = 0x7c;
+		batch_float16_begin(&c, f16, sizeof(f16), 2);
+		st = batch_float16_next(&c, &id, h);
+		CHECK(st == BATCH_OK && id == 7 && h[0] == 0x3c00 && h[1] == 0xc000, "float16 record");
+		st = batch_float16_next(&c, &id, h);
+		CHECK(st == BATCH_NOT_FINITE && c.record == 2 && c.field == 3, "float16 Inf");
+		batch_float16_begin(&c, f16, 11, 2);
+		CHECK(batch_float16_next(&c, &id, h) == BATCH_TRUNCATED, "float16 truncated");
+		CHECK(batch_float16_record_size(2) == 12, "float16 record size");
+	}
+	/* sparse lines: the id, and the rest of the line as it is */
+	{
+		const char *text = "12,{1:0.5}/3\n-4,{}/3";
+		const char *rest;
+		size_t		restlen;
+
+		batch_sparse_begin(&c, text, strlen(text));
+		st = batch_sparse_next(&c, &id, &rest, &restlen);
+		CHECK(st == BATCH_OK && id == 12 && restlen == 9 && memcmp(rest, "{1:0.5}/3", 9) == 0, "sparse line 1");
+		st = batch_sparse_next(&c, &id, &rest, &restlen);
+		CHECK(st == BATCH_OK && id == -4 && restlen == 4 && memcmp(rest, "{}/3", 4) == 0, "sparse line 2");
+		CHECK(batch_sparse_next(&c, &id, &rest, &restlen) == BATCH_END, "sparse end");
+		batch_sparse_begin(&c, "x,{}/3", 6);
+		CHECK(batch_sparse_next(&c, &id, &rest, &restlen) == BATCH_BAD_ID, "sparse bad id");
+		batch_sparse_begin(&c, "5{}/3", 5);
+		CHECK(batch_sparse_next(&c, &id, &rest, &restlen) == BATCH_FIELD_COUNT, "sparse no comma");
+		batch_sparse_begin(&c, "", 0);
+		CHECK(batch_sparse_next(&c, &id, &rest, &restlen) == BATCH_EMPTY, "sparse empty");
+	}
 	for (int s = 0; s <= BATCH_TRUNCATED; s++)
 		CHECK(batch_status_message((BatchStatus) s)[0] != '\0', "message %d", s);
 

@@ -251,3 +251,53 @@ batch_status_message(BatchStatus status)
 	}
 	return "unknown batch status";
 }
+
+void
+batch_sparse_begin(BatchCursor *c, const void *data, size_t len)
+{
+	memset(c, 0, sizeof(*c));
+	c->data = data;
+	c->len = len;
+	c->dims = 1;
+}
+
+BatchStatus
+batch_sparse_next(BatchCursor *c, int64_t *id, const char **rest, size_t *restlen)
+{
+	const unsigned char *line;
+	const unsigned char *eol;
+	const unsigned char *comma;
+	size_t		linelen;
+	BatchStatus st;
+
+	c->field = 0;
+	c->found = 0;
+	if (c->pos >= c->len)
+		return c->record == 0 ? fail(c, BATCH_EMPTY, 0) : BATCH_END;
+
+	c->record++;
+	line = c->data + c->pos;
+	eol = memchr(line, '\n', c->len - c->pos);
+	linelen = eol ? (size_t) (eol - line) : c->len - c->pos;
+	c->pos += linelen + (eol ? 1 : 0);
+
+	if (linelen == 0)
+		return fail(c, BATCH_EMPTY_LINE, 0);
+	if (memchr(line, '\r', linelen))
+		return fail(c, BATCH_CR, 0);
+	if (memchr(line, '\0', linelen))
+		return fail(c, BATCH_NUL, 0);
+	comma = memchr(line, ',', linelen);
+	if (comma == NULL)
+	{
+		c->found = 1;
+		return fail(c, BATCH_FIELD_COUNT, 0);
+	}
+	st = parse_id(line, (size_t) (comma - line), id);
+	if (st != BATCH_OK)
+		return fail(c, st, 1);
+	c->field = 2;
+	*rest = (const char *) comma + 1;
+	*restlen = linelen - (size_t) (comma - line) - 1;
+	return BATCH_OK;
+}

@@ -1,7 +1,8 @@
 /*
  * batch_float32.c
- *		Parser of binary float32 raw batches: records of an int64 id and
- *		dims float32, little-endian, no header.
+ *		Parsers of binary float32 and float16 raw batches: records of an
+ *		int64 id and dims float32 (or IEEE binary16), little-endian, no
+ *		header.
  *
  * Bytes are assembled explicitly so the result does not depend on the
  * host's byte order or on the input's alignment.
@@ -78,6 +79,54 @@ batch_float32_next(BatchCursor *c, int64_t *id, float *vec)
 			return BATCH_NOT_FINITE;
 		}
 		vec[i] = v;
+	}
+	c->pos += recsize;
+	return BATCH_OK;
+}
+
+size_t
+batch_float16_record_size(int dims)
+{
+	return 8 + 2 * (size_t) dims;
+}
+
+void
+batch_float16_begin(BatchCursor *c, const void *data, size_t len, int dims)
+{
+	batch_float32_begin(c, data, len, dims);
+}
+
+BatchStatus
+batch_float16_next(BatchCursor *c, int64_t *id, uint16_t *half_bits)
+{
+	size_t		recsize;
+	const unsigned char *p;
+
+	c->field = 0;
+	if (c->dims < 1 || c->dims > BATCH_MAX_DIMS)
+		return BATCH_BAD_DIMS;
+	if (c->pos >= c->len)
+		return c->record == 0 ? BATCH_EMPTY : BATCH_END;
+
+	recsize = batch_float16_record_size(c->dims);
+	c->record++;
+	if (c->len - c->pos < recsize)
+		return BATCH_TRUNCATED;
+
+	p = c->data + c->pos;
+	*id = (int64_t) le64(p);
+	for (int i = 0; i < c->dims; i++)
+	{
+		uint16_t	h = (uint16_t) (p[8 + 2 * (size_t) i] |
+									(p[9 + 2 * (size_t) i] << 8));
+
+		/* exponent all ones: Infinity or NaN */
+		if ((h & 0x7c00) == 0x7c00)
+		{
+			c->field = i + 2;
+			return BATCH_NOT_FINITE;
+		}
+		half_bits[i] = h;
 	}
 	c->pos += recsize;
 	return BATCH_OK;

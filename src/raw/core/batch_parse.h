@@ -1,6 +1,6 @@
 /*
  * batch_parse.h
- *		Strict parsers for the two built-in raw batch formats.
+ *		Strict parsers for the built-in raw batch formats.
  *
  *	CSV (batch_csv.c): one record per line, "point_id,x1,...,xD", fields
  *	separated by ',' with nothing else around them; point_id a decimal
@@ -12,6 +12,13 @@
  *	float32 (batch_float32.c): fixed records of an int64 id followed by D
  *	float32, all little-endian, no header.  A partial last record and a
  *	non-finite element are errors naming the record.
+ *
+ *	float16 (batch_float32.c): the same with D IEEE binary16 values, handed
+ *	back as their bits; Infinity and NaN are errors.
+ *
+ *	sparse (batch_csv.c): CSV lines "point_id,<rest>", split at the first
+ *	',' with the line rules of CSV; the rest (an svec's text) is handed
+ *	back for the caller's svec parser.
  *
  * Plain C so it can be fuzzed without a server.  Parsing is a cursor: the
  * caller asks for one record at a time into an id and a float[dims]
@@ -65,6 +72,16 @@ extern BatchStatus batch_csv_next(BatchCursor *c, int64_t *id, float *vec);
 extern size_t batch_float32_record_size(int dims);
 extern void batch_float32_begin(BatchCursor *c, const void *data, size_t len, int dims);
 extern BatchStatus batch_float32_next(BatchCursor *c, int64_t *id, float *vec);
+
+/* bytes of one float16 record: 8 + 2 * dims */
+extern size_t batch_float16_record_size(int dims);
+extern void batch_float16_begin(BatchCursor *c, const void *data, size_t len, int dims);
+extern BatchStatus batch_float16_next(BatchCursor *c, int64_t *id, uint16_t *half_bits);
+
+/* dims is not used: the rest of the line is not parsed here */
+extern void batch_sparse_begin(BatchCursor *c, const void *data, size_t len);
+extern BatchStatus batch_sparse_next(BatchCursor *c, int64_t *id, const char **rest,
+									 size_t *restlen);
 
 /* A short English description of a status, for error messages. */
 extern const char *batch_status_message(BatchStatus status);
