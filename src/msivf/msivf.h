@@ -23,6 +23,7 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/itup.h"
+#include "access/relscan.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "portability/instr_time.h"
@@ -358,6 +359,20 @@ extern bool msivf_bits_insert(Relation index, Datum value, ItemPointer heap_tid)
 extern IndexScanDesc msivf_bits_beginscan(Relation index, int nkeys, int norderbys);
 extern void msivf_bits_rescan(IndexScanDesc scan, ScanKey orderbys);
 extern bool msivf_bits_gettuple(IndexScanDesc scan);
+
+/*
+ * Hands one row to the executor: the distance msivf computed is exact (no
+ * recheck of the row or its order); a NULL distance for a NULL query.
+ */
+static inline void
+msivf_return_row(IndexScanDesc scan, ItemPointer tid, double distance, bool isnull)
+{
+	scan->xs_heaptid = *tid;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	scan->xs_orderbyvals[0] = isnull ? (Datum) 0 : Float8GetDatum(distance);
+	scan->xs_orderbynulls[0] = isnull;
+}
 extern void msivf_bits_endscan(IndexScanDesc scan);
 
 /* msivfvacuum.c */

@@ -341,11 +341,7 @@ msivf_bits_gettuple(IndexScanDesc scan)
 	{
 		if (so->null_query && so->served < so->nhits)
 		{
-			scan->xs_heaptid = so->hits[so->served++].tid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			scan->xs_orderbyvals[0] = (Datum) 0;
-			scan->xs_orderbynulls[0] = true;
+			msivf_return_row(scan, &so->hits[so->served++].tid, 0, true);
 			return true;
 		}
 		if (!so->null_query && so->nhits > 0)
@@ -355,11 +351,7 @@ msivf_bits_gettuple(IndexScanDesc scan)
 			so->hits[0] = so->hits[--so->nhits];
 			if (so->nhits > 0)
 				hit_sift_down(so->hits, so->nhits, 0);
-			scan->xs_heaptid = top.tid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			scan->xs_orderbyvals[0] = Float8GetDatum(top.key);
-			scan->xs_orderbynulls[0] = false;
+			msivf_return_row(scan, &top.tid, top.key, false);
 			return true;
 		}
 		/* the last list, or a cap: what was examined is all returned */

@@ -793,11 +793,7 @@ next_null_query_row(IndexScanDesc scan)
 			return false;
 		collect_list(scan, so->visited++);
 	}
-	scan->xs_heaptid = so->pool[so->served++].tid;
-	scan->xs_recheck = false;
-	scan->xs_recheckorderby = false;
-	scan->xs_orderbyvals[0] = (Datum) 0;
-	scan->xs_orderbynulls[0] = true;
+	msivf_return_row(scan, &so->pool[so->served++].tid, 0, true);
 	return true;
 }
 
@@ -892,11 +888,7 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 		{
 			Ready		r = ready_pop(so);
 
-			scan->xs_heaptid = r.tid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			scan->xs_orderbyvals[0] = Float8GetDatum(r.value);
-			scan->xs_orderbynulls[0] = false;
+			msivf_return_row(scan, &r.tid, r.value, false);
 			return true;
 		}
 		/* the last list, or a cap: what was examined is all returned */
