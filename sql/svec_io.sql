@@ -112,6 +112,34 @@ SELECT v = v::svec::vec AS same, svec_nnz(v::svec)
   FROM (SELECT array_agg(i::real)::vec AS v FROM generate_series(1, 16000) i) g;
 DROP TABLE svec_io_t, svec_io_cast;
 
+-- casts with hvec: hvec -> svec drops zeros (exact), svec -> hvec spells
+-- them out and rounds to half
+SELECT '[0,1.5,0,-2,-0]'::hvec::svec, '{2:1.5,4:-2}/5'::svec::hvec;
+SELECT '{1:0.1,3:65504}/3'::svec::hvec, '{1:0.1,3:65504}/3'::svec::hvec::svec;
+SELECT '[1,2,3]'::hvec::svec(3), '{1:1}/3'::svec::hvec(3);
+SELECT '[0,0]'::hvec::svec, '{}/2'::svec::hvec;
+SELECT '[1,2]'::hvec::svec(3);
+SELECT '{1:1}/2'::svec::hvec(3);
+-- beyond the half range: 22003, naming the element; past 16000 dimensions: 54000
+SELECT '{2:1,5:70000}/6'::svec::hvec;
+SELECT '{1:-1e38}/1'::svec::hvec;
+SELECT '{1:1}/16001'::svec::hvec;
+\set VERBOSITY sqlstate
+SELECT '{2:1,5:70000}/6'::svec::hvec;
+SELECT '{1:1}/16001'::svec::hvec;
+\set VERBOSITY default
+-- below the half range: rounds to zero, as vec -> hvec
+SELECT '{1:1e-9,2:1}/2'::svec::hvec;
+SELECT vec_dims('{16000:1}/16000'::svec::hvec);
+-- assignment casts, both ways
+CREATE TABLE svec_io_hcast (s svec, h hvec);
+INSERT INTO svec_io_hcast VALUES ('[0,3,0]'::hvec, '{2:3}/3'::svec);
+SELECT * FROM svec_io_hcast;
+-- an hvec of 16000 non-zeros fits an svec, and comes back unchanged
+SELECT h = h::svec::hvec AS same, svec_nnz(h::svec)
+  FROM (SELECT array_agg((i % 2000 + 1)::real)::hvec AS h FROM generate_series(1, 16000) i) g;
+DROP TABLE svec_io_hcast;
+
 -- binary send: dims, nnz, 0, 0-based indices, values
 SELECT svec_send('{1:1,3:-2}/5');
 SELECT svec_send('{}/1000000000');

@@ -1868,3 +1868,15 @@ COMMENT ON FUNCTION ms.describe_model(text, text) IS 'dimension, metric, element
 REVOKE ALL ON FUNCTION ms._describe_model(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms.describe_model(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ms.describe_model(text, text) TO PUBLIC;
+
+-- casts between svec and hvec (src/svec/svec.sql)
+CREATE FUNCTION hvec_to_svec(hvec, integer, boolean) RETURNS svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvec_to_svec(hvec, integer, boolean) IS 'cast hvec to svec: keeps the non-zero elements, exactly';
+CREATE FUNCTION svec_to_hvec(svec, integer, boolean) RETURNS hvec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION svec_to_hvec(svec, integer, boolean) IS 'cast svec to hvec: zeros spelled out, values rounded to the nearest half (an error above 65504); at most 16000 dimensions';
+CREATE CAST (hvec AS svec) WITH FUNCTION hvec_to_svec(hvec, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (hvec AS svec) IS 'assignment: an hvec to an svec of its non-zero elements';
+CREATE CAST (svec AS hvec) WITH FUNCTION svec_to_hvec(svec, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (svec AS hvec) IS 'assignment: an svec to an hvec, rounded to half (at most 16000 dimensions)';

@@ -56,6 +56,16 @@ CREATE CAST (vec AS svec) WITH FUNCTION vec_to_svec(vec, integer, boolean) AS AS
 COMMENT ON CAST (vec AS svec) IS 'assignment: a vec to an svec of its non-zero elements';
 CREATE CAST (svec AS vec) WITH FUNCTION svec_to_vec(svec, integer, boolean) AS ASSIGNMENT;
 COMMENT ON CAST (svec AS vec) IS 'assignment: an svec to a vec (at most 16000 dimensions)';
+CREATE FUNCTION hvec_to_svec(hvec, integer, boolean) RETURNS svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hvec_to_svec(hvec, integer, boolean) IS 'cast hvec to svec: keeps the non-zero elements, exactly';
+CREATE FUNCTION svec_to_hvec(svec, integer, boolean) RETURNS hvec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION svec_to_hvec(svec, integer, boolean) IS 'cast svec to hvec: zeros spelled out, values rounded to the nearest half (an error above 65504); at most 16000 dimensions';
+CREATE CAST (hvec AS svec) WITH FUNCTION hvec_to_svec(hvec, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (hvec AS svec) IS 'assignment: an hvec to an svec of its non-zero elements';
+CREATE CAST (svec AS hvec) WITH FUNCTION svec_to_hvec(svec, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (svec AS hvec) IS 'assignment: an svec to an hvec, rounded to half (at most 16000 dimensions)';
 
 -- functions
 
