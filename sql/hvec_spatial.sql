@@ -67,6 +67,10 @@ EXPLAIN (COSTS OFF) SELECT h FROM hs ORDER BY h <-> '[1,2,3,4,5,6]' LIMIT 5;
 SELECT id, h <-> '[1,2,3,4,5,6]' AS d FROM hs ORDER BY h <-> '[1,2,3,4,5,6]', id LIMIT 3;
 RESET enable_seqscan;
 SELECT order_wrong('<->') AS gist_l2_wrong, order_wrong('<+>') AS gist_l1_wrong;
+-- vec_index_recall over an hvec index: the queries as the index sees them
+SELECT vec_index_recall('hs_gist', ARRAY(SELECT q::vec FROM hq), 10) AS gist_recall;
+SELECT vec_index_recall('hs_gist', ARRAY(SELECT q FROM hq), 5) AS gist_recall_hvec_queries;
+SELECT vec_index_recall('hs_gist', ARRAY['[1,2,3,4,5,1e6]']::vec[]);
 -- inserts after the build
 INSERT INTO hs SELECT i, (SELECT array_agg(((random() * 200 - 100) + 0 * j)::real) FROM generate_series(1, 6) j)::hvec
 	FROM generate_series(3001, 3500) i;
@@ -88,6 +92,11 @@ DELETE FROM hs WHERE id % 7 = 0;
 VACUUM hs;
 SELECT order_wrong('<+>') AS spgist_l1_wrong;
 DROP INDEX hs_spgist;
+
+-- vec_index_recall names a type it does not measure
+CREATE TABLE sv (s svec);
+CREATE INDEX sv_btree ON sv (s);
+SELECT vec_index_recall('sv_btree', ARRAY['[1,2]']::vec[]);
 
 -- the dimension limits, at CREATE INDEX for a declared dimension, else per row
 CREATE TABLE wide_h (h hvec(300));

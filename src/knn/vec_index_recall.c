@@ -97,6 +97,52 @@ index_ordering_operator(Relation index, Oid vectype)
 	return best;
 }
 
+/*
+ * Whether the index's first column is an hvec (its opclass's input type is
+ * the hvec beside vectype); ERROR, naming the type, when it is neither vec
+ * nor hvec: the exact answer is computed by vec_knn_exact's code, which
+ * reads vecs and hvecs only.
+ */
+static bool
+index_over_hvec(Relation index, Oid vectype)
+{
+	Oid			opctype = index->rd_opcintype[0];
+	Oid			hvectype = hvec_type_beside(vectype);
+
+	if (opctype == vectype)
+		return false;
+	if (OidIsValid(hvectype) && opctype == hvectype)
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("vec_index_recall measures indexes over vec or hvec, not %s",
+					format_type_be(opctype)),
+			 errdetail("Index \"%s\" is over type %s.",
+					   RelationGetRelationName(index), format_type_be(opctype)),
+			 errhint("Compare the index's answers with bvec_knn_exact or svec_knn_exact instead.")));
+	return false;				/* keep the compiler quiet */
+}
+
+/*
+ * An hvec index is queried with hvecs: each query rounded to half (ERROR
+ * 22003 beyond the half range), in place, so that the exact answer is
+ * that of the queries the index sees.
+ */
+static void
+round_queries_to_half(float *qx, int nqueries, int dim)
+{
+	for (int q = 0; q < nqueries; q++)
+	{
+		float	   *x = qx + (Size) q * dim;
+		HVec	   *h = hvec_from_floats(x, dim);
+		Vec		   *v = hvec_to_vec(h);
+
+		memcpy(x, v->x, sizeof(float) * dim);
+		pfree(h);
+		pfree(v);
+	}
+}
+
 /* The metric of the distance function behind opr; ERROR when unknown. */
 static KnnMetric
 operator_metric(Oid opr)
@@ -262,6 +308,7 @@ typedef struct RecallRun
 	int			k;
 	int64	   *exact_ids;		/* scratch for k ids */
 	int64	   *got_ids;		/* scratch for k ids */
+	bool		hvec_index;		/* the index is over hvec: queries are hvecs */
 	Oid			relid;			/* the table the index is on */
 	Oid		   *leaves;			/* the tables read, sorted: a row id is its
 								 * table's index here and its TID */
@@ -344,12 +391,18 @@ static double
 query_recall(RecallRun *run, const float *qv,
 			 const KnnCandidate *exact, int nexact)
 {
-	Vec		   *query = vec_new(run->dim);
+	void	   *query;
 	Datum		arg;
 	int			rc;
 	int			correct;
 
-	memcpy(query->x, qv, sizeof(float) * run->dim);
+	if (run->hvec_index)
+		query = hvec_from_floats(qv, run->dim);	/* qv is in half already */
+	else
+	{
+		query = vec_new(run->dim);
+		memcpy(((Vec *) query)->x, qv, sizeof(float) * run->dim);
+	}
 	arg = PointerGetDatum(query);
 	rc = SPI_execute_plan(run->plan, &arg, NULL, true, run->k);
 	if (rc != SPI_OK_SELECT)
@@ -530,7 +583,10 @@ vec_index_recall(PG_FUNCTION_ARGS)
 	qx = knn_exact_unpack_queries(queries, &nqueries, &dim);
 
 	index = open_index_on_column(indexid, &attnum);
-	opr = index_ordering_operator(index, vectype);
+	run.hvec_index = index_over_hvec(index, vectype);
+	if (run.hvec_index)
+		round_queries_to_half(qx, nqueries, dim);
+	opr = index_ordering_operator(index, run.hvec_index ? hvec_type_beside(vectype) : vectype);
 	run.metric = operator_metric(opr);
 	run.dim = dim;
 	run.k = k;
@@ -551,7 +607,7 @@ vec_index_recall(PG_FUNCTION_ARGS)
 	ret = SPI_connect();
 	if (ret != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	argtypes[0] = vectype;
+	argtypes[0] = run.hvec_index ? hvec_type_beside(vectype) : vectype;
 	run.plan = SPI_prepare(sql, 1, argtypes);
 	if (run.plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
