@@ -178,11 +178,14 @@ SELECT * FROM ms.knn('et', 'wide', '{99999:1}/100000'::svec, 2, 'v1');
 SELECT ms.replay('et', 'sparse', 'v1');
 SELECT count(*) FROM ms.points_:sparse;
 
--- a user processor yields the model's type: bvec for a bit model
+-- a user processor yields the model's type: bvec for a bit model; it
+-- names the type without its schema, and sees the search_path the sandbox
+-- gives it, not the ingesting session's
 CREATE FUNCTION regress_et_bits(batch bytea, dims integer)
 RETURNS TABLE (point_id bigint, embedding bvec, payload jsonb)
 LANGUAGE sql AS $$
-SELECT i::bigint, ((get_byte(batch, i) % 2)::text || '1010101')::bvec, NULL::jsonb
+SELECT i::bigint, ((get_byte(batch, i) % 2)::text || '1010101')::bvec,
+	   jsonb_build_object('path', current_setting('search_path'))
   FROM generate_series(0, length(batch) - 1) i
 $$;
 CREATE FUNCTION regress_et_vecs(batch bytea, dims integer)
@@ -190,6 +193,12 @@ RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
 LANGUAGE sql AS $$ SELECT 1::bigint, '[1,0,1,0,1,0,1,0]'::vec, NULL::jsonb $$;
 SELECT regress_try($$SELECT ms.set_processor('et', 'jac', 'v1', 'regress_et_vecs(bytea,integer)')$$);
 SELECT ms.set_processor('et', 'jac', 'v1', 'regress_et_bits(bytea,integer)');
+CREATE SCHEMA regress_et_elsewhere;
+SET search_path = regress_et_elsewhere, public;
+SELECT ms.ingest('et', 'jac', '\x010203'::bytea, 'v1') > 0 AS ingested;
+RESET search_path;
+SELECT point_id, distance, payload FROM ms.knn('et', 'jac', '11010101'::bvec, 3, 'v1');
+DROP SCHEMA regress_et_elsewhere;
 
 -- grants: as for float32 models, whatever the query's type
 SELECT ms.promote('et', 'half', 'v1');

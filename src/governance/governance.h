@@ -17,6 +17,7 @@
 
 extern void ms_check_names(const char *org, const char *model, const char *label);
 
+extern Oid	ms_extension_schema(void);
 extern void ms_check_not_null(FunctionCallInfo fcinfo, int argno, const char *what);
 extern SPIPlanPtr ms_prepare_kept(const char *sql, int nargs, Oid *argtypes);
 extern void ms_authorise_caller(const char *org, const char *model, const char *label,

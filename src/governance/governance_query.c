@@ -75,8 +75,8 @@ typedef struct PartPlanEntry
 static HTAB *part_plans = NULL;
 
 /* The extension's schema (where vec, vbox and their operators live). */
-static Oid
-extension_schema(void)
+Oid
+ms_extension_schema(void)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -152,7 +152,7 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 	const char *org_filter;
 
 	/* our operators and the vec type live in the extension's schema */
-	extnsp = extension_schema();
+	extnsp = ms_extension_schema();
 	nsp = quote_identifier(get_namespace_name(extnsp));
 	argtypes[2] = TEXTOID;
 	org_filter = version_is_distributed(version_id) ? " AND p.org OPERATOR(pg_catalog.=) $3" : "";

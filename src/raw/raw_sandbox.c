@@ -15,6 +15,11 @@
  *    whatever it changed is undone: rows written to tables anyone may write,
  *    NOTIFY and pg_notify() payloads (which would reach listeners at
  *    commit), large objects, sequences' effects on tables;
+ *  - search_path = pg_catalog, <the extension's schema>, pg_temp: the
+ *    types it returns (vec, hvec, bvec, svec) and their operators resolve
+ *    by their plain names, as in the processor author's own session, while
+ *    nothing of the ingesting caller's path (the ms.* entry pinned its own)
+ *    decides what its unqualified names mean;
  *  - refusals, while it runs: no utility statement (GRANT, LISTEN, LOAD,
  *    ...) and no SECURITY DEFINER function (which would run as its owner,
  *    outside the sandbox).  ms.* entry points called from it switch to the
@@ -50,6 +55,7 @@
 #include "utils/typcache.h"
 
 #include "caller.h"
+#include "governance.h"
 #include "raw_store.h"
 
 PG_FUNCTION_INFO_V1(ms_processor_digest);
@@ -411,18 +417,23 @@ ms_run_sandboxed(Oid procoid, bytea *pinned, Oid run_as, bytea *batch, int dims,
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
+	char	   *path;
 	Oid			save_sandbox = sandbox_role;
 	bool		save_suspended = sandbox_suspended;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 
 	check_runnable(procoid, pinned, run_as);
+	path = psprintf("pg_catalog, %s, pg_temp",
+					quote_identifier(get_namespace_name(ms_extension_schema())));
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
 		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		SetUserIdAndSecContext(run_as, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		sandbox_role = run_as;
