@@ -154,7 +154,9 @@ SELECT count(*) AS mismatches FROM h_got g JOIN queries USING (qid)
 	WHERE g.ids <> array(SELECT id FROM hitems ORDER BY h <+> q::hvec, id LIMIT 10);
 RESET enable_indexscan;
 -- vec_index_recall over the hvec index agrees: every list probed, exact
+SET enable_seqscan = off;
 SELECT vec_index_recall('hitems_l1', ARRAY(SELECT q FROM queries), 10) AS recall_full_probes;
+RESET enable_seqscan;
 RESET machinesoup.probes;
 RESET search_path;
 DROP SCHEMA msivf_l1_test CASCADE;
