@@ -57,6 +57,27 @@ SET machinesoup.max_probes = 1;
 SELECT count(*) < 3000 AS capped FROM (SELECT id FROM bm ORDER BY b <~> (SELECT b FROM bq LIMIT 1)) s;
 RESET machinesoup.max_probes;
 SET machinesoup.probes = 20;
+-- bvec_index_recall: what the index gives at the session's settings
+SELECT bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 10) AS recall_every_list;
+SET machinesoup.probes = 1;
+SELECT round(bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 10)::numeric, 3) AS recall_one_list;
+SELECT round(bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 50)::numeric, 3) AS recall50_one_list;
+SET machinesoup.probes = 20;
+-- a plan without the index is measured, and said to be
+SET enable_indexscan = off;
+RESET enable_seqscan;
+SELECT bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 10) AS recall_seqscan;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+-- refusals: k, a table, a btree, a vec index function, a NULL query
+SELECT bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 0);
+SELECT bvec_index_recall('bm', ARRAY(SELECT b FROM bq));
+CREATE INDEX bm_btree ON bm (b);
+SELECT bvec_index_recall('bm_btree', ARRAY(SELECT b FROM bq));
+DROP INDEX bm_btree;
+SELECT vec_index_recall('bm_ham', ARRAY['[1,2]']::vec[]);
+SELECT bvec_index_recall('bm_ham', ARRAY[NULL, (SELECT b FROM bq LIMIT 1)]);
+SELECT bvec_index_recall('bm_ham', '{}'::bvec[]) AS no_queries;
 
 -- Jaccard: all-zero bvecs are indexed; their distance is 0 to each other
 -- and 1 to any other bvec, as the operator says
@@ -68,6 +89,7 @@ SELECT count(*) AS differing FROM bq q,
 	LATERAL (SELECT array_agg(id) AS got FROM (SELECT id FROM bm ORDER BY b <%> q.b LIMIT 10) s) a,
 	LATERAL (SELECT array_agg(id) AS want FROM (SELECT id FROM bm ORDER BY jaccard_distance(b, q.b), id LIMIT 10) s) w
  WHERE a.got IS DISTINCT FROM w.want;
+SELECT bvec_index_recall('bm_jac', ARRAY(SELECT b FROM bq), 10) AS jaccard_recall_every_list;
 SELECT id, b <%> repeat('0', 64)::bvec AS d FROM bm ORDER BY b <%> repeat('0', 64)::bvec LIMIT 3;
 SELECT (SELECT array_agg(id) FROM (SELECT id FROM bm ORDER BY b <%> q.b) s) =
 	   (SELECT array_agg(id) FROM (SELECT id FROM bm ORDER BY jaccard_distance(b, q.b), id) s) AS same_order
@@ -158,6 +180,8 @@ CREATE INDEX bm_bq ON bm USING msivf ((binary_quantize(emb)::bvec(64)) bvec_hamm
 SELECT dims, metric FROM msivf_index_info('bm_bq');
 SET machinesoup.probes = 4;
 SET machinesoup.probes = 4;
+-- an expression index is refused: its column is not stored to compare with
+SELECT bvec_index_recall('bm_bq', ARRAY(SELECT b FROM bq));
 EXPLAIN (COSTS OFF)
 SELECT id FROM (SELECT id, emb FROM bm
 				ORDER BY binary_quantize(emb)::bvec(64) <~> binary_quantize((SELECT emb FROM bq LIMIT 1))

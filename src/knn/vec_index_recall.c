@@ -119,7 +119,9 @@ index_over_hvec(Relation index, Oid vectype)
 					format_type_be(opctype)),
 			 errdetail("Index \"%s\" is over type %s.",
 					   RelationGetRelationName(index), format_type_be(opctype)),
-			 errhint("Compare the index's answers with bvec_knn_exact or svec_knn_exact instead.")));
+			 strcmp(format_type_be(opctype), "bvec") == 0 ?
+			 errhint("Use bvec_index_recall for an index over bvec.") :
+			 errhint("Compare the index's answers with svec_knn_exact instead.")));
 	return false;				/* keep the compiler quiet */
 }
 
