@@ -62,6 +62,11 @@ SELECT bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 10) AS recall_every_
 SET machinesoup.probes = 1;
 SELECT round(bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 10)::numeric, 3) AS recall_one_list;
 SELECT round(bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 50)::numeric, 3) AS recall50_one_list;
+-- a scan capped at 5 entries returns at most 5 of the 10 rows asked for,
+-- the nearest of the first 5 it reads: at most half are right
+SET machinesoup.max_scan_tuples = 5;
+SELECT bvec_index_recall('bm_ham', ARRAY(SELECT b FROM bq), 10) <= 0.5 AS capped_recall_at_most_half;
+RESET machinesoup.max_scan_tuples;
 SET machinesoup.probes = 20;
 -- a plan without the index is measured, and said to be
 SET enable_indexscan = off;

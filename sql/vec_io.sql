@@ -39,6 +39,20 @@ SELECT '[1e-999]'::vec;
 SELECT ('[' || repeat('1,', 16000) || '1]')::vec;
 -- a long malformed input is not echoed in full
 SELECT ('[' || repeat('1,', 2000) || 'x]')::vec;
+-- nor cut inside a character: byte 100 is the first of an e-acute's two,
+-- so a UTF8 database echoes 99 bytes (whole characters), others 100
+DO $$
+DECLARE
+	msg text;
+BEGIN
+	PERFORM ('[' || repeat('é', 60) || ']')::vec;
+EXCEPTION WHEN invalid_text_representation THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+	RAISE NOTICE 'echo cut at a character boundary: %',
+		octet_length(substring(msg FROM '"(.*)\.\.\."')) =
+		CASE getdatabaseencoding() WHEN 'UTF8' THEN 99 ELSE 100 END;
+END
+$$;
 
 -- SQLSTATEs
 \set VERBOSITY sqlstate

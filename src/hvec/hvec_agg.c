@@ -61,8 +61,23 @@ hvec_accum(PG_FUNCTION_ARGS)
 	args[0] = PG_GETARG_DATUM(0);
 	argnulls[0] = PG_ARGISNULL(0);
 	argnulls[1] = PG_ARGISNULL(1);
-	args[1] = argnulls[1] ? (Datum) 0 :
-		PointerGetDatum(hvec_to_vec(PG_GETARG_HVEC_P(1)));
+	if (!argnulls[1])
+	{
+		HVec	   *h = PG_GETARG_HVEC_P(1);
+
+		/* the mismatch named in hvec's words, before vec_accum names it in vec's */
+		if (!argnulls[0])
+		{
+			ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+			int			n = ArrayGetNItems(ARR_NDIM(state), ARR_DIMS(state));
+
+			if (n > 1)
+				hvec_check_same_dims(n - 1, h->dim);
+		}
+		args[1] = PointerGetDatum(hvec_to_vec(h));
+	}
+	else
+		args[1] = (Datum) 0;
 	result = call_with_context(vec_accum, fcinfo, 2, args, argnulls, &fcinfo->isnull);
 	return result;
 }

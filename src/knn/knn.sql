@@ -59,7 +59,8 @@ BEGIN
 	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	 WHERE i.indexrelid = idx;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION '"%" is not an index', idx::text USING ERRCODE = '42809';
+		RAISE EXCEPTION '"%" is not an index', (SELECT relname FROM pg_class WHERE oid = idx)
+			USING ERRCODE = '42809';
 	END IF;
 	IF ix.attnum = 0 THEN
 		RAISE EXCEPTION 'index "%" is on an expression, not on a bvec column', ix.relname
@@ -106,6 +107,11 @@ BEGIN
 						colname, opr.nspname, opr.oprname, heapname, k);
 	IF nq = 0 THEN
 		RETURN 1;
+	END IF;
+	IF array_position(queries, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'query array must not contain nulls'
+			USING ERRCODE = '22004',
+				  DETAIL = format('Element %s is null.', array_position(queries, NULL));
 	END IF;
 	-- the number is that of the plan the planner chose: say so when that
 	-- plan does not read the index

@@ -10,6 +10,7 @@
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -86,7 +87,8 @@ static void
 report_parse_error(const char *str, SvecParseResult r)
 {
 	const char *at = str + r.error_offset;
-	int			shown = strlen(str) > 100 ? 100 : (int) strlen(str);
+	/* at most 100 bytes of the input, never cut inside a character */
+	int			shown = strlen(str) > 100 ? pg_mbcliplen(str, (int) strlen(str), 100) : (int) strlen(str);
 	const char *ellipsis = strlen(str) > 100 ? "..." : "";
 
 	switch (r.status)
