@@ -2,8 +2,9 @@
  * test_kmeans.c
  *		Unit tests for src/msivf/core/kmeans.c: blocked sgemm assignment agrees
  *		with brute force, training recovers well-separated blobs, spherical
- *		mode keeps unit centroids, and degenerate inputs (k = n, duplicate
- *		points) do not break it.
+ *		mode keeps unit centroids, skewed data gets clusters of comparable
+ *		sizes, and degenerate inputs (k = n, duplicate points) do not break
+ *		it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -200,6 +201,48 @@ check_blobs(int k, int d, int per, bool spherical)
 	free(hit);
 }
 
+/*
+ * Half the points in one tight blob, half spread wide: k-means++ seeds
+ * few centroids in the blob (its points are close to each other), so
+ * Lloyd alone leaves a cluster many times the mean there; rebalancing
+ * must bring the largest cluster under three times the mean, and leave
+ * no cluster empty.
+ */
+static void
+check_balance(void)
+{
+	int			n = 8000,
+				d = 16,
+				k = 40;
+	float	   *x = malloc(sizeof(float) * n * d);
+	float	   *c = malloc(sizeof(float) * k * d);
+	int32_t    *a = malloc(sizeof(int32_t) * n);
+	size_t		bf = kmeans_default_block_floats(n, k);
+	float	   *work = malloc(sizeof(float) * kmeans_train_work_floats(n, d, k, bf));
+	int		   *sizes = calloc(k, sizeof(int));
+	int			largest = 0,
+				empty = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int l = 0; l < d; l++)
+			x[i * d + l] = i % 2 ? gauss() : gauss() * 10.0f;
+	kmeans_train(x, n, d, k, 20, 7, false, c, work, bf, a, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		sizes[a[i]]++;
+	for (int j = 0; j < k; j++)
+	{
+		largest = sizes[j] > largest ? sizes[j] : largest;
+		empty += sizes[j] == 0;
+	}
+	CHECK(largest <= 3 * n / k, "skewed data: the largest cluster holds %d points, the mean %d", largest, n / k);
+	CHECK(empty == 0, "skewed data: %d empty clusters", empty);
+	free(x);
+	free(c);
+	free(a);
+	free(work);
+	free(sizes);
+}
+
 /* k = n and all-equal points: no crash, finite centroids */
 static void
 check_degenerate(void)
@@ -250,6 +293,7 @@ main(void)
 
 	check_blobs(20, 32, 50, false);
 	check_blobs(64, 100, 40, true);
+	check_balance();
 	check_degenerate();
 	return unit_finish("kmeans");
 }
