@@ -94,7 +94,7 @@ sub both
 		my $connstr = $coord->connstr($db) . ($as ? " user=$as" : '');
 		my ($r, $o, $e) = $coord->psql($db, $sql, connstr => $connstr);
 		# a routed call's error comes from the worker, which Citus adds
-		$e =~ s/^CONTEXT:  while executing command on \S+\n?//mg;
+		$e =~ s/\nCONTEXT:  while executing command on \S+//g;
 		push @got, $e ne '' ? "ERROR: $e" : $o;
 	}
 	is($got[0], $got[1], $name);
@@ -106,8 +106,8 @@ like(both(qq{SELECT string_agg(point_id || ':' || round(distance::numeric, 4), '
 	'ms.knn (GiST) on the cluster: the single-node answer', 'cm_sci'), qr/^\d+:/, 'and it has rows');
 both(qq{SELECT count(*), round(sum(distance)::numeric, 3) FROM ms.within('acme', 'm', '$q3', 30)},
 	'ms.within: the same points', 'cm_sci');
-both(q{SELECT string_agg(point_id::text, ',') FROM ms.in_box('acme', 'm', '[10,10,10],[60,60,60]'::vbox)},
-	'ms.in_box: the same points', 'cm_sci');
+like(both(q{SELECT string_agg(point_id::text, ',') FROM ms.in_box('acme', 'm', '([10,10,10],[60,60,60])'::vbox)},
+	'ms.in_box: the same points', 'cm_sci'), qr/^\d+,\d+/, 'and it has rows');
 is($coord->safe_psql('postgres',
 	q{SELECT count(*) FROM ms.knn('acme', 'm', '[0,0,0]', 1) WHERE point_id = 1 AND distance = 0}),
 	'1', 'the upsert replaced point 1 on the cluster');
@@ -118,12 +118,23 @@ both(qq{BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL machi
 	SELECT string_agg(point_id::text, ',') FROM ms.knn('beta', 'm', '$qhi', 10); COMMIT;},
 	'ms.knn (msivf at full probes): the single-node answer');
 
+# A routed call carries no session setting: a role's settings (ALTER ROLE
+# ... SET, which Citus propagates to the workers) apply where it runs.
+$coord->safe_psql('postgres', 'CREATE ROLE cm_ann LOGIN; ALTER ROLE cm_ann SET machinesoup.probes = 32768');
+$coord->safe_psql($_, q{SELECT ms.grant('cm_ann', 'query', 'beta', 'm')}) for ('postgres', 'single');
+is(both(qq{SELECT string_agg(point_id::text, ',') FROM ms.knn('beta', 'm', '$qhi', 10)},
+	'ms.knn (msivf, probes from the role\'s setting) routed: the single-node answer', 'cm_ann'),
+	$coord->safe_psql('single', qq{SET enable_indexscan = off;
+		SELECT string_agg(point_id::text, ',') FROM (SELECT point_id FROM ms.points_2
+		 ORDER BY embedding <=> '$qhi' LIMIT 10) e}),
+	'which is the exact answer');
+
 # refusals are the same, routed to the worker or not
 like(both(qq{SELECT * FROM ms.knn('beta', 'm', '$qhi', 10)}, 'a role without a grant is refused alike', 'cm_other'),
 	qr/permission denied for model "beta\/m"/, 'with the single node\'s message');
 both(qq{SELECT * FROM ms.knn('beta', 'm', '$qhi', 10)}, 'a role granted in another org is refused alike', 'cm_sci');
 both(qq{SELECT * FROM ms.within('beta', 'm', '$qhi', 1)}, 'ms.within too', 'cm_other');
-both(q{SELECT * FROM ms.in_box('acme', 'm', '[10,10,10],[60,60,60]'::vbox)}, 'ms.in_box too', 'cm_other');
+both(q{SELECT * FROM ms.in_box('acme', 'm', '([10,10,10],[60,60,60])'::vbox)}, 'ms.in_box too', 'cm_other');
 both(qq{SELECT * FROM ms.knn('acme', 'm', '$q3', 5, 'nope')}, 'a label that does not exist alike', 'cm_sci');
 both(qq{BEGIN; SELECT * FROM ms.knn('beta', 'm', '$qhi', 10); COMMIT;},
 	'in a transaction block (not routed) alike', 'cm_other');
@@ -149,7 +160,8 @@ is($workers[0]->safe_psql('postgres', 'SELECT (SELECT count(*) FROM ms.grants) +
 	SELECT ms.grant('cm_sci', 'query', 'acme', 'm');
 	SET ROLE cm_sci; SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5);}, on_error_stop => 0);
 is($out, "5\n\n\n5", 'answered, then refused once revoked, answered once granted again');
-like($err, qr/ERROR:  permission denied for model "acme\/m"/, 'the routed call refused after the revoke');
+like($err, qr/ERROR:  permission denied to query label "v1" of model "acme\/m"\nCONTEXT:  while executing command on /,
+	'the routed call refused after the revoke, on the worker');
 
 # one org's data is on one worker, in the shard of its raw batches
 my $placement = q{
@@ -203,7 +215,7 @@ for (1 .. 5)
 }
 $coord->safe_psql('postgres', qq{SELECT count(*) FROM ms.within('acme', 'm', '$q3', 30)},
 	connstr => $coord->connstr('postgres') . ' user=cm_sci') for 1 .. 3;
-$coord->safe_psql('postgres', q{SELECT count(*) FROM ms.in_box('acme', 'm', '[10,10,10],[60,60,60]'::vbox)},
+$coord->safe_psql('postgres', q{SELECT count(*) FROM ms.in_box('acme', 'm', '([10,10,10],[60,60,60])'::vbox)},
 	connstr => $coord->connstr('postgres') . ' user=cm_sci') for 1 .. 2;
 my ($holder_w) = grep { $_->port == $acme_port } @workers;
 my ($other_w) = grep { $_->port != $acme_port } @workers;
