@@ -5,7 +5,7 @@
  *		that the queries (governance_query.c) and ms._authorise, which
  *		ms.ingest uses, answer from.  Who the caller is: caller.c.
  *
- * Running the SQL function ms._access for every query would cost more than
+ * Running the function ms._access for every query would cost more than
  * a small kNN itself, so the answers are kept per backend until an
  * invalidation says grants, models, versions or roles changed (see
  * "authorisation cache"), and ms._access itself runs from a plan prepared
