@@ -273,7 +273,11 @@ $coord->safe_psql('postgres', sprintf(q{
 	$coord->host, $from, $to->host, $to->port));
 is($coord->safe_psql('postgres', sprintf($placement, 'ms.points_1', 'acme')), $to->port,
 	'acme\'s points moved with its batches');
+reset_statements();
 is($coord->safe_psql('postgres', $answers), $before, 'the same answers after the move');
+my ($old_w) = grep { $_->port == $from } @workers;
+is(statements($to, "^SELECT .*FROM ms\\.knn\\(") . ',' . statements($old_w, "ms\\.knn\\("),
+	'1,0', 'acme\'s routed ms.knn now runs on the new worker, nothing on the old one');
 is($coord->safe_psql('postgres', q{
 	SELECT result FROM run_command_on_placements('ms.points_1',
 		$$SELECT count(*) FROM pg_index i JOIN pg_am a ON a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid)
