@@ -222,8 +222,8 @@ SELECT p.oid::regprocedure AS unpinned
    AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)
  ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- every SQL and PL/pgSQL function of ms pins search_path, but for these,
--- run only from functions that pin it: ms._access (meant to be inlined
--- into its callers), a constant, and a stack check of the audit triggers
+-- run only from functions that pin it: ms._access (which names every
+-- object with its schema), a constant, and a stack check of the audit triggers
 SELECT p.oid::regprocedure AS unpinned_sql
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'ms'::regnamespace AND l.lanname <> 'c'

@@ -2002,3 +2002,184 @@ $$;
 
 COMMENT ON FUNCTION bvec_index_recall(regclass, bvec[], integer) IS
 'mean recall@k of ORDER BY col <~> (or <%>) query LIMIT k through a bvec index, with the current settings, against bvec_knn_exact';
+-- Citus: ms.knn, ms.within and ms.in_box routed whole to the worker that
+-- holds the org (ms.enable_citus makes the governance tables reference
+-- tables and the queries distributed functions).  Citus refuses a SQL
+-- function's parameterized query on a distributed or reference table, so
+-- the helpers that read the governance tables are PL/pgSQL; the drop guard
+-- reads ms.versions only when a function is dropped, and not on a worker.
+CREATE OR REPLACE FUNCTION ms._access(p_caller oid, p_privileged boolean, p_org text,
+						   p_model text, p_label text, p_privilege text)
+RETURNS TABLE (visible boolean, all_labels boolean, allowed boolean,
+			   dims integer, metric text, default_label text,
+			   label text, version_id bigint)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
+SELECT
+	p_privileged OR coalesce(g.visible, false),
+	p_privileged OR coalesce(g.all_labels, false),
+	p_privileged OR coalesce(g.allowed, false),
+	m.dims, m.metric, m.default_label, v.label, v.version_id
+FROM ms.models m
+	LEFT JOIN ms.versions v
+		ON v.org OPERATOR(pg_catalog.=) m.org
+		AND v.model OPERATOR(pg_catalog.=) m.model
+		AND v.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
+	-- one pass over the caller's grants in the org covering the model
+	CROSS JOIN LATERAL (
+		SELECT
+			pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 AS visible,
+			pg_catalog.bool_or(g.label IS NULL
+				AND g.privilege OPERATOR(pg_catalog.=) ANY ('{admin,stage,promote}'::pg_catalog.text[])) AS all_labels,
+			pg_catalog.bool_or(
+				(g.privilege OPERATOR(pg_catalog.=) 'admin'
+				 AND p_privilege OPERATOR(pg_catalog.<>) 'raw_read')
+				OR (g.privilege OPERATOR(pg_catalog.=) p_privilege
+					AND (g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)
+						 OR (g.label IS NULL
+							 AND (p_privilege OPERATOR(pg_catalog.<>) 'query'
+								  OR coalesce(p_label, m.default_label) OPERATOR(pg_catalog.=) m.default_label))))
+				OR (p_privilege OPERATOR(pg_catalog.=) 'query'
+					AND g.privilege OPERATOR(pg_catalog.=) 'stage'
+					AND (g.label IS NULL
+						 OR g.label OPERATOR(pg_catalog.=) coalesce(p_label, m.default_label)))) AS allowed
+		FROM ms.grants g
+		WHERE NOT p_privileged
+		  AND g.org OPERATOR(pg_catalog.=) p_org
+		  AND (g.model IS NULL OR g.model OPERATOR(pg_catalog.=) p_model)
+		  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) p_caller
+			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))
+	) g
+WHERE m.org OPERATOR(pg_catalog.=) p_org
+  AND m.model OPERATOR(pg_catalog.=) p_model;
+END
+$$;
+COMMENT ON FUNCTION ms._access(oid, boolean, text, text, text, text) IS 'internal: what a role may do with a model and label (visible, all_labels, allowed) and the version resolved; where grants are interpreted';
+CREATE OR REPLACE FUNCTION ms._may_administer(p_org text) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+RETURN ms._is_privileged() OR EXISTS (
+	SELECT 1 FROM ms.grants g
+	WHERE g.org OPERATOR(pg_catalog.=) p_org
+	  AND g.privilege OPERATOR(pg_catalog.=) 'admin'
+	  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid
+		   OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')));
+END
+$$;
+COMMENT ON FUNCTION ms._may_administer(text) IS 'internal: whether the caller holds admin on the org or is privileged';
+CREATE OR REPLACE FUNCTION ms._version_element_type(p_version_id bigint) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+RETURN (SELECT m.element_type
+  FROM ms.versions v
+  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+ WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id);
+END
+$$;
+COMMENT ON FUNCTION ms._version_element_type(bigint) IS 'internal: the element type of a version''s model';
+CREATE OR REPLACE FUNCTION ms.__processor_drop_guard() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r	record;
+BEGIN
+	-- most drops drop no function: then ms.versions is not read at all
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() d
+				   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass) THEN
+		RETURN;
+	END IF;
+	-- On a Citus worker (ms.enable_citus) drops come from the coordinator,
+	-- whose guard has judged them, and a command on a shard cannot read
+	-- the reference table ms.versions.
+	IF ms._citus_enabled() THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			RETURN;
+		END IF;
+	END IF;
+	SELECT v.org, v.model, v.label, d.object_identity,
+		   ms._is_privileged() OR EXISTS (
+			SELECT 1 FROM pg_catalog.unnest('{query,ingest,stage,promote,raw_read}'::pg_catalog.text[]) p,
+				 LATERAL ms._access(ms._caller()::pg_catalog.oid, false, v.org, v.model, v.label, p) a
+			 WHERE a.all_labels OR a.allowed) AS may_see
+	  INTO r
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	  JOIN ms.versions v ON v.processor::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+	 ORDER BY 5 DESC, v.version_id LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF r.may_see THEN
+		RAISE EXCEPTION 'cannot drop function % because it is the processor of label "%" of model "%/%"',
+			r.object_identity, r.label, r.org, r.model
+			USING ERRCODE = '2BP01',
+				  HINT = 'Give the version another processor with ms.set_processor() first.';
+	END IF;
+	RAISE EXCEPTION 'cannot drop function % because it is the processor of a model version',
+		r.object_identity
+		USING ERRCODE = '2BP01',
+			  HINT = 'An administrator of the organization using it must give the version another processor first.';
+END
+$$;
+COMMENT ON FUNCTION ms.__processor_drop_guard() IS 'internal: the body of ms._processor_drop_guard, run as the extension owner by it';
+CREATE OR REPLACE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t	text;
+	f	regprocedure;
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	IF EXISTS (SELECT FROM ms.versions) OR EXISTS (SELECT FROM ms.raw_batches) THEN
+		RAISE EXCEPTION 'the machinesoup model store can only be distributed before its first version'
+			USING ERRCODE = '55000',
+				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
+	END IF;
+	-- Citus makes reference tables of the tables a foreign key links by
+	-- converting them all at once, which fails on the workers, where
+	-- the extension has created them already; the API functions, the
+	-- only writers, check what the keys checked (the model exists, ...).
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	ALTER TABLE ms.grants DROP CONSTRAINT IF EXISTS grants_org_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_label_fkey;
+	ALTER TABLE ms.promotions DROP CONSTRAINT IF EXISTS promotions_org_model_fkey;
+	ALTER TABLE ms.versions DROP CONSTRAINT IF EXISTS versions_org_model_fkey;
+	ALTER TABLE ms.models DROP CONSTRAINT IF EXISTS models_org_fkey;
+	-- Their triggers then fire on every node's copy: the authorisation
+	-- cache's invalidation is wanted on every node (ms._governance_changed),
+	-- append-only refusals are harmless, and the audit triggers record
+	-- only under the API call, which is on the coordinator.
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY '{ms.orgs,ms.models,ms.versions,ms.promotions,ms.grants}'::text[] LOOP
+		PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
+	END LOOP;
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+	-- The queries go whole to the worker holding the org's shards (when
+	-- called outside a transaction block, as Citus delegates calls).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=) ANY ('{knn,within,in_box}'::pg_catalog.name[])
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';

@@ -5,7 +5,7 @@
  *		that the queries (governance_query.c) and ms._authorise, which
  *		ms.ingest uses, answer from.  Who the caller is: caller.c.
  *
- * Running the SQL function ms._access for every query would cost more than
+ * Running the function ms._access for every query would cost more than
  * a small kNN itself, so the answers are kept per backend until an
  * invalidation says grants, models, versions or roles changed (see
  * "authorisation cache"), and ms._access itself runs from a plan prepared
@@ -391,17 +391,42 @@ ms_authorise_caller(const char *org, const char *model, const char *label,
 /*
  * Statement trigger on ms.models, ms.versions and ms.grants: tell every
  * backend (once this commits) that authorisation answers may have changed.
+ *
+ * On a Citus cluster (ms.enable_citus) these are reference tables, and
+ * the trigger fires on each node's shard, ms.grants_102012 say, whose
+ * invalidation no cache watches: there the table the shard belongs to,
+ * ms.grants, is invalidated as well, so that every node's backends,
+ * those running routed queries included, forget their answers.
  */
 Datum
 ms_governance_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	const char *relname;
+	static const char *const tables[] = {"models", "versions", "grants"};
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("ms._governance_changed() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	rel = trigdata->tg_relation;
+	CacheInvalidateRelcache(rel);
+	relname = RelationGetRelationName(rel);
+	for (size_t i = 0; i < lengthof(tables); i++)
+	{
+		size_t		len = strlen(tables[i]);
+		Oid			relid;
+
+		/* a shard is named <table>_<shard id> */
+		if (strncmp(relname, tables[i], len) != 0 || relname[len] != '_' ||
+			strspn(relname + len + 1, "0123456789") != strlen(relname + len + 1) ||
+			relname[len + 1] == '\0')
+			continue;
+		relid = get_relname_relid(tables[i], RelationGetNamespace(rel));
+		if (OidIsValid(relid))
+			CacheInvalidateRelcacheByRelid(relid);
+	}
 	return PointerGetDatum(NULL);
 }
 

@@ -296,10 +296,13 @@ CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ms
 	FOR EACH STATEMENT EXECUTE FUNCTION ms._governance_changed();
 
 -- What the caller may do with (org, model, label): the one place where
--- grants are interpreted.  No row when the model does not exist.  A plain
--- STABLE SQL function (no SET, not SECURITY DEFINER) so that the planner
--- inlines it into the callers' queries; it is only ever run from SECURITY
--- DEFINER code with the pinned search_path, and PUBLIC cannot execute it.
+-- grants are interpreted.  No row when the model does not exist.  Not
+-- SECURITY DEFINER and no SET: it is only ever run from SECURITY DEFINER
+-- code with the pinned search_path, and PUBLIC cannot execute it.
+-- PL/pgSQL rather than SQL: on a Citus cluster (ms.enable_citus) its
+-- tables are reference tables, and Citus refuses a SQL function's
+-- parameterized query on a distributed or reference table, while it plans
+-- PL/pgSQL's (README.md, "Scale-out").
 --   visible     the caller holds some grant covering the model (or is
 --               privileged): it may learn that the model exists
 --   all_labels  it may learn which labels exist
@@ -310,7 +313,10 @@ CREATE FUNCTION ms._access(p_caller oid, p_privileged boolean, p_org text,
 RETURNS TABLE (visible boolean, all_labels boolean, allowed boolean,
 			   dims integer, metric text, default_label text,
 			   label text, version_id bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 SELECT
 	p_privileged OR coalesce(g.visible, false),
 	p_privileged OR coalesce(g.all_labels, false),
@@ -347,7 +353,8 @@ FROM ms.models m
 			   OR pg_catalog.pg_has_role(p_caller, g.role::pg_catalog.oid, 'USAGE'))
 	) g
 WHERE m.org OPERATOR(pg_catalog.=) p_org
-  AND m.model OPERATOR(pg_catalog.=) p_model
+  AND m.model OPERATOR(pg_catalog.=) p_model;
+END
 $$;
 COMMENT ON FUNCTION ms._access(oid, boolean, text, text, text, text) IS 'internal: what a role may do with a model and label (visible, all_labels, allowed) and the version resolved; where grants are interpreted';
 
@@ -428,15 +435,18 @@ CREATE FUNCTION ms._authorise(org text, model text, label text, privilege text, 
 COMMENT ON FUNCTION ms._authorise(text, text, text, text, text) IS 'internal: ms._resolve of a version, answered from the backend''s authorisation cache (for ms.ingest)';
 REVOKE ALL ON FUNCTION ms._authorise(text, text, text, text, text) FROM PUBLIC;
 
--- Is the caller a holder of admin on the org (or privileged)?
+-- Is the caller a holder of admin on the org (or privileged)?  PL/pgSQL
+-- for Citus, as ms._access.
 CREATE FUNCTION ms._may_administer(p_org text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-SELECT ms._is_privileged() OR EXISTS (
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+RETURN ms._is_privileged() OR EXISTS (
 	SELECT 1 FROM ms.grants g
 	WHERE g.org OPERATOR(pg_catalog.=) p_org
 	  AND g.privilege OPERATOR(pg_catalog.=) 'admin'
 	  AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid
-		   OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')))
+		   OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')));
+END
 $$;
 COMMENT ON FUNCTION ms._may_administer(text) IS 'internal: whether the caller holds admin on the org or is privileged';
 
@@ -913,6 +923,19 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	r	record;
 BEGIN
+	-- most drops drop no function: then ms.versions is not read at all
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() d
+				   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass) THEN
+		RETURN;
+	END IF;
+	-- On a Citus worker (ms.enable_citus) drops come from the coordinator,
+	-- whose guard has judged them, and a command on a shard cannot read
+	-- the reference table ms.versions.
+	IF ms._citus_enabled() THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			RETURN;
+		END IF;
+	END IF;
 	SELECT v.org, v.model, v.label, d.object_identity,
 		   ms._is_privileged() OR EXISTS (
 			SELECT 1 FROM pg_catalog.unnest('{query,ingest,stage,promote,raw_read}'::pg_catalog.text[]) p,

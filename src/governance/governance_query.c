@@ -6,10 +6,13 @@
  *
  * The queries are in C for speed: a query service calls them thousands of
  * times a second, and a PL/pgSQL EXECUTE would plan the partition query on
- * every call.  Here both statements a query needs, the authorisation (the
- * SQL function ms._access, inlined) and the scan of the version's own
- * partition, run from plans prepared once per backend and kept, and the
- * authorisation answers themselves are cached (governance.c).
+ * every call.  Here both statements a query needs, the authorisation
+ * (ms._access) and the scan of the version's own partition, run from plans
+ * prepared once per backend and kept, and the authorisation answers
+ * themselves are cached (governance.c).  On a Citus cluster the whole call
+ * runs on the worker holding the org (ms.enable_citus makes these entry
+ * points distributed functions), against its copies of the governance
+ * tables and its shard of the version.
  *
  * The entry points are invoker-rights functions that enter as the owner
  * themselves (caller.c); authorisation asks about the caller that entry

@@ -106,13 +106,16 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms._insert_points(text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: run a processor on one batch and insert its rows into the version''s partition; NULL when INSERT ... SELECT must do it';
 
--- The element type of a version's model.
+-- The element type of a version's model.  PL/pgSQL for Citus, as
+-- ms._access.
 CREATE FUNCTION ms._version_element_type(p_version_id bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-SELECT m.element_type
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+RETURN (SELECT m.element_type
   FROM ms.versions v
   JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
- WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id
+ WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id);
+END
 $$;
 COMMENT ON FUNCTION ms._version_element_type(bigint) IS 'internal: the element type of a version''s model';
 
@@ -590,12 +593,17 @@ TO PUBLIC;
 -- on keeps its points in a distributed table of its own, co-located with
 -- the org's batches, so one org's data, loads and queries are on one
 -- worker.  The governance tables (orgs, models, versions, grants,
--- promotions) and the audit log stay on the coordinator, where every
--- ms.* call runs and is judged and recorded; Citus routes each call's
--- reads and writes of one org's data to the worker that holds it.  Only
--- before the first version: existing partitions are not moved.
+-- promotions) become reference tables, a copy on every node, so that the
+-- queries ms.knn, ms.within and ms.in_box, distributed functions by org,
+-- run whole on the worker that holds the org: it judges the caller on its
+-- own copy of the grants.  The audit log stays on the coordinator, where
+-- every other ms.* call runs and is judged and recorded.  Only before the
+-- first version: existing partitions are not moved.
 CREATE FUNCTION ms._enable_citus() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t	text;
+	f	regprocedure;
 BEGIN
 	IF NOT ms._is_privileged() THEN
 		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
@@ -620,10 +628,34 @@ BEGIN
 			USING ERRCODE = '55000',
 				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
 	END IF;
-	-- A distributed table cannot reference one on the coordinator only;
-	-- ms.ingest, the only writer, checks the model exists.
+	-- Citus makes reference tables of the tables a foreign key links by
+	-- converting them all at once, which fails on the workers, where
+	-- the extension has created them already; the API functions, the
+	-- only writers, check what the keys checked (the model exists, ...).
 	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	ALTER TABLE ms.grants DROP CONSTRAINT IF EXISTS grants_org_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_label_fkey;
+	ALTER TABLE ms.promotions DROP CONSTRAINT IF EXISTS promotions_org_model_fkey;
+	ALTER TABLE ms.versions DROP CONSTRAINT IF EXISTS versions_org_model_fkey;
+	ALTER TABLE ms.models DROP CONSTRAINT IF EXISTS models_org_fkey;
+	-- Their triggers then fire on every node's copy: the authorisation
+	-- cache's invalidation is wanted on every node (ms._governance_changed),
+	-- append-only refusals are harmless, and the audit triggers record
+	-- only under the API call, which is on the coordinator.
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY '{ms.orgs,ms.models,ms.versions,ms.promotions,ms.grants}'::text[] LOOP
+		PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
+	END LOOP;
 	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+	-- The queries go whole to the worker holding the org's shards (when
+	-- called outside a transaction block, as Citus delegates calls).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=) ANY ('{knn,within,in_box}'::pg_catalog.name[])
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';

@@ -1,10 +1,14 @@
 # The ms model store on a Citus cluster (ms.enable_citus): raw batches and
 # every version's points distributed by org, co-located, so one org's data
-# is on one worker; governance and the audit log on the coordinator.  The
+# is on one worker; the governance tables reference tables, a copy on every
+# node; the audit log on the coordinator.  ms.knn, ms.within and ms.in_box
+# are distributed functions by org: one org's calls run whole on the
+# worker that holds it (counted in each worker's pg_stat_statements).  The
 # same script run in a single-node database on the same server gives the
 # same answers: kNN (GiST and msivf at full probes), radius and box
 # queries, upserts, raw batches read back in an audited session.  Grants
-# hold on the cluster as on one node, and the refusals are the same.
+# hold on the cluster as on one node, routed or not, and the refusals are
+# the same; a revoke reaches the workers' authorisation caches at once.
 use strict;
 use warnings;
 
@@ -42,6 +46,19 @@ is($coord->safe_psql('postgres', 'SELECT ms._citus_enabled()'), 't',
 is($coord->safe_psql('postgres',
 	q{SELECT partmethod FROM pg_dist_partition WHERE logicalrelid = 'ms.raw_batches'::regclass}),
 	'h', 'raw batches are hash-distributed');
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text) FROM pg_dist_partition
+	 WHERE partmethod = 'n'}),
+	'ms.grants,ms.models,ms.orgs,ms.promotions,ms.versions',
+	'the governance tables are reference tables');
+is($coord->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE o.distribution_argument_index = 0
+							AND o.colocationid = (SELECT colocationid FROM pg_dist_partition
+												   WHERE logicalrelid = 'ms.raw_batches'::regclass))
+		   || '/' || count(*)
+	  FROM pg_proc p LEFT JOIN pg_dist_object o ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
+	 WHERE p.pronamespace = 'ms'::regnamespace AND p.proname IN ('knn', 'within', 'in_box')}),
+	'9/9', 'every ms.knn, ms.within and ms.in_box is distributed by org, co-located with the batches');
 
 # The same script in both databases.  100-d beta gets an msivf index once
 # 10,000 points are in; 3-d acme has GiST from the start.
@@ -76,6 +93,8 @@ sub both
 	{
 		my $connstr = $coord->connstr($db) . ($as ? " user=$as" : '');
 		my ($r, $o, $e) = $coord->psql($db, $sql, connstr => $connstr);
+		# a routed call's error comes from the worker, which Citus adds
+		$e =~ s/\nCONTEXT:  while executing command on \S+//g;
 		push @got, $e ne '' ? "ERROR: $e" : $o;
 	}
 	is($got[0], $got[1], $name);
@@ -87,8 +106,8 @@ like(both(qq{SELECT string_agg(point_id || ':' || round(distance::numeric, 4), '
 	'ms.knn (GiST) on the cluster: the single-node answer', 'cm_sci'), qr/^\d+:/, 'and it has rows');
 both(qq{SELECT count(*), round(sum(distance)::numeric, 3) FROM ms.within('acme', 'm', '$q3', 30)},
 	'ms.within: the same points', 'cm_sci');
-both(q{SELECT string_agg(point_id::text, ',') FROM ms.in_box('acme', 'm', '[10,10,10],[60,60,60]'::vbox)},
-	'ms.in_box: the same points', 'cm_sci');
+like(both(q{SELECT string_agg(point_id::text, ',') FROM ms.in_box('acme', 'm', '([10,10,10],[60,60,60])'::vbox)},
+	'ms.in_box: the same points', 'cm_sci'), qr/^\d+,\d+/, 'and it has rows');
 is($coord->safe_psql('postgres',
 	q{SELECT count(*) FROM ms.knn('acme', 'm', '[0,0,0]', 1) WHERE point_id = 1 AND distance = 0}),
 	'1', 'the upsert replaced point 1 on the cluster');
@@ -99,9 +118,50 @@ both(qq{BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL machi
 	SELECT string_agg(point_id::text, ',') FROM ms.knn('beta', 'm', '$qhi', 10); COMMIT;},
 	'ms.knn (msivf at full probes): the single-node answer');
 
-# refusals are the same
-both(qq{SELECT * FROM ms.knn('beta', 'm', '$qhi', 10)}, 'a role without a grant is refused alike', 'cm_other');
+# A routed call carries no session setting: a role's settings (ALTER ROLE
+# ... SET, which Citus propagates to the workers) apply where it runs.
+$coord->safe_psql('postgres', 'CREATE ROLE cm_ann LOGIN; ALTER ROLE cm_ann SET machinesoup.probes = 32768');
+$coord->safe_psql($_, q{SELECT ms.grant('cm_ann', 'query', 'beta', 'm')}) for ('postgres', 'single');
+is(both(qq{SELECT string_agg(point_id::text, ',') FROM ms.knn('beta', 'm', '$qhi', 10)},
+	'ms.knn (msivf, probes from the role\'s setting) routed: the single-node answer', 'cm_ann'),
+	$coord->safe_psql('single', qq{SET enable_indexscan = off;
+		SELECT string_agg(point_id::text, ',') FROM (SELECT point_id FROM ms.points_2
+		 ORDER BY embedding <=> '$qhi' LIMIT 10) e}),
+	'which is the exact answer');
+
+# refusals are the same, routed to the worker or not
+like(both(qq{SELECT * FROM ms.knn('beta', 'm', '$qhi', 10)}, 'a role without a grant is refused alike', 'cm_other'),
+	qr/permission denied for model "beta\/m"/, 'with the single node\'s message');
+both(qq{SELECT * FROM ms.knn('beta', 'm', '$qhi', 10)}, 'a role granted in another org is refused alike', 'cm_sci');
+both(qq{SELECT * FROM ms.within('beta', 'm', '$qhi', 1)}, 'ms.within too', 'cm_other');
+both(q{SELECT * FROM ms.in_box('acme', 'm', '([10,10,10],[60,60,60])'::vbox)}, 'ms.in_box too', 'cm_other');
+both(qq{SELECT * FROM ms.knn('acme', 'm', '$q3', 5, 'nope')}, 'a label that does not exist alike', 'cm_sci');
+both(qq{BEGIN; SELECT * FROM ms.knn('beta', 'm', '$qhi', 10); COMMIT;},
+	'in a transaction block (not routed) alike', 'cm_other');
 both(q{SELECT count(*) FROM ms.points_1}, 'and cannot read a version table directly', 'cm_sci');
+for my $t ('ms.grants', 'ms.models', 'ms.points_1')
+{
+	my ($r, $o, $e) = $workers[0]->psql('postgres', "SELECT count(*) FROM $t",
+		connstr => $workers[0]->connstr('postgres') . ' user=cm_sci');
+	like($e, qr/permission denied for table/, "nor $t on a worker");
+}
+$coord->safe_psql('postgres', 'CREATE ROLE cm_reader LOGIN IN ROLE pg_read_all_data');
+is($workers[0]->safe_psql('postgres', 'SELECT (SELECT count(*) FROM ms.grants) + (SELECT count(*) FROM ms.models)',
+	connstr => $workers[0]->connstr('postgres') . ' user=cm_reader'),
+	'0', 'pg_read_all_data sees no row of a worker\'s reference tables (row security)');
+
+# a revoke reaches a worker's backend that answered before: one coordinator
+# session keeps its connection to the worker, whose authorisation cache
+# the revoke must clear
+($rc, $out, $err) = $coord->psql('postgres', qq{
+	SET ROLE cm_sci; SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5); RESET ROLE;
+	SELECT ms.revoke('cm_sci', 'query', 'acme', 'm');
+	SET ROLE cm_sci; SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5); RESET ROLE;
+	SELECT ms.grant('cm_sci', 'query', 'acme', 'm');
+	SET ROLE cm_sci; SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5);}, on_error_stop => 0);
+is($out, "5\n\n\n5", 'answered, then refused once revoked, answered once granted again');
+like($err, qr/ERROR:  permission denied to query label "v1" of model "acme\/m"\nCONTEXT:  while executing command on /,
+	'the routed call refused after the revoke, on the worker');
 
 # one org's data is on one worker, in the shard of its raw batches
 my $placement = q{
@@ -131,8 +191,43 @@ sub shards_touched
 	my %shards = map { $_ => 1 } ($e =~ /($pattern)/g);
 	return join(',', sort keys %shards);
 }
-like(shards_touched(qq{SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5)}, 'points_1_\\d+'),
-	qr/^points_1_\d+$/, 'ms.knn reads one shard');
+my ($acme_port) = $coord->safe_psql('postgres', sprintf($placement, 'ms.raw_batches', 'acme'));
+like(shards_touched(qq{SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5)}, 'ms\\.knn\\(|points_1_\\d+|on server \\S+:\\d+'),
+	qr/^ms\.knn\(,on server \S+:$acme_port$/, 'ms.knn is sent whole to acme\'s worker, no shard query from the coordinator');
+
+# one org's queries run on one worker only, whole: each worker's
+# pg_stat_statements, and the coordinator's, where the calls do no more
+# than arrive
+sub reset_statements { $_->safe_psql('postgres', 'SELECT pg_stat_statements_reset()') for ($coord, @workers) }
+sub statements
+{
+	my ($node, $pattern) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+		 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'postgres') AND query ~ '$pattern'});
+}
+my $routed_audit = $coord->safe_psql('postgres', 'SELECT count(*) FROM ms.audit_log');
+reset_statements();
+for (1 .. 5)
+{
+	$coord->safe_psql('postgres', qq{SELECT count(*) FROM ms.knn('acme', 'm', '$q3', 5)},
+		connstr => $coord->connstr('postgres') . ' user=cm_sci');
+}
+$coord->safe_psql('postgres', qq{SELECT count(*) FROM ms.within('acme', 'm', '$q3', 30)},
+	connstr => $coord->connstr('postgres') . ' user=cm_sci') for 1 .. 3;
+$coord->safe_psql('postgres', q{SELECT count(*) FROM ms.in_box('acme', 'm', '([10,10,10],[60,60,60])'::vbox)},
+	connstr => $coord->connstr('postgres') . ' user=cm_sci') for 1 .. 2;
+my ($holder_w) = grep { $_->port == $acme_port } @workers;
+my ($other_w) = grep { $_->port != $acme_port } @workers;
+is(join(',', map { statements($holder_w, "^SELECT .*FROM ms\\.$_\\(") } ('knn', 'within', 'in_box')),
+	'5,3,2', 'the worker holding acme runs each of its calls');
+is(statements($holder_w, 'FROM ms\\.points_1_[0-9]+ p'), '10', 'and each one\'s scan, of its local shard');
+is(statements($other_w, 'ms\\.(knn|within|in_box)\\(|points_1|ms\\._access|grants'), '0',
+	'the other worker runs nothing of them');
+is(statements($coord, 'ms\\._access|points_1'), '0',
+	'nor does the coordinator authorise or scan (the calls run whole on the worker)');
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM ms.audit_log'), $routed_audit,
+	'queries are not audited reads: no record, routed or not');
 like(shards_touched(q{SELECT ms.ingest('acme', 'm', convert_to(E'9001,1,2,3\n', 'UTF8'))}, 'points_1_\\d+'),
 	qr/^points_1_\d+$/, 'ms.ingest writes one shard of the points');
 like(shards_touched(q{SELECT ms.ingest('acme', 'm', convert_to(E'9002,1,2,3\n', 'UTF8'))}, 'raw_batches_\\d+'),
@@ -178,7 +273,11 @@ $coord->safe_psql('postgres', sprintf(q{
 	$coord->host, $from, $to->host, $to->port));
 is($coord->safe_psql('postgres', sprintf($placement, 'ms.points_1', 'acme')), $to->port,
 	'acme\'s points moved with its batches');
+reset_statements();
 is($coord->safe_psql('postgres', $answers), $before, 'the same answers after the move');
+my ($old_w) = grep { $_->port == $from } @workers;
+is(statements($to, "^SELECT .*FROM ms\\.knn\\(") . ',' . statements($old_w, "ms\\.knn\\("),
+	'1,0', 'acme\'s routed ms.knn now runs on the new worker, nothing on the old one');
 is($coord->safe_psql('postgres', q{
 	SELECT result FROM run_command_on_placements('ms.points_1',
 		$$SELECT count(*) FROM pg_index i JOIN pg_am a ON a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid)

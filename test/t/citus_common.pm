@@ -1,6 +1,7 @@
 # A Citus cluster for the TAP tests: a coordinator and two workers on this
-# machine, each loading citus and machinesoup, machinesoup created on the
-# coordinator (Citus creates it on the workers).
+# machine, each loading citus, machinesoup and pg_stat_statements (which
+# tells what ran on each worker), the extensions created on the coordinator
+# (Citus creates them on the workers).
 package citus_common;
 
 use strict;
@@ -30,7 +31,8 @@ sub start_cluster
 		$node->init;
 		# citus first: it must be loaded before any other hook-setting library
 		$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'citus,machinesoup'
+shared_preload_libraries = 'citus,machinesoup,pg_stat_statements'
+pg_stat_statements.track = all
 citus.local_hostname = '@{[ $node->host ]}'
 max_worker_processes = 16
 });
@@ -45,6 +47,7 @@ max_worker_processes = 16
 	});
 	$coord->safe_psql('postgres',
 		"SELECT citus_add_node('@{[ $_->host ]}', @{[ $_->port ]})") for @workers;
+	$coord->safe_psql('postgres', 'CREATE EXTENSION pg_stat_statements');
 	return ($coord, @workers);
 }
 
