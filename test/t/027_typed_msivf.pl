@@ -31,9 +31,10 @@ $node->safe_psql('postgres', q{
 	CREATE INDEX items_hl2 ON items USING msivf (emb hvec_l2_ops);
 	CREATE INDEX items_hcos ON items USING msivf (emb hvec_cosine_ops);
 });
-is($node->safe_psql('postgres', 'SHOW machinesoup.probes') . ' '
-	  . $node->safe_psql('postgres', 'SHOW machinesoup.target_recall'),
-	'0 0.95', 'default probes and target recall');
+is($node->safe_psql('postgres', q{
+	LOAD 'machinesoup';
+	SELECT current_setting('machinesoup.probes') || ' ' || current_setting('machinesoup.target_recall');
+}), '0 0.95', 'default probes and target recall');
 
 for my $case (['<->', 'items_hl2', 'L2'], ['<=>', 'items_hcos', 'cosine'])
 {
