@@ -146,6 +146,41 @@ sub typed_knn_sql
 	};
 }
 
+# Tables latent_centres (40 centres in $latent dims) and latent_map (a
+# fixed random linear map into $dims dims) for latent_rows_sql.
+sub latent_setup_sql
+{
+	my ($dims, $latent) = @_;
+	return qq{
+		CREATE TABLE latent_centres AS
+			SELECT c, array_agg((random() * 8 - 4)::real ORDER BY j) AS a
+			FROM generate_series(1, 40) c, generate_series(1, $latent) j GROUP BY c;
+		CREATE TABLE latent_map AS
+			SELECT k, (SELECT array_agg((random() + random() + random() - 1.5)::real)
+					   FROM generate_series(1, $dims + 0 * k))::vec AS v
+			FROM generate_series(1, $latent) k;
+	};
+}
+
+# Rows $first.. of the latent model, like real embeddings of a high
+# ambient and a low intrinsic dimension: z = centre + noise in the latent
+# dims, x = sum_k z_k * map_k + noise (vec * vec is element-wise, so z_k
+# is spread over a vec of equal entries), normalised for $unit.
+sub latent_rows_sql
+{
+	my ($table, $idcol, $vcol, $first, $n, $dims, $unit) = @_;
+	my $x = qq{(SELECT sum(array_fill((lc.a[m.k] + (random() + random() - 1) * 1.2)::real, ARRAY[$dims])::vec * m.v)
+				  FROM latent_map m)
+			   + (SELECT array_agg(((random() - 0.5) * 0.05)::real) FROM generate_series(1, $dims + 0 * i))::vec};
+	$x = "l2_normalize($x)" if $unit;
+	return qq{
+		INSERT INTO $table ($idcol, $vcol)
+		SELECT i, $x
+		  FROM generate_series($first, $first + $n - 1) i
+		  JOIN latent_centres lc ON lc.c = 1 + abs(hashint4(i)) % (SELECT count(*) FROM latent_centres);
+	};
+}
+
 # The list count of msivf index $index, for "every list probed".
 sub lists_of
 {
