@@ -25,42 +25,15 @@ $node->start;
 
 my $latent = 12;
 
-# Rows $first.. of the latent model: z = centre + noise in $latent dims,
-# x = sum_k z_k * map_k + noise (vec * vec is element-wise, so z_k is
-# spread over a vec of equal entries), normalised for $unit.
-sub latent_rows_sql
-{
-	my ($table, $idcol, $vcol, $first, $n, $dims, $unit) = @_;
-	my $x = qq{(SELECT sum(array_fill((lc.a[m.k] + (random() + random() - 1) * 1.2)::real, ARRAY[$dims])::vec * m.v)
-				  FROM latent_map m)
-			   + (SELECT array_agg(((random() - 0.5) * 0.05)::real) FROM generate_series(1, $dims + 0 * i))::vec};
-	$x = "l2_normalize($x)" if $unit;
-	return qq{
-		INSERT INTO $table ($idcol, $vcol)
-		SELECT i, $x
-		  FROM generate_series($first, $first + $n - 1) i
-		  JOIN latent_centres lc ON lc.c = 1 + abs(hashint4(i)) % (SELECT count(*) FROM latent_centres);
-	};
-}
-
 for my $case ([768, 20000, '<->', 'vec_l2_ops', 0], [1536, 5000, '<#>', 'vec_ip_ops', 1])
 {
 	my ($dims, $rows, $op, $opclass, $unit) = @$case;
 	my $db = "highd_$dims";
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, msivf_common::setup_sql($dims, 1, 0.5, $op));
-	$node->safe_psql($db, qq{
-		CREATE TABLE latent_centres AS
-			SELECT c, array_agg((random() * 8 - 4)::real ORDER BY j) AS a
-			FROM generate_series(1, 40) c, generate_series(1, $latent) j GROUP BY c;
-		CREATE TABLE latent_map AS
-			SELECT k, (SELECT array_agg((random() + random() + random() - 1.5)::real)
-					   FROM generate_series(1, $dims + 0 * k))::vec AS v
-			FROM generate_series(1, $latent) k;
-		TRUNCATE queries;
-	});
-	$node->safe_psql($db, latent_rows_sql('items', 'id', 'emb', 1, $rows, $dims, $unit));
-	$node->safe_psql($db, latent_rows_sql('queries', 'qid', 'q', 1, 100, $dims, $unit));
+	$node->safe_psql($db, msivf_common::latent_setup_sql($dims, $latent) . 'TRUNCATE queries;');
+	$node->safe_psql($db, msivf_common::latent_rows_sql('items', 'id', 'emb', 1, $rows, $dims, $unit));
+	$node->safe_psql($db, msivf_common::latent_rows_sql('queries', 'qid', 'q', 1, 100, $dims, $unit));
 	is($node->safe_psql($db, qq{SELECT count(*) FILTER (WHERE vec_dims(emb) = $dims) FROM items}),
 		$rows, "$rows rows of $dims dims");
 
