@@ -791,7 +791,8 @@ def run_bit_set(pg, s):
         # storage main, as vec's: by default pgvector moves a vector of more
         # than about 500 dimensions out of line (TOAST), and the rerank
         # would then measure TOAST reads, not the index
-        pg.sql(f"CREATE TABLE {ptab} (id int, emb vector({d}) STORAGE main)")
+        pg.sql(f"CREATE TABLE {ptab} (id int, emb vector({d}))")
+        pg.sql(f"ALTER TABLE {ptab} ALTER COLUMN emb SET STORAGE main")  # CREATE TABLE takes it from 16 on
         copy_binary(pg.conn, ptab, B)
         pg.sql(f"VACUUM ANALYZE {ptab}")
         pidx = ptab + "_hnsw"
