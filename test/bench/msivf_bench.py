@@ -635,6 +635,7 @@ def report(s, rows, info):
 
 RERANK = knobs("MSIVF_BENCH_RERANK", "25,50,100,200,400,800")
 BIT_PROBES = knobs("MSIVF_BENCH_PROBES", "1,2,4,8,16,32,64,128,256")
+BIT_NEAR = float(os.environ.get("MSIVF_BENCH_BIT_NEAR", "0.01"))  # a sweep this close to the ceiling stops
 HNSW_EF_MAX = 1000  # pgvector's ceiling on hnsw.ef_search
 BIT_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # recalls at which the two curves are compared
 
@@ -737,8 +738,9 @@ def run_bit_set(pg, s):
     info["default_workers"] = pg.one("SHOW max_parallel_maintenance_workers")
 
     def sweep(method, table, cast, typ, index, guc, R, values, setting, sizes, stats=False):
-        """One rerank depth R: the knob swept until recall reaches the
-        ceiling at R (or STOP) or stops rising."""
+        """One rerank depth R: the knob swept until recall comes within
+        BIT_NEAR of the ceiling at R (or reaches STOP), or rises by less
+        than 0.002 from one point to the next."""
         pg.prepare("bq", f"SELECT id FROM (SELECT id, emb FROM {table} "
                    f"ORDER BY binary_quantize(emb)::{cast}({d}) <~> binary_quantize($1) LIMIT {R}) c "
                    f"ORDER BY emb {op} $1 LIMIT {K}", typ)
@@ -754,8 +756,8 @@ def run_bit_set(pg, s):
                 r.stats = stats_delta(before, scan_stats(pg))
             rows.append(r)
             print(f"  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
-            if r.recall >= STOP or (ceil is not None and r.recall >= ceil - 0.003) \
-                    or (prev is not None and r.recall - prev < 0.001):
+            if r.recall >= STOP or (ceil is not None and r.recall >= ceil - BIT_NEAR) \
+                    or (prev is not None and r.recall - prev < 0.002):
                 break
             prev = r.recall
         assert_rerank_plan(pg, "bq", qtext0, index)
