@@ -60,6 +60,19 @@ the same run as "msivf vec", for its size and speed beside hvec's.  The
 ground truth stays the float32 one: the rounding to half costs both sides
 the same.
 
+MSIVF_BENCH_ELEMENT=bit (issue 16) is binary quantization + rerank: the
+float rows as vec and as pgvector's vector, msivf bvec_hamming_ops on the
+expression binary_quantize(emb)::bvec(d) against pgvector hnsw
+bit_hamming_ops on binary_quantize(emb)::bit(d) (m 16, ef_construction
+64), both queried the same way, README's pattern: an inner query takes the
+R nearest by Hamming distance through the index, an outer one reranks them
+by the float distance and keeps 10.  Each R of MSIVF_BENCH_RERANK gets its
+own sweep of machinesoup.probes or hnsw.ef_search (at least R: hnsw
+returns at most ef_search rows); a sweep stops when recall stops rising
+or reaches the ceiling at R (exact Hamming top R reranked, numpy, see
+bq_ceiling).  QPS at equal recall compares the two frontiers over every
+R.  Ground truth: the exact float top 10.
+
 Run through test/bench/msivf_bench.sh (it provides the server and
 installs pgvector when it is missing).
 """
@@ -90,12 +103,13 @@ RUNS = int(os.environ.get("MSIVF_BENCH_RUNS", "3"))
 STOP = float(os.environ.get("MSIVF_BENCH_STOP_RECALL", "0.995"))
 MWM = os.environ.get("MSIVF_BENCH_MWM", "2GB")
 ELEMENT = os.environ.get("MSIVF_BENCH_ELEMENT", "float")
-if ELEMENT not in ("float", "half"):
-    sys.exit("MSIVF_BENCH_ELEMENT is float or half")
+if ELEMENT not in ("float", "half", "bit"):
+    sys.exit("MSIVF_BENCH_ELEMENT is float, half or bit")
 # per element type: msivf's column type, pgvector's, the wire element, and
 # the opclass prefix of each
 ELEMENTS = {"float": ("vec", "vector", ">f4", "vec", "vector"),
-            "half": ("hvec", "halfvec", ">f2", "hvec", "halfvec")}
+            "half": ("hvec", "halfvec", ">f2", "hvec", "halfvec"),
+            "bit": ("vec", "vector", ">f4", "vec", "vector")}  # bit: the float column; see run_bit_set
 MS_TYPE, PGV_TYPE, WIRE, MS_OPS, PGV_OPS = ELEMENTS[ELEMENT]
 FAISS_NQ = int(os.environ.get("MSIVF_BENCH_FAISS_QUERIES", "2000"))
 TARGET = 0.95
@@ -617,6 +631,293 @@ def report(s, rows, info):
     return summary
 
 
+# ---- MSIVF_BENCH_ELEMENT=bit: binary quantization + rerank (issue 16)
+
+RERANK = knobs("MSIVF_BENCH_RERANK", "25,50,100,200,400,800")
+BIT_PROBES = knobs("MSIVF_BENCH_PROBES", "1,2,4,8,16,32,64,128,256")
+BIT_NEAR = float(os.environ.get("MSIVF_BENCH_BIT_NEAR", "0.01"))  # a sweep this close to the ceiling stops
+HNSW_EF_MAX = 1000  # pgvector's ceiling on hnsw.ef_search
+BIT_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # recalls at which the two curves are compared
+
+
+def bq_ceiling(s):
+    """{R: recall@10} of binary quantization + rerank without an index: the
+    exact top R by Hamming distance between sign bits (bit set when the
+    element is > 0, as binary_quantize sets it), reranked by the exact float
+    distance.  No index can do better at that R, so a sweep stops there.
+    Hamming ties at the R-th candidate are broken arbitrarily, so this is
+    the ceiling up to ties.  Cached beside the data set."""
+    name, metric, B, Q, gt = s["name"], s["metric"], s["base"], s["queries"], s["gt"]
+    path = os.path.join(datasets.CACHE, f"{name}.bq.{len(B)}.{len(Q)}.json")
+    have = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            have = {int(k): v for k, v in json.load(f).items()}
+    todo = sorted(R for R in RERANK if R not in have)
+    if not todo:
+        return have
+    print(f"binary quantization ceiling of {name} at R = {todo} (numpy, no index)", flush=True)
+    # Hamming distance = (d - s.t) / 2 for sign vectors s, t of +-1
+    signs = np.where(np.asarray(B) > 0, 1.0, -1.0).astype(np.float32)
+    qsigns = np.where(Q > 0, 1.0, -1.0).astype(np.float32)
+    if metric == "l2":
+        Bf, Qf = np.asarray(B, dtype=np.float32), np.asarray(Q, dtype=np.float32)
+    else:  # cosine on unit vectors, or the inner product itself
+        Bf, Qf = datasets.faiss_space(B, metric), datasets.faiss_space(Q, metric)
+    top = min(max(todo), len(B) - 1)
+    hits = dict.fromkeys(todo, 0)
+    for s0 in range(0, len(Q), 100):
+        agree = qsigns[s0:s0 + 100] @ signs.T  # larger: fewer differing bits
+        cand = np.argpartition(-agree, top, axis=1)[:, :top]
+        for i in range(len(cand)):
+            c = cand[i][np.argsort(-agree[i, cand[i]], kind="stable")]
+            q = Qf[s0 + i]
+            truth = set(gt[s0 + i].tolist())
+            for R in todo:
+                cr = c[:R]
+                score = -((Bf[cr] - q) ** 2).sum(axis=1) if metric == "l2" else Bf[cr] @ q
+                hits[R] += len(set(cr[np.argsort(-score)[:K]].tolist()) & truth)
+    have.update({R: hits[R] / (len(Q) * K) for R in todo})
+    with open(path + ".tmp", "w") as f:
+        json.dump(have, f)
+    os.replace(path + ".tmp", path)
+    return have
+
+
+def assert_rerank_plan(pg, name, qtext, index):
+    """The rerank statement's plan: one index scan, of `index`, whose
+    nearest Limit above it has no Sort between (the index gives the
+    Hamming order), no sequential scan, and one Sort at most (the outer
+    rerank of the R candidates)."""
+    plan = pg.one(f"EXPLAIN (FORMAT JSON) EXECUTE {name}('{qtext}')")
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    scans, sorts, ok = [], 0, True
+
+    def walk(n, above):
+        nonlocal sorts, ok
+        t = n["Node Type"]
+        if t in ("Index Scan", "Index Only Scan", "Bitmap Index Scan", "Seq Scan"):
+            scans.append(n.get("Index Name", t))
+            for a in reversed(above):
+                if a == "Limit":
+                    break
+                if a in ("Sort", "Incremental Sort"):
+                    ok = False
+            else:
+                ok = False  # no Limit above the scan
+        if t in ("Sort", "Incremental Sort"):
+            sorts += 1
+        for c in n.get("Plans", []):
+            walk(c, above + [t])
+    walk(plan[0]["Plan"], [])
+    if scans != [index] or sorts > 1 or not ok:
+        sys.exit(f"PLAN ASSERTION FAILED: {name} should rerank a Limit over a scan of index {index}, plan is:\n"
+                 + json.dumps(plan, indent=1))
+
+
+def bit_sizes(pg, index, table):
+    """pg_relation_size of the index, pg_table_size of the table (with its
+    TOAST: the rerank reads the float vectors wherever they are), in MB."""
+    return [x / MB for x in pg.sql("SELECT pg_relation_size(%s::regclass), pg_table_size(%s::regclass)",
+                                   (index, table))[0]]
+
+
+def run_bit_set(pg, s):
+    """msivf bvec_hamming_ops on binary_quantize(emb)::bvec(d) against
+    pgvector hnsw bit_hamming_ops on binary_quantize(emb)::bit(d), both
+    with the same rerank by the float distance; returns (rows, info)."""
+    name, metric, B, Q, gt = s["name"], s["metric"], s["base"], s["queries"], s["gt"]
+    n, d = B.shape
+    op = OPS[metric][0]
+    tab = "b_" + name.replace("-", "_")
+    rows = []
+    info = {"n": n, "d": d, "nq": len(Q), "ceiling": bq_ceiling(s), "skipped": []}
+    qbin = [vec_binary(q) for q in Q]
+    qtext0 = "[" + ",".join("%.9g" % x for x in Q[0]) + "]"
+    info["default_workers"] = pg.one("SHOW max_parallel_maintenance_workers")
+
+    def sweep(method, table, cast, typ, index, guc, R, values, setting, sizes, stats=False):
+        """One rerank depth R: the knob swept until recall comes within
+        BIT_NEAR of the ceiling at R (or reaches STOP), or rises by less
+        than 0.002 from one point to the next."""
+        pg.prepare("bq", f"SELECT id FROM (SELECT id, emb FROM {table} "
+                   f"ORDER BY binary_quantize(emb)::{cast}({d}) <~> binary_quantize($1) LIMIT {R}) c "
+                   f"ORDER BY emb {op} $1 LIMIT {K}", typ)
+        assert_rerank_plan(pg, "bq", qtext0, index)
+        pg.execute("bq", qbin[:WARMUP])
+        ceil, prev = info["ceiling"].get(R), None
+        for v in values:
+            pg.sql(f"SET {guc} = {v}")
+            before = scan_stats(pg) if stats else None
+            found, secs = median_run(lambda: pg.execute("bq", qbin))
+            r = Row(method, setting(v), recall(found, gt), len(qbin) / secs, *sizes)
+            if stats:
+                r.stats = stats_delta(before, scan_stats(pg))
+            rows.append(r)
+            print(f"  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+            if r.recall >= STOP or (ceil is not None and r.recall >= ceil - BIT_NEAR) \
+                    or (prev is not None and r.recall - prev < 0.002):
+                break
+            prev = r.recall
+        assert_rerank_plan(pg, "bq", qtext0, index)
+
+    # ---- msivf over the sign bits, the floats in the heap
+    info["simd"] = pg.one("SELECT vec_simd_level()")
+    pg.sql(f"DROP TABLE IF EXISTS {tab}")
+    pg.sql(f"CREATE TABLE {tab} (id int, emb vec({d}))")
+    copy_binary(pg.conn, tab, B)
+    pg.sql(f"VACUUM ANALYZE {tab}")
+    idx = tab + "_bq"
+    build, build0 = timed_builds(pg, idx, f"CREATE INDEX {idx} ON {tab} USING msivf "
+                                 f"((binary_quantize(emb)::bvec({d})) bvec_hamming_ops)"
+                                 + (f" WITH (lists = {int(LISTS)})" if LISTS else ""), BUILD0)
+    size, heap = bit_sizes(pg, idx, tab)
+    lists = pg.one(f"SELECT lists FROM msivf_index_info('{idx}')")
+    info["lists"] = lists
+    print(f"msivf (bvec({d}) of binary_quantize(emb)): built in {build:.1f} s (max_parallel_maintenance_workers "
+          f"{info['default_workers']})" + (f", {build0:.1f} s (0)" if build0 is not None else "")
+          + f", index {size:.1f} MB + heap {heap:.1f} MB, {lists} lists, simd {info['simd']}", flush=True)
+    prewarm(pg, tab, idx)
+    for R in RERANK:
+        sweep("msivf", tab, "bvec", "vec", idx, "machinesoup.probes", R, [p for p in BIT_PROBES if p <= lists],
+              lambda p, R=R: f"R={R} probes={p}", (build, build0, size, heap), stats=True)
+    pg.sql("SET machinesoup.probes = 0")
+    pg.sql(f"DROP TABLE {tab}")  # frees its cache for the anchor
+
+    # ---- pgvector hnsw over the sign bits, the floats in its heap
+    if "hnsw" in PGVECTOR:
+        info["pgvector"] = pg.one("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        ptab = tab + "_pgv"
+        pg.sql(f"DROP TABLE IF EXISTS {ptab}")
+        # storage main, as vec's: by default pgvector moves a vector of more
+        # than about 500 dimensions out of line (TOAST), and the rerank
+        # would then measure TOAST reads, not the index
+        pg.sql(f"CREATE TABLE {ptab} (id int, emb vector({d}))")
+        pg.sql(f"ALTER TABLE {ptab} ALTER COLUMN emb SET STORAGE main")  # CREATE TABLE takes it from 16 on
+        copy_binary(pg.conn, ptab, B)
+        pg.sql(f"VACUUM ANALYZE {ptab}")
+        pidx = ptab + "_hnsw"
+        b, b0 = timed_builds(pg, pidx, f"CREATE INDEX {pidx} ON {ptab} USING hnsw "
+                             f"((binary_quantize(emb)::bit({d})) bit_hamming_ops) "
+                             "WITH (m = 16, ef_construction = 64)", BUILD0)
+        isz, hsz = bit_sizes(pg, pidx, ptab)
+        print(f"pgvector {info['pgvector']} hnsw (bit({d}) of binary_quantize(emb)): built in {b:.1f} s"
+              + (f", {b0:.1f} s (0 workers)" if b0 is not None else "")
+              + f", index {isz:.1f} MB + heap {hsz:.1f} MB", flush=True)
+        prewarm(pg, ptab, pidx)
+        for R in RERANK:
+            if R > HNSW_EF_MAX:
+                # hnsw returns at most ef_search rows without iterative scans
+                info["skipped"].append(R)
+                continue
+            efs = sorted({R} | {e for e in EF if R < e <= HNSW_EF_MAX})
+            sweep("pgvector hnsw", ptab, "bit", "vector", pidx, "hnsw.ef_search", R, efs,
+                  lambda e, R=R: f"R={R} m=16 ef_search={e}", (b, b0, isz, hsz))
+        pg.sql(f"DROP TABLE {ptab}")
+    return rows, info
+
+
+def report_bit(s, rows, info):
+    """The table, the ceiling per R, the comparison at equal recall, the
+    frontier as TSV (for plot.py) and the PNG."""
+    name = s["name"]
+    hnsw = [r for r in rows if r.method == "pgvector hnsw"]
+    ms = [r for r in rows if r.method == "msivf"]
+
+    def f(x, fmt):
+        return "-" if x is None else format(x, fmt)
+
+    def ratio(r):
+        q, how = qps_at(hnsw, r.recall)
+        if q is None:
+            return "-"
+        return ("<=" if how == ">=" else "") + f"{r.qps / q:.2f}"
+
+    d = info["d"]
+    print()
+    print(f"== {name} bit: {s['description']}; {info['n']} rows x {d} dims, {info['nq']} queries, recall@{K} "
+          f"against the exact float top-{K}; binary quantization + rerank: the R nearest by Hamming distance "
+          f"of binary_quantize(emb) through the index, reranked by the float distance; one client, binary "
+          f"parameters, median of {RUNS} passes")
+    print(f"msivf: bvec_hamming_ops on binary_quantize(emb)::bvec({d}), {info.get('lists')} lists; pgvector "
+          f"{info.get('pgvector', '-')}: hnsw bit_hamming_ops on binary_quantize(emb)::bit({d}), m 16, "
+          f"ef_construction 64. xHNSW: QPS over pgvector hnsw's at the same recall (interpolated on its "
+          f"frontier over every R; <= when its every point has a higher recall). build s with "
+          f"max_parallel_maintenance_workers = {info['default_workers']} and = 0; index MB: pg_relation_size; heap MB: "
+          f"pg_table_size (with TOAST; pgvector's column is set to storage main, as vec's is)")
+    print(f"{'method':<15} {'setting':<28} {'recall@10':>9} {'QPS':>8} {'xHNSW':>7} {'build s':>8} {'build s':>8} "
+          f"{'index MB':>8} {'heap MB':>8} {'lists':>6} {'codes':>8}")
+    print(f"{'':<15} {'':<28} {'':>9} {'':>8} {'':>7} {'default':>8} {'0 work.':>8}")
+    for r in rows:
+        t = r.stats or {}
+        print(f"{r.method:<15} {r.setting:<28} {r.recall:>9.3f} {r.qps:>8.0f} {ratio(r):>7} "
+              f"{f(r.build, '.1f'):>8} {f(r.build0, '.1f'):>8} {f(r.index_mb, '.1f'):>8} {f(r.heap_mb, '.1f'):>8} "
+              f"{f(t.get('lists'), '.1f'):>6} {f(t.get('codes'), '.0f'):>8}")
+    print("msivf lists, codes: per query, lists visited and rows whose Hamming distance it computed "
+          "(msivf_scan_stats)")
+    print("ceiling (exact Hamming top R, reranked; no index): "
+          + ", ".join(f"R={R} {info['ceiling'][R]:.3f}" for R in RERANK if R in info["ceiling"]))
+    if info["skipped"]:
+        print(f"pgvector hnsw skipped R = {info['skipped']}: hnsw.ef_search is at most {HNSW_EF_MAX}")
+    parts = []
+    for level in BIT_LEVELS:
+        (qm, hm), (qh, hh) = qps_at(ms, level), qps_at(hnsw, level)
+        if qm and qh:
+            # '>=': every point of that side has a higher recall, its fastest is a lower bound
+            mark = lambda h: ">=" if h == ">=" else ""  # noqa: E731
+            rmark = "<=" if hh == ">=" and hm != ">=" else (">=" if hm == ">=" and hh != ">=" else "")
+            parts.append(f"recall {level}: msivf {mark(hm)}{qm:.0f}, hnsw {mark(hh)}{qh:.0f} QPS, "
+                         f"x{rmark}{qm / qh:.2f}")
+        elif level in (0.9, 0.95):
+            parts.append(f"recall {level}: msivf {f(qm, '.0f') if qm else 'not reached'}, "
+                         f"hnsw {f(qh, '.0f') if qh else 'not reached'}")
+    top_m = max((r.recall for r in ms), default=0)
+    top_h = max((r.recall for r in hnsw), default=0)
+    print(f"SUMMARY {name} bit (target: msivf >= 2x hnsw's QPS at equal recall): " + "; ".join(parts)
+          + f"; highest recall measured: msivf {top_m:.3f}, hnsw {top_h:.3f}")
+
+    # the frontiers, for plot.py (docs/img) and matplotlib (out/)
+    def frontier(rs):
+        pts, best = [], 0.0
+        for rc, q in sorted(((r.recall, r.qps) for r in rs), key=lambda p: (-p[0], -p[1])):
+            if q > best:
+                best = q
+                pts.append((rc, q))
+        return sorted(pts)
+    os.makedirs(OUT, exist_ok=True)
+    tsv = os.path.join(OUT, f"msivf_bench_bit_{name}.tsv")
+    with open(tsv, "w") as fo:
+        fo.write(f"# msivf_bench.sh MSIVF_BENCH_ELEMENT=bit, {name}: {info['n']} rows x {d}, {info['nq']} queries; "
+                 "recall-QPS frontier over every rerank depth R\nseries\tx\ty\tnote\n")
+        for m, rs in (("msivf bvec", ms), ("pgvector bit hnsw", hnsw)):
+            for rc, q in frontier(rs):
+                setting = next(r.setting for r in rs if r.recall == rc and r.qps == q)
+                fo.write(f"{m}\t{rc:.3f}\t{q:.0f}\t{setting.split(' ')[0]}\n")
+    print(f"frontier: {tsv}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.figure(figsize=(7, 5))
+    for m, rs, style, colour in (("msivf", ms, "o", "C0"), ("pgvector hnsw", hnsw, "v", "C3")):
+        if rs:
+            plt.plot([r.recall for r in rs], [r.qps for r in rs], style, color=colour, alpha=0.35, ms=4)
+            fr = frontier(rs)
+            plt.plot([p[0] for p in fr], [p[1] for p in fr], style + "-", color=colour, label=m + " (frontier)")
+    for level in (0.9, 0.95):
+        plt.axvline(level, color="grey", lw=0.8, ls=":")
+    plt.yscale("log")
+    plt.xlabel("recall@10 (binary quantization + rerank)")
+    plt.ylabel("queries per second (one client)")
+    plt.title(f"{s['description']}, {info['n']} rows: binary quantization + rerank", fontsize=10)
+    plt.grid(True, which="both", alpha=0.3)
+    plt.legend(fontsize=8)
+    png = os.path.join(OUT, f"msivf_bench_bit_{name}.png")
+    plt.savefig(png, dpi=120)
+    plt.close()
+    print(f"plot: {png}")
+
+
 def connect():
     pg = PG()
     pg.sql("CREATE EXTENSION IF NOT EXISTS machinesoup")
@@ -636,8 +937,11 @@ def main_sets():
         print(f"\n## {name}: {s['description']}, {s['base'].shape[0]} rows x {s['base'].shape[1]} dims, "
               f"{len(s['queries'])} queries", flush=True)
         t0 = time.time()
-        rows, info = run_set(pg, s, methods)
-        summaries.append(report(s, rows, info))
+        if ELEMENT == "bit":
+            report_bit(s, *run_bit_set(pg, s))
+        else:
+            rows, info = run_set(pg, s, methods)
+            summaries.append(report(s, rows, info))
         print(f"{name}: measured in {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
@@ -698,4 +1002,9 @@ def main_scaling():
 
 
 if __name__ == "__main__":
-    main_scaling() if MODE == "scaling" else main_sets()
+    if sys.argv[1:] == ["bq-ceiling"]:
+        # msivf_bench.sh, before the server starts: the no-index ceiling
+        for name in SETS:
+            bq_ceiling(datasets.load_set(name, LIMIT, NQ))
+    else:
+        main_scaling() if MODE == "scaling" else main_sets()

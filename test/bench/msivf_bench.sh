@@ -20,6 +20,11 @@
 #   MSIVF_BENCH_ELEMENT=half bash test/bench/msivf_bench.sh
 #                        (half precision: msivf over hvec against pgvector halfvec
 #                        hnsw, and msivf over vec in the same run)
+#   MSIVF_BENCH_ELEMENT=bit bash test/bench/msivf_bench.sh
+#                        (binary quantization + rerank: msivf bvec_hamming_ops on
+#                        binary_quantize(emb)::bvec(n) against pgvector hnsw on
+#                        binary_quantize(embedding)::bit(n), the same rerank by
+#                        the float distance, rerank depths MSIVF_BENCH_RERANK)
 #
 # Needs: python3-faiss python3-numpy python3-matplotlib python3-psycopg npm,
 # and pgvector, which ../shared/anchors/install-pgvector.sh (beside the
@@ -40,6 +45,10 @@ mkdir -p test/bench/out
 # the data sets and their ground truth first, outside the server's lifetime
 /usr/bin/python3 test/bench/datasets.py set "${MSIVF_BENCH_SET:-$([ "${MSIVF_BENCH_MODE:-}" = scaling ] && echo glove1m || echo glove)}" \
 	${MSIVF_BENCH_LIMIT:+--limit "$MSIVF_BENCH_LIMIT"} ${MSIVF_BENCH_QUERIES:+--queries "$MSIVF_BENCH_QUERIES"}
+if [ "${MSIVF_BENCH_ELEMENT:-}" = bit ]; then
+	# recall of exact Hamming top R + rerank, the ceiling of every index (cached)
+	/usr/bin/python3 test/bench/msivf_bench.py bq-ceiling
+fi
 # the server needs to read nothing from here; python talks to it over libpq
 pg_virtualenv -o "shared_buffers=${MSIVF_BENCH_SHARED_BUFFERS:-4GB}" -o 'max_parallel_workers_per_gather=0' \
 	-o 'jit=off' -- /usr/bin/python3 test/bench/msivf_bench.py
