@@ -1868,3 +1868,11 @@ COMMENT ON FUNCTION ms.describe_model(text, text) IS 'dimension, metric, element
 REVOKE ALL ON FUNCTION ms._describe_model(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms.describe_model(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ms.describe_model(text, text) TO PUBLIC;
+
+-- msivf growth: VACUUM frees old chains of split lists and recalibrates (issue 14)
+-- what growth did to an msivf index: lists, calibration, pages of old chains
+CREATE FUNCTION msivf_index_growth(index regclass,
+	OUT lists integer, OUT built_lists integer, OUT calibrated_lists integer,
+	OUT pages bigint, OUT leaked_pages bigint, OUT freed_pages bigint, OUT free_pages bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION msivf_index_growth(regclass) IS 'growth of an msivf index: lists now, built and when last calibrated; pages, pages of split lists'' old chains VACUUM has still to free, pages freed since the build, freed pages not yet reused';
