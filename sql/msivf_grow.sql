@@ -9,7 +9,7 @@ SELECT setseed(0.57);
 CREATE TABLE blob_centers AS
 	SELECT c, array_agg((random() * 20 - 10)::real ORDER BY j) AS a
 	FROM generate_series(1, 12) c, generate_series(1, 32) j GROUP BY c;
-CREATE TABLE items (id int PRIMARY KEY, emb vec(32));
+CREATE TABLE items (id int PRIMARY KEY, emb vec(32)) WITH (autovacuum_enabled = off);
 CREATE TABLE queries AS
 	SELECT q AS qid, (SELECT array_agg(a[j] + (random() * 2 - 1)::real ORDER BY j)
 					  FROM generate_series(1, 32) j)::vec AS q
