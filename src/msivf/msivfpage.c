@@ -169,8 +169,14 @@ msivf_meta_cover_tail(Page page)
 	StaticAssertStmt(MSIVF_META_SIZE <= MSIVF_PAGE_CAPACITY, "the msivf metapage does not fit a page");
 	if (((PageHeader) page)->pd_lower < end)
 	{
-		memset((char *) page + ((PageHeader) page)->pd_lower, 0,
-			   end - ((PageHeader) page)->pd_lower);
+		/*
+		 * A tail the page did not cover starts as zeros (the caller may
+		 * have written growth fields before it, in the hole too)
+		 */
+		Size		from = Max((Size) ((PageHeader) page)->pd_lower,
+							   (Size) (PageGetContents(page) - (char *) page) + MSIVF_META_TAIL_OFFSET);
+
+		memset((char *) page + from, 0, end - from);
 		((PageHeader) page)->pd_lower = end;
 	}
 }
