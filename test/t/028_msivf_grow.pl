@@ -109,7 +109,8 @@ my ($vout, $verr) = ('', '');
 my $vacuum = IPC::Run::start(
 	[
 		'psql', '-X', '-h', $primary->host, '-p', $primary->port, '-d', 'postgres',
-		'-c', 'SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 100; VACUUM items'
+		'-c', 'SET vacuum_cost_delay = 100', '-c', 'SET vacuum_cost_limit = 100',
+		'-c', 'VACUUM items'
 	],
 	'>', \$vout, '2>', \$verr);
 my $midway = '';
