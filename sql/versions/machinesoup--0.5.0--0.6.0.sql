@@ -2183,3 +2183,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';
+-- msivf growth: VACUUM frees old chains of split lists and recalibrates (issue 14)
+-- what growth did to an msivf index: lists, calibration, pages of old chains
+CREATE FUNCTION msivf_index_growth(index regclass,
+	OUT lists integer, OUT built_lists integer, OUT calibrated_lists integer,
+	OUT pages bigint, OUT leaked_pages bigint, OUT freed_pages bigint, OUT free_pages bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION msivf_index_growth(regclass) IS 'growth of an msivf index: lists now, built and when last calibrated; pages, pages of split lists'' old chains VACUUM has still to free, pages freed since the build, freed pages not yet reused';

@@ -45,6 +45,14 @@
 #define MSIVF_PAGE_LIST		4
 #define MSIVF_PAGE_GROWTH	5		/* directory and centroids of split lists */
 
+/*
+ * A list page VACUUM freed (msivfvacuum.c): an empty last page of a list
+ * (so a standby scan still on the old chain ends there), flagged in
+ * opaque->flags, with the next transaction ID of when it was freed in
+ * pd_prune_xid; reused once no snapshot can be older.
+ */
+#define MSIVF_LIST_FREED	0x01
+
 #define MSIVF_MIN_DIM		32
 #define MSIVF_MAX_DIM		16000
 #define MSIVF_MAX_LISTS		32768
@@ -96,7 +104,7 @@ typedef struct MsivfPageOpaqueData
 	BlockNumber next;			/* next page of the chain, or Invalid */
 	uint16		nentries;		/* list pages: entries on the page */
 	uint8		page_type;
-	uint8		unused;
+	uint8		flags;			/* list pages: MSIVF_LIST_FREED */
 	uint16		pad;
 	uint16		page_id;		/* MSIVF_PAGE_ID */
 } MsivfPageOpaqueData;
@@ -149,6 +157,26 @@ typedef struct MsivfGrowthSlot
 	(sizeof(MsivfListInfo) + offsetof(MsivfGrowthSlot, c) + 2 * sizeof(float4) * (Size) (dims))
 
 typedef MsivfMetaPageData *MsivfMetaPage;
+
+/*
+ * After growth_pages, the metapage holds the old chains of split lists
+ * that VACUUM has still to free (their heads), and how many pages VACUUM
+ * has freed since the build.  An index written before these fields has
+ * them as zeros (its pd_lower ends before them: the hole is zeros).
+ */
+#define MSIVF_MAX_PENDING_CHAINS	256
+
+typedef struct MsivfMetaTail
+{
+	int64		freed_pages;	/* pages of old chains VACUUM freed, ever */
+	int32		npending;
+	BlockNumber pending[MSIVF_MAX_PENDING_CHAINS];	/* heads of old chains */
+} MsivfMetaTail;
+
+#define MSIVF_META_TAIL_OFFSET \
+	MAXALIGN(offsetof(MsivfMetaPageData, growth_pages) + sizeof(BlockNumber) * MSIVF_MAX_GROWTH_PAGES)
+#define MSIVF_META_SIZE		(MSIVF_META_TAIL_OFFSET + sizeof(MsivfMetaTail))
+#define MsivfMetaGetTail(meta) ((MsivfMetaTail *) ((char *) (meta) + MSIVF_META_TAIL_OFFSET))
 
 #define MsivfPageGetMeta(page) ((MsivfMetaPage) PageGetContents(page))
 
@@ -308,6 +336,10 @@ msivf_check_list_page(Relation index, const MsivfState *st, Page page,
 }
 extern void msivf_chain_step(Relation index, BlockNumber *followed, BlockNumber *nblocks);
 extern Buffer msivf_new_buffer(Relation index, ForkNumber fork);
+extern Buffer msivf_alloc_buffer(Relation index);
+extern bool msivf_page_is_recyclable(Page page);
+extern void msivf_meta_read_tail(Page page, MsivfMetaTail *tail);
+extern void msivf_meta_cover_tail(Page page);
 
 /* msivfsplit.c */
 extern int	msivf_growth_per_page(int dims);
@@ -315,6 +347,26 @@ extern void msivf_scan_lock(Relation index);
 extern void msivf_scan_unlock(Relation index);
 extern void msivf_maybe_split(Relation index, Relation heap, int list);
 extern void msivf_read_growth(Relation index, MsivfState *st);
+
+/* the indexed vec of heap rows, any version (msivfsplit.c) */
+typedef struct MsivfHeapVecs
+{
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	IndexInfo  *indexInfo;
+	EState	   *estate;
+	AttrNumber	attno;
+} MsivfHeapVecs;
+
+extern void msivf_heap_vecs_begin(MsivfHeapVecs *hv, Relation heap, Relation index);
+extern bool msivf_heap_vec(MsivfHeapVecs *hv, const MsivfState *st, ItemPointer tid, float *x);
+extern void msivf_heap_vecs_end(MsivfHeapVecs *hv);
+
+/* msivfcalib.c */
+/* VACUUM recalibrates once the list count moved more than this share */
+#define MSIVF_RECALIBRATE_FRACTION	0.25
+extern bool msivf_calibration_due(const MsivfState *st);
+extern bool msivf_recalibrate(Relation index, BufferAccessStrategy strategy);
 
 /* msivfvector.c */
 extern Size msivf_entry_size(int dims, int code_bits);

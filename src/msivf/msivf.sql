@@ -62,6 +62,13 @@ CREATE FUNCTION msivf_index_info(index regclass,
 
 COMMENT ON FUNCTION msivf_index_info(regclass) IS 'shape of an msivf index; probes: what a scan uses now; calibrated_probes: lists needed for machinesoup.target_recall';
 
+-- what growth did to an msivf index: lists, calibration, pages of old chains
+CREATE FUNCTION msivf_index_growth(index regclass,
+	OUT lists integer, OUT built_lists integer, OUT calibrated_lists integer,
+	OUT pages bigint, OUT leaked_pages bigint, OUT freed_pages bigint, OUT free_pages bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION msivf_index_growth(regclass) IS 'growth of an msivf index: lists now, built and when last calibrated; pages, pages of split lists'' old chains VACUUM has still to free, pages freed since the build, freed pages not yet reused';
+
 -- per-backend counters of msivf scans (issue 14's per-query cost breakdown)
 CREATE FUNCTION msivf_last_scan_stats(
 	OUT scans bigint, OUT lists bigint, OUT pages bigint, OUT codes bigint,

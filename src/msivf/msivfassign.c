@@ -125,8 +125,8 @@ build_append(MsivfBuildState *bs, int list, const MsivfEntry *entry)
 }
 
 /* keeps the CALIB_K nearest (a max-heap on dist) */
-static void
-calib_offer(CalibNeighbour *h, int *n, float dist, int32 list)
+void
+msivf_calib_offer(CalibNeighbour *h, int *n, float dist, int32 list)
 {
 	int			i;
 
@@ -229,7 +229,7 @@ flush_block(MsivfBuildState *bs)
 
 				if (ItemPointerEquals(&bs->query_tids[q], &bs->block_tids[i]))
 					continue;	/* a query is not its own neighbour */
-				calib_offer(h, &bs->nneigh[q], dist, bs->block_assign[i]);
+				msivf_calib_offer(h, &bs->nneigh[q], dist, bs->block_assign[i]);
 			}
 		}
 	}
@@ -480,7 +480,7 @@ parallel_gather(MsivfBuildState *bs, MsivfShared *sh, MsivfSharedArrays *arr,
 				int			n = arr->nneigh[(Size) p * bs->nqueries + q];
 
 				for (int i = 0; i < n; i++)
-					calib_offer(local_neigh + (Size) q * CALIB_K, &local_nneigh[q],
+					msivf_calib_offer(local_neigh + (Size) q * CALIB_K, &local_nneigh[q],
 								src[i].dist, src[i].list);
 			}
 		}

@@ -141,55 +141,79 @@ cmp_int(const void *a, const void *b)
 
 /*
  * The calibration the metapage keeps: calib_probes[r] is the fewest probes
- * that reached recall@10 >= r/100 over the held-out queries, from the rank
- * (by centroid score for the query) of the list that holds each of their
- * true neighbours.  No calibration (calib_queries 0) without queries or
- * centroids.
+ * that reached recall@10 >= r/100 over the queries, from the rank (by
+ * centroid score for the query, among st's lists) of the list that holds
+ * each of their true neighbours.  Returns the number of queries it was
+ * measured on: 0, and no calibration, without neighbours or centroids.
+ * The build's held-out queries and VACUUM's recalibration (msivfcalib.c)
+ * both come here.
  */
-static void
-finish_calibration(MsivfBuildState *bs, uint16 *calib_probes, int32 *calib_queries)
+int
+msivf_calib_curve(const MsivfState *st, const float *queries, int nqueries,
+				  const CalibNeighbour *neigh, const int *nneigh, uint16 *calib_probes)
 {
+	int			nlists = st->nlists;
 	int		   *ranks;
 	int			nranks = 0;
-	int		   *list_rank = palloc(sizeof(int) * bs->nlists);
-	float	   *scores = palloc(sizeof(float) * bs->nlists);
-	int		   *order = palloc(sizeof(int) * bs->nlists);
+	int		   *list_rank;
+	float	   *scores;
+	int		   *order;
 
-	*calib_queries = 0;
 	memset(calib_probes, 0, sizeof(uint16) * MSIVF_CALIB_LEVELS);
-	if (bs->nqueries == 0 || bs->st.centroids == NULL)
-		return;
+	if (nqueries == 0 || st->centroids == NULL)
+		return 0;
 
-	ranks = palloc(sizeof(int) * bs->nqueries * CALIB_K);
-	for (int q = 0; q < bs->nqueries; q++)
+	list_rank = palloc(sizeof(int) * nlists);
+	scores = palloc(sizeof(float) * nlists);
+	order = palloc(sizeof(int) * nlists);
+	ranks = palloc(sizeof(int) * nqueries * CALIB_K);
+	for (int q = 0; q < nqueries; q++)
 	{
-		const float *qv = bs->queries + (Size) q * bs->dims;
+		const float *qv = queries + (Size) q * st->dims;
 		float		qn2 = 0;
 
-		for (int i = 0; i < bs->dims; i++)
+		for (int i = 0; i < st->dims; i++)
 			qn2 += qv[i] * qv[i];
-		for (int j = 0; j < bs->nlists; j++)
+		for (int j = 0; j < nlists; j++)
 		{
-			scores[j] = msivf_centroid_score(&bs->st, qv, qn2, j);
+			scores[j] = msivf_centroid_score(st, qv, qn2, j);
 			order[j] = j;
 		}
-		qsort_arg(order, bs->nlists, sizeof(int), msivf_cmp_list_score, scores);
-		for (int j = 0; j < bs->nlists; j++)
+		qsort_arg(order, nlists, sizeof(int), msivf_cmp_list_score, scores);
+		for (int j = 0; j < nlists; j++)
 			list_rank[order[j]] = j;
-		for (int i = 0; i < bs->nneigh[q]; i++)
-			ranks[nranks++] = list_rank[bs->neigh[(Size) q * CALIB_K + i].list];
+		for (int i = 0; i < nneigh[q]; i++)
+			ranks[nranks++] = list_rank[neigh[(Size) q * CALIB_K + i].list];
 	}
+	pfree(list_rank);
+	pfree(scores);
+	pfree(order);
 	if (nranks == 0)
-		return;
+	{
+		pfree(ranks);
+		return 0;
+	}
 	qsort(ranks, nranks, sizeof(int), cmp_int);
 	for (int level = 0; level < MSIVF_CALIB_LEVELS; level++)
 	{
 		int			need = (int) ceil(level / 100.0 * nranks - 1e-9);
 		int			p = need <= 0 ? 1 : ranks[need - 1] + 1;
 
-		calib_probes[level] = (uint16) Min(p, bs->nlists);
+		calib_probes[level] = (uint16) Min(p, nlists);
 	}
-	*calib_queries = bs->nqueries;
+	pfree(ranks);
+	return nqueries;
+}
+
+/* the build's calibration: its held-out queries */
+static void
+finish_calibration(MsivfBuildState *bs, uint16 *calib_probes, int32 *calib_queries)
+{
+	MsivfState	st = bs->st;
+
+	st.nlists = bs->nlists;
+	*calib_queries = msivf_calib_curve(&st, bs->queries, bs->nqueries, bs->neigh,
+									   bs->nneigh, calib_probes);
 }
 
 /*

@@ -74,6 +74,9 @@ typedef struct MsivfBuildState
 } MsivfBuildState;
 
 /* msivfbuild.c */
+extern int	msivf_calib_curve(const MsivfState *st, const float *queries, int nqueries,
+							  const CalibNeighbour *neigh, const int *nneigh,
+							  uint16 *calib_probes);
 extern void msivf_build_init_state(MsivfBuildState *bs, Relation index, ForkNumber fork);
 extern void msivf_build_check_row_dims(MsivfBuildState *bs, const Vec *v);
 
@@ -83,6 +86,7 @@ extern void msivf_build_sample(MsivfBuildState *bs, Relation heap, Relation inde
 extern void msivf_build_train(MsivfBuildState *bs, int requested);
 
 /* msivfassign.c */
+extern void msivf_calib_offer(CalibNeighbour *h, int *n, float dist, int32 list);
 extern void msivf_build_assign(MsivfBuildState *bs, Relation heap, Relation index,
 							   IndexInfo *indexInfo);
 

@@ -4,7 +4,7 @@
  *		handler, the opclasses' support functions, the lists reloption, the
  *		scan settings (machinesoup.probes, target_recall, scan_order,
  *		max_probes, max_scan_tuples) and the probe count they give a scan,
- *		and msivf_index_info.
+ *		msivf_index_info and msivf_index_growth.
  */
 #include "postgres.h"
 
@@ -347,6 +347,75 @@ msivf_index_info(PG_FUNCTION_ARGS)
 	}
 	else
 		nulls[6] = true;
+	index_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(msivf_index_growth);
+
+/*
+ * msivf_index_growth(index regclass): what growth did to the index: its
+ * lists (built, and when the calibration was last measured), its pages,
+ * and the pages of old chains: still to be freed by VACUUM (leaked_pages),
+ * freed since the build, freed and not yet reused.  Reads every page for
+ * the last count.  Needs SELECT on the index's table.
+ */
+Datum
+msivf_index_growth(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index;
+	MsivfState *st;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {0};
+	Buffer		buf;
+	MsivfMetaTail tail;
+	int64		leaked;
+	int64		free_now = 0;
+	BlockNumber nblocks;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	msivf_check_table_select(relid);
+	index = index_open(relid, AccessShareLock);
+	msivf_check_table_select(relid);
+	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
+	st = msivf_get_state(index);
+	values[0] = Int32GetDatum(st->nlists);
+	values[1] = Int32GetDatum(st->built_lists);
+	values[2] = Int32GetDatum(st->calib_lists);
+
+	buf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	leaked = MsivfPageGetMeta(BufferGetPage(buf))->leaked_pages;
+	msivf_meta_read_tail(BufferGetPage(buf), &tail);
+	UnlockReleaseBuffer(buf);
+
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blkno = st->first_list_block; tail.freed_pages > 0 && blkno < nblocks; blkno++)
+	{
+		Page		page;
+		MsivfPageOpaque opaque;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		opaque = MsivfPageGetOpaque(page);
+		if (!PageIsNew(page) &&
+			PageGetSpecialSize(page) == MAXALIGN(sizeof(MsivfPageOpaqueData)) &&
+			opaque->page_type == MSIVF_PAGE_LIST && (opaque->flags & MSIVF_LIST_FREED))
+			free_now++;
+		UnlockReleaseBuffer(buf);
+	}
+	values[3] = Int64GetDatum((int64) nblocks);
+	values[4] = Int64GetDatum(leaked);
+	values[5] = Int64GetDatum(tail.freed_pages);
+	values[6] = Int64GetDatum(free_now);
 	index_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -229,7 +229,7 @@ append_entries_locked(Relation index, const MsivfState *st, Buffer dbuf, int slo
 
 		/* the last page is full: chain a new one */
 		{
-			Buffer		nbuf = msivf_new_buffer(index, MAIN_FORKNUM);
+			Buffer		nbuf = msivf_alloc_buffer(index);
 			BlockNumber nblkno = BufferGetBlockNumber(nbuf);
 			Page		npage;
 			Page		dpage;

@@ -7,8 +7,11 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -89,6 +92,95 @@ msivf_new_buffer(Relation index, ForkNumber fork)
 	return buf;
 }
 
+/*
+ * Whether a page is a list page VACUUM freed that no snapshot can be older
+ * than: no backend, nor a standby reporting through hot_standby_feedback,
+ * can still be reading it as a page of the chain it was freed from.
+ */
+bool
+msivf_page_is_recyclable(Page page)
+{
+	MsivfPageOpaque opaque;
+
+	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(MsivfPageOpaqueData)))
+		return false;
+	opaque = MsivfPageGetOpaque(page);
+	if (opaque->page_id != MSIVF_PAGE_ID || opaque->page_type != MSIVF_PAGE_LIST ||
+		!(opaque->flags & MSIVF_LIST_FREED) || opaque->nentries != 0)
+		return false;
+	return GlobalVisCheckRemovableXid(NULL, ((PageHeader) page)->pd_prune_xid);
+}
+
+/*
+ * A page for a chain or growth page of an insert or a split, exclusively
+ * locked: a freed page the free space map offers, or else a new one.  The
+ * map is only a hint: a page is taken only if, under its lock, it still
+ * is a recyclable freed page (VACUUM may record a page twice, another
+ * backend may have taken it).  The lock is tried, never waited for: the
+ * caller holds other pages.  The caller initialises the page and logs it
+ * whole (GENERIC_XLOG_FULL_IMAGE).
+ */
+Buffer
+msivf_alloc_buffer(Relation index)
+{
+	for (;;)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Buffer		buf;
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		buf = ReadBuffer(index, blkno);
+		if (ConditionalLockBuffer(buf))
+		{
+			if (msivf_page_is_recyclable(BufferGetPage(buf)))
+				return buf;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+	}
+	return msivf_new_buffer(index, MAIN_FORKNUM);
+}
+
+/*
+ * The metapage's tail (MsivfMetaTail): zeros when the page was last
+ * written before it existed (its pd_lower ends before the tail).
+ */
+void
+msivf_meta_read_tail(Page page, MsivfMetaTail *tail)
+{
+	Size		lower = ((PageHeader) page)->pd_lower;
+
+	if (lower < (Size) (PageGetContents(page) - (char *) page) + MSIVF_META_SIZE)
+		memset(tail, 0, sizeof(*tail));
+	else
+		memcpy(tail, MsivfMetaGetTail(MsivfPageGetMeta(page)), sizeof(*tail));
+}
+
+/*
+ * Makes a metapage about to be written cover its tail: what lies past
+ * pd_lower is the hole, which generic WAL neither logs nor keeps.
+ */
+void
+msivf_meta_cover_tail(Page page)
+{
+	Size		end = (Size) (PageGetContents(page) - (char *) page) + MSIVF_META_SIZE;
+
+	StaticAssertStmt(MSIVF_META_SIZE <= MSIVF_PAGE_CAPACITY, "the msivf metapage does not fit a page");
+	if (((PageHeader) page)->pd_lower < end)
+	{
+		/*
+		 * A tail the page did not cover starts as zeros (the caller may
+		 * have written growth fields before it, in the hole too)
+		 */
+		Size		from = Max((Size) ((PageHeader) page)->pd_lower,
+							   (Size) (PageGetContents(page) - (char *) page) + MSIVF_META_TAIL_OFFSET);
+
+		memset((char *) page + from, 0, end - from);
+		((PageHeader) page)->pd_lower = end;
+	}
+}
+
 /* The list entries of a directory page. */
 MsivfListInfo *
 msivf_dir_entries(Page page)
@@ -164,7 +256,8 @@ meta_page_counts(const MsivfMetaPageData *meta, BlockNumber *ncentroid, BlockNum
  * implies against the index's size nblocks.
  */
 static void
-msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblocks)
+msivf_check_meta(Relation index, const MsivfMetaPageData *meta, const MsivfMetaTail *tail,
+				 BlockNumber nblocks)
 {
 	const char *what = "metapage";
 	BlockNumber ncentroid;
@@ -249,6 +342,16 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, BlockNumber nblo
 		if (meta->calib_probes[i] > meta->nlists)
 			corrupted(index, what, "Field calib_probes holds %lld, not %lld to %lld.",
 					  meta->calib_probes[i], 0, meta->nlists);
+	if (tail->freed_pages < 0)
+		corrupted(index, what, "Field freed_pages is %lld, not %lld to %lld.",
+				  tail->freed_pages, 0, PG_INT64_MAX);
+	if (tail->npending < 0 || tail->npending > MSIVF_MAX_PENDING_CHAINS)
+		corrupted(index, what, "Field npending is %lld, not %lld to %lld.",
+				  tail->npending, 0, MSIVF_MAX_PENDING_CHAINS);
+	for (int i = 0; i < tail->npending; i++)
+		if (tail->pending[i] < meta->directory_start + ndir || tail->pending[i] >= nblocks)
+			corrupted(index, what, "Field pending holds %lld, not %lld to %lld.",
+					  tail->pending[i], meta->directory_start + ndir, (int64) nblocks - 1);
 }
 
 /*
@@ -368,6 +471,7 @@ read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
 	MsivfMetaPage meta;
 	BlockNumber ncentroid;
 	BlockNumber ndir;
+	MsivfMetaTail mtail;
 
 	buf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -389,7 +493,8 @@ read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
 		return false;
 	}
 
-	msivf_check_meta(index, meta, RelationGetNumberOfBlocks(index));
+	msivf_meta_read_tail(page, &mtail);
+	msivf_check_meta(index, meta, &mtail, RelationGetNumberOfBlocks(index));
 	memset(tmp, 0, sizeof(*tmp));
 	tmp->build_id = meta->build_id;
 	tmp->dims = meta->dims;

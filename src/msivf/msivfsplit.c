@@ -13,7 +13,8 @@
  * growth page, the metapage) points the old list at its new chain, gives
  * the new list its chain and centroid, and bumps the list count and the
  * generation that keys every backend's cached centroids.  The old chain
- * is left as it was (its pages are not reused: counted in leaked_pages).
+ * is left as it was, its head recorded in the metapage for VACUUM to free
+ * its pages (msivfvacuum.c); until then they count in leaked_pages.
  * See README.md, "Growth".
  */
 #include "postgres.h"
@@ -164,24 +165,43 @@ read_meta_counts(Relation index, int64 *built_tuples, int64 *leaked)
 	UnlockReleaseBuffer(buf);
 }
 
-/* The indexed vec of the heap row at tid (any version), prepared into x. */
-typedef struct HeapVecs
+/*
+ * Readers of the indexed vec of heap rows by TID, any version: a split
+ * reads its list's rows, VACUUM's recalibration its queries' and their
+ * neighbours'.
+ */
+void
+msivf_heap_vecs_begin(MsivfHeapVecs *hv, Relation heap, Relation index)
 {
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	IndexInfo  *indexInfo;
-	EState	   *estate;
-	AttrNumber	attno;
-} HeapVecs;
+	hv->fetch = table_index_fetch_begin(heap);
+	hv->slot = table_slot_create(heap, NULL);
+	hv->indexInfo = BuildIndexInfo(index);
+	hv->attno = hv->indexInfo->ii_IndexAttrNumbers[0];
+	hv->estate = hv->attno == 0 ? CreateExecutorState() : NULL;
+}
 
-static bool
-heap_vec(HeapVecs *hv, const MsivfState *st, ItemPointer tid, float *x)
+void
+msivf_heap_vecs_end(MsivfHeapVecs *hv)
+{
+	table_index_fetch_end(hv->fetch);
+	ExecDropSingleTupleTableSlot(hv->slot);
+	if (hv->estate)
+		FreeExecutorState(hv->estate);
+}
+
+/*
+ * The indexed vec of the heap row at tid (any version), prepared into x;
+ * false when the row has no version left, or its vec is not indexed.
+ */
+bool
+msivf_heap_vec(MsivfHeapVecs *hv, const MsivfState *st, ItemPointer tid, float *x)
 {
 	bool		call_again = false;
 	bool		all_dead = false;
 	Datum		d;
 	bool		isnull;
 	Vec		   *v;
+	bool		ok;
 
 	/*
 	 * Any version of the row will do: every version an index entry can
@@ -204,12 +224,14 @@ heap_vec(HeapVecs *hv, const MsivfState *st, ItemPointer tid, float *x)
 		d = values[0];
 		isnull = nulls[0];
 	}
-	if (isnull)
-		return false;
-	v = msivf_datum_vec(d);
-	if (v->dim != st->dims)
-		return false;
-	return msivf_prepare_vector(st->metric, v->x, st->dims, x);
+	ok = !isnull;
+	if (ok)
+	{
+		v = msivf_datum_vec(d);
+		ok = v->dim == st->dims && msivf_prepare_vector(st->metric, v->x, st->dims, x);
+	}
+	ExecClearTuple(hv->slot);
+	return ok;
 }
 
 /*
@@ -230,7 +252,7 @@ write_chain(Relation index, const MsivfState *st, const char *entries, int n,
 	{
 		int			first = p * epp;
 		int			cnt = Min(epp, n - first);
-		Buffer		buf = msivf_new_buffer(index, MAIN_FORKNUM);
+		Buffer		buf = msivf_alloc_buffer(index);
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 
@@ -283,7 +305,7 @@ split_list(Relation index, Relation heap, int list)
 	int			cap = 256;
 	float	   *x;
 	int			n = 0;
-	HeapVecs	hv;
+	MsivfHeapVecs hv;
 	float	   *c2;
 	int32	   *assign;
 	float	   *work;
@@ -303,6 +325,7 @@ split_list(Relation index, Relation heap, int list)
 	MsivfMetaPage meta;
 	MsivfGrowthSlot *gs;
 	int			gpos;
+	MsivfMetaTail *tail;
 
 	*st = *cached;
 	st->centroids = palloc(sizeof(float) * (Size) cached->nlists * cached->dims);
@@ -358,21 +381,13 @@ split_list(Relation index, Relation heap, int list)
 
 	/* the exact vectors, from the heap */
 	x = palloc(sizeof(float) * (Size) ntids * d);
-	hv.fetch = table_index_fetch_begin(heap);
-	hv.slot = table_slot_create(heap, NULL);
-	hv.indexInfo = BuildIndexInfo(index);
-	hv.attno = hv.indexInfo->ii_IndexAttrNumbers[0];
-	hv.estate = hv.attno == 0 ? CreateExecutorState() : NULL;
+	msivf_heap_vecs_begin(&hv, heap, index);
 	for (int i = 0; i < ntids; i++)
 	{
-		if (heap_vec(&hv, st, &tids[i], x + (Size) n * d))
+		if (msivf_heap_vec(&hv, st, &tids[i], x + (Size) n * d))
 			tids[n++] = tids[i];
-		ExecClearTuple(hv.slot);
 	}
-	table_index_fetch_end(hv.fetch);
-	ExecDropSingleTupleTableSlot(hv.slot);
-	if (hv.estate)
-		FreeExecutorState(hv.estate);
+	msivf_heap_vecs_end(&hv);
 
 	/* a local 2-means */
 	c2 = palloc(sizeof(float) * 2 * d);
@@ -427,7 +442,7 @@ split_list(Relation index, Relation heap, int list)
 		GenericXLogState *gstate;
 		Page		p;
 
-		gbuf = msivf_new_buffer(index, MAIN_FORKNUM);
+		gbuf = msivf_alloc_buffer(index);
 		gstate = GenericXLogStart(index);
 		p = GenericXLogRegisterBuffer(gstate, gbuf, GENERIC_XLOG_FULL_IMAGE);
 		msivf_init_page(p, MSIVF_PAGE_GROWTH);
@@ -482,8 +497,11 @@ split_list(Relation index, Relation heap, int list)
 	meta->leaked_pages += old_pages;
 	if (new_gpage)
 		meta->growth_pages[meta->ngrowth_pages++] = BufferGetBlockNumber(gbuf);
-	((PageHeader) mpage)->pd_lower = (PageGetContents(mpage) - (char *) mpage) +
-		offsetof(MsivfMetaPageData, growth_pages) + sizeof(BlockNumber) * MSIVF_MAX_GROWTH_PAGES;
+	msivf_meta_cover_tail(mpage);
+	/* the old chain, for VACUUM to free (left leaked when the list is full) */
+	tail = MsivfMetaGetTail(meta);
+	if (tail->npending < MSIVF_MAX_PENDING_CHAINS)
+		tail->pending[tail->npending++] = info.head;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(mbuf);
 	if (BufferIsValid(gbuf))
@@ -539,6 +557,10 @@ msivf_maybe_split(Relation index, Relation heap, int list)
 	msivf_check_list_page(index, &copy, BufferGetPage(buf), info.tail, &nblocks);
 	nentries = MsivfPageGetOpaque(BufferGetPage(buf))->nentries;
 	UnlockReleaseBuffer(buf);
+	/*
+	 * (Read without the split lock: the list may have split meanwhile and
+	 * VACUUM freed this page, which then reads as an empty last page.)
+	 */
 	/* one entry on the last page: a page was just chained */
 	if (nentries != 1)
 		return;

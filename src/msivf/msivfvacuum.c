@@ -2,13 +2,18 @@
  * msivfvacuum.c
  *		VACUUM for msivf: remove the entries of dead rows, compacting each
  *		page in place so inserts reuse the room, and point each list's
- *		insert position at its first page with room again.
+ *		insert position at its first page with room again.  At cleanup,
+ *		free the pages of the old chains of split lists and record them in
+ *		the free space map, and refresh the calibration of a grown index
+ *		(msivfcalib.c).
  */
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "access/transam.h"
 #include "commands/vacuum.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "utils/rel.h"
 
 #include "msivf.h"
@@ -190,10 +195,186 @@ msivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
-/* amvacuumcleanup: counts the entries when no bulkdelete pass did */
+/*
+ * Frees the pages of the old chains of split lists that the metapage
+ * lists, a few pages to a record: each record turns up to three pages of
+ * a chain into freed pages (empty last pages of a list, flagged, with the
+ * next transaction ID) and, in the same record, moves the chain's entry in
+ * the metapage past them (removes it at the chain's end).  So a crash
+ * leaves every page either freed or still reachable from the metapage,
+ * never both, and none is freed twice.
+ *
+ * No one can be reading these pages: a split switches a list to its new
+ * chain holding the split lock exclusively, so no scan, insert or VACUUM
+ * was in the lists then, and every later one reads the new chain.  A
+ * standby replays without that lock: a standby scan still on an old chain
+ * finds a freed page empty and ends there; the page is reused only once
+ * no snapshot is older than its freeing (msivf_page_is_recyclable), which
+ * covers standby queries under hot_standby_feedback.
+ */
+static int64
+free_old_chains(IndexVacuumInfo *info, const MsivfState *st)
+{
+	Relation	index = info->index;
+	int64		freed = 0;
+
+	for (;;)
+	{
+		Buffer		mbuf;
+		MsivfMetaTail tail;
+		BlockNumber head;
+		BlockNumber next;
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+		Buffer		bufs[MAX_GENERIC_XLOG_PAGES - 1];
+		int			nb = 0;
+		GenericXLogState *state;
+		Page		mpage;
+		MsivfMetaPage meta;
+		MsivfMetaTail *mt;
+		TransactionId xid;
+
+		vacuum_delay_point();
+		mbuf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
+		LockBuffer(mbuf, BUFFER_LOCK_SHARE);
+		msivf_meta_read_tail(BufferGetPage(mbuf), &tail);
+		UnlockReleaseBuffer(mbuf);
+		if (tail.npending == 0)
+			break;
+		head = tail.pending[tail.npending - 1];
+
+		/* up to three pages of the chain, exclusively */
+		next = head;
+		while (nb < (int) lengthof(bufs) && next != InvalidBlockNumber)
+		{
+			Buffer		buf;
+			Page		page;
+			MsivfPageOpaque opaque;
+
+			if (next < st->first_list_block || next >= nblocks)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("msivf index \"%s\" has an old chain naming page %u",
+								RelationGetRelationName(index), next),
+						 errhint("REINDEX the index.")));
+			buf = ReadBufferExtended(index, MAIN_FORKNUM, next, RBM_NORMAL, info->strategy);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+			msivf_check_page(index, page, next, MSIVF_PAGE_LIST);
+			opaque = MsivfPageGetOpaque(page);
+			if (opaque->flags & MSIVF_LIST_FREED)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("msivf index \"%s\" has an old chain through the freed page %u",
+								RelationGetRelationName(index), next),
+						 errhint("REINDEX the index.")));
+			bufs[nb++] = buf;
+			next = opaque->next;
+		}
+
+		mbuf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		mpage = GenericXLogRegisterBuffer(state, mbuf, 0);
+		msivf_meta_cover_tail(mpage);
+		meta = MsivfPageGetMeta(mpage);
+		mt = MsivfMetaGetTail(meta);
+		if (mt->npending != tail.npending || mt->pending[mt->npending - 1] != head)
+		{
+			/* cannot happen: splits wait for VACUUM, and one VACUUM at a time */
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(mbuf);
+			for (int i = 0; i < nb; i++)
+				UnlockReleaseBuffer(bufs[i]);
+			elog(ERROR, "msivf index \"%s\" changed while VACUUM freed an old chain",
+				 RelationGetRelationName(index));
+		}
+		xid = ReadNextTransactionId();
+		for (int i = 0; i < nb; i++)
+		{
+			Page		p = GenericXLogRegisterBuffer(state, bufs[i], 0);
+
+			msivf_init_page(p, MSIVF_PAGE_LIST);
+			MsivfPageGetOpaque(p)->flags = MSIVF_LIST_FREED;
+			((PageHeader) p)->pd_prune_xid = xid;
+		}
+		if (next == InvalidBlockNumber)
+			mt->npending--;
+		else
+			mt->pending[mt->npending - 1] = next;
+		meta->leaked_pages = Max(0, meta->leaked_pages - nb);
+		mt->freed_pages += nb;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(mbuf);
+		for (int i = 0; i < nb; i++)
+			UnlockReleaseBuffer(bufs[i]);
+		freed += nb;
+	}
+	return freed;
+}
+
+/*
+ * Records in the free space map every freed page that no snapshot can
+ * still need (and counts the freed pages), reading every page past the
+ * build's structure, as nbtree's VACUUM does; skipped in an index that
+ * never freed a page.  The map is a hint that a crash may lose: this
+ * finds the pages again.
+ */
+static void
+record_free_pages(IndexVacuumInfo *info, const MsivfState *st, IndexBulkDeleteResult *stats)
+{
+	Relation	index = info->index;
+	Buffer		mbuf;
+	MsivfMetaTail tail;
+	BlockNumber nblocks;
+
+	mbuf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
+	LockBuffer(mbuf, BUFFER_LOCK_SHARE);
+	msivf_meta_read_tail(BufferGetPage(mbuf), &tail);
+	UnlockReleaseBuffer(mbuf);
+	if (tail.freed_pages == 0)
+		return;
+
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blkno = st->first_list_block; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		MsivfPageOpaque opaque;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		opaque = MsivfPageGetOpaque(page);
+		if (!PageIsNew(page) &&
+			PageGetSpecialSize(page) == MAXALIGN(sizeof(MsivfPageOpaqueData)) &&
+			opaque->page_type == MSIVF_PAGE_LIST && (opaque->flags & MSIVF_LIST_FREED))
+		{
+			stats->pages_deleted++;
+			if (msivf_page_is_recyclable(page))
+			{
+				RecordFreeIndexPage(index, blkno);
+				stats->pages_free++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	IndexFreeSpaceMapVacuum(index);
+}
+
+/*
+ * amvacuumcleanup: counts the entries when no bulkdelete pass did; frees
+ * the pages of old chains and offers the freed ones to inserts and
+ * splits; refreshes the calibration once the list count has moved by
+ * more than MSIVF_RECALIBRATE_FRACTION.  All under the split lock in
+ * share mode: no split runs meanwhile.
+ */
 IndexBulkDeleteResult *
 msivf_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
+	Relation	index = info->index;
+	MsivfState	st;
+
 	if (info->analyze_only)
 		return stats;
 	if (stats == NULL)
@@ -202,7 +383,21 @@ msivf_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 		msivf_walk(info, stats, NULL, NULL);
 	}
-	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+
+	msivf_scan_lock(index);
+	st = *msivf_get_state(index);
+	st.centroids = NULL;
+	st.centroid_norms = NULL;
+	if (st.dims > 0 && !MSIVF_METRIC_IS_BITS(st.metric))
+	{
+		stats->pages_newly_deleted = free_old_chains(info, &st);
+		record_free_pages(info, &st, stats);
+		if (msivf_calibration_due(&st))
+			msivf_recalibrate(index, info->strategy);
+	}
+	msivf_scan_unlock(index);
+
+	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->estimated_count = false;
 	return stats;
 }
