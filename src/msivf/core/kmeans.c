@@ -357,9 +357,26 @@ update_step(const float *x, int64_t n, int d, int k, const int32_t *assign,
 }
 
 /*
- * An empty cluster takes half of the largest one: copy its centroid with a
- * small symmetric perturbation, so the next assignment splits it.  Stops
- * when no cluster has more than one point left to give.
+ * Cluster into takes half of cluster from: from's centroid, copied with a
+ * small symmetric perturbation, so the next assignment splits its points
+ * between the two.
+ */
+static void
+split_cluster(int d, float *centroids, int from, int into, uint64_t *rng)
+{
+	for (int l = 0; l < d; l++)
+	{
+		float		v = centroids[(size_t) from * d + l];
+		float		eps = (float) (1e-3 * (random_unit(rng) - 0.5)) * (fabsf(v) + 1e-6f);
+
+		centroids[(size_t) into * d + l] = v + eps;
+		centroids[(size_t) from * d + l] = v - eps;
+	}
+}
+
+/*
+ * An empty cluster takes half of the largest one.  Stops when no cluster
+ * has more than one point left to give.
  */
 static void
 split_empty_clusters(int d, int k, float *centroids, float *counts, uint64_t *rng)
@@ -375,14 +392,7 @@ split_empty_clusters(int d, int k, float *centroids, float *counts, uint64_t *rn
 				big = l;
 		if (counts[big] <= 1)
 			break;
-		for (int l = 0; l < d; l++)
-		{
-			float		v = centroids[(size_t) big * d + l];
-			float		eps = (float) (1e-3 * (random_unit(rng) - 0.5)) * (fabsf(v) + 1e-6f);
-
-			centroids[(size_t) j * d + l] = v + eps;
-			centroids[(size_t) big * d + l] = v - eps;
-		}
+		split_cluster(d, centroids, big, j, rng);
 		counts[j] = counts[big] / 2;
 		counts[big] -= counts[j];
 	}
@@ -393,8 +403,7 @@ split_empty_clusters(int d, int k, float *centroids, float *counts, uint64_t *rn
  * query falls most often into the largest clusters (the dense regions its
  * neighbours come from), so a probe reads more than the mean list.  One
  * round of rebalancing: each cluster of more than twice the mean size is
- * split in two (as split_empty_clusters does) by a cluster smaller than
- * the mean, whose points go to its neighbours at the next assignment.
+ * split in two by a cluster smaller than the mean, whose points go to its neighbours at the next assignment.
  * Returns how many clusters moved.
  */
 static int
@@ -413,14 +422,7 @@ rebalance_clusters(int d, int k, int64_t n, float *centroids, const float *count
 			small++;
 		if (small == k)
 			break;
-		for (int l = 0; l < d; l++)
-		{
-			float		v = centroids[(size_t) big * d + l];
-			float		eps = (float) (1e-3 * (random_unit(rng) - 0.5)) * (fabsf(v) + 1e-6f);
-
-			centroids[(size_t) small * d + l] = v + eps;
-			centroids[(size_t) big * d + l] = v - eps;
-		}
+		split_cluster(d, centroids, big, small, rng);
 		small++;
 		moved++;
 	}
