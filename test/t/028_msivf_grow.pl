@@ -26,9 +26,13 @@ $primary->append_conf('postgresql.conf', "wal_consistency_checking = 'generic'")
 # the test runs VACUUM itself, at the points it checks
 $primary->append_conf('postgresql.conf', 'autovacuum = off');
 $primary->start;
+# a slot keeps the WAL the standby has not received: the primary is
+# killed mid-VACUUM below and would otherwise recycle it on restart
+$primary->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('standby_slot')");
 $primary->backup('bk');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'bk', has_streaming => 1);
+$standby->append_conf('postgresql.conf', "primary_slot_name = 'standby_slot'");
 $standby->start;
 
 $primary->safe_psql('postgres', msivf_common::setup_sql($dims, 40, 0.23));
