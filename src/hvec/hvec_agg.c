@@ -67,13 +67,7 @@ hvec_accum(PG_FUNCTION_ARGS)
 
 		/* the mismatch named in hvec's words, before vec_accum names it in vec's */
 		if (!argnulls[0])
-		{
-			ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
-			int			n = ArrayGetNItems(ARR_NDIM(state), ARR_DIMS(state));
-
-			if (n > 1)
-				hvec_check_same_dims(n - 1, h->dim);
-		}
+			hvec_check_same_dims(vec_accum_state_dim(PG_GETARG_ARRAYTYPE_P(0)), h->dim);
 		args[1] = PointerGetDatum(hvec_to_vec(h));
 	}
 	else

@@ -35,6 +35,8 @@ extern void vec_check_dim(int dim);
 
 /* ERROR "different vec dimensions %d and %d" unless they agree. */
 extern void vec_check_same_dims(int dim_a, int dim_b);
+/* the dimension of a sum(vec)/avg(vec) state, checked (vec_agg.c) */
+extern int	vec_accum_state_dim(ArrayType *state);
 
 /*
  * The one type modifier of a vector type, 1 <= n <= max; ERROR otherwise

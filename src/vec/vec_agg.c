@@ -227,7 +227,7 @@ vec_agg_avg_final(PG_FUNCTION_ARGS)
 #define ACCUM_HEADER 1
 
 /*
- * The elements of a state accum_dim accepted (no null bitmap).  Not
+ * The elements of a state vec_accum_state_dim accepted (no null bitmap).  Not
  * ARR_DATA_PTR, whose mixed-sign arithmetic -Wextra rejects.
  */
 #define ACCUM_DATA(a) ((double *) ((char *) (a) + ARR_OVERHEAD_NONULLS(1)))
@@ -247,8 +247,8 @@ accum_invalid(const char *detail)
  * one dimension, no NULLs, a count and 1 to VEC_MAX_DIM sums.  Cheap: it is
  * run for every row.
  */
-static int
-accum_dim(ArrayType *state)
+int
+vec_accum_state_dim(ArrayType *state)
 {
 	int			n;
 
@@ -264,13 +264,13 @@ accum_dim(ArrayType *state)
 }
 
 /*
- * accum_dim's checks and those of the values, for the functions that run
+ * vec_accum_state_dim's checks and those of the values, for the functions that run
  * once per state: a whole, non-negative count and finite sums.
  */
 static int
 accum_check(ArrayType *state)
 {
-	int			dim = accum_dim(state);
+	int			dim = vec_accum_state_dim(state);
 	const double *x = ACCUM_DATA(state);
 
 	if (!(x[0] >= 0 && x[0] <= (double) PG_INT64_MAX) || x[0] != floor(x[0]))
@@ -334,7 +334,7 @@ vec_accum(PG_FUNCTION_ARGS)
 	else
 	{
 		state = accum_writable(fcinfo, 0);
-		vec_check_same_dims(accum_dim(state), v->dim);
+		vec_check_same_dims(vec_accum_state_dim(state), v->dim);
 	}
 
 	x = ACCUM_DATA(state);
