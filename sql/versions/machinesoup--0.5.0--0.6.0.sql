@@ -1897,7 +1897,6 @@ DECLARE
 	opr			record;
 	metric		text;
 	colname		name;
-	heapname	text;
 	query_sql	text;
 	plan		jsonb;
 	used		boolean;
@@ -1905,14 +1904,16 @@ DECLARE
 	nq			integer := coalesce(array_length(queries, 1), 0);
 	q			record;
 	correct		bigint;
+	count_sql	text;
 BEGIN
 	IF k < 1 THEN
 		RAISE EXCEPTION 'k must be positive, not %', k USING ERRCODE = '22023';
 	END IF;
-	SELECT i.indrelid, i.indkey[0] AS attnum, c.relkind, c.relname,
-		   c.relam, i.indclass[0] AS opclass
+	SELECT i.indrelid, i.indkey[0] AS attnum, c.relname,
+		   i.indclass[0] AS opclass, oc.opcintype
 	  INTO ix
 	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	  JOIN pg_opclass oc ON oc.oid = i.indclass[0]
 	 WHERE i.indexrelid = idx;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION '"%" is not an index', (SELECT relname FROM pg_class WHERE oid = idx)
@@ -1923,10 +1924,9 @@ BEGIN
 			USING ERRCODE = '0A000',
 				  HINT = 'Keep the expression in a stored generated column and index that column to measure it.';
 	END IF;
-	IF (SELECT opcintype FROM pg_opclass WHERE oid = ix.opclass)
-		OPERATOR(pg_catalog.<>) '@extschema@.bvec'::regtype THEN
+	IF ix.opcintype OPERATOR(pg_catalog.<>) '@extschema@.bvec'::regtype THEN
 		RAISE EXCEPTION 'bvec_index_recall measures indexes over bvec, not %',
-			(SELECT opcintype::regtype FROM pg_opclass WHERE oid = ix.opclass)
+			ix.opcintype::regtype
 			USING ERRCODE = '0A000',
 				  HINT = 'Use vec_index_recall for an index over vec or hvec.';
 	END IF;
@@ -1955,12 +1955,11 @@ BEGIN
 	END IF;
 	SELECT attname INTO colname FROM pg_attribute
 	 WHERE attrelid = ix.indrelid AND attnum = ix.attnum;
-	heapname := ix.indrelid::regclass::text;
 	-- ONLY: bvec_knn_exact reads neither inheritance children nor
 	-- partitions (it refuses a partitioned table)
 	query_sql := format('SELECT ctid, %1$I OPERATOR(%2$I.%3$s) $1 AS d FROM ONLY %4$s '
 						'ORDER BY %1$I OPERATOR(%2$I.%3$s) $1 LIMIT %5$s',
-						colname, opr.nspname, opr.oprname, heapname, k);
+						colname, opr.nspname, opr.oprname, ix.indrelid::regclass, k);
 	IF nq = 0 THEN
 		RETURN 1;
 	END IF;
@@ -1980,6 +1979,8 @@ BEGIN
 			USING DETAIL = 'The recall reported is that of the plan the planner chose.',
 				  HINT = 'To measure the index, make the planner prefer it, e.g. SET enable_seqscan = off.';
 	END IF;
+	-- a row tied with the k-th exact one is as right as it
+	count_sql := format('SELECT count(DISTINCT r.ctid) FROM (%s) r WHERE r.d <= $2', query_sql);
 	FOR q IN
 		SELECT g.n, g.query, e.kth, coalesce(e.nexact, 0) AS nexact
 		  FROM unnest(queries) WITH ORDINALITY AS g(query, n)
@@ -1991,9 +1992,7 @@ BEGIN
 			total := total + 1;		-- nothing to find: every plan is right
 			CONTINUE;
 		END IF;
-		-- a row tied with the k-th exact one is as right as it
-		EXECUTE format('SELECT count(DISTINCT r.ctid) FROM (%s) r WHERE r.d <= $2', query_sql)
-			INTO correct USING q.query, q.kth + 1e-12 * (1 + abs(q.kth));
+		EXECUTE count_sql INTO correct USING q.query, q.kth + 1e-12 * (1 + abs(q.kth));
 		total := total + correct::double precision / q.nexact;
 	END LOOP;
 	RETURN total / nq;
