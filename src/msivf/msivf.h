@@ -59,6 +59,12 @@
 /* above this, 4-bit codes so an entry still fits a page */
 #define MSIVF_MAX_DIM_8BIT	4000
 
+/*
+ * Standard deviations of a 4-bit code's rounding error that bound its
+ * estimate in a relaxed-order scan (msivfscan.c, visit_batch).
+ */
+#define MSIVF_CODE4_SIGMAS	4.0f
+
 /* metrics, as the opclass support function 1 reports them */
 #define MSIVF_METRIC_L2		1
 #define MSIVF_METRIC_IP		2
@@ -208,6 +214,7 @@ typedef struct MsivfOptions
 {
 	int32		vl_len_;
 	int			lists;			/* 0: from the row count */
+	int			bits;			/* of a code component: 4, 8, or 0 to choose */
 } MsivfOptions;
 
 /*
@@ -371,6 +378,7 @@ extern bool msivf_recalibrate(Relation index, BufferAccessStrategy strategy);
 /* msivfvector.c */
 extern Size msivf_entry_size(int dims, int code_bits);
 extern int	msivf_code_bits(int dims);
+extern int	msivf_index_code_bits(Relation index, int dims);
 extern void msivf_check_dims(int dims);
 extern Vec *msivf_datum_vec(Datum d);
 extern bool msivf_prepare_vector(int metric, const float *x, int dims, float *out);

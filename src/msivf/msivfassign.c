@@ -264,7 +264,7 @@ setup_lists(MsivfBuildState *bs)
 	MemoryContext old = MemoryContextSwitchTo(bs->cxt);
 
 	bs->st.dims = d;
-	bs->st.code_bits = msivf_code_bits(d);
+	bs->st.code_bits = msivf_index_code_bits(bs->index, d);
 	bs->st.entry_size = msivf_entry_size(d, bs->st.code_bits);
 	bs->st.entries_per_page = MSIVF_PAGE_CAPACITY / bs->st.entry_size;
 	Assert(bs->st.entries_per_page >= 1);

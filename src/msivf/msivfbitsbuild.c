@@ -455,6 +455,12 @@ msivf_bits_build(Relation heap, Relation index, IndexInfo *indexInfo)
 				ndir_pages;
 	MsivfOptions *opts = (MsivfOptions *) index->rd_options;
 
+	/* a bvec entry holds its bits as they are: there is no code to size */
+	if (opts && opts->bits != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("msivf option \"bits\" does not apply to an index over bvec")));
+
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "msivf bvec build", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	init_build_state(&bs, index, MAIN_FORKNUM);

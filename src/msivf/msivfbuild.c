@@ -277,7 +277,7 @@ write_structure(MsivfBuildState *bs, BlockNumber centroid_start, int ncentroid_p
 	meta->dims = bs->dims;
 	meta->nlists = bs->nlists;
 	meta->metric = bs->metric;
-	meta->code_bits = bs->dims > 0 ? msivf_code_bits(bs->dims) : 0;
+	meta->code_bits = bs->dims > 0 ? msivf_index_code_bits(bs->index, bs->dims) : 0;
 	meta->flags = bs->st.centroids ? 0 : MSIVF_FLAG_ZERO_CENTROID;
 	meta->build_id = pg_prng_uint64(&pg_global_prng_state);
 	meta->centroid_start = centroid_start;

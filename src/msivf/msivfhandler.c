@@ -64,6 +64,9 @@ ms_msivf_init(void)
 	add_int_reloption(msivf_relopt_kind, "lists",
 					  "Number of inverted lists; 0 chooses from the row count",
 					  0, 0, MSIVF_MAX_LISTS, AccessExclusiveLock);
+	add_int_reloption(msivf_relopt_kind, "bits",
+					  "Bits per dimension of the list codes, 4 or 8; 0 chooses 8 where it fits",
+					  0, 0, 8, AccessExclusiveLock);
 
 	DefineCustomIntVariable("machinesoup.probes",
 							"Number of msivf lists a scan probes first.",
@@ -194,16 +197,23 @@ msivf_metric(Relation index)
 	return metric;
 }
 
-/* amoptions: parses the lists reloption */
+/* amoptions: parses the lists and bits reloptions */
 bytea *
 msivf_options(Datum reloptions, bool validate)
 {
 	static const relopt_parse_elt tab[] = {
 		{"lists", RELOPT_TYPE_INT, offsetof(MsivfOptions, lists)},
+		{"bits", RELOPT_TYPE_INT, offsetof(MsivfOptions, bits)},
 	};
+	MsivfOptions *opts = build_reloptions(reloptions, validate, msivf_relopt_kind,
+										  sizeof(MsivfOptions), tab, lengthof(tab));
 
-	return (bytea *) build_reloptions(reloptions, validate, msivf_relopt_kind,
-									  sizeof(MsivfOptions), tab, lengthof(tab));
+	if (validate && opts && opts->bits != 0 && opts->bits != 4 && opts->bits != 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for msivf option \"bits\": %d", opts->bits),
+				 errdetail("Valid values are 4 and 8.")));
+	return (bytea *) opts;
 }
 
 /* amvalidate: nothing to check (the comment inside says why) */

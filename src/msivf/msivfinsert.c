@@ -29,6 +29,8 @@
 static void
 set_meta_dims(Relation index, int dims)
 {
+	/* before any lock: the bits option may refuse the dimensions */
+	int			code_bits = msivf_index_code_bits(index, dims);
 	Buffer		buf = ReadBuffer(index, MSIVF_METAPAGE_BLKNO);
 	GenericXLogState *state;
 	Page		page;
@@ -41,7 +43,7 @@ set_meta_dims(Relation index, int dims)
 	if (meta->dims == 0)
 	{
 		meta->dims = dims;
-		meta->code_bits = msivf_code_bits(dims);
+		meta->code_bits = code_bits;
 		GenericXLogFinish(state);
 	}
 	else

@@ -285,10 +285,13 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, const MsivfMetaT
 	if ((meta->metric < MSIVF_METRIC_L2 || meta->metric > MSIVF_METRIC_L1) && !bits)
 		corrupted(index, what, "Field metric is %lld, not %lld to %lld.",
 				  meta->metric, MSIVF_METRIC_L2, MSIVF_METRIC_L1);
-	if (!bits && meta->code_bits != (meta->dims == 0 ? 0 : msivf_code_bits(meta->dims)))
-		corrupted(index, what, "Field code_bits is %lld, not %lld for %lld dimensions.",
-				  meta->code_bits, meta->dims == 0 ? 0 : msivf_code_bits(meta->dims),
-				  meta->dims);
+	if (!bits && meta->dims == 0 && meta->code_bits != 0)
+		corrupted(index, what, "Field code_bits is %lld, not %lld to %lld before the first row.",
+				  meta->code_bits, 0, 0);
+	if (!bits && meta->dims != 0 && meta->code_bits != 4 &&
+		!(meta->code_bits == 8 && meta->dims <= MSIVF_MAX_DIM_8BIT))
+		corrupted(index, what, "Field code_bits is %lld, not 4, or 8 up to %lld dimensions (here %lld).",
+				  meta->code_bits, MSIVF_MAX_DIM_8BIT, meta->dims);
 	if (meta->built_lists < 0 || meta->built_lists > meta->nlists)
 		corrupted(index, what, "Field built_lists is %lld, not %lld to %lld.",
 				  meta->built_lists, 0, meta->nlists);

@@ -54,10 +54,17 @@ typedef struct MsivfScanOpaqueData
 
 	/*
 	 * The vector the codes are dotted with, quantized to int8 for the
-	 * integer kernel (8-bit codes): per list under L2, where it is q - c,
+	 * integer kernels: per list under L2, where it is q - c,
 	 * once per scan otherwise, where it is q.
 	 */
 	QuantQuery8 qq;
+
+	/*
+	 * What multiplies the worst-case bounds of a 4-bit code's estimate: 1
+	 * under strict order, MSIVF_CODE4_SIGMAS / sqrt(dims) under relaxed
+	 * (see visit_batch).
+	 */
+	float		code4_kappa;
 
 	int		   *order;			/* lists nearest first */
 	int			visited;		/* lists of order[] visited */

@@ -10,6 +10,8 @@
 
 #include <math.h>
 
+#include "utils/rel.h"
+
 #include "hvec.h"
 #include "msivf.h"
 #include "quant_l1.h"
@@ -43,6 +45,28 @@ int
 msivf_code_bits(int dims)
 {
 	return dims <= MSIVF_MAX_DIM_8BIT ? 8 : 4;
+}
+
+/*
+ * Bits per code component of index for dims: its bits option, or
+ * msivf_code_bits.  4-bit codes halve the lists (and what a scan reads)
+ * for a looser estimate; 8-bit codes must fit an entry on a page.
+ */
+int
+msivf_index_code_bits(Relation index, int dims)
+{
+	MsivfOptions *opts = (MsivfOptions *) index->rd_options;
+	int			bits = opts ? opts->bits : 0;
+
+	if (bits == 0)
+		return msivf_code_bits(dims);
+	if (bits == 8 && dims > MSIVF_MAX_DIM_8BIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("msivf codes of 8 bits hold at most %d dimensions, not %d",
+						MSIVF_MAX_DIM_8BIT, dims),
+				 errhint("Use bits = 4, or leave the option unset.")));
+	return bits;
 }
 
 /* Bytes of one posting entry, header and code, aligned. */

@@ -173,6 +173,73 @@ check_ikernels(void)
 }
 
 /*
+ * The 4-bit integer kernels return sum(q[i] * code[i]) exactly, the code
+ * as quant_decode reads it, at every length (odd ones leave a high nibble
+ * unused; the tails are masked or scalar), for every nibble value.
+ */
+static void
+check_ikernels4(void)
+{
+	const char *names[] = {"scalar", "avx2", "avx512vnni"};
+	int			lens[304];
+
+	for (int d = 0; d <= 300; d++)
+		lens[d] = d + 1;
+	lens[301] = 768;
+	lens[302] = 1537;
+	lens[303] = 16000;
+	for (int k = 0; k < 3; k++)
+	{
+		QuantIDot4Fn f = quant_idot4_kernel(names[k]);
+		int			bad = 0;
+
+		if (!f)
+		{
+			printf("(4-bit integer kernel %s not supported here, skipped)\n", names[k]);
+			continue;
+		}
+		for (int t = 0; t < 304; t++)
+		{
+			int			d = lens[t];
+			int			m = (int) quant_code_bytes(d, 4);
+			float	   *v = malloc(sizeof(float) * d);
+			float	   *r = malloc(sizeof(float) * d);
+			float	   *dec = malloc(sizeof(float) * d);
+			int8_t	   *q = malloc(d);
+			int8_t	   *q4 = malloc(2 * m);
+			uint8_t    *code = malloc(m);
+			QuantQuery8 qq = {.q = q,.q4 = q4};
+			float		scale,
+						err;
+			int64_t		want = 0;
+
+			for (int i = 0; i < d; i++)
+			{
+				v[i] = gauss();
+				r[i] = gauss();
+			}
+			if (d > 3)
+				r[0] = 1e3f, r[1] = -1e3f;	/* the extreme codes, 7 and -7 */
+			quant_encode(r, d, 4, code, &scale, &err);
+			quant_decode(code, d, 4, 1.0f, dec);
+			quant_query8(v, d, &qq);
+			quant_query_split4(&qq, d);
+			for (int i = 0; i < d; i++)
+				want += (int64_t) q[i] * (int64_t) dec[i];
+			if (f(q4, code, m, qq.qsum) != want)
+				bad++;
+			free(v);
+			free(r);
+			free(dec);
+			free(q);
+			free(q4);
+			free(code);
+		}
+		CHECK(bad == 0, "4-bit integer kernel %s wrong in %d lengths", names[k], bad);
+	}
+}
+
+/*
  * The bound of quantizer.h for an estimate made with a quantized query:
  * |v.r - s * qscale * (q.c)| <= |v| * err + qerr * (|r| + err), on
  * queries and residuals of very different scales; the query's codes stay
@@ -356,6 +423,7 @@ main(void)
 	check_kernels();
 	printf("integer kernel in use: %s\n", quant_ikernel_name());
 	check_ikernels();
+	check_ikernels4();
 	check_query_bound(32, 300);
 	check_query_bound(768, 100);
 	check_query_bound(4000, 20);

@@ -364,6 +364,128 @@ idot8_avx512vnni(const int8_t *q, const int8_t *code, int d, int32_t qsum)
 }
 #endif
 
+/* ---- integer estimates for 4-bit codes --------------------------------- */
+
+void
+quant_query_split4(QuantQuery8 *qq, int d)
+{
+	int			m = (int) quant_code_bytes(d, 4);
+
+	for (int j = 0; j < m; j++)
+	{
+		qq->q4[j] = qq->q[2 * j];
+		qq->q4[m + j] = 2 * j + 1 < d ? qq->q[2 * j + 1] : 0;
+	}
+}
+
+/*
+ * The nibbles are the unsigned side of every kernel (0 to 15, the code
+ * plus 8); the offset comes back off as 8 * qsum.
+ */
+static int32_t
+idot4_scalar(const int8_t *q4, const uint8_t *code, int m, int32_t qsum)
+{
+	const int8_t *qodd = q4 + m;
+	int32_t		s = 0;
+
+	for (int j = 0; j < m; j++)
+		s += (int32_t) q4[j] * (code[j] & 0x0F) + (int32_t) qodd[j] * (code[j] >> 4);
+	return s - 8 * qsum;
+}
+
+#ifdef QUANT_X86
+/*
+ * AVX2: vpmaddubsw of nibbles (at most 15) by query bytes (|q| <= 127)
+ * sums pairs to at most 3810, and the even and odd halves together to
+ * 7620: far from 16-bit saturation.
+ */
+__attribute__((target("avx2")))
+static int32_t
+idot4_avx2(const int8_t *q4, const uint8_t *code, int m, int32_t qsum)
+{
+	const int8_t *qodd = q4 + m;
+	const __m256i low = _mm256_set1_epi8(0x0F);
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i		acc = _mm256_setzero_si256();
+	__m128i		s4;
+	int32_t		s;
+	int			j = 0;
+
+	for (; j + 32 <= m; j += 32)
+	{
+		__m256i		c = _mm256_loadu_si256((const __m256i *) (code + j));
+		__m256i		lo = _mm256_and_si256(c, low);
+		__m256i		hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), low);
+		__m256i		p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *) (q4 + j))),
+										 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *) (qodd + j))));
+
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+	}
+	s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+	s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+	s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+	s = _mm_cvtsi128_si32(s4);
+	for (; j < m; j++)
+		s += (int32_t) q4[j] * (code[j] & 0x0F) + (int32_t) qodd[j] * (code[j] >> 4);
+	return s - 8 * qsum;
+}
+
+/*
+ * AVX-512 VNNI: 64 code bytes (128 components) a step, each nibble half
+ * through its own vpdpbusd; a masked tail loads zero codes and zero query
+ * bytes.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static int32_t
+idot4_avx512vnni(const int8_t *q4, const uint8_t *code, int m, int32_t qsum)
+{
+	const int8_t *qodd = q4 + m;
+	const __m512i low = _mm512_set1_epi8(0x0F);
+	__m512i		acc0 = _mm512_setzero_si512();
+	__m512i		acc1 = _mm512_setzero_si512();
+	int			j = 0;
+
+	for (; j + 64 <= m; j += 64)
+	{
+		__m512i		c = _mm512_loadu_si512(code + j);
+
+		acc0 = _mm512_dpbusd_epi32(acc0, _mm512_and_si512(c, low), _mm512_loadu_si512(q4 + j));
+		acc1 = _mm512_dpbusd_epi32(acc1, _mm512_and_si512(_mm512_srli_epi16(c, 4), low),
+								   _mm512_loadu_si512(qodd + j));
+	}
+	if (j < m)
+	{
+		__mmask64	k = (__mmask64) ((1ULL << (m - j)) - 1);
+		__m512i		c = _mm512_maskz_loadu_epi8(k, code + j);
+
+		acc0 = _mm512_dpbusd_epi32(acc0, _mm512_and_si512(c, low), _mm512_maskz_loadu_epi8(k, q4 + j));
+		acc1 = _mm512_dpbusd_epi32(acc1, _mm512_and_si512(_mm512_srli_epi16(c, 4), low),
+								   _mm512_maskz_loadu_epi8(k, qodd + j));
+	}
+	return _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1)) - 8 * qsum;
+}
+#endif
+
+int32_t		(*quant_idot4) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum) = idot4_scalar;
+
+/* the 4-bit integer kernel named, if this CPU runs it (see quantizer.h) */
+QuantIDot4Fn
+quant_idot4_kernel(const char *name)
+{
+	if (strcmp(name, "scalar") == 0)
+		return idot4_scalar;
+#ifdef QUANT_X86
+	__builtin_cpu_init();
+	if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2"))
+		return idot4_avx2;
+	if (strcmp(name, "avx512vnni") == 0 &&
+		__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vnni"))
+		return idot4_avx512vnni;
+#endif
+	return NULL;
+}
+
 int32_t		(*quant_idot8) (const int8_t *q, const int8_t *code, int d, int32_t qsum) = idot8_scalar;
 static const char *ikernel_name = "scalar";
 
@@ -443,6 +565,7 @@ quant_init(void)
 		if (f)
 		{
 			quant_idot8 = f;
+			quant_idot4 = quant_idot4_kernel(iorder[i]);
 			ikernel_name = iorder[i];
 			break;
 		}

@@ -74,6 +74,8 @@ extern QuantDot8Fn quant_dot8_kernel(const char *name);
 typedef struct QuantQuery8
 {
 	int8_t	   *q;				/* d components, filled by quant_query8 */
+	int8_t	   *q4;				/* for 4-bit codes: 2 * quant_code_bytes(d, 4)
+								 * bytes, filled by quant_query_split4 */
 	float		qscale;
 	float		qerr;			/* |v - qscale * q|, rounded up */
 	int32_t		qsum;
@@ -88,6 +90,22 @@ extern int32_t (*quant_idot8) (const int8_t *q, const int8_t *code, int d, int32
 /* integer kernels by name, for tests: "scalar", "avx2", "avx512vnni"; NULL if unsupported */
 typedef int32_t (*QuantIDot8Fn) (const int8_t *q, const int8_t *code, int d, int32_t qsum);
 extern QuantIDot8Fn quant_idot8_kernel(const char *name);
+
+/*
+ * The same integer estimate for packed 4-bit codes.  A code byte holds
+ * components 2j (low nibble) and 2j+1 (high nibble), each offset by 8, so
+ * a kernel that splits a byte's nibbles needs the query's even and odd
+ * components apart: quant_query_split4 copies qq->q into qq->q4 as the m =
+ * quant_code_bytes(d, 4) even components, then the m odd ones (a zero
+ * where d is odd, which meets the unused high nibble).  quant_idot4
+ * returns sum(q[i] * code[i]) over the d components, exactly, from q4, m
+ * and qsum.
+ */
+extern void quant_query_split4(QuantQuery8 *qq, int d);
+extern int32_t (*quant_idot4) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum);
+
+typedef int32_t (*QuantIDot4Fn) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum);
+extern QuantIDot4Fn quant_idot4_kernel(const char *name);
 
 /* Name of the integer kernel in use. */
 extern const char *quant_ikernel_name(void);
