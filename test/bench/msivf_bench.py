@@ -48,7 +48,8 @@ MSIVF_BENCH_NPROBE, MSIVF_BENCH_FAISS=0, MSIVF_BENCH_PGVECTOR (comma list
 of ivfflat,hnsw; empty for none), MSIVF_BENCH_BUILD0=0 (skip the builds
 with 0 workers), MSIVF_BENCH_RUNS (default 3), MSIVF_BENCH_STOP_RECALL
 (a sweep stops once it reaches this recall; default 0.995),
-MSIVF_BENCH_MWM (maintenance_work_mem, default 2GB), MSIVF_BENCH_FAISS_QUERIES
+MSIVF_BENCH_BITS (the msivf bits option; a comma list such as 4,8 builds
+and measures one index per value), MSIVF_BENCH_MWM (maintenance_work_mem, default 2GB), MSIVF_BENCH_FAISS_QUERIES
 (FAISS searches only the first N queries, default 2000: Debian's FAISS is
 built without AVX2 and takes hours over 10,000 queries at 768-d).
 
@@ -96,6 +97,9 @@ SETS = datasets.expand(os.environ.get("MSIVF_BENCH_SET", "glove1m" if MODE == "s
 NQ = int(os.environ["MSIVF_BENCH_QUERIES"]) if os.environ.get("MSIVF_BENCH_QUERIES") else None
 LIMIT = int(os.environ["MSIVF_BENCH_LIMIT"]) if os.environ.get("MSIVF_BENCH_LIMIT") else None
 LISTS = os.environ.get("MSIVF_BENCH_LISTS")  # default: the index's own choice
+# the msivf bits option of the float index ("" the index's own choice); a
+# comma list measures one index per value, the first as "msivf"
+BITS = [b.strip() for b in os.environ.get("MSIVF_BENCH_BITS", "").split(",")]
 FAISS = os.environ.get("MSIVF_BENCH_FAISS", "1") != "0"
 PGVECTOR = [x for x in os.environ.get("MSIVF_BENCH_PGVECTOR", "ivfflat,hnsw").split(",") if x]
 BUILD0 = os.environ.get("MSIVF_BENCH_BUILD0", "0" if MODE == "scaling" else "1") != "0"
@@ -368,8 +372,9 @@ def run_set(pg, s, methods, log_prefix=""):
 
     # ---- msivf: over the element type measured, and in half mode over vec
     # as well (method "msivf vec"), for the size and speed of each
-    variants = [("msivf", MS_TYPE, MS_OPS, WIRE)] + ([("msivf vec", "vec", "vec", ">f4")] if ELEMENT == "half" else [])
-    for method, mtype, mops, mwire in (variants if "msivf" in methods else []):
+    variants = [("msivf" if i == 0 else f"msivf bits={b}", MS_TYPE, MS_OPS, WIRE, b) for i, b in enumerate(BITS)] \
+        + ([("msivf vec", "vec", "vec", ">f4", "")] if ELEMENT == "half" else [])
+    for method, mtype, mops, mwire, bits in (variants if "msivf" in methods else []):
         primary = method == "msivf"
         info["simd"] = pg.one("SELECT vec_simd_level()")
         pg.sql(f"DROP TABLE IF EXISTS {tab}")
@@ -377,8 +382,9 @@ def run_set(pg, s, methods, log_prefix=""):
         copy_binary(pg.conn, tab, B, mwire)
         pg.sql(f"VACUUM ANALYZE {tab}")
         idx = tab + "_msivf"
+        options = ([f"lists = {int(LISTS)}"] if LISTS else []) + ([f"bits = {int(bits)}"] if bits else [])
         build, build0 = timed_builds(pg, idx, f"CREATE INDEX {idx} ON {tab} USING msivf (emb {mops}{ops_suffix})"
-                                     + (f" WITH (lists = {int(LISTS)})" if LISTS else ""), BUILD0)
+                                     + (f" WITH ({', '.join(options)})" if options else ""), BUILD0)
         if os.environ.get("MSIVF_BENCH_READY"):
             # built (parallel workers load the library too): tell a waiting caller
             open(os.environ["MSIVF_BENCH_READY"], "w").close()
@@ -597,6 +603,13 @@ def report(s, rows, info):
     if qm and qf:
         line += f"; msivf/faiss IVFFlat = {qm / qf:.2f} (target >= 1.0)"
     print(line)
+    for b in BITS[1:]:
+        m = f"msivf bits={b}"
+        qb = qps_at([r for r in rows if r.method == m and r.curve], TARGET)[0]
+        print(f"SUMMARY {name} {m}: QPS at recall {TARGET} = " + (f"{qb:.0f}" if qb else "not reached")
+              + (f", msivf ({BITS[0] or 'default'} bits)/this = {qm / qb:.2f}" if qm and qb else "")
+              + (f", this/hnsw = {qb / qh:.2f}" if qb and qh else "")
+              + f"; index MB {info.get('msivf MB', 0):.1f} against {info.get(m + ' MB', 0):.1f}")
     if ELEMENT == "half":
         qv = qps_at([r for r in rows if r.method == "msivf vec" and r.curve], TARGET)[0]
         hm, vm = info.get("msivf MB"), info.get("msivf vec MB")
