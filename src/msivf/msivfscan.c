@@ -544,7 +544,8 @@ visit_batch(IndexScanDesc scan)
 		const int8_t *qv = so->qq.q;
 		const int8_t *qv4 = so->qq.q4;
 		int			m4 = (int) quant_code_bytes(d, 4);
-		float		kappa = bits == 4 ? so->code4_kappa : 1.0f;
+		/* L1's bound is a triangle inequality, not a dot product's: kept whole */
+		float		kappa = bits == 4 && metric != MSIVF_METRIC_L1 ? so->code4_kappa : 1.0f;
 		float		qscale = so->qq.qscale;
 		int32		qsum = so->qq.qsum;
 		BlockNumber blkno = list_first_page(index, &so->st, list, &nblocks);
