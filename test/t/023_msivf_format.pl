@@ -152,7 +152,7 @@ my @meta_cases = (
 	[ 'nlists zero', 12, pack('l', 0), 'Field nlists is 0, not 1 to 32768.' ],
 	[ 'nlists huge', 12, pack('l', 40000), 'Field nlists is 40000, not 1 to 32768.' ],
 	[ 'metric', 16, pack('s', 7), 'Field metric is 7, not 1 to 4.' ],
-	[ 'code_bits', 18, pack('s', 3), 'Field code_bits is 3, not 8 for 32 dimensions.' ],
+	[ 'code_bits', 18, pack('s', 3), 'Field code_bits is 3, not 4, or 8 up to 4000 dimensions (here 32).' ],
 	[ 'flags', 20, pack('L', 0x100), "Field flags is 0x100 with $lists lists." ],
 	[ 'centroid_start', 32, pack('L', 5), 'Field centroid_start is 5, not 1.' ],
 	[ 'lists_per_dir_page', 40, pack('l', 0), 'Field lists_per_dir_page is 0, not 679.' ],
