@@ -134,10 +134,14 @@ SELECT array(SELECT id FROM grow ORDER BY v <-> (SELECT q FROM queries WHERE qid
 RESET machinesoup.scan_order;
 RESET enable_seqscan;
 
--- hvec, half the heap and now half the codes
+-- hvec, half the heap and, by default, half the codes (vec keeps 8 bits)
 CREATE TABLE hitems AS SELECT id, emb::hvec(128) AS emb FROM items;
-CREATE INDEX hitems_idx ON hitems USING msivf (emb hvec_l2_ops) WITH (lists = 24, bits = 4);
-SELECT code_bits FROM msivf_index_info('hitems_idx');
+CREATE INDEX hitems_idx ON hitems USING msivf (emb hvec_l2_ops) WITH (lists = 24);
+CREATE INDEX hitems_8 ON hitems USING msivf (emb hvec_l2_ops) WITH (lists = 24, bits = 8);
+CREATE INDEX items_default ON items USING msivf (emb vec_l2_ops) WITH (lists = 24);
+SELECT c.relname, i.code_bits FROM pg_class c, msivf_index_info(c.oid) i
+WHERE c.relname IN ('hitems_idx', 'hitems_8', 'items_default') ORDER BY 1;
+DROP INDEX hitems_8, items_default;
 SET machinesoup.probes = 24;
 SET machinesoup.scan_order = strict;
 SET enable_seqscan = off;

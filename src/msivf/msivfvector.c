@@ -48,18 +48,22 @@ msivf_code_bits(int dims)
 }
 
 /*
- * Bits per code component of index for dims: its bits option, or
- * msivf_code_bits.  4-bit codes halve the lists (and what a scan reads)
- * for a looser estimate; 8-bit codes must fit an entry on a page.
+ * Bits per code component of index for dims: its bits option; unset, 4
+ * over hvec and msivf_code_bits otherwise.  4-bit codes halve the lists
+ * (and what a scan reads) for a looser estimate, which the relaxed
+ * order's statistical bound absorbs (msivfscan.c): one who stores half
+ * precision to halve the table gets the index halved too.  8-bit codes
+ * must fit an entry on a page.
  */
 int
 msivf_index_code_bits(Relation index, int dims)
 {
 	MsivfOptions *opts = (MsivfOptions *) index->rd_options;
 	int			bits = opts ? opts->bits : 0;
+	Oid			keytype = index->rd_opcintype[0];
 
 	if (bits == 0)
-		return msivf_code_bits(dims);
+		return hvec_type_beside(keytype) == keytype ? 4 : msivf_code_bits(dims);
 	if (bits == 8 && dims > MSIVF_MAX_DIM_8BIT)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
