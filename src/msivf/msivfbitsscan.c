@@ -3,8 +3,9 @@
  *		Index scans of msivf over bvec: ORDER BY b <~> query (Hamming) or
  *		b <%> query (Jaccard).
  *
- * The lists are ranked by their binary centroid's distance to the query
- * and visited in batches, nearest first, as for vec (msivfscan.c): the
+ * The lists are ranked by their centroid's nearness to the query (Hamming:
+ * the inner product of a float centroid with the query's +-1 sign vector;
+ * Jaccard: the binary centroid's distance) and visited in batches, nearest first, as for vec (msivfscan.c): the
  * probe count first (machinesoup.probes, else a tenth of the lists: a bvec
  * index has no calibration), then twice as many lists per batch until
  * every list is visited.  An entry holds the row's bits, so its distance,
@@ -31,6 +32,7 @@
 #include "bitkmeans.h"
 #include "bvec.h"
 #include "msivf.h"
+#include "vec_kernels.h"
 
 /* a row of a visited list: its exact distance */
 typedef struct BitsHit
@@ -196,7 +198,21 @@ start_scan(IndexScanDesc scan)
 				 errdetail("The msivf index \"%s\" holds bvecs of %d bits.",
 						   RelationGetRelationName(index), st->dims)));
 
-	if (st->bit_centroids != NULL && st->nlists > 1)
+	if (st->centroids != NULL && st->nlists > 1)
+	{
+		/* sign centroids: the largest inner product with the query's signs first */
+		double	   *d = palloc(sizeof(double) * st->nlists);
+		float	   *signs = palloc(sizeof(float) * st->dims);
+
+		bitkm_signs(so->query->data, st->dims, signs);
+		for (int j = 0; j < st->nlists; j++)
+			d[j] = -(double) vec_kernels->inner_product(signs, st->centroids + (Size) j * st->dims,
+														 st->dims);
+		qsort_arg(so->order, st->nlists, sizeof(int), cmp_list_dist, d);
+		pfree(d);
+		pfree(signs);
+	}
+	else if (st->bit_centroids != NULL && st->nlists > 1)
 	{
 		double	   *d = palloc(sizeof(double) * st->nlists);
 		BitkmMetric km = st->metric == MSIVF_METRIC_HAMMING ? BITKM_HAMMING : BITKM_JACCARD;
