@@ -84,6 +84,12 @@ bit_jaccard_from_counts(uint64_t and_count, uint64_t or_count)
 void
 bit_quantize_floats(const float *x, int n, uint8_t *out)
 {
+	bit_kernels->quantize(x, n, out);
+}
+
+void
+bit_quantize_floats_scalar(const float *x, int n, uint8_t *out)
+{
 	int			i = 0;
 
 	for (; i + 8 <= n; i += 8)

@@ -34,6 +34,8 @@ typedef struct BitKernels
 						   uint64_t *and_count, uint64_t *or_count);
 	/* popcount(a) */
 	uint64_t	(*popcount) (const uint8_t *a, size_t nbytes);
+	/* bit_quantize_floats (binary_quantize) */
+	void		(*quantize) (const float *x, int n, uint8_t *out);
 } BitKernels;
 
 /* The table in use; starts on the scalar one, never NULL. */
@@ -48,8 +50,12 @@ extern bool bit_use_simd_level(SimdLevel level);
 /* 1 - |a AND b| / |a OR b|, and 0 when both are all zero (equal sets). */
 extern double bit_jaccard_from_counts(uint64_t and_count, uint64_t or_count);
 
-/* out[(n + 7) / 8] := bit i set when x[i] > 0 (NaN is not > 0). */
+/*
+ * out[(n + 7) / 8] := bit i set when x[i] > 0 (NaN is not > 0), through
+ * the table in use; bit_quantize_floats_scalar is the scalar table's.
+ */
 extern void bit_quantize_floats(const float *x, int n, uint8_t *out);
+extern void bit_quantize_floats_scalar(const float *x, int n, uint8_t *out);
 
 /* Are the bits past nbits in the last byte of a (nbits)-bit string zero? */
 extern bool bit_padding_is_zero(const uint8_t *bits, int nbits);

@@ -132,11 +132,34 @@ popcount_avx2(const uint8_t *a, size_t nbytes)
 	return count;
 }
 
+/*
+ * Eight floats at a time: reversed in the register so that VMOVMSKPS puts
+ * the first one in the byte's high bit, bvec's bit order.  An ordered
+ * compare, so NaN gives a clear bit as the scalar x > 0 does.
+ */
+static AVX2_FN void
+quantize_avx2(const float *x, int n, uint8_t *out)
+{
+	const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+	const __m256 zero = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + i), rev);
+
+		out[i / 8] = (uint8_t) _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+	}
+	if (i < n)
+		bit_quantize_floats_scalar(x + i, n - i, out + i / 8);
+}
+
 const BitKernels bit_kernels_avx2_table = {
 	.name = "avx2",
 	.hamming = hamming_avx2,
 	.and_or = and_or_avx2,
 	.popcount = popcount_avx2,
+	.quantize = quantize_avx2,
 };
 
 #endif							/* x86-64 */

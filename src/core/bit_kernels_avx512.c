@@ -96,11 +96,38 @@ popcount_avx512(const uint8_t *a, size_t nbytes)
 	return (uint64_t) _mm512_reduce_add_epi64(s);
 }
 
+/*
+ * Sixteen floats at a time, each group of eight reversed in the register so
+ * that the compare mask's low byte has the first float in its high bit
+ * (bvec's order), its high byte the next eight: two output bytes, little
+ * endian.  An ordered compare: NaN gives a clear bit.
+ */
+static AVX512_FN void
+quantize_avx512(const float *x, int n, uint8_t *out)
+{
+	const __m512i rev = _mm512_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0,
+										  15, 14, 13, 12, 11, 10, 9, 8);
+	const __m512 zero = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		v = _mm512_permutexvar_ps(rev, _mm512_loadu_ps(x + i));
+		__mmask16	m = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+
+		out[i / 8] = (uint8_t) (m & 0xFF);
+		out[i / 8 + 1] = (uint8_t) (m >> 8);
+	}
+	if (i < n)
+		bit_quantize_floats_scalar(x + i, n - i, out + i / 8);
+}
+
 const BitKernels bit_kernels_avx512_table = {
 	.name = "avx512",
 	.hamming = hamming_avx512,
 	.and_or = and_or_avx512,
 	.popcount = popcount_avx512,
+	.quantize = quantize_avx512,
 };
 
 #endif							/* x86-64 */

@@ -76,4 +76,5 @@ const BitKernels bit_kernels_scalar_table = {
 	.hamming = hamming_scalar,
 	.and_or = and_or_scalar,
 	.popcount = popcount_scalar,
+	.quantize = bit_quantize_floats_scalar,
 };

@@ -100,6 +100,8 @@
 
 /* meta flags */
 #define MSIVF_FLAG_ZERO_CENTROID 0x0001	/* one list, centroid at the origin */
+/* bvec Hamming: float centroids of the rows' +-1 sign vectors, not bits */
+#define MSIVF_FLAG_SIGN_CENTROIDS 0x0002
 
 /* calibration: probes needed for recall@10 >= r/100, r = 0..100 */
 #define MSIVF_CALIB_LEVELS	101

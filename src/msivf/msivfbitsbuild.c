@@ -31,7 +31,9 @@
 
 #include "bitkmeans.h"
 #include "bvec.h"
+#include "kmeans.h"
 #include "msivf.h"
+#include "vec_kernels.h"
 
 PG_FUNCTION_INFO_V1(msivf_hamming_metric);
 PG_FUNCTION_INFO_V1(msivf_jaccard_metric);
@@ -41,6 +43,8 @@ PG_FUNCTION_INFO_V1(msivf_jaccard_metric);
 #define BITS_TRAIN_MIN		4096
 #define BITS_SAMPLE_MAX		200000
 #define BITS_TRAIN_ITERS	10
+/* Lloyd iterations of the float k-means of sign vectors (Hamming) */
+#define SIGNS_TRAIN_ITERS	10
 
 /* support function 1 of bvec_hamming_ops */
 Datum
@@ -81,11 +85,24 @@ check_nbits(Relation index, int index_bits, int nbits)
 						   RelationGetRelationName(index), index_bits)));
 }
 
-/* The list of the nearest centroid to bits (list 0 without centroids). */
+/*
+ * The list of the nearest centroid to bits (list 0 without centroids):
+ * the float centroid with the largest inner product with the bits' sign
+ * vector (Hamming; signs holds st->dims floats of scratch), or the binary
+ * centroid nearest by the opclass's distance.
+ */
 static int
-nearest_list(const MsivfState *st, const uint8 *bits)
+nearest_list(const MsivfState *st, const uint8 *bits, float *signs)
 {
-	if (st->bit_centroids == NULL || st->nlists == 1)
+	if (st->nlists == 1)
+		return 0;
+	if (st->centroids != NULL)
+	{
+		bitkm_signs(bits, st->dims, signs);
+		return bitkm_nearest_signs(signs, st->centroids, st->nlists, st->dims,
+								   vec_kernels->inner_product);
+	}
+	if (st->bit_centroids == NULL)
 		return 0;
 	return bitkm_nearest(km_metric(st->metric), bits, st->bit_centroids, st->nlists,
 						 BVEC_BYTES(st->dims), NULL);
@@ -120,7 +137,9 @@ typedef struct BitsBuildState
 
 	/* the structure */
 	int			nlists;
-	uint8	   *centroids;		/* NULL with one list */
+	uint8	   *centroids;		/* binary (Jaccard); NULL with one list */
+	float	   *sign_centroids; /* float, unit length (Hamming); NULL with one list */
+	float	   *signs;			/* a row's sign vector, nbits floats */
 	MsivfState	st;				/* what nearest_list and fill_entry read */
 	BlockNumber *heads;
 	BlockNumber *tails;
@@ -185,6 +204,77 @@ train_tick(void *arg)
 }
 
 /*
+ * A reservoir that did not fill is in table order: its first n rows would
+ * be a biased choice to train on, so random rows are shuffled in first.
+ */
+static void
+shuffle_front(BitsBuildState *bs, int n)
+{
+	for (int i = 0; i < n && bs->nsample > n; i++)
+	{
+		int			j = (int) pg_prng_uint64_range(&bs->prng, i, bs->nsample - 1);
+		uint8		tmp[64];
+
+		for (Size off = 0; off < bs->nbytes; off += sizeof(tmp))
+		{
+			Size		len = Min(sizeof(tmp), bs->nbytes - off);
+			uint8	   *a = bs->sample + (Size) i * bs->nbytes + off;
+			uint8	   *b = bs->sample + (Size) j * bs->nbytes + off;
+
+			memcpy(tmp, a, len);
+			memcpy(a, b, len);
+			memcpy(b, tmp, len);
+		}
+	}
+}
+
+/*
+ * Hamming: spherical k-means (core/kmeans.c, with its rebalancing of
+ * crowded lists) of the first n sample rows' sign vectors.  A float
+ * centroid weighs each bit by how strongly its list leans, where a
+ * majority-vote one counts a 51 % bit as much as a 100 % one, so the lists
+ * a query's Hamming neighbours fall in rank higher.  The floats take 32
+ * times the bits: n shrinks to what the other half of
+ * maintenance_work_mem holds, never below one row per list.
+ */
+static void
+train_signs(BitsBuildState *bs, int k, int n)
+{
+	Size		avail = bs->budget / 2;
+	Size		fixed = sizeof(float) * (Size) k * bs->nbits;
+	size_t		block;
+	float	   *x;
+	float	   *work;
+	int32	   *assign;
+
+	for (;;)
+	{
+		Size		per_row = sizeof(float) * (Size) bs->nbits + sizeof(int32);
+
+		block = kmeans_default_block_floats(n, k);
+		if (n <= k || fixed + (Size) n * per_row +
+			sizeof(float) * kmeans_train_work_floats(n, bs->nbits, k, block) <= avail)
+			break;
+		n = Max(k, n / 2);
+	}
+	if (n > bs->nsample)
+		n = bs->nsample;
+	shuffle_front(bs, n);
+	x = palloc_extended(sizeof(float) * (Size) n * bs->nbits, MCXT_ALLOC_HUGE);
+	for (int i = 0; i < n; i++)
+		bitkm_signs(bs->sample + (Size) i * bs->nbytes, bs->nbits, x + (Size) i * bs->nbits);
+	work = palloc_extended(sizeof(float) * kmeans_train_work_floats(n, bs->nbits, k, block),
+						   MCXT_ALLOC_HUGE);
+	assign = palloc_extended(sizeof(int32) * n, MCXT_ALLOC_HUGE);
+	bs->sign_centroids = palloc_extended(fixed, MCXT_ALLOC_HUGE);
+	kmeans_train(x, n, bs->nbits, k, SIGNS_TRAIN_ITERS, 0x6d73697662ULL, true,
+				 bs->sign_centroids, work, block, assign, train_tick, NULL);
+	pfree(x);
+	pfree(work);
+	pfree(assign);
+}
+
+/*
  * The list count (the lists option, or the square root of the rows seen,
  * never more than the sample) and, for more than one list, the centroids
  * trained by k-medians on up to BITS_TRAIN_PER_LIST sample rows per list.
@@ -207,10 +297,16 @@ train(BitsBuildState *bs, int requested)
 						 (2 * (Size) requested * bs->nbytes + 1024 * 1024 - 1) / (1024 * 1024))));
 	bs->nlists = k;
 	bs->centroids = NULL;
+	bs->sign_centroids = NULL;
 	if (k == 1)
 		return;
 
 	n = Min(bs->nsample, Max(k * BITS_TRAIN_PER_LIST, BITS_TRAIN_MIN));
+	if (bs->metric == MSIVF_METRIC_HAMMING)
+	{
+		train_signs(bs, k, n);
+		return;
+	}
 	bs->centroids = palloc_extended((Size) k * bs->nbytes, MCXT_ALLOC_HUGE);
 	{
 		int32	   *assign = palloc_extended(sizeof(int32) * n, MCXT_ALLOC_HUGE);
@@ -218,26 +314,7 @@ train(BitsBuildState *bs, int requested)
 		int32	   *start = palloc_extended(sizeof(int32) * (k + 1), MCXT_ALLOC_HUGE);
 		uint32	   *bitcount = palloc_extended(sizeof(uint32) * bs->nbits, MCXT_ALLOC_HUGE);
 
-		/*
-		 * A reservoir that did not fill is in table order: its first n rows
-		 * would be a biased choice, so shuffle them in first.
-		 */
-		for (int i = 0; i < n && bs->nsample > n; i++)
-		{
-			int			j = (int) pg_prng_uint64_range(&bs->prng, i, bs->nsample - 1);
-			uint8		tmp[64];
-
-			for (Size off = 0; off < bs->nbytes; off += sizeof(tmp))
-			{
-				Size		len = Min(sizeof(tmp), bs->nbytes - off);
-				uint8	   *a = bs->sample + (Size) i * bs->nbytes + off;
-				uint8	   *b = bs->sample + (Size) j * bs->nbytes + off;
-
-				memcpy(tmp, a, len);
-				memcpy(a, b, len);
-				memcpy(b, tmp, len);
-			}
-		}
+		shuffle_front(bs, n);
 		bitkm_train(km_metric(bs->metric), bs->sample, n, bs->nbits, k, BITS_TRAIN_ITERS,
 					0x6d73697662ULL, bs->centroids, assign, order, start, bitcount,
 					train_tick, NULL);
@@ -273,8 +350,15 @@ layout_pages(BitsBuildState *bs, int *ncentroid_pages, int *ndir_pages)
 	buf = build_new_page(bs, MSIVF_PAGE_META);
 	Assert(BufferGetBlockNumber(buf) == MSIVF_METAPAGE_BLKNO);
 	UnlockReleaseBuffer(buf);
-	*ncentroid_pages = bs->centroids ?
-		(int) (((Size) bs->nlists * bs->nbytes + MSIVF_PAGE_CAPACITY - 1) / MSIVF_PAGE_CAPACITY) : 0;
+	if (bs->sign_centroids)
+	{
+		Size		fpp = MSIVF_PAGE_CAPACITY / sizeof(float);
+
+		*ncentroid_pages = (int) (((Size) bs->nlists * bs->nbits + fpp - 1) / fpp);
+	}
+	else
+		*ncentroid_pages = bs->centroids ?
+			(int) (((Size) bs->nlists * bs->nbytes + MSIVF_PAGE_CAPACITY - 1) / MSIVF_PAGE_CAPACITY) : 0;
 	for (int i = 0; i < *ncentroid_pages; i++)
 		UnlockReleaseBuffer(build_new_page(bs, MSIVF_PAGE_CENTROID));
 	*ndir_pages = (bs->nlists + lpdp - 1) / lpdp;
@@ -295,11 +379,13 @@ layout_pages(BitsBuildState *bs, int *ncentroid_pages, int *ndir_pages)
 	bs->st.nlists = bs->nlists;
 	bs->st.metric = bs->metric;
 	bs->st.bit_centroids = bs->centroids;
+	bs->st.centroids = bs->sign_centroids;
 	if (bs->nbits > 0)
 	{
 		bs->st.entry_size = MAXALIGN(MSIVF_BITS_OFFSET + bs->nbytes);
 		bs->st.entries_per_page = MSIVF_PAGE_CAPACITY / bs->st.entry_size;
 		bs->entry = palloc(bs->st.entry_size);
+		bs->signs = palloc(sizeof(float) * bs->nbits);
 	}
 }
 
@@ -347,7 +433,7 @@ assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	b = DatumGetBvec(values[0]);
 	check_nbits(bs->index, bs->nbits, b->nbits);
 	fill_entry(&bs->st, bs->entry, tid, b->data);
-	build_append(bs, nearest_list(&bs->st, b->data));
+	build_append(bs, nearest_list(&bs->st, b->data, bs->signs));
 	bs->index_tuples++;
 	if ((Pointer) b != DatumGetPointer(values[0]))
 		pfree(b);
@@ -369,14 +455,20 @@ write_structure(BitsBuildState *bs, int ncentroid_pages, int ndir_pages)
 
 	for (int i = 0; i < ncentroid_pages; i++)
 	{
-		Size		total = (Size) bs->nlists * bs->nbytes;
-		Size		start = (Size) i * MSIVF_PAGE_CAPACITY;
-		Size		n = Min((Size) MSIVF_PAGE_CAPACITY, total - start);
+		/* sign centroids: whole floats per page, as vec's centroids */
+		Size		per_page = bs->sign_centroids ?
+			MSIVF_PAGE_CAPACITY / sizeof(float) * sizeof(float) : MSIVF_PAGE_CAPACITY;
+		Size		total = bs->sign_centroids ?
+			sizeof(float) * (Size) bs->nlists * bs->nbits : (Size) bs->nlists * bs->nbytes;
+		const char *src = bs->sign_centroids ?
+			(const char *) bs->sign_centroids : (const char *) bs->centroids;
+		Size		start = (Size) i * per_page;
+		Size		n = Min(per_page, total - start);
 
 		buf = ReadBufferExtended(bs->index, bs->fork, centroid_start + i, RBM_NORMAL, NULL);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		memcpy(PageGetContents(page), bs->centroids + start, n);
+		memcpy(PageGetContents(page), src + start, n);
 		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + n;
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
@@ -414,7 +506,8 @@ write_structure(BitsBuildState *bs, int ncentroid_pages, int ndir_pages)
 	meta->nlists = bs->nlists;
 	meta->metric = bs->metric;
 	meta->code_bits = bs->nbits > 0 ? 1 : 0;
-	meta->flags = bs->centroids ? 0 : MSIVF_FLAG_ZERO_CENTROID;
+	meta->flags = bs->sign_centroids ? MSIVF_FLAG_SIGN_CENTROIDS :
+		bs->centroids ? 0 : MSIVF_FLAG_ZERO_CENTROID;
 	meta->build_id = pg_prng_uint64(&pg_global_prng_state);
 	meta->centroid_start = centroid_start;
 	meta->directory_start = dir_start;
@@ -561,7 +654,7 @@ msivf_bits_insert(Relation index, Datum value, ItemPointer heap_tid)
 	check_nbits(index, st->dims, b->nbits);
 	entry = palloc(st->entry_size);
 	fill_entry(st, entry, heap_tid, b->data);
-	list = nearest_list(st, b->data);
+	list = nearest_list(st, b->data, palloc(sizeof(float) * st->dims));
 	/* st may go stale once locks are taken: keep the scalars only */
 	copy = *st;
 	copy.centroids = NULL;

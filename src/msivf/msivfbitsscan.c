@@ -3,8 +3,9 @@
  *		Index scans of msivf over bvec: ORDER BY b <~> query (Hamming) or
  *		b <%> query (Jaccard).
  *
- * The lists are ranked by their binary centroid's distance to the query
- * and visited in batches, nearest first, as for vec (msivfscan.c): the
+ * The lists are ranked by their centroid's nearness to the query (Hamming:
+ * the inner product of a float centroid with the query's +-1 sign vector;
+ * Jaccard: the binary centroid's distance) and visited in batches, nearest first, as for vec (msivfscan.c): the
  * probe count first (machinesoup.probes, else a tenth of the lists: a bvec
  * index has no calibration), then twice as many lists per batch until
  * every list is visited.  An entry holds the row's bits, so its distance,
@@ -31,6 +32,7 @@
 #include "bitkmeans.h"
 #include "bvec.h"
 #include "msivf.h"
+#include "vec_kernels.h"
 
 /* a row of a visited list: its exact distance */
 typedef struct BitsHit
@@ -57,9 +59,56 @@ typedef struct BitsScanOpaqueData
 	int			nhits;
 	int			served;			/* null query: hits[0..served) returned */
 	int			cap;
+
+	/*
+	 * Hamming: the batch sorted by distance (a counting sort: distances are
+	 * integers 0..nbits), each run of equal distances put in TID order only
+	 * when the scan reaches it.  sorted has cap rows, count nbits + 2.
+	 */
+	bool		counting;
+	BitsHit    *sorted;
+	int			nsorted;
+	int			next;			/* sorted[next] is returned next */
+	int			run_end;		/* sorted[next..run_end) is in TID order */
+	int		   *count;
 } BitsScanOpaqueData;
 
 typedef BitsScanOpaqueData *BitsScanOpaque;
+
+/*
+ * The hit arrays of the backend's last scan, kept for the next one: a
+ * query's arrays grow to the rows of its lists (hundreds of kB), and
+ * allocating them anew for every execution of a prepared query cost more
+ * in page faults and copies than the distances themselves.  Arrays of more
+ * than SPARE_MAX_HITS rows are freed instead.
+ */
+#define SPARE_MAX_HITS	(1 << 20)
+static BitsHit *spare_hits;
+static BitsHit *spare_sorted;
+static int	spare_cap;
+
+/* The scan's context is going (endscan or an error): its arrays become the spares. */
+static void
+release_hits(void *arg)
+{
+	BitsScanOpaque so = (BitsScanOpaque) arg;
+
+	if (so->hits == NULL)
+		return;
+	if (spare_hits == NULL && so->cap <= SPARE_MAX_HITS)
+	{
+		spare_hits = so->hits;
+		spare_sorted = so->sorted;
+		spare_cap = so->cap;
+	}
+	else
+	{
+		pfree(so->hits);
+		if (so->sorted)
+			pfree(so->sorted);
+	}
+	so->hits = so->sorted = NULL;
+}
 
 static inline bool
 hit_less(const BitsHit *a, const BitsHit *b)
@@ -114,6 +163,7 @@ msivf_bits_rescan(IndexScanDesc scan, ScanKey orderbys)
 
 	so->started = so->no_rows = so->null_query = so->capped = false;
 	so->visited = so->nhits = so->served = 0;
+	so->nsorted = so->next = so->run_end = 0;
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 	old = MemoryContextSwitchTo(so->cxt);
@@ -172,9 +222,26 @@ start_scan(IndexScanDesc scan)
 	}
 	if (so->order == NULL || so->cap == 0)
 	{
+		MemoryContextCallback *cb = MemoryContextAlloc(so->cxt, sizeof(MemoryContextCallback));
+
 		so->order = MemoryContextAlloc(so->cxt, sizeof(int) * st->nlists);
-		so->cap = 1024;
-		so->hits = MemoryContextAllocHuge(so->cxt, sizeof(BitsHit) * so->cap);
+		/* the arrays outlive the scan (release_hits): TopMemoryContext's */
+		if (spare_hits != NULL)
+		{
+			so->hits = spare_hits;
+			so->sorted = spare_sorted;
+			so->cap = spare_cap;
+			spare_hits = spare_sorted = NULL;
+		}
+		else
+		{
+			so->cap = 1024;
+			so->hits = MemoryContextAllocHuge(TopMemoryContext, sizeof(BitsHit) * so->cap);
+			so->sorted = NULL;
+		}
+		cb->func = release_hits;
+		cb->arg = so;
+		MemoryContextRegisterResetCallback(so->cxt, cb);
 	}
 	else
 		so->order = repalloc(so->order, sizeof(int) * st->nlists);
@@ -196,7 +263,21 @@ start_scan(IndexScanDesc scan)
 				 errdetail("The msivf index \"%s\" holds bvecs of %d bits.",
 						   RelationGetRelationName(index), st->dims)));
 
-	if (st->bit_centroids != NULL && st->nlists > 1)
+	if (st->centroids != NULL && st->nlists > 1)
+	{
+		/* sign centroids: the largest inner product with the query's signs first */
+		double	   *d = palloc(sizeof(double) * st->nlists);
+		float	   *signs = palloc(sizeof(float) * st->dims);
+
+		bitkm_signs(so->query->data, st->dims, signs);
+		for (int j = 0; j < st->nlists; j++)
+			d[j] = -(double) vec_kernels->inner_product(signs, st->centroids + (Size) j * st->dims,
+														 st->dims);
+		qsort_arg(so->order, st->nlists, sizeof(int), cmp_list_dist, d);
+		pfree(d);
+		pfree(signs);
+	}
+	else if (st->bit_centroids != NULL && st->nlists > 1)
 	{
 		double	   *d = palloc(sizeof(double) * st->nlists);
 		BitkmMetric km = st->metric == MSIVF_METRIC_HAMMING ? BITKM_HAMMING : BITKM_JACCARD;
@@ -208,7 +289,49 @@ start_scan(IndexScanDesc scan)
 		pfree(d);
 	}
 	so->batch = msivf_scan_order == MSIVF_SCAN_STRICT ? so->list_limit : msivf_probes_for(st);
+	so->counting = st->metric == MSIVF_METRIC_HAMMING;
+	if (so->counting && so->count == NULL)
+		so->count = MemoryContextAlloc(so->cxt, sizeof(int) * ((Size) st->dims + 2));
+	if (so->counting && so->sorted == NULL)
+		so->sorted = MemoryContextAllocHuge(TopMemoryContext, sizeof(BitsHit) * so->cap);
 	MemoryContextSwitchTo(old);
+}
+
+/* qsort comparator of hits by TID (one run of equal distances) */
+static int
+cmp_hit_tid(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) &((const BitsHit *) a)->tid,
+							  (ItemPointer) &((const BitsHit *) b)->tid);
+}
+
+/*
+ * The batch's Hamming hits into so->sorted by distance, stable (list
+ * order within a distance): two linear passes, where a heap of the same
+ * rows spent most of a scan's time in sift-downs.
+ */
+static void
+counting_sort(BitsScanOpaque so)
+{
+	int			nbits = so->st.dims;
+	int		   *count = so->count;
+	int			sum = 0;
+
+	memset(count, 0, sizeof(int) * (nbits + 2));
+	for (int i = 0; i < so->nhits; i++)
+		count[(int) so->hits[i].key]++;
+	for (int d = 0; d <= nbits; d++)
+	{
+		int			c = count[d];
+
+		count[d] = sum;
+		sum += c;
+	}
+	for (int i = 0; i < so->nhits; i++)
+		so->sorted[count[(int) so->hits[i].key]++] = so->hits[i];
+	so->nsorted = so->nhits;
+	so->nhits = 0;
+	so->next = so->run_end = 0;
 }
 
 /* The first page of list, from its directory entry (checked). */
@@ -273,6 +396,12 @@ visit_list(IndexScanDesc scan, int list)
 			while (so->nhits + n > so->cap)
 				so->cap *= 2;
 			so->hits = repalloc_huge(so->hits, sizeof(BitsHit) * so->cap);
+			/* the last batch's sorted rows are all returned: nothing to keep */
+			if (so->sorted)
+			{
+				pfree(so->sorted);
+				so->sorted = MemoryContextAllocHuge(TopMemoryContext, sizeof(BitsHit) * so->cap);
+			}
 		}
 		p = PageGetContents(page);
 		for (int i = 0; i < n; i++, p += esz)
@@ -319,7 +448,12 @@ visit_batch(IndexScanDesc scan)
 	so->nhits = so->served = 0;
 	while (so->visited < end && !so->capped)
 		visit_list(scan, so->order[so->visited++]);
-	if (!so->null_query)
+	if (!so->null_query && so->counting)
+	{
+		counting_sort(so);
+		so->batch = (int) Min((int64) so->batch * 2, (int64) MSIVF_MAX_LISTS);
+	}
+	else if (!so->null_query)
 	{
 		for (int i = so->nhits / 2 - 1; i >= 0; i--)
 			hit_sift_down(so->hits, so->nhits, i);
@@ -342,6 +476,26 @@ msivf_bits_gettuple(IndexScanDesc scan)
 		if (so->null_query && so->served < so->nhits)
 		{
 			msivf_return_row(scan, &so->hits[so->served++].tid, 0, true);
+			return true;
+		}
+		if (so->next < so->nsorted)
+		{
+			BitsHit    *h;
+
+			if (so->next == so->run_end)
+			{
+				/* the next run of equal distances, in TID order */
+				double		key = so->sorted[so->next].key;
+				int			end = so->next + 1;
+
+				while (end < so->nsorted && so->sorted[end].key == key)
+					end++;
+				if (end - so->next > 1)
+					qsort(so->sorted + so->next, end - so->next, sizeof(BitsHit), cmp_hit_tid);
+				so->run_end = end;
+			}
+			h = &so->sorted[so->next++];
+			msivf_return_row(scan, &h->tid, h->key, false);
 			return true;
 		}
 		if (!so->null_query && so->nhits > 0)

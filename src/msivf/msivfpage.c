@@ -236,7 +236,7 @@ meta_page_counts(const MsivfMetaPageData *meta, BlockNumber *ncentroid, BlockNum
 	Size		lpdp = MSIVF_PAGE_CAPACITY / sizeof(MsivfListInfo);
 	Size		built = meta->built_lists ? meta->built_lists : meta->nlists;
 
-	if (MSIVF_METRIC_IS_BITS(meta->metric))
+	if (MSIVF_METRIC_IS_BITS(meta->metric) && !(meta->flags & MSIVF_FLAG_SIGN_CENTROIDS))
 	{
 		/* packed binary centroids, as a stream of bytes */
 		Size		nbytes = built * (((Size) meta->dims + 7) / 8);
@@ -311,8 +311,13 @@ msivf_check_meta(Relation index, const MsivfMetaPageData *meta, const MsivfMetaT
 				  meta->nlists, meta->ngrowth_pages,
 				  meta->dims ? (int64) meta->ngrowth_pages * msivf_growth_per_page(meta->dims) + built : 0);
 	/* one built list is always at the origin; more always have centroids */
-	if ((meta->flags & ~MSIVF_FLAG_ZERO_CENTROID) != 0 ||
+	if ((meta->flags & ~(MSIVF_FLAG_ZERO_CENTROID | MSIVF_FLAG_SIGN_CENTROIDS)) != 0 ||
 		((meta->flags & MSIVF_FLAG_ZERO_CENTROID) != 0) != (built == 1))
+		corrupted(index, what, "Field flags is 0x%llx with %lld lists.",
+				  meta->flags, built, MSIVF_FLAG_ZERO_CENTROID);
+	/* float sign centroids: Hamming indexes of more than one list only */
+	if ((meta->flags & MSIVF_FLAG_SIGN_CENTROIDS) != 0 &&
+		(meta->metric != MSIVF_METRIC_HAMMING || built == 1))
 		corrupted(index, what, "Field flags is 0x%llx with %lld lists.",
 				  meta->flags, built, MSIVF_FLAG_ZERO_CENTROID);
 	if (meta->lists_per_dir_page != lpdp)
@@ -611,7 +616,9 @@ msivf_get_state(Relation index)
 	has_centroids = tmp.dims > 0 &&
 		(!(tmp.flags & MSIVF_FLAG_ZERO_CENTROID) || tmp.nlists > 1);
 	total = sizeof(MsivfState);
-	if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
+	if (has_centroids && (tmp.flags & MSIVF_FLAG_SIGN_CENTROIDS))
+		total += sizeof(float) * (Size) tmp.nlists * tmp.dims;
+	else if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
 		total += (Size) tmp.nlists * ((tmp.dims + 7) / 8);
 	else if (has_centroids)
 		total += sizeof(float) * ((Size) tmp.nlists * tmp.dims + tmp.nlists);
@@ -620,7 +627,13 @@ msivf_get_state(Relation index)
 	st->centroids = NULL;
 	st->centroid_norms = NULL;
 	st->bit_centroids = NULL;
-	if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
+	if (has_centroids && (tmp.flags & MSIVF_FLAG_SIGN_CENTROIDS))
+	{
+		/* unit-length floats, ranked by inner product: no norms needed */
+		st->centroids = (float *) (st + 1);
+		read_centroids(index, st, centroid_start);
+	}
+	else if (has_centroids && MSIVF_METRIC_IS_BITS(tmp.metric))
 	{
 		st->bit_centroids = (uint8 *) (st + 1);
 		read_bit_centroids(index, st, centroid_start);

@@ -142,6 +142,57 @@ test_train(BitkmMetric metric)
 	free(bitcount);
 }
 
+static float
+plain_dot(const float *a, const float *b, int n)
+{
+	float		s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* sign vectors: bit order, and inner product = nbits - 2 * Hamming */
+static void
+test_signs(void)
+{
+	enum
+	{
+		NBITS = 77, K = 4
+	};
+	size_t		nbytes = (NBITS + 7) / 8;
+	uint8_t		a[10],
+				b[10];
+	float		sa[NBITS],
+				sb[NBITS];
+	float		cent[K * NBITS];
+	const uint8_t one[2] = {0xA0, 0x80};
+
+	bitkm_signs(one, 9, sa);
+	CHECK(sa[0] == 1.0f && sa[1] == -1.0f && sa[2] == 1.0f && sa[3] == -1.0f &&
+		  sa[7] == -1.0f && sa[8] == 1.0f, "signs follow bvec's bit order");
+	for (int t = 0; t < 20; t++)
+	{
+		memset(a, 0, sizeof(a));
+		memset(b, 0, sizeof(b));
+		random_bits(a, NBITS);
+		random_bits(b, NBITS);
+		bitkm_signs(a, NBITS, sa);
+		bitkm_signs(b, NBITS, sb);
+		CHECK(plain_dot(sa, sb, NBITS) ==
+			  (float) NBITS - 2.0f * (float) bitkm_distance(BITKM_HAMMING, a, b, nbytes),
+			  "inner product of signs is nbits - 2 * hamming");
+	}
+	/* centroid 2 is a's signs scaled, the others b's or zero: 2 wins */
+	for (int j = 0; j < K; j++)
+		for (int i = 0; i < NBITS; i++)
+			cent[j * NBITS + i] = j == 2 ? 0.1f * sa[i] : j == 1 ? 0.1f * sb[i] : 0.0f;
+	CHECK(bitkm_nearest_signs(sa, cent, K, NBITS, plain_dot) == 2, "nearest sign centroid");
+	/* all ties: the first */
+	memset(cent, 0, sizeof(cent));
+	CHECK(bitkm_nearest_signs(sa, cent, K, NBITS, plain_dot) == 0, "first of equal");
+}
+
 int
 main(void)
 {
@@ -149,5 +200,6 @@ main(void)
 	test_nearest();
 	test_train(BITKM_HAMMING);
 	test_train(BITKM_JACCARD);
+	test_signs();
 	return unit_finish("test_bitkmeans");
 }

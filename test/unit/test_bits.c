@@ -10,6 +10,7 @@
  * the end would be caught under AddressSanitizer.
  */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "unit.h"
@@ -66,6 +67,52 @@ check_kernel(const BitKernels *k, size_t n, size_t offset, int density)
 	free(bb);
 }
 
+/*
+ * The table's quantize against the scalar one on every length to 300 and
+ * some long ones, over values around zero with both zeros, NaN and the
+ * infinities mixed in; the byte past the output stays untouched.
+ */
+static void
+check_quantize(const BitKernels *k)
+{
+	static float x[4100];
+	static uint8_t want[520];
+	static uint8_t got[520];
+	uint32_t	r = 12345;
+
+	for (int i = 0; i < 4100; i++)
+	{
+		r = r * 1103515245u + 12345u;
+		switch ((r >> 16) % 11)
+		{
+			case 0:
+				x[i] = 0.0f;
+				break;
+			case 1:
+				x[i] = -0.0f;
+				break;
+			case 2:
+				x[i] = NAN;
+				break;
+			case 3:
+				x[i] = (r & 1) ? INFINITY : -INFINITY;
+				break;
+			default:
+				x[i] = ((float) ((r >> 8) % 2001) - 1000.0f) * 1e-3f;
+		}
+	}
+	for (int n = 0; n <= 4096; n = n < 300 ? n + 1 : n + 37 * 8 + 5)
+	{
+		int			nbytes = (n + 7) / 8;
+
+		memset(want, 0x5A, sizeof(want));
+		memset(got, 0x5A, sizeof(got));
+		bit_quantize_floats_scalar(x + (n % 3), n, want);
+		k->quantize(x + (n % 3), n, got);
+		CHECK(memcmp(want, got, nbytes + 1) == 0, "%s quantize of %d floats", k->name, n);
+	}
+}
+
 static void
 test_kernels(void)
 {
@@ -91,6 +138,7 @@ test_kernels(void)
 		/* all ones: 8 * n bits, the most each lane accumulates */
 		check_kernel(tables[t], 8000, 0, 2);
 		check_kernel(tables[t], 127, 3, 0);
+		check_quantize(tables[t]);
 	}
 	CHECK(bit_use_simd_level(SIMD_SCALAR) && bit_kernels == &bit_kernels_scalar_table,
 		  "bit_use_simd_level(scalar)");

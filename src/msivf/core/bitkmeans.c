@@ -132,3 +132,30 @@ bitkm_train(BitkmMetric metric, const uint8_t *rows, int n, int nbits, int k,
 	}
 	return iter;
 }
+
+void
+bitkm_signs(const uint8_t *x, int nbits, float *out)
+{
+	for (int b = 0; b < nbits; b++)
+		out[b] = ((x[b >> 3] >> (7 - (b & 7))) & 1) ? 1.0f : -1.0f;
+}
+
+int
+bitkm_nearest_signs(const float *s, const float *centroids, int k, int nbits,
+					float (*dot) (const float *a, const float *b, int n))
+{
+	int			best = 0;
+	float		best_d = dot(s, centroids, nbits);
+
+	for (int j = 1; j < k; j++)
+	{
+		float		d = dot(s, centroids + (size_t) j * nbits, nbits);
+
+		if (d > best_d)
+		{
+			best_d = d;
+			best = j;
+		}
+	}
+	return best;
+}

@@ -49,4 +49,22 @@ extern int	bitkm_train(BitkmMetric metric, const uint8_t *rows, int n, int nbits
 						int32_t *assign, int32_t *order, int32_t *start, uint32_t *bitcount,
 						BitkmTick tick, void *tick_arg);
 
+/*
+ * The nbits bits of x (first bit the high bit of byte 0) as +1 (set) and
+ * -1 (clear) floats, the sign vector whose inner product with another one
+ * is nbits - 2 * Hamming: so float k-means of sign vectors clusters the
+ * rows for Hamming routing, with centroids that keep how strongly each
+ * bit leans instead of rounding it to a majority.
+ */
+extern void bitkm_signs(const uint8_t *x, int nbits, float *out);
+
+/*
+ * The centroid (of k unit-length float centroids of nbits each, back to
+ * back) with the largest inner product with the sign vector s (nbits
+ * floats from bitkm_signs), the first of equal ones.  dot computes an
+ * inner product of n floats (a SIMD kernel).
+ */
+extern int	bitkm_nearest_signs(const float *s, const float *centroids, int k, int nbits,
+								float (*dot) (const float *a, const float *b, int n));
+
 #endif							/* MS_BITKMEANS_H */
