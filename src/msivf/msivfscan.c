@@ -22,6 +22,12 @@
  * indexed row.  Rows whose vec is NULL, and zero vecs under cosine, are not
  * in the index.
  *
+ * A scan asked for more than 10 rows (a filter above it discarding rows)
+ * widens its lists as the rows returned double (machinesoup.scan_deepen,
+ * relaxed order only), because the probe count is calibrated for 10 rows
+ * and deeper results spread over more lists; the new lists' entries join
+ * the candidates still waiting (merge_begin).
+ *
  * machinesoup.scan_order = strict makes the first batch every list, so the
  * whole result is exact (see start_scan for why there is no cheaper bound).
  * machinesoup.max_probes and machinesoup.max_scan_tuples cap the lists a

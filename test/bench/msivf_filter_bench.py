@@ -18,9 +18,11 @@ stops); warm cache (pg_prewarm, a warm-up pass); each point is the median
 QPS of MSIVF_BENCH_RUNS passes.  msivf sweeps machinesoup.probes with its
 default relaxed order (and reports the default setting, probes 0 =
 calibrated for target_recall 0.95); pgvector HNSW (m 16, ef_construction
-64) sweeps hnsw.ef_search with hnsw.iterative_scan = relaxed_order and
-hnsw.max_scan_tuples = MSIVF_FILTER_HNSW_MAX_TUPLES (default 20000,
-pgvector's default).
+64) sweeps pairs of hnsw.ef_search and hnsw.max_scan_tuples (pgvector's
+default cap is 20000 tuples; the larger caps let its recall rise past
+what 20000 allows at 1 %) with hnsw.iterative_scan = relaxed_order.
+msivf is measured with machinesoup.scan_deepen on ("msivf", the
+default) and off ("msivf nodeepen", the scan before deepening).
 
 Prints, per set and selectivity: method, setting, recall@10, rows returned
 per query and the share of full pages (10 rows), QPS, and QPS over HNSW's
@@ -30,7 +32,8 @@ selectivity); then a summary line per selectivity: QPS at recall 0.90 and
 
 Environment: MSIVF_BENCH_SET (comma list, default glove), MSIVF_BENCH_LIMIT
 (base rows, a prefix), MSIVF_BENCH_QUERIES (default 1000), MSIVF_BENCH_RUNS
-(default 3), MSIVF_FILTER_PROBES, MSIVF_FILTER_EF (the sweeps),
+(default 3), MSIVF_FILTER_PROBES, MSIVF_FILTER_HNSW (ef:max_tuples
+pairs), MSIVF_FILTER_DEEPEN (default on,off),
 MSIVF_FILTER_SEL (default 1,10: percent), MSIVF_FILTER_REUSE=1 (keep the
 tables and indexes of an earlier run when they have the same rows: for
 measuring a new msivf build against the same data without rebuilding HNSW;
@@ -54,10 +57,12 @@ NQ = int(os.environ.get("MSIVF_BENCH_QUERIES", "1000"))
 LIMIT = int(os.environ["MSIVF_BENCH_LIMIT"]) if os.environ.get("MSIVF_BENCH_LIMIT") else None
 SETS = datasets.expand(os.environ.get("MSIVF_BENCH_SET", "glove"))
 RUNS = int(os.environ.get("MSIVF_BENCH_RUNS", "3"))
-PROBES = mb.knobs("MSIVF_FILTER_PROBES", "4,8,16,24,32,48,64,96,128")
-EF = mb.knobs("MSIVF_FILTER_EF", "16,24,40,64,100,160,250,400")
+PROBES = mb.knobs("MSIVF_FILTER_PROBES", "8,16,32,48,64,96,128")
+# pgvector hnsw: ef_search:max_scan_tuples pairs (20000 is pgvector's default cap)
+HNSW = [tuple(int(y) for y in x.split(":")) for x in
+        os.environ.get("MSIVF_FILTER_HNSW", "16:20000,40:20000,100:20000,200:50000,400:100000").split(",")]
 SEL = mb.knobs("MSIVF_FILTER_SEL", "1,10")
-HNSW_MAX_TUPLES = int(os.environ.get("MSIVF_FILTER_HNSW_MAX_TUPLES", "20000"))
+DEEPEN = os.environ.get("MSIVF_FILTER_DEEPEN", "on,off").split(",")
 REUSE = int(os.environ.get("MSIVF_FILTER_REUSE", "0"))
 SEED = 20261207
 WARMUP = 200
@@ -201,17 +206,17 @@ def run_set(pg, s):
     pts = []
     info = {"n": n, "d": d}
 
-    def sweep(method, stmt, index, guc, values, setting):
+    def sweep(method, stmt, index, apply, values, setting):
         for sel, (qc, gt, params) in cases.items():
             pg.assert_plan2(stmt, qtext0, int(qc[0]), index)
             pg.execute2(stmt, params[:WARMUP])
             for v in values:
-                pg.sql(f"SET {guc} = {v}")
+                apply(v)
                 found, secs = pg.execute2(stmt, params)
                 times = [secs] + [pg.execute2(stmt, params)[1] for _ in range(RUNS - 1)]
                 nrows = np.array([len(f) for f in found])
                 p = Pt(method, sel, setting(v), recall_of(found, gt), nrows.mean(), (nrows == K).mean(),
-                       len(params) / float(np.median(times)), curve=v != 0 or method != "msivf")
+                       len(params) / float(np.median(times)), curve=v != 0 or not method.startswith("msivf"))
                 pts.append(p)
                 print(f"  {method} {sel}% {p.setting}: recall {p.recall:.3f}, rows {p.rows:.2f} "
                       f"(full {100 * p.full:.0f} %), {p.qps:.0f} QPS", flush=True)
@@ -240,9 +245,13 @@ def run_set(pg, s):
     print(f"msivf: {lists} lists, calibrated probes for 0.95: {calibrated}", flush=True)
     mb.prewarm(pg, tab, idx)
     pg.prepare2("fknn", f"SELECT id FROM {tab} WHERE category = $2 ORDER BY emb {op} $1 LIMIT {K}", "vec")
-    sweep("msivf", "fknn", idx, "machinesoup.probes", [0] + [p for p in PROBES if p <= lists],
-          lambda p: f"probes={p}" if p else f"default (probes 0 -> {calibrated})")
+    for deepen in DEEPEN:
+        pg.sql(f"SET machinesoup.scan_deepen = {deepen}")
+        sweep("msivf" if deepen == "on" else "msivf nodeepen", "fknn", idx,
+              lambda p: pg.sql(f"SET machinesoup.probes = {p}"), [0] + [p for p in PROBES if p <= lists],
+              lambda p: f"probes={p}" if p else f"default (probes 0 -> {calibrated})")
     pg.sql("RESET machinesoup.probes")
+    pg.sql("RESET machinesoup.scan_deepen")
 
     # ---- pgvector hnsw, iterative scan
     pidx = ptab + "_hnsw"
@@ -255,10 +264,10 @@ def run_set(pg, s):
     info["pgvector"] = pg.one("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
     mb.prewarm(pg, ptab, pidx)
     pg.sql("SET hnsw.iterative_scan = relaxed_order")
-    pg.sql(f"SET hnsw.max_scan_tuples = {HNSW_MAX_TUPLES}")
     pg.prepare2("fknn_pgv", f"SELECT id FROM {ptab} WHERE category = $2 ORDER BY emb {op} $1 LIMIT {K}", "vector")
-    sweep("pgvector hnsw", "fknn_pgv", pidx, "hnsw.ef_search", EF,
-          lambda e: f"m=16 ef_search={e} iterative relaxed_order max_scan_tuples={HNSW_MAX_TUPLES}")
+    sweep("pgvector hnsw", "fknn_pgv", pidx,
+          lambda v: pg.sql(f"SET hnsw.ef_search = {v[0]}; SET hnsw.max_scan_tuples = {v[1]}"), HNSW,
+          lambda v: f"ef_search={v[0]} max_scan_tuples={v[1]}")
     pg.sql("RESET hnsw.iterative_scan")
     return pts, info
 
@@ -269,25 +278,28 @@ def report(s, pts, info):
     print(f"== filtered {s['name']}: {s['description']}, {n} rows x {d} dims, {len(s['queries'])} queries, "
           f"WHERE category = $2 ORDER BY emb <op> $1 LIMIT {K}; one client, binary parameters, "
           f"median of {RUNS} passes; msivf {info['lists']} lists, pgvector {info['pgvector']} hnsw")
-    print(f"{'method':<14} {'sel':>4} {'setting':<60} {'recall':>6} {'rows/q':>6} {'full':>5} {'QPS':>7} "
+    print(f"{'method':<15} {'sel':>4} {'setting':<34} {'recall':>6} {'rows/q':>6} {'full':>5} {'QPS':>7} "
           f"{'x hnsw':>7}")
     for sel in SEL:
         hn = [p for p in pts if p.method == "pgvector hnsw" and p.sel == sel and p.full == 1.0]
         for p in (x for x in pts if x.sel == sel):
             h, how = mb.qps_at(hn, p.recall) if p.method != "pgvector hnsw" else (None, None)
             rat = "-" if h is None else (("<=" if how == ">=" else "") + f"{p.qps / h:.2f}")
-            print(f"{p.method:<14} {str(sel) + '%':>4} {p.setting:<60} {p.recall:>6.3f} {p.rows:>6.2f} "
+            print(f"{p.method:<15} {str(sel) + '%':>4} {p.setting:<34} {p.recall:>6.3f} {p.rows:>6.2f} "
                   f"{100 * p.full:>4.0f}% {p.qps:>7.0f} {rat:>7}")
     for sel in SEL:
         for tgt in TARGETS:
-            m = [p for p in pts if p.method == "msivf" and p.sel == sel and p.curve and p.full == 1.0]
             h = [p for p in pts if p.method == "pgvector hnsw" and p.sel == sel and p.full == 1.0]
-            qm, _ = mb.qps_at(m, tgt)
             qh, _ = mb.qps_at(h, tgt)
-            rat = f"{qm / qh:.2f}" if qm and qh else "-"
-            print(f"SUMMARY {s['name']} {sel}% recall {tgt:.2f} (full pages): msivf "
-                  f"{'-' if qm is None else format(qm, '.0f')} QPS, hnsw {'-' if qh is None else format(qh, '.0f')} "
-                  f"QPS, msivf/hnsw {rat}")
+            for meth in ("msivf", "msivf nodeepen"):
+                m = [p for p in pts if p.method == meth and p.sel == sel and p.curve and p.full == 1.0]
+                if not m:
+                    continue
+                qm, _ = mb.qps_at(m, tgt)
+                rat = f"{qm / qh:.2f}" if qm and qh else "-"
+                print(f"SUMMARY {s['name']} {sel}% recall {tgt:.2f} (full pages): {meth} "
+                      f"{'-' if qm is None else format(qm, '.0f')} QPS, hnsw "
+                      f"{'-' if qh is None else format(qh, '.0f')} QPS, ratio {rat}")
 
 
 def main():
