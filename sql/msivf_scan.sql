@@ -262,6 +262,85 @@ RESET machinesoup.scan_timing;
 RESET machinesoup.max_probes;
 RESET machinesoup.scan_order;
 
+-- machinesoup.scan_deepen: the probe count is for 10 rows; a scan asked
+-- for more widens its lists as the rows returned double (to ceil(probes *
+-- (depth / 10)^(1/4)) lists for depth rows), before its pool runs dry.
+-- 100 rows at 4 probes: past 80 rows it reads ceil(4 * 16^(1/4)) = 8 lists;
+-- without deepening the 4 lists of its first batch (they hold over 100 rows)
+SHOW machinesoup.scan_deepen;
+SET machinesoup.probes = 4;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 5) LIMIT 100$$);
+SELECT lists AS deepened_lists FROM msivf_last_scan_stats();
+-- 10 rows: no deepening
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 5) LIMIT 10$$);
+SELECT lists AS lists_10_rows FROM msivf_last_scan_stats();
+SET machinesoup.scan_deepen = off;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 5) LIMIT 100$$);
+SELECT lists AS undeepened_lists FROM msivf_last_scan_stats();
+-- a cap still holds: max_probes 6 stops the widening at 6 lists
+RESET machinesoup.scan_deepen;
+SET machinesoup.max_probes = 6;
+SELECT uses_msivf, returned FROM scan_counts($$SELECT id FROM items
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 5) LIMIT 100$$);
+SELECT lists AS capped_lists FROM msivf_last_scan_stats();
+RESET machinesoup.max_probes;
+-- a filter that keeps 1 % of 30,000 rows (category = id % 100), at the
+-- default settings: the planner takes the index (the filter in the scan
+-- node, no sort), every query fills its page, and the widened lists find
+-- more of the exact answers than the first batch and its doublings alone
+CREATE TABLE filtered (id int, category int, emb vec(32));
+INSERT INTO filtered
+	SELECT i, i % 100, (SELECT array_agg(a[j] + (random() + random() - 1)::real ORDER BY j)
+						FROM generate_series(1, 32) j)::vec
+	FROM generate_series(1, 30000) i JOIN centers ON c = 1 + i % 15;
+CREATE INDEX filtered_l2 ON filtered USING msivf (emb vec_l2_ops);
+ANALYZE filtered;
+EXPLAIN (COSTS OFF) SELECT id FROM filtered WHERE category = 7
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 5) LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT id FROM filtered WHERE category < 10
+	ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 5) LIMIT 10;
+-- the answers of every query, through the index or exactly
+CREATE FUNCTION filtered_answers(use_index bool) RETURNS TABLE (qid int, ids int[])
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	q text;
+BEGIN
+	PERFORM set_config('enable_indexscan', CASE WHEN use_index THEN 'on' ELSE 'off' END, true);
+	FOR r IN SELECT queries.qid, queries.q FROM queries LOOP
+		q := format('SELECT id FROM filtered WHERE category = %s ORDER BY emb <-> %L LIMIT 10',
+					r.qid, r.q);
+		IF use_index AND NOT plan_uses_msivf(q) THEN
+			RAISE EXCEPTION 'no msivf index scan in the plan of %', q;
+		END IF;
+		qid := r.qid;
+		EXECUTE format('SELECT array(%s)', q) INTO ids;
+		RETURN NEXT;
+	END LOOP;
+END $$;
+-- the share of the exact answers found
+CREATE FUNCTION filtered_recall() RETURNS numeric
+LANGUAGE sql AS $$
+	SELECT round(avg(cardinality(ARRAY(SELECT unnest(a.ids) INTERSECT SELECT unnest(e.ids))))::numeric / 10, 3)
+	FROM filtered_answers(true) a JOIN filtered_answers(false) e USING (qid)
+$$;
+SELECT min(cardinality(ids)) AS min_rows, max(cardinality(ids)) AS max_rows FROM filtered_answers(true);
+SET machinesoup.scan_deepen = off;
+SELECT filtered_recall() AS recall_undeepened \gset
+RESET machinesoup.scan_deepen;
+SELECT filtered_recall() AS recall_deepened \gset
+SELECT :recall_undeepened < 1 AS undeepened_misses, :recall_deepened > :recall_undeepened AS deepening_finds_more;
+-- strict order reads every list first: exact, deepening or not (which
+-- the planner prices as a read of the whole index: seq scans off)
+SET machinesoup.scan_order = strict;
+SET enable_seqscan = off;
+SELECT filtered_recall() AS strict_recall;
+RESET enable_seqscan;
+RESET machinesoup.scan_order;
+
 -- 8-bit codes through every part of the integer estimate's kernels (200
 -- dimensions: a 128-byte step, a 64-byte step and a tail of 8): at one
 -- probe under strict order, each metric's first 10 rows of every query

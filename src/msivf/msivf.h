@@ -263,6 +263,7 @@ typedef enum MsivfScanOrder
 extern int	msivf_scan_order;
 extern int	msivf_max_probes;
 extern int	msivf_max_scan_tuples;
+extern bool msivf_scan_deepen;
 
 /*
  * What msivf scans did (msivfstats.c): the last scan's counters, bumped
@@ -295,6 +296,7 @@ extern char *msivf_buildphasename(int64 phasenum);
 extern int	msivf_metric(Relation index);
 extern int	msivf_probes_for(const MsivfState *st);
 extern int	msivf_list_limit(const MsivfState *st);
+extern int	msivf_deepen_probes(int first, int64 depth, int nlists);
 
 /* msivfpage.c */
 extern void msivf_init_page(Page page, uint8 page_type);

@@ -22,6 +22,12 @@
  * indexed row.  Rows whose vec is NULL, and zero vecs under cosine, are not
  * in the index.
  *
+ * A scan asked for more than 10 rows (a filter above it discarding rows)
+ * widens its lists as the rows returned double (machinesoup.scan_deepen,
+ * relaxed order only), because the probe count is calibrated for 10 rows
+ * and deeper results spread over more lists; the new lists' entries join
+ * the candidates still waiting (merge_begin).
+ *
  * machinesoup.scan_order = strict makes the first batch every list, so the
  * whole result is exact (see start_scan for why there is no cheaper bound).
  * machinesoup.max_probes and machinesoup.max_scan_tuples cap the lists a
@@ -93,6 +99,7 @@ reset_scan(MsivfScanOpaque so)
 	so->nready = 0;
 	so->visited = 0;
 	so->capped = false;
+	so->returned = 0;
 }
 
 /*
@@ -283,6 +290,10 @@ start_scan(IndexScanDesc scan)
 		so->batch = so->list_limit;
 	else
 		so->batch = msivf_probes_for(st);
+	so->first_batch = so->batch;
+	so->returned = 0;
+	/* strict order reads every list first: nothing to widen */
+	so->deepen_at = msivf_scan_deepen && msivf_scan_order == MSIVF_SCAN_RELAXED ? 10 : PG_INT64_MAX;
 
 	begin_heap_access(scan);
 	MemoryContextSwitchTo(old);
@@ -479,6 +490,27 @@ batch_begin(IndexScanDesc scan)
 }
 
 /*
+ * The state more lists are read with while candidates of earlier ones are
+ * still waiting (deepening): hot and cold candidates are made one unsorted
+ * run at the start of the pool, to be partitioned again with the new
+ * lists' entries.  Any partition limit is right (a cold candidate is
+ * promoted whenever a row to return is beyond hot_limit), so the new
+ * batch's limit serves the old candidates as well.
+ */
+static MsivfState *
+merge_begin(IndexScanDesc scan)
+{
+	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
+	MsivfState *st = current_state(scan);
+	int			ncold = so->npool - so->cold_start;
+
+	memmove(so->pool + so->nhot, so->pool + so->cold_start, sizeof(Candidate) * ncold);
+	so->npool = so->nhot + ncold;
+	so->nhot = so->cold_start = 0;
+	return st;
+}
+
+/*
  * Ends a batch: the candidates whose lower bound is at most limit (the
  * batch's HOT_K-th smallest upper bound) go first in the pool, as a heap;
  * the cold rest wait behind them unsorted.
@@ -514,13 +546,12 @@ batch_partition(MsivfScanOpaque so, float limit)
  * left is the loop and the comments on what each of its tests costs.
  */
 static void
-visit_batch(IndexScanDesc scan)
+visit_batch(IndexScanDesc scan, int end, bool merge)
 {
 	MsivfScanOpaque so = (MsivfScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
-	MsivfState *st = batch_begin(scan);
+	MsivfState *st = merge ? merge_begin(scan) : batch_begin(scan);
 	int			d = so->st.dims;
-	int			end = Min(so->list_limit, so->visited + so->batch);
 	int			metric = so->st.metric;
 	int			bits = so->st.code_bits;
 	Size		esz = so->st.entry_size;
@@ -672,7 +703,8 @@ visit_batch(IndexScanDesc scan)
 	}
 
 	batch_partition(so, limit);
-	so->batch = Min(so->st.nlists, so->batch * 2);
+	if (!merge)
+		so->batch = Min(so->st.nlists, so->batch * 2);
 }
 
 /*
@@ -845,18 +877,18 @@ rerank_counted(IndexScanDesc scan, const ItemPointerData *tid, double *key, doub
 }
 
 static void
-visit_batch_timed(IndexScanDesc scan)
+visit_batch_timed(IndexScanDesc scan, int end, bool merge)
 {
 	instr_time	t0,
 				t1;
 
 	if (!msivf_scan_timing)
 	{
-		visit_batch(scan);
+		visit_batch(scan, end, merge);
 		return;
 	}
 	INSTR_TIME_SET_CURRENT(t0);
-	visit_batch(scan);
+	visit_batch(scan, end, merge);
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_ACCUM_DIFF(msivf_stats_last.list_time, t1, t0);
 }
@@ -908,15 +940,35 @@ msivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		if (so->nready > 0)
 		{
-			Ready		r = ready_pop(so);
+			Ready		r;
 
+			/*
+			 * Asked for deepen_at rows and more: widen the lists visited to
+			 * what twice as many rows need, before returning any more, so
+			 * that the rows still to come are drawn from them.
+			 */
+			if (unlikely(so->returned >= so->deepen_at))
+			{
+				int			want = msivf_deepen_probes(so->first_batch, so->deepen_at * 2,
+													   so->st.nlists);
+
+				so->deepen_at *= 2;
+				want = Min(want, so->list_limit);
+				if (want > so->visited && !so->capped)
+				{
+					visit_batch_timed(scan, want, true);
+					continue;
+				}
+			}
+			r = ready_pop(so);
+			so->returned++;
 			msivf_return_row(scan, &r.tid, r.value, false);
 			return true;
 		}
 		/* the last list, or a cap: what was examined is all returned */
 		if (so->visited >= so->list_limit || so->capped)
 			return false;
-		visit_batch_timed(scan);
+		visit_batch_timed(scan, Min(so->list_limit, so->visited + so->batch), false);
 	}
 }
 

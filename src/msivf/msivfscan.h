@@ -71,6 +71,19 @@ typedef struct MsivfScanOpaqueData
 	int			batch;			/* size of the next batch */
 
 	/*
+	 * Deepening (machinesoup.scan_deepen, relaxed order only): the first
+	 * batch is sized for 10 rows; a consumer that asks for more (a WHERE
+	 * that discards rows, a larger LIMIT) gets more lists early, before the
+	 * pool runs dry.  returned counts the rows handed back; once it reaches
+	 * deepen_at, the visited lists grow to what deeper results need
+	 * (msivf_deepen_probes) and deepen_at doubles.  first_batch is the
+	 * probe count the scan started with.
+	 */
+	int64		returned;
+	int64		deepen_at;
+	int			first_batch;
+
+	/*
 	 * The caps, taken from the settings when the scan starts (a cursor keeps
 	 * its own): the lists it may visit (machinesoup.max_probes, else all)
 	 * and the entries it may still examine (machinesoup.max_scan_tuples,
