@@ -2237,7 +2237,14 @@ BEGIN
 	  FROM ms.versions vv
 	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
 	frame := ms._lz4_encode(data);
-	bid := ms._new_batch_id();
+	-- numbered here rather than by the column's default: on Citus with the
+	-- node's group (ms._new_batch_id, called only there: this is on every
+	-- ingest's path, and a function with its own settings costs a little)
+	IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+		bid := ms._new_batch_id();
+	ELSE
+		bid := pg_catalog.nextval('ms.raw_batches_batch_id_seq');
+	END IF;
 	INSERT INTO ms.raw_batches AS b (org, model, received_at, batch_id, label, raw_bytes,
 									 stored_bytes, ingested_by, frame)
 		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), bid, r.resolved_label,
