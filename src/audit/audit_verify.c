@@ -15,16 +15,19 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "audit_internal.h"
 #include "caller.h"
+#include "citus_table.h"
 
 PG_FUNCTION_INFO_V1(ms_verify_audit);
 
@@ -240,25 +243,23 @@ verify_chain(int64 since_id, const uint8 *expected, VerifyResult *res)
 static void
 verify_workers(VerifyResult *res)
 {
-	bool		distributed;
+	Oid			nsp = get_namespace_oid("ms", true);
+	Oid			batches = OidIsValid(nsp) ? get_relname_relid("raw_batches", nsp) : InvalidOid;
 	bool		isnull;
 	uint64		i;
 
+	/*
+	 * ms._citus_enabled(), read from the catalogs: the SQL objects may be of
+	 * a version without it, not yet updated
+	 */
+	if (!OidIsValid(batches) || !ms_relation_is_citus_table(batches))
+		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* two statements: without Citus, citus_is_coordinator() does not exist */
-	if (SPI_execute("SELECT ms._citus_enabled()", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT pg_catalog.citus_is_coordinator()", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed");
-	distributed = SPI_processed == 1 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (distributed)
-	{
-		if (SPI_execute("SELECT pg_catalog.citus_is_coordinator()", true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute failed");
-		distributed = SPI_processed == 1 &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	if (!distributed)
+	if (SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 	{
 		SPI_finish();
 		return;

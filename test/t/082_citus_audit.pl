@@ -257,7 +257,7 @@ is($coord->safe_psql('postgres', 'SELECT ok, checked FROM ms.verify_audit()'), '
 	'ms.verify_audit() on the coordinator checks every node\'s chain');
 
 # a batch of another org, read in a session on this one: the ids are global
-my ($rc, $out, $err) = $coord->psql('postgres', qq{
+($rc, $out, $err) = $coord->psql('postgres', qq{
 	SELECT ms.open_access('$orgA', 'm', 'forged id');
 	SELECT ms.read_batch($idsB[0]);}, as($coord, 'ca_sci'));
 like($err, qr/ERROR:  batch $idsB[0] is not in the access session's model "$orgA\/m"/,
