@@ -44,7 +44,7 @@ DECLARE
 	n			bigint := pg_catalog.nextval('ms.raw_batches_batch_id_seq');
 	node_group	bigint;
 BEGIN
-	-- (ms._citus_enabled(), without its cost: this is on every ingest)
+	-- (ms._citus_enabled(), without the call)
 	IF NOT ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
 		RETURN n;
 	END IF;
