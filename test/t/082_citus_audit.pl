@@ -322,10 +322,22 @@ my $reports = qq{
 	SELECT count(*) FROM ms.access_report('$orgA');
 	SELECT count(*) FROM ms.access_report('$orgB');};
 $before = $coord->safe_psql('postgres', $answers, as($coord, 'ca_sci')) . "\n" . $coord->safe_psql('postgres', $reports);
+# Citus copies the reference tables to the new node, in binary unless
+# citus.enable_binary_protocol is off on the node it copies from: binary
+# would carry ms.grants' roles (regrole) as this cluster's OIDs, which name
+# other roles, or none, on the new node (README, "Scale-out")
 my $w3 = citus_common::new_node('ca_worker3');
+$_->safe_psql('postgres', 'ALTER SYSTEM SET citus.enable_binary_protocol = off; SELECT pg_reload_conf()')
+  for ($coord, @workers, $w3);
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $w3->host, $w3->port));
 $coord->safe_psql('postgres', q{SELECT rebalance_table_shards(shard_transfer_mode := 'block_writes')});
 push @workers, $w3;
+my $grants = q{SELECT string_agg(g, ';' ORDER BY g)
+	FROM (SELECT format('%%s %%s %%s %%s', role, privilege, org, model) g FROM %s) s};
+my $gshard = $coord->safe_psql('postgres', q{SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'ms.grants'::regclass});
+is($w3->safe_psql('postgres', sprintf($grants, "ms.grants_$gshard")),
+	$coord->safe_psql('postgres', sprintf($grants, 'ms.grants')),
+	'the new worker\'s copy of the grants names the same roles');
 ok($coord->safe_psql('postgres', qq{SELECT count(*) FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
 	 WHERE n.nodeport = @{[ $w3->port ]}}) > 0, 'the rebalance moved shards to the new worker');
 is($coord->safe_psql('postgres', $answers, as($coord, 'ca_sci')) . "\n" . $coord->safe_psql('postgres', $reports),
