@@ -2189,3 +2189,349 @@ CREATE FUNCTION msivf_index_growth(index regclass,
 	OUT pages bigint, OUT leaked_pages bigint, OUT freed_pages bigint, OUT free_pages bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION msivf_index_growth(regclass) IS 'growth of an msivf index: lists now, built and when last calibrated; pages, pages of split lists'' old chains VACUUM has still to free, pages freed since the build, freed pages not yet reused';
+
+-- Citus: per-org loads routed to the org's worker, an audit log per node (issue 15)
+CREATE FUNCTION ms._new_batch_id() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint := pg_catalog.nextval('ms.raw_batches_batch_id_seq');
+	node_group	bigint;
+BEGIN
+	-- (ms._citus_enabled(), without the call)
+	IF NOT ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+		RETURN n;
+	END IF;
+	EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO node_group;
+	IF n OPERATOR(pg_catalog.>=) (1::bigint OPERATOR(pg_catalog.<<) 48) THEN
+		RAISE EXCEPTION 'batch ids of this node are exhausted'
+			USING ERRCODE = '2200H',
+				  DETAIL = pg_catalog.format('A Citus node numbers at most 2^48 batches; this is group %s.', node_group);
+	END IF;
+	RETURN (node_group OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) n;
+END
+$$;
+COMMENT ON FUNCTION ms._new_batch_id() IS 'internal: the id of a new raw batch, unique across the nodes of a Citus cluster (the node''s group in the top bits)';
+REVOKE ALL ON FUNCTION ms._new_batch_id() FROM PUBLIC;
+CREATE OR REPLACE FUNCTION ms._ingest(org text, model text, data bytea, label text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	v			record;
+	processor_owner pg_catalog.oid;
+	frame		bytea;
+	bid			bigint;
+BEGIN
+	SELECT * INTO r FROM ms._authorise(p_org, p_model, p_label, 'ingest', 'ingest into') a;
+	IF data IS NULL THEN
+		RAISE EXCEPTION 'data must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	-- One small statement per batch: this is ms.ingest's fixed cost, which
+	-- a one-record batch pays in full (a join with pg_proc here cost 9 %
+	-- of such a call, test/bench/ingest_callgrind.sh).  Built-in
+	-- processors (no digest) have no owner to look up.
+	SELECT vv.processor, vv.processor_digest INTO v
+	  FROM ms.versions vv
+	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
+	frame := ms._lz4_encode(data);
+	-- numbered here rather than by the column's default: on Citus with the
+	-- node's group (ms._new_batch_id, called only there: this is on every
+	-- ingest's path, and a function with its own settings costs a little)
+	IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+		bid := ms._new_batch_id();
+	ELSE
+		bid := pg_catalog.nextval('ms.raw_batches_batch_id_seq');
+	END IF;
+	INSERT INTO ms.raw_batches AS b (org, model, received_at, batch_id, label, raw_bytes,
+									 stored_bytes, ingested_by, frame)
+		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), bid, r.resolved_label,
+				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame);
+	-- Another role's code is about to see this producer's raw bytes (and
+	-- may copy them into payloads): that is raw access, on the record.
+	IF v.processor_digest IS NOT NULL THEN
+		SELECT p.proowner INTO processor_owner
+		  FROM pg_catalog.pg_proc p
+		 WHERE p.oid OPERATOR(pg_catalog.=) v.processor::pg_catalog.oid;
+		IF processor_owner OPERATOR(pg_catalog.<>) ms._caller()::pg_catalog.oid THEN
+			PERFORM ms._audit('process_batch', p_org, p_model, r.resolved_label, bid,
+							  pg_catalog.format('processor %s owned by %s', v.processor,
+												pg_catalog.pg_get_userbyid(processor_owner)));
+		END IF;
+	END IF;
+	-- same transaction: a processor error takes the raw frame with it
+	PERFORM ms._process_batch(p_org, r.version_id, v.processor, r.dims, r.metric, data,
+							  v.processor_digest);
+	RETURN bid;
+END
+$$;
+COMMENT ON FUNCTION ms._ingest(text, text, bytea, text) IS 'internal: the body of ms.ingest, run as the extension owner by it';
+CREATE OR REPLACE FUNCTION ms._create_version_index(p_version_id bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	r			record;
+	ix			record;
+BEGIN
+	SELECT m.dims, m.metric, m.element_type INTO r
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	SELECT * INTO ix FROM ms._version_index_opclass(r.element_type, r.dims, r.metric) x;
+	IF ix.am IS NULL THEN
+		RETURN false;
+	END IF;
+	-- (IF NOT EXISTS for Citus, which names the shards' copies
+	-- <index>_<shard id>: a routed load may have built the org's already,
+	-- see ms._index_if_grown)
+	EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON ms.%I USING %I (embedding @extschema@.%I)',
+							  pg_catalog.format('%s_embedding', part), part, ix.am, ix.opclass);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ms._create_version_index(bigint) IS 'internal: create the index of a version''s points (by element type, dims and metric: see ms._version_index_opclass); false when there is none to create';
+CREATE OR REPLACE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	n			bigint;
+	d			integer;
+	version_org	text;
+	etype		text;
+	vmetric		text;
+	row_min		integer;
+	pages_needed bigint;
+	shard_id	bigint;
+	shard		text;
+	ix			record;
+BEGIN
+	-- the usual case, once built: one catalog lookup
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	-- Counting costs as much as the rows counted, so first a bound that
+	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
+	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
+	-- partition of fewer pages than the threshold's rows need cannot hold
+	-- them yet.
+	SELECT m.dims, v.org, m.element_type, m.metric INTO d, version_org, etype, vmetric
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- A routed load (ms.ingest, ms.upsert_points, ms.replay on Citus) runs
+	-- on the worker that holds the org, and Citus takes DDL on a
+	-- distributed table from the coordinator only: there the index is
+	-- built on the org's shard alone, under the name Citus gives a shard's
+	-- copy of the table's index (so that one made later through the
+	-- coordinator skips it).  A shard move does not carry it (Citus copies
+	-- the coordinator's indexes): the next routed load on the new worker
+	-- builds it again.
+	-- (two IFs: without Citus, citus_is_coordinator() does not exist)
+	IF ms._citus_enabled() THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			shard_id := pg_catalog.get_shard_id_for_distribution_column(pg_catalog.format('ms.%I', part),
+																		 version_org);
+			shard := pg_catalog.format('%s_%s', part, shard_id);
+			-- not on this node (a call on another worker): built where it is
+			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard)) IS NULL
+			   OR pg_catalog.to_regclass(pg_catalog.format('ms.%I', pg_catalog.format('%s_embedding_%s', part,
+																					 shard_id))) IS NOT NULL THEN
+				RETURN;
+			END IF;
+		END IF;
+	END IF;
+	-- a version whose element type has no index never counts its rows
+	IF etype OPERATOR(pg_catalog.<>) 'float32'
+	   AND (SELECT x.am FROM ms._version_index_opclass(etype, d, vmetric) x) IS NULL THEN
+		RETURN;
+	END IF;
+	-- (OPERATOR() has one precedence for all: every step is bracketed)
+	row_min := 60 OPERATOR(pg_catalog.+) CASE etype
+		WHEN 'float16' THEN 2 OPERATOR(pg_catalog.*) d
+		WHEN 'bit' THEN d OPERATOR(pg_catalog./) 8
+		ELSE 4 OPERATOR(pg_catalog.*) d END;
+	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
+		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
+			(8168 OPERATOR(pg_catalog./) row_min);
+		-- (a distributed table's own heap is empty: its rows are counted)
+		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192)
+		   AND NOT ms._is_citus_table(pg_catalog.format('ms.%I', part)::pg_catalog.regclass) THEN
+			RETURN;
+		END IF;
+	END IF;
+	-- counts at most the threshold's worth of rows, whatever the size; the
+	-- org named, so that on Citus only the org's shard is read
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
+							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
+							  part, ms._version_index_min_rows())
+	   INTO n USING version_org;
+	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
+		RETURN;
+	END IF;
+	-- Two loaders crossing the threshold at once: one builds, the other
+	-- goes on (its rows get into the index when it commits).  Without the
+	-- lock both would wait in CREATE INDEX for the other's transaction to
+	-- end, a deadlock that aborts one of them.
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('ms.points index')::pg_catalog.int4,
+											   (p_version_id OPERATOR(pg_catalog.%) 2147483647)::pg_catalog.int4) THEN
+		RETURN;
+	END IF;
+	-- re-checked under the lock: a builder that committed meanwhile
+	IF shard IS NOT NULL THEN
+		SELECT * INTO ix FROM ms._version_index_opclass(etype, d, vmetric) x;
+		IF ix.am IS NOT NULL THEN
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON ms.%I USING %I (embedding @extschema@.%I)',
+				pg_catalog.format('%s_embedding_%s', part, shard_id), shard, ix.am, ix.opclass);
+		END IF;
+	ELSIF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+		PERFORM ms._create_version_index(p_version_id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._index_if_grown(bigint) IS 'internal: build a version''s msivf index once its partition holds ms._version_index_min_rows() points';
+CREATE OR REPLACE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t	text;
+	f	regprocedure;
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	IF EXISTS (SELECT FROM ms.versions) OR EXISTS (SELECT FROM ms.raw_batches) THEN
+		RAISE EXCEPTION 'the machinesoup model store can only be distributed before its first version'
+			USING ERRCODE = '55000',
+				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
+	END IF;
+	-- Citus makes reference tables of the tables a foreign key links by
+	-- converting them all at once, which fails on the workers, where
+	-- the extension has created them already; the API functions, the
+	-- only writers, check what the keys checked (the model exists, ...).
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	ALTER TABLE ms.grants DROP CONSTRAINT IF EXISTS grants_org_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_label_fkey;
+	ALTER TABLE ms.promotions DROP CONSTRAINT IF EXISTS promotions_org_model_fkey;
+	ALTER TABLE ms.versions DROP CONSTRAINT IF EXISTS versions_org_model_fkey;
+	ALTER TABLE ms.models DROP CONSTRAINT IF EXISTS models_org_fkey;
+	-- Their triggers then fire on every node's copy: the authorisation
+	-- cache's invalidation is wanted on every node (ms._governance_changed),
+	-- append-only refusals are harmless, and the audit triggers record
+	-- only under the API call, which is on the coordinator.
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY '{ms.orgs,ms.models,ms.versions,ms.promotions,ms.grants}'::text[] LOOP
+		PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
+	END LOOP;
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+	-- The per-org calls go whole to the worker holding the org's shards
+	-- (when called outside a transaction block, as Citus delegates calls):
+	-- the queries, and the loads, which number their batches on that node
+	-- (ms._new_batch_id), build a grown version's index on its shard there
+	-- (ms._index_if_grown), and record what they audit in its audit log.
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';
+CREATE FUNCTION ms._timestamp_text(t timestamptz) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$SELECT CASE WHEN pg_catalog.isfinite(t)
+	THEN pg_catalog.to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+	ELSE t::pg_catalog.text END$$;
+COMMENT ON FUNCTION ms._timestamp_text(timestamptz) IS 'internal: a timestamp as ISO 8601 text in UTC, read back the same by any session';
+REVOKE ALL ON FUNCTION ms._timestamp_text(timestamptz) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION ms._access_report(org text, since timestamptz,
+								 until timestamptz)
+RETURNS TABLE ("at" timestamptz, role name, login name, action text, model text, label text,
+			   batch_id bigint, client_addr inet, reason text, head_id bigint, head_hash bytea)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	h_id		bigint;
+	h_hash		bytea;
+	w			record;
+	remote		jsonb := '[]';
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	IF NOT ms._may_administer(p_org) THEN
+		RAISE EXCEPTION 'permission denied to read the access report of organization "%"', p_org
+			USING ERRCODE = '42501';
+	END IF;
+	SELECT h.id, h.hash INTO h_id, h_hash FROM ms.audit_log h ORDER BY h.id DESC LIMIT 1;
+	-- On a Citus coordinator (ms.enable_citus), every worker's own log
+	-- too: a routed call records where it runs.  Read as the extension's
+	-- owner (the caller has been judged here), each worker answering with
+	-- its local report (ms.access_report on a worker reads its own log);
+	-- a worker that does not answer fails the report, which would be
+	-- incomplete.  Its rows name the worker in their reason, as a
+	-- standby's do; head_id and head_hash stay this node's, the workers'
+	-- chains being checked by ms.verify_audit() here.
+	IF ms._citus_enabled() THEN
+		IF pg_catalog.citus_is_coordinator() THEN
+			FOR w IN
+				SELECT r.nodename, r.nodeport, r.success, r.result
+				  FROM pg_catalog.run_command_on_workers(pg_catalog.format(
+						'SELECT COALESCE(pg_catalog.json_agg(r), ''[]'') '
+						'  FROM ms.access_report(%L, %L, %L) r', p_org, ms._timestamp_text(since),
+						ms._timestamp_text(until))) r
+				 ORDER BY r.nodename, r.nodeport
+			LOOP
+				IF NOT w.success THEN
+					RAISE EXCEPTION 'could not read the audit log of worker %:%', w.nodename, w.nodeport
+						USING ERRCODE = '08006', DETAIL = w.result,
+							  HINT = 'The report covers every node; retry once the worker is back.';
+				END IF;
+				remote := remote OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+					pg_catalog.jsonb_build_object('node', pg_catalog.format('%s:%s', w.nodename, w.nodeport),
+												  'rows', w.result::pg_catalog.jsonb));
+			END LOOP;
+		END IF;
+	END IF;
+	RETURN QUERY
+		SELECT a.at, a.role, a.login, a.action, a.model, a.label, a.batch_id, a.client_addr,
+			   a.reason, h_id, h_hash
+		  FROM (SELECT l.at, l.role, l.login, l.action, l.model, l.label, l.batch_id,
+					   l.client_addr, l.reason, 0::pg_catalog.int8 AS node, l.id AS ord
+				  FROM ms.audit_log l
+				 WHERE l.org OPERATOR(pg_catalog.=) p_org
+				   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
+				   AND (until IS NULL OR l.at OPERATOR(pg_catalog.<) until)
+				UNION ALL
+				SELECT x.at, x.role, x.login, x.action, x.model, x.label, x.batch_id,
+					   x.client_addr,
+					   pg_catalog.concat_ws(' ', x.reason,
+											pg_catalog.format('(on worker "%s")', n.e OPERATOR(pg_catalog.->>) 'node')),
+					   n.i, x.i
+				  FROM pg_catalog.jsonb_array_elements(remote) WITH ORDINALITY AS n(e, i),
+					   ROWS FROM (pg_catalog.jsonb_to_recordset(n.e OPERATOR(pg_catalog.->) 'rows')
+								  AS ("at" timestamptz, role name, login name, action text, model text,
+									  label text, batch_id bigint, client_addr inet, reason text))
+						 WITH ORDINALITY AS x("at", role, login, action, model, label, batch_id,
+											 client_addr, reason, i)) a
+		 ORDER BY a.at, a.node, a.ord;
+END
+$$;
+COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';

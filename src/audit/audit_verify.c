@@ -15,16 +15,19 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "audit_internal.h"
 #include "caller.h"
+#include "citus_table.h"
 
 PG_FUNCTION_INFO_V1(ms_verify_audit);
 
@@ -230,6 +233,78 @@ verify_chain(int64 since_id, const uint8 *expected, VerifyResult *res)
 }
 
 /*
+ * On a Citus coordinator whose model store is distributed (ms.enable_citus),
+ * every worker keeps its own log with its own chain (a routed call records
+ * where it runs): each worker's ms.verify_audit() is run too, as the
+ * extension's owner, and its rows counted in res.  The first problem found
+ * is the one reported, the worker named in it; a worker that does not
+ * answer is one, as its log went unchecked.
+ */
+static void
+verify_workers(VerifyResult *res)
+{
+	Oid			nsp = get_namespace_oid("ms", true);
+	Oid			batches = OidIsValid(nsp) ? get_relname_relid("raw_batches", nsp) : InvalidOid;
+	bool		isnull;
+	uint64		i;
+
+	/*
+	 * ms._citus_enabled(), read from the catalogs: the SQL objects may be of
+	 * a version without it, not yet updated
+	 */
+	if (!OidIsValid(batches) || !ms_relation_is_citus_table(batches))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT pg_catalog.citus_is_coordinator()", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed");
+	if (SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		SPI_finish();
+		return;
+	}
+	if (SPI_execute("SELECT pg_catalog.format('%s:%s', w.nodename, w.nodeport), w.success, w.result, "
+					"       (j.v ->> 'ok')::boolean, (j.v ->> 'checked')::bigint, "
+					"       (j.v ->> 'first_bad')::bigint, j.v ->> 'problem' "
+					"  FROM pg_catalog.run_command_on_workers("
+					"         'SELECT pg_catalog.row_to_json(v) FROM ms.verify_audit() v') w "
+					"       LEFT JOIN LATERAL (SELECT CASE WHEN w.success THEN w.result::pg_catalog.json END) "
+					"         AS j(v) ON true "
+					" ORDER BY w.nodename, w.nodeport", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		char	   *node = SPI_getvalue(tup, td, 1);
+		bool		success = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
+		bool		ok;
+		Datum		d;
+
+		if (!success)
+		{
+			verify_fail(res, 0, psprintf("could not verify the audit log of worker %s: %s",
+										 node, SPI_getvalue(tup, td, 3)));
+			continue;
+		}
+		d = SPI_getbinval(tup, td, 5, &isnull);
+		if (!isnull)
+			res->checked += DatumGetInt64(d);
+		ok = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+		if (isnull || !ok)
+		{
+			char	   *problem = SPI_getvalue(tup, td, 7);
+
+			d = SPI_getbinval(tup, td, 6, &isnull);
+			verify_fail(res, isnull ? 0 : DatumGetInt64(d),
+						psprintf("worker %s: %s", node, problem ? problem : "not verified"));
+		}
+	}
+	SPI_finish();
+}
+
+/*
  * ms.verify_audit() and ms.verify_audit(since_id, expected_hash), as the
  * extension's owner: (ok, checked, first_bad, problem).  Versions before
  * 0.4.0 declared only the first three columns.
@@ -271,6 +346,7 @@ verify_audit_as_owner(PG_FUNCTION_ARGS)
 	}
 
 	verify_chain(since_id, expected, &res);
+	verify_workers(&res);
 
 	result[0] = BoolGetDatum(res.ok);
 	result[1] = Int64GetDatum(res.checked);

@@ -627,7 +627,10 @@ BEGIN
 	IF ix.am IS NULL THEN
 		RETURN false;
 	END IF;
-	EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding @extschema@.%I)',
+	-- (IF NOT EXISTS for Citus, which names the shards' copies
+	-- <index>_<shard id>: a routed load may have built the org's already,
+	-- see ms._index_if_grown)
+	EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON ms.%I USING %I (embedding @extschema@.%I)',
 							  pg_catalog.format('%s_embedding', part), part, ix.am, ix.opclass);
 	RETURN true;
 END
@@ -662,6 +665,9 @@ DECLARE
 	vmetric		text;
 	row_min		integer;
 	pages_needed bigint;
+	shard_id	bigint;
+	shard		text;
+	ix			record;
 BEGIN
 	-- the usual case, once built: one catalog lookup
 	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
@@ -676,6 +682,28 @@ BEGIN
 	  FROM ms.versions v
 	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
 	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- A routed load (ms.ingest, ms.upsert_points, ms.replay on Citus) runs
+	-- on the worker that holds the org, and Citus takes DDL on a
+	-- distributed table from the coordinator only: there the index is
+	-- built on the org's shard alone, under the name Citus gives a shard's
+	-- copy of the table's index (so that one made later through the
+	-- coordinator skips it).  A shard move does not carry it (Citus copies
+	-- the coordinator's indexes): the next routed load on the new worker
+	-- builds it again.
+	-- (two IFs: without Citus, citus_is_coordinator() does not exist)
+	IF ms._citus_enabled() THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			shard_id := pg_catalog.get_shard_id_for_distribution_column(pg_catalog.format('ms.%I', part),
+																		 version_org);
+			shard := pg_catalog.format('%s_%s', part, shard_id);
+			-- not on this node (a call on another worker): built where it is
+			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard)) IS NULL
+			   OR pg_catalog.to_regclass(pg_catalog.format('ms.%I', pg_catalog.format('%s_embedding_%s', part,
+																					 shard_id))) IS NOT NULL THEN
+				RETURN;
+			END IF;
+		END IF;
+	END IF;
 	-- a version whose element type has no index never counts its rows
 	IF etype OPERATOR(pg_catalog.<>) 'float32'
 	   AND (SELECT x.am FROM ms._version_index_opclass(etype, d, vmetric) x) IS NULL THEN
@@ -714,7 +742,13 @@ BEGIN
 		RETURN;
 	END IF;
 	-- re-checked under the lock: a builder that committed meanwhile
-	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+	IF shard IS NOT NULL THEN
+		SELECT * INTO ix FROM ms._version_index_opclass(etype, d, vmetric) x;
+		IF ix.am IS NOT NULL THEN
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON ms.%I USING %I (embedding @extschema@.%I)',
+				pg_catalog.format('%s_embedding_%s', part, shard_id), shard, ix.am, ix.opclass);
+		END IF;
+	ELSIF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
 		PERFORM ms._create_version_index(p_version_id);
 	END IF;
 END

@@ -29,6 +29,36 @@ REVOKE ALL ON ms.raw_batches FROM PUBLIC;
 ALTER TABLE ms.raw_batches ENABLE ROW LEVEL SECURITY;	-- see ms.orgs
 REVOKE ALL ON SEQUENCE ms.raw_batches_batch_id_seq FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('ms.raw_batches', '');
+
+-- The id of a new batch.  On a Citus cluster (ms.enable_citus) a routed
+-- ms.ingest runs on the worker holding the org and numbers its batch from
+-- that node's own copy of the sequence, which Citus does not give a
+-- range of its own (the sequence is the extension's).  So the node's group
+-- (0 on the coordinator and on a single node, whose ids stay 1, 2, ...)
+-- goes into the top bits: ids from different nodes never collide, and a
+-- batch keeps its id when its shard moves.  ms.read_batch takes the id
+-- alone.
+CREATE FUNCTION ms._new_batch_id() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint := pg_catalog.nextval('ms.raw_batches_batch_id_seq');
+	node_group	bigint;
+BEGIN
+	-- (ms._citus_enabled(), without the call)
+	IF NOT ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+		RETURN n;
+	END IF;
+	EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO node_group;
+	IF n OPERATOR(pg_catalog.>=) (1::bigint OPERATOR(pg_catalog.<<) 48) THEN
+		RAISE EXCEPTION 'batch ids of this node are exhausted'
+			USING ERRCODE = '2200H',
+				  DETAIL = pg_catalog.format('A Citus node numbers at most 2^48 batches; this is group %s.', node_group);
+	END IF;
+	RETURN (node_group OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) n;
+END
+$$;
+COMMENT ON FUNCTION ms._new_batch_id() IS 'internal: the id of a new raw batch, unique across the nodes of a Citus cluster (the node''s group in the top bits)';
+REVOKE ALL ON FUNCTION ms._new_batch_id() FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('ms.raw_batches_batch_id_seq', '');
 
 -- The default machinesoup.processor_role: no privileges of its own.
@@ -265,11 +295,18 @@ BEGIN
 	  FROM ms.versions vv
 	 WHERE vv.version_id OPERATOR(pg_catalog.=) r.version_id;
 	frame := ms._lz4_encode(data);
-	INSERT INTO ms.raw_batches AS b (org, model, received_at, label, raw_bytes, stored_bytes,
-									 ingested_by, frame)
-		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), r.resolved_label,
-				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame)
-		RETURNING b.batch_id INTO bid;
+	-- numbered here rather than by the column's default: on Citus with the
+	-- node's group (ms._new_batch_id, called only there: this is on every
+	-- ingest's path, and a function with its own settings costs a little)
+	IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+		bid := ms._new_batch_id();
+	ELSE
+		bid := pg_catalog.nextval('ms.raw_batches_batch_id_seq');
+	END IF;
+	INSERT INTO ms.raw_batches AS b (org, model, received_at, batch_id, label, raw_bytes,
+									 stored_bytes, ingested_by, frame)
+		VALUES (p_org, p_model, pg_catalog.clock_timestamp(), bid, r.resolved_label,
+				pg_catalog.length(data), pg_catalog.length(frame), ms._caller_name(), frame);
 	-- Another role's code is about to see this producer's raw bytes (and
 	-- may copy them into payloads): that is raw access, on the record.
 	IF v.processor_digest IS NOT NULL THEN
@@ -458,6 +495,16 @@ CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT label text,
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms.access_session() IS 'the caller''s access session on this connection: state open, or expired (expires_at past) until closed or replaced; label NULL for the whole model; NULLs when none';
 
+-- A timestamp as text that reads back the same whatever the reader's
+-- DateStyle and TimeZone (ISO 8601 in UTC), for a command to another node.
+CREATE FUNCTION ms._timestamp_text(t timestamptz) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$SELECT CASE WHEN pg_catalog.isfinite(t)
+	THEN pg_catalog.to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+	ELSE t::pg_catalog.text END$$;
+COMMENT ON FUNCTION ms._timestamp_text(timestamptz) IS 'internal: a timestamp as ISO 8601 text in UTC, read back the same by any session';
+REVOKE ALL ON FUNCTION ms._timestamp_text(timestamptz) FROM PUBLIC;
+
 -- Every audited action on the org's data, each row also carrying the head
 -- of the whole log (head_id, head_hash) as the report saw it: the
 -- customer's copy, which ms.verify_audit(head_id, head_hash) checks later.
@@ -470,6 +517,8 @@ DECLARE
 	p_org		text := org;
 	h_id		bigint;
 	h_hash		bytea;
+	w			record;
+	remote		jsonb := '[]';
 BEGIN
 	PERFORM ms._check_ident('org', p_org);
 	IF NOT ms._may_administer(p_org) THEN
@@ -477,14 +526,57 @@ BEGIN
 			USING ERRCODE = '42501';
 	END IF;
 	SELECT h.id, h.hash INTO h_id, h_hash FROM ms.audit_log h ORDER BY h.id DESC LIMIT 1;
+	-- On a Citus coordinator (ms.enable_citus), every worker's own log
+	-- too: a routed call records where it runs.  Read as the extension's
+	-- owner (the caller has been judged here), each worker answering with
+	-- its local report (ms.access_report on a worker reads its own log);
+	-- a worker that does not answer fails the report, which would be
+	-- incomplete.  Its rows name the worker in their reason, as a
+	-- standby's do; head_id and head_hash stay this node's, the workers'
+	-- chains being checked by ms.verify_audit() here.
+	IF ms._citus_enabled() THEN
+		IF pg_catalog.citus_is_coordinator() THEN
+			FOR w IN
+				SELECT r.nodename, r.nodeport, r.success, r.result
+				  FROM pg_catalog.run_command_on_workers(pg_catalog.format(
+						'SELECT COALESCE(pg_catalog.json_agg(r), ''[]'') '
+						'  FROM ms.access_report(%L, %L, %L) r', p_org, ms._timestamp_text(since),
+						ms._timestamp_text(until))) r
+				 ORDER BY r.nodename, r.nodeport
+			LOOP
+				IF NOT w.success THEN
+					RAISE EXCEPTION 'could not read the audit log of worker %:%', w.nodename, w.nodeport
+						USING ERRCODE = '08006', DETAIL = w.result,
+							  HINT = 'The report covers every node; retry once the worker is back.';
+				END IF;
+				remote := remote OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+					pg_catalog.jsonb_build_object('node', pg_catalog.format('%s:%s', w.nodename, w.nodeport),
+												  'rows', w.result::pg_catalog.jsonb));
+			END LOOP;
+		END IF;
+	END IF;
 	RETURN QUERY
-		SELECT l.at, l.role, l.login, l.action, l.model, l.label, l.batch_id, l.client_addr,
-			   l.reason, h_id, h_hash
-		  FROM ms.audit_log l
-		 WHERE l.org OPERATOR(pg_catalog.=) p_org
-		   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
-		   AND (until IS NULL OR l.at OPERATOR(pg_catalog.<) until)
-		 ORDER BY l.at, l.id;
+		SELECT a.at, a.role, a.login, a.action, a.model, a.label, a.batch_id, a.client_addr,
+			   a.reason, h_id, h_hash
+		  FROM (SELECT l.at, l.role, l.login, l.action, l.model, l.label, l.batch_id,
+					   l.client_addr, l.reason, 0::pg_catalog.int8 AS node, l.id AS ord
+				  FROM ms.audit_log l
+				 WHERE l.org OPERATOR(pg_catalog.=) p_org
+				   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
+				   AND (until IS NULL OR l.at OPERATOR(pg_catalog.<) until)
+				UNION ALL
+				SELECT x.at, x.role, x.login, x.action, x.model, x.label, x.batch_id,
+					   x.client_addr,
+					   pg_catalog.concat_ws(' ', x.reason,
+											pg_catalog.format('(on worker "%s")', n.e OPERATOR(pg_catalog.->>) 'node')),
+					   n.i, x.i
+				  FROM pg_catalog.jsonb_array_elements(remote) WITH ORDINALITY AS n(e, i),
+					   ROWS FROM (pg_catalog.jsonb_to_recordset(n.e OPERATOR(pg_catalog.->) 'rows')
+								  AS ("at" timestamptz, role name, login name, action text, model text,
+									  label text, batch_id bigint, client_addr inet, reason text))
+						 WITH ORDINALITY AS x("at", role, login, action, model, label, batch_id,
+											 client_addr, reason, i)) a
+		 ORDER BY a.at, a.node, a.ord;
 END
 $$;
 COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';
@@ -594,11 +686,14 @@ TO PUBLIC;
 -- the org's batches, so one org's data, loads and queries are on one
 -- worker.  The governance tables (orgs, models, versions, grants,
 -- promotions) become reference tables, a copy on every node, so that the
--- queries ms.knn, ms.within and ms.in_box, distributed functions by org,
+-- per-org calls (ms.knn, ms.within, ms.in_box, ms.ingest,
+-- ms.upsert_points, ms.replay, ms.batches), distributed functions by org,
 -- run whole on the worker that holds the org: it judges the caller on its
--- own copy of the grants.  The audit log stays on the coordinator, where
--- every other ms.* call runs and is judged and recorded.  Only before the
--- first version: existing partitions are not moved.
+-- own copy of the grants.  Every node keeps its own audit log, written by
+-- its own audit writer, with its own chain: what a call audits is recorded
+-- on the node that runs it, and ms.access_report and ms.verify_audit on
+-- the coordinator read every node's.  Only before the first version:
+-- existing partitions are not moved.
 CREATE FUNCTION ms._enable_citus() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -648,11 +743,15 @@ BEGIN
 		PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
 	END LOOP;
 	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
-	-- The queries go whole to the worker holding the org's shards (when
-	-- called outside a transaction block, as Citus delegates calls).
+	-- The per-org calls go whole to the worker holding the org's shards
+	-- (when called outside a transaction block, as Citus delegates calls):
+	-- the queries, and the loads, which number their batches on that node
+	-- (ms._new_batch_id), build a grown version's index on its shard there
+	-- (ms._index_if_grown), and record what they audit in its audit log.
 	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
 			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
-				AND p.proname OPERATOR(pg_catalog.=) ANY ('{knn,within,in_box}'::pg_catalog.name[])
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
 			  ORDER BY p.oid LOOP
 		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
 	END LOOP;

@@ -11,9 +11,9 @@
 #                                            third_party/citus/install.sh)
 #   ROUNDS=3 SECONDS_PER_RUN=15 CLIENTS=4 ROWS=12000 bash test/bench/citus_bench.sh
 #
-# On the cluster ms.knn is routed whole to the worker holding the org (a
-# distributed function, checked below), ms.ingest runs on the coordinator
-# and writes to the org's worker.  Prints, per workload, the median
+# On the cluster ms.knn and ms.ingest are routed whole to the worker
+# holding the org (distributed functions, checked below).  PG_BIN (default
+# pg_config --bindir) picks the server binaries.  Prints, per workload, the median
 # throughput of each side, the ratio, and the extra latency per call on
 # the cluster (pgbench's average latency, cluster minus single node): the
 # planning and forwarding that Citus adds to each call.  Target: the
@@ -31,13 +31,13 @@ if [ "$(id -u)" = 0 ]; then
 	trap 'rm -rf "$scratch"' EXIT
 	cp "$here/citus_bench.sh" "$scratch/"
 	chown -R postgres "$scratch"
-	runuser -u postgres -- env ROUNDS="$ROUNDS" SECONDS_PER_RUN="$T" CLIENTS="$CLIENTS" ROWS="$ROWS" \
+	runuser -u postgres -- env PATH="$PATH" ROUNDS="$ROUNDS" SECONDS_PER_RUN="$T" CLIENTS="$CLIENTS" ROWS="$ROWS" \
 		CITUS_BENCH_DIR="$scratch" bash "$scratch/citus_bench.sh"
 	exit
 fi
 
 DIR=${CITUS_BENCH_DIR:-$(mktemp -d /tmp/ms-citus-bench.XXXXXX)}
-BIN=/usr/lib/postgresql/15/bin
+BIN=${PG_BIN:-$(pg_config --bindir)}
 SOCK=$DIR
 PORTS=(5611 5612 5613)
 [ -f "$(pg_config --sharedir)/extension/citus.control" ] ||
@@ -94,7 +94,6 @@ CREATE TABLE bench_queries AS
 CREATE TABLE bench_rows AS
 	SELECT r, (SELECT string_agg(round((random() - 0.5)::numeric, 4)::text, ',') FROM generate_series(1, 100 + 0 * r)) AS csv
 	FROM generate_series(1, 200) r;
-CREATE SEQUENCE bench_ids START 10000000;
 VACUUM ANALYZE;
 SQL
 done
@@ -110,22 +109,33 @@ while read -r q v; do
 		KNN_SCRIPTS+=(-f "$DIR/knn_${o}_$q.sql")
 	done
 done < <(psql "${C[@]}" -At -F ' ' -d single -c 'SELECT q, v FROM bench_queries WHERE q <= 10 ORDER BY q')
-cat >"$DIR/ingest.sql" <<'SQL'
-\set o random(1, 4)
-\set r random(1, 200)
-SELECT ms.ingest('org' || :o, 'm', convert_to(nextval('bench_ids') || ',' || (SELECT csv FROM bench_rows WHERE r = :r) || E'\n', 'UTF8'));
+# ms.ingest likewise: the org a value, the record's text a value after its
+# point id (random, so each call inserts a new point): 4 orgs x 10 records
+INGEST_SCRIPTS=()
+while read -r r csv; do
+	for o in 1 2 3 4; do
+		cat >"$DIR/ingest_${o}_$r.sql" <<SQL
+\set id random(10000000, 999999999999)
+SELECT ms.ingest('org$o', 'm', convert_to(:id || ',$csv' || E'\\n', 'UTF8'));
 SQL
+		INGEST_SCRIPTS+=(-f "$DIR/ingest_${o}_$r.sql")
+	done
+done < <(psql "${C[@]}" -At -F ' ' -d single -c 'SELECT r, csv FROM bench_rows WHERE r <= 10 ORDER BY r')
 
 # the cluster's ms.knn must be routed, or this measures something else
 routed=$(psql "${C[@]}" -d postgres -c 'SET client_min_messages = debug1' -f "$DIR/knn_1_1.sql" 2>&1 >/dev/null |
 	grep -c 'pushing down the function call' || true)
 [ "$routed" = 1 ] || { echo "citus_bench.sh: ms.knn is not routed to the worker" >&2; exit 1; }
+pgbench -n -M prepared -h "$SOCK" -p "${PORTS[0]}" -t 1 -f "$DIR/ingest_1_1.sql" postgres >/dev/null 2>&1
+routed=$(psql "${C[@]}" -At -d postgres -c "SELECT count(*) FROM ms.raw_batches WHERE batch_id >= (1::bigint << 48)")
+[ "$routed" = 1 ] || { echo "citus_bench.sh: ms.ingest is not routed to the worker" >&2; exit 1; }
 
 # pgbench: "tps latency_ms"
 run() {
 	local db=$1 script=$2
 	local scripts=(-f "$DIR/$script.sql")
 	[ "$script" = knn ] && scripts=("${KNN_SCRIPTS[@]}")
+	[ "$script" = ingest ] && scripts=("${INGEST_SCRIPTS[@]}")
 	pgbench -n -M prepared -h "$SOCK" -p "${PORTS[0]}" -c "$CLIENTS" -j 2 -T "$T" "${scripts[@]}" "$db" 2>/dev/null |
 		awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {print tps, lat}'
 }
@@ -145,7 +155,7 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 clients, nrows = sys.argv[2], int(sys.argv[3])
 print(f"4 orgs x {nrows:,} points of 100 dims (msivf, cosine), {clients} clients, pgbench -M prepared")
-print("Citus: ms.knn routed whole to the org's worker; ms.ingest on the coordinator, writing to the org's worker")
+print("Citus: ms.knn and ms.ingest routed whole to the org's worker")
 print(f"{'workload':<10} {'one node (calls/s)':>19} {'Citus 1+2 (calls/s)':>20} {'ratio':>7} {'extra latency/call':>19}")
 for w in ("knn", "ingest"):
     s = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "single"]

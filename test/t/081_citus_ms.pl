@@ -1,9 +1,10 @@
 # The ms model store on a Citus cluster (ms.enable_citus): raw batches and
 # every version's points distributed by org, co-located, so one org's data
 # is on one worker; the governance tables reference tables, a copy on every
-# node; the audit log on the coordinator.  ms.knn, ms.within and ms.in_box
-# are distributed functions by org: one org's calls run whole on the
-# worker that holds it (counted in each worker's pg_stat_statements).  The
+# node; an audit log on every node.  ms.knn, ms.within and ms.in_box (and
+# the loads, test/t/082_citus_audit.pl) are distributed functions by org:
+# one org's calls run whole on the worker that holds it (counted in each
+# worker's pg_stat_statements).  The
 # same script run in a single-node database on the same server gives the
 # same answers: kNN (GiST and msivf at full probes), radius and box
 # queries, upserts, raw batches read back in an audited session.  Grants
@@ -228,10 +229,12 @@ is(statements($coord, 'ms\\._access|points_1'), '0',
 	'nor does the coordinator authorise or scan (the calls run whole on the worker)');
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM ms.audit_log'), $routed_audit,
 	'queries are not audited reads: no record, routed or not');
-like(shards_touched(q{SELECT ms.ingest('acme', 'm', convert_to(E'9001,1,2,3\n', 'UTF8'))}, 'points_1_\\d+'),
-	qr/^points_1_\d+$/, 'ms.ingest writes one shard of the points');
-like(shards_touched(q{SELECT ms.ingest('acme', 'm', convert_to(E'9002,1,2,3\n', 'UTF8'))}, 'raw_batches_\\d+'),
-	qr/^raw_batches_\d+$/, 'and one shard of the raw batches');
+like(shards_touched(q{SELECT ms.ingest('acme', 'm', convert_to(E'9001,1,2,3\n', 'UTF8'))},
+	'ms\\.ingest\\(|points_1_\\d+|raw_batches_\\d+|on server \\S+:\\d+'),
+	qr/^ms\.ingest\(,on server \S+:$acme_port$/, 'ms.ingest is sent whole to acme\'s worker, no shard write from the coordinator');
+like(shards_touched(q{BEGIN; SELECT ms.ingest('acme', 'm', convert_to(E'9002,1,2,3\n', 'UTF8')); COMMIT;},
+	'points_1_\\d+|raw_batches_\\d+'),
+	qr/^points_1_\d+,raw_batches_\d+$/, 'in a transaction block it runs on the coordinator, writing one shard of each table');
 # the same two batches on the single node, for the comparisons below
 $coord->safe_psql('single', q{
 	SELECT ms.ingest('acme', 'm', convert_to(E'9001,1,2,3\n', 'UTF8'));
@@ -244,8 +247,8 @@ both(q{SELECT ms.create_version('acme', 'm', 'v2');
 	SELECT count(*), round(sum(distance)::numeric, 3) FROM ms.knn('acme', 'm', '[5,5,5]', 100000, 'v2');},
 	'ms.replay into a staged version: the same points');
 
-# raw batches: listed and read back in an audited session, recorded on the
-# coordinator
+# raw batches: listed and read back in an audited session opened on the
+# coordinator, recorded there
 both(q{SELECT count(*), sum(raw_bytes) FROM ms.batches('acme', 'm')},
 	'ms.batches lists the same batches', 'cm_sci');
 both(q{SELECT ms.open_access('acme', 'm', 'cluster check');

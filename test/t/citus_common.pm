@@ -19,28 +19,31 @@ sub skip_unless_installed
 	  unless -f "$sharedir/extension/citus.control" && -f "$pkglibdir/citus.so";
 }
 
-# Starts the three nodes (names prefixed by $prefix) and returns
-# ($coordinator, @workers).
-sub start_cluster
+# A started node named $name with Citus created, not yet in a cluster
+# (citus_add_node adds a worker).
+sub new_node
 {
-	my ($prefix) = @_;
-	my @nodes;
-	for my $name ('coordinator', 'worker1', 'worker2')
-	{
-		my $node = PostgreSQL::Test::Cluster->new("$prefix$name");
-		$node->init;
-		# citus first: it must be loaded before any other hook-setting library
-		$node->append_conf('postgresql.conf', qq{
+	my ($name) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	# citus first: it must be loaded before any other hook-setting library
+	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'citus,machinesoup,pg_stat_statements'
 pg_stat_statements.track = all
 citus.local_hostname = '@{[ $node->host ]}'
 max_worker_processes = 16
 });
-		$node->start;
-		$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-		push @nodes, $node;
-	}
-	my ($coord, @workers) = @nodes;
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+	return $node;
+}
+
+# Starts the three nodes (names prefixed by $prefix) and returns
+# ($coordinator, @workers).
+sub start_cluster
+{
+	my ($prefix) = @_;
+	my ($coord, @workers) = map { new_node("$prefix$_") } ('coordinator', 'worker1', 'worker2');
 	$coord->safe_psql('postgres', qq{
 		SELECT citus_set_coordinator_host('@{[ $coord->host ]}', @{[ $coord->port ]});
 		CREATE EXTENSION machinesoup;
