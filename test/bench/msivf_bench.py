@@ -147,6 +147,10 @@ class Row:
         self.method, self.setting, self.recall, self.qps = method, setting, recall, qps
         self.build, self.build0, self.index_mb, self.heap_mb = build, build0, index_mb, heap_mb
         self.curve = curve  # False: a point off the sweep (the default setting)
+        # queries per CPU second (server backend + client, or FAISS's
+        # process): steadier than wall-clock QPS on a machine shared with
+        # other work, which stretches wall time but not CPU time
+        self.cpu_qps = None
         self.stats = None  # msivf: per-query counters (msivf_scan_stats), see stats_delta
 
 
@@ -157,13 +161,13 @@ def recall(found, gt):
     return hits / (len(gt) * K)
 
 
-def qps_at(rows, target):
+def qps_at(rows, target, attr="qps"):
     """QPS at recall `target` on the recall-QPS frontier of `rows`, log-QPS
     interpolated between the two frontier points around it.  Returns
     (qps, how): how is '=' (interpolated or measured there), '>=' (every
     point is above the target: the fastest of them, a lower bound) or None
     when no point reaches the target."""
-    pts = sorted(((r.recall, r.qps) for r in rows), key=lambda p: (p[0], -p[1]))
+    pts = sorted(((r.recall, getattr(r, attr)) for r in rows if getattr(r, attr)), key=lambda p: (p[0], -p[1]))
     if not pts or pts[-1][0] < target:
         return None, None
     # frontier: for each recall, the best QPS among points at that recall or above
@@ -214,6 +218,17 @@ def copy_binary(conn, table, base, wire=">f4"):
             cp.write(struct.pack(">h", -1))
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CPU = {"pass": None, "median": None}  # CPU seconds of the last pass, median of the last median_run
+
+
+def proc_cpu(pid):
+    """user + system CPU seconds of a process on this machine (/proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 class PG:
     """A libpq connection: SQL through psycopg, the measured statements
     through PQprepare/PQexecPrepared with binary parameters."""
@@ -222,6 +237,13 @@ class PG:
         self.conn = psycopg.connect("", autocommit=True)
         self.conn.prepare_threshold = None  # psycopg prepares nothing of its own
         self.pgconn = self.conn.pgconn
+        # the server runs on this machine (a socket or localhost): its
+        # backend's CPU time is read from /proc, else only wall time counts
+        self.pid = self.one("SELECT pg_backend_pid()")
+        try:
+            proc_cpu(self.pid)
+        except OSError:
+            self.pid = None
 
     def sql(self, q, params=None):
         cur = self.conn.execute(q, params)
@@ -242,13 +264,17 @@ class PG:
         """[[ids]] for each binary query; the wall time of the loop."""
         ex, ok, bname, fmt = self.pgconn.exec_prepared, pq.ExecStatus.TUPLES_OK, name.encode(), [1]
         found = []
+        c0 = proc_cpu(self.pid) if self.pid else None
+        p0 = time.process_time()
         t0 = time.perf_counter()
         for b in qbin:
             r = ex(bname, [b], fmt, 0)
             if r.status != ok:
                 sys.exit(f"EXECUTE {name} failed: {r.error_message.decode()}")
             found.append([int(r.get_value(i, 0)) for i in range(r.ntuples)])
-        return found, time.perf_counter() - t0
+        secs = time.perf_counter() - t0
+        CPU["pass"] = (proc_cpu(self.pid) - c0 + time.process_time() - p0) if self.pid else None
+        return found, secs
 
     def assert_plan(self, name, qtext, index):
         """EXPLAIN the prepared statement (as the plan cache would run it
@@ -274,8 +300,18 @@ class PG:
 def median_run(run):
     """run() -> (found, seconds); RUNS passes: recall of the first, median QPS."""
     found, secs = run()
-    times = [secs] + [run()[1] for _ in range(RUNS - 1)]
+    times, cpus = [secs], [CPU["pass"]]
+    for _ in range(RUNS - 1):
+        times.append(run()[1])
+        cpus.append(CPU["pass"])
+    CPU["median"] = float(np.median(cpus)) if None not in cpus else None
     return found, float(np.median(times))
+
+
+def set_cpu_qps(r, nq):
+    """The point's queries per CPU second, from the last median_run."""
+    r.cpu_qps = nq / CPU["median"] if CPU["median"] else None
+    return r
 
 
 STATS_COLS = ("scans", "lists", "pages", "codes", "reranks", "heap_rows", "centroid_ms", "list_ms", "rerank_ms")
@@ -345,11 +381,12 @@ def run_set(pg, s, methods, log_prefix=""):
             pg.sql(f"SET {guc} = {v}")
             before = scan_stats(pg) if stats else None
             found, secs = median_run(lambda: pg.execute(stmt, qb))
-            r = Row(method, setting(v), recall(found, gt), len(qb) / secs, *sizes)
+            r = set_cpu_qps(Row(method, setting(v), recall(found, gt), len(qb) / secs, *sizes), len(qb))
             if stats:
                 r.stats = stats_delta(before, scan_stats(pg))
             rows.append(r)
-            print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+            print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS, "
+                  f"{r.cpu_qps or 0:.0f} per CPU s", flush=True)
             if r.recall >= STOP:
                 break
         pg.assert_plan(stmt, qtext0, index)
@@ -416,8 +453,8 @@ def run_set(pg, s, methods, log_prefix=""):
             pg.sql(f"SET machinesoup.target_recall = {t}")
             cp = pg.one(f"SELECT calibrated_probes FROM msivf_index_info('{idx}')")
             found, secs = median_run(lambda: pg.execute("knn", qbin[mwire]))
-            r = Row(method, f"default (target {t:.2f} -> {cp})", recall(found, gt), len(Q) / secs,
-                    build, build0, size, heap, curve=False)
+            r = set_cpu_qps(Row(method, f"default (target {t:.2f} -> {cp})", recall(found, gt), len(Q) / secs,
+                                build, build0, size, heap, curve=False), len(Q))
             rows.append(r)
             calib.append((t, cp, r.recall, r.qps))
             print(f"{log_prefix}  {method} default target {t:.2f} ({cp} probes): recall {r.recall:.3f}, "
@@ -478,11 +515,14 @@ def run_set(pg, s, methods, log_prefix=""):
 
         def run_faiss(index):
             found = []
+            p0 = time.process_time()
             t0 = time.perf_counter()
             for i in range(len(Qf)):
                 _, I = index.search(Qf[i:i + 1], K)
                 found.append(I[0].tolist())
-            return found, time.perf_counter() - t0
+            secs = time.perf_counter() - t0
+            CPU["pass"] = time.process_time() - p0  # one thread: the process's CPU time
+            return found, secs
 
         def fsweep(method, index, set_knob, values, setting, sizes):
             run_faiss_warm = Qf[:WARMUP]
@@ -490,9 +530,10 @@ def run_set(pg, s, methods, log_prefix=""):
                 set_knob(v)
                 index.search(run_faiss_warm, K)
                 found, secs = median_run(lambda: run_faiss(index))
-                r = Row(method, setting(v), recall(found, fgt), len(Qf) / secs, *sizes)
+                r = set_cpu_qps(Row(method, setting(v), recall(found, fgt), len(Qf) / secs, *sizes), len(Qf))
                 rows.append(r)
-                print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+                print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS, "
+                      f"{r.cpu_qps or 0:.0f} per CPU s", flush=True)
                 if r.recall >= STOP:
                     break
 
@@ -590,11 +631,11 @@ def report(s, rows, info, tag=""):
     def f(x, fmt):
         return "-" if x is None else format(x, fmt)
 
-    def ratio(r):
-        q, how = qps_at(hnsw, r.recall)
-        if q is None:
+    def ratio(r, attr="qps"):
+        q, how = qps_at(hnsw, r.recall, attr)
+        if q is None or not getattr(r, attr):
             return "-"
-        return ("<=" if how == ">=" else "") + f"{r.qps / q:.2f}"
+        return ("<=" if how == ">=" else "") + f"{getattr(r, attr) / q:.2f}"
 
     print()
     print(f"== {name}: {s['description']}; {info['n']} rows x {info['d']} dims, {info['nq']} queries, "
@@ -603,12 +644,14 @@ def report(s, rows, info, tag=""):
     print(f"build s: with max_parallel_maintenance_workers = {info['default_workers']} (FAISS HNSWFlat: every core) "
           f"and = 0 (FAISS IVFFlat, IVF-PQ: one thread); MB: pg_relation_size of the index and of the "
           f"table (msivf reranks from the heap); FAISS: bytes in memory. xHNSW: QPS over pgvector hnsw's "
-          f"at the same recall (interpolated; <= when hnsw's every point has a higher recall)")
-    print(f"{'method':<19} {'setting':<38} {'recall@10':>9} {'QPS':>8} {'xHNSW':>7} {'build s':>8} {'build s':>8} "
-          f"{'index MB':>8} {'heap MB':>8}")
-    print(f"{'':<19} {'':<38} {'':>9} {'':>8} {'':>7} {'default':>8} {'0 work.':>8} {'':>8} {'':>8}")
+          f"at the same recall (interpolated; <= when hnsw's every point has a higher recall); CPU QPS: queries "
+          f"per CPU second of the server backend plus the client (FAISS: its process), and its xHNSW")
+    print(f"{'method':<19} {'setting':<38} {'recall@10':>9} {'QPS':>8} {'xHNSW':>7} {'CPU QPS':>8} {'xHNSW':>7} "
+          f"{'build s':>8} {'build s':>8} {'index MB':>8} {'heap MB':>8}")
+    print(f"{'':<19} {'':<38} {'':>9} {'':>8} {'':>7} {'':>8} {'(CPU)':>7} {'default':>8} {'0 work.':>8} {'':>8} {'':>8}")
     for r in rows:
         print(f"{r.method:<19} {r.setting:<38} {r.recall:>9.3f} {r.qps:>8.0f} {ratio(r):>7} "
+              f"{f(r.cpu_qps, '.0f'):>8} {ratio(r, 'cpu_qps'):>7} "
               f"{f(r.build, '.1f'):>8} {f(r.build0, '.1f'):>8} {f(r.index_mb, '.1f'):>8} {f(r.heap_mb, '.1f'):>8}")
     floors = [f"{t} {info['floor_' + t]:.0f} QPS" for t in (MS_TYPE, PGV_TYPE) if "floor_" + t in info]
     if floors:
@@ -624,22 +667,26 @@ def report(s, rows, info, tag=""):
             f"target {t:.2f} -> {p} probes, recall {rc:.3f} ({rc - t:+.3f}), {q:.0f} QPS"
             for t, p, rc, q in info["calib"]))
 
-    summary = {}
-    for m in ("msivf", "pgvector hnsw", "faiss IVFFlat"):
-        summary[m] = qps_at([r for r in rows if r.method == m and r.curve], TARGET)
+    for attr, label in (("qps", "QPS"), ("cpu_qps", "CPU QPS")):
+        summary = {}
+        for m in ("msivf", "pgvector hnsw", "faiss IVFFlat"):
+            summary[m] = qps_at([r for r in rows if r.method == m and r.curve], TARGET, attr)
 
-    def show(m):
-        q, how = summary[m]
-        return "not reached" if q is None else (">=" if how == ">=" else "") + f"{q:.0f}"
-    line = (f"SUMMARY {name}: QPS at recall {TARGET}: msivf {show('msivf')}, pgvector hnsw {show('pgvector hnsw')}, "
-            f"faiss IVFFlat {show('faiss IVFFlat')}")
-    qm, qh = summary["msivf"][0], summary["pgvector hnsw"][0]
-    line += f"; msivf/hnsw = {qm / qh:.2f}" if qm and qh else "; msivf/hnsw = -"
-    line += " (target >= 2.5)"
-    qf = summary["faiss IVFFlat"][0]
-    if qm and qf:
-        line += f"; msivf/faiss IVFFlat = {qm / qf:.2f} (target >= 1.0)"
-    print(line)
+        def show(m):
+            q, how = summary[m]
+            return "not reached" if q is None else (">=" if how == ">=" else "") + f"{q:.0f}"
+        line = (f"SUMMARY {name}: {label} at recall {TARGET}: msivf {show('msivf')}, pgvector hnsw "
+                f"{show('pgvector hnsw')}, faiss IVFFlat {show('faiss IVFFlat')}")
+        qm, qh = summary["msivf"][0], summary["pgvector hnsw"][0]
+        line += f"; msivf/hnsw = {qm / qh:.2f}" if qm and qh else "; msivf/hnsw = -"
+        line += " (target >= 2.5)"
+        qf = summary["faiss IVFFlat"][0]
+        if qm and qf:
+            line += f"; msivf/faiss IVFFlat = {qm / qf:.2f} (target >= 1.0)"
+        print(line)
+        if attr == "qps":
+            wall = summary
+    summary = wall
     if ELEMENT == "half":
         qv = qps_at([r for r in rows if r.method == "msivf vec" and r.curve], TARGET)[0]
         hm, vm = info.get("msivf MB"), info.get("msivf vec MB")
@@ -1021,6 +1068,9 @@ def main_scaling():
         points.append({"set": name, "n": n, "lists": info.get("lists"),
                        "msivf": qps_at([r for r in msivf if r.curve], TARGET), "hnsw": qps_at(hnsw, TARGET),
                        "faiss": qps_at([r for r in rows if r.method == "faiss IVFFlat"], TARGET),
+                       "msivf cpu": qps_at([r for r in msivf if r.curve], TARGET, "cpu_qps"),
+                       "hnsw cpu": qps_at(hnsw, TARGET, "cpu_qps"),
+                       "faiss cpu": qps_at([r for r in rows if r.method == "faiss IVFFlat"], TARGET, "cpu_qps"),
                        "at": stats_at(rows, TARGET), "default": deflt.recall if deflt else None,
                        "bm": msivf[0].build, "bh": hnsw[0].build if hnsw else None,
                        "sm": msivf[0].index_mb, "sh": hnsw[0].index_mb if hnsw else None})
@@ -1052,14 +1102,23 @@ def main_scaling():
               f"{('-' if p['bh'] is None else format(p['bh'], '.1f')):>7} {div(p['bm'], p['bh'], '.3f'):>6} "
               f"{p['sm']:>7.1f} {('-' if p['sh'] is None else format(p['sh'], '.1f')):>7} "
               f"{div(p['sm'], p['sh'], '.3f'):>5}")
+    print(f"the same in queries per CPU second (server backend + client; FAISS: its process)")
+    print(f"{'set':<9} {'rows':>8} {'msivf':>7} {'hnsw':>7} {'faiss':>7} {'xHNSW':>6} {'xFAISS':>6}")
+    for p in points:
+        print(f"{p['set']:<9} {p['n']:>8} {show(p['msivf cpu']):>7} {show(p['hnsw cpu']):>7} "
+              f"{show(p['faiss cpu']):>7} {div(p['msivf cpu'][0], p['hnsw cpu'][0]):>6} "
+              f"{div(p['msivf cpu'][0], p['faiss cpu'][0]):>6}")
     for p1, p2 in zip(points, points[1:]):
-        qm1, qm2, qh1, qh2 = p1["msivf"][0], p2["msivf"][0], p1["hnsw"][0], p2["hnsw"][0]
-        if qm1 and qm2 and qh1 and qh2:
-            dm, dh = 1 - qm2 / qm1, 1 - qh2 / qh1
-            c1, c2 = (p1["at"] or {}).get("codes"), (p2["at"] or {}).get("codes")
-            print(f"SCALING {p1['n']} -> {p2['n']} rows: msivf QPS drops {100 * dm:.0f} %, hnsw {100 * dh:.0f} % "
-                  f"(target: msivf's drop <= hnsw's + 25 points: {'met' if dm <= dh + 0.25 else 'NOT met'})"
-                  + (f"; msivf codes per query x{c2 / c1:.2f} for x{p2['n'] / p1['n']:.2f} rows" if c1 and c2 else ""))
+        for key, label in (("", "QPS"), (" cpu", "CPU QPS")):
+            qm1, qm2, qh1, qh2 = p1["msivf" + key][0], p2["msivf" + key][0], p1["hnsw" + key][0], p2["hnsw" + key][0]
+            if qm1 and qm2 and qh1 and qh2:
+                dm, dh = 1 - qm2 / qm1, 1 - qh2 / qh1
+                c1, c2 = (p1["at"] or {}).get("codes"), (p2["at"] or {}).get("codes")
+                print(f"SCALING {p1['n']} -> {p2['n']} rows, {label}: msivf drops {100 * dm:.0f} %, hnsw "
+                      f"{100 * dh:.0f} % (target: msivf's drop <= hnsw's + 25 points: "
+                      f"{'met' if dm <= dh + 0.25 else 'NOT met'})"
+                      + (f"; msivf codes per query x{c2 / c1:.2f} for x{p2['n'] / p1['n']:.2f} rows"
+                         if c1 and c2 else ""))
 
     import matplotlib
     matplotlib.use("Agg")
