@@ -80,5 +80,5 @@ runuser -u postgres -- "$MSIVF_BENCH_PGBIN/initdb" -D "$PGDIR/data" >/dev/null
 trap 'runuser -u postgres -- "$MSIVF_BENCH_PGBIN/pg_ctl" -D "$PGDIR/data" stop -m fast >/dev/null; rm -rf "$PGDIR"' EXIT
 runuser -u postgres -- "$MSIVF_BENCH_PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -o "-p $PGPORT \
 	-c shared_buffers=${MSIVF_BENCH_SHARED_BUFFERS:-4GB} -c max_parallel_workers_per_gather=0 -c jit=off \
-	-c shared_preload_libraries=machinesoup -k /tmp" start >/dev/null
+	-c shared_preload_libraries=machinesoup -k /tmp" start >/dev/null || { cat "$PGDIR/server.log"; exit 1; }
 /usr/bin/python3 test/bench/msivf_bench.py
