@@ -97,6 +97,7 @@ NQ = int(os.environ["MSIVF_BENCH_QUERIES"]) if os.environ.get("MSIVF_BENCH_QUERI
 LIMIT = int(os.environ["MSIVF_BENCH_LIMIT"]) if os.environ.get("MSIVF_BENCH_LIMIT") else None
 LISTS = os.environ.get("MSIVF_BENCH_LISTS")  # default: the index's own choice
 FAISS = os.environ.get("MSIVF_BENCH_FAISS", "1") != "0"
+MSIVF = os.environ.get("MSIVF_BENCH_MSIVF", "1") != "0"  # 0: only the anchors (e.g. built in a second server)
 # which FAISS indexes (MSIVF_BENCH_FAISS_METHODS, a comma list; default all)
 FAISS_METHODS = [x for x in os.environ.get("MSIVF_BENCH_FAISS_METHODS", "ivfflat,ivfpq,hnswflat").split(",") if x]
 PGVECTOR = [x for x in os.environ.get("MSIVF_BENCH_PGVECTOR", "ivfflat,hnsw").split(",") if x]
@@ -1020,7 +1021,7 @@ def connect():
 
 def main_sets():
     pg = connect()
-    methods = {"msivf"} | set(PGVECTOR) | ({"faiss"} if FAISS else set())
+    methods = ({"msivf"} if MSIVF else set()) | set(PGVECTOR) | ({"faiss"} if FAISS else set())
     summaries = []
     for name in SETS:
         s = datasets.load_set(name, LIMIT, NQ)

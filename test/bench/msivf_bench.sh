@@ -40,6 +40,7 @@
 #                        QPS at recall 0.95 of msivf, hnsw and FAISS IVFFlat,
 #                        msivf codes per query, builds and sizes)
 #   MSIVF_BENCH_FAISS_METHODS=ivfflat  (FAISS indexes measured: ivfflat,ivfpq,hnswflat)
+#   MSIVF_BENCH_MSIVF=0  (the anchors alone, e.g. in a second server beside an msivf-only run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
