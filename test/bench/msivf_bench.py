@@ -48,8 +48,7 @@ MSIVF_BENCH_NPROBE, MSIVF_BENCH_FAISS=0, MSIVF_BENCH_PGVECTOR (comma list
 of ivfflat,hnsw; empty for none), MSIVF_BENCH_BUILD0=0 (skip the builds
 with 0 workers), MSIVF_BENCH_RUNS (default 3), MSIVF_BENCH_STOP_RECALL
 (a sweep stops once it reaches this recall; default 0.995),
-MSIVF_BENCH_CLOCK=cpu (QPS per CPU second of the serving backend, for a
-busy machine; the server must be local), MSIVF_BENCH_BITS (the msivf bits option; a comma list such as 4,8 builds
+MSIVF_BENCH_BITS (the msivf bits option; a comma list such as 4,8 builds
 and measures one index per value), MSIVF_BENCH_MWM (maintenance_work_mem, default 2GB), MSIVF_BENCH_FAISS_QUERIES
 (FAISS searches only the first N queries, default 2000: Debian's FAISS is
 built without AVX2 and takes hours over 10,000 queries at 768-d).
@@ -98,14 +97,13 @@ SETS = datasets.expand(os.environ.get("MSIVF_BENCH_SET", "glove1m" if MODE == "s
 NQ = int(os.environ["MSIVF_BENCH_QUERIES"]) if os.environ.get("MSIVF_BENCH_QUERIES") else None
 LIMIT = int(os.environ["MSIVF_BENCH_LIMIT"]) if os.environ.get("MSIVF_BENCH_LIMIT") else None
 LISTS = os.environ.get("MSIVF_BENCH_LISTS")  # default: the index's own choice
-# "wall" (default): QPS over the client's wall clock; "cpu": over the CPU
-# time of the serving backend (/proc/PID/schedstat, so the server must be
-# local), which a machine busy with other work inflates far less
-CLOCK = os.environ.get("MSIVF_BENCH_CLOCK", "wall")
 # the msivf bits option of the float index ("" the index's own choice); a
 # comma list measures one index per value, the first as "msivf"
 BITS = [b.strip() for b in os.environ.get("MSIVF_BENCH_BITS", "").split(",")]
 FAISS = os.environ.get("MSIVF_BENCH_FAISS", "1") != "0"
+MSIVF = os.environ.get("MSIVF_BENCH_MSIVF", "1") != "0"  # 0: only the anchors (e.g. built in a second server)
+# which FAISS indexes (MSIVF_BENCH_FAISS_METHODS, a comma list; default all)
+FAISS_METHODS = [x for x in os.environ.get("MSIVF_BENCH_FAISS_METHODS", "ivfflat,ivfpq,hnswflat").split(",") if x]
 PGVECTOR = [x for x in os.environ.get("MSIVF_BENCH_PGVECTOR", "ivfflat,hnsw").split(",") if x]
 BUILD0 = os.environ.get("MSIVF_BENCH_BUILD0", "0" if MODE == "scaling" else "1") != "0"
 RUNS = int(os.environ.get("MSIVF_BENCH_RUNS", "3"))
@@ -122,6 +120,7 @@ ELEMENTS = {"float": ("vec", "vector", ">f4", "vec", "vector"),
 MS_TYPE, PGV_TYPE, WIRE, MS_OPS, PGV_OPS = ELEMENTS[ELEMENT]
 FAISS_NQ = int(os.environ.get("MSIVF_BENCH_FAISS_QUERIES", "2000"))
 TARGET = 0.95
+CALIB_TARGETS = (0.90, 0.95, 0.99)  # machinesoup.target_recall values measured with probes = 0
 WARMUP = 500
 MB = 2**20
 
@@ -153,6 +152,10 @@ class Row:
         self.method, self.setting, self.recall, self.qps = method, setting, recall, qps
         self.build, self.build0, self.index_mb, self.heap_mb = build, build0, index_mb, heap_mb
         self.curve = curve  # False: a point off the sweep (the default setting)
+        # queries per CPU second (server backend + client, or FAISS's
+        # process): steadier than wall-clock QPS on a machine shared with
+        # other work, which stretches wall time but not CPU time
+        self.cpu_qps = None
         self.stats = None  # msivf: per-query counters (msivf_scan_stats), see stats_delta
 
 
@@ -163,13 +166,13 @@ def recall(found, gt):
     return hits / (len(gt) * K)
 
 
-def qps_at(rows, target):
+def qps_at(rows, target, attr="qps"):
     """QPS at recall `target` on the recall-QPS frontier of `rows`, log-QPS
     interpolated between the two frontier points around it.  Returns
     (qps, how): how is '=' (interpolated or measured there), '>=' (every
     point is above the target: the fastest of them, a lower bound) or None
     when no point reaches the target."""
-    pts = sorted(((r.recall, r.qps) for r in rows), key=lambda p: (p[0], -p[1]))
+    pts = sorted(((r.recall, getattr(r, attr)) for r in rows if getattr(r, attr)), key=lambda p: (p[0], -p[1]))
     if not pts or pts[-1][0] < target:
         return None, None
     # frontier: for each recall, the best QPS among points at that recall or above
@@ -220,6 +223,17 @@ def copy_binary(conn, table, base, wire=">f4"):
             cp.write(struct.pack(">h", -1))
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CPU = {"pass": None, "median": None}  # CPU seconds of the last pass, median of the last median_run
+
+
+def proc_cpu(pid):
+    """user + system CPU seconds of a process on this machine (/proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 class PG:
     """A libpq connection: SQL through psycopg, the measured statements
     through PQprepare/PQexecPrepared with binary parameters."""
@@ -228,14 +242,13 @@ class PG:
         self.conn = psycopg.connect("", autocommit=True)
         self.conn.prepare_threshold = None  # psycopg prepares nothing of its own
         self.pgconn = self.conn.pgconn
-        self.backend = self.one("SELECT pg_backend_pid()")
-
-    def clock(self):
-        """Seconds: the wall clock, or the backend's time on a CPU."""
-        if CLOCK != "cpu":
-            return time.perf_counter()
-        with open(f"/proc/{self.backend}/schedstat") as f:
-            return int(f.read().split()[0]) / 1e9
+        # the server runs on this machine (a socket or localhost): its
+        # backend's CPU time is read from /proc, else only wall time counts
+        self.pid = self.one("SELECT pg_backend_pid()")
+        try:
+            proc_cpu(self.pid)
+        except OSError:
+            self.pid = None
 
     def sql(self, q, params=None):
         cur = self.conn.execute(q, params)
@@ -253,16 +266,20 @@ class PG:
             sys.exit(f"PREPARE {name} failed: {res.error_message.decode()}")
 
     def execute(self, name, qbin):
-        """[[ids]] for each binary query; the time of the loop (CLOCK)."""
+        """[[ids]] for each binary query; the wall time of the loop."""
         ex, ok, bname, fmt = self.pgconn.exec_prepared, pq.ExecStatus.TUPLES_OK, name.encode(), [1]
         found = []
-        t0 = self.clock()
+        c0 = proc_cpu(self.pid) if self.pid else None
+        p0 = time.process_time()
+        t0 = time.perf_counter()
         for b in qbin:
             r = ex(bname, [b], fmt, 0)
             if r.status != ok:
                 sys.exit(f"EXECUTE {name} failed: {r.error_message.decode()}")
             found.append([int(r.get_value(i, 0)) for i in range(r.ntuples)])
-        return found, self.clock() - t0
+        secs = time.perf_counter() - t0
+        CPU["pass"] = (proc_cpu(self.pid) - c0 + time.process_time() - p0) if self.pid else None
+        return found, secs
 
     def assert_plan(self, name, qtext, index):
         """EXPLAIN the prepared statement (as the plan cache would run it
@@ -288,8 +305,18 @@ class PG:
 def median_run(run):
     """run() -> (found, seconds); RUNS passes: recall of the first, median QPS."""
     found, secs = run()
-    times = [secs] + [run()[1] for _ in range(RUNS - 1)]
+    times, cpus = [secs], [CPU["pass"]]
+    for _ in range(RUNS - 1):
+        times.append(run()[1])
+        cpus.append(CPU["pass"])
+    CPU["median"] = float(np.median(cpus)) if None not in cpus else None
     return found, float(np.median(times))
+
+
+def set_cpu_qps(r, nq):
+    """The point's queries per CPU second, from the last median_run."""
+    r.cpu_qps = nq / CPU["median"] if CPU["median"] else None
+    return r
 
 
 STATS_COLS = ("scans", "lists", "pages", "codes", "reranks", "heap_rows", "centroid_ms", "list_ms", "rerank_ms")
@@ -359,11 +386,12 @@ def run_set(pg, s, methods, log_prefix=""):
             pg.sql(f"SET {guc} = {v}")
             before = scan_stats(pg) if stats else None
             found, secs = median_run(lambda: pg.execute(stmt, qb))
-            r = Row(method, setting(v), recall(found, gt), len(qb) / secs, *sizes)
+            r = set_cpu_qps(Row(method, setting(v), recall(found, gt), len(qb) / secs, *sizes), len(qb))
             if stats:
                 r.stats = stats_delta(before, scan_stats(pg))
             rows.append(r)
-            print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+            print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS, "
+                  f"{r.cpu_qps or 0:.0f} per CPU s", flush=True)
             if r.recall >= STOP:
                 break
         pg.assert_plan(stmt, qtext0, index)
@@ -425,11 +453,22 @@ def run_set(pg, s, methods, log_prefix=""):
             info["timed"] = (at.setting, stats_delta(before, scan_stats(pg)), 1000.0 * secs / len(Q))
             pg.sql("SET machinesoup.scan_timing = off")
         pg.sql("SET machinesoup.probes = 0")
-        found, secs = median_run(lambda: pg.execute("knn", qbin[mwire]))
-        r = Row(method, f"default (target 0.95 -> {calibrated})", recall(found, gt), len(Q) / secs,
-                build, build0, size, heap, curve=False)
-        rows.append(r)
-        print(f"{log_prefix}  {method} default: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+        # default settings (probes 0) at each target_recall: the probe count
+        # the calibration picks and the recall it reaches on these queries
+        calib = []
+        for t in (CALIB_TARGETS if primary else (TARGET,)):
+            pg.sql(f"SET machinesoup.target_recall = {t}")
+            cp = pg.one(f"SELECT calibrated_probes FROM msivf_index_info('{idx}')")
+            found, secs = median_run(lambda: pg.execute("knn", qbin[mwire]))
+            r = set_cpu_qps(Row(method, f"default (target {t:.2f} -> {cp})", recall(found, gt), len(Q) / secs,
+                                build, build0, size, heap, curve=False), len(Q))
+            rows.append(r)
+            calib.append((t, cp, r.recall, r.qps))
+            print(f"{log_prefix}  {method} default target {t:.2f} ({cp} probes): recall {r.recall:.3f}, "
+                  f"{r.qps:.0f} QPS", flush=True)
+        pg.sql("RESET machinesoup.target_recall")
+        if primary:
+            info["calib"] = calib
         pg.sql(f"DROP TABLE {tab}")  # frees its cache for the anchors
 
     # ---- pgvector in the same server: same rows, same protocol
@@ -483,11 +522,14 @@ def run_set(pg, s, methods, log_prefix=""):
 
         def run_faiss(index):
             found = []
+            p0 = time.process_time()
             t0 = time.perf_counter()
             for i in range(len(Qf)):
                 _, I = index.search(Qf[i:i + 1], K)
                 found.append(I[0].tolist())
-            return found, time.perf_counter() - t0
+            secs = time.perf_counter() - t0
+            CPU["pass"] = time.process_time() - p0  # one thread: the process's CPU time
+            return found, secs
 
         def fsweep(method, index, set_knob, values, setting, sizes):
             run_faiss_warm = Qf[:WARMUP]
@@ -495,13 +537,15 @@ def run_set(pg, s, methods, log_prefix=""):
                 set_knob(v)
                 index.search(run_faiss_warm, K)
                 found, secs = median_run(lambda: run_faiss(index))
-                r = Row(method, setting(v), recall(found, fgt), len(Qf) / secs, *sizes)
+                r = set_cpu_qps(Row(method, setting(v), recall(found, fgt), len(Qf) / secs, *sizes), len(Qf))
                 rows.append(r)
-                print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS", flush=True)
+                print(f"{log_prefix}  {method} {r.setting}: recall {r.recall:.3f}, {r.qps:.0f} QPS, "
+                      f"{r.cpu_qps or 0:.0f} per CPU s", flush=True)
                 if r.recall >= STOP:
                     break
 
         nlist = int(round(np.sqrt(n)))
+    if "faiss" in methods and "ivfflat" in FAISS_METHODS:
         quant = faiss.IndexFlat(d, fm)
         ivf = faiss.IndexIVFFlat(quant, d, nlist, fm)
         t0 = time.time()
@@ -515,6 +559,7 @@ def run_set(pg, s, methods, log_prefix=""):
         # IVF-PQ, d/4 bytes a vector (the largest divisor of d at most d/4),
         # candidates reranked exactly against full vectors it keeps in
         # memory (counted in its size): the in-memory quantized limit
+    if "faiss" in methods and "ivfpq" in FAISS_METHODS:
         m = max(x for x in range(1, d // 4 + 1) if d % x == 0)
         quant = faiss.IndexFlat(d, fm)
         ivfpq = faiss.IndexIVFPQ(quant, d, nlist, m, 8, fm)
@@ -530,6 +575,7 @@ def run_set(pg, s, methods, log_prefix=""):
                (None, pq_build, (n * (m + 8 + 4 * d)) / MB, None))
         del refine, ivfpq, quant
 
+    if "faiss" in methods and "hnswflat" in FAISS_METHODS:
         hnsw = faiss.IndexHNSWFlat(d, 16, fm)
         hnsw.hnsw.efConstruction = 64
         faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -539,8 +585,23 @@ def run_set(pg, s, methods, log_prefix=""):
         faiss.omp_set_num_threads(1)
         fsweep("faiss HNSWFlat", hnsw, lambda e: setattr(hnsw.hnsw, "efSearch", e), EF,
                lambda e: f"M=16 efSearch={e}", (hnsw_build, None, (n * d * 4 + n * 16 * 2 * 4) / MB, None))
-        del hnsw, Bf
+        del hnsw
     return rows, info
+
+
+def stats_at(rows, target):
+    """msivf's per-query counters at recall `target`, each interpolated
+    linearly in recall between the two sweep points around it (the sweep
+    raises probes, so recall rises with it); None when no point reaches
+    the target, the first point's counters when it already does."""
+    pts = [r for r in rows if r.method == "msivf" and r.curve and r.stats]
+    for prev, cur in zip([None] + pts, pts):
+        if cur.recall >= target:
+            if prev is None or cur.recall <= prev.recall:
+                return dict(cur.stats)
+            t = (target - prev.recall) / (cur.recall - prev.recall)
+            return {c: prev.stats[c] + t * (cur.stats[c] - prev.stats[c]) for c in cur.stats}
+    return None
 
 
 def report_breakdown(rows, info):
@@ -556,6 +617,10 @@ def report_breakdown(rows, info):
         t = r.stats
         print(f"  {r.setting:<12} {r.recall:>6.3f} {t['lists']:>7.1f} {t['pages']:>8.1f} {t['codes']:>9.0f} "
               f"{t['reranks']:>8.1f} {t['heap_rows']:>8.1f}")
+    at = stats_at(rows, TARGET)
+    if at:
+        print(f"  at recall {TARGET} (interpolated): {at['lists']:.1f} lists, {at['pages']:.1f} pages, "
+              f"{at['codes']:.0f} codes, {at['reranks']:.1f} reranks per query")
     if "timed" in info:
         setting, t, total = info["timed"]
         rest = total - t["centroid_ms"] - t["list_ms"] - t["rerank_ms"]
@@ -564,33 +629,36 @@ def report_breakdown(rows, info):
               f"{t['rerank_ms']:.3f} + rest (executor, protocol, client) {rest:.3f}")
 
 
-def report(s, rows, info):
-    """The table, the summary line and the plot of one set."""
+def report(s, rows, info, tag=""):
+    """The table, the summary line and the plot of one set (tag: a suffix
+    of the plot's file name)."""
     name = s["name"]
     hnsw = [r for r in rows if r.method == "pgvector hnsw" and r.curve]
 
     def f(x, fmt):
         return "-" if x is None else format(x, fmt)
 
-    def ratio(r):
-        q, how = qps_at(hnsw, r.recall)
-        if q is None:
+    def ratio(r, attr="qps"):
+        q, how = qps_at(hnsw, r.recall, attr)
+        if q is None or not getattr(r, attr):
             return "-"
-        return ("<=" if how == ">=" else "") + f"{r.qps / q:.2f}"
+        return ("<=" if how == ">=" else "") + f"{getattr(r, attr) / q:.2f}"
 
     print()
     print(f"== {name}: {s['description']}; {info['n']} rows x {info['d']} dims, {info['nq']} queries, "
           f"recall@{K}; msivf over {MS_TYPE}, pgvector over {PGV_TYPE}; one client, binary parameters, "
-          f"median of {RUNS} passes" + ("; QPS per CPU second of the serving backend" if CLOCK == "cpu" else ""))
+          f"median of {RUNS} passes")
     print(f"build s: with max_parallel_maintenance_workers = {info['default_workers']} (FAISS HNSWFlat: every core) "
           f"and = 0 (FAISS IVFFlat, IVF-PQ: one thread); MB: pg_relation_size of the index and of the "
           f"table (msivf reranks from the heap); FAISS: bytes in memory. xHNSW: QPS over pgvector hnsw's "
-          f"at the same recall (interpolated; <= when hnsw's every point has a higher recall)")
-    print(f"{'method':<19} {'setting':<38} {'recall@10':>9} {'QPS':>8} {'xHNSW':>7} {'build s':>8} {'build s':>8} "
-          f"{'index MB':>8} {'heap MB':>8}")
-    print(f"{'':<19} {'':<38} {'':>9} {'':>8} {'':>7} {'default':>8} {'0 work.':>8} {'':>8} {'':>8}")
+          f"at the same recall (interpolated; <= when hnsw's every point has a higher recall); CPU QPS: queries "
+          f"per CPU second of the server backend plus the client (FAISS: its process), and its xHNSW")
+    print(f"{'method':<19} {'setting':<38} {'recall@10':>9} {'QPS':>8} {'xHNSW':>7} {'CPU QPS':>8} {'xHNSW':>7} "
+          f"{'build s':>8} {'build s':>8} {'index MB':>8} {'heap MB':>8}")
+    print(f"{'':<19} {'':<38} {'':>9} {'':>8} {'':>7} {'':>8} {'(CPU)':>7} {'default':>8} {'0 work.':>8} {'':>8} {'':>8}")
     for r in rows:
         print(f"{r.method:<19} {r.setting:<38} {r.recall:>9.3f} {r.qps:>8.0f} {ratio(r):>7} "
+              f"{f(r.cpu_qps, '.0f'):>8} {ratio(r, 'cpu_qps'):>7} "
               f"{f(r.build, '.1f'):>8} {f(r.build0, '.1f'):>8} {f(r.index_mb, '.1f'):>8} {f(r.heap_mb, '.1f'):>8}")
     floors = [f"{t} {info['floor_' + t]:.0f} QPS" for t in (MS_TYPE, PGV_TYPE) if "floor_" + t in info]
     if floors:
@@ -599,23 +667,34 @@ def report(s, rows, info):
         print(f"{info['faiss']}, searched with the first {info['faiss_nq']} queries: Debian's build; "
               f"OPTIMIZE GENERIC means no AVX2 kernels, which slows its distances at high dimension")
     report_breakdown(rows, info)
+    if info.get("calib"):
+        # the calibration picks the probe count from a curve measured at
+        # build; its error here is what these queries get minus the target
+        print("msivf default settings (probes 0): " + "; ".join(
+            f"target {t:.2f} -> {p} probes, recall {rc:.3f} ({rc - t:+.3f}), {q:.0f} QPS"
+            for t, p, rc, q in info["calib"]))
 
-    summary = {}
-    for m in ("msivf", "pgvector hnsw", "faiss IVFFlat"):
-        summary[m] = qps_at([r for r in rows if r.method == m and r.curve], TARGET)
+    for attr, label in (("qps", "QPS"), ("cpu_qps", "CPU QPS")):
+        summary = {}
+        for m in ("msivf", "pgvector hnsw", "faiss IVFFlat"):
+            summary[m] = qps_at([r for r in rows if r.method == m and r.curve], TARGET, attr)
 
-    def show(m):
-        q, how = summary[m]
-        return "not reached" if q is None else (">=" if how == ">=" else "") + f"{q:.0f}"
-    line = (f"SUMMARY {name}: QPS at recall {TARGET}: msivf {show('msivf')}, pgvector hnsw {show('pgvector hnsw')}, "
-            f"faiss IVFFlat {show('faiss IVFFlat')}")
+        def show(m):
+            q, how = summary[m]
+            return "not reached" if q is None else (">=" if how == ">=" else "") + f"{q:.0f}"
+        line = (f"SUMMARY {name}: {label} at recall {TARGET}: msivf {show('msivf')}, pgvector hnsw "
+                f"{show('pgvector hnsw')}, faiss IVFFlat {show('faiss IVFFlat')}")
+        qm, qh = summary["msivf"][0], summary["pgvector hnsw"][0]
+        line += f"; msivf/hnsw = {qm / qh:.2f}" if qm and qh else "; msivf/hnsw = -"
+        line += " (target >= 2.5)"
+        qf = summary["faiss IVFFlat"][0]
+        if qm and qf:
+            line += f"; msivf/faiss IVFFlat = {qm / qf:.2f} (target >= 1.0)"
+        print(line)
+        if attr == "qps":
+            wall = summary
+    summary = wall
     qm, qh = summary["msivf"][0], summary["pgvector hnsw"][0]
-    line += f"; msivf/hnsw = {qm / qh:.2f}" if qm and qh else "; msivf/hnsw = -"
-    line += " (target >= 2.5)"
-    qf = summary["faiss IVFFlat"][0]
-    if qm and qf:
-        line += f"; msivf/faiss IVFFlat = {qm / qf:.2f} (target >= 1.0)"
-    print(line)
     for b in BITS[1:]:
         m = f"msivf bits={b}"
         qb = qps_at([r for r in rows if r.method == m and r.curve], TARGET)[0]
@@ -650,7 +729,7 @@ def report(s, rows, info):
     plt.title(f"{s['description']}, {info['n']} rows", fontsize=10)
     plt.grid(True, which="both", alpha=0.3)
     plt.legend(fontsize=8)
-    png = os.path.join(OUT, f"msivf_bench_{name}.png")
+    png = os.path.join(OUT, f"msivf_bench_{name}{tag}.png")
     plt.savefig(png, dpi=120)
     plt.close()
     print(f"plot: {png}")
@@ -956,7 +1035,7 @@ def connect():
 
 def main_sets():
     pg = connect()
-    methods = {"msivf"} | set(PGVECTOR) | ({"faiss"} if FAISS else set())
+    methods = ({"msivf"} if MSIVF else set()) | set(PGVECTOR) | ({"faiss"} if FAISS else set())
     summaries = []
     for name in SETS:
         s = datasets.load_set(name, LIMIT, NQ)
@@ -971,39 +1050,90 @@ def main_sets():
         print(f"{name}: measured in {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
+def scale_points():
+    """[(set, rows or None)] of the scaling mode: MSIVF_BENCH_SCALE_POINTS
+    (a comma list of set or set:rows, e.g. glove:100000,glove,glove1m), or
+    else prefixes of the first set of MSIVF_BENCH_SET at
+    MSIVF_BENCH_SCALE_ROWS."""
+    if os.environ.get("MSIVF_BENCH_SCALE_POINTS"):
+        out = []
+        for p in os.environ["MSIVF_BENCH_SCALE_POINTS"].split(","):
+            name, _, rows = p.strip().partition(":")
+            datasets.expand(name)  # checks the name
+            out.append((name, int(rows) if rows else None))
+        return out
+    return [(SETS[0], n) for n in knobs("MSIVF_BENCH_SCALE_ROWS", "100000,331000,1000000")]
+
+
 def main_scaling():
     pg = connect()
-    sizes = knobs("MSIVF_BENCH_SCALE_ROWS", "100000,331000,1000000")
-    name = SETS[0]
+    methods = {"msivf", "hnsw"} | ({"faiss"} if FAISS else set())
     points = []
-    for size in sizes:
+    for name, size in scale_points():
         s = datasets.load_set(name, size, NQ)
         n = s["base"].shape[0]
         print(f"\n## scaling {name}: {n} rows", flush=True)
-        rows, info = run_set(pg, s, {"msivf", "hnsw"}, log_prefix=f"[{n}] ")
+        t0 = time.time()
+        rows, info = run_set(pg, s, methods, log_prefix=f"[{n}] ")
+        report(s, rows, info, tag=f"_{n}")
+        print(f"{name} ({n} rows): measured in {(time.time() - t0) / 60:.1f} min", flush=True)
         msivf = [r for r in rows if r.method == "msivf"]
         hnsw = [r for r in rows if r.method == "pgvector hnsw"]
-        points.append((n, qps_at([r for r in msivf if r.curve], TARGET), qps_at(hnsw, TARGET),
-                       msivf[0].build, hnsw[0].build if hnsw else None, msivf[0].index_mb,
-                       hnsw[0].index_mb if hnsw else None))
+        deflt = next((r for r in msivf if not r.curve and r.setting.startswith(f"default (target {TARGET:.2f}")), None)
+        points.append({"set": name, "n": n, "lists": info.get("lists"),
+                       "msivf": qps_at([r for r in msivf if r.curve], TARGET), "hnsw": qps_at(hnsw, TARGET),
+                       "faiss": qps_at([r for r in rows if r.method == "faiss IVFFlat"], TARGET),
+                       "msivf cpu": qps_at([r for r in msivf if r.curve], TARGET, "cpu_qps"),
+                       "hnsw cpu": qps_at(hnsw, TARGET, "cpu_qps"),
+                       "faiss cpu": qps_at([r for r in rows if r.method == "faiss IVFFlat"], TARGET, "cpu_qps"),
+                       "at": stats_at(rows, TARGET), "default": deflt.recall if deflt else None,
+                       "bm": msivf[0].build, "bh": hnsw[0].build if hnsw else None,
+                       "sm": msivf[0].index_mb, "sh": hnsw[0].index_mb if hnsw else None})
 
     def show(x):
         q, how = x
         return "-" if q is None else (">=" if how == ">=" else "") + f"{q:.0f}"
+
+    def div(a, b, fmt=".2f"):
+        return "-" if not a or not b else format(a / b, fmt)
     print()
-    print(f"== scaling: {datasets.SETS[name][3]}, prefixes of the shuffled base; QPS at recall {TARGET} "
-          f"(interpolated), one client, binary parameters, median of {RUNS} passes")
-    print(f"{'rows':>9} {'msivf QPS':>10} {'hnsw QPS':>10} {'msivf/hnsw':>10} {'msivf build s':>13} "
-          f"{'hnsw build s':>12} {'msivf MB':>9} {'hnsw MB':>9}")
-    for n, qm, qh, bm, bh, sm, sh in points:
-        rat = f"{qm[0] / qh[0]:.2f}" if qm[0] and qh[0] else "-"
-        print(f"{n:>9} {show(qm):>10} {show(qh):>10} {rat:>10} {bm:>13.1f} "
-              f"{('-' if bh is None else format(bh, '.1f')):>12} {sm:>9.1f} {('-' if sh is None else format(sh, '.1f')):>9}")
-    for (n1, qm1, qh1, *_), (n2, qm2, qh2, *_) in zip(points, points[1:]):
-        if qm1[0] and qm2[0] and qh1[0] and qh2[0]:
-            dm, dh = 1 - qm2[0] / qm1[0], 1 - qh2[0] / qh1[0]
-            print(f"SCALING {n1} -> {n2} rows: msivf QPS drops {100 * dm:.0f} %, hnsw {100 * dh:.0f} % "
-                  f"(target: msivf's drop <= hnsw's + 25 points: {'met' if dm <= dh + 0.25 else 'NOT met'})")
+    print(f"== scaling: QPS at recall {TARGET} (interpolated on each frontier), one client, binary parameters, "
+          f"median of {RUNS} passes; msivf default lists; hnsw m 16, ef_construction 64; FAISS IVFFlat "
+          f"sqrt(rows) lists, one thread; codes, reranks: msivf per query at recall {TARGET} (interpolated); "
+          f"default: msivf's recall with probes 0, target_recall {TARGET}; build s with the server's "
+          f"max_parallel_maintenance_workers")
+    print(f"{'set':<9} {'rows':>8} {'lists':>6} {'msivf':>7} {'hnsw':>7} {'faiss':>7} {'xHNSW':>6} {'xFAISS':>6} "
+          f"{'codes':>7} {'reranks':>7} {'default':>7} {'build s':>7} {'build s':>7} {'build':>6} {'MB':>7} "
+          f"{'MB':>7} {'size':>5}")
+    print(f"{'':<9} {'':>8} {'':>6} {'QPS':>7} {'QPS':>7} {'QPS':>7} {'':>6} {'':>6} {'/query':>7} {'/query':>7} "
+          f"{'recall':>7} {'msivf':>7} {'hnsw':>7} {'ratio':>6} {'msivf':>7} {'hnsw':>7} {'ratio':>5}")
+    for p in points:
+        at = p["at"] or {}
+        print(f"{p['set']:<9} {p['n']:>8} {p['lists'] or '-':>6} {show(p['msivf']):>7} {show(p['hnsw']):>7} "
+              f"{show(p['faiss']):>7} {div(p['msivf'][0], p['hnsw'][0]):>6} {div(p['msivf'][0], p['faiss'][0]):>6} "
+              f"{('-' if 'codes' not in at else format(at['codes'], '.0f')):>7} "
+              f"{('-' if 'reranks' not in at else format(at['reranks'], '.1f')):>7} "
+              f"{('-' if p['default'] is None else format(p['default'], '.3f')):>7} {p['bm']:>7.1f} "
+              f"{('-' if p['bh'] is None else format(p['bh'], '.1f')):>7} {div(p['bm'], p['bh'], '.3f'):>6} "
+              f"{p['sm']:>7.1f} {('-' if p['sh'] is None else format(p['sh'], '.1f')):>7} "
+              f"{div(p['sm'], p['sh'], '.3f'):>5}")
+    print(f"the same in queries per CPU second (server backend + client; FAISS: its process)")
+    print(f"{'set':<9} {'rows':>8} {'msivf':>7} {'hnsw':>7} {'faiss':>7} {'xHNSW':>6} {'xFAISS':>6}")
+    for p in points:
+        print(f"{p['set']:<9} {p['n']:>8} {show(p['msivf cpu']):>7} {show(p['hnsw cpu']):>7} "
+              f"{show(p['faiss cpu']):>7} {div(p['msivf cpu'][0], p['hnsw cpu'][0]):>6} "
+              f"{div(p['msivf cpu'][0], p['faiss cpu'][0]):>6}")
+    for p1, p2 in zip(points, points[1:]):
+        for key, label in (("", "QPS"), (" cpu", "CPU QPS")):
+            qm1, qm2, qh1, qh2 = p1["msivf" + key][0], p2["msivf" + key][0], p1["hnsw" + key][0], p2["hnsw" + key][0]
+            if qm1 and qm2 and qh1 and qh2:
+                dm, dh = 1 - qm2 / qm1, 1 - qh2 / qh1
+                c1, c2 = (p1["at"] or {}).get("codes"), (p2["at"] or {}).get("codes")
+                print(f"SCALING {p1['n']} -> {p2['n']} rows, {label}: msivf drops {100 * dm:.0f} %, hnsw "
+                      f"{100 * dh:.0f} % (target: msivf's drop <= hnsw's + 25 points: "
+                      f"{'met' if dm <= dh + 0.25 else 'NOT met'})"
+                      + (f"; msivf codes per query x{c2 / c1:.2f} for x{p2['n'] / p1['n']:.2f} rows"
+                         if c1 and c2 else ""))
 
     import matplotlib
     matplotlib.use("Agg")
@@ -1011,14 +1141,15 @@ def main_scaling():
     os.makedirs(OUT, exist_ok=True)
     plt.figure(figsize=(7, 5))
     for i, (m, style) in enumerate((("msivf", "o-"), ("pgvector hnsw", "v-"))):
-        pts = [(p[0], p[1 + i][0]) for p in points if p[1 + i][0]]
+        key = ("msivf", "hnsw")[i]
+        pts = [(p["n"], p[key][0]) for p in points if p[key][0]]
         if pts:
             plt.plot([p[0] for p in pts], [p[1] for p in pts], style, label=m)
     plt.xscale("log")
     plt.yscale("log")
     plt.xlabel("rows")
     plt.ylabel(f"QPS at recall@10 {TARGET} (one client)")
-    plt.title(f"scaling: {datasets.SETS[name][3]}", fontsize=10)
+    plt.title("scaling: " + ", ".join(sorted({datasets.SETS[p["set"]][3] for p in points})), fontsize=10)
     plt.grid(True, which="both", alpha=0.3)
     plt.legend()
     png = os.path.join(OUT, "msivf_bench_scaling.png")

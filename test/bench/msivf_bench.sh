@@ -31,6 +31,16 @@
 # checkout; PGVECTOR_INSTALL names another) builds from its tarball.
 # MSIVF_BENCH_SHARED_BUFFERS (default 4GB) sizes the server's cache: the
 # high-d sets' heaps are over 1 GB each.
+#   MSIVF_BENCH_PGBIN=/opt/pg-x/lib/postgresql/15/bin MSIVF_BENCH_PORT=5496 bash test/bench/msivf_bench.sh
+#                        (against a private PostgreSQL copy with machinesoup and
+#                        pgvector installed in it, in a cluster of its own
+#                        instead of pg_virtualenv's; nothing is installed)
+#   MSIVF_BENCH_MODE=scaling MSIVF_BENCH_SCALE_POINTS=glove:100000,glove,glove1m ...
+#                        (the scaling table over the given set[:rows] points:
+#                        QPS at recall 0.95 of msivf, hnsw and FAISS IVFFlat,
+#                        msivf codes per query, builds and sizes)
+#   MSIVF_BENCH_FAISS_METHODS=ivfflat  (FAISS indexes measured: ivfflat,ivfpq,hnswflat)
+#   MSIVF_BENCH_MSIVF=0  (the anchors alone, e.g. in a second server beside an msivf-only run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,17 +48,38 @@ for p in python3-faiss python3-numpy python3-matplotlib python3-psycopg; do
 	dpkg -s "$p" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y "$p" >/dev/null
 done
 export MSIVF_BENCH_PGVECTOR=${MSIVF_BENCH_PGVECTOR-ivfflat,hnsw}
-if [ -n "$MSIVF_BENCH_PGVECTOR" ]; then
+if [ -n "$MSIVF_BENCH_PGVECTOR" ] && [ -z "${MSIVF_BENCH_PGBIN:-}" ]; then
 	bash "${PGVECTOR_INSTALL:-../shared/anchors/install-pgvector.sh}"
 fi
 mkdir -p test/bench/out
 # the data sets and their ground truth first, outside the server's lifetime
-/usr/bin/python3 test/bench/datasets.py set "${MSIVF_BENCH_SET:-$([ "${MSIVF_BENCH_MODE:-}" = scaling ] && echo glove1m || echo glove)}" \
-	${MSIVF_BENCH_LIMIT:+--limit "$MSIVF_BENCH_LIMIT"} ${MSIVF_BENCH_QUERIES:+--queries "$MSIVF_BENCH_QUERIES"}
+if [ -n "${MSIVF_BENCH_SCALE_POINTS:-}" ] && [ "${MSIVF_BENCH_MODE:-}" = scaling ]; then
+	for p in ${MSIVF_BENCH_SCALE_POINTS//,/ }; do
+		/usr/bin/python3 test/bench/datasets.py set "${p%%:*}" $([ "${p#*:}" != "$p" ] && echo --limit "${p#*:}") \
+			${MSIVF_BENCH_QUERIES:+--queries "$MSIVF_BENCH_QUERIES"}
+	done
+else
+	/usr/bin/python3 test/bench/datasets.py set "${MSIVF_BENCH_SET:-$([ "${MSIVF_BENCH_MODE:-}" = scaling ] && echo glove1m || echo glove)}" \
+		${MSIVF_BENCH_LIMIT:+--limit "$MSIVF_BENCH_LIMIT"} ${MSIVF_BENCH_QUERIES:+--queries "$MSIVF_BENCH_QUERIES"}
+fi
 if [ "${MSIVF_BENCH_ELEMENT:-}" = bit ]; then
 	# recall of exact Hamming top R + rerank, the ceiling of every index (cached)
 	/usr/bin/python3 test/bench/msivf_bench.py bq-ceiling
 fi
 # the server needs to read nothing from here; python talks to it over libpq
-pg_virtualenv -o "shared_buffers=${MSIVF_BENCH_SHARED_BUFFERS:-4GB}" -o 'max_parallel_workers_per_gather=0' \
-	-o 'jit=off' -- /usr/bin/python3 test/bench/msivf_bench.py
+if [ -z "${MSIVF_BENCH_PGBIN:-}" ]; then
+	pg_virtualenv -o "shared_buffers=${MSIVF_BENCH_SHARED_BUFFERS:-4GB}" -o 'max_parallel_workers_per_gather=0' \
+		-o 'jit=off' -- /usr/bin/python3 test/bench/msivf_bench.py
+	exit
+fi
+# a private PostgreSQL copy (tools like myrt.sh install a build into one):
+# a throw-away cluster of its own on MSIVF_BENCH_PORT, stopped on exit
+PGDIR=$(mktemp -d /tmp/msivf_bench.XXXXXX)
+chown postgres "$PGDIR"
+export PGHOST=/tmp PGPORT=${MSIVF_BENCH_PORT:-5496} PGUSER=postgres PGDATABASE=postgres
+runuser -u postgres -- "$MSIVF_BENCH_PGBIN/initdb" -D "$PGDIR/data" >/dev/null
+trap 'runuser -u postgres -- "$MSIVF_BENCH_PGBIN/pg_ctl" -D "$PGDIR/data" stop -m fast >/dev/null; rm -rf "$PGDIR"' EXIT
+runuser -u postgres -- "$MSIVF_BENCH_PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -o "-p $PGPORT \
+	-c shared_buffers=${MSIVF_BENCH_SHARED_BUFFERS:-4GB} -c max_parallel_workers_per_gather=0 -c jit=off \
+	-c shared_preload_libraries=machinesoup -k /tmp" start >/dev/null || { cat "$PGDIR/server.log"; exit 1; }
+/usr/bin/python3 test/bench/msivf_bench.py
