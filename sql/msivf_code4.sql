@@ -134,14 +134,20 @@ SELECT array(SELECT id FROM grow ORDER BY v <-> (SELECT q FROM queries WHERE qid
 RESET machinesoup.scan_order;
 RESET enable_seqscan;
 
--- hvec, half the heap and, by default, half the codes (vec keeps 8 bits)
+-- by default, 4-bit codes from 64 dimensions on, over vec and hvec alike
+-- (8 below, and under L1)
 CREATE TABLE hitems AS SELECT id, emb::hvec(128) AS emb FROM items;
 CREATE INDEX hitems_idx ON hitems USING msivf (emb hvec_l2_ops) WITH (lists = 24);
 CREATE INDEX hitems_8 ON hitems USING msivf (emb hvec_l2_ops) WITH (lists = 24, bits = 8);
 CREATE INDEX items_default ON items USING msivf (emb vec_l2_ops) WITH (lists = 24);
+CREATE INDEX items_l1_default ON items USING msivf (emb vec_l1_ops) WITH (lists = 24);
+CREATE TABLE narrow AS SELECT id, subvec(emb, 1, 63) AS emb FROM items;
+CREATE INDEX narrow_default ON narrow USING msivf (emb vec_l2_ops) WITH (lists = 24);
 SELECT c.relname, i.code_bits FROM pg_class c, msivf_index_info(c.oid) i
-WHERE c.relname IN ('hitems_idx', 'hitems_8', 'items_default') ORDER BY 1;
-DROP INDEX hitems_8, items_default;
+WHERE c.relname IN ('hitems_idx', 'hitems_8', 'items_default', 'items_l1_default', 'narrow_default')
+ORDER BY 1;
+DROP INDEX hitems_8, items_default, items_l1_default;
+DROP TABLE narrow;
 SET machinesoup.probes = 24;
 SET machinesoup.scan_order = strict;
 SET enable_seqscan = off;

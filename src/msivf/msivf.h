@@ -65,6 +65,9 @@
  */
 #define MSIVF_CODE4_SIGMAS	4.0f
 
+/* From this many dimensions on, codes are 4-bit unless the bits option says */
+#define MSIVF_CODE4_MIN_DIM	64
+
 /* metrics, as the opclass support function 1 reports them */
 #define MSIVF_METRIC_L2		1
 #define MSIVF_METRIC_IP		2

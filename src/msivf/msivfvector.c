@@ -49,10 +49,11 @@ msivf_code_bits(int dims)
 
 /*
  * Bits per code component of index for dims: its bits option; unset, 4
- * over hvec and msivf_code_bits otherwise.  4-bit codes halve the lists
- * (and what a scan reads) for a looser estimate, which the relaxed
- * order's statistical bound absorbs (msivfscan.c): one who stores half
- * precision to halve the table gets the index halved too.  8-bit codes
+ * from MSIVF_CODE4_MIN_DIM dimensions on (and above what 8 bits fit), 8
+ * below and under L1.  4-bit codes halve the lists (and what a scan
+ * reads) for a looser estimate, which the relaxed order's statistical
+ * bound absorbs at enough dimensions (msivfscan.c); L1's bound is not
+ * statistical, so its 4-bit codes rerank many more rows.  8-bit codes
  * must fit an entry on a page.
  */
 int
@@ -60,10 +61,10 @@ msivf_index_code_bits(Relation index, int dims)
 {
 	MsivfOptions *opts = (MsivfOptions *) index->rd_options;
 	int			bits = opts ? opts->bits : 0;
-	Oid			keytype = index->rd_opcintype[0];
 
 	if (bits == 0)
-		return hvec_type_beside(keytype) == keytype ? 4 : msivf_code_bits(dims);
+		return dims >= MSIVF_CODE4_MIN_DIM && msivf_metric(index) != MSIVF_METRIC_L1 ?
+			4 : msivf_code_bits(dims);
 	if (bits == 8 && dims > MSIVF_MAX_DIM_8BIT)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
