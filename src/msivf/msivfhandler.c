@@ -66,7 +66,7 @@ ms_msivf_init(void)
 					  "Number of inverted lists; 0 chooses from the row count",
 					  0, 0, MSIVF_MAX_LISTS, AccessExclusiveLock);
 	add_int_reloption(msivf_relopt_kind, "bits",
-					  "Bits per dimension of the list codes, 4 or 8; 0 chooses 8 where it fits",
+					  "Bits per dimension of the list codes, 4 or 8; 0 chooses 4 from 64 dimensions on (8 below, and under L1)",
 					  0, 0, 8, AccessExclusiveLock);
 
 	DefineCustomIntVariable("machinesoup.probes",
