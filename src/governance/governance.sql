@@ -93,6 +93,63 @@ CREATE FUNCTION ms._check_ident(kind text, value text) RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_check_ident' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION ms._check_ident(text, text) IS 'internal: raises 22023 unless value matches ^[a-z0-9][a-z0-9._-]{0,62}$ (22004 when NULL)';
 
+-- Roles and functions as the governance tables store them (noderef.c): an
+-- OID of this node, binary-coercible to oid and to regrole or
+-- regprocedure, whose text and binary forms are both names.  regrole's and
+-- regprocedure's binary form is the bare OID, which Citus's binary COPY of
+-- a reference table to a node added later (ms.enable_citus) carried there,
+-- where it names another role or function, or none.  Text input takes no
+-- bare OID (digits name nobody).
+CREATE TYPE ms.roleref;
+CREATE FUNCTION ms.roleref_in(cstring) RETURNS ms.roleref
+	AS 'MODULE_PATHNAME', 'ms_roleref_in' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.roleref_in(cstring) IS 'internal: input of ms.roleref, a role name as regrole takes it (digits name no role)';
+CREATE FUNCTION ms.roleref_out(ms.roleref) RETURNS cstring
+	AS 'MODULE_PATHNAME', 'ms_roleref_out' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.roleref_out(ms.roleref) IS 'internal: output of ms.roleref, as regrole''s';
+CREATE FUNCTION ms.roleref_recv(internal) RETURNS ms.roleref
+	AS 'MODULE_PATHNAME', 'ms_roleref_recv' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.roleref_recv(internal) IS 'internal: binary input of ms.roleref, a role name looked up on this node (none: no role)';
+CREATE FUNCTION ms.roleref_send(ms.roleref) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_roleref_send' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.roleref_send(ms.roleref) IS 'internal: binary output of ms.roleref, the role''s name (empty when the OID names no role)';
+CREATE TYPE ms.roleref (
+	INPUT = ms.roleref_in, OUTPUT = ms.roleref_out,
+	RECEIVE = ms.roleref_recv, SEND = ms.roleref_send,
+	INTERNALLENGTH = 4, PASSEDBYVALUE, ALIGNMENT = int4);
+COMMENT ON TYPE ms.roleref IS 'internal: a role as ms.grants stores it, an OID of this node that travels by name (text and binary)';
+CREATE CAST (ms.roleref AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
+COMMENT ON CAST (ms.roleref AS pg_catalog.oid) IS 'internal: the role''s OID on this node';
+CREATE CAST (ms.roleref AS pg_catalog.regrole) WITHOUT FUNCTION AS IMPLICIT;
+COMMENT ON CAST (ms.roleref AS pg_catalog.regrole) IS 'internal: the role as a regrole';
+CREATE CAST (pg_catalog.regrole AS ms.roleref) WITHOUT FUNCTION AS ASSIGNMENT;
+COMMENT ON CAST (pg_catalog.regrole AS ms.roleref) IS 'internal: a regrole as stored in ms.grants';
+
+CREATE TYPE ms.procref;
+CREATE FUNCTION ms.procref_in(cstring) RETURNS ms.procref
+	AS 'MODULE_PATHNAME', 'ms_procref_in' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.procref_in(cstring) IS 'internal: input of ms.procref, a function signature as regprocedure takes it (digits name no function)';
+CREATE FUNCTION ms.procref_out(ms.procref) RETURNS cstring
+	AS 'MODULE_PATHNAME', 'ms_procref_out' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.procref_out(ms.procref) IS 'internal: output of ms.procref, as regprocedure''s';
+CREATE FUNCTION ms.procref_recv(internal) RETURNS ms.procref
+	AS 'MODULE_PATHNAME', 'ms_procref_recv' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.procref_recv(internal) IS 'internal: binary input of ms.procref, a qualified signature looked up on this node (none: no function)';
+CREATE FUNCTION ms.procref_send(ms.procref) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_procref_send' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ms.procref_send(ms.procref) IS 'internal: binary output of ms.procref, the function''s qualified signature (empty when the OID names no function)';
+CREATE TYPE ms.procref (
+	INPUT = ms.procref_in, OUTPUT = ms.procref_out,
+	RECEIVE = ms.procref_recv, SEND = ms.procref_send,
+	INTERNALLENGTH = 4, PASSEDBYVALUE, ALIGNMENT = int4);
+COMMENT ON TYPE ms.procref IS 'internal: a function as ms.versions stores a processor, an OID of this node that travels by its signature (text and binary)';
+CREATE CAST (ms.procref AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
+COMMENT ON CAST (ms.procref AS pg_catalog.oid) IS 'internal: the function''s OID on this node';
+CREATE CAST (ms.procref AS pg_catalog.regprocedure) WITHOUT FUNCTION AS IMPLICIT;
+COMMENT ON CAST (ms.procref AS pg_catalog.regprocedure) IS 'internal: the function as a regprocedure';
+CREATE CAST (pg_catalog.regprocedure AS ms.procref) WITHOUT FUNCTION AS ASSIGNMENT;
+COMMENT ON CAST (pg_catalog.regprocedure AS ms.procref) IS 'internal: a regprocedure as stored in ms.versions';
+
 -- Tables.  Every one is keyed by org first, so the whole schema can be
 -- sharded on org by an existing engine (Citus, partitions over postgres_fdw).
 
@@ -144,7 +201,8 @@ CREATE TABLE ms.versions (
 		CONSTRAINT versions_label_check CHECK (label ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
 	-- global id; the version's points live in partition ms.points_<version_id>
 	version_id	bigint NOT NULL UNIQUE DEFAULT nextval('ms.versions_version_id_seq'),
-	processor	regprocedure,
+	-- the function's OID here, by its signature elsewhere (ms.procref)
+	processor	ms.procref,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	created_by	name NOT NULL,
 	-- the processor's definition as approved by ms.set_processor
@@ -181,8 +239,9 @@ COMMENT ON TABLE ms.promotions IS 'append-only history of default-label changes 
 
 CREATE TABLE ms.grants (
 	org			text NOT NULL REFERENCES ms.orgs,
-	-- regrole: stored as an oid, dumped and restored by name
-	role		regrole NOT NULL,
+	-- the role's OID here; dumped, restored and copied to other nodes by
+	-- name (ms.roleref)
+	role		ms.roleref NOT NULL,
 	privilege	text NOT NULL
 		CHECK (privilege IN ('query', 'ingest', 'stage', 'promote', 'raw_read', 'admin')),
 	model		text,
@@ -245,11 +304,12 @@ SELECT pg_catalog.pg_extension_config_dump('ms.orgs', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.models', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.versions', '');
 SELECT pg_catalog.pg_extension_config_dump('ms.promotions', '');
--- ms.grants.role is a regrole, an OID that pg_dump writes as the role's
+-- ms.grants.role is an ms.roleref, an OID that pg_dump writes as the role's
 -- name and a restore looks up by name (so roles must exist first).  A role
--- dropped after its grants leaves rows whose OID names nobody; regrole
--- writes those as bare numbers, which a restore would take as whatever role
--- has that OID in the new cluster.  Such rows are left out of the dump.
+-- dropped after its grants leaves rows whose OID names nobody; those are
+-- written as bare numbers, which ms.roleref reads as no role (regrole
+-- would take whatever role has that OID in the new cluster), and left out
+-- of the dump.
 -- (pg_dump runs the filter with an empty search_path: all is qualified.)
 SELECT pg_catalog.pg_extension_config_dump('ms.grants',
 	'WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r '
@@ -903,8 +963,17 @@ BEGIN
 
 	-- The version's own index: see ms._create_version_index.  GiST is
 	-- built here, on the empty partition, and grows with it; msivf waits
-	-- until there are points to train its centroids on.
+	-- until there are points to train its centroids on.  On Citus msivf is
+	-- built here too, on the distributed table, so on every shard: Citus
+	-- carries a distributed table's indexes along a shard move, not one
+	-- built on a shard alone (which a routed load past the threshold would
+	-- build, ms._index_if_grown).  An msivf index built empty grows its
+	-- lists as rows arrive, up to about 1,000 dimensions (a new list's
+	-- centroids must fit a page); above that it could not, and waits for
+	-- the points as on one node.
 	IF etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64 THEN
+		PERFORM ms._create_version_index(vid);
+	ELSIF ms._citus_enabled() AND r.dims OPERATOR(pg_catalog.<=) 1000 THEN
 		PERFORM ms._create_version_index(vid);
 	END IF;
 END
@@ -939,11 +1008,11 @@ RETURNS void
 	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C;
 COMMENT ON FUNCTION ms.set_processor(text, text, text, regprocedure) IS 'set the processor of a version (needs stage)';
 
--- ms.versions.processor is a regprocedure, an OID with no pg_depend entry,
+-- ms.versions.processor is an OID (ms.procref) with no pg_depend entry,
 -- so nothing would stop DROP FUNCTION from leaving a version pointing at a
--- function that no longer exists.  Worse, pg_dump writes such a dangling
--- regprocedure as a bare number, which a restore accepts as whatever
--- function has that OID in the new cluster.  So dropping a function that
+-- function that no longer exists.  pg_dump writes such a dangling OID as a
+-- bare number (which ms.procref reads as no function, where regprocedure
+-- took whatever function had that OID in the new cluster).  So dropping a function that
 -- is a version's processor is refused, as for any other dependency.
 -- (DROP EXTENSION is not watched: dropping this extension drops ms.versions
 -- itself, and another extension's processors are rarely dropped alone.)

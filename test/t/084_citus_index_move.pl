@@ -1,0 +1,147 @@
+# A version's msivf index survives a shard move (issue 15b).  On Citus a
+# version's msivf index is built when the version is created, empty, on
+# the distributed table (so on every shard) and grows its lists as rows
+# arrive; Citus recreates a distributed table's indexes on a moved shard.
+# Loaded past 10,000 points by routed calls (run on the org's worker), the
+# org's shard moved to the other worker: the index is on the shard there,
+# the worker's plan uses it, and ms.knn answers as before the move.  Its
+# recall after growing from empty is measured against the exact answer.
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use citus_common;
+
+citus_common::skip_unless_installed();
+my ($coord, @workers) = citus_common::start_cluster('cx_');
+sub as { my ($node, $role, $db) = @_; return (connstr => $node->connstr($db // 'postgres') . " user=$role") }
+sub node_of_port { my ($port) = @_; return (grep { $_->port == $port } @workers)[0] }
+
+$coord->safe_psql('postgres', 'CREATE ROLE cx_sci LOGIN');
+$coord->safe_psql('postgres', 'SELECT ms.enable_citus()');
+my $org = 'acme';
+$coord->safe_psql('postgres', qq{
+	SELECT ms.create_model('$org', 'm', 100, 'cosine');
+	SELECT ms.create_version('$org', 'm', 'v1');
+	SELECT ms.promote('$org', 'm', 'v1');
+	SELECT ms.grant('cx_sci', p, '$org', 'm') FROM unnest('{query,stage}'::text[]) p;
+});
+my $vid = $coord->safe_psql('postgres', qq{SELECT version_id FROM ms.versions WHERE org = '$org'});
+my $shard = $coord->safe_psql('postgres', "SELECT get_shard_id_for_distribution_column('ms.points_$vid', '$org')");
+my $rshard = $coord->safe_psql('postgres', "SELECT get_shard_id_for_distribution_column('ms.raw_batches', '$org')");
+my $port_of = sub {
+	$coord->safe_psql('postgres', qq{SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+		WHERE p.shardid = $shard});
+};
+my $from = node_of_port($port_of->());
+my $to = $from == $workers[0] ? $workers[1] : $workers[0];
+is($coord->safe_psql('postgres', qq{SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+	WHERE c.relname = 'points_${vid}_embedding'}), 'msivf', 'the version has its msivf index from its creation');
+
+# 12,000 points around 40 centres, loaded by routed upserts of 3,000
+# (constant arguments: each call goes whole to the org's worker)
+my @chunks = split /\n/, $coord->safe_psql('postgres', q{
+	SELECT setseed(0.17);
+	CREATE TEMP TABLE centre AS
+		SELECT c, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 100 + 0 * c)) v
+		  FROM generate_series(0, 39) c;
+	SELECT array_agg(i ORDER BY i)::text || '|' ||
+		   array_agg((SELECT array_agg(round((x + (random() - 0.5) * 0.3)::numeric, 3)::real)
+					  FROM unnest(v) x)::vec::text ORDER BY i)::text
+	  FROM generate_series(1, 12000) i JOIN centre ON c = i % 40
+	 GROUP BY (i - 1) / 3000 ORDER BY (i - 1) / 3000});
+is(scalar(@chunks), 4, 'four batches of points');
+for my $chunk (@chunks)
+{
+	my ($ids, $vecs) = split /\|/, $chunk;
+	$coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', 'm', 'v1', '$ids'::bigint[], '$vecs'::vec[])},
+		as($coord, 'cx_sci'));
+}
+is($from->safe_psql('postgres', 'SELECT count(*) FROM ms.points_' . "${vid}_$shard"), '12000',
+	'the points are in the org\'s shard on its worker');
+ok($from->safe_psql('postgres', "SELECT sum(calls) FROM pg_stat_statements WHERE query ~ '^SELECT .*ms\\.upsert_points\\('") >= 4,
+	'the loads ran on that worker');
+my $idx = "points_${vid}_embedding_$shard";
+my $index_on = sub {
+	my ($node) = @_;
+	return $node->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT a.amname || ' ' || (i.indrelid = 'ms.points_${vid}_$shard'::regclass)
+		  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+		 WHERE c.relname = '$idx'});
+};
+is($index_on->($from), 'msivf t', 'the org\'s shard has the msivf index');
+ok($from->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*'; SELECT lists FROM msivf_index_info('ms.$idx')}) > 1,
+	'which has grown lists as the points arrived');
+
+# queries: 20 of the points, moved off a little
+my @queries = split /\n/, $from->safe_psql('postgres', qq{
+	SELECT setseed(0.5);
+	SELECT (SELECT array_agg(x + ((random() - 0.5) * 0.05)::real) FROM unnest(embedding::real[]) x)::vec
+	  FROM ms.points_${vid}_$shard WHERE point_id % 600 = 7 ORDER BY point_id});
+is(scalar(@queries), 20, 'twenty queries');
+my $plan = sub {
+	my ($node) = @_;
+	return $node->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT point_id FROM ms.points_$vid
+		WHERE org = '$org' ORDER BY embedding <=> '$queries[0]' LIMIT 10});
+};
+like($plan->($from), qr/Index Scan using $idx/, 'the worker\'s plan for the org\'s kNN uses it');
+
+# the answers at default probes, their recall against the exact answers,
+# and at full probes (ms.knn reads the role's setting wherever it runs)
+my $answers = sub {
+	return [ map {
+		$coord->safe_psql('postgres', qq{SELECT string_agg(point_id::text, ',') FROM ms.knn('$org', 'm', '$_', 10)},
+			as($coord, 'cx_sci'))
+	} @queries ];
+};
+my @exact = map {
+	$from->safe_psql('postgres', qq{SET enable_indexscan = off; SELECT string_agg(point_id::text, ',')
+		FROM (SELECT point_id FROM ms.points_${vid}_$shard ORDER BY embedding <=> '$_' LIMIT 10) e})
+} @queries;
+my $recall = sub {
+	my ($got) = @_;
+	my ($hit, $all) = (0, 0);
+	for my $i (0 .. $#queries)
+	{
+		my %truth = map { $_ => 1 } split /,/, $exact[$i];
+		$all += scalar(keys %truth);
+		$hit += grep { $truth{$_} } split /,/, $got->[$i];
+	}
+	return $hit / $all;
+};
+my $r = $recall->($answers->());
+diag(sprintf('recall@10 of the index grown from empty, default probes: %.3f', $r));
+ok($r >= 0.9, 'its recall@10 at default probes is at least 0.9');
+$coord->safe_psql('postgres', 'ALTER ROLE cx_sci SET machinesoup.probes = 32768');
+my $before = join("\n", @{ $answers->() });
+is($before, join("\n", @exact), 'at full probes ms.knn answers exactly');
+
+# the move: the raw batches' shard, which takes the co-located points along
+$coord->safe_psql('postgres', sprintf(
+	q{SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode := 'block_writes')},
+	$rshard, $from->host, $from->port, $to->host, $to->port));
+is($port_of->(), $to->port, 'the org\'s shard moved to the other worker');
+is($index_on->($to), 'msivf t', 'the msivf index is on the shard there');
+like($plan->($to), qr/Index Scan using $idx/, 'and that worker\'s plan uses it');
+is(join("\n", @{ $answers->() }), $before, 'ms.knn answers as before the move (full probes)');
+$coord->safe_psql('postgres', 'ALTER ROLE cx_sci RESET machinesoup.probes');
+$r = $recall->($answers->());
+diag(sprintf('recall@10 after the move (the index rebuilt on the new worker), default probes: %.3f', $r));
+ok($r >= 0.9, 'and at default probes with a recall@10 of at least 0.9');
+is($to->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*'; SELECT count(*) FROM pg_class WHERE relname = 'points_${vid}_$shard'}), '1',
+	'the points are there');
+
+# a load after the move goes on into the moved index
+$coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', 'm', 'v1', '{20001}', ARRAY['$queries[0]']::vec[])},
+	as($coord, 'cx_sci'));
+like($coord->safe_psql('postgres', qq{SELECT string_agg(point_id::text, ',') FROM ms.knn('$org', 'm', '$queries[0]', 1)},
+	as($coord, 'cx_sci')), qr/^20001$/, 'a point loaded after the move is found through the index');
+
+$_->stop for reverse ($coord, @workers);
+done_testing();
