@@ -95,33 +95,30 @@ is(answer($coord, $knn, 'co_r2'), '1:good,2:good', 'a renamed role keeps its gra
 my $a_oid = $coord->safe_psql('postgres', q{SELECT 'co_a'::regrole::oid});
 my $p_oid = $coord->safe_psql('postgres', q{SELECT 'ptest.good(bytea,integer)'::regprocedure::oid});
 my $w3 = citus_common::new_node('co_worker3');
-# creates an object whose OID is $target ($create and $drop as SQL literals)
+# creates an object whose OID is $target, by SQL $create (and $drop), from
+# below: large objects take OIDs from the same counter (a few hundred a
+# transaction: each holds a lock)
 sub create_with_oid
 {
 	my ($node, $target, $create, $drop, $oid_of) = @_;
-	$node->safe_psql('postgres', qq{
-		DO \$do\$
-		DECLARE o oid;
-		BEGIN
-			LOOP
-				EXECUTE $create;
-				o := $oid_of;
-				EXIT WHEN o::bigint >= $target;
-				EXECUTE $drop;
-				-- large objects take OIDs from the same counter
-				PERFORM lo_unlink(lo_create(0)) FROM generate_series(1, $target - o::bigint - 2);
-			END LOOP;
-		END
-		\$do\$});
-	return $node->safe_psql('postgres', "SELECT $oid_of");
+	while (1)
+	{
+		my $o = $node->safe_psql('postgres', "$create; SELECT $oid_of");
+		return $o if $o >= $target;
+		$node->safe_psql('postgres', $drop);
+		my $gap = $target - $o - 2;
+		$gap = 500 if $gap > 500;
+		$node->safe_psql('postgres', "SELECT count(lo_unlink(lo_create(0))) FROM generate_series(1, $gap)")
+		  if $gap > 0;
+	}
 }
 my @targets = sort { $a->[0] <=> $b->[0] } (
-	[ $a_oid, q{'CREATE ROLE co_b LOGIN'}, q{'DROP ROLE co_b'}, q{'co_b'::regrole::oid} ],
-	[ $c_old, q{'CREATE ROLE co_c LOGIN'}, q{'DROP ROLE co_c'}, q{'co_c'::regrole::oid} ],
-	[ $p_oid, q{$c$CREATE FUNCTION public.evil(batch bytea, dims integer)
+	[ $a_oid, 'CREATE ROLE co_b LOGIN', 'DROP ROLE co_b', q{'co_b'::regrole::oid} ],
+	[ $c_old, 'CREATE ROLE co_c LOGIN', 'DROP ROLE co_c', q{'co_c'::regrole::oid} ],
+	[ $p_oid, q{CREATE FUNCTION public.evil(batch bytea, dims integer)
 		RETURNS TABLE (point_id bigint, embedding float4[], payload jsonb)
-		LANGUAGE sql AS 'SELECT 666::bigint, ARRAY[6,6,6]::float4[], ''{"by": "evil"}''::jsonb'$c$},
-	  q{'DROP FUNCTION public.evil(bytea, integer)'}, q{'public.evil(bytea,integer)'::regprocedure::oid} ]);
+		LANGUAGE sql AS $$ SELECT 666::bigint, ARRAY[6,6,6]::float4[], '{"by": "evil"}'::jsonb $$},
+	  'DROP FUNCTION public.evil(bytea, integer)', q{'public.evil(bytea,integer)'::regprocedure::oid} ]);
 for my $t (@targets)
 {
 	is(create_with_oid($w3, @$t), $t->[0], "the new worker's object $t->[3] has the coordinator's OID $t->[0]");
