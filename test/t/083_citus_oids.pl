@@ -193,7 +193,7 @@ is($coord->safe_psql('single', q{SELECT string_agg(role::text, ',' ORDER BY role
 	"$d_oid,co_s2", 'the dropped role\'s grant names nobody (its old OID)');
 is($coord->safe_psql('single', q{SELECT processor FROM ms.versions}), 'ms.proc_csv(bytea,integer)',
 	'a processor reads as its signature');
-my $dump = $coord->safe_psql('single', q{SELECT 1}) && `pg_dump -d '@{[ $coord->connstr('single') ]}' --data-only -t ms.grants -t ms.versions`;
+my $dump = `pg_dump -d '@{[ $coord->connstr('single') ]}' --data-only -t ms.grants -t ms.versions`;
 like($dump, qr/^s\tco_s2\tquery\tm\t\\N\t/m, 'pg_dump writes a grant\'s role by name');
 unlike($dump, qr/\t$d_oid\t/, 'and leaves the dropped role\'s grant out');
 like($dump, qr/\tms\.proc_csv\(bytea,integer\)\t/, 'and a processor by its signature');

@@ -46,7 +46,7 @@ is($coord->safe_psql('postgres', qq{SELECT a.amname FROM pg_class c JOIN pg_am a
 
 # 12,000 points around 40 centres, loaded by routed upserts of 3,000
 # (constant arguments: each call goes whole to the org's worker)
-my @chunks = split /\n/, $coord->safe_psql('postgres', q{
+my @chunks = grep { $_ ne '' } split /\n/, $coord->safe_psql('postgres', q{
 	SELECT setseed(0.17);
 	CREATE TEMP TABLE centre AS
 		SELECT c, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 100 + 0 * c)) v
@@ -80,7 +80,7 @@ ok($from->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes =
 	'which has grown lists as the points arrived');
 
 # queries: 20 of the points, moved off a little
-my @queries = split /\n/, $from->safe_psql('postgres', qq{
+my @queries = grep { $_ ne '' } split /\n/, $from->safe_psql('postgres', qq{
 	SELECT setseed(0.5);
 	SELECT (SELECT array_agg(x + ((random() - 0.5) * 0.05)::real) FROM unnest(embedding::real[]) x)::vec
 	  FROM ms.points_${vid}_$shard WHERE point_id % 600 = 7 ORDER BY point_id});
