@@ -125,6 +125,8 @@ for my $t (@targets)
 }
 
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $w3->host, $w3->port));
+# the copy of the reference tables to it (in binary: the protocol is on)
+$coord->safe_psql('postgres', q{SELECT replicate_reference_tables('block_writes')});
 my $shard = $coord->safe_psql('postgres', qq{SELECT get_shard_id_for_distribution_column('ms.raw_batches', '$org')});
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode := 'block_writes')},
 	$shard, $workers[0]->host, $workers[0]->port, $w3->host, $w3->port));
