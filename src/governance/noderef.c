@@ -97,7 +97,8 @@ Datum
 ms_roleref_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	char	   *name = pq_getmsgtext(buf, buf->len - buf->cursor, NULL);
+	int			len;
+	char	   *name = pq_getmsgtext(buf, buf->len - buf->cursor, &len);
 
 	if (*name == '\0')
 		PG_RETURN_OID(InvalidOid);
@@ -139,7 +140,8 @@ Datum
 ms_procref_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	char	   *sig = pq_getmsgtext(buf, buf->len - buf->cursor, NULL);
+	int			len;
+	char	   *sig = pq_getmsgtext(buf, buf->len - buf->cursor, &len);
 	LOCAL_FCINFO(lookup, 1);
 	Datum		oid;
 
