@@ -143,5 +143,33 @@ $coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', 'm', 'v1', '{20
 like($coord->safe_psql('postgres', qq{SELECT string_agg(point_id::text, ',') FROM ms.knn('$org', 'm', '$queries[0]', 1)},
 	as($coord, 'cx_sci')), qr/^20001$/, 'a point loaded after the move is found through the index');
 
+# float16 and bit versions get theirs from the start too, and grow them
+for my $m (['h', 40, 'l2', 'float16'], ['b', 64, 'hamming', 'bit'])
+{
+	my ($model, $dims, $metric, $etype) = @$m;
+	$coord->safe_psql('postgres', qq{
+		SELECT ms.create_model('$org', '$model', $dims, '$metric', '$etype');
+		SELECT ms.create_version('$org', '$model', 'v1');
+		SELECT ms.promote('$org', '$model', 'v1');
+		SELECT ms.grant('cx_sci', p, '$org', '$model') FROM unnest('{query,stage}'::text[]) p;});
+	my $v = $coord->safe_psql('postgres', qq{SELECT version_id FROM ms.versions WHERE org = '$org' AND model = '$model'});
+	is($coord->safe_psql('postgres', qq{SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+		WHERE c.relname = 'points_${v}_embedding'}), 'msivf', "the $etype version has its msivf index from its creation");
+	my ($ids, $vecs) = split /\|/, $coord->safe_psql('postgres', qq{
+		SELECT array_agg(i ORDER BY i)::text || '|' ||
+			   array_agg((SELECT array_agg(sin(i * j)::real) FROM generate_series(1, $dims) j)::vec::text ORDER BY i)::text
+		  FROM generate_series(1, 2000) i});
+	$coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', '$model', 'v1', '$ids'::bigint[], '$vecs'::vec[])},
+		as($coord, 'cx_sci'));
+	my $q = $coord->safe_psql('postgres', qq{SELECT (SELECT array_agg(sin(77 * j)::real) FROM generate_series(1, $dims) j)::vec});
+	is($coord->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE point_id = 77 AND distance = 0) FROM ms.knn('$org', '$model', '$q', 5)},
+		as($coord, 'cx_sci')), '1', "a routed kNN of the $etype version finds its point");
+	my $vs = $coord->safe_psql('postgres', "SELECT get_shard_id_for_distribution_column('ms.points_$v', '$org')");
+	my $e = $to->safe_psql('postgres', qq{SELECT embedding::text FROM ms.points_${v}_$vs WHERE point_id = 77});
+	like($to->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT point_id FROM ms.points_$v WHERE org = '$org'
+		ORDER BY embedding @{[ $etype eq 'bit' ? '<~>' : '<->' ]} '$e' LIMIT 1}),
+		qr/Index Scan using points_${v}_embedding_$vs/, "the worker's plan uses its index");
+}
+
 $_->stop for reverse ($coord, @workers);
 done_testing();
