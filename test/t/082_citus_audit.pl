@@ -322,10 +322,9 @@ my $reports = qq{
 	SELECT count(*) FROM ms.access_report('$orgA');
 	SELECT count(*) FROM ms.access_report('$orgB');};
 $before = $coord->safe_psql('postgres', $answers, as($coord, 'ca_sci')) . "\n" . $coord->safe_psql('postgres', $reports);
-# Citus copies the reference tables to the new node, in binary unless
-# citus.enable_binary_protocol is off on the node it copies from: binary
-# would carry ms.grants' roles (regrole) as this cluster's OIDs, which name
-# other roles, or none, on the new node (README, "Scale-out")
+# Citus copies the reference tables to the new node in text here (the
+# binary protocol off): ms.grants' roles go by name either way, the binary
+# copy is test/t/083_citus_oids.pl's
 my $w3 = citus_common::new_node('ca_worker3');
 $_->safe_psql('postgres', 'ALTER SYSTEM SET citus.enable_binary_protocol = off; SELECT pg_reload_conf()')
   for ($coord, @workers, $w3);
