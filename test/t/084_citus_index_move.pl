@@ -75,7 +75,7 @@ my $index_on = sub {
 		  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
 		 WHERE c.relname = '$idx'});
 };
-is($index_on->($from), 'msivf t', 'the org\'s shard has the msivf index');
+is($index_on->($from), 'msivf true', 'the org\'s shard has the msivf index');
 ok($from->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*'; SELECT lists FROM msivf_index_info('ms.$idx')}) > 1,
 	'which has grown lists as the points arrived');
 
@@ -127,7 +127,7 @@ $coord->safe_psql('postgres', sprintf(
 	q{SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode := 'block_writes')},
 	$rshard, $from->host, $from->port, $to->host, $to->port));
 is($port_of->(), $to->port, 'the org\'s shard moved to the other worker');
-is($index_on->($to), 'msivf t', 'the msivf index is on the shard there');
+is($index_on->($to), 'msivf true', 'the msivf index is on the shard there');
 like($plan->($to), qr/Index Scan using $idx/, 'and that worker\'s plan uses it');
 is(join("\n", @{ $answers->() }), $before, 'ms.knn answers as before the move (full probes)');
 $coord->safe_psql('postgres', 'ALTER ROLE cx_sci RESET machinesoup.probes');
