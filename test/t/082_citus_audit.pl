@@ -311,8 +311,8 @@ is($coord->safe_psql('postgres', 'SELECT ok FROM ms.verify_audit()'), 't', 'the 
 
 # a worker added after ms.enable_citus(), the shards rebalanced: the same answers
 # (as ca_sci, whose role setting gives ms.knn full probes wherever it runs:
-# a moved shard's msivf index, made by a routed load, is built again by the
-# next one on its new worker, and meanwhile the scan is exact)
+# a moved shard's msivf index is rebuilt on its new worker from the rows
+# there, so only full probes give the same answers whatever its lists)
 my $answers = qq{
 	SELECT count(*), round(sum(distance)::numeric, 4) FROM ms.knn('$orgA', 'm', '$q3', 20);
 	SELECT string_agg(point_id::text, ',') FROM ms.knn('$orgB', 'h', '$qh', 10);
