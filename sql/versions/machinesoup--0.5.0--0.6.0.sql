@@ -2598,6 +2598,12 @@ COMMENT ON CAST (ms.procref AS pg_catalog.regprocedure) IS 'internal: the functi
 CREATE CAST (pg_catalog.regprocedure AS ms.procref) WITHOUT FUNCTION AS ASSIGNMENT;
 COMMENT ON CAST (pg_catalog.regprocedure AS ms.procref) IS 'internal: a regprocedure as stored in ms.versions';
 
+-- (a fresh install revokes every function of ms from PUBLIC; type input and
+-- output need no EXECUTE)
+REVOKE ALL ON FUNCTION ms.roleref_in(cstring), ms.roleref_out(ms.roleref),
+	ms.roleref_recv(internal), ms.roleref_send(ms.roleref),
+	ms.procref_in(cstring), ms.procref_out(ms.procref),
+	ms.procref_recv(internal), ms.procref_send(ms.procref) FROM PUBLIC;
 ALTER TABLE ms.grants ALTER COLUMN role TYPE ms.roleref;
 ALTER TABLE ms.versions ALTER COLUMN processor TYPE ms.procref;
 
