@@ -136,19 +136,20 @@ msivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	MemoryContextSwitchTo(old);
 }
 
-/* so->order: the lists by their centroid's score for the query, nearest first */
+/*
+ * so->order: the lists by their centroid's score for the query, nearest
+ * first.  Every list is scored, but only the first lists are put in order,
+ * as many as the first batch reads; visit_batch sorts further when a scan
+ * goes on (list_order.h: with thousands of lists, sorting them all cost a
+ * query more than scoring them).
+ */
 static void
-order_lists(MsivfScanOpaque so, const MsivfState *st)
+order_lists(MsivfScanOpaque so, const MsivfState *st, int first)
 {
-	float	   *scores = palloc(sizeof(float) * st->nlists);
-
 	for (int j = 0; j < st->nlists; j++)
-	{
-		scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
-		so->order[j] = j;
-	}
-	qsort_arg(so->order, st->nlists, sizeof(int), msivf_cmp_list_score, scores);
-	pfree(scores);
+		so->scores[j] = msivf_centroid_score(st, so->q, so->qnorm2, j);
+	list_order_init(&so->lorder, so->order, so->scores, st->nlists);
+	list_order_extend(&so->lorder, first);
 }
 
 /*
@@ -245,6 +246,7 @@ start_scan(IndexScanDesc scan)
 		so->qq.q = palloc(st->dims);
 		so->qq.q4 = palloc(2 * quant_code_bytes(st->dims, 4));
 		so->order = palloc(sizeof(int) * st->nlists);
+		so->scores = palloc(sizeof(float) * st->nlists);
 	}
 	so->zero_cosine = !msivf_prepare_vector(st->metric, so->query->x, st->dims, so->q);
 	if (so->zero_cosine)
@@ -260,19 +262,6 @@ start_scan(IndexScanDesc scan)
 	}
 	so->code4_kappa = msivf_scan_order == MSIVF_SCAN_STRICT ? 1.0f :
 		Min(1.0f, MSIVF_CODE4_SIGMAS / sqrtf((float) st->dims));
-
-	if (msivf_scan_timing)
-	{
-		instr_time	t0,
-					t1;
-
-		INSTR_TIME_SET_CURRENT(t0);
-		order_lists(so, st);
-		INSTR_TIME_SET_CURRENT(t1);
-		INSTR_TIME_ACCUM_DIFF(msivf_stats_last.centroid_time, t1, t0);
-	}
-	else
-		order_lists(so, st);
 
 	/*
 	 * Strict order: a row may come back only once no unvisited list can
@@ -290,6 +279,20 @@ start_scan(IndexScanDesc scan)
 		so->batch = so->list_limit;
 	else
 		so->batch = msivf_probes_for(st);
+
+	if (msivf_scan_timing)
+	{
+		instr_time	t0,
+					t1;
+
+		INSTR_TIME_SET_CURRENT(t0);
+		order_lists(so, st, so->batch);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_ACCUM_DIFF(msivf_stats_last.centroid_time, t1, t0);
+	}
+	else
+		order_lists(so, st, so->batch);
+
 	so->first_batch = so->batch;
 	so->returned = 0;
 	/* strict order reads every list first: nothing to widen */
@@ -562,6 +565,7 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 	float		limit = INFINITY;
 	BlockNumber nblocks = 0;
 
+	list_order_extend(&so->lorder, end);
 	for (; so->visited < end; so->visited++)
 	{
 		int			list = so->order[so->visited];

@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 
 #include "msivf.h"
+#include "list_order.h"
 #include "quantizer.h"
 
 /* an entry not yet verified: the lower bound of its key */
@@ -66,7 +67,9 @@ typedef struct MsivfScanOpaqueData
 	 */
 	float		code4_kappa;
 
-	int		   *order;			/* lists nearest first */
+	int		   *order;			/* lists nearest first, as far as lorder sorted */
+	float	   *scores;			/* per list: its centroid's score for the query */
+	ListOrder	lorder;			/* the sorted prefix of order[] */
 	int			visited;		/* lists of order[] visited */
 	int			batch;			/* size of the next batch */
 
