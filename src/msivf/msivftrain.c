@@ -283,8 +283,10 @@ train_centroids(MsivfBuildState *bs, int ntrain, size_t block_floats)
 								  kmeans_train_work_floats(ntrain, bs->dims, k, block_floats));
 	assign = MemoryContextAllocHuge(bs->cxt, sizeof(int32) * ntrain);
 	kmeans_train(bs->sample, ntrain, bs->dims, k, KMEANS_ITERS, 0x5eed,
-				 bs->metric == MSIVF_METRIC_COSINE, bs->st.centroids,
+				 MSIVF_METRIC_ANGULAR_LISTS(bs->metric), bs->st.centroids,
 				 work, block_floats, assign, build_tick, NULL);
+	if (bs->metric == MSIVF_METRIC_IP)
+		kmeans_common_scale(bs->sample, ntrain, bs->dims, bs->st.centroids, k, assign);
 	kmeans_row_norms(bs->st.centroids, k, bs->dims, bs->st.centroid_norms);
 	pfree(work);
 	pfree(assign);

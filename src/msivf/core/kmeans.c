@@ -62,6 +62,32 @@ kmeans_row_norms(const float *x, int64_t n, int d, float *norms)
 	}
 }
 
+/* see kmeans.h */
+float
+kmeans_common_scale(const float *x, int64_t n, int d, float *centroids, int k,
+					const int32_t *assign)
+{
+	double		sum = 0;
+	float		s;
+
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *row = x + i * d;
+		const float *c = centroids + (size_t) assign[i] * d;
+		float		dot = 0;
+
+		for (int j = 0; j < d; j++)
+			dot += row[j] * c[j];
+		sum += dot;
+	}
+	s = n > 0 ? (float) (sum / n) : 0;
+	if (!(s > 0) || !isfinite(s))
+		return 1.0f;
+	for (size_t j = 0; j < (size_t) k * d; j++)
+		centroids[j] *= s;
+	return s;
+}
+
 /* How many points k-means++ seeds k centroids from, out of n. */
 static int64_t
 seed_sample_size(int64_t n, int k)

@@ -51,6 +51,17 @@ extern void kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 						 float *work, size_t block_floats, int32_t *assign,
 						 KmeansTick tick, void *tick_arg);
 
+/*
+ * Scales the k unit centroids (spherical k-means) by one common length:
+ * the mean over the n points of x_i . c_assign[i], the length that makes
+ * the residuals x - s c smallest on average while every centroid keeps
+ * the same norm, so that ranking centroids by inner product stays ranking
+ * them by angle.  Leaves them unit when that mean is not positive.
+ * Returns the scale.
+ */
+extern float kmeans_common_scale(const float *x, int64_t n, int d,
+								 float *centroids, int k, const int32_t *assign);
+
 /* Squared norms of n rows of d floats. */
 extern void kmeans_row_norms(const float *x, int64_t n, int d, float *norms);
 
