@@ -83,16 +83,10 @@
 	((m) == MSIVF_METRIC_L2 || (m) == MSIVF_METRIC_L1)
 
 /*
- * Whether a metric's lists are cones (spherical k-means: centroids of one
- * length, rows assigned and lists ranked by inner product, so by angle).
- * Inner product needs this as much as cosine: with the means of L2
- * k-means as centroids, a row's largest inner product is with a long
- * centroid (a tight cluster's mean), not with its own cluster's, and a
- * few lists take most rows (on 1,000 clusters of unit vectors in 1536
- * dimensions, one list held 63 times the mean).  Under inner product the
- * unit centroids are then scaled by one common length
- * (kmeans_common_scale), which keeps the angular ranking and shrinks the
- * residuals of rows that are not unit.
+ * Whether a metric's lists are cones: centroids of one length, rows
+ * assigned and lists ranked by inner product, so by angle (spherical
+ * k-means; under inner product around the rows' mean, msivftrain.c).
+ * With centroids of unequal length the long ones draw the rows of others.
  */
 #define MSIVF_METRIC_ANGULAR_LISTS(m) \
 	((m) == MSIVF_METRIC_COSINE || (m) == MSIVF_METRIC_IP)

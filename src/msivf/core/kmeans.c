@@ -88,6 +88,45 @@ kmeans_common_scale(const float *x, int64_t n, int d, float *centroids, int k,
 	return s;
 }
 
+/* see kmeans.h */
+double
+kmeans_mean(const float *x, int64_t n, int d, float *mean)
+{
+	double		norm2 = 0;
+
+	/* row by row (float sums: the mean is a centre to cluster around, no more) */
+	memset(mean, 0, sizeof(float) * d);
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *row = x + i * d;
+
+		for (int j = 0; j < d; j++)
+			mean[j] += row[j];
+	}
+	for (int j = 0; j < d; j++)
+	{
+		mean[j] = n > 0 ? mean[j] / (float) n : 0;
+		norm2 += (double) mean[j] * mean[j];
+	}
+	return sqrt(norm2);
+}
+
+/* see kmeans.h */
+void
+kmeans_project_out(float *x, int64_t n, int d, const float *u)
+{
+	for (int64_t i = 0; i < n; i++)
+	{
+		float	   *row = x + i * d;
+		double		dot = 0;
+
+		for (int j = 0; j < d; j++)
+			dot += (double) row[j] * u[j];
+		for (int j = 0; j < d; j++)
+			row[j] -= (float) (dot * u[j]);
+	}
+}
+
 /* How many points k-means++ seeds k centroids from, out of n. */
 static int64_t
 seed_sample_size(int64_t n, int k)

@@ -62,6 +62,17 @@ extern void kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 extern float kmeans_common_scale(const float *x, int64_t n, int d,
 								 float *centroids, int k, const int32_t *assign);
 
+/*
+ * The mean of n points (d floats into mean); returns its norm.
+ */
+extern double kmeans_mean(const float *x, int64_t n, int d, float *mean);
+
+/*
+ * Removes from each of n rows of d floats its component along the unit
+ * vector u: x_i -= (x_i . u) u.
+ */
+extern void kmeans_project_out(float *x, int64_t n, int d, const float *u);
+
 /* Squared norms of n rows of d floats. */
 extern void kmeans_row_norms(const float *x, int64_t n, int d, float *norms);
 
