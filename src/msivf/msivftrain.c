@@ -264,73 +264,23 @@ build_tick(void *arg)
 }
 
 /*
- * Inner product's centroids: cones around the training rows' mean m.
- * Rows are assigned to, and queries rank, the lists by their inner product
- * with the centroids, so a centroid longer than the others draws rows and
- * queries that are not its own; k-means's means are longest where a
- * cluster is tight.  And when the rows share a direction (embeddings
- * often do; random pairs of the clustered1536 set's rows are at cosine
- * 0.8), the clusters' directions differ only in what lies across m:
- * spherical k-means on the rows themselves leaves a few lists whose
- * centroids point near m, close to every row, and they take most rows.
- * So the training rows lose their component along m, spherical k-means
- * clusters what is left into unit directions u_j (across m, up to
- * rounding, which is removed too), and the centroids are m + s u_j, with s
- * the rows' mean length along their own u_j.  Every centroid then has the
- * length sqrt(|m|^2 + s^2), and a row's (or a query's) inner product with
- * c_j is x.m + s x.u_j: the largest for the u_j nearest in angle to its
- * part across m, what k-means clustered.  Build, insert and scan need no
- * other change.  With m zero these are spherical k-means's centroids
- * scaled by s.  The codes hold x - c_j, whatever c_j is, so the bounds
- * do not depend on this choice.
+ * Inner product's centroids (kmeans_train_cones says why cones around the
+ * rows' mean), trained on a copy of the rows, which it projects.
  */
 static void
 train_ip_centroids(MsivfBuildState *bs, int ntrain, float *work,
 				   size_t block_floats, int32 *assign)
 {
 	int			d = bs->dims;
-	int			k = bs->nlists;
-	float	   *c = bs->st.centroids;
 	float	   *x = MemoryContextAllocHuge(bs->cxt, sizeof(float) * (Size) ntrain * d);
-	float	   *m = palloc(sizeof(float) * d);
-	float	   *u = palloc0(sizeof(float) * d);
-	double		mnorm;
+	float	   *scratch = palloc(sizeof(float) * 2 * d);
 
 	memcpy(x, bs->sample, sizeof(float) * (Size) ntrain * d);
-	mnorm = kmeans_mean(x, ntrain, d, m);
-	if (mnorm > 0 && isfinite(mnorm))
-	{
-		for (int j = 0; j < d; j++)
-			u[j] = (float) (m[j] / mnorm);
-		kmeans_project_out(x, ntrain, d, u);
-	}
-	else
-		memset(m, 0, sizeof(float) * d);
-	kmeans_train(x, ntrain, d, k, KMEANS_ITERS, 0x5eed, true, c,
-				 work, block_floats, assign, build_tick, NULL);
-	if (mnorm > 0 && isfinite(mnorm))
-	{
-		kmeans_project_out(c, k, d, u);
-		for (int j = 0; j < k; j++)
-		{
-			float	   *cj = c + (Size) j * d;
-			double		n2 = 0;
-
-			for (int l = 0; l < d; l++)
-				n2 += (double) cj[l] * cj[l];
-			/* a direction that was all along m: a split of an empty cluster */
-			if (n2 > 0)
-				for (int l = 0; l < d; l++)
-					cj[l] = (float) (cj[l] / sqrt(n2));
-		}
-	}
-	kmeans_common_scale(x, ntrain, d, c, k, assign);
-	for (int j = 0; j < k; j++)
-		for (int l = 0; l < d; l++)
-			c[(Size) j * d + l] += m[l];
+	kmeans_train_cones(x, ntrain, d, bs->nlists, KMEANS_ITERS, 0x5eed,
+					   bs->st.centroids, work, block_floats, assign, scratch,
+					   build_tick, NULL);
 	pfree(x);
-	pfree(m);
-	pfree(u);
+	pfree(scratch);
 }
 
 /*

@@ -558,3 +558,46 @@ kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 		}
 	}
 }
+
+/*
+ * see kmeans.h.  Why cones: under inner product a centroid longer than the
+ * others draws points that are not its own, and k-means's means are
+ * longest where a cluster is tight; and when the points share a direction
+ * (embeddings often do), their clusters differ only in what lies across
+ * it: spherical k-means on the points themselves then leaves a few
+ * centroids pointing near the shared direction, close to every point,
+ * which take most points.  Clustering the part across the mean removes
+ * both.  With m zero these are spherical k-means's centroids scaled by s.
+ */
+void
+kmeans_train_cones(float *x, int64_t n, int d, int k, int iters,
+				   uint64_t seed, float *centroids, float *work,
+				   size_t block_floats, int32_t *assign, float *scratch,
+				   KmeansTick tick, void *tick_arg)
+{
+	float	   *m = scratch;
+	float	   *u = scratch + d;
+	double		mnorm = kmeans_mean(x, n, d, m);
+	bool		centred = mnorm > 0 && isfinite(mnorm);
+
+	if (centred)
+	{
+		for (int j = 0; j < d; j++)
+			u[j] = (float) (m[j] / mnorm);
+		kmeans_project_out(x, n, d, u);
+	}
+	else
+		memset(m, 0, sizeof(float) * d);
+	kmeans_train(x, n, d, k, iters, seed, true, centroids, work, block_floats,
+				 assign, tick, tick_arg);
+	if (centred)
+	{
+		/* the unit directions lie across m up to rounding: make it exact */
+		kmeans_project_out(centroids, k, d, u);
+		normalize_rows(centroids, k, d);
+	}
+	kmeans_common_scale(x, n, d, centroids, k, assign);
+	for (int j = 0; j < k; j++)
+		for (int l = 0; l < d; l++)
+			centroids[(size_t) j * d + l] += m[l];
+}

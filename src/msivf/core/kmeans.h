@@ -73,6 +73,21 @@ extern double kmeans_mean(const float *x, int64_t n, int d, float *mean);
  */
 extern void kmeans_project_out(float *x, int64_t n, int d, const float *u);
 
+/*
+ * Centroids for lists chosen by inner product: cones around the points'
+ * mean m, all of one length.  The points lose their component along m
+ * (x is overwritten), spherical k-means clusters what is left into unit
+ * directions u_j (across m), and the centroids are m + s u_j with s the
+ * points' mean length along their own u_j (kmeans_common_scale).  A
+ * point's inner product with c_j is then x.m + s x.u_j: the largest for
+ * the u_j nearest in angle to its part across m.  The arguments are
+ * kmeans_train's, and scratch holds 2 * d floats.
+ */
+extern void kmeans_train_cones(float *x, int64_t n, int d, int k, int iters,
+							   uint64_t seed, float *centroids, float *work,
+							   size_t block_floats, int32_t *assign,
+							   float *scratch, KmeansTick tick, void *tick_arg);
+
 /* Squared norms of n rows of d floats. */
 extern void kmeans_row_norms(const float *x, int64_t n, int d, float *norms);
 
