@@ -83,6 +83,15 @@
 	((m) == MSIVF_METRIC_L2 || (m) == MSIVF_METRIC_L1)
 
 /*
+ * Whether a metric's lists are cones: centroids of one length, rows
+ * assigned and lists ranked by inner product, so by angle (spherical
+ * k-means; under inner product around the rows' mean, msivftrain.c).
+ * With centroids of unequal length the long ones draw the rows of others.
+ */
+#define MSIVF_METRIC_ANGULAR_LISTS(m) \
+	((m) == MSIVF_METRIC_COSINE || (m) == MSIVF_METRIC_IP)
+
+/*
  * bvec opclasses (msivfbits*.c): entries hold the bits themselves, the
  * centroid pages packed binary centroids, dims is the number of bits
  */

@@ -235,6 +235,32 @@ msivf_heap_vec(MsivfHeapVecs *hv, const MsivfState *st, ItemPointer tid, float *
 }
 
 /*
+ * Under inner product the two unit centroids of a split take the length of
+ * the list's centroid, which the build gave every centroid, so that they
+ * compete with the other lists by angle alone; the common length of the
+ * split's rows when the list's centroid is the origin (an index that had
+ * one list).
+ */
+static void
+scale_split_centroids(const float *x, int n, int d, float *c2,
+					  const int32 *assign, const float *parent)
+{
+	double		norm2 = 0;
+	float		s;
+
+	for (int j = 0; j < d; j++)
+		norm2 += (double) parent[j] * parent[j];
+	if (!(norm2 > 0) || !isfinite(norm2))
+	{
+		kmeans_common_scale(x, n, d, c2, 2, assign);
+		return;
+	}
+	s = (float) sqrt(norm2);
+	for (int j = 0; j < 2 * d; j++)
+		c2[j] *= s;
+}
+
+/*
  * Writes n entries as a new chain, last page first so that each page is
  * written once, whole, in one record.  Returns the head; *tail the last
  * page (the only one with room).
@@ -399,8 +425,10 @@ split_list(Relation index, Relation heap, int list)
 	}
 	block = kmeans_default_block_floats(n, 2);
 	work = palloc(sizeof(float) * kmeans_train_work_floats(n, d, 2, block));
-	kmeans_train(x, n, d, 2, MSIVF_SPLIT_ITERS, (uint64) list * 7919 + child, st->metric == MSIVF_METRIC_COSINE,
-				 c2, work, block, assign, NULL, NULL);
+	kmeans_train(x, n, d, 2, MSIVF_SPLIT_ITERS, (uint64) list * 7919 + child,
+				 MSIVF_METRIC_ANGULAR_LISTS(st->metric), c2, work, block, assign, NULL, NULL);
+	if (st->metric == MSIVF_METRIC_IP)
+		scale_split_centroids(x, n, d, c2, assign, st->centroids + (Size) list * d);
 	{
 		float		norms[2];
 		size_t		wf = (size_t) 2 * Min(n, 256);

@@ -264,6 +264,26 @@ build_tick(void *arg)
 }
 
 /*
+ * Inner product's centroids (kmeans_train_cones says why cones around the
+ * rows' mean), trained on a copy of the rows, which it projects.
+ */
+static void
+train_ip_centroids(MsivfBuildState *bs, int ntrain, float *work,
+				   size_t block_floats, int32 *assign)
+{
+	int			d = bs->dims;
+	float	   *x = MemoryContextAllocHuge(bs->cxt, sizeof(float) * (Size) ntrain * d);
+	float	   *scratch = palloc(sizeof(float) * 2 * d);
+
+	memcpy(x, bs->sample, sizeof(float) * (Size) ntrain * d);
+	kmeans_train_cones(x, ntrain, d, bs->nlists, KMEANS_ITERS, 0x5eed,
+					   bs->st.centroids, work, block_floats, assign, scratch,
+					   build_tick, NULL);
+	pfree(x);
+	pfree(scratch);
+}
+
+/*
  * k-means on the first ntrain rows of the sample, with a fixed seed: the
  * same sample trains the same centroids.  The held-out queries at the
  * sample's end are left out of training unless the sample is too small to
@@ -282,9 +302,12 @@ train_centroids(MsivfBuildState *bs, int ntrain, size_t block_floats)
 	work = MemoryContextAllocHuge(bs->cxt, sizeof(float) *
 								  kmeans_train_work_floats(ntrain, bs->dims, k, block_floats));
 	assign = MemoryContextAllocHuge(bs->cxt, sizeof(int32) * ntrain);
-	kmeans_train(bs->sample, ntrain, bs->dims, k, KMEANS_ITERS, 0x5eed,
-				 bs->metric == MSIVF_METRIC_COSINE, bs->st.centroids,
-				 work, block_floats, assign, build_tick, NULL);
+	if (bs->metric == MSIVF_METRIC_IP)
+		train_ip_centroids(bs, ntrain, work, block_floats, assign);
+	else
+		kmeans_train(bs->sample, ntrain, bs->dims, k, KMEANS_ITERS, 0x5eed,
+					 bs->metric == MSIVF_METRIC_COSINE, bs->st.centroids,
+					 work, block_floats, assign, build_tick, NULL);
 	kmeans_row_norms(bs->st.centroids, k, bs->dims, bs->st.centroid_norms);
 	pfree(work);
 	pfree(assign);

@@ -3,8 +3,8 @@
  *		Unit tests for src/msivf/core/kmeans.c: blocked sgemm assignment agrees
  *		with brute force, training recovers well-separated blobs, spherical
  *		mode keeps unit centroids, skewed data gets clusters of comparable
- *		sizes, and degenerate inputs (k = n, duplicate points) do not break
- *		it.
+ *		sizes, inner product's cones have one length and balanced lists,
+ *		and degenerate inputs (k = n, duplicate points) do not break it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -243,6 +243,142 @@ check_balance(void)
 	free(sizes);
 }
 
+/*
+ * Inner product's lists: unit points around a shared direction (the first
+ * axis), in clusters of very unequal spread.  kmeans_train_cones must give
+ * centroids of one length and, with points assigned by their largest
+ * inner product, clusters of comparable sizes; the means of plain k-means,
+ * assigned the same way, must show the imbalance the cones remove (else
+ * the data tests nothing).  Also the helpers: the mean's norm, a
+ * projection leaves nothing along u, the common scale.
+ */
+static void
+check_cones(void)
+{
+	int			n = 6000,
+				d = 32,
+				k = 30,
+				nc = 60;
+	float	   *x = malloc(sizeof(float) * n * d);
+	float	   *y = malloc(sizeof(float) * n * d);
+	float	   *cen = malloc(sizeof(float) * nc * d);
+	float	   *spread = malloc(sizeof(float) * nc);
+	float	   *c = malloc(sizeof(float) * k * d);
+	float	   *cn = malloc(sizeof(float) * k);
+	int32_t    *a = malloc(sizeof(int32_t) * n);
+	size_t		bf = kmeans_default_block_floats(n, k);
+	float	   *work = malloc(sizeof(float) * kmeans_train_work_floats(n, d, k, bf));
+	float		scratch[64];
+	int			sizes[30];
+	int			largest;
+	float		lo = INFINITY,
+				hi = 0;
+
+	for (int j = 0; j < nc; j++)
+	{
+		double		s = 0;
+
+		for (int l = 0; l < d; l++)
+		{
+			cen[j * d + l] = gauss();
+			s += cen[j * d + l] * cen[j * d + l];
+		}
+		for (int l = 0; l < d; l++)
+			cen[j * d + l] = (float) (0.3 * cen[j * d + l] / sqrt(s)) + (l == 0);
+		spread[j] = (float) (0.02 + 0.1 * uniform());
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int			j = (int) (nc * uniform() * uniform());
+		double		s = 0;
+
+		for (int l = 0; l < d; l++)
+		{
+			x[i * d + l] = cen[j * d + l] + spread[j] * gauss();
+			s += x[i * d + l] * x[i * d + l];
+		}
+		for (int l = 0; l < d; l++)
+			x[i * d + l] = (float) (x[i * d + l] / sqrt(s));
+	}
+
+	/* plain k-means's means, assigned by inner product: lopsided */
+	kmeans_train(x, n, d, k, 10, 3, false, c, work, bf, a, NULL, NULL);
+	kmeans_row_norms(c, k, d, cn);
+	kmeans_assign(x, n, d, c, cn, k, KMEANS_IP, a, NULL, work, bf);
+	memset(sizes, 0, sizeof(sizes));
+	largest = 0;
+	for (int i = 0; i < n; i++)
+		sizes[a[i]]++;
+	for (int j = 0; j < k; j++)
+		largest = sizes[j] > largest ? sizes[j] : largest;
+	CHECK(largest > 4 * n / k, "the data shows the pitfall: largest %d, mean %d", largest, n / k);
+
+	memcpy(y, x, sizeof(float) * n * d);
+	kmeans_train_cones(y, n, d, k, 10, 3, c, work, bf, a, scratch, NULL, NULL);
+	kmeans_row_norms(c, k, d, cn);
+	for (int j = 0; j < k; j++)
+	{
+		lo = cn[j] < lo ? cn[j] : lo;
+		hi = cn[j] > hi ? cn[j] : hi;
+	}
+	CHECK(hi - lo <= 1e-4f * hi, "cones: one length (squared norms %g to %g)", lo, hi);
+	kmeans_assign(x, n, d, c, cn, k, KMEANS_IP, a, NULL, work, bf);
+	memset(sizes, 0, sizeof(sizes));
+	largest = 0;
+	for (int i = 0; i < n; i++)
+		sizes[a[i]]++;
+	for (int j = 0; j < k; j++)
+		largest = sizes[j] > largest ? sizes[j] : largest;
+	CHECK(largest <= 3 * n / k, "cones: largest cluster %d, mean %d", largest, n / k);
+
+	/* the helpers */
+	{
+		float		m[32];
+		float		u[32];
+		double		norm = kmeans_mean(x, n, d, m);
+		double		s2 = 0;
+		double		worst = 0;
+		float		scale;
+
+		for (int l = 0; l < d; l++)
+			s2 += (double) m[l] * m[l];
+		CHECK(fabs(norm - sqrt(s2)) < 1e-6, "kmeans_mean returns its norm");
+		for (int l = 0; l < d; l++)
+			u[l] = (float) (m[l] / norm);
+		memcpy(y, x, sizeof(float) * n * d);
+		kmeans_project_out(y, n, d, u);
+		for (int i = 0; i < n; i++)
+		{
+			double		dot = 0;
+
+			for (int l = 0; l < d; l++)
+				dot += (double) y[i * d + l] * u[l];
+			worst = fabs(dot) > worst ? fabs(dot) : worst;
+		}
+		CHECK(worst < 1e-5, "projected rows keep %g along u", worst);
+		/* every point its own unit centroid: the scale is 1 */
+		for (int i = 0; i < k; i++)
+			a[i] = i;
+		memcpy(c, x, sizeof(float) * k * d);
+		scale = kmeans_common_scale(x, k, d, c, k, a);
+		CHECK(fabsf(scale - 1.0f) < 1e-5f, "common scale of points on their centroids: %g", scale);
+		/* a non-positive mean leaves the centroids unit */
+		for (int l = 0; l < d; l++)
+			c[l] = -x[l];
+		a[0] = 0;
+		scale = kmeans_common_scale(x, 1, d, c, 1, a);
+		CHECK(scale == 1.0f && c[0] == -x[0], "negative mean: unscaled");
+	}
+	free(x);
+	free(y);
+	free(cen);
+	free(spread);
+	free(c);
+	free(cn);
+	free(a);
+	free(work);
+}
+
 /* k = n and all-equal points: no crash, finite centroids */
 static void
 check_degenerate(void)
@@ -294,6 +430,7 @@ main(void)
 	check_blobs(20, 32, 50, false);
 	check_blobs(64, 100, 40, true);
 	check_balance();
+	check_cones();
 	check_degenerate();
 	return unit_finish("kmeans");
 }

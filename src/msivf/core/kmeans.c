@@ -62,6 +62,71 @@ kmeans_row_norms(const float *x, int64_t n, int d, float *norms)
 	}
 }
 
+/* see kmeans.h */
+float
+kmeans_common_scale(const float *x, int64_t n, int d, float *centroids, int k,
+					const int32_t *assign)
+{
+	double		sum = 0;
+	float		s;
+
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *row = x + i * d;
+		const float *c = centroids + (size_t) assign[i] * d;
+		float		dot = 0;
+
+		for (int j = 0; j < d; j++)
+			dot += row[j] * c[j];
+		sum += dot;
+	}
+	s = n > 0 ? (float) (sum / n) : 0;
+	if (!(s > 0) || !isfinite(s))
+		return 1.0f;
+	for (size_t j = 0; j < (size_t) k * d; j++)
+		centroids[j] *= s;
+	return s;
+}
+
+/* see kmeans.h */
+double
+kmeans_mean(const float *x, int64_t n, int d, float *mean)
+{
+	double		norm2 = 0;
+
+	/* row by row (float sums: the mean is a centre to cluster around, no more) */
+	memset(mean, 0, sizeof(float) * d);
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *row = x + i * d;
+
+		for (int j = 0; j < d; j++)
+			mean[j] += row[j];
+	}
+	for (int j = 0; j < d; j++)
+	{
+		mean[j] = n > 0 ? mean[j] / (float) n : 0;
+		norm2 += (double) mean[j] * mean[j];
+	}
+	return sqrt(norm2);
+}
+
+/* see kmeans.h */
+void
+kmeans_project_out(float *x, int64_t n, int d, const float *u)
+{
+	for (int64_t i = 0; i < n; i++)
+	{
+		float	   *row = x + i * d;
+		double		dot = 0;
+
+		for (int j = 0; j < d; j++)
+			dot += (double) row[j] * u[j];
+		for (int j = 0; j < d; j++)
+			row[j] -= (float) (dot * u[j]);
+	}
+}
+
 /* How many points k-means++ seeds k centroids from, out of n. */
 static int64_t
 seed_sample_size(int64_t n, int k)
@@ -492,4 +557,47 @@ kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 				tick(tick_arg);
 		}
 	}
+}
+
+/*
+ * see kmeans.h.  Why cones: under inner product a centroid longer than the
+ * others draws points that are not its own, and k-means's means are
+ * longest where a cluster is tight; and when the points share a direction
+ * (embeddings often do), their clusters differ only in what lies across
+ * it: spherical k-means on the points themselves then leaves a few
+ * centroids pointing near the shared direction, close to every point,
+ * which take most points.  Clustering the part across the mean removes
+ * both.  With m zero these are spherical k-means's centroids scaled by s.
+ */
+void
+kmeans_train_cones(float *x, int64_t n, int d, int k, int iters,
+				   uint64_t seed, float *centroids, float *work,
+				   size_t block_floats, int32_t *assign, float *scratch,
+				   KmeansTick tick, void *tick_arg)
+{
+	float	   *m = scratch;
+	float	   *u = scratch + d;
+	double		mnorm = kmeans_mean(x, n, d, m);
+	bool		centred = mnorm > 0 && isfinite(mnorm);
+
+	if (centred)
+	{
+		for (int j = 0; j < d; j++)
+			u[j] = (float) (m[j] / mnorm);
+		kmeans_project_out(x, n, d, u);
+	}
+	else
+		memset(m, 0, sizeof(float) * d);
+	kmeans_train(x, n, d, k, iters, seed, true, centroids, work, block_floats,
+				 assign, tick, tick_arg);
+	if (centred)
+	{
+		/* the unit directions lie across m up to rounding: make it exact */
+		kmeans_project_out(centroids, k, d, u);
+		normalize_rows(centroids, k, d);
+	}
+	kmeans_common_scale(x, n, d, centroids, k, assign);
+	for (int j = 0; j < k; j++)
+		for (int l = 0; l < d; l++)
+			centroids[(size_t) j * d + l] += m[l];
 }

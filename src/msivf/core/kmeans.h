@@ -51,6 +51,43 @@ extern void kmeans_train(const float *x, int64_t n, int d, int k, int iters,
 						 float *work, size_t block_floats, int32_t *assign,
 						 KmeansTick tick, void *tick_arg);
 
+/*
+ * Scales the k unit centroids (spherical k-means) by one common length:
+ * the mean over the n points of x_i . c_assign[i], the length that makes
+ * the residuals x - s c smallest on average while every centroid keeps
+ * the same norm, so that ranking centroids by inner product stays ranking
+ * them by angle.  Leaves them unit when that mean is not positive.
+ * Returns the scale.
+ */
+extern float kmeans_common_scale(const float *x, int64_t n, int d,
+								 float *centroids, int k, const int32_t *assign);
+
+/*
+ * The mean of n points (d floats into mean); returns its norm.
+ */
+extern double kmeans_mean(const float *x, int64_t n, int d, float *mean);
+
+/*
+ * Removes from each of n rows of d floats its component along the unit
+ * vector u: x_i -= (x_i . u) u.
+ */
+extern void kmeans_project_out(float *x, int64_t n, int d, const float *u);
+
+/*
+ * Centroids for lists chosen by inner product: cones around the points'
+ * mean m, all of one length.  The points lose their component along m
+ * (x is overwritten), spherical k-means clusters what is left into unit
+ * directions u_j (across m), and the centroids are m + s u_j with s the
+ * points' mean length along their own u_j (kmeans_common_scale).  A
+ * point's inner product with c_j is then x.m + s x.u_j: the largest for
+ * the u_j nearest in angle to its part across m.  The arguments are
+ * kmeans_train's, and scratch holds 2 * d floats.
+ */
+extern void kmeans_train_cones(float *x, int64_t n, int d, int k, int iters,
+							   uint64_t seed, float *centroids, float *work,
+							   size_t block_floats, int32_t *assign,
+							   float *scratch, KmeansTick tick, void *tick_arg);
+
 /* Squared norms of n rows of d floats. */
 extern void kmeans_row_norms(const float *x, int64_t n, int d, float *norms);
 
