@@ -2535,3 +2535,148 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';
+
+-- Routed loads on Citus write the org's local shard directly (citus-access) --
+
+-- On Citus: a routed load (ms.ingest, ms.replay of a built-in processor)
+-- runs on the worker that holds the org, where Citus would run the
+-- INSERT ... SELECT FROM ms._run_processor(...) into the version's
+-- distributed table through an intermediate result file (written, read
+-- back and its directory removed at commit) and a deparsed, re-planned
+-- shard query: for a one-record batch, more than all of ms.ingest's own
+-- work.  ms._local_shard finds the org's shard on this node and
+-- ms._insert_shard_points writes it as ms._insert_points writes a
+-- partition.
+CREATE FUNCTION ms._insert_shard_points(shard regclass, org text, version_id bigint,
+										processor regprocedure, dims integer, metric text,
+										batch bytea, pinned bytea, run_as regrole)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_insert_shard_points' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: ms._insert_points into a version''s shard on this node (Citus); NULL when INSERT ... SELECT must do it';
+CREATE FUNCTION ms._in_transaction_block() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_in_transaction_block' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms._in_transaction_block() IS 'internal: whether the statement runs inside BEGIN ... COMMIT';
+-- The org's shard of a distributed table when this node holds it and the
+-- statement is not in a transaction block (there Citus may have written
+-- the shard through a connection of its own, whose rows this backend
+-- would not see); NULL otherwise, and without Citus.  It takes the lock
+-- that Citus's own writes take (a share lock on the shard's metadata),
+-- which a shard move's last step waits for, then checks again that the
+-- shard is still placed here: a write to it is moved with it or fails.
+CREATE FUNCTION ms._local_shard(p_table regclass, p_org text) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	sid			bigint;
+BEGIN
+	IF NOT ms._citus_enabled() OR ms._in_transaction_block() THEN
+		RETURN NULL;
+	END IF;
+	sid := pg_catalog.get_shard_id_for_distribution_column(p_table, p_org);
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g
+				   WHERE p.shardid OPERATOR(pg_catalog.=) sid
+					 AND p.groupid OPERATOR(pg_catalog.=) g.groupid) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM pg_catalog.lock_shard_metadata(5, ARRAY[sid]);	-- 5: ShareLock
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g
+				   WHERE p.shardid OPERATOR(pg_catalog.=) sid
+					 AND p.groupid OPERATOR(pg_catalog.=) g.groupid) THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.to_regclass(pg_catalog.format('%s_%s', p_table, sid));
+END
+$$;
+COMMENT ON FUNCTION ms._local_shard(regclass, text) IS 'internal: the org''s shard of a distributed table when it is on this node (Citus''s write lock on it taken), else NULL';
+
+CREATE OR REPLACE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+	run_as		regrole;
+	ids			bigint[];
+	vecs		@extschema@.vec[];
+	payloads	jsonb[];
+	etype		text;
+	shard		regclass;
+BEGIN
+	IF p_pinned IS NULL THEN
+		-- A built-in processor, a pure parser: running it again for the
+		-- upsert costs only time.  New ids are the common case, and a plain
+		-- insert is much cheaper than ON CONFLICT's speculative insertion;
+		-- ids already present (a replay, a producer re-sending) take the
+		-- upsert.  (An unapproved user processor ends up here too, and is
+		-- refused by the run: no digest was pinned for it.)
+		-- On Citus, the org's shard when it is on this node (a routed
+		-- load), looked up outside the block below: in its
+		-- subtransaction every statement would seem to be in a
+		-- transaction block.
+		IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+			shard := ms._local_shard(pg_catalog.format('ms.%I', pg_catalog.format('points_%s', p_version_id))::pg_catalog.regclass,
+									 p_org);
+		END IF;
+		BEGIN
+			IF shard IS NULL THEN
+				n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+									   NULL, NULL);
+			ELSE
+				n := ms._insert_shard_points(shard, p_org, p_version_id, p_processor, p_dims,
+											 p_metric, p_data, NULL, NULL);
+			END IF;
+		EXCEPTION WHEN unique_violation THEN
+			n := NULL;
+		END;
+		IF n IS NULL THEN
+			etype := ms._version_element_type(p_version_id);
+		END IF;
+		IF n IS NULL AND etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, NULL, NULL, etype);
+		ELSIF n IS NULL THEN
+			-- The upsert, also where the direct path does not apply (see
+			-- src/raw/raw_insert.c; on Citus always): into the version's
+			-- table by name, whose own primary key is the arbiter (see
+			-- ms.points).
+			EXECUTE pg_catalog.format(
+				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
+				'ON CONFLICT ON CONSTRAINT %I '
+				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+				pg_catalog.format('points_%s', p_version_id),
+				pg_catalog.format('points_%s_pkey', p_version_id))
+				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
+			GET DIAGNOSTICS n = ROW_COUNT;
+		END IF;
+	ELSE
+		-- User code runs once per batch, whatever the ids: its rows are
+		-- kept and upserted, never produced twice.
+		run_as := ms._processor_role(p_org);
+		etype := ms._version_element_type(p_version_id);
+		IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, p_pinned, run_as, etype);
+			PERFORM ms._index_if_grown(p_version_id);
+			RETURN n;
+		END IF;
+		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
+			   pg_catalog.array_agg(r.payload)
+		  INTO ids, vecs, payloads
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, p_pinned, run_as) r;
+		EXECUTE pg_catalog.format(
+			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+			'SELECT $1, $2, u.id, u.v, u.p '
+			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+			'ON CONFLICT ON CONSTRAINT %I '
+			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+			pg_catalog.format('points_%s', p_version_id),
+			pg_catalog.format('points_%s_pkey', p_version_id))
+			USING p_org, p_version_id, ids, vecs, payloads;
+		GET DIAGNOSTICS n = ROW_COUNT;
+	END IF;
+	PERFORM ms._index_if_grown(p_version_id);
+	RETURN n;
+END
+$$;
