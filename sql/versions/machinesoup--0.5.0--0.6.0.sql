@@ -2536,7 +2536,7 @@ END
 $$;
 COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';
 
--- Routed loads on Citus write the org's local shard directly (citus-access) --
+-- Routed loads on Citus write the org's local shard directly; token access sessions, routed on Citus (citus-access) --
 
 -- On Citus: a routed load (ms.ingest, ms.replay of a built-in processor)
 -- runs on the worker that holds the org, where Citus would run the
@@ -2587,6 +2587,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._local_shard(regclass, text) IS 'internal: the org''s shard of a distributed table when it is on this node (Citus''s write lock on it taken), else NULL';
+REVOKE ALL ON FUNCTION
+	ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole),
+	ms._in_transaction_block(),
+	ms._local_shard(regclass, text)
+FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
 								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
@@ -2678,5 +2683,105 @@ BEGIN
 	END IF;
 	PERFORM ms._index_if_grown(p_version_id);
 	RETURN n;
+END
+$$;
+
+-- Access sessions held by a token rather than by a connection
+-- (src/raw/raw_token.c): the org first, so that on Citus they are
+-- distributed functions (ms.enable_citus) and run whole on the org's
+-- worker, which records them in its own audit log.
+CREATE FUNCTION ms.open_access_token(org text, model text, reason text, label text DEFAULT NULL)
+RETURNS text
+	AS 'MODULE_PATHNAME', 'ms_open_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.open_access_token(text, text, text, text) IS 'open an audited raw data access session held by a token (returned), for ms.read_batch(org, token, batch_id) from any connection of the calling role; on Citus it runs on the org''s worker';
+CREATE FUNCTION ms.read_batch(org text, token text, batch_id bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_read_batch_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.read_batch(text, text, bigint) IS 'the raw bytes of a batch, inside the token''s access session on its model (audited; the token''s owner only)';
+CREATE FUNCTION ms.close_access(org text, token text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_close_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.close_access(text, text) IS 'close the token''s raw data access session';
+GRANT EXECUTE ON FUNCTION
+	ms.open_access_token(text, text, text, text),
+	ms.read_batch(text, text, bigint),
+	ms.close_access(text, text)
+TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t	text;
+	f	regprocedure;
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	IF EXISTS (SELECT FROM ms.versions) OR EXISTS (SELECT FROM ms.raw_batches) THEN
+		RAISE EXCEPTION 'the machinesoup model store can only be distributed before its first version'
+			USING ERRCODE = '55000',
+				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
+	END IF;
+	-- Citus makes reference tables of the tables a foreign key links by
+	-- converting them all at once, which fails on the workers, where
+	-- the extension has created them already; the API functions, the
+	-- only writers, check what the keys checked (the model exists, ...).
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	ALTER TABLE ms.grants DROP CONSTRAINT IF EXISTS grants_org_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_label_fkey;
+	ALTER TABLE ms.promotions DROP CONSTRAINT IF EXISTS promotions_org_model_fkey;
+	ALTER TABLE ms.versions DROP CONSTRAINT IF EXISTS versions_org_model_fkey;
+	ALTER TABLE ms.models DROP CONSTRAINT IF EXISTS models_org_fkey;
+	-- Their triggers then fire on every node's copy: the authorisation
+	-- cache's invalidation is wanted on every node (ms._governance_changed),
+	-- append-only refusals are harmless, and the audit triggers record
+	-- only under the API call, which is on the coordinator.
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY '{ms.orgs,ms.models,ms.versions,ms.promotions,ms.grants}'::text[] LOOP
+		PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
+	END LOOP;
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+	-- The per-org calls go whole to the worker holding the org's shards
+	-- (when called outside a transaction block, as Citus delegates calls):
+	-- the queries, and the loads, which number their batches on that node
+	-- (ms._new_batch_id), build a grown version's index on its shard there
+	-- (ms._index_if_grown), and record what they audit in its audit log.
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+	-- Token access sessions live in the shared memory of the node that
+	-- opened them: every call of one must reach the org's worker, also
+	-- inside a transaction block (force_delegation; then the whole
+	-- transaction runs there).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{open_access_token,read_batch,close_access}'::pg_catalog.name[])
+				AND p.proargnames[1] OPERATOR(pg_catalog.=) 'org'
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches',
+													   force_delegation := true);
+	END LOOP;
 END
 $$;

@@ -185,6 +185,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._local_shard(regclass, text) IS 'internal: the org''s shard of a distributed table when it is on this node (Citus''s write lock on it taken), else NULL';
+REVOKE ALL ON FUNCTION
+	ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole),
+	ms._in_transaction_block(),
+	ms._local_shard(regclass, text)
+FROM PUBLIC;
 
 -- The element type of a version's model.  PL/pgSQL for Citus, as
 -- ms._access.
@@ -559,6 +564,29 @@ CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT label text,
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms.access_session() IS 'the caller''s access session on this connection: state open, or expired (expires_at past) until closed or replaced; label NULL for the whole model; NULLs when none';
 
+-- Access sessions held by a token rather than by a connection
+-- (src/raw/raw_token.c): the org first, so that on Citus they are
+-- distributed functions (ms.enable_citus) and run whole on the org's
+-- worker, which records them in its own audit log.
+CREATE FUNCTION ms.open_access_token(org text, model text, reason text, label text DEFAULT NULL)
+RETURNS text
+	AS 'MODULE_PATHNAME', 'ms_open_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.open_access_token(text, text, text, text) IS 'open an audited raw data access session held by a token (returned), for ms.read_batch(org, token, batch_id) from any connection of the calling role; on Citus it runs on the org''s worker';
+CREATE FUNCTION ms.read_batch(org text, token text, batch_id bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_read_batch_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.read_batch(text, text, bigint) IS 'the raw bytes of a batch, inside the token''s access session on its model (audited; the token''s owner only)';
+CREATE FUNCTION ms.close_access(org text, token text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_close_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.close_access(text, text) IS 'close the token''s raw data access session';
+GRANT EXECUTE ON FUNCTION
+	ms.open_access_token(text, text, text, text),
+	ms.read_batch(text, text, bigint),
+	ms.close_access(text, text)
+TO PUBLIC;
+
 -- A timestamp as text that reads back the same whatever the reader's
 -- DateStyle and TimeZone (ISO 8601 in UTC), for a command to another node.
 CREATE FUNCTION ms._timestamp_text(t timestamptz) RETURNS text
@@ -818,6 +846,19 @@ BEGIN
 					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
 			  ORDER BY p.oid LOOP
 		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+	-- Token access sessions live in the shared memory of the node that
+	-- opened them: every call of one must reach the org's worker, also
+	-- inside a transaction block (force_delegation; then the whole
+	-- transaction runs there).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{open_access_token,read_batch,close_access}'::pg_catalog.name[])
+				AND p.proargnames[1] OPERATOR(pg_catalog.=) 'org'
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches',
+													   force_delegation := true);
 	END LOOP;
 END
 $$;
