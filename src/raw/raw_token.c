@@ -37,6 +37,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -47,11 +48,13 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
 #include "caller.h"
+#include "citus_table.h"
 #include "governance.h"
 #include "raw_store.h"
 
@@ -419,6 +422,14 @@ token_arg(FunctionCallInfo fcinfo, int n, uint8 *token)
 static void
 no_session_error(void)
 {
+	Oid			batches = get_relname_relid("raw_batches", get_namespace_oid("ms", true));
+
+	/* a call Citus did not route ran here, away from the org's sessions */
+	if (OidIsValid(batches) && ms_relation_is_citus_table(batches))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("no raw data access session is open for this token"),
+				 errhint("On Citus a token session is on the org's worker: call ms.open_access_token, ms.read_batch and ms.close_access alone in their statement, e.g. SELECT ms.read_batch(org, token, batch_id), so that Citus routes them there.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("no raw data access session is open for this token"),
