@@ -2704,3 +2704,252 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';
+-- Routed loads on Citus write the org's local shard directly; token access sessions, routed on Citus (citus-access) --
+
+-- On Citus: a routed load (ms.ingest, ms.replay of a built-in processor)
+-- runs on the worker that holds the org, where Citus would run the
+-- INSERT ... SELECT FROM ms._run_processor(...) into the version's
+-- distributed table through an intermediate result file (written, read
+-- back and its directory removed at commit) and a deparsed, re-planned
+-- shard query: for a one-record batch, more than all of ms.ingest's own
+-- work.  ms._local_shard finds the org's shard on this node and
+-- ms._insert_shard_points writes it as ms._insert_points writes a
+-- partition.
+CREATE FUNCTION ms._insert_shard_points(shard regclass, org text, version_id bigint,
+										processor regprocedure, dims integer, metric text,
+										batch bytea, pinned bytea, run_as regrole)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_insert_shard_points' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: ms._insert_points into a version''s shard on this node (Citus); NULL when INSERT ... SELECT must do it';
+CREATE FUNCTION ms._in_transaction_block() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_in_transaction_block' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms._in_transaction_block() IS 'internal: whether the statement runs inside BEGIN ... COMMIT';
+-- The org's shard of a distributed table when this node holds it and the
+-- statement is not in a transaction block (there Citus may have written
+-- the shard through a connection of its own, whose rows this backend
+-- would not see); NULL otherwise, and without Citus.  It takes the lock
+-- that Citus's own writes take (a share lock on the shard's metadata),
+-- which a shard move's last step waits for, then checks again that the
+-- shard is still placed here: a write to it is moved with it or fails.
+CREATE FUNCTION ms._local_shard(p_table regclass, p_org text) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	sid			bigint;
+BEGIN
+	IF NOT ms._citus_enabled() OR ms._in_transaction_block() THEN
+		RETURN NULL;
+	END IF;
+	sid := pg_catalog.get_shard_id_for_distribution_column(p_table, p_org);
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g
+				   WHERE p.shardid OPERATOR(pg_catalog.=) sid
+					 AND p.groupid OPERATOR(pg_catalog.=) g.groupid) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM pg_catalog.lock_shard_metadata(5, ARRAY[sid]);	-- 5: ShareLock
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g
+				   WHERE p.shardid OPERATOR(pg_catalog.=) sid
+					 AND p.groupid OPERATOR(pg_catalog.=) g.groupid) THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.to_regclass(pg_catalog.format('%s_%s', p_table, sid));
+END
+$$;
+COMMENT ON FUNCTION ms._local_shard(regclass, text) IS 'internal: the org''s shard of a distributed table when it is on this node (Citus''s write lock on it taken), else NULL';
+REVOKE ALL ON FUNCTION
+	ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole),
+	ms._in_transaction_block(),
+	ms._local_shard(regclass, text)
+FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+	run_as		regrole;
+	ids			bigint[];
+	vecs		@extschema@.vec[];
+	payloads	jsonb[];
+	etype		text;
+	shard		regclass;
+BEGIN
+	IF p_pinned IS NULL THEN
+		-- A built-in processor, a pure parser: running it again for the
+		-- upsert costs only time.  New ids are the common case, and a plain
+		-- insert is much cheaper than ON CONFLICT's speculative insertion;
+		-- ids already present (a replay, a producer re-sending) take the
+		-- upsert.  (An unapproved user processor ends up here too, and is
+		-- refused by the run: no digest was pinned for it.)
+		-- On Citus, the org's shard when it is on this node (a routed
+		-- load), looked up outside the block below: in its
+		-- subtransaction every statement would seem to be in a
+		-- transaction block.
+		IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+			shard := ms._local_shard(pg_catalog.format('ms.%I', pg_catalog.format('points_%s', p_version_id))::pg_catalog.regclass,
+									 p_org);
+		END IF;
+		BEGIN
+			IF shard IS NULL THEN
+				n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+									   NULL, NULL);
+			ELSE
+				n := ms._insert_shard_points(shard, p_org, p_version_id, p_processor, p_dims,
+											 p_metric, p_data, NULL, NULL);
+			END IF;
+		EXCEPTION WHEN unique_violation THEN
+			n := NULL;
+		END;
+		IF n IS NULL THEN
+			etype := ms._version_element_type(p_version_id);
+		END IF;
+		IF n IS NULL AND etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, NULL, NULL, etype);
+		ELSIF n IS NULL THEN
+			-- The upsert, also where the direct path does not apply (see
+			-- src/raw/raw_insert.c; on Citus always): into the version's
+			-- table by name, whose own primary key is the arbiter (see
+			-- ms.points).
+			EXECUTE pg_catalog.format(
+				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
+				'ON CONFLICT ON CONSTRAINT %I '
+				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+				pg_catalog.format('points_%s', p_version_id),
+				pg_catalog.format('points_%s_pkey', p_version_id))
+				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
+			GET DIAGNOSTICS n = ROW_COUNT;
+		END IF;
+	ELSE
+		-- User code runs once per batch, whatever the ids: its rows are
+		-- kept and upserted, never produced twice.
+		run_as := ms._processor_role(p_org);
+		etype := ms._version_element_type(p_version_id);
+		IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, p_pinned, run_as, etype);
+			PERFORM ms._index_if_grown(p_version_id);
+			RETURN n;
+		END IF;
+		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
+			   pg_catalog.array_agg(r.payload)
+		  INTO ids, vecs, payloads
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, p_pinned, run_as) r;
+		EXECUTE pg_catalog.format(
+			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+			'SELECT $1, $2, u.id, u.v, u.p '
+			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+			'ON CONFLICT ON CONSTRAINT %I '
+			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+			pg_catalog.format('points_%s', p_version_id),
+			pg_catalog.format('points_%s_pkey', p_version_id))
+			USING p_org, p_version_id, ids, vecs, payloads;
+		GET DIAGNOSTICS n = ROW_COUNT;
+	END IF;
+	PERFORM ms._index_if_grown(p_version_id);
+	RETURN n;
+END
+$$;
+
+-- Access sessions held by a token rather than by a connection
+-- (src/raw/raw_token.c): the org first, so that on Citus they are
+-- distributed functions (ms.enable_citus) and run whole on the org's
+-- worker, which records them in its own audit log.
+CREATE FUNCTION ms.open_access_token(org text, model text, reason text, label text DEFAULT NULL)
+RETURNS text
+	AS 'MODULE_PATHNAME', 'ms_open_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.open_access_token(text, text, text, text) IS 'open an audited raw data access session held by a token (returned), for ms.read_batch(org, token, batch_id) from any connection of the calling role; on Citus it runs on the org''s worker';
+CREATE FUNCTION ms.read_batch(org text, token text, batch_id bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_read_batch_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.read_batch(text, text, bigint) IS 'the raw bytes of a batch, inside the token''s access session on its model (audited; the token''s owner only)';
+CREATE FUNCTION ms.close_access(org text, token text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_close_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.close_access(text, text) IS 'close the token''s raw data access session';
+GRANT EXECUTE ON FUNCTION
+	ms.open_access_token(text, text, text, text),
+	ms.read_batch(text, text, bigint),
+	ms.close_access(text, text)
+TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t	text;
+	f	regprocedure;
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	IF EXISTS (SELECT FROM ms.versions) OR EXISTS (SELECT FROM ms.raw_batches) THEN
+		RAISE EXCEPTION 'the machinesoup model store can only be distributed before its first version'
+			USING ERRCODE = '55000',
+				  DETAIL = 'Existing versions and raw batches are not moved to the workers.';
+	END IF;
+	-- Citus makes reference tables of the tables a foreign key links by
+	-- converting them all at once, which fails on the workers, where
+	-- the extension has created them already; the API functions, the
+	-- only writers, check what the keys checked (the model exists, ...).
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	ALTER TABLE ms.grants DROP CONSTRAINT IF EXISTS grants_org_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_label_fkey;
+	ALTER TABLE ms.promotions DROP CONSTRAINT IF EXISTS promotions_org_model_fkey;
+	ALTER TABLE ms.versions DROP CONSTRAINT IF EXISTS versions_org_model_fkey;
+	ALTER TABLE ms.models DROP CONSTRAINT IF EXISTS models_org_fkey;
+	-- Their triggers then fire on every node's copy: the authorisation
+	-- cache's invalidation is wanted on every node (ms._governance_changed),
+	-- append-only refusals are harmless, and the audit triggers record
+	-- only under the API call, which is on the coordinator.
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY '{ms.orgs,ms.models,ms.versions,ms.promotions,ms.grants}'::text[] LOOP
+		PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
+	END LOOP;
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+	-- The per-org calls go whole to the worker holding the org's shards
+	-- (when called outside a transaction block, as Citus delegates calls):
+	-- the queries, and the loads, which number their batches on that node
+	-- (ms._new_batch_id), build a grown version's index on its shard there
+	-- (ms._index_if_grown), and record what they audit in its audit log.
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+	-- Token access sessions live in the shared memory of the node that
+	-- opened them: every call of one must reach the org's worker, also
+	-- inside a transaction block (force_delegation; then the whole
+	-- transaction runs there).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{open_access_token,read_batch,close_access}'::pg_catalog.name[])
+				AND p.proargnames[1] OPERATOR(pg_catalog.=) 'org'
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches',
+													   force_delegation := true);
+	END LOOP;
+END
+$$;

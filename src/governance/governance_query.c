@@ -25,6 +25,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
@@ -64,6 +65,7 @@ typedef enum MsQueryMode
 typedef struct PartPlanKey
 {
 	int64		version_id;
+	int64		shard;			/* the org's shard of it here, or 0 */
 	int32		mode;
 	int32		kind;			/* MsElemKind of the model's points */
 	char		metric[MS_METRIC_SIZE];	/* a re-created extension may reuse ids */
@@ -138,6 +140,55 @@ version_is_distributed(int64 version_id)
 }
 
 /*
+ * On Citus, the id of the org's shard of the version's table when that
+ * shard is on this node (a routed call runs on the org's worker), else 0.
+ * There the query names the shard itself: through the distributed table
+ * Citus plans the query anew on every call (its router plan, a deparsed
+ * shard query planned again), which cost a routed ms.knn more than the
+ * whole call costs on one node.  Not inside a transaction block, where
+ * Citus may have written the shard through a connection of its own.  A
+ * shard moved away is no longer placed here: the next call goes through
+ * Citus again.
+ */
+static int64
+local_points_shard(int64 version_id, const char *org)
+{
+	static SPIPlanPtr plan = NULL;
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	int64		shard;
+	int			ret;
+
+	if (IsTransactionBlock())
+		return 0;
+	snprintf(relname, sizeof(relname), "points_" INT64_FORMAT, version_id);
+	relid = get_relname_relid(relname, get_namespace_oid("ms", false));
+	if (!OidIsValid(relid) || !ms_relation_is_citus_table(relid))
+		return 0;
+	if (plan == NULL)
+		plan = ms_prepare_kept("SELECT x.s FROM (SELECT pg_catalog.get_shard_id_for_distribution_column($1, $2) s) x"
+							   " WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g"
+							   "                WHERE p.shardid OPERATOR(pg_catalog.=) x.s"
+							   "                  AND p.groupid OPERATOR(pg_catalog.=) g.groupid)",
+							   2, argtypes);
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = CStringGetTextDatum(org);
+	ret = SPI_execute_plan(plan, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "shard lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return 0;
+	shard = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return 0;
+	snprintf(relname, sizeof(relname), "points_" INT64_FORMAT "_" INT64_FORMAT, version_id, shard);
+	return OidIsValid(get_relname_relid(relname, get_namespace_oid("ms", false))) ? shard : 0;
+}
+
+/*
  * The text of the query of partition ms.points_<version_id> in mode, and
  * its argument types, ordered by the model's metric operator so the
  * partition's index can return rows in order.  $1 is the query, of the
@@ -145,7 +196,7 @@ version_is_distributed(int64 version_id)
  * (knn), the radius (within) or the box (in_box).
  */
 static char *
-partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
+partition_query_sql(int64 version_id, int64 shard, MsQueryMode mode, const char *metric,
 					MsElemKind kind, Oid *argtypes)
 {
 	StringInfoData sql;
@@ -153,12 +204,18 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 	const char *nsp;
 	const char *op = metric_operator(metric);
 	const char *org_filter;
+	char		table[2 * NAMEDATALEN];
 
 	/* our operators and the vec type live in the extension's schema */
 	extnsp = ms_extension_schema();
 	nsp = quote_identifier(get_namespace_name(extnsp));
 	argtypes[2] = TEXTOID;
-	org_filter = version_is_distributed(version_id) ? " AND p.org OPERATOR(pg_catalog.=) $3" : "";
+	org_filter = (shard != 0 || version_is_distributed(version_id)) ?
+		" AND p.org OPERATOR(pg_catalog.=) $3" : "";
+	if (shard != 0)
+		snprintf(table, sizeof(table), "ms.points_" INT64_FORMAT "_" INT64_FORMAT, version_id, shard);
+	else
+		snprintf(table, sizeof(table), "ms.points_" INT64_FORMAT, version_id);
 	argtypes[0] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 								  CStringGetDatum(ms_elem_type_name(kind)),
 								  ObjectIdGetDatum(extnsp));
@@ -168,20 +225,20 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 		argtypes[1] = INT4OID;
 		appendStringInfo(&sql,
 						 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
-						 " FROM ms.points_" INT64_FORMAT " p"
+						 " FROM %s p"
 						 " WHERE true%s"
 						 " ORDER BY p.embedding OPERATOR(%s.%s) $1"
 						 " LIMIT $2",
-						 nsp, op, version_id, org_filter, nsp, op);
+						 nsp, op, table, org_filter, nsp, op);
 	}
 	else if (mode == MSQ_WITHIN)
 	{
 		argtypes[1] = FLOAT8OID;
 		appendStringInfo(&sql,
 						 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
-						 " FROM ms.points_" INT64_FORMAT " p"
+						 " FROM %s p"
 						 " WHERE (p.embedding OPERATOR(%s.%s) $1) OPERATOR(pg_catalog.<=) $2%s",
-						 nsp, op, version_id, nsp, op, org_filter);
+						 nsp, op, table, nsp, op, org_filter);
 		/* L2: a box prefilter (as vec_dwithin()) the GiST index serves */
 		if (strcmp(metric, "l2") == 0 && kind == MS_ELEM_FLOAT32)
 			appendStringInfo(&sql,
@@ -198,10 +255,10 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
 									  ObjectIdGetDatum(extnsp));
 		appendStringInfo(&sql,
 						 "SELECT p.point_id, p.embedding OPERATOR(%s.%s) $1, p.payload"
-						 " FROM ms.points_" INT64_FORMAT " p"
+						 " FROM %s p"
 						 " WHERE p.embedding OPERATOR(%s.<@) $2%s"
 						 " ORDER BY p.embedding OPERATOR(%s.%s) $1, p.point_id",
-						 nsp, op, version_id, nsp, org_filter, nsp, op);
+						 nsp, op, table, nsp, org_filter, nsp, op);
 	}
 	return sql.data;
 }
@@ -211,7 +268,8 @@ partition_query_sql(int64 version_id, MsQueryMode mode, const char *metric,
  * backend's first query of that version, mode and metric.
  */
 static SPIPlanPtr
-partition_plan(int64 version_id, MsQueryMode mode, const char *metric, MsElemKind kind)
+partition_plan(int64 version_id, int64 shard, MsQueryMode mode, const char *metric,
+			   MsElemKind kind)
 {
 	PartPlanKey key;
 	PartPlanEntry *entry;
@@ -229,6 +287,7 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric, MsElemKin
 	}
 	memset(&key, 0, sizeof(key));
 	key.version_id = version_id;
+	key.shard = shard;
 	key.mode = mode;
 	key.kind = kind;
 	strlcpy(key.metric, metric, sizeof(key.metric));
@@ -236,7 +295,7 @@ partition_plan(int64 version_id, MsQueryMode mode, const char *metric, MsElemKin
 	if (entry == NULL)
 	{
 		Oid			argtypes[3];
-		char	   *sql = partition_query_sql(version_id, mode, metric, kind, argtypes);
+		char	   *sql = partition_query_sql(version_id, shard, mode, metric, kind, argtypes);
 		SPIPlanPtr	plan = ms_prepare_kept(sql, 3, argtypes);
 
 		entry = hash_search(part_plans, &key, HASH_ENTER, &found);
@@ -460,7 +519,8 @@ ms_query(FunctionCallInfo fcinfo, MsQueryMode mode)
 	nothing = mode == MSQ_WITHIN && strcmp(metric, "l2") == 0 &&
 		DatumGetFloat8(qa.arg) < 0;
 	if (!nothing)
-		scan_partition(partition_plan(version_id, mode, metric, kind), &qa, store, desc);
+		scan_partition(partition_plan(version_id, local_points_shard(version_id, qa.org), mode,
+									  metric, kind), &qa, store, desc);
 	SPI_finish();
 	MemoryContextSwitchTo(callcxt);
 	return (Datum) 0;

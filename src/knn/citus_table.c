@@ -10,6 +10,7 @@
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_namespace.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -20,6 +21,7 @@
 #include "citus_table.h"
 
 PG_FUNCTION_INFO_V1(ms_is_citus_table);
+PG_FUNCTION_INFO_V1(ms_in_transaction_block);
 
 /*
  * Is relid a Citus table (distributed, reference or Citus-managed local)?
@@ -62,4 +64,18 @@ Datum
 ms_is_citus_table(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(ms_relation_is_citus_table(PG_GETARG_OID(0)));
+}
+
+/*
+ * ms._in_transaction_block() → boolean: whether the statement runs inside
+ * BEGIN ... COMMIT (a procedure's or a function's own statements count as
+ * their caller's).  A routed call that Citus delegates to a worker arrives
+ * there as a statement of its own, never in a block; the model store
+ * writes a local shard directly only then (ms._local_shard), since in a
+ * block Citus may already have written it through a connection of its own.
+ */
+Datum
+ms_in_transaction_block(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(IsTransactionBlock());
 }

@@ -136,6 +136,61 @@ RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ms_insert_points' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms._insert_points(text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: run a processor on one batch and insert its rows into the version''s partition; NULL when INSERT ... SELECT must do it';
 
+-- On Citus: a routed load (ms.ingest, ms.replay of a built-in processor)
+-- runs on the worker that holds the org, where Citus would run the
+-- INSERT ... SELECT FROM ms._run_processor(...) into the version's
+-- distributed table through an intermediate result file (written, read
+-- back and its directory removed at commit) and a deparsed, re-planned
+-- shard query: for a one-record batch, more than all of ms.ingest's own
+-- work.  ms._local_shard finds the org's shard on this node and
+-- ms._insert_shard_points writes it as ms._insert_points writes a
+-- partition.
+CREATE FUNCTION ms._insert_shard_points(shard regclass, org text, version_id bigint,
+										processor regprocedure, dims integer, metric text,
+										batch bytea, pinned bytea, run_as regrole)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ms_insert_shard_points' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole) IS 'internal: ms._insert_points into a version''s shard on this node (Citus); NULL when INSERT ... SELECT must do it';
+CREATE FUNCTION ms._in_transaction_block() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ms_in_transaction_block' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms._in_transaction_block() IS 'internal: whether the statement runs inside BEGIN ... COMMIT';
+-- The org's shard of a distributed table when this node holds it and the
+-- statement is not in a transaction block (there Citus may have written
+-- the shard through a connection of its own, whose rows this backend
+-- would not see); NULL otherwise, and without Citus.  It takes the lock
+-- that Citus's own writes take (a share lock on the shard's metadata),
+-- which a shard move's last step waits for, then checks again that the
+-- shard is still placed here: a write to it is moved with it or fails.
+CREATE FUNCTION ms._local_shard(p_table regclass, p_org text) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	sid			bigint;
+BEGIN
+	IF NOT ms._citus_enabled() OR ms._in_transaction_block() THEN
+		RETURN NULL;
+	END IF;
+	sid := pg_catalog.get_shard_id_for_distribution_column(p_table, p_org);
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g
+				   WHERE p.shardid OPERATOR(pg_catalog.=) sid
+					 AND p.groupid OPERATOR(pg_catalog.=) g.groupid) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM pg_catalog.lock_shard_metadata(5, ARRAY[sid]);	-- 5: ShareLock
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p, pg_catalog.pg_dist_local_group g
+				   WHERE p.shardid OPERATOR(pg_catalog.=) sid
+					 AND p.groupid OPERATOR(pg_catalog.=) g.groupid) THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.to_regclass(pg_catalog.format('%s_%s', p_table, sid));
+END
+$$;
+COMMENT ON FUNCTION ms._local_shard(regclass, text) IS 'internal: the org''s shard of a distributed table when it is on this node (Citus''s write lock on it taken), else NULL';
+REVOKE ALL ON FUNCTION
+	ms._insert_shard_points(regclass, text, bigint, regprocedure, integer, text, bytea, bytea, regrole),
+	ms._in_transaction_block(),
+	ms._local_shard(regclass, text)
+FROM PUBLIC;
+
 -- The element type of a version's model.  PL/pgSQL for Citus, as
 -- ms._access.
 CREATE FUNCTION ms._version_element_type(p_version_id bigint) RETURNS text
@@ -193,6 +248,7 @@ DECLARE
 	vecs		@extschema@.vec[];
 	payloads	jsonb[];
 	etype		text;
+	shard		regclass;
 BEGIN
 	IF p_pinned IS NULL THEN
 		-- A built-in processor, a pure parser: running it again for the
@@ -201,9 +257,22 @@ BEGIN
 		-- ids already present (a replay, a producer re-sending) take the
 		-- upsert.  (An unapproved user processor ends up here too, and is
 		-- refused by the run: no digest was pinned for it.)
+		-- On Citus, the org's shard when it is on this node (a routed
+		-- load), looked up outside the block below: in its
+		-- subtransaction every statement would seem to be in a
+		-- transaction block.
+		IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+			shard := ms._local_shard(pg_catalog.format('ms.%I', pg_catalog.format('points_%s', p_version_id))::pg_catalog.regclass,
+									 p_org);
+		END IF;
 		BEGIN
-			n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
-								   NULL, NULL);
+			IF shard IS NULL THEN
+				n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+									   NULL, NULL);
+			ELSE
+				n := ms._insert_shard_points(shard, p_org, p_version_id, p_processor, p_dims,
+											 p_metric, p_data, NULL, NULL);
+			END IF;
 		EXCEPTION WHEN unique_violation THEN
 			n := NULL;
 		END;
@@ -495,6 +564,29 @@ CREATE FUNCTION ms.access_session(OUT org text, OUT model text, OUT label text,
 	AS 'MODULE_PATHNAME', 'ms_access_session' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ms.access_session() IS 'the caller''s access session on this connection: state open, or expired (expires_at past) until closed or replaced; label NULL for the whole model; NULLs when none';
 
+-- Access sessions held by a token rather than by a connection
+-- (src/raw/raw_token.c): the org first, so that on Citus they are
+-- distributed functions (ms.enable_citus) and run whole on the org's
+-- worker, which records them in its own audit log.
+CREATE FUNCTION ms.open_access_token(org text, model text, reason text, label text DEFAULT NULL)
+RETURNS text
+	AS 'MODULE_PATHNAME', 'ms_open_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.open_access_token(text, text, text, text) IS 'open an audited raw data access session held by a token (returned), for ms.read_batch(org, token, batch_id) from any connection of the calling role; on Citus it runs on the org''s worker';
+CREATE FUNCTION ms.read_batch(org text, token text, batch_id bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'ms_read_batch_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.read_batch(text, text, bigint) IS 'the raw bytes of a batch, inside the token''s access session on its model (audited; the token''s owner only)';
+CREATE FUNCTION ms.close_access(org text, token text) RETURNS void
+	AS 'MODULE_PATHNAME', 'ms_close_access_token'
+	LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ms.close_access(text, text) IS 'close the token''s raw data access session';
+GRANT EXECUTE ON FUNCTION
+	ms.open_access_token(text, text, text, text),
+	ms.read_batch(text, text, bigint),
+	ms.close_access(text, text)
+TO PUBLIC;
+
 -- A timestamp as text that reads back the same whatever the reader's
 -- DateStyle and TimeZone (ISO 8601 in UTC), for a command to another node.
 CREATE FUNCTION ms._timestamp_text(t timestamptz) RETURNS text
@@ -754,6 +846,19 @@ BEGIN
 					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
 			  ORDER BY p.oid LOOP
 		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+	-- Token access sessions live in the shared memory of the node that
+	-- opened them: every call of one must reach the org's worker, also
+	-- inside a transaction block (force_delegation; then the whole
+	-- transaction runs there).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{open_access_token,read_batch,close_access}'::pg_catalog.name[])
+				AND p.proargnames[1] OPERATOR(pg_catalog.=) 'org'
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches',
+													   force_delegation := true);
 	END LOOP;
 END
 $$;

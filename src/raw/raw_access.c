@@ -269,6 +269,7 @@ ms_raw_init(void)
 							NULL, NULL, NULL);
 
 	ms_raw_session_init();
+	ms_raw_token_shmem_init();
 }
 
 /* ---------------------------------------------------------------------

@@ -45,6 +45,7 @@
 #include "raw_store.h"
 
 PG_FUNCTION_INFO_V1(ms_insert_points);
+PG_FUNCTION_INFO_V1(ms_insert_shard_points);
 
 /* rows per heap_multi_insert, and their bytes (COPY's limits) */
 #define MAX_BUFFERED_ROWS	1000
@@ -521,5 +522,111 @@ ms_insert_points(PG_FUNCTION_ARGS)
 	end_routing(&target);
 	if (!direct)
 		PG_RETURN_NULL();
+	PG_RETURN_INT64(pi.inserted);
+}
+
+/*
+ * ms._insert_shard_points(shard regclass, org text, version_id bigint,
+ *						   processor regprocedure, dims integer, metric text,
+ *						   batch bytea, pinned bytea, run_as regrole)
+ *	RETURNS bigint
+ *
+ * ms._insert_points for a version of a store on Citus, whose points are a
+ * distributed table: the rows go straight into shard, the org's shard of
+ * that table on this node (ms._local_shard found it, and holds Citus's
+ * lock that keeps a shard move from completing meanwhile).  Through Citus
+ * the INSERT ... SELECT FROM ms._run_processor(...) costs a routed
+ * one-record ms.ingest twice its own work: Citus collects the rows into an
+ * intermediate result file, deparses and re-plans the shard's INSERT, and
+ * removes the file's directory at commit.  NULL, as ms._insert_points,
+ * when the INSERT must run instead: a shard with triggers, rules, row
+ * security in force, other columns or an embedding that is not a vec.
+ */
+Datum
+ms_insert_shard_points(PG_FUNCTION_ARGS)
+{
+	Oid			shardoid;
+	Datum		org;
+	Datum		version_id;
+	ProcessorSpec spec;
+	int32		dims;
+	bool		cosine;
+	bytea	   *batch;
+	Relation	rel;
+	TupleDesc	desc;
+	Oid			types[NCOLS];
+	AclResult	aclresult;
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	PointInserter pi;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4) ||
+		PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("shard, org, version_id, dims and batch must not be null")));
+	shardoid = PG_GETARG_OID(0);
+	org = PG_GETARG_DATUM(1);
+	version_id = PG_GETARG_DATUM(2);
+	ms_processor_spec_from_args(fcinfo, 3, 7, 8, &spec);
+	dims = PG_GETARG_INT32(4);
+	cosine = !PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), "cosine") == 0;
+	batch = PG_GETARG_BYTEA_PP(6);
+
+	rel = table_open(shardoid, RowExclusiveLock);
+	aclresult = pg_class_aclcheck(shardoid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+	desc = RelationGetDescr(rel);
+	memset(&pi, 0, sizeof(pi));
+	types[COL_ORG] = TEXTOID;
+	types[COL_VERSION] = INT8OID;
+	types[COL_POINT] = INT8OID;
+	types[COL_PAYLOAD] = JSONBOID;
+	types[COL_EMBEDDING] = InvalidOid;
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), "embedding") == 0)
+			types[COL_EMBEDDING] = TupleDescAttr(desc, i)->atttypid;
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		rel->rd_rules != NULL ||
+		check_enable_rls(shardoid, InvalidOid, true) == RLS_ENABLED ||
+		!OidIsValid(types[COL_EMBEDDING]) || !is_vec_type(types[COL_EMBEDDING]) ||
+		!find_columns(desc, types, pi.cols))
+	{
+		table_close(rel, NoLock);
+		PG_RETURN_NULL();
+	}
+
+	/* COPY FROM's executor state for one plain table and its indexes */
+	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = shardoid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(estate, list_make1(rte), NIL);
+#else
+	rte->requiredPerms = ACL_INSERT;	/* checked above */
+	ExecInitRangeTable(estate, list_make1(rte));
+#endif
+	rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(estate, rri, 1);
+	CheckValidResultRel(rri, CMD_INSERT);
+	ExecOpenIndices(rri, false);
+
+	pi.estate = estate;
+	pi.part = rri;
+	pi.partrel = rri->ri_RelationDesc;
+	insert_batch_rows(&pi, &spec, batch, dims, cosine, types[COL_EMBEDDING], org, version_id);
+
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	ExecCloseResultRelations(estate);	/* and its indexes */
+	ExecCloseRangeTableRelations(estate);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
 	PG_RETURN_INT64(pi.inserted);
 }

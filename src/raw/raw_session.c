@@ -328,8 +328,8 @@ text_arg(FunctionCallInfo fcinfo, int n, const char *what)
  * Raises unless reason says something and fits in an audit record: it goes
  * into the customer's access report.
  */
-static void
-check_reason(const char *reason)
+void
+ms_raw_check_reason(const char *reason)
 {
 	bool		blank = true;
 
@@ -367,7 +367,7 @@ open_access_as_owner(PG_FUNCTION_ARGS)
 	 * error of any other entry point for them, before anything is audited.
 	 */
 	ms_check_names(org, model, label);
-	check_reason(reason);
+	ms_raw_check_reason(reason);
 	ms_audit_require();
 	ms_raw_require_access(org, model, label, reason, "refuse_access", false, 0);
 
@@ -453,25 +453,26 @@ require_live_session(int64 batch_id)
 
 /*
  * The stored frame of batch batch_id, with its label and raw size, copied
- * into the caller's memory context; NULL when the batch is not in the
- * session's org, model (and label).  Only such a batch is ever fetched:
+ * into the caller's memory context; NULL when the batch is not in org,
+ * model (and label, unless NULL).  Only such a batch is ever fetched:
  * another's frame is not detoasted, nor its size or existence told.
  */
-static bytea *
-fetch_session_batch(int64 batch_id, char **label, int64 *raw_bytes)
+bytea *
+ms_raw_fetch_batch(int64 batch_id, const char *org, const char *model, const char *want_label,
+				   char **label, int64 *raw_bytes)
 {
 	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', session.has_label ? ' ' : 'n'};
+	char		nulls[4] = {' ', ' ', ' ', want_label ? ' ' : 'n'};
 	int			ret;
 	bool		isnull;
 	bytea	   *frame = NULL;
 	MemoryContext callerctx = CurrentMemoryContext;
 
 	args[0] = Int64GetDatum(batch_id);
-	args[1] = CStringGetTextDatum(session.org);
-	args[2] = CStringGetTextDatum(session.model);
-	args[3] = session.has_label ? CStringGetTextDatum(session.label) : (Datum) 0;
+	args[1] = CStringGetTextDatum(org);
+	args[2] = CStringGetTextDatum(model);
+	args[3] = want_label ? CStringGetTextDatum(want_label) : (Datum) 0;
 	SPI_connect();
 	ret = SPI_execute_with_args("SELECT label, raw_bytes, frame FROM ms.raw_batches "
 								"WHERE batch_id OPERATOR(pg_catalog.=) $1 "
@@ -495,6 +496,14 @@ fetch_session_batch(int64 batch_id, char **label, int64 *raw_bytes)
 	}
 	SPI_finish();
 	return frame;
+}
+
+/* ms_raw_fetch_batch of the session's org, model (and label) */
+static bytea *
+fetch_session_batch(int64 batch_id, char **label, int64 *raw_bytes)
+{
+	return ms_raw_fetch_batch(batch_id, session.org, session.model, session_label(),
+							  label, raw_bytes);
 }
 
 /* ms.read_batch(batch_id bigint) → bytea */

@@ -37,6 +37,12 @@ extern void ms_raw_audit_access(const char *action, const char *org,
 
 /* raw_session.c: the session's hooks, installed by ms_raw_init */
 extern void ms_raw_session_init(void);
+extern void ms_raw_check_reason(const char *reason);
+extern bytea *ms_raw_fetch_batch(int64 batch_id, const char *org, const char *model,
+								 const char *want_label, char **label, int64 *raw_bytes);
+
+/* raw_token.c: the shared table of token sessions, reserved by ms_raw_init */
+extern void ms_raw_token_shmem_init(void);
 
 /*
  * Decode a stored frame, expecting exactly raw_bytes of content; any

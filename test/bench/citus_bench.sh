@@ -12,7 +12,9 @@
 #   ROUNDS=3 SECONDS_PER_RUN=15 CLIENTS=4 ROWS=12000 bash test/bench/citus_bench.sh
 #
 # On the cluster ms.knn and ms.ingest are routed whole to the worker
-# holding the org (distributed functions, checked below).  PG_BIN (default
+# holding the org (distributed functions, checked below); so is a no-op
+# function distributed the same way, whose extra latency is the floor
+# that Citus's delegation sets for any routed call.  PG_BIN (default
 # pg_config --bindir) picks the server binaries.  Prints, per workload, the median
 # throughput of each side, the ratio, and the extra latency per call on
 # the cluster (pgbench's average latency, cluster minus single node): the
@@ -91,6 +93,8 @@ SELECT ms.upsert_points('org' || o, 'm', 'v1', array_agg(i ORDER BY i),
 CREATE TABLE bench_queries AS
 	SELECT q, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 100 + 0 * q))::vec AS v
 	FROM generate_series(1, 200) q;
+-- the floor: a routed call that does nothing (Citus's own delegation)
+CREATE FUNCTION bench_noop(org text) RETURNS integer LANGUAGE plpgsql VOLATILE AS 'BEGIN RETURN 1; END';
 CREATE TABLE bench_rows AS
 	SELECT r, (SELECT string_agg(round((random() - 0.5)::numeric, 4)::text, ',') FROM generate_series(1, 100 + 0 * r)) AS csv
 	FROM generate_series(1, 200) r;
@@ -122,6 +126,13 @@ SQL
 	done
 done < <(psql "${C[@]}" -At -F ' ' -d single -c 'SELECT r, csv FROM bench_rows WHERE r <= 10 ORDER BY r')
 
+psql "${C[@]}" -d postgres -c "SELECT create_distributed_function('bench_noop(text)', 'org', colocate_with := 'ms.raw_batches')" >/dev/null
+NOOP_SCRIPTS=()
+for o in 1 2 3 4; do
+	echo "SELECT bench_noop('org$o');" >"$DIR/noop_$o.sql"
+	NOOP_SCRIPTS+=(-f "$DIR/noop_$o.sql")
+done
+
 # the cluster's ms.knn must be routed, or this measures something else
 routed=$(psql "${C[@]}" -d postgres -c 'SET client_min_messages = debug1' -f "$DIR/knn_1_1.sql" 2>&1 >/dev/null |
 	grep -c 'pushing down the function call' || true)
@@ -136,13 +147,14 @@ run() {
 	local scripts=(-f "$DIR/$script.sql")
 	[ "$script" = knn ] && scripts=("${KNN_SCRIPTS[@]}")
 	[ "$script" = ingest ] && scripts=("${INGEST_SCRIPTS[@]}")
+	[ "$script" = noop ] && scripts=("${NOOP_SCRIPTS[@]}")
 	pgbench -n -M prepared -h "$SOCK" -p "${PORTS[0]}" -c "$CLIENTS" -j 2 -T "$T" "${scripts[@]}" "$db" 2>/dev/null |
 		awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {print tps, lat}'
 }
 
 : >"$DIR/results"
 for round in $(seq 1 "$ROUNDS"); do
-	for w in knn ingest; do
+	for w in knn ingest noop; do
 		if [ $((round % 2)) = 1 ]; then order="single postgres"; else order="postgres single"; fi
 		for db in $order; do
 			echo "$w $db $(run "$db" "$w")" >>"$DIR/results"
@@ -157,12 +169,13 @@ clients, nrows = sys.argv[2], int(sys.argv[3])
 print(f"4 orgs x {nrows:,} points of 100 dims (msivf, cosine), {clients} clients, pgbench -M prepared")
 print("Citus: ms.knn and ms.ingest routed whole to the org's worker")
 print(f"{'workload':<10} {'one node (calls/s)':>19} {'Citus 1+2 (calls/s)':>20} {'ratio':>7} {'extra latency/call':>19}")
-for w in ("knn", "ingest"):
+for w in ("knn", "ingest", "noop"):
     s = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "single"]
     c = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "postgres"]
     st, ct = statistics.median(x[0] for x in s), statistics.median(x[0] for x in c)
     sl, cl = statistics.median(x[1] for x in s), statistics.median(x[1] for x in c)
-    name = "ms.knn" if w == "knn" else "ms.ingest"
+    name = {"knn": "ms.knn", "ingest": "ms.ingest", "noop": "no-op"}[w]
     print(f"{name:<10} {st:>19,.0f} {ct:>20,.0f} {ct / st:>7.2f} {1000 * (cl - sl):>16,.0f} us")
+print("no-op: a PL/pgSQL function returning 1, distributed by org like ms.knn: what Citus's delegation alone costs a call")
 print("ratio = Citus / one node (1.00: no cost; target >= 0.83, i.e. at most 20 % more per call)")
 PY
