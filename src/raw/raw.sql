@@ -733,7 +733,7 @@ DECLARE
 	tbls		pg_catalog.oid[];
 	data_tbls	pg_catalog.oid[];
 	r			record;
-	w			record;
+	wrk			record;
 BEGIN
 	SELECT e.oid INTO ext FROM pg_catalog.pg_extension e
 	 WHERE e.extname OPERATOR(pg_catalog.=) 'machinesoup';
@@ -841,8 +841,8 @@ BEGIN
 	  JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
 	 WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (data_tbls)
 	   AND i.indrelid OPERATOR(pg_catalog.<>) 'ms.raw_batches'::pg_catalog.regclass
-	   AND NOT (x.relname OPERATOR(pg_catalog.=) t.relname OPERATOR(pg_catalog.||) '_pkey' AND i.indisprimary)
-	   AND NOT (x.relname OPERATOR(pg_catalog.=) t.relname OPERATOR(pg_catalog.||) '_embedding'
+	   AND NOT (x.relname OPERATOR(pg_catalog.=) (t.relname OPERATOR(pg_catalog.||) '_pkey') AND i.indisprimary)
+	   AND NOT (x.relname OPERATOR(pg_catalog.=) (t.relname OPERATOR(pg_catalog.||) '_embedding')
 				AND i.indnatts OPERATOR(pg_catalog.=) 1 AND i.indexprs IS NULL AND i.indpred IS NULL
 				AND i.indkey[0] OPERATOR(pg_catalog.=)
 					(SELECT a.attnum FROM pg_catalog.pg_attribute a
@@ -866,13 +866,13 @@ BEGIN
 	FOR r IN SELECT v.org, v.model, v.label, v.processor FROM ms.versions v
 			  WHERE NOT ms._is_builtin_processor(v.processor)
 			  ORDER BY v.version_id LOOP
-		FOR w IN SELECT c.nodename, c.nodeport, c.success, c.result
+		FOR wrk IN SELECT c.nodename, c.nodeport, c.success, c.result
 				   FROM pg_catalog.run_command_on_workers(pg_catalog.format(
 						'SELECT pg_catalog.to_regprocedure(%L) IS NOT NULL', r.processor::pg_catalog.text)) c
 				  WHERE NOT c.success OR c.result OPERATOR(pg_catalog.<>) 't' LOOP
 			RAISE EXCEPTION 'processor % of version "%" of model "%/%" does not exist on worker %:%',
-				r.processor, r.label, r.org, r.model, w.nodename, w.nodeport
-				USING ERRCODE = '55000', DETAIL = CASE WHEN w.success THEN NULL ELSE w.result END,
+				r.processor, r.label, r.org, r.model, wrk.nodename, wrk.nodeport
+				USING ERRCODE = '55000', DETAIL = CASE WHEN wrk.success THEN NULL ELSE wrk.result END,
 					  HINT = 'Create the function on every worker (or distribute it with create_distributed_function) first.';
 		END LOOP;
 	END LOOP;
@@ -948,7 +948,7 @@ BEGIN
 	  JOIN pg_catalog.pg_opclass oc ON oc.oid OPERATOR(pg_catalog.=) i.indclass[0]
 	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) oc.opcnamespace
 	 WHERE i.indrelid OPERATOR(pg_catalog.=) rel
-	   AND x.relname OPERATOR(pg_catalog.=) part OPERATOR(pg_catalog.||) '_embedding';
+	   AND x.relname OPERATOR(pg_catalog.=) (part OPERATOR(pg_catalog.||) '_embedding');
 	IF FOUND THEN
 		EXECUTE pg_catalog.format('DROP INDEX ms.%I', part OPERATOR(pg_catalog.||) '_embedding');
 	END IF;
