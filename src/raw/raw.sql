@@ -870,9 +870,14 @@ BEGIN
 				   FROM pg_catalog.run_command_on_workers(pg_catalog.format(
 						'SELECT pg_catalog.to_regprocedure(%L) IS NOT NULL', r.processor::pg_catalog.text)) c
 				  WHERE NOT c.success OR c.result OPERATOR(pg_catalog.<>) 't' LOOP
+			IF NOT wrk.success THEN
+				RAISE EXCEPTION 'could not look up processor % on worker %:%', r.processor,
+					wrk.nodename, wrk.nodeport
+					USING ERRCODE = '08006', DETAIL = wrk.result;
+			END IF;
 			RAISE EXCEPTION 'processor % of version "%" of model "%/%" does not exist on worker %:%',
 				r.processor, r.label, r.org, r.model, wrk.nodename, wrk.nodeport
-				USING ERRCODE = '55000', DETAIL = CASE WHEN wrk.success THEN NULL ELSE wrk.result END,
+				USING ERRCODE = '55000',
 					  HINT = 'Create the function on every worker (or distribute it with create_distributed_function) first.';
 		END LOOP;
 	END LOOP;

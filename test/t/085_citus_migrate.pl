@@ -64,7 +64,7 @@ $coord->safe_psql('postgres', q{
 	SELECT ms.upsert_points('beta', 'h', 'v1', array_agg(i ORDER BY i),
 		array_agg((SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 40 + 0 * i))::vec ORDER BY i))
 	  FROM generate_series(1, 10200) i GROUP BY i / 3400;
-	SELECT ms.create_version('acme', 'm', 'v2');
+	SELECT ms.create_version('acme', 'm', 'v2', 'ms.proc_csv(bytea,integer)');
 	SELECT ms.replay('acme', 'm', 'v2', NULL, NULL, 'v1');
 	SELECT ms.ingest('acme', 'm', convert_to(E'5001,1,2,3\n5002,4,5,6\n', 'UTF8'), 'v2');
 	SELECT ms.promote('acme', 'm', 'v2');
@@ -216,6 +216,22 @@ is($coord->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname =
 	'the tenant\'s code never ran');
 is($coord->safe_psql('postgres', $catalog_sql), $catalog_before, 'nothing changed');
 
+# refused: a user processor that the workers do not have (ms.versions
+# names it on every node); set here behind the API's back
+$coord->safe_psql('postgres', q{
+	SET citus.enable_ddl_propagation = off;
+	CREATE FUNCTION public.proc_here(batch bytea, dims integer)
+		RETURNS TABLE (point_id bigint, embedding vec, payload jsonb)
+		LANGUAGE sql AS 'SELECT * FROM ms.proc_csv(batch, dims)';
+	RESET citus.enable_ddl_propagation;
+	UPDATE ms.versions SET processor = 'public.proc_here(bytea,integer)' WHERE version_id = 3;});
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT ms.enable_citus()');
+like($err, qr/ERROR:  processor public.proc_here\(bytea,integer\) of version "v1" of model "beta\/h" does not exist on worker \S+:\d+\n.*HINT:  Create the function on every worker/s,
+	'a user processor missing on a worker: refused');
+$coord->safe_psql('postgres', q{UPDATE ms.versions SET processor = NULL WHERE version_id = 3;
+	DROP FUNCTION public.proc_here(bytea, integer);});
+is($coord->safe_psql('postgres', $catalog_sql), $catalog_before, 'nothing changed');
+
 # a failure half-way (after the governance tables, the raw batches and
 # three versions are converted): the last version's shards cannot be
 # created on the workers, which hold tables of those names
@@ -265,6 +281,14 @@ is($coord->safe_psql('postgres', q{
 	 WHERE c.relnamespace = 'ms'::regnamespace AND c.relkind = 'r'
 	   AND (c.relname ~ '^points_\d+$' OR c.relname IN ('raw_batches', 'orgs', 'models', 'versions', 'promotions', 'grants'))}),
 	'0', 'the coordinator\'s tables keep no copy of the rows');
+
+# every node's copy of the governance tables names the same roles and
+# processors (copied as text, not as this node's OIDs)
+my $names = q{SELECT (SELECT string_agg(org || ':' || role::text || ':' || privilege, ',' ORDER BY org, role::text, privilege) FROM ms.grants)
+	|| ' ' || (SELECT string_agg(version_id || ':' || coalesce(processor::text, '-'), ',' ORDER BY version_id) FROM ms.versions)};
+my $names_here = $coord->safe_psql('postgres', $names);
+like($names_here, qr/acme:mg_sci:query.* 1:-,2:-,3:-,4:ms.proc_csv\(bytea,integer\)$/, 'the coordinator\'s names');
+is($_->safe_psql('postgres', $names), $names_here, 'the same names on worker ' . $_->port) for @workers;
 
 # one org's data on one worker, in the shard of its batches
 my $placement = q{
