@@ -2777,15 +2777,17 @@ BEGIN
 		ALTER TABLE ms.promotions ENABLE TRIGGER promotions_no_truncate;
 	END IF;
 	PERFORM pg_catalog.create_reference_table(t);
-	-- each row as a list of literals, in column order
-	EXECUTE pg_catalog.format(
-		'SELECT pg_catalog.string_agg(''('' OPERATOR(pg_catalog.||) '
-		'  (SELECT pg_catalog.string_agg(coalesce(pg_catalog.quote_literal(j.value), ''NULL''), '', '' ORDER BY j.n) '
-		'     FROM pg_catalog.json_each_text(pg_catalog.row_to_json(s)) WITH ORDINALITY AS j(key, value, n)) '
-		'  OPERATOR(pg_catalog.||) '')'', '', '') FROM pg_temp.%I s', saved) INTO vals;
-	IF vals IS NOT NULL THEN
+	-- each row as a list of literals, in column order; 1,000 rows a statement
+	FOR vals IN EXECUTE pg_catalog.format(
+		'SELECT pg_catalog.string_agg(l.v, '', '') FROM ('
+		'  SELECT ''('' OPERATOR(pg_catalog.||) '
+		'    (SELECT pg_catalog.string_agg(coalesce(pg_catalog.quote_literal(j.value), ''NULL''), '', '' ORDER BY j.n) '
+		'       FROM pg_catalog.json_each_text(pg_catalog.row_to_json(s)) WITH ORDINALITY AS j(key, value, n)) '
+		'    OPERATOR(pg_catalog.||) '')'' AS v, '
+		'    (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1000 AS chunk '
+		'  FROM pg_temp.%I s) l GROUP BY l.chunk ORDER BY l.chunk', saved) LOOP
 		EXECUTE pg_catalog.format('INSERT INTO %s VALUES %s', t, vals);
-	END IF;
+	END LOOP;
 	EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', saved);
 END
 $$;

@@ -50,6 +50,8 @@ $coord->safe_psql('postgres', q{
 	SELECT ms.create_model('beta', 'h', 40, 'l2', 'float16');
 	SELECT ms.create_version('beta', 'h', 'v1');
 	SELECT ms.promote('beta', 'h', 'v1');
+	-- more orgs and models than one statement copies (1,000 rows)
+	SELECT ms.create_model(format('o%s', i), 'm', 3) FROM generate_series(1, 1100) i;
 	SELECT ms.grant('mg_sci', 'query', 'acme', 'm');
 	SELECT ms.grant('mg_sci', 'raw_read', 'acme', 'm');
 	SELECT ms.grant('mg_beta', 'query', 'beta');
@@ -285,9 +287,10 @@ is($coord->safe_psql('postgres', q{
 # every node's copy of the governance tables names the same roles and
 # processors (copied as text, not as this node's OIDs)
 my $names = q{SELECT (SELECT string_agg(org || ':' || role::text || ':' || privilege, ',' ORDER BY org, role::text, privilege) FROM ms.grants)
-	|| ' ' || (SELECT string_agg(version_id || ':' || coalesce(processor::text, '-'), ',' ORDER BY version_id) FROM ms.versions)};
+	|| ' ' || (SELECT string_agg(version_id || ':' || coalesce(processor::text, '-'), ',' ORDER BY version_id) FROM ms.versions)
+	|| ' ' || (SELECT count(*) || ':' || md5(string_agg(concat_ws('|', m.*), ',' ORDER BY org, model)) FROM ms.models m)};
 my $names_here = $coord->safe_psql('postgres', $names);
-like($names_here, qr/acme:mg_sci:query.* 1:-,2:-,3:-,4:ms.proc_csv\(bytea,integer\)$/, 'the coordinator\'s names');
+like($names_here, qr/acme:mg_sci:query.* 1:-,2:-,3:-,4:ms.proc_csv\(bytea,integer\) 1103:[0-9a-f]{32}$/, 'the coordinator\'s names');
 is($_->safe_psql('postgres', $names), $names_here, 'the same names on worker ' . $_->port) for @workers;
 
 # one org's data on one worker, in the shard of its batches
