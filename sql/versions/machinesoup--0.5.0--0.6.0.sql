@@ -2953,3 +2953,407 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- ms.enable_citus() on a store that holds data already (a single-node
+-- deployment moved onto Citus): every table locked, checked for code
+-- that is not the extension's, and converted to the distributed layout
+-- in the one transaction.
+-- Distributing a store that holds data already (ms.enable_citus on a
+-- single-node deployment): every table of the store is locked, checked
+-- for code that is not the extension's (the conversion copies rows as the
+-- extension's owner: a trigger, an index expression or a constraint of
+-- anyone else would run with the owner's rights, on the coordinator or on
+-- the workers), then converted to the layout ms.enable_citus gives a new
+-- store.  No processor runs: points are copied, not re-derived.
+
+-- Every table of the model store in ACCESS EXCLUSIVE mode, the governance
+-- tables first (every call reads them first), waiting as long as
+-- lock_timeout allows; a transaction that keeps one is a clear refusal.
+CREATE FUNCTION ms._citus_lock_store() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tables		text;
+	msg			text;
+BEGIN
+	LOCK TABLE ms.orgs, ms.models, ms.versions, ms.promotions, ms.grants, ms.raw_batches,
+		ms.points IN ACCESS EXCLUSIVE MODE;
+	-- the version tables that are not partitions of ms.points
+	SELECT pg_catalog.string_agg(pg_catalog.format('ms.%I', c.relname), ', ' ORDER BY v.version_id)
+	  INTO tables
+	  FROM ms.versions v
+	  JOIN pg_catalog.pg_class c
+		ON c.relname OPERATOR(pg_catalog.=) pg_catalog.format('points_%s', v.version_id)
+	   AND c.relnamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace;
+	IF tables IS NOT NULL THEN
+		EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tables);
+	END IF;
+EXCEPTION WHEN lock_not_available THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+	RAISE EXCEPTION 'could not lock the machinesoup model store: another transaction is using it'
+		USING ERRCODE = '55P03', DETAIL = msg,
+			  HINT = 'ms.enable_citus() takes every table of the model store in ACCESS EXCLUSIVE mode: retry once the transactions using it have ended, or raise lock_timeout to wait for them.';
+END
+$$;
+COMMENT ON FUNCTION ms._citus_lock_store() IS 'internal: lock every table of the model store for ms.enable_citus (55P03 when another transaction keeps one past lock_timeout)';
+
+-- Refuse what the conversion cannot carry safely or faithfully: objects on
+-- the store's tables that depend on functions, operators, types or
+-- operator classes that are neither built in nor the extension's
+-- (triggers, index expressions and predicates, constraints, defaults,
+-- rules, policies), triggers on the data tables, indexes of a version
+-- other than its key and its embedding index, foreign keys, inheritance,
+-- tables of another owner, and user processors missing on a worker.
+CREATE FUNCTION ms._citus_check_store() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	ext			pg_catalog.oid;
+	owner_oid	pg_catalog.oid;
+	tbls		pg_catalog.oid[];
+	data_tbls	pg_catalog.oid[];
+	r			record;
+	wrk			record;
+BEGIN
+	SELECT e.oid INTO ext FROM pg_catalog.pg_extension e
+	 WHERE e.extname OPERATOR(pg_catalog.=) 'machinesoup';
+	SELECT n.nspowner INTO owner_oid FROM pg_catalog.pg_namespace n
+	 WHERE n.nspname OPERATOR(pg_catalog.=) 'ms';
+	-- a version without its table cannot be distributed
+	SELECT v.version_id INTO r FROM ms.versions v
+	 WHERE pg_catalog.to_regclass(pg_catalog.format('ms.%I', pg_catalog.format('points_%s', v.version_id))) IS NULL
+	 ORDER BY v.version_id LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'the points of version % are missing (table ms.points_%)', r.version_id, r.version_id
+			USING ERRCODE = '55000';
+	END IF;
+	SELECT pg_catalog.array_agg(pg_catalog.format('ms.%I', pg_catalog.format('points_%s', v.version_id))::pg_catalog.regclass::pg_catalog.oid
+								ORDER BY v.version_id)
+	  INTO data_tbls FROM ms.versions v;
+	data_tbls := pg_catalog.array_append(coalesce(data_tbls, '{}'), 'ms.raw_batches'::pg_catalog.regclass::pg_catalog.oid);
+	tbls := data_tbls OPERATOR(pg_catalog.||) ARRAY['ms.orgs'::pg_catalog.regclass::pg_catalog.oid,
+		'ms.models'::pg_catalog.regclass::pg_catalog.oid, 'ms.versions'::pg_catalog.regclass::pg_catalog.oid,
+		'ms.promotions'::pg_catalog.regclass::pg_catalog.oid, 'ms.grants'::pg_catalog.regclass::pg_catalog.oid];
+
+	SELECT c.oid::pg_catalog.regclass AS rel, c.relkind, pg_catalog.pg_get_userbyid(c.relowner) AS owner INTO r
+	  FROM pg_catalog.pg_class c
+	 WHERE c.oid OPERATOR(pg_catalog.=) ANY (tbls)
+	   AND (c.relowner OPERATOR(pg_catalog.<>) owner_oid OR c.relkind OPERATOR(pg_catalog.<>) 'r'
+			OR EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid))
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot distribute table %: it is not a plain table of the extension''s owner without children', r.rel
+			USING ERRCODE = '55000',
+				  DETAIL = pg_catalog.format('Its kind is %s and its owner %s.', r.relkind, r.owner);
+	END IF;
+
+	-- What depends on code that is neither built in nor the extension's.
+	-- (The conversion copies the rows, which runs constraints, index
+	-- expressions and triggers, and re-creates all of them on the workers.)
+	SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what,
+		   pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS code INTO r
+	  FROM pg_catalog.pg_depend d
+	 WHERE d.refclassid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_proc'::pg_catalog.regclass,
+			'pg_catalog.pg_type'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
+			'pg_catalog.pg_opclass'::pg_catalog.regclass, 'pg_catalog.pg_collation'::pg_catalog.regclass]::pg_catalog.oid[])
+	   AND d.refobjid OPERATOR(pg_catalog.>=) 16384
+	   AND NOT EXISTS (
+			SELECT FROM pg_catalog.pg_depend e
+			 WHERE e.classid OPERATOR(pg_catalog.=) d.refclassid AND e.objid OPERATOR(pg_catalog.=) d.refobjid
+			   AND e.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+			   AND e.refobjid OPERATOR(pg_catalog.=) ext AND e.deptype OPERATOR(pg_catalog.=) 'e')
+	   -- an array of the extension's types is the extension's too
+	   AND NOT EXISTS (
+			SELECT FROM pg_catalog.pg_type t JOIN pg_catalog.pg_depend e
+				ON e.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+			   AND e.objid OPERATOR(pg_catalog.=) t.typelem
+			   AND e.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+			   AND e.refobjid OPERATOR(pg_catalog.=) ext AND e.deptype OPERATOR(pg_catalog.=) 'e'
+			 WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+			   AND t.oid OPERATOR(pg_catalog.=) d.refobjid)
+	   AND ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+			 AND (d.objid OPERATOR(pg_catalog.=) ANY (tbls)
+				  OR d.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i
+								  WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (tbls))))
+			OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+				AND d.objid IN (SELECT c.oid FROM pg_catalog.pg_constraint c
+								 WHERE c.conrelid OPERATOR(pg_catalog.=) ANY (tbls)))
+			OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+				AND d.objid IN (SELECT a.oid FROM pg_catalog.pg_attrdef a
+								 WHERE a.adrelid OPERATOR(pg_catalog.=) ANY (tbls)))
+			OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+				AND d.objid IN (SELECT t.oid FROM pg_catalog.pg_trigger t
+								 WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (tbls)))
+			OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+				AND d.objid IN (SELECT w.oid FROM pg_catalog.pg_rewrite w
+								 WHERE w.ev_class OPERATOR(pg_catalog.=) ANY (tbls)))
+			OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+				AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p
+								 WHERE p.polrelid OPERATOR(pg_catalog.=) ANY (tbls))))
+	 ORDER BY d.classid, d.objid LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot distribute the machinesoup model store: % depends on %, which is not the extension''s', r.what, r.code
+			USING ERRCODE = '55000',
+				  DETAIL = 'Distributing copies the rows as the extension''s owner, on the coordinator and on the workers, where that code would run with the owner''s rights.',
+				  HINT = 'Drop it first; re-create it once the store is distributed if it is wanted.';
+	END IF;
+
+	-- The data tables carry no trigger, rule, policy or foreign key of
+	-- their own (the governance tables' triggers are the extension's,
+	-- checked above), and a version's indexes are its key and its
+	-- embedding index on the column itself.
+	SELECT pg_catalog.format('trigger %I on %s', t.tgname, t.tgrelid::pg_catalog.regclass) AS what INTO r
+	  FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (data_tbls)
+	UNION ALL
+	SELECT pg_catalog.format('rule %I on %s', w.rulename, w.ev_class::pg_catalog.regclass)
+	  FROM pg_catalog.pg_rewrite w WHERE w.ev_class OPERATOR(pg_catalog.=) ANY (tbls)
+	UNION ALL
+	SELECT pg_catalog.format('policy %I on %s', p.polname, p.polrelid::pg_catalog.regclass)
+	  FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) ANY (tbls)
+	UNION ALL
+	SELECT pg_catalog.format('foreign key %I on %s', c.conname, c.conrelid::pg_catalog.regclass)
+	  FROM pg_catalog.pg_constraint c
+	 WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+	   AND (c.conrelid OPERATOR(pg_catalog.=) ANY (tbls) OR c.confrelid OPERATOR(pg_catalog.=) ANY (tbls))
+	UNION ALL
+	SELECT pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass)
+	  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
+	  JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
+	 WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (data_tbls)
+	   AND i.indrelid OPERATOR(pg_catalog.<>) 'ms.raw_batches'::pg_catalog.regclass
+	   AND NOT (x.relname OPERATOR(pg_catalog.=) (t.relname OPERATOR(pg_catalog.||) '_pkey') AND i.indisprimary)
+	   AND NOT (x.relname OPERATOR(pg_catalog.=) (t.relname OPERATOR(pg_catalog.||) '_embedding')
+				AND i.indnatts OPERATOR(pg_catalog.=) 1 AND i.indexprs IS NULL AND i.indpred IS NULL
+				AND i.indkey[0] OPERATOR(pg_catalog.=)
+					(SELECT a.attnum FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+						AND a.attname OPERATOR(pg_catalog.=) 'embedding'))
+	UNION ALL
+	SELECT pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass)
+	  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
+	 WHERE i.indrelid OPERATOR(pg_catalog.=) 'ms.raw_batches'::pg_catalog.regclass
+	   AND NOT x.relname OPERATOR(pg_catalog.=) ANY ('{raw_batches_pkey,raw_batches_batch_id}'::pg_catalog.name[])
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot distribute the machinesoup model store: % is not the extension''s', r.what
+			USING ERRCODE = '55000',
+				  DETAIL = 'ms.enable_citus() gives each table the keys and indexes a distributed store has, and runs no other code on its rows.',
+				  HINT = 'Drop it first; re-create it once the store is distributed if it is wanted.';
+	END IF;
+
+	-- ms.versions names a user processor on every node: it must be there
+	-- (where a routed load runs it, its pinned digest still decides)
+	FOR r IN SELECT v.org, v.model, v.label, v.processor FROM ms.versions v
+			  WHERE NOT ms._is_builtin_processor(v.processor)
+			  ORDER BY v.version_id LOOP
+		FOR wrk IN SELECT c.nodename, c.nodeport, c.success, c.result
+				   FROM pg_catalog.run_command_on_workers(pg_catalog.format(
+						'SELECT pg_catalog.to_regprocedure(%L) IS NOT NULL', r.processor::pg_catalog.text)) c
+				  WHERE NOT c.success OR c.result OPERATOR(pg_catalog.<>) 't' LOOP
+			IF NOT wrk.success THEN
+				RAISE EXCEPTION 'could not look up processor % on worker %:%', r.processor,
+					wrk.nodename, wrk.nodeport
+					USING ERRCODE = '08006', DETAIL = wrk.result;
+			END IF;
+			RAISE EXCEPTION 'processor % of version "%" of model "%/%" does not exist on worker %:%',
+				r.processor, r.label, r.org, r.model, wrk.nodename, wrk.nodeport
+				USING ERRCODE = '55000',
+					  HINT = 'Create the function on every worker (or distribute it with create_distributed_function) first.';
+		END LOOP;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ms._citus_check_store() IS 'internal: refuse to distribute a store whose tables carry code that is not the extension''s, or that the conversion cannot carry';
+
+-- A governance table made a reference table with its rows: emptied, made
+-- a reference table, its rows inserted again as text.  (Citus copies a
+-- table's rows to the other nodes in binary, which carries a regrole or a
+-- regprocedure as the OID it has here: on a worker it would name another
+-- role or function, or none.  As text it names the same one.)  A grant
+-- whose role has been dropped names nobody (its OID would name whatever
+-- role has it on a worker): it is left out, as pg_dump leaves it out.
+CREATE FUNCTION ms._citus_reference_table(t regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	saved		text := pg_catalog.format('ms_citus_saved_%s', t::pg_catalog.oid);
+	vals		text;
+	dropped		bigint;
+BEGIN
+	EXECUTE pg_catalog.format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT * FROM %s', saved, t);
+	IF t OPERATOR(pg_catalog.=) 'ms.grants'::pg_catalog.regclass THEN
+		EXECUTE pg_catalog.format('DELETE FROM pg_temp.%I s WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r '
+								  'WHERE r.oid OPERATOR(pg_catalog.=) s.role::pg_catalog.oid)', saved);
+		GET DIAGNOSTICS dropped = ROW_COUNT;
+		IF dropped OPERATOR(pg_catalog.>) 0 THEN
+			RAISE NOTICE '% grants of dropped roles are left out', dropped;
+		END IF;
+	END IF;
+	-- (ms.promotions is append-only: its rows come back below, unchanged)
+	IF t OPERATOR(pg_catalog.=) 'ms.promotions'::pg_catalog.regclass THEN
+		ALTER TABLE ms.promotions DISABLE TRIGGER promotions_no_truncate;
+	END IF;
+	EXECUTE pg_catalog.format('TRUNCATE %s', t);
+	IF t OPERATOR(pg_catalog.=) 'ms.promotions'::pg_catalog.regclass THEN
+		ALTER TABLE ms.promotions ENABLE TRIGGER promotions_no_truncate;
+	END IF;
+	PERFORM pg_catalog.create_reference_table(t);
+	-- each row as a list of literals, in column order; 1,000 rows a statement
+	FOR vals IN EXECUTE pg_catalog.format(
+		'SELECT pg_catalog.string_agg(l.v, '', '') FROM ('
+		'  SELECT ''('' OPERATOR(pg_catalog.||) '
+		'    (SELECT pg_catalog.string_agg(coalesce(pg_catalog.quote_literal(j.value), ''NULL''), '', '' ORDER BY j.n) '
+		'       FROM pg_catalog.json_each_text(pg_catalog.row_to_json(s)) WITH ORDINALITY AS j(key, value, n)) '
+		'    OPERATOR(pg_catalog.||) '')'' AS v, '
+		'    (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1000 AS chunk '
+		'  FROM pg_temp.%I s) l GROUP BY l.chunk ORDER BY l.chunk', saved) LOOP
+		EXECUTE pg_catalog.format('INSERT INTO %s VALUES %s', t, vals);
+	END LOOP;
+	EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', saved);
+END
+$$;
+COMMENT ON FUNCTION ms._citus_reference_table(regclass) IS 'internal: make a governance table a Citus reference table, its rows copied to every node as text';
+
+-- One version's points in the layout of a version created on Citus
+-- (ms._create_version): a table of its own (a float32 version's partition
+-- detached from ms.points), keyed by (org, point_id), distributed by org
+-- and co-located with the raw batches, its rows copied to the org's shard
+-- and gone from the coordinator's table; its embedding index built again
+-- on every shard, after the copy (an msivf index trains its lists on the
+-- rows there), with the same access method, operator class and options.
+CREATE FUNCTION ms._citus_distribute_version(p_version_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	rel			pg_catalog.regclass := pg_catalog.format('ms.%I', pg_catalog.format('points_%s', p_version_id))::pg_catalog.regclass;
+	ix			record;
+	opts		text;
+BEGIN
+	SELECT a.amname, n.nspname AS opcschema, oc.opcname, x.reloptions INTO ix
+	  FROM pg_catalog.pg_index i
+	  JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
+	  JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) x.relam
+	  JOIN pg_catalog.pg_opclass oc ON oc.oid OPERATOR(pg_catalog.=) i.indclass[0]
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) oc.opcnamespace
+	 WHERE i.indrelid OPERATOR(pg_catalog.=) rel
+	   AND x.relname OPERATOR(pg_catalog.=) (part OPERATOR(pg_catalog.||) '_embedding');
+	IF FOUND THEN
+		EXECUTE pg_catalog.format('DROP INDEX ms.%I', part OPERATOR(pg_catalog.||) '_embedding');
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) rel) THEN
+		EXECUTE pg_catalog.format('ALTER TABLE ms.points DETACH PARTITION ms.%I', part);
+	END IF;
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I DROP CONSTRAINT %I, ADD CONSTRAINT %I PRIMARY KEY (org, point_id)',
+							  part, part OPERATOR(pg_catalog.||) '_pkey', part OPERATOR(pg_catalog.||) '_pkey');
+	PERFORM pg_catalog.create_distributed_table(rel, 'org', colocate_with => 'ms.raw_batches');
+	PERFORM pg_catalog.truncate_local_data_after_distributing_table(rel);
+	IF ix.amname IS NOT NULL THEN
+		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %L', pg_catalog.split_part(o, '=', 1),
+													   pg_catalog.substr(o, pg_catalog.strpos(o, '=') OPERATOR(pg_catalog.+) 1)),
+									 ', ')
+		  INTO opts FROM pg_catalog.unnest(ix.reloptions) o;
+		EXECUTE pg_catalog.format('CREATE INDEX %I ON ms.%I USING %I (embedding %I.%I)%s',
+								  part OPERATOR(pg_catalog.||) '_embedding', part, ix.amname,
+								  ix.opcschema, ix.opcname,
+								  CASE WHEN opts IS NULL THEN '' ELSE pg_catalog.format(' WITH (%s)', opts) END);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._citus_distribute_version(bigint) IS 'internal: move a version''s points to a table distributed by org, with its key and its embedding index (same options) re-created';
+REVOKE ALL ON FUNCTION ms._citus_lock_store(), ms._citus_check_store(),
+	ms._citus_reference_table(regclass), ms._citus_distribute_version(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ms._enable_citus() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t	text;
+	f	regprocedure;
+	vid	bigint;
+	lock_wait text;
+	notices text;
+BEGIN
+	IF NOT ms._is_privileged() THEN
+		RAISE EXCEPTION 'permission denied to distribute the machinesoup model store'
+			USING ERRCODE = '42501',
+				  HINT = 'Only a superuser or the extension''s owner may run ms.enable_citus().';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'extension "citus" is not installed in this database'
+			USING ERRCODE = '55000',
+				  HINT = 'Run CREATE EXTENSION citus and add the worker nodes first.';
+	END IF;
+	IF ms._citus_enabled() THEN
+		RAISE NOTICE 'the machinesoup model store is already distributed';
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'ms.enable_citus() must run on the Citus coordinator'
+			USING ERRCODE = '55000';
+	END IF;
+	-- Nothing may change the store while it moves (lock_timeout bounds
+	-- the wait, 10 s when unset: a writer that keeps its transaction open
+	-- is refused rather than waited for while every call queues behind).
+	lock_wait := pg_catalog.current_setting('lock_timeout');
+	IF lock_wait OPERATOR(pg_catalog.=) '0' THEN
+		PERFORM pg_catalog.set_config('lock_timeout', '10s', true);
+	END IF;
+	PERFORM ms._citus_lock_store();
+	PERFORM pg_catalog.set_config('lock_timeout', lock_wait, true);
+	-- Citus makes reference tables of the tables a foreign key links by
+	-- converting them all at once, which fails on the workers, where
+	-- the extension has created them already; the API functions, the
+	-- only writers, check what the keys checked (the model exists, ...).
+	ALTER TABLE ms.raw_batches DROP CONSTRAINT IF EXISTS raw_batches_org_model_fkey;
+	ALTER TABLE ms.grants DROP CONSTRAINT IF EXISTS grants_org_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_fkey,
+		DROP CONSTRAINT IF EXISTS grants_org_model_label_fkey;
+	ALTER TABLE ms.promotions DROP CONSTRAINT IF EXISTS promotions_org_model_fkey;
+	ALTER TABLE ms.versions DROP CONSTRAINT IF EXISTS versions_org_model_fkey;
+	ALTER TABLE ms.models DROP CONSTRAINT IF EXISTS models_org_fkey;
+	PERFORM ms._citus_check_store();
+	-- Their triggers then fire on every node's copy: the authorisation
+	-- cache's invalidation is wanted on every node (ms._governance_changed),
+	-- append-only refusals are harmless, and the audit triggers record
+	-- only under the API call, which is on the coordinator.
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY '{ms.orgs,ms.models,ms.versions,ms.promotions,ms.grants}'::text[] LOOP
+		PERFORM ms._citus_reference_table(t::pg_catalog.regclass);
+	END LOOP;
+	-- (Citus's notices about the local copies it leaves: they are removed)
+	notices := pg_catalog.current_setting('client_min_messages');
+	PERFORM pg_catalog.set_config('client_min_messages', 'warning', true);
+	PERFORM pg_catalog.create_distributed_table('ms.raw_batches', 'org');
+	-- Existing batches keep their ids (points and audit records name
+	-- them): the coordinator, group 0, numbered them, and numbers its new
+	-- ones after them; a worker's carry its group (ms._new_batch_id).
+	PERFORM pg_catalog.truncate_local_data_after_distributing_table('ms.raw_batches');
+	FOR vid IN SELECT v.version_id FROM ms.versions v ORDER BY v.version_id LOOP
+		PERFORM ms._citus_distribute_version(vid);
+	END LOOP;
+	PERFORM pg_catalog.set_config('client_min_messages', notices, true);
+	-- The per-org calls go whole to the worker holding the org's shards
+	-- (when called outside a transaction block, as Citus delegates calls):
+	-- the queries, and the loads, which number their batches on that node
+	-- (ms._new_batch_id), build a grown version's index on its shard there
+	-- (ms._index_if_grown), and record what they audit in its audit log.
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{knn,within,in_box,ingest,upsert_points,replay,batches}'::pg_catalog.name[])
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches');
+	END LOOP;
+	-- Token access sessions live in the shared memory of the node that
+	-- opened them: every call of one must reach the org's worker, also
+	-- inside a transaction block (force_delegation; then the whole
+	-- transaction runs there).
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'ms'::pg_catalog.regnamespace
+				AND p.proname OPERATOR(pg_catalog.=)
+					ANY ('{open_access_token,read_batch,close_access}'::pg_catalog.name[])
+				AND p.proargnames[1] OPERATOR(pg_catalog.=) 'org'
+			  ORDER BY p.oid LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'org', colocate_with := 'ms.raw_batches',
+													   force_delegation := true);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';
+COMMENT ON FUNCTION ms.enable_citus() IS 'distribute the model store over a Citus cluster by org, with the data it holds (superuser or the extension''s owner; on the coordinator)';

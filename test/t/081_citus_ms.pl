@@ -34,7 +34,7 @@ $coord->safe_psql('postgres', q{
 });
 $coord->safe_psql('single', 'CREATE EXTENSION machinesoup');
 
-# refusals first: not by a tenant, not once a version exists, not without Citus
+# refusals first: not by a tenant, not without Citus
 my ($rc, $out, $err) = $coord->psql('postgres', 'SELECT ms.enable_citus()',
 	connstr => $coord->connstr('postgres') . ' user=cm_sci');
 like($err, qr/permission denied for function enable_citus/, 'a tenant cannot distribute the store');
