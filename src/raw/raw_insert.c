@@ -299,6 +299,40 @@ typedef struct PointsTarget
 } PointsTarget;
 
 /*
+ * The caller's INSERT privilege on rel checked (an error, as the INSERT
+ * would raise), and rel's columns learnt into types and cols: false when
+ * an INSERT into rel would do more than insert rows (see the top): a
+ * relkind other than want, triggers, rules, row security in force, other
+ * columns, or an embedding that is not a vec.
+ */
+static bool
+plain_insert_target(Relation rel, char want, Oid *types, int *cols)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	AclResult	aclresult;
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+	types[COL_ORG] = TEXTOID;
+	types[COL_VERSION] = INT8OID;
+	types[COL_POINT] = INT8OID;
+	types[COL_PAYLOAD] = JSONBOID;
+	types[COL_EMBEDDING] = InvalidOid;
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), "embedding") == 0)
+			types[COL_EMBEDDING] = TupleDescAttr(desc, i)->atttypid;
+	return rel->rd_rel->relkind == want && rel->trigdesc == NULL &&
+		rel->rd_rules == NULL &&
+		check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED &&
+		OidIsValid(types[COL_EMBEDDING]) && is_vec_type(types[COL_EMBEDDING]) &&
+		find_columns(desc, types, cols);
+}
+
+/*
  * Open ms.points for the INSERT (the caller's privilege checked, as the
  * INSERT would) and learn its columns; false, with the table closed again,
  * when the INSERT would do more than insert rows (see the top).
@@ -307,31 +341,10 @@ static bool
 open_points(PointsTarget *t)
 {
 	Oid			pointsoid;
-	TupleDesc	rdesc;
-	AclResult	aclresult;
 
 	pointsoid = RangeVarGetRelid(makeRangeVar("ms", "points", -1), RowExclusiveLock, false);
 	t->rel = table_open(pointsoid, NoLock);
-	aclresult = pg_class_aclcheck(pointsoid, GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(t->rel->rd_rel->relkind),
-					   RelationGetRelationName(t->rel));
-	rdesc = RelationGetDescr(t->rel);
-	t->types[COL_ORG] = TEXTOID;
-	t->types[COL_VERSION] = INT8OID;
-	t->types[COL_POINT] = INT8OID;
-	t->types[COL_PAYLOAD] = JSONBOID;
-	t->types[COL_EMBEDDING] = InvalidOid;
-	for (int i = 0; i < rdesc->natts; i++)
-		if (!TupleDescAttr(rdesc, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(rdesc, i)->attname), "embedding") == 0)
-			t->types[COL_EMBEDDING] = TupleDescAttr(rdesc, i)->atttypid;
-	if (t->rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || t->rel->trigdesc != NULL ||
-		t->rel->rd_rules != NULL ||
-		check_enable_rls(pointsoid, InvalidOid, true) == RLS_ENABLED ||
-		!OidIsValid(t->types[COL_EMBEDDING]) ||
-		!is_vec_type(t->types[COL_EMBEDDING]) ||
-		!find_columns(rdesc, t->types, t->cols))
+	if (!plain_insert_target(t->rel, RELKIND_PARTITIONED_TABLE, t->types, t->cols))
 	{
 		table_close(t->rel, NoLock);
 		return false;
@@ -553,9 +566,7 @@ ms_insert_shard_points(PG_FUNCTION_ARGS)
 	bool		cosine;
 	bytea	   *batch;
 	Relation	rel;
-	TupleDesc	desc;
 	Oid			types[NCOLS];
-	AclResult	aclresult;
 	EState	   *estate;
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
@@ -575,26 +586,8 @@ ms_insert_shard_points(PG_FUNCTION_ARGS)
 	batch = PG_GETARG_BYTEA_PP(6);
 
 	rel = table_open(shardoid, RowExclusiveLock);
-	aclresult = pg_class_aclcheck(shardoid, GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
-	desc = RelationGetDescr(rel);
 	memset(&pi, 0, sizeof(pi));
-	types[COL_ORG] = TEXTOID;
-	types[COL_VERSION] = INT8OID;
-	types[COL_POINT] = INT8OID;
-	types[COL_PAYLOAD] = JSONBOID;
-	types[COL_EMBEDDING] = InvalidOid;
-	for (int i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(desc, i)->attname), "embedding") == 0)
-			types[COL_EMBEDDING] = TupleDescAttr(desc, i)->atttypid;
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		rel->rd_rules != NULL ||
-		check_enable_rls(shardoid, InvalidOid, true) == RLS_ENABLED ||
-		!OidIsValid(types[COL_EMBEDDING]) || !is_vec_type(types[COL_EMBEDDING]) ||
-		!find_columns(desc, types, pi.cols))
+	if (!plain_insert_target(rel, RELKIND_RELATION, types, pi.cols))
 	{
 		table_close(rel, NoLock);
 		PG_RETURN_NULL();
