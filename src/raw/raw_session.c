@@ -452,6 +452,26 @@ require_live_session(int64 batch_id)
 }
 
 /*
+ * The refusal of a read whose batch the session's model (and label, when
+ * it has one) does not hold: one answer for another org's, model's or
+ * label's batch and for none, connection or token session alike.
+ */
+void
+ms_raw_batch_not_in_session(int64 batch_id, const char *org, const char *model,
+							const char *label)
+{
+	if (label != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("batch " INT64_FORMAT " is not in the access session's label \"%s\" of model \"%s/%s\"",
+						batch_id, label, org, model)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("batch " INT64_FORMAT " is not in the access session's model \"%s/%s\"",
+					batch_id, org, model)));
+}
+
+/*
  * The stored frame of batch batch_id, with its label and raw size, copied
  * into the caller's memory context; NULL when the batch is not in org,
  * model (and label, unless NULL).  Only such a batch is ever fetched:
@@ -524,15 +544,7 @@ read_batch_as_owner(PG_FUNCTION_ARGS)
 	if (frame == NULL)
 	{
 		audit_session("refuse_read", 0, true, batch_id, session_label());
-		if (session.has_label)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("batch " INT64_FORMAT " is not in the access session's label \"%s\" of model \"%s/%s\"",
-							batch_id, session.label, session.org, session.model)));
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("batch " INT64_FORMAT " is not in the access session's model \"%s/%s\"",
-						batch_id, session.org, session.model)));
+		ms_raw_batch_not_in_session(batch_id, session.org, session.model, session_label());
 	}
 
 	/* the record is committed before any byte leaves */

@@ -40,6 +40,8 @@ extern void ms_raw_session_init(void);
 extern void ms_raw_check_reason(const char *reason);
 extern bytea *ms_raw_fetch_batch(int64 batch_id, const char *org, const char *model,
 								 const char *want_label, char **label, int64 *raw_bytes);
+extern void ms_raw_batch_not_in_session(int64 batch_id, const char *org, const char *model,
+										const char *label) pg_attribute_noreturn();
 
 /* raw_token.c: the shared table of token sessions, reserved by ms_raw_init */
 extern void ms_raw_token_shmem_init(void);

@@ -552,15 +552,7 @@ read_token_as_owner(PG_FUNCTION_ARGS)
 	if (frame == NULL)
 	{
 		audit_slot(&s, "refuse_read", 0, true, batch_id, slot_label(&s));
-		if (s.has_label)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("batch " INT64_FORMAT " is not in the access session's label \"%s\" of model \"%s/%s\"",
-							batch_id, s.label, s.org, s.model)));
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("batch " INT64_FORMAT " is not in the access session's model \"%s/%s\"",
-						batch_id, s.org, s.model)));
+		ms_raw_batch_not_in_session(batch_id, s.org, s.model, slot_label(&s));
 	}
 	/* the record is committed before any byte leaves */
 	audit_slot(&s, "read_batch", 0, true, batch_id, label);
