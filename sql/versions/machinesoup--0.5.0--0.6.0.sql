@@ -3357,3 +3357,82 @@ END
 $$;
 COMMENT ON FUNCTION ms._enable_citus() IS 'internal: the body of ms.enable_citus, run as the extension owner by it';
 COMMENT ON FUNCTION ms.enable_citus() IS 'distribute the model store over a Citus cluster by org, with the data it holds (superuser or the extension''s owner; on the coordinator)';
+
+-- ms.access_report on a Citus coordinator: a worker's rows carry the head of
+-- the worker's own chain, which ms.verify_audit(head_id, head_hash) checks
+-- on that worker
+CREATE OR REPLACE FUNCTION ms._access_report(org text, since timestamptz,
+								 until timestamptz)
+RETURNS TABLE ("at" timestamptz, role name, login name, action text, model text, label text,
+			   batch_id bigint, client_addr inet, reason text, head_id bigint, head_hash bytea)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	h_id		bigint;
+	h_hash		bytea;
+	w			record;
+	remote		jsonb := '[]';
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	IF NOT ms._may_administer(p_org) THEN
+		RAISE EXCEPTION 'permission denied to read the access report of organization "%"', p_org
+			USING ERRCODE = '42501';
+	END IF;
+	SELECT h.id, h.hash INTO h_id, h_hash FROM ms.audit_log h ORDER BY h.id DESC LIMIT 1;
+	-- On a Citus coordinator (ms.enable_citus), every worker's own log
+	-- too: a routed call records where it runs.  Read as the extension's
+	-- owner (the caller has been judged here), each worker answering with
+	-- its local report (ms.access_report on a worker reads its own log);
+	-- a worker that does not answer fails the report, which would be
+	-- incomplete.  Its rows name the worker in their reason, as a
+	-- standby's do, and carry the head of the worker's own chain: the
+	-- customer's copy of every log that holds their records, each of which
+	-- ms.verify_audit(head_id, head_hash) here checks on its node.
+	IF ms._citus_enabled() THEN
+		IF pg_catalog.citus_is_coordinator() THEN
+			FOR w IN
+				SELECT r.nodename, r.nodeport, r.success, r.result
+				  FROM pg_catalog.run_command_on_workers(pg_catalog.format(
+						'SELECT COALESCE(pg_catalog.json_agg(r), ''[]'') '
+						'  FROM ms.access_report(%L, %L, %L) r', p_org, ms._timestamp_text(since),
+						ms._timestamp_text(until))) r
+				 ORDER BY r.nodename, r.nodeport
+			LOOP
+				IF NOT w.success THEN
+					RAISE EXCEPTION 'could not read the audit log of worker %:%', w.nodename, w.nodeport
+						USING ERRCODE = '08006', DETAIL = w.result,
+							  HINT = 'The report covers every node; retry once the worker is back.';
+				END IF;
+				remote := remote OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+					pg_catalog.jsonb_build_object('node', pg_catalog.format('%s:%s', w.nodename, w.nodeport),
+												  'rows', w.result::pg_catalog.jsonb));
+			END LOOP;
+		END IF;
+	END IF;
+	RETURN QUERY
+		SELECT a.at, a.role, a.login, a.action, a.model, a.label, a.batch_id, a.client_addr,
+			   a.reason, a.head_id, a.head_hash
+		  FROM (SELECT l.at, l.role, l.login, l.action, l.model, l.label, l.batch_id,
+					   l.client_addr, l.reason, h_id AS head_id, h_hash AS head_hash,
+					   0::pg_catalog.int8 AS node, l.id AS ord
+				  FROM ms.audit_log l
+				 WHERE l.org OPERATOR(pg_catalog.=) p_org
+				   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
+				   AND (until IS NULL OR l.at OPERATOR(pg_catalog.<) until)
+				UNION ALL
+				SELECT x.at, x.role, x.login, x.action, x.model, x.label, x.batch_id,
+					   x.client_addr,
+					   pg_catalog.concat_ws(' ', x.reason,
+											pg_catalog.format('(on worker "%s")', n.e OPERATOR(pg_catalog.->>) 'node')),
+					   x.head_id, x.head_hash, n.i, x.i
+				  FROM pg_catalog.jsonb_array_elements(remote) WITH ORDINALITY AS n(e, i),
+					   ROWS FROM (pg_catalog.jsonb_to_recordset(n.e OPERATOR(pg_catalog.->) 'rows')
+								  AS ("at" timestamptz, role name, login name, action text, model text,
+									  label text, batch_id bigint, client_addr inet, reason text,
+									  head_id bigint, head_hash bytea))
+						 WITH ORDINALITY AS x("at", role, login, action, model, label, batch_id,
+											 client_addr, reason, head_id, head_hash, i)) a
+		 ORDER BY a.at, a.node, a.ord;
+END
+$$;
+COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';

@@ -11,11 +11,14 @@
  *
  * A superuser can read the key and rewrite the head file; against that the
  * defence is the customer's copy of the head, which ms.access_report hands
- * out and ms.verify_audit(since_id, expected_hash) checks.
+ * out and ms.verify_audit(since_id, expected_hash) checks.  On a Citus
+ * coordinator every worker's chain is checked too, and the customer's head
+ * may be any node's: the report gives each row the head of its node.
  */
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -233,45 +236,109 @@ verify_chain(int64 since_id, const uint8 *expected, VerifyResult *res)
 }
 
 /*
- * On a Citus coordinator whose model store is distributed (ms.enable_citus),
- * every worker keeps its own log with its own chain (a routed call records
- * where it runs): each worker's ms.verify_audit() is run too, as the
- * extension's owner, and its rows counted in res.  The first problem found
- * is the one reported, the worker named in it; a worker that does not
- * answer is one, as its log went unchecked.
+ * Whether this node is a Citus coordinator whose model store is distributed
+ * (ms.enable_citus): then every worker keeps its own log with its own chain
+ * (a routed call records where it runs).  Read from the catalogs, not
+ * ms._citus_enabled(): the SQL objects may be of a version without it, not
+ * yet updated.
  */
-static void
-verify_workers(VerifyResult *res)
+static bool
+on_distributed_coordinator(void)
 {
 	Oid			nsp = get_namespace_oid("ms", true);
 	Oid			batches = OidIsValid(nsp) ? get_relname_relid("raw_batches", nsp) : InvalidOid;
 	bool		isnull;
-	uint64		i;
+	bool		coordinator;
 
-	/*
-	 * ms._citus_enabled(), read from the catalogs: the SQL objects may be of
-	 * a version without it, not yet updated
-	 */
 	if (!OidIsValid(batches) || !ms_relation_is_citus_table(batches))
-		return;
+		return false;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute("SELECT pg_catalog.citus_is_coordinator()", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed");
-	if (SPI_processed != 1 ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	coordinator = SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		!isnull;
+	SPI_finish();
+	return coordinator;
+}
+
+/* hash as a bytea literal, quoted for a command sent to another node */
+static char *
+hash_literal(const uint8 *hash)
+{
+	char		hex[2 * AUDIT_HASH_LEN + 1];
+
+	hex[hex_encode((const char *) hash, AUDIT_HASH_LEN, hex)] = '\0';
+	return psprintf("%s::pg_catalog.bytea", quote_literal_cstr(psprintf("\\x%s", hex)));
+}
+
+/*
+ * Whether row id of this node's log is stored with hash (the chain
+ * verification recomputes it): which node's head a customer kept.
+ */
+static bool
+log_holds(int64 id, const uint8 *hash)
+{
+	bool		holds;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(psprintf("SELECT FROM ms.audit_log l WHERE l.id OPERATOR(pg_catalog.=) " INT64_FORMAT
+							 " AND l.hash OPERATOR(pg_catalog.=) %s", id, hash_literal(hash)),
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed");
+	holds = SPI_processed == 1;
+	SPI_finish();
+	return holds;
+}
+
+/*
+ * On a distributed coordinator: each worker's ms.verify_audit() is run
+ * too, as the extension's owner, and its rows counted in res.  The first
+ * problem found is the one reported, the worker named in it; a worker that
+ * does not answer is one, as its log went unchecked.  With since_id > 0,
+ * the worker whose log holds row since_id with the expected hash (the
+ * customer kept that worker's head) runs ms.verify_audit(since_id,
+ * expected_hash) instead, and *held says whether one did.
+ */
+static void
+verify_workers(VerifyResult *res, int64 since_id, const uint8 *expected, bool *held)
+{
+	const char *command = "SELECT pg_catalog.row_to_json(v) FROM ms.verify_audit() v";
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+	uint64		i;
+
+	if (since_id > 0)
 	{
-		SPI_finish();
-		return;
+		const char *lit = hash_literal(expected);
+		char	   *holds = psprintf("EXISTS (SELECT FROM ms.audit_log l WHERE l.id OPERATOR(pg_catalog.=) "
+									 INT64_FORMAT " AND l.hash OPERATOR(pg_catalog.=) %s)", since_id, lit);
+
+		/* one command for every worker: a one-time filter picks the call */
+		command = psprintf("SELECT pg_catalog.row_to_json(v) "
+						   "  FROM (SELECT a.*, true AS holds FROM ms.verify_audit(" INT64_FORMAT ", %s) a) v "
+						   " WHERE %s "
+						   "UNION ALL "
+						   "SELECT pg_catalog.row_to_json(v) "
+						   "  FROM (SELECT a.*, false AS holds FROM ms.verify_audit() a) v "
+						   " WHERE NOT %s",
+						   since_id, lit, holds, holds);
 	}
-	if (SPI_execute("SELECT pg_catalog.format('%s:%s', w.nodename, w.nodeport), w.success, w.result, "
-					"       (j.v ->> 'ok')::boolean, (j.v ->> 'checked')::bigint, "
-					"       (j.v ->> 'first_bad')::bigint, j.v ->> 'problem' "
-					"  FROM pg_catalog.run_command_on_workers("
-					"         'SELECT pg_catalog.row_to_json(v) FROM ms.verify_audit() v') w "
-					"       LEFT JOIN LATERAL (SELECT CASE WHEN w.success THEN w.result::pg_catalog.json END) "
-					"         AS j(v) ON true "
-					" ORDER BY w.nodename, w.nodeport", false, 0) != SPI_OK_SELECT)
+	args[0] = CStringGetTextDatum(command);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pg_catalog.format('%s:%s', w.nodename, w.nodeport), w.success, w.result, "
+							  "       (j.v ->> 'ok')::boolean, (j.v ->> 'checked')::bigint, "
+							  "       (j.v ->> 'first_bad')::bigint, j.v ->> 'problem', "
+							  "       coalesce((j.v ->> 'holds')::boolean, false) "
+							  "  FROM pg_catalog.run_command_on_workers($1) w "
+							  "       LEFT JOIN LATERAL (SELECT CASE WHEN w.success THEN w.result::pg_catalog.json END) "
+							  "         AS j(v) ON true "
+							  " ORDER BY w.nodename, w.nodeport",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -300,6 +367,8 @@ verify_workers(VerifyResult *res)
 			verify_fail(res, isnull ? 0 : DatumGetInt64(d),
 						psprintf("worker %s: %s", node, problem ? problem : "not verified"));
 		}
+		if (held && DatumGetBool(SPI_getbinval(tup, td, 8, &isnull)))
+			*held = true;
 	}
 	SPI_finish();
 }
@@ -318,6 +387,7 @@ verify_audit_as_owner(PG_FUNCTION_ARGS)
 	VerifyResult res;
 	int64		since_id = 0;
 	uint8		expected[AUDIT_HASH_LEN];
+	bool		distributed;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -345,8 +415,29 @@ verify_audit_as_owner(PG_FUNCTION_ARGS)
 		memcpy(expected, VARDATA_ANY(h), AUDIT_HASH_LEN);
 	}
 
-	verify_chain(since_id, expected, &res);
-	verify_workers(&res);
+	distributed = on_distributed_coordinator();
+
+	if (since_id > 0 && distributed && !log_holds(since_id, expected))
+	{
+		/*
+		 * The head the customer kept is a worker's: a report's rows carry the
+		 * head of the log that holds them.  This node's chain is checked whole.
+		 */
+		bool		held = false;
+
+		verify_chain(0, NULL, &res);
+		verify_workers(&res, since_id, expected, &held);
+		if (!held)
+			verify_fail(&res, since_id,
+						psprintf("no node's audit log has row " INT64_FORMAT " with the expected hash",
+								 since_id));
+	}
+	else
+	{
+		verify_chain(since_id, expected, &res);
+		if (distributed)
+			verify_workers(&res, 0, NULL, NULL);
+	}
 
 	result[0] = BoolGetDatum(res.ok);
 	result[1] = Int64GetDatum(res.checked);

@@ -624,8 +624,9 @@ BEGIN
 	-- its local report (ms.access_report on a worker reads its own log);
 	-- a worker that does not answer fails the report, which would be
 	-- incomplete.  Its rows name the worker in their reason, as a
-	-- standby's do; head_id and head_hash stay this node's, the workers'
-	-- chains being checked by ms.verify_audit() here.
+	-- standby's do, and carry the head of the worker's own chain: the
+	-- customer's copy of every log that holds their records, each of which
+	-- ms.verify_audit(head_id, head_hash) here checks on its node.
 	IF ms._citus_enabled() THEN
 		IF pg_catalog.citus_is_coordinator() THEN
 			FOR w IN
@@ -649,9 +650,10 @@ BEGIN
 	END IF;
 	RETURN QUERY
 		SELECT a.at, a.role, a.login, a.action, a.model, a.label, a.batch_id, a.client_addr,
-			   a.reason, h_id, h_hash
+			   a.reason, a.head_id, a.head_hash
 		  FROM (SELECT l.at, l.role, l.login, l.action, l.model, l.label, l.batch_id,
-					   l.client_addr, l.reason, 0::pg_catalog.int8 AS node, l.id AS ord
+					   l.client_addr, l.reason, h_id AS head_id, h_hash AS head_hash,
+					   0::pg_catalog.int8 AS node, l.id AS ord
 				  FROM ms.audit_log l
 				 WHERE l.org OPERATOR(pg_catalog.=) p_org
 				   AND (since IS NULL OR l.at OPERATOR(pg_catalog.>=) since)
@@ -661,13 +663,14 @@ BEGIN
 					   x.client_addr,
 					   pg_catalog.concat_ws(' ', x.reason,
 											pg_catalog.format('(on worker "%s")', n.e OPERATOR(pg_catalog.->>) 'node')),
-					   n.i, x.i
+					   x.head_id, x.head_hash, n.i, x.i
 				  FROM pg_catalog.jsonb_array_elements(remote) WITH ORDINALITY AS n(e, i),
 					   ROWS FROM (pg_catalog.jsonb_to_recordset(n.e OPERATOR(pg_catalog.->) 'rows')
 								  AS ("at" timestamptz, role name, login name, action text, model text,
-									  label text, batch_id bigint, client_addr inet, reason text))
+									  label text, batch_id bigint, client_addr inet, reason text,
+									  head_id bigint, head_hash bytea))
 						 WITH ORDINALITY AS x("at", role, login, action, model, label, batch_id,
-											 client_addr, reason, i)) a
+											 client_addr, reason, head_id, head_hash, i)) a
 		 ORDER BY a.at, a.node, a.ord;
 END
 $$;

@@ -6,13 +6,15 @@
 # grows past 10,000 points its msivf index on the org's shard.  What they
 # audit (a replay reads raw batches) is in the audit log of the worker that
 # ran it, as is an access session opened on a worker directly; the
-# coordinator's ms.access_report has every node's records and its
-# ms.verify_audit checks every node's chain, and fails when a worker's log
-# loses its tail.  A routed call judges the caller as a single node does
-# (the same refusals, from the same script on a single-node database), and
-# a tenant on a worker reads no audit log, batch or point.  A shard move, a
-# worker killed with -9 and restarted, and a worker added and shards
-# rebalanced keep every batch, answer and audit record.
+# coordinator's ms.access_report has every node's records, each with the
+# head of its node's chain, and its ms.verify_audit checks every node's
+# chain and the customer's copy of any node's head, and fails when a
+# worker's log loses its tail or a head is forged.  A routed call judges
+# the caller as a single node does (the same refusals, from the same
+# script on a single-node database), and a tenant on a worker reads no
+# audit log, batch or point.  A shard move, a worker killed with -9 and
+# restarted, and a worker added and shards rebalanced keep every batch,
+# answer and audit record.
 use strict;
 use warnings;
 
@@ -362,6 +364,31 @@ is($w3->safe_psql('postgres', qq{SELECT count(*) FROM ms.audit_log WHERE org = '
 is($coord->safe_psql('postgres', 'SELECT ok, checked FROM ms.verify_audit()'), 't|' . $all_rows->(),
 	'which ms.verify_audit() on the coordinator checks too');
 
+# the customer's copy of the heads: a report's rows carry the head of the
+# log that holds them, the coordinator's or their worker's, and each of
+# these heads verifies on the coordinator
+my %node_of = (coordinator => $coord, map { ($_->host . ':' . $_->port) => $_ } @workers);
+my @heads = map { [ split /\|/ ] } split /\n/, $coord->safe_psql('postgres', qq{
+	SELECT DISTINCT coalesce(substring(reason FROM 'on worker "([^"]+)"\\)\$'), 'coordinator'),
+		   head_id, encode(head_hash, 'hex')
+	  FROM ms.access_report('$orgA') ORDER BY 1});
+is(join(' ', map { $_->[0] } @heads), join(' ', sort('coordinator', $wAname, $wB->host . ':' . $wB->port)),
+	"$orgA\'s report: one head for each node whose log holds its records (it moved from one worker to the other)");
+for my $h (@heads)
+{
+	my ($name, $id, $hex) = @$h;
+	is($node_of{$name}->safe_psql('postgres', qq{
+		SELECT max(id) = $id AND bool_or(id = $id AND hash = '\\x$hex') FROM ms.audit_log}), 't',
+		"the head of the rows from $name is that node's last row");
+	is($coord->safe_psql('postgres', qq{SELECT ok, problem FROM ms.verify_audit($id, '\\x$hex')}), 't|',
+		"ms.verify_audit(head_id, head_hash) on the coordinator: $name\'s head verifies");
+}
+my ($wAhead) = grep { $_->[0] eq $wAname } @heads;
+my $wrong = $coord->safe_psql('postgres', q{SELECT encode(sha256('forged'), 'hex')});
+is($coord->safe_psql('postgres', qq{SELECT ok, first_bad, problem FROM ms.verify_audit($wAhead->[1], '\\x$wrong')}),
+	"f|$wAhead->[1]|no node's audit log has row $wAhead->[1] with the expected hash",
+	'a head no node\'s log holds (a worker\'s row id with another hash) fails');
+
 # a worker's log that lost its tail: the coordinator's verification fails,
 # naming the worker
 $wA->safe_psql('postgres', 'DELETE FROM ms.audit_log WHERE id = (SELECT max(id) FROM ms.audit_log)');
@@ -370,6 +397,8 @@ like($bad, qr/^f\|worker [^ ]+:@{[ $wA->port ]}: the log ends at row \d+, but it
 	'a tail row deleted from a worker\'s log fails ms.verify_audit() on the coordinator');
 ($rc, $out, $err) = $coord->psql('postgres', 'SELECT ok FROM ms.verify_audit(1, (SELECT hash FROM ms.audit_log WHERE id = 1))');
 is($out, 'f', 'and with the customer\'s head of the coordinator\'s chain too');
+like($coord->safe_psql('postgres', qq{SELECT ok, problem FROM ms.verify_audit($wAhead->[1], '\\x$wAhead->[2]')}),
+	qr/^f\|/, 'and with the customer\'s head of that worker\'s chain, whose row is gone');
 
 # a worker down: the report refuses rather than leave its records out
 $w3->stop('immediate');
