@@ -3436,3 +3436,101 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._access_report(text, timestamptz, timestamptz) IS 'internal: the body of ms.access_report, run as the extension owner by it';
+
+-- On Citus a float32 version gets its msivf index at creation up to 2,034
+-- dimensions: msivf grows its lists that wide now
+CREATE OR REPLACE FUNCTION ms._create_version(org text, model text, label text, processor regprocedure)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	p_processor	regprocedure := processor;
+	r			record;
+	vid			bigint;
+	part		text;
+	etype		text;
+	dims_check	text;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);	-- mandatory
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	IF r.version_id IS NOT NULL THEN
+		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO ms.versions (org, model, label, processor, processor_digest, created_by)
+		VALUES (p_org, p_model, p_label, p_processor,
+				ms._check_processor(p_processor, p_org, p_model, p_label), ms._caller_name())
+		RETURNING ms.versions.version_id INTO vid;
+
+	part := pg_catalog.format('points_%s', vid);
+	IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+		-- Another element type: ms.points' embedding is a vec, and a
+		-- partition has its parent's column types, so the version's points
+		-- are a table of their own, as on Citus, with the same columns but
+		-- the embedding's type; every access names it.
+		dims_check := pg_catalog.format(
+			CASE etype WHEN 'float16' THEN '@extschema@.vec_dims(embedding)'
+					   WHEN 'bit' THEN '@extschema@.bvec_length(embedding)'
+					   ELSE '@extschema@.svec_dims(embedding)' END
+			OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) %s', r.dims);
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (org text NOT NULL, version_id bigint NOT NULL, '
+			'point_id bigint NOT NULL, embedding @extschema@.%I NOT NULL, payload jsonb, '
+			'CONSTRAINT %I PRIMARY KEY (%s), CONSTRAINT %I CHECK (%s), '
+			'CONSTRAINT %I CHECK (version_id OPERATOR(pg_catalog.=) %s))',
+			part, ms._element_type_name(etype), pg_catalog.format('%s_pkey', part),
+			CASE WHEN ms._citus_enabled() THEN 'org, point_id' ELSE 'point_id' END,
+			pg_catalog.format('%s_dims', part), dims_check,
+			pg_catalog.format('%s_version', part), vid);
+		IF ms._citus_enabled() THEN
+			PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+														colocate_with => 'ms.raw_batches');
+		END IF;
+	ELSIF ms._citus_enabled() THEN
+		-- Distributed (ms.enable_citus): a table of its own, keyed by org
+		-- as Citus requires of a distributed table's keys, its rows in the
+		-- shard of the org's raw batches.  Every access names it, as it
+		-- names a partition.
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (LIKE ms.points, '
+			'CONSTRAINT %I PRIMARY KEY (org, point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s))',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims);
+		PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+													colocate_with => 'ms.raw_batches');
+	ELSE
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I PARTITION OF ms.points ('
+			'CONSTRAINT %I PRIMARY KEY (point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
+			') FOR VALUES IN (%s)',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims, vid);
+	END IF;
+	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+	-- a partition read directly is subject to its own row security
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
+
+	-- The version's own index: see ms._create_version_index.  GiST is
+	-- built here, on the empty partition, and grows with it; msivf waits
+	-- until there are points to train its centroids on.  On Citus msivf is
+	-- built here too, on the distributed table, so on every shard: Citus
+	-- carries a distributed table's indexes along a shard move, not one
+	-- built on a shard alone (which a routed load past the threshold would
+	-- build, ms._index_if_grown).  An msivf index built empty grows its
+	-- lists as rows arrive, up to 2,034 dimensions (a new list's centroid
+	-- must fit a page); above that it could not, and waits for the points
+	-- as on one node.
+	IF etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64 THEN
+		PERFORM ms._create_version_index(vid);
+	ELSIF ms._citus_enabled() AND r.dims OPERATOR(pg_catalog.<=) 2034 THEN
+		PERFORM ms._create_version_index(vid);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';

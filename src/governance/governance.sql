@@ -968,12 +968,12 @@ BEGIN
 	-- carries a distributed table's indexes along a shard move, not one
 	-- built on a shard alone (which a routed load past the threshold would
 	-- build, ms._index_if_grown).  An msivf index built empty grows its
-	-- lists as rows arrive, up to about 1,000 dimensions (a new list's
-	-- centroids must fit a page); above that it could not, and waits for
-	-- the points as on one node.
+	-- lists as rows arrive, up to 2,034 dimensions (a new list's centroid
+	-- must fit a page); above that it could not, and waits for the points
+	-- as on one node.
 	IF etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64 THEN
 		PERFORM ms._create_version_index(vid);
-	ELSIF ms._citus_enabled() AND r.dims OPERATOR(pg_catalog.<=) 1000 THEN
+	ELSIF ms._citus_enabled() AND r.dims OPERATOR(pg_catalog.<=) 2034 THEN
 		PERFORM ms._create_version_index(vid);
 	END IF;
 END

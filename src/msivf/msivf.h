@@ -164,6 +164,9 @@ typedef struct MsivfMetaPageData
  * page starts with the MsivfListInfo of its slots, as a directory page
  * does, then per slot a MsivfGrowthSlot: the list's centroid and, when the
  * split that created it gave its parent a new centroid, the parent's.
+ * Where two centroids do not fit a page (above about 1,000 dimensions) a
+ * slot holds the list's own alone, and a split leaves its parent's
+ * centroid where it was (MSIVF_GROWTH_MOVES_PARENT false).
  */
 #define MSIVF_MAX_GROWTH_PAGES	1024
 
@@ -173,8 +176,12 @@ typedef struct MsivfGrowthSlot
 	float4		c[FLEXIBLE_ARRAY_MEMBER];	/* own centroid, then the parent's */
 } MsivfGrowthSlot;
 
+#define MSIVF_GROWTH_SLOT_SIZE_N(dims, ncentroids) \
+	(sizeof(MsivfListInfo) + offsetof(MsivfGrowthSlot, c) + (ncentroids) * sizeof(float4) * (Size) (dims))
+#define MSIVF_GROWTH_MOVES_PARENT(dims) \
+	(MSIVF_GROWTH_SLOT_SIZE_N(dims, 2) <= MSIVF_PAGE_CAPACITY)
 #define MSIVF_GROWTH_SLOT_SIZE(dims) \
-	(sizeof(MsivfListInfo) + offsetof(MsivfGrowthSlot, c) + 2 * sizeof(float4) * (Size) (dims))
+	MSIVF_GROWTH_SLOT_SIZE_N(dims, MSIVF_GROWTH_MOVES_PARENT(dims) ? 2 : 1)
 
 typedef MsivfMetaPageData *MsivfMetaPage;
 

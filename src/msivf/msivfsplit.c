@@ -56,7 +56,7 @@ static MsivfGrowthSlot *
 growth_slot(Page page, int k, int dims, int i)
 {
 	return (MsivfGrowthSlot *) (PageGetContents(page) + sizeof(MsivfListInfo) * k +
-								(offsetof(MsivfGrowthSlot, c) + 2 * sizeof(float4) * (Size) dims) * i);
+								(MSIVF_GROWTH_SLOT_SIZE(dims) - sizeof(MsivfListInfo)) * i);
 }
 
 /*
@@ -125,7 +125,8 @@ msivf_read_growth(Relation index, MsivfState *st)
 									RelationGetRelationName(index), blkno),
 							 errdetail("List %d names list %d as its parent.", list, s->parent),
 							 errhint("REINDEX the index.")));
-				memcpy(st->centroids + (Size) s->parent * d, s->c + d, sizeof(float) * d);
+				if (MSIVF_GROWTH_MOVES_PARENT(d))
+					memcpy(st->centroids + (Size) s->parent * d, s->c + d, sizeof(float) * d);
 			}
 		}
 		UnlockReleaseBuffer(buf);
@@ -258,6 +259,36 @@ scale_split_centroids(const float *x, int n, int d, float *c2,
 	s = (float) sqrt(norm2);
 	for (int j = 0; j < 2 * d; j++)
 		c2[j] *= s;
+}
+
+/*
+ * Where a growth slot has no room for the parent's moved centroid: the
+ * parent keeps its centroid (c2's first), the new list starts from the
+ * trained centre farther from it (c2's second) and moves to the mean of
+ * the rows it takes, with the length the trained centres had under
+ * inner product and cosine.  assign gets each row's side.
+ */
+static void
+split_around_parent(const float *x, int n, int d, const MsivfState *st, int list,
+					float *c2, KmeansMetric km, int32 *assign, float *work, size_t wf)
+{
+	const float *parent = st->centroids + (Size) list * d;
+	double		far[2] = {0, 0};
+	double		len2 = 0;
+	int			start;
+
+	for (int s = 0; s < 2; s++)
+		for (int j = 0; j < d; j++)
+			far[s] += ((double) c2[s * d + j] - parent[j]) * ((double) c2[s * d + j] - parent[j]);
+	start = far[1] >= far[0] ? 1 : 0;
+	if (start == 0)
+		memcpy(c2 + d, c2, sizeof(float) * d);
+	memcpy(c2, parent, sizeof(float) * d);
+	for (int j = 0; j < d; j++)
+		len2 += (double) c2[d + j] * c2[d + j];
+	kmeans_split_from_fixed(x, n, d, c2, MSIVF_SPLIT_ITERS, km,
+							MSIVF_METRIC_ANGULAR_LISTS(st->metric) ? (float) sqrt(len2) : 0.0f,
+							assign, palloc(sizeof(double) * d), work, wf);
 }
 
 /*
@@ -430,14 +461,19 @@ split_list(Relation index, Relation heap, int list)
 	if (st->metric == MSIVF_METRIC_IP)
 		scale_split_centroids(x, n, d, c2, assign, st->centroids + (Size) list * d);
 	{
-		float		norms[2];
+		KmeansMetric km = MSIVF_METRIC_EUCLIDEAN_LISTS(st->metric) ? KMEANS_L2 : KMEANS_IP;
 		size_t		wf = (size_t) 2 * Min(n, 256);
 		float	   *aw = palloc(sizeof(float) * wf);
 
-		kmeans_row_norms(c2, 2, d, norms);
-		kmeans_assign(x, n, d, c2, norms, 2,
-					  MSIVF_METRIC_EUCLIDEAN_LISTS(st->metric) ? KMEANS_L2 : KMEANS_IP,
-					  assign, NULL, aw, wf);
+		if (MSIVF_GROWTH_MOVES_PARENT(d))
+		{
+			float		norms[2];
+
+			kmeans_row_norms(c2, 2, d, norms);
+			kmeans_assign(x, n, d, c2, norms, 2, km, assign, NULL, aw, wf);
+		}
+		else
+			split_around_parent(x, n, d, st, list, c2, km, assign, aw, wf);
 	}
 	for (int i = 0; i < n; i++)
 		cnt[assign[i]]++;
@@ -514,7 +550,8 @@ split_list(Relation index, Relation heap, int list)
 	gs = growth_slot(gpage, st->growth_per_page, d, gpos);
 	gs->parent = list;
 	memcpy(gs->c, c2 + d, sizeof(float) * d);
-	memcpy(gs->c + d, c2, sizeof(float) * d);
+	if (MSIVF_GROWTH_MOVES_PARENT(d))
+		memcpy(gs->c + d, c2, sizeof(float) * d);
 	MsivfPageGetOpaque(gpage)->nentries = gpos + 1;
 	if (meta->built_lists == 0)
 		meta->built_lists = child;

@@ -6,6 +6,8 @@
 # org's shard moved to the other worker: the index is on the shard there,
 # the worker's plan uses it, and ms.knn answers as before the move.  Its
 # recall after growing from empty is measured against the exact answer.
+# Versions of other element types, and of 1536 dimensions, have theirs
+# from the start too.
 use strict;
 use warnings;
 
@@ -159,10 +161,12 @@ $coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', 'm', 'v1', '{20
 like($coord->safe_psql('postgres', qq{SELECT string_agg(point_id::text, ',') FROM ms.knn('$org', 'm', '$queries[0]', 1)},
 	as($coord, 'cx_sci')), qr/^20001$/, 'a point loaded after the move is found through the index');
 
-# float16 and bit versions get theirs from the start too, and grow them
-for my $m (['h', 40, 'l2', 'float16'], ['b', 64, 'hamming', 'bit'])
+# float16 and bit versions get theirs from the start too, and grow them,
+# as does a float32 version of 1536 dimensions (whose growth pages hold a
+# new list's centroid alone)
+for my $m (['h', 40, 'l2', 'float16', 2000], ['b', 64, 'hamming', 'bit', 2000], ['w', 1536, 'l2', 'float32', 400])
 {
-	my ($model, $dims, $metric, $etype) = @$m;
+	my ($model, $dims, $metric, $etype, $npoints) = @$m;
 	$coord->safe_psql('postgres', qq{
 		SELECT ms.create_model('$org', '$model', $dims, '$metric', '$etype');
 		SELECT ms.create_version('$org', '$model', 'v1');
@@ -174,7 +178,7 @@ for my $m (['h', 40, 'l2', 'float16'], ['b', 64, 'hamming', 'bit'])
 	my ($ids, $vecs) = split /\|/, $coord->safe_psql('postgres', qq{
 		SELECT array_agg(i ORDER BY i)::text || '|' ||
 			   array_agg((SELECT array_agg(sin(i * j)::real) FROM generate_series(1, $dims) j)::vec::text ORDER BY i)::text
-		  FROM generate_series(1, 2000) i});
+		  FROM generate_series(1, $npoints) i});
 	$coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', '$model', 'v1', '$ids'::bigint[], '$vecs'::vec[])},
 		as($coord, 'cx_sci'));
 	my $q = $coord->safe_psql('postgres', qq{SELECT (SELECT array_agg(sin(77 * j)::real) FROM generate_series(1, $dims) j)::vec});
@@ -187,6 +191,21 @@ for my $m (['h', 40, 'l2', 'float16'], ['b', 64, 'hamming', 'bit'])
 	like($to->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT point_id FROM ms.points_$v WHERE org = '$org'
 		ORDER BY embedding @{[ $etype eq 'bit' ? '<~>' : '<->' ]} '$e' LIMIT 1}),
 		qr/Index Scan using points_${v}_embedding_$vs/, "the worker's plan uses its index");
+	next unless $model eq 'w';
+	cmp_ok($to->safe_psql('postgres', "SELECT lists FROM msivf_index_info('ms.points_${v}_embedding_$vs')"), '>', 1,
+		'the 1536-d index grew its lists');
+	# the org's shards moved back: the wide version's index goes along
+	$coord->safe_psql('postgres', sprintf(
+		q{SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode := 'block_writes')},
+		$rshard, $to->host, $to->port, $from->host, $from->port));
+	is($from->safe_psql('postgres', qq{SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+		WHERE c.relname = 'points_${v}_embedding_$vs'}), 'msivf', 'a move keeps the 1536-d version\'s index');
+	$from->safe_psql('postgres', "ANALYZE ms.points_${v}_$vs");
+	like($from->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT point_id FROM ms.points_$v WHERE org = '$org'
+		ORDER BY embedding <-> '$e' LIMIT 1}),
+		qr/Index Scan using points_${v}_embedding_$vs/, 'which the new worker\'s plan uses');
+	is($coord->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE point_id = 77 AND distance = 0) FROM ms.knn('$org', '$model', '$q', 5)},
+		as($coord, 'cx_sci')), '1', 'and a routed kNN there finds its point');
 }
 
 $_->stop for reverse ($coord, @workers);

@@ -4,7 +4,8 @@
  *		with brute force, training recovers well-separated blobs, spherical
  *		mode keeps unit centroids, skewed data gets clusters of comparable
  *		sizes, inner product's cones have one length and balanced lists,
- *		and degenerate inputs (k = n, duplicate points) do not break it.
+ *		degenerate inputs (k = n, duplicate points) do not break it, and a
+ *		split around a fixed centre moves only the new one.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -417,6 +418,62 @@ check_degenerate(void)
 	free(work);
 }
 
+/*
+ * A split around a centre that stays: two blobs, the fixed centre on one,
+ * the new centre started between them, ends on the other blob and takes
+ * exactly its points; scaled to the norm asked for; every point assigned
+ * to the nearer of the final centres.
+ */
+static void
+check_split_from_fixed(KmeansMetric metric, float new_norm)
+{
+	int			n = 400,
+				d = 24;
+	float	   *x = malloc(sizeof(float) * n * d);
+	float	   *c = malloc(sizeof(float) * 2 * d);
+	int32_t    *a = malloc(sizeof(int32_t) * n);
+	double	   *sum = malloc(sizeof(double) * d);
+	float		work[64];
+	int64_t		taken;
+	int			wrong = 0;
+	double		len = 0;
+	float		fixed0;
+
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < d; j++)
+			x[i * d + j] = (j == (i % 2) ? 10.0f : 0.0f) + 0.3f * gauss();
+	for (int j = 0; j < d; j++)
+	{
+		c[j] = j == 0 ? 10.0f : 0.0f;	/* the fixed centre, on the even points */
+		c[d + j] = j < 2 ? 5.0f : 0.0f;
+	}
+	c[d + 1] += 0.5f;					/* leaning to the odd points */
+	if (new_norm > 0)
+	{
+		double		f = 0;
+
+		for (int j = 0; j < d; j++)
+			f += (double) c[j] * c[j];
+		for (int j = 0; j < d; j++)
+			c[j] *= (float) (new_norm / sqrt(f));
+	}
+	fixed0 = c[0];
+	taken = kmeans_split_from_fixed(x, n, d, c, 5, metric, new_norm, a, sum, work, 64);
+	for (int i = 0; i < n; i++)
+		wrong += a[i] != i % 2;
+	CHECK(taken == n / 2 && wrong == 0, "split from a fixed centre (%s): the new centre takes the other blob (%ld taken, %d wrong)",
+		  metric == KMEANS_IP ? "ip" : "l2", (long) taken, wrong);
+	CHECK(c[0] == fixed0, "the fixed centre stays (%g)", c[0]);
+	for (int j = 0; j < d; j++)
+		len += (double) c[d + j] * c[d + j];
+	CHECK(c[d + 1] > c[d] && (new_norm > 0 ? fabs(sqrt(len) - new_norm) < 1e-3 : fabs(c[d + 1] - 10.0f) < 0.2),
+		  "the new centre moved to the other blob (%g, %g; length %g)", c[d], c[d + 1], sqrt(len));
+	free(x);
+	free(c);
+	free(a);
+	free(sum);
+}
+
 int
 main(void)
 {
@@ -432,5 +489,7 @@ main(void)
 	check_balance();
 	check_cones();
 	check_degenerate();
+	check_split_from_fixed(KMEANS_L2, 0);
+	check_split_from_fixed(KMEANS_IP, 1.0f);
 	return unit_finish("kmeans");
 }

@@ -240,6 +240,48 @@ kmeans_assign(const float *x, int64_t n, int d,
 	}
 }
 
+/*
+ * A split around a centre that stays; see kmeans.h.  The new centre's mean
+ * is summed in double: its points may be many and far from the origin.
+ */
+int64_t
+kmeans_split_from_fixed(const float *x, int64_t n, int d, float *c,
+						int iters, KmeansMetric metric, float new_norm,
+						int32_t *assign, double *sum, float *work, size_t work_floats)
+{
+	float	   *moving = c + d;
+	float		norms[2];
+	int64_t		taken = 0;
+
+	for (int it = 0;; it++)
+	{
+		double		len2 = 0;
+
+		kmeans_row_norms(c, 2, d, norms);
+		kmeans_assign(x, n, d, c, norms, 2, metric, assign, NULL, work, work_floats);
+		taken = 0;
+		for (int64_t i = 0; i < n; i++)
+			taken += assign[i];
+		if (it == iters || taken == 0)
+			break;
+		memset(sum, 0, sizeof(double) * (size_t) d);
+		for (int64_t i = 0; i < n; i++)
+			if (assign[i] == 1)
+				for (int j = 0; j < d; j++)
+					sum[j] += x[i * d + j];
+		for (int j = 0; j < d; j++)
+		{
+			sum[j] /= (double) taken;
+			len2 += sum[j] * sum[j];
+		}
+		if (new_norm > 0 && !(len2 > 0))
+			break;				/* no direction to scale: keep the last centre */
+		for (int j = 0; j < d; j++)
+			moving[j] = (float) (new_norm > 0 ? sum[j] * new_norm / sqrt(len2) : sum[j]);
+	}
+	return taken;
+}
+
 /* squared euclidean distance, in float */
 static float
 l2_squared(const float *a, const float *b, int d)

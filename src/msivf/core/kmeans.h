@@ -102,6 +102,22 @@ extern void kmeans_assign(const float *x, int64_t n, int d,
 						  KmeansMetric metric, int32_t *assign, float *dist,
 						  float *work, size_t work_floats);
 
+/*
+ * Splits n points between a fixed centre and a new one, when only the new
+ * one can be written (a growth page too narrow for the parent's moved
+ * centroid): c holds 2 * d floats, the fixed centre then the new one's
+ * start.  iters rounds each assign every point to the nearer centre
+ * (assign: 0 the fixed, 1 the new) and move the new centre to the mean of
+ * its points, scaled to new_norm when that is positive (spherical
+ * centres).  Ends with the assignment to the final centres.  sum holds d
+ * doubles; work holds work_floats floats, at least 2.  Returns how many
+ * points the new centre took.
+ */
+extern int64_t kmeans_split_from_fixed(const float *x, int64_t n, int d, float *c,
+									   int iters, KmeansMetric metric, float new_norm,
+									   int32_t *assign, double *sum, float *work,
+									   size_t work_floats);
+
 /* Limit OpenBLAS to the calling thread; call once before any sgemm. */
 extern void kmeans_single_thread_blas(void);
 
