@@ -198,7 +198,8 @@ for my $m (['h', 40, 'l2', 'float16', 2000], ['b', 64, 'hamming', 'bit', 2000], 
 	$coord->safe_psql('postgres', sprintf(
 		q{SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode := 'block_writes')},
 		$rshard, $to->host, $to->port, $from->host, $from->port));
-	is($from->safe_psql('postgres', qq{SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+	is($from->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
 		WHERE c.relname = 'points_${v}_embedding_$vs'}), 'msivf', 'a move keeps the 1536-d version\'s index');
 	$from->safe_psql('postgres', "ANALYZE ms.points_${v}_$vs");
 	like($from->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT point_id FROM ms.points_$v WHERE org = '$org'
