@@ -3,9 +3,9 @@
 --
 -- Token access sessions (ms.open_access_token, ms.read_batch(org, token,
 -- batch_id), ms.close_access(org, token)) on one node, their bad input and
--- refusals; and the types ms.roleref and ms.procref that ms.grants and
--- ms.versions store (text input takes no bare OID; binary output is a
--- name, empty for an OID that names nothing).
+-- refusals, the cap on one role's sessions; and the types ms.roleref and
+-- ms.procref that ms.grants and ms.versions store (text input takes no
+-- bare OID; binary output is a name, empty for an OID that names nothing).
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
@@ -69,9 +69,30 @@ SELECT ms.close_access('tokco', :'tok');
 SET client_min_messages = warning;
 RESET ROLE;
 
+-- one role holds at most machinesoup.access_tokens_per_role sessions, so
+-- that it cannot fill the node's table; a tenant cannot raise its cap
+SET machinesoup.access_tokens_per_role = 2;
+SET ROLE regress_tok_sci;
+SELECT regress_try('SET machinesoup.access_tokens_per_role = 100');
+SELECT ms.open_access_token('tokco', 'm', 'ticket 2') AS tok2 \gset
+SELECT ms.open_access_token('tokco', 'm', 'ticket 3') AS tok3 \gset
+SELECT regress_try(format('SELECT ms.open_access_token(%L, %L, %L)', 'tokco', 'm', 'ticket 4'));
+RESET ROLE;
+SET ROLE regress_tok_thief;
+SELECT ms.open_access_token('tokother', 'm', 'another role') IS NOT NULL AS others_unaffected \gset
+\echo :others_unaffected
+RESET ROLE;
+SET ROLE regress_tok_sci;
+SELECT ms.close_access('tokco', :'tok2');
+SELECT ms.open_access_token('tokco', 'm', 'ticket 5') IS NOT NULL AS after_a_close \gset
+\echo :after_a_close
+RESET ROLE;
+RESET machinesoup.access_tokens_per_role;
+
 -- the audit log has the open, the two reads and the close
 SELECT action, batch_id = :b1 AS the_batch, reason
   FROM ms.audit_log WHERE org = 'tokco' AND action IN ('open_access', 'read_batch', 'close_access')
+   AND reason = 'ticket 1'
  ORDER BY id;
 
 -- ms.roleref: a role name in, regrole's text out; no bare OIDs

@@ -35,6 +35,7 @@ PG_FUNCTION_INFO_V1(ms_require_raw_network);
 char	   *ms_processor_role = NULL;
 int			ms_raw_compression_level = 0;
 int			ms_access_idle_timeout_s = 900;
+int			ms_access_tokens_per_role = 16;
 static char *raw_access_networks = NULL;
 
 /* ---------------------------------------------------------------------
@@ -242,6 +243,14 @@ ms_raw_init(void)
 							900, 1, INT_MAX / 1000,
 							PGC_SUSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("machinesoup.access_tokens_per_role",
+							"Token access sessions one role may hold open on a node at once.",
+							"The node's table of token sessions is shared by every role: the cap keeps one role from filling it.",
+							&ms_access_tokens_per_role,
+							16, 1, 256,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("machinesoup.raw_access_networks",
 							   "Client networks (CIDRs, and \"local\" for Unix sockets) allowed raw-data access.",

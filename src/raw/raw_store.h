@@ -17,6 +17,7 @@
 extern char *ms_processor_role;
 extern int	ms_raw_compression_level;
 extern int	ms_access_idle_timeout_s;
+extern int	ms_access_tokens_per_role;
 
 extern void ms_raw_init(void);
 

@@ -33,7 +33,9 @@
  * once, by the first use that notices it (a read, a close, or an open that
  * needs its slot).  A server restart forgets the sessions, with no record,
  * as a crash does a connection's.  The table holds TOKEN_SESSIONS sessions
- * per node.
+ * per node, shared by every role and database: one role holds at most
+ * machinesoup.access_tokens_per_role of them, live or being opened, so
+ * that a tenant with raw_read cannot lock the others out of theirs.
  */
 #include "postgres.h"
 
@@ -77,6 +79,7 @@ typedef struct TokenSession
 	SlotState	state;
 	Oid			dboid;
 	Oid			owner;
+	Oid			opening_for;	/* BUSY for a new session: its owner */
 	Oid			extension;
 	uint8		token[TOKEN_BYTES];
 	char		org[64];
@@ -234,6 +237,7 @@ slot_release(int i, bool keep)
 {
 	SpinLockAcquire(&token_shared->mutex);
 	token_shared->slots[i].state = keep ? SLOT_OPEN : SLOT_FREE;
+	token_shared->slots[i].opening_for = InvalidOid;
 	SpinLockRelease(&token_shared->mutex);
 }
 
@@ -312,13 +316,28 @@ expire_if_idle(int i, const TokenSession *s)
  */
 /* (not inlined: its loops' variables and slot_new's PG_TRY do not mix) */
 pg_noinline static int
-slot_reserve(TokenSession *copy, bool *expired)
+slot_reserve(Oid owner, TokenSession *copy, bool *expired)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			found = -1;
+	int			held = 0;
 
 	*expired = false;
 	SpinLockAcquire(&token_shared->mutex);
+	for (int i = 0; i < TOKEN_SESSIONS; i++)
+	{
+		TokenSession *s = &token_shared->slots[i];
+
+		if ((s->state == SLOT_OPEN && s->owner == owner && now <= slot_expiry(s)) ||
+			(s->state == SLOT_BUSY &&
+			 (OidIsValid(s->opening_for) ? s->opening_for : s->owner) == owner))
+			held++;
+	}
+	if (held >= ms_access_tokens_per_role)
+	{
+		SpinLockRelease(&token_shared->mutex);
+		return -2;
+	}
 	for (int i = 0; i < TOKEN_SESSIONS && found < 0; i++)
 		if (token_shared->slots[i].state == SLOT_FREE)
 			found = i;
@@ -334,18 +353,29 @@ slot_reserve(TokenSession *copy, bool *expired)
 		}
 	}
 	if (found >= 0)
+	{
 		token_shared->slots[found].state = SLOT_BUSY;
+		token_shared->slots[found].opening_for = owner;
+	}
 	SpinLockRelease(&token_shared->mutex);
 	return found;
 }
 
 static int
-slot_new(void)
+slot_new(Oid owner)
 {
 	bool		expired;
 	TokenSession copy;
-	int			found = slot_reserve(&copy, &expired);
+	int			found = slot_reserve(owner, &copy, &expired);
 
+	if (found == -2)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("role \"%s\" has too many raw data access sessions open",
+						GetUserNameFromId(owner, false)),
+				 errdetail("A role holds at most %d token sessions on a node (machinesoup.access_tokens_per_role).",
+						   ms_access_tokens_per_role),
+				 errhint("Close sessions with ms.close_access(org, token), or wait until idle ones expire (machinesoup.access_idle_timeout).")));
 	if (found < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -477,7 +507,7 @@ open_token_as_owner(PG_FUNCTION_ARGS)
 	strlcpy(s.label, label ? label : "", sizeof(s.label));
 	strlcpy(s.reason, reason, sizeof(s.reason));
 
-	i = slot_new();
+	i = slot_new(s.owner);
 	PG_TRY();
 	{
 		audit_slot(&s, "open_access", 0, false, 0, slot_label(&s));
