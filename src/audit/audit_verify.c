@@ -263,32 +263,41 @@ on_distributed_coordinator(void)
 	return coordinator;
 }
 
-/* hash as a bytea literal, quoted for a command sent to another node */
+/* hash as an SQL expression (hex digits need no quoting) */
 static char *
-hash_literal(const uint8 *hash)
+hash_sql(const uint8 *hash)
 {
 	char		hex[2 * AUDIT_HASH_LEN + 1];
 
 	hex[hex_encode((const char *) hash, AUDIT_HASH_LEN, hex)] = '\0';
-	return psprintf("%s::pg_catalog.bytea", quote_literal_cstr(psprintf("\\x%s", hex)));
+	return psprintf("pg_catalog.decode('%s', 'hex')", hex);
 }
 
 /*
- * Whether row id of this node's log is stored with hash (the chain
- * verification recomputes it): which node's head a customer kept.
+ * SQL true when row id of the log of the node that runs it is stored with
+ * hash (the chain verification recomputes it): which node's head a
+ * customer kept.
  */
+static char *
+log_holds_sql(int64 id, const uint8 *hash)
+{
+	return psprintf("EXISTS (SELECT FROM ms.audit_log l WHERE l.id OPERATOR(pg_catalog.=) " INT64_FORMAT
+					" AND l.hash OPERATOR(pg_catalog.=) %s)", id, hash_sql(hash));
+}
+
+/* log_holds_sql() on this node */
 static bool
 log_holds(int64 id, const uint8 *hash)
 {
 	bool		holds;
+	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(psprintf("SELECT FROM ms.audit_log l WHERE l.id OPERATOR(pg_catalog.=) " INT64_FORMAT
-							 " AND l.hash OPERATOR(pg_catalog.=) %s", id, hash_literal(hash)),
-					true, 1) != SPI_OK_SELECT)
+	if (SPI_execute(psprintf("SELECT %s", log_holds_sql(id, hash)), true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
 		elog(ERROR, "SPI_execute failed");
-	holds = SPI_processed == 1;
+	holds = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return holds;
 }
@@ -313,19 +322,18 @@ verify_workers(VerifyResult *res, int64 since_id, const uint8 *expected, bool *h
 
 	if (since_id > 0)
 	{
-		const char *lit = hash_literal(expected);
-		char	   *holds = psprintf("EXISTS (SELECT FROM ms.audit_log l WHERE l.id OPERATOR(pg_catalog.=) "
-									 INT64_FORMAT " AND l.hash OPERATOR(pg_catalog.=) %s)", since_id, lit);
+		char	   *holds = log_holds_sql(since_id, expected);
 
 		/* one command for every worker: a one-time filter picks the call */
 		command = psprintf("SELECT pg_catalog.row_to_json(v) "
-						   "  FROM (SELECT a.*, true AS holds FROM ms.verify_audit(" INT64_FORMAT ", %s) a) v "
+						   "  FROM (SELECT a.*, true AS holds "
+						   "          FROM ms.verify_audit(" INT64_FORMAT ", %s) a) v "
 						   " WHERE %s "
 						   "UNION ALL "
 						   "SELECT pg_catalog.row_to_json(v) "
 						   "  FROM (SELECT a.*, false AS holds FROM ms.verify_audit() a) v "
 						   " WHERE NOT %s",
-						   since_id, lit, holds, holds);
+						   since_id, hash_sql(expected), holds, holds);
 	}
 	args[0] = CStringGetTextDatum(command);
 	if (SPI_connect() != SPI_OK_CONNECT)
