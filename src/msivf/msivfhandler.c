@@ -269,10 +269,19 @@ msivf_probes_for(const MsivfState *st)
 		 */
 		double		t = msivf_target_recall;
 		double		margin = 1.645 * sqrt(t * (1 - t) / (st->calib_queries * 10.0));
-		int			level = (int) ceil((t + margin) * 100 - 1e-9);
+		double		level = Max(0.0, Min(MSIVF_CALIB_LEVELS - 1.0, (t + margin) * 100));
+		int			below = (int) floor(level + 1e-9);
+		int			above = Min(MSIVF_CALIB_LEVELS - 1, below + 1);
 
-		level = Max(0, Min(MSIVF_CALIB_LEVELS - 1, level));
-		p = st->calib_probes[level];
+		/*
+		 * Between the two whole percents around the level, linearly: rounding
+		 * the level up to the next percent took 0.99 (0.9937 with its margin)
+		 * to 100 %, the probes that reach a query's farthest neighbour's list,
+		 * 4-5 times what 0.99 needs.
+		 */
+		p = st->calib_probes[below];
+		if (level - below > 1e-9 && above > below)
+			p += (int) ceil((st->calib_probes[above] - st->calib_probes[below]) * (level - below) - 1e-9);
 		/* lists split since: the same share of them (msivfsplit.c) */
 		if (st->calib_lists > 0 && st->nlists != st->calib_lists)
 			p = (int) ceil((double) p * st->nlists / st->calib_lists);
