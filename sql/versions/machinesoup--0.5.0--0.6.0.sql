@@ -3534,3 +3534,426 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';
+
+-- On Citus every msivf version gets its index at creation (above 2,034
+-- dimensions too), and the org's worker rebuilds a wide one on its shard
+-- when the org's points pass the threshold: ms._index_if_grown takes the
+-- org and dims from its callers.
+DROP FUNCTION ms._index_if_grown(bigint);
+
+CREATE FUNCTION ms._index_if_grown(p_version_id bigint, p_org text, p_dims integer) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	part		text := pg_catalog.format('points_%s', p_version_id);
+	n			bigint;
+	etype		text;
+	vmetric		text;
+	row_min		integer;
+	pages_needed bigint;
+	shard_id	bigint;
+	shard		text;
+	shard_index	text;
+	untrained	boolean := false;
+	ix			record;
+BEGIN
+	-- the usual case, once built: one catalog lookup
+	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		-- On Citus every msivf version has its index from its creation,
+		-- built empty on the distributed table (ms._create_version), and
+		-- grows its lists as rows arrive, up to 2,034 dimensions (a new
+		-- list's centroid must fit a page).  A wider one keeps the one list
+		-- it was built with: the org's worker rebuilds its shard's copy once
+		-- the org holds the threshold's points, as one node builds it then.
+		IF p_dims OPERATOR(pg_catalog.<=) 2034 OR NOT ms._citus_enabled() THEN
+			RETURN;
+		END IF;
+		untrained := true;
+	END IF;
+	-- A routed load (ms.ingest, ms.upsert_points, ms.replay on Citus) runs
+	-- on the worker that holds the org, and Citus takes DDL on a
+	-- distributed table from the coordinator only: there the index is
+	-- built (or rebuilt) on the org's shard alone, under the name Citus
+	-- gives a shard's copy of the table's index (so that one made later
+	-- through the coordinator skips it).  A shard move carries only an
+	-- index of the distributed table (Citus builds it on the copied rows):
+	-- one built on a shard alone (a version created before its index was
+	-- made at creation) is built again by the next routed load on the new
+	-- worker.
+	-- (two IFs: without Citus, citus_is_coordinator() does not exist)
+	IF ms._citus_enabled() THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			shard_id := pg_catalog.get_shard_id_for_distribution_column(pg_catalog.format('ms.%I', part),
+																		 p_org);
+			shard := pg_catalog.format('%s_%s', part, shard_id);
+			shard_index := pg_catalog.format('%s_embedding_%s', part, shard_id);
+			-- not on this node (a call on another worker): built where it is
+			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard)) IS NULL THEN
+				RETURN;
+			END IF;
+			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard_index)) IS NOT NULL THEN
+				IF NOT untrained OR ms._index_lists(shard_index) OPERATOR(pg_catalog.>) 1 THEN
+					RETURN;
+				END IF;
+			ELSE
+				untrained := false;
+			END IF;
+		ELSIF untrained THEN
+			-- the coordinator's table holds no rows; its workers' loads rebuild
+			RETURN;
+		END IF;
+	END IF;
+	SELECT m.element_type, m.metric INTO etype, vmetric
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- a version whose element type has no index never counts its rows
+	IF etype OPERATOR(pg_catalog.<>) 'float32'
+	   AND (SELECT x.am FROM ms._version_index_opclass(etype, p_dims, vmetric) x) IS NULL THEN
+		RETURN;
+	END IF;
+	-- Counting costs as much as the rows counted, so first a bound that
+	-- costs nothing: a row of d dims takes at least 56 + 4d bytes and a line
+	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
+	-- partition of fewer pages than the threshold's rows need cannot hold
+	-- them yet.
+	-- (OPERATOR() has one precedence for all: every step is bracketed)
+	row_min := 60 OPERATOR(pg_catalog.+) CASE etype
+		WHEN 'float16' THEN 2 OPERATOR(pg_catalog.*) p_dims
+		WHEN 'bit' THEN p_dims OPERATOR(pg_catalog./) 8
+		ELSE 4 OPERATOR(pg_catalog.*) p_dims END;
+	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
+		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
+			(8168 OPERATOR(pg_catalog./) row_min);
+		-- (a distributed table's own heap is empty: its rows are counted)
+		IF pg_catalog.pg_relation_size(pg_catalog.format('ms.%I', part)::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.<) (pages_needed OPERATOR(pg_catalog.*) 8192)
+		   AND NOT ms._is_citus_table(pg_catalog.format('ms.%I', part)::pg_catalog.regclass) THEN
+			RETURN;
+		END IF;
+	END IF;
+	-- counts at most the threshold's worth of rows, whatever the size; the
+	-- org named, so that on Citus only the org's shard is read
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
+							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
+							  part, ms._version_index_min_rows())
+	   INTO n USING p_org;
+	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
+		RETURN;
+	END IF;
+	-- Two loaders crossing the threshold at once: one builds, the other
+	-- goes on (its rows get into the index when it commits).  Without the
+	-- lock both would wait in CREATE INDEX for the other's transaction to
+	-- end, a deadlock that aborts one of them.
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('ms.points index')::pg_catalog.int4,
+											   (p_version_id OPERATOR(pg_catalog.%) 2147483647)::pg_catalog.int4) THEN
+		RETURN;
+	END IF;
+	-- re-checked under the lock: a builder that committed meanwhile
+	IF untrained THEN
+		IF ms._index_lists(shard_index) OPERATOR(pg_catalog.=) 1 THEN
+			EXECUTE pg_catalog.format('REINDEX INDEX ms.%I', shard_index);
+		END IF;
+	ELSIF shard IS NOT NULL THEN
+		SELECT * INTO ix FROM ms._version_index_opclass(etype, p_dims, vmetric) x;
+		IF ix.am IS NOT NULL THEN
+			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON ms.%I USING %I (embedding @extschema@.%I)',
+				shard_index, shard, ix.am, ix.opclass);
+		END IF;
+	ELSIF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
+		PERFORM ms._create_version_index(p_version_id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._index_if_grown(bigint, text, integer) IS 'internal: build a version''s msivf index once its partition (on Citus: the org''s shard) holds ms._version_index_min_rows() points; on Citus rebuild there one built empty that cannot grow its lists';
+
+CREATE FUNCTION ms._index_lists(p_index text) RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$SELECT i.lists FROM @extschema@.msivf_index_info(pg_catalog.format('ms.%I', p_index)::pg_catalog.regclass) i$$;
+COMMENT ON FUNCTION ms._index_lists(text) IS 'internal: the lists of the msivf index ms.<p_index>';
+REVOKE ALL ON FUNCTION ms._index_if_grown(bigint, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ms._index_lists(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ms._upsert_points(org text, model text, label text, ids bigint[],
+								 vecs @extschema@.vec[], payloads jsonb[])
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	r			record;
+	bad			record;
+	n			bigint;
+	etype		text;
+BEGIN
+	-- loading points is staging work, or ingest
+	BEGIN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', true) a;
+	EXCEPTION WHEN insufficient_privilege THEN
+		SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'ingest', true, 'load points into') a;
+	END;
+
+	IF ids IS NULL OR vecs IS NULL THEN
+		RAISE EXCEPTION 'ids and vecs must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.cardinality(ids) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(vecs)
+	   OR (payloads IS NOT NULL
+		   AND pg_catalog.cardinality(payloads) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(ids)) THEN
+		RAISE EXCEPTION 'ids, vecs and payloads must have the same number of elements'
+			USING ERRCODE = '22023';
+	END IF;
+
+	SELECT u.n, u.id, u.v INTO bad
+	  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+	 WHERE u.id IS NULL OR u.v IS NULL
+		OR @extschema@.vec_dims(u.v) OPERATOR(pg_catalog.<>) r.dims
+		OR (r.metric OPERATOR(pg_catalog.=) 'cosine'
+			AND @extschema@.vec_norm(u.v) OPERATOR(pg_catalog.=) 0::pg_catalog.float8)
+	 ORDER BY u.n LIMIT 1;
+	IF FOUND THEN
+		IF bad.id IS NULL OR bad.v IS NULL THEN
+			RAISE EXCEPTION 'point % has a NULL id or vec', bad.n USING ERRCODE = '22004';
+		ELSIF @extschema@.vec_dims(bad.v) OPERATOR(pg_catalog.<>) r.dims THEN
+			RAISE EXCEPTION 'different vec dimensions % and %', @extschema@.vec_dims(bad.v), r.dims
+				USING ERRCODE = '22000',
+					  DETAIL = pg_catalog.format('Point %s (id %s) has %s dimensions; model "%s/%s" has %s.',
+												 bad.n, bad.id, @extschema@.vec_dims(bad.v), p_org, p_model, r.dims);
+		END IF;
+		RAISE EXCEPTION 'point % (id %) is a zero vector, which has no cosine distance', bad.n, bad.id
+			USING ERRCODE = '22023';
+	END IF;
+	SELECT u.id INTO bad FROM pg_catalog.unnest(ids) AS u(id)
+	 GROUP BY u.id HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'point id % appears more than once', bad.id USING ERRCODE = '21000';
+	END IF;
+
+	-- A model of another element type takes the vecs converted to it:
+	-- rounded to half (float16), their sign bits (bit: binary_quantize),
+	-- their non-zero elements (sparse).  A float16 vec that rounds to
+	-- zero, under cosine, is refused by the check after this one.
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	IF etype OPERATOR(pg_catalog.=) 'float16' AND r.metric OPERATOR(pg_catalog.=) 'cosine' THEN
+		SELECT u.n, u.id INTO bad
+		  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(vecs)) WITH ORDINALITY AS u(id, v, n)
+		 WHERE @extschema@.vec_norm(u.v::@extschema@.hvec) OPERATOR(pg_catalog.=) 0::pg_catalog.float8
+		 ORDER BY u.n LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'point % (id %) is a zero vector in half precision, which has no cosine distance', bad.n, bad.id
+				USING ERRCODE = '22023';
+		END IF;
+	END IF;
+
+	-- into the partition itself: its primary key is the ON CONFLICT
+	-- arbiter (the parent has none, see ms.points), named, since it is
+	-- (point_id) on one node and (org, point_id) on Citus
+	EXECUTE pg_catalog.format(
+		'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+		'SELECT $1, $2, u.id, ' OPERATOR(pg_catalog.||)
+		CASE etype WHEN 'float16' THEN 'u.v::@extschema@.hvec'
+				   WHEN 'bit' THEN '@extschema@.binary_quantize(u.v)'
+				   WHEN 'sparse' THEN 'u.v::@extschema@.svec'
+				   ELSE 'u.v' END OPERATOR(pg_catalog.||) ', u.p '
+		'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+		'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+		'ON CONFLICT ON CONSTRAINT %I '
+		'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+		pg_catalog.format('points_%s', r.version_id),
+		pg_catalog.format('points_%s_pkey', r.version_id))
+		USING p_org, r.version_id, ids, vecs, payloads;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM ms._index_if_grown(r.version_id, p_org, r.dims);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms._upsert_points(text, text, text, bigint[], @extschema@.vec[], jsonb[]) IS 'internal: the body of ms.upsert_points, run as the extension owner by it';
+
+CREATE OR REPLACE FUNCTION ms._process_batch(p_org text, p_version_id bigint, p_processor regprocedure,
+								  p_dims integer, p_metric text, p_data bytea, p_pinned bytea)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			bigint;
+	run_as		regrole;
+	ids			bigint[];
+	vecs		@extschema@.vec[];
+	payloads	jsonb[];
+	etype		text;
+	shard		regclass;
+BEGIN
+	IF p_pinned IS NULL THEN
+		-- A built-in processor, a pure parser: running it again for the
+		-- upsert costs only time.  New ids are the common case, and a plain
+		-- insert is much cheaper than ON CONFLICT's speculative insertion;
+		-- ids already present (a replay, a producer re-sending) take the
+		-- upsert.  (An unapproved user processor ends up here too, and is
+		-- refused by the run: no digest was pinned for it.)
+		-- On Citus, the org's shard when it is on this node (a routed
+		-- load), looked up outside the block below: in its
+		-- subtransaction every statement would seem to be in a
+		-- transaction block.
+		IF ms._is_citus_table('ms.raw_batches'::pg_catalog.regclass) THEN
+			shard := ms._local_shard(pg_catalog.format('ms.%I', pg_catalog.format('points_%s', p_version_id))::pg_catalog.regclass,
+									 p_org);
+		END IF;
+		BEGIN
+			IF shard IS NULL THEN
+				n := ms._insert_points(p_org, p_version_id, p_processor, p_dims, p_metric, p_data,
+									   NULL, NULL);
+			ELSE
+				n := ms._insert_shard_points(shard, p_org, p_version_id, p_processor, p_dims,
+											 p_metric, p_data, NULL, NULL);
+			END IF;
+		EXCEPTION WHEN unique_violation THEN
+			n := NULL;
+		END;
+		IF n IS NULL THEN
+			etype := ms._version_element_type(p_version_id);
+		END IF;
+		IF n IS NULL AND etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, NULL, NULL, etype);
+		ELSIF n IS NULL THEN
+			-- The upsert, also where the direct path does not apply (see
+			-- src/raw/raw_insert.c; on Citus always): into the version's
+			-- table by name, whose own primary key is the arbiter (see
+			-- ms.points).
+			EXECUTE pg_catalog.format(
+				'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+				'SELECT $1, $2, r.point_id, r.embedding, r.payload '
+				'  FROM ms._run_processor($3, $4, $5, $6, NULL, NULL) r '
+				'ON CONFLICT ON CONSTRAINT %I '
+				'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+				pg_catalog.format('points_%s', p_version_id),
+				pg_catalog.format('points_%s_pkey', p_version_id))
+				USING p_org, p_version_id, p_processor, p_data, p_dims, p_metric;
+			GET DIAGNOSTICS n = ROW_COUNT;
+		END IF;
+	ELSE
+		-- User code runs once per batch, whatever the ids: its rows are
+		-- kept and upserted, never produced twice.
+		run_as := ms._processor_role(p_org);
+		etype := ms._version_element_type(p_version_id);
+		IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
+									  p_data, p_pinned, run_as, etype);
+			PERFORM ms._index_if_grown(p_version_id, p_org, p_dims);
+			RETURN n;
+		END IF;
+		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
+			   pg_catalog.array_agg(r.payload)
+		  INTO ids, vecs, payloads
+		  FROM ms._run_processor(p_processor, p_data, p_dims, p_metric, p_pinned, run_as) r;
+		EXECUTE pg_catalog.format(
+			'INSERT INTO ms.%I AS p (org, version_id, point_id, embedding, payload) '
+			'SELECT $1, $2, u.id, u.v, u.p '
+			'  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), '
+			'                  pg_catalog.unnest($5)) AS u(id, v, p) '
+			'ON CONFLICT ON CONSTRAINT %I '
+			'DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload',
+			pg_catalog.format('points_%s', p_version_id),
+			pg_catalog.format('points_%s_pkey', p_version_id))
+			USING p_org, p_version_id, ids, vecs, payloads;
+		GET DIAGNOSTICS n = ROW_COUNT;
+	END IF;
+	PERFORM ms._index_if_grown(p_version_id, p_org, p_dims);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ms._process_batch(text, bigint, regprocedure, integer, text, bytea, bytea) IS 'internal: feed one decoded batch through a version''s processor into its points; returns how many';
+
+CREATE OR REPLACE FUNCTION ms._create_version(org text, model text, label text, processor regprocedure)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+	p_model		text := model;
+	p_label		text := label;
+	p_processor	regprocedure := processor;
+	r			record;
+	vid			bigint;
+	part		text;
+	etype		text;
+	dims_check	text;
+BEGIN
+	PERFORM ms._check_ident('label', p_label);	-- mandatory
+	SELECT * INTO r FROM ms._resolve(p_org, p_model, p_label, 'stage', false) a;
+	SELECT m.element_type INTO etype FROM ms.models m
+	 WHERE m.org OPERATOR(pg_catalog.=) p_org AND m.model OPERATOR(pg_catalog.=) p_model;
+	IF r.version_id IS NOT NULL THEN
+		RAISE EXCEPTION 'label "%" of model "%/%" already exists', p_label, p_org, p_model
+			USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO ms.versions (org, model, label, processor, processor_digest, created_by)
+		VALUES (p_org, p_model, p_label, p_processor,
+				ms._check_processor(p_processor, p_org, p_model, p_label), ms._caller_name())
+		RETURNING ms.versions.version_id INTO vid;
+
+	part := pg_catalog.format('points_%s', vid);
+	IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
+		-- Another element type: ms.points' embedding is a vec, and a
+		-- partition has its parent's column types, so the version's points
+		-- are a table of their own, as on Citus, with the same columns but
+		-- the embedding's type; every access names it.
+		dims_check := pg_catalog.format(
+			CASE etype WHEN 'float16' THEN '@extschema@.vec_dims(embedding)'
+					   WHEN 'bit' THEN '@extschema@.bvec_length(embedding)'
+					   ELSE '@extschema@.svec_dims(embedding)' END
+			OPERATOR(pg_catalog.||) ' OPERATOR(pg_catalog.=) %s', r.dims);
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (org text NOT NULL, version_id bigint NOT NULL, '
+			'point_id bigint NOT NULL, embedding @extschema@.%I NOT NULL, payload jsonb, '
+			'CONSTRAINT %I PRIMARY KEY (%s), CONSTRAINT %I CHECK (%s), '
+			'CONSTRAINT %I CHECK (version_id OPERATOR(pg_catalog.=) %s))',
+			part, ms._element_type_name(etype), pg_catalog.format('%s_pkey', part),
+			CASE WHEN ms._citus_enabled() THEN 'org, point_id' ELSE 'point_id' END,
+			pg_catalog.format('%s_dims', part), dims_check,
+			pg_catalog.format('%s_version', part), vid);
+		IF ms._citus_enabled() THEN
+			PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+														colocate_with => 'ms.raw_batches');
+		END IF;
+	ELSIF ms._citus_enabled() THEN
+		-- Distributed (ms.enable_citus): a table of its own, keyed by org
+		-- as Citus requires of a distributed table's keys, its rows in the
+		-- shard of the org's raw batches.  Every access names it, as it
+		-- names a partition.
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I (LIKE ms.points, '
+			'CONSTRAINT %I PRIMARY KEY (org, point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s))',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims);
+		PERFORM pg_catalog.create_distributed_table(pg_catalog.format('ms.%I', part), 'org',
+													colocate_with => 'ms.raw_batches');
+	ELSE
+		EXECUTE pg_catalog.format(
+			'CREATE TABLE ms.%I PARTITION OF ms.points ('
+			'CONSTRAINT %I PRIMARY KEY (point_id), '
+			'CONSTRAINT %I CHECK (@extschema@.vec_dims(embedding) OPERATOR(pg_catalog.=) %s)'
+			') FOR VALUES IN (%s)',
+			part, pg_catalog.format('%s_pkey', part),
+			pg_catalog.format('%s_dims', part), r.dims, vid);
+	END IF;
+	EXECUTE pg_catalog.format('REVOKE ALL ON ms.%I FROM PUBLIC', part);
+	-- a partition read directly is subject to its own row security
+	EXECUTE pg_catalog.format('ALTER TABLE ms.%I ENABLE ROW LEVEL SECURITY', part);
+
+	-- The version's own index: see ms._create_version_index.  GiST is
+	-- built here, on the empty partition, and grows with it; msivf waits
+	-- until there are points to train its centroids on.  On Citus msivf is
+	-- built here too, on the distributed table, so on every shard: Citus
+	-- carries a distributed table's indexes along a shard move (building
+	-- them on the copied rows), not one built on a shard alone.  An msivf
+	-- index built empty grows its lists as rows arrive, up to 2,034
+	-- dimensions (a new list's centroid must fit a page); a wider one is
+	-- rebuilt on the org's shard when the org's points pass the threshold
+	-- (ms._index_if_grown).
+	IF (etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64)
+	   OR ms._citus_enabled() THEN
+		PERFORM ms._create_version_index(vid);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';

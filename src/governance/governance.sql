@@ -714,23 +714,74 @@ CREATE FUNCTION ms._version_index_min_rows() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS 'SELECT 10000::pg_catalog.int8';
 COMMENT ON FUNCTION ms._version_index_min_rows() IS 'internal: points a version above 64 dims holds before its msivf index is built';
 
-CREATE FUNCTION ms._index_if_grown(p_version_id bigint) RETURNS void
+CREATE FUNCTION ms._index_if_grown(p_version_id bigint, p_org text, p_dims integer) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	part		text := pg_catalog.format('points_%s', p_version_id);
 	n			bigint;
-	d			integer;
-	version_org	text;
 	etype		text;
 	vmetric		text;
 	row_min		integer;
 	pages_needed bigint;
 	shard_id	bigint;
 	shard		text;
+	shard_index	text;
+	untrained	boolean := false;
 	ix			record;
 BEGIN
 	-- the usual case, once built: one catalog lookup
 	IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NOT NULL THEN
+		-- On Citus every msivf version has its index from its creation,
+		-- built empty on the distributed table (ms._create_version), and
+		-- grows its lists as rows arrive, up to 2,034 dimensions (a new
+		-- list's centroid must fit a page).  A wider one keeps the one list
+		-- it was built with: the org's worker rebuilds its shard's copy once
+		-- the org holds the threshold's points, as one node builds it then.
+		IF p_dims OPERATOR(pg_catalog.<=) 2034 OR NOT ms._citus_enabled() THEN
+			RETURN;
+		END IF;
+		untrained := true;
+	END IF;
+	-- A routed load (ms.ingest, ms.upsert_points, ms.replay on Citus) runs
+	-- on the worker that holds the org, and Citus takes DDL on a
+	-- distributed table from the coordinator only: there the index is
+	-- built (or rebuilt) on the org's shard alone, under the name Citus
+	-- gives a shard's copy of the table's index (so that one made later
+	-- through the coordinator skips it).  A shard move carries only an
+	-- index of the distributed table (Citus builds it on the copied rows):
+	-- one built on a shard alone (a version created before its index was
+	-- made at creation) is built again by the next routed load on the new
+	-- worker.
+	-- (two IFs: without Citus, citus_is_coordinator() does not exist)
+	IF ms._citus_enabled() THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			shard_id := pg_catalog.get_shard_id_for_distribution_column(pg_catalog.format('ms.%I', part),
+																		 p_org);
+			shard := pg_catalog.format('%s_%s', part, shard_id);
+			shard_index := pg_catalog.format('%s_embedding_%s', part, shard_id);
+			-- not on this node (a call on another worker): built where it is
+			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard)) IS NULL THEN
+				RETURN;
+			END IF;
+			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard_index)) IS NOT NULL THEN
+				IF NOT untrained OR ms._index_lists(shard_index) OPERATOR(pg_catalog.>) 1 THEN
+					RETURN;
+				END IF;
+			ELSE
+				untrained := false;
+			END IF;
+		ELSIF untrained THEN
+			-- the coordinator's table holds no rows; its workers' loads rebuild
+			RETURN;
+		END IF;
+	END IF;
+	SELECT m.element_type, m.metric INTO etype, vmetric
+	  FROM ms.versions v
+	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
+	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
+	-- a version whose element type has no index never counts its rows
+	IF etype OPERATOR(pg_catalog.<>) 'float32'
+	   AND (SELECT x.am FROM ms._version_index_opclass(etype, p_dims, vmetric) x) IS NULL THEN
 		RETURN;
 	END IF;
 	-- Counting costs as much as the rows counted, so first a bound that
@@ -738,42 +789,11 @@ BEGIN
 	-- pointer (it is never compressed below the 2 kB TOAST threshold), so a
 	-- partition of fewer pages than the threshold's rows need cannot hold
 	-- them yet.
-	SELECT m.dims, v.org, m.element_type, m.metric INTO d, version_org, etype, vmetric
-	  FROM ms.versions v
-	  JOIN ms.models m ON m.org OPERATOR(pg_catalog.=) v.org AND m.model OPERATOR(pg_catalog.=) v.model
-	 WHERE v.version_id OPERATOR(pg_catalog.=) p_version_id;
-	-- A routed load (ms.ingest, ms.upsert_points, ms.replay on Citus) runs
-	-- on the worker that holds the org, and Citus takes DDL on a
-	-- distributed table from the coordinator only: there the index is
-	-- built on the org's shard alone, under the name Citus gives a shard's
-	-- copy of the table's index (so that one made later through the
-	-- coordinator skips it).  A shard move does not carry it (Citus copies
-	-- the coordinator's indexes): the next routed load on the new worker
-	-- builds it again.
-	-- (two IFs: without Citus, citus_is_coordinator() does not exist)
-	IF ms._citus_enabled() THEN
-		IF NOT pg_catalog.citus_is_coordinator() THEN
-			shard_id := pg_catalog.get_shard_id_for_distribution_column(pg_catalog.format('ms.%I', part),
-																		 version_org);
-			shard := pg_catalog.format('%s_%s', part, shard_id);
-			-- not on this node (a call on another worker): built where it is
-			IF pg_catalog.to_regclass(pg_catalog.format('ms.%I', shard)) IS NULL
-			   OR pg_catalog.to_regclass(pg_catalog.format('ms.%I', pg_catalog.format('%s_embedding_%s', part,
-																					 shard_id))) IS NOT NULL THEN
-				RETURN;
-			END IF;
-		END IF;
-	END IF;
-	-- a version whose element type has no index never counts its rows
-	IF etype OPERATOR(pg_catalog.<>) 'float32'
-	   AND (SELECT x.am FROM ms._version_index_opclass(etype, d, vmetric) x) IS NULL THEN
-		RETURN;
-	END IF;
 	-- (OPERATOR() has one precedence for all: every step is bracketed)
 	row_min := 60 OPERATOR(pg_catalog.+) CASE etype
-		WHEN 'float16' THEN 2 OPERATOR(pg_catalog.*) d
-		WHEN 'bit' THEN d OPERATOR(pg_catalog./) 8
-		ELSE 4 OPERATOR(pg_catalog.*) d END;
+		WHEN 'float16' THEN 2 OPERATOR(pg_catalog.*) p_dims
+		WHEN 'bit' THEN p_dims OPERATOR(pg_catalog./) 8
+		ELSE 4 OPERATOR(pg_catalog.*) p_dims END;
 	IF row_min OPERATOR(pg_catalog.<) 2000 THEN
 		pages_needed := ms._version_index_min_rows() OPERATOR(pg_catalog./)
 			(8168 OPERATOR(pg_catalog./) row_min);
@@ -789,7 +809,7 @@ BEGIN
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ms.%I '
 							  'WHERE org OPERATOR(pg_catalog.=) $1 LIMIT %s) s',
 							  part, ms._version_index_min_rows())
-	   INTO n USING version_org;
+	   INTO n USING p_org;
 	IF n OPERATOR(pg_catalog.<) ms._version_index_min_rows() THEN
 		RETURN;
 	END IF;
@@ -802,18 +822,26 @@ BEGIN
 		RETURN;
 	END IF;
 	-- re-checked under the lock: a builder that committed meanwhile
-	IF shard IS NOT NULL THEN
-		SELECT * INTO ix FROM ms._version_index_opclass(etype, d, vmetric) x;
+	IF untrained THEN
+		IF ms._index_lists(shard_index) OPERATOR(pg_catalog.=) 1 THEN
+			EXECUTE pg_catalog.format('REINDEX INDEX ms.%I', shard_index);
+		END IF;
+	ELSIF shard IS NOT NULL THEN
+		SELECT * INTO ix FROM ms._version_index_opclass(etype, p_dims, vmetric) x;
 		IF ix.am IS NOT NULL THEN
 			EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON ms.%I USING %I (embedding @extschema@.%I)',
-				pg_catalog.format('%s_embedding_%s', part, shard_id), shard, ix.am, ix.opclass);
+				shard_index, shard, ix.am, ix.opclass);
 		END IF;
 	ELSIF pg_catalog.to_regclass(pg_catalog.format('ms.%I', part || '_embedding')) IS NULL THEN
 		PERFORM ms._create_version_index(p_version_id);
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ms._index_if_grown(bigint) IS 'internal: build a version''s msivf index once its partition holds ms._version_index_min_rows() points';
+COMMENT ON FUNCTION ms._index_if_grown(bigint, text, integer) IS 'internal: build a version''s msivf index once its partition (on Citus: the org''s shard) holds ms._version_index_min_rows() points; on Citus rebuild there one built empty that cannot grow its lists';
+CREATE FUNCTION ms._index_lists(p_index text) RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$SELECT i.lists FROM @extschema@.msivf_index_info(pg_catalog.format('ms.%I', p_index)::pg_catalog.regclass) i$$;
+COMMENT ON FUNCTION ms._index_lists(text) IS 'internal: the lists of the msivf index ms.<p_index>';
 
 -- API --------------------------------------------------------------------
 
@@ -965,15 +993,14 @@ BEGIN
 	-- built here, on the empty partition, and grows with it; msivf waits
 	-- until there are points to train its centroids on.  On Citus msivf is
 	-- built here too, on the distributed table, so on every shard: Citus
-	-- carries a distributed table's indexes along a shard move, not one
-	-- built on a shard alone (which a routed load past the threshold would
-	-- build, ms._index_if_grown).  An msivf index built empty grows its
-	-- lists as rows arrive, up to 2,034 dimensions (a new list's centroid
-	-- must fit a page); above that it could not, and waits for the points
-	-- as on one node.
-	IF etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64 THEN
-		PERFORM ms._create_version_index(vid);
-	ELSIF ms._citus_enabled() AND r.dims OPERATOR(pg_catalog.<=) 2034 THEN
+	-- carries a distributed table's indexes along a shard move (building
+	-- them on the copied rows), not one built on a shard alone.  An msivf
+	-- index built empty grows its lists as rows arrive, up to 2,034
+	-- dimensions (a new list's centroid must fit a page); a wider one is
+	-- rebuilt on the org's shard when the org's points pass the threshold
+	-- (ms._index_if_grown).
+	IF (etype OPERATOR(pg_catalog.=) 'float32' AND r.dims OPERATOR(pg_catalog.<=) 64)
+	   OR ms._citus_enabled() THEN
 		PERFORM ms._create_version_index(vid);
 	END IF;
 END
@@ -1396,7 +1423,7 @@ BEGIN
 		pg_catalog.format('points_%s_pkey', r.version_id))
 		USING p_org, r.version_id, ids, vecs, payloads;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	PERFORM ms._index_if_grown(r.version_id);
+	PERFORM ms._index_if_grown(r.version_id, p_org, r.dims);
 	RETURN n;
 END
 $$;

@@ -306,7 +306,7 @@ BEGIN
 		IF etype OPERATOR(pg_catalog.<>) 'float32' THEN
 			n := ms._upsert_processed(p_org, p_version_id, p_processor, p_dims, p_metric,
 									  p_data, p_pinned, run_as, etype);
-			PERFORM ms._index_if_grown(p_version_id);
+			PERFORM ms._index_if_grown(p_version_id, p_org, p_dims);
 			RETURN n;
 		END IF;
 		SELECT pg_catalog.array_agg(r.point_id), pg_catalog.array_agg(r.embedding),
@@ -325,7 +325,7 @@ BEGIN
 			USING p_org, p_version_id, ids, vecs, payloads;
 		GET DIAGNOSTICS n = ROW_COUNT;
 	END IF;
-	PERFORM ms._index_if_grown(p_version_id);
+	PERFORM ms._index_if_grown(p_version_id, p_org, p_dims);
 	RETURN n;
 END
 $$;

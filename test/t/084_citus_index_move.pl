@@ -6,8 +6,9 @@
 # org's shard moved to the other worker: the index is on the shard there,
 # the worker's plan uses it, and ms.knn answers as before the move.  Its
 # recall after growing from empty is measured against the exact answer.
-# Versions of other element types, and of 1536 dimensions, have theirs
-# from the start too.
+# Versions of other element types, and of 1536 and 2048 dimensions, have
+# theirs from the start too (2048: one list, rebuilt on the org's shard at
+# 10,000 points, and moved with it).
 use strict;
 use warnings;
 
@@ -208,6 +209,82 @@ for my $m (['h', 40, 'l2', 'float16', 2000], ['b', 64, 'hamming', 'bit', 2000], 
 	is($coord->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE point_id = 77 AND distance = 0) FROM ms.knn('$org', '$model', '$q', 5)},
 		as($coord, 'cx_sci')), '1', 'and a routed kNN there finds its point');
 }
+
+# Wider than 2,034 dimensions an msivf index cannot grow its lists (a new
+# list's centroid must fit a page): the version has its index from its
+# creation all the same, one list on every shard, and the routed load that
+# takes the org past 10,000 points rebuilds the org's shard's copy, which a
+# move then carries (Citus builds it again on the copied rows).
+my $wide = 2048;
+$coord->safe_psql('postgres', qq{
+	SELECT ms.create_model('$org', 'x', $wide, 'l2');
+	SELECT ms.create_version('$org', 'x', 'v1');
+	SELECT ms.promote('$org', 'x', 'v1');
+	SELECT ms.grant('cx_sci', p, '$org', 'x') FROM unnest('{query,stage}'::text[]) p;});
+my $xv = $coord->safe_psql('postgres', qq{SELECT version_id FROM ms.versions WHERE org = '$org' AND model = 'x'});
+my $xs = $coord->safe_psql('postgres', "SELECT get_shard_id_for_distribution_column('ms.points_$xv', '$org')");
+my $xidx = "points_${xv}_embedding_$xs";
+is($coord->safe_psql('postgres', qq{SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+	WHERE c.relname = 'points_${xv}_embedding'}), 'msivf', "the $wide-d version has its msivf index from its creation");
+my $xnode = node_of_port($port_of->());
+my $xother = $xnode == $workers[0] ? $workers[1] : $workers[0];
+my $xlists = sub {
+	my ($node) = @_;
+	return $node->safe_psql('postgres', "SELECT lists FROM msivf_index_info('ms.$xidx')");
+};
+# 10,000 points around 50 centres of small integers (short literals),
+# loaded by routed upserts of 2,000
+$coord->safe_psql('postgres', qq{CREATE TABLE wide_points AS
+	SELECT i, (SELECT array_agg(((c * 37 + j * 11) % 10 + floor(random() * 3) - 1)::real)
+			   FROM generate_series(1, $wide + 0 * i) j)::vec v
+	  FROM (SELECT setseed(0.31)) s, generate_series(1, 10000) i, LATERAL (SELECT i % 50 AS c) k});
+my $load_wide = sub {
+	my ($lo, $hi) = @_;
+	for (my $b = $lo; $b < $hi; $b += 2000)
+	{
+		my ($ids, $vecs) = split /\|/, $coord->safe_psql('postgres', qq{
+			SELECT array_agg(i ORDER BY i)::text || '|' || array_agg(v::text ORDER BY i)::text
+			  FROM wide_points WHERE i > $b AND i <= $b + 2000});
+		$coord->safe_psql('postgres', qq{SELECT ms.upsert_points('$org', 'x', 'v1', '$ids'::bigint[], '$vecs'::vec[])},
+			as($coord, 'cx_sci'));
+	}
+};
+$load_wide->(0, 8000);
+is($xlists->($xnode), '1', "below 10,000 points the $wide-d shard's index keeps the one list it was built with");
+$load_wide->(8000, 10000);
+cmp_ok($xlists->($xnode), '>', 1, 'the routed load that takes the org past 10,000 points rebuilds it with lists');
+my ($xq, $xe) = split /\|/, $coord->safe_psql('postgres', 'SELECT i || \'|\' || v::text FROM wide_points WHERE i = 4321');
+my $xplan = sub {
+	my ($node) = @_;
+	$node->safe_psql('postgres', "ANALYZE ms.points_${xv}_$xs");
+	return $node->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT point_id FROM ms.points_$xv WHERE org = '$org'
+		ORDER BY embedding <-> '$xe' LIMIT 10});
+};
+like($xplan->($xnode), qr/Index Scan using $xidx/, 'the worker\'s plan uses it');
+# at full probes the index's distances are the exact ones (ids may tie)
+my $xexact = $xnode->safe_psql('postgres', qq{SET enable_indexscan = off;
+	SELECT string_agg(round(d::numeric, 3)::text, ',' ORDER BY d) FROM (SELECT embedding <-> '$xe' d
+	  FROM ms.points_${xv}_$xs WHERE org = '$org' ORDER BY 1 LIMIT 10) e});
+my $xknn = sub {
+	$coord->safe_psql('postgres', 'ALTER ROLE cx_sci SET machinesoup.probes = 32768');
+	my $got = $coord->safe_psql('postgres', qq{SELECT string_agg(point_id::text, ',' ORDER BY distance, point_id) FILTER (WHERE distance = 0) || ' ' ||
+			   string_agg(round(distance::numeric, 3)::text, ',' ORDER BY distance)
+		  FROM ms.knn('$org', 'x', '$xe', 10)}, as($coord, 'cx_sci'));
+	$coord->safe_psql('postgres', 'ALTER ROLE cx_sci RESET machinesoup.probes');
+	return $got;
+};
+is($xknn->(), "$xq $xexact", 'ms.knn finds the point and the exact distances at full probes');
+$coord->safe_psql('postgres', sprintf(
+	q{SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode := 'block_writes')},
+	$rshard, $xnode->host, $xnode->port, $xother->host, $xother->port));
+is($port_of->(), $xother->port, 'the org\'s shards moved again');
+cmp_ok($xlists->($xother), '>', 1, "the $wide-d index moved with them, with its lists");
+like($xplan->($xother), qr/Index Scan using $xidx/, 'the new worker\'s plan uses it');
+is($xknn->(), "$xq $xexact", 'and ms.knn answers as before the move');
+# retrained through the coordinator (Citus sends the REINDEX to every shard)
+$coord->safe_psql('postgres', qq{SELECT ms.reindex_version('$org', 'x', 'v1')}, as($coord, 'cx_sci'));
+cmp_ok($xlists->($xother), '>', 1, 'ms.reindex_version on the coordinator rebuilds the org\'s shard\'s index');
+is($xknn->(), "$xq $xexact", 'which answers as before');
 
 $_->stop for reverse ($coord, @workers);
 done_testing();
