@@ -266,6 +266,9 @@ typedef struct MsivfState
 	float	   *centroids;		/* nlists * dims, or NULL for ZERO_CENTROID */
 	float	   *centroid_norms; /* squared norms */
 	uint8	   *bit_centroids;	/* bit metrics: nlists * BYTES(dims), or NULL */
+	/* scans' hints: the buffer each block was last read from (msivfscan.c) */
+	Buffer	   *recent_buffers; /* NULL until a scan makes them */
+	BlockNumber nrecent;		/* blocks they cover */
 } MsivfState;
 
 /* GUCs */

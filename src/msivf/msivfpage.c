@@ -655,7 +655,13 @@ msivf_get_state(Relation index)
 	if (tmp.dims > 0)
 	{
 		if (index->rd_amcache)
-			pfree(index->rd_amcache);
+		{
+			MsivfState *old = (MsivfState *) index->rd_amcache;
+
+			if (old->recent_buffers)
+				pfree(old->recent_buffers);
+			pfree(old);
+		}
 		index->rd_amcache = st;
 	}
 	return st;
