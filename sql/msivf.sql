@@ -52,6 +52,16 @@ $$;
 -- L2
 CREATE INDEX items_l2 ON items USING msivf (emb vec_l2_ops) WITH (lists = 30);
 SELECT dims, lists, metric, code_bits, calibration_queries FROM msivf_index_info('items_l2');
+-- its calibration curve: 101 levels, the probes never fewer at a higher
+-- level (each the fewest that reached it), at most the lists, and at 0.95
+-- no more than the calibrated probes, which add a confidence margin
+SELECT count(*) AS levels, min(recall), max(recall), bool_and(probes BETWEEN 1 AND 30) AS in_range,
+	   bool_and(probes >= prev) AS never_fewer
+  FROM (SELECT recall, probes, lag(probes, 1, 1) OVER (ORDER BY recall) AS prev
+		  FROM msivf_index_calibration('items_l2')) c;
+SELECT c.probes <= i.calibrated_probes AS margin_above
+  FROM msivf_index_calibration('items_l2') c, msivf_index_info('items_l2') i WHERE c.recall = 0.95;
+SELECT * FROM msivf_index_calibration('items_pkey');
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32]' LIMIT 5;
 -- a correlated ORDER BY argument rescans the index per outer row
@@ -188,6 +198,8 @@ SET machinesoup.probes = -1;
 CREATE TABLE empty_t (id int, v vec);
 CREATE INDEX empty_idx ON empty_t USING msivf (v vec_l2_ops) WITH (lists = 10);
 SELECT dims, lists FROM msivf_index_info('empty_idx');
+-- built empty: no calibration yet
+SELECT count(*) FROM msivf_index_calibration('empty_idx');
 SET enable_seqscan = off;
 SELECT id FROM empty_t ORDER BY v <-> array_fill(0::real, ARRAY[32])::vec LIMIT 1;
 INSERT INTO empty_t SELECT i, array_fill(i::real, ARRAY[32])::vec FROM generate_series(1, 100) i;
@@ -321,6 +333,7 @@ GRANT USAGE ON SCHEMA msivf_test TO regress_msivf_tenant;
 SET ROLE regress_msivf_tenant;
 SELECT dims, lists FROM msivf_index_info('items_l2');
 SELECT dims, lists FROM msivf_index_info('msivf_test.items_l2'::regclass);
+SELECT * FROM msivf_index_calibration('msivf_test.items_l2'::regclass);
 RESET ROLE;
 GRANT SELECT ON items TO regress_msivf_tenant;
 SET ROLE regress_msivf_tenant;

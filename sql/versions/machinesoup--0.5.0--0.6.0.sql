@@ -3957,3 +3957,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ms._create_version(text, text, text, regprocedure) IS 'internal: the body of ms.create_version, run as the extension owner by it';
+
+-- msivf's calibration curve, for users and the benchmark's check of it
+CREATE FUNCTION msivf_index_calibration(index regclass, OUT recall double precision, OUT probes integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION msivf_index_calibration(regclass) IS 'calibration curve of an msivf index: for each recall level 0.00 to 1.00, the fewest probes that reached it on the held-out queries';

@@ -62,6 +62,11 @@ CREATE FUNCTION msivf_index_info(index regclass,
 
 COMMENT ON FUNCTION msivf_index_info(regclass) IS 'shape of an msivf index; probes: what a scan uses now; calibrated_probes: lists needed for machinesoup.target_recall';
 
+CREATE FUNCTION msivf_index_calibration(index regclass, OUT recall double precision, OUT probes integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION msivf_index_calibration(regclass) IS 'calibration curve of an msivf index: for each recall level 0.00 to 1.00, the fewest probes that reached it on the held-out queries';
+
 -- what growth did to an msivf index: lists, calibration, pages of old chains
 CREATE FUNCTION msivf_index_growth(index regclass,
 	OUT lists integer, OUT built_lists integer, OUT calibrated_lists integer,

@@ -4,7 +4,7 @@
  *		handler, the opclasses' support functions, the lists reloption, the
  *		scan settings (machinesoup.probes, target_recall, scan_order,
  *		max_probes, max_scan_tuples) and the probe count they give a scan,
- *		msivf_index_info and msivf_index_growth.
+ *		msivf_index_info, msivf_index_calibration and msivf_index_growth.
  */
 #include "postgres.h"
 
@@ -25,6 +25,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 
 #include "kmeans.h"
 #include "msivf.h"
@@ -348,6 +349,26 @@ msivf_check_table_select(Oid relid)
 }
 
 /*
+ * The msivf index relid, share-locked, for the introspection functions,
+ * which need SELECT on its table: checked before the lock and again once
+ * locked (the OID may have been dropped and reused meanwhile).
+ */
+static Relation
+open_msivf_index(Oid relid)
+{
+	Relation	index;
+
+	msivf_check_table_select(relid);
+	index = index_open(relid, AccessShareLock);
+	msivf_check_table_select(relid);
+	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
+	return index;
+}
+
+/*
  * msivf_index_info(index regclass): what the index looks like and what a
  * scan would do under the current settings.  Needs SELECT on the index's
  * table.
@@ -365,14 +386,7 @@ msivf_index_info(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	msivf_check_table_select(relid);
-	index = index_open(relid, AccessShareLock);
-	/* again once locked: the OID may have been dropped and reused meanwhile */
-	msivf_check_table_select(relid);
-	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
+	index = open_msivf_index(relid);
 	st = msivf_get_state(index);
 	values[0] = Int32GetDatum(st->dims);
 	values[1] = Int32GetDatum(st->nlists);
@@ -396,6 +410,51 @@ msivf_index_info(PG_FUNCTION_ARGS)
 		nulls[6] = true;
 	index_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(msivf_index_calibration);
+
+/*
+ * msivf_index_calibration(index regclass): the calibration curve, one row
+ * per recall level r = 0.00 .. 1.00: the fewest probes with which recall@10
+ * over the held-out queries reached r when it was measured, scaled as
+ * scans scale it when lists have split since.  No rows for an index
+ * without calibration (built empty, not yet vacuumed after growing).
+ * Needs SELECT on the index's table.
+ */
+Datum
+msivf_index_calibration(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	index;
+	MsivfState *st;
+	uint16		probes[MSIVF_CALIB_LEVELS];
+	int			nlists;
+	int			calib_lists;
+	int			calib_queries;
+
+	InitMaterializedSRF(fcinfo, 0);
+	index = open_msivf_index(PG_GETARG_OID(0));
+	st = msivf_get_state(index);
+	memcpy(probes, st->calib_probes, sizeof(probes));
+	nlists = st->nlists;
+	calib_lists = st->calib_lists;
+	calib_queries = st->calib_queries;
+	index_close(index, AccessShareLock);
+
+	for (int level = 0; calib_queries > 0 && level < MSIVF_CALIB_LEVELS; level++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {0};
+		int			p = probes[level];
+
+		if (calib_lists > 0 && nlists != calib_lists)
+			p = (int) ceil((double) p * nlists / calib_lists);
+		values[0] = Float8GetDatum(level / 100.0);
+		values[1] = Int32GetDatum(Max(1, Min(p, nlists)));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(msivf_index_growth);
@@ -424,13 +483,7 @@ msivf_index_growth(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	msivf_check_table_select(relid);
-	index = index_open(relid, AccessShareLock);
-	msivf_check_table_select(relid);
-	if (index->rd_rel->relam != get_index_am_oid("msivf", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an msivf index", RelationGetRelationName(index))));
+	index = open_msivf_index(relid);
 	st = msivf_get_state(index);
 	values[0] = Int32GetDatum(st->nlists);
 	values[1] = Int32GetDatum(st->built_lists);

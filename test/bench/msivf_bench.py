@@ -469,6 +469,18 @@ def run_set(pg, s, methods, log_prefix=""):
         pg.sql("RESET machinesoup.target_recall")
         if primary:
             info["calib"] = calib
+            # the curve itself (msivf_index_calibration): at the probes it
+            # gives for a level, without the defaults' confidence margin,
+            # the recall these queries reach
+            levels = ",".join(f"{t:.2f}" for t in CALIB_TARGETS)
+            curve = dict(pg.sql(f"SELECT round(recall::numeric, 2)::float8, probes FROM msivf_index_calibration('{idx}') "
+                                f"WHERE round(recall::numeric, 2) IN ({levels})"))
+            info["curve"] = []
+            for t in CALIB_TARGETS:
+                if t in curve:
+                    pg.sql(f"SET machinesoup.probes = {curve[t]}")
+                    info["curve"].append((t, curve[t], recall(pg.execute("knn", qbin[mwire])[0], gt)))
+            pg.sql("SET machinesoup.probes = 0")
         pg.sql(f"DROP TABLE {tab}")  # frees its cache for the anchors
 
     # ---- pgvector in the same server: same rows, same protocol
@@ -673,6 +685,9 @@ def report(s, rows, info, tag=""):
         print("msivf default settings (probes 0): " + "; ".join(
             f"target {t:.2f} -> {p} probes, recall {rc:.3f} ({rc - t:+.3f}), {q:.0f} QPS"
             for t, p, rc, q in info["calib"]))
+    if info.get("curve"):
+        print("msivf calibration curve (msivf_index_calibration) against these queries: " + "; ".join(
+            f"{t:.2f} at {p} probes -> recall {rc:.3f} ({rc - t:+.3f})" for t, p, rc in info["curve"]))
 
     for attr, label in (("qps", "QPS"), ("cpu_qps", "CPU QPS")):
         summary = {}
