@@ -7,7 +7,8 @@ client per server at a time, prepared statements with binary parameters,
 warm cache.  Prints per probe count the recall of each build (equal unless
 the change alters results), their median queries per second and per CPU
 second of the server backend (from /proc: this machine's other load moves
-it less than wall time), and B/A of each.
+it less than wall time), and B/A of each; and the reranks (heap fetches)
+a query made, from msivf_scan_stats().
 
     msivf_scan_ab.py PORT_A PORT_B     (servers on a socket in AB_SOCKET,
                                         user postgres; msivf_scan_ab.sh
@@ -103,12 +104,17 @@ def prepare(conn, op):
         sys.exit(f"PREPARE failed: {res.error_message.decode()}")
 
 
+def reranks(conn):
+    return conn.execute("SELECT reranks FROM msivf_scan_stats()").fetchone()[0]
+
+
 def run(conn, pid, qbin, gt, probes):
     """One pass over the queries: (recall@10, QPS, queries per CPU second
-    of the backend)."""
+    of the backend, reranks per query)."""
     conn.execute(f"SET machinesoup.probes = {probes}")
     ex, ok = conn.pgconn.exec_prepared, pq.ExecStatus.TUPLES_OK
     found = []
+    r0 = reranks(conn)
     c0, t0 = backend_cpu(pid), time.perf_counter()
     for b in qbin:
         r = ex(b"ab_knn", [b], [1], 0)
@@ -117,7 +123,8 @@ def run(conn, pid, qbin, gt, probes):
         found.append([int(r.get_value(i, 0)) for i in range(r.ntuples)])
     wall, cpu = time.perf_counter() - t0, backend_cpu(pid) - c0
     hits = sum(len(set(f) & set(gt[i].tolist())) for i, f in enumerate(found))
-    return hits / (len(qbin) * datasets.K), len(qbin) / wall, len(qbin) / max(cpu, 1e-9)
+    return (hits / (len(qbin) * datasets.K), len(qbin) / wall, len(qbin) / max(cpu, 1e-9),
+            (reranks(conn) - r0) / len(qbin))
 
 
 def main():
@@ -150,14 +157,14 @@ def main():
                 res[(side, p)].append(run(conns[side], pids[side], qbin, s["gt"], p))
     print(f"\n== {SET}: {s['description']}, {len(base)} rows, {len(s['queries'])} queries, "
           f"median of {ROUNDS} rounds (servers alternating)")
-    print(f"{'probes':>6} {'recall A':>9} {'recall B':>9} {'QPS A':>8} {'QPS B':>8} {'B/A':>6} "
-          f"{'CPU QPS A':>10} {'CPU QPS B':>10} {'B/A':>6}")
+    print(f"{'probes':>6} {'recall A':>9} {'recall B':>9} {'reranks A':>10} {'reranks B':>10} {'QPS A':>8} "
+          f"{'QPS B':>8} {'B/A':>6} {'CPU QPS A':>10} {'CPU QPS B':>10} {'B/A':>6}")
     for p in PROBES:
         a, b = res[("A", p)], res[("B", p)]
-        med = [lambda x, j=j: statistics.median(v[j] for v in x) for j in range(3)]
-        print(f"{p:>6} {med[0](a):>9.3f} {med[0](b):>9.3f} {med[1](a):>8.0f} {med[1](b):>8.0f} "
-              f"{med[1](b) / med[1](a):>6.2f} {med[2](a):>10.0f} {med[2](b):>10.0f} "
-              f"{med[2](b) / med[2](a):>6.2f}")
+        med = [lambda x, j=j: statistics.median(v[j] for v in x) for j in range(4)]
+        print(f"{p:>6} {med[0](a):>9.3f} {med[0](b):>9.3f} {med[3](a):>10.1f} {med[3](b):>10.1f} "
+              f"{med[1](a):>8.0f} {med[1](b):>8.0f} {med[1](b) / med[1](a):>6.2f} "
+              f"{med[2](a):>10.0f} {med[2](b):>10.0f} {med[2](b) / med[2](a):>6.2f}")
 
 
 if __name__ == "__main__":
