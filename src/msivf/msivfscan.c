@@ -520,8 +520,13 @@ current_state(IndexScanDesc scan)
 				 errmsg("msivf index \"%s\" changed its build during a scan",
 						RelationGetRelationName(index)),
 				 errhint("REINDEX the index.")));
-	/* read_hinted's hints, with the state that the relcache keeps */
-	if (st->recent_buffers == NULL && st == (MsivfState *) index->rd_amcache)
+	/*
+	 * read_hinted's hints, with the state that the relcache keeps; not for
+	 * a temporary index, whose local buffers are found without a shared
+	 * table or its locks, so that there is little to save
+	 */
+	if (st->recent_buffers == NULL && st == (MsivfState *) index->rd_amcache &&
+		!RelationUsesLocalBuffers(index))
 	{
 		st->nrecent = Min(RelationGetNumberOfBlocks(index), MaxAllocSize / sizeof(Buffer));
 		st->recent_buffers = MemoryContextAllocZero(index->rd_indexcxt,
