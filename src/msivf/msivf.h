@@ -63,7 +63,7 @@
  * Standard deviations of a 4-bit code's rounding error that bound its
  * estimate in a relaxed-order scan (msivfscan.c, visit_batch).
  */
-#define MSIVF_CODE4_SIGMAS	3.0f
+#define MSIVF_CODE4_SIGMAS	4.0f
 
 /* From this many dimensions on, codes are 4-bit unless the bits option says */
 #define MSIVF_CODE4_MIN_DIM	64
