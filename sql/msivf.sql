@@ -211,6 +211,28 @@ RESET enable_seqscan;
 REINDEX INDEX empty_idx;
 SELECT dims, lists FROM msivf_index_info('empty_idx');
 
+-- a temporary table's index (local buffers), asked twice in one session:
+-- at full probes, the exact answers
+CREATE TEMP TABLE temp_items AS SELECT * FROM items;
+CREATE INDEX temp_items_l2 ON temp_items USING msivf (emb vec_l2_ops) WITH (lists = 10);
+SET enable_seqscan = off;
+SET machinesoup.probes = 10;
+SELECT plan_uses_msivf($$SELECT id FROM temp_items ORDER BY emb <-> (SELECT q FROM queries WHERE qid = 1) LIMIT 5$$) AS uses_msivf;
+CREATE TEMP TABLE temp_by_index AS
+	SELECT qid, array(SELECT id FROM temp_items ORDER BY emb <-> q LIMIT 5) AS ids FROM queries;
+CREATE TEMP TABLE temp_again AS
+	SELECT qid, array(SELECT id FROM temp_items ORDER BY emb <-> q LIMIT 5) AS ids FROM queries;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT count(*) AS queries,
+	   count(*) FILTER (WHERE a.ids <> e.ids OR b.ids <> e.ids) AS mismatches
+  FROM temp_by_index a JOIN temp_again b USING (qid),
+	   LATERAL (SELECT array(SELECT id FROM temp_items ORDER BY emb <-> q, id LIMIT 5) AS ids
+				  FROM queries WHERE queries.qid = a.qid) e;
+RESET enable_indexscan;
+RESET machinesoup.probes;
+DROP TABLE temp_items, temp_by_index, temp_again;
+
 -- zero vectors under cosine are not indexed; a zero query is harmless
 CREATE TABLE zeros (id int, v vec(32));
 INSERT INTO zeros SELECT i, array_fill((i % 3)::real, ARRAY[32])::vec FROM generate_series(1, 30) i;
