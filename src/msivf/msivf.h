@@ -267,9 +267,12 @@ typedef struct MsivfState
 	float	   *centroid_norms; /* squared norms */
 	uint8	   *bit_centroids;	/* bit metrics: nlists * BYTES(dims), or NULL */
 	/* scans' hints: the buffer each block was last read from (msivfscan.c) */
-	Buffer	   *recent_buffers; /* NULL until a scan makes them */
+	Buffer	   *recent_buffers; /* in the same allocation, or NULL */
 	BlockNumber nrecent;		/* blocks they cover */
 } MsivfState;
+
+/* blocks a cached state holds scan hints for, at most (8 GB of index) */
+#define MSIVF_MAX_HINTS		((Size) 1 << 20)
 
 /* GUCs */
 extern int	msivf_probes;

@@ -595,6 +595,8 @@ msivf_get_state(Relation index)
 	BlockNumber centroid_start;
 	MemoryContext cxt;
 	Size		total;
+	Size		hints_at;
+	Size		nhints;
 	bool		has_centroids;
 
 	if (!read_meta(index, st, &tmp, &centroid_start))
@@ -622,11 +624,34 @@ msivf_get_state(Relation index)
 		total += (Size) tmp.nlists * ((tmp.dims + 7) / 8);
 	else if (has_centroids)
 		total += sizeof(float) * ((Size) tmp.nlists * tmp.dims + tmp.nlists);
+
+	/*
+	 * The scans' buffer hints (msivfscan.c, read_hinted) for the blocks the
+	 * index has now and a quarter more, at most MSIVF_MAX_HINTS (4 bytes a
+	 * block: as much as the centroids of a large index), in the same
+	 * allocation: the relcache frees rd_amcache, and only it, when it
+	 * flushes the entry.  Not for a state that is not cached, nor for a
+	 * temporary index, whose local buffers are found without a shared
+	 * table or its locks.
+	 */
+	hints_at = MAXALIGN(total);
+	nhints = 0;
+	if (tmp.dims > 0 && !RelationUsesLocalBuffers(index))
+	{
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+		nhints = Min((Size) nblocks + nblocks / 4 + 16, MSIVF_MAX_HINTS);
+	}
+	total = hints_at + sizeof(Buffer) * nhints;
 	st = MemoryContextAllocHuge(cxt, total);
 	memcpy(st, &tmp, sizeof(tmp));
 	st->centroids = NULL;
 	st->centroid_norms = NULL;
 	st->bit_centroids = NULL;
+	st->recent_buffers = nhints > 0 ? (Buffer *) ((char *) st + hints_at) : NULL;
+	st->nrecent = (BlockNumber) nhints;
+	if (nhints > 0)
+		memset(st->recent_buffers, 0, sizeof(Buffer) * nhints);
 	if (has_centroids && (tmp.flags & MSIVF_FLAG_SIGN_CENTROIDS))
 	{
 		/* unit-length floats, ranked by inner product: no norms needed */
@@ -655,13 +680,7 @@ msivf_get_state(Relation index)
 	if (tmp.dims > 0)
 	{
 		if (index->rd_amcache)
-		{
-			MsivfState *old = (MsivfState *) index->rd_amcache;
-
-			if (old->recent_buffers)
-				pfree(old->recent_buffers);
-			pfree(old);
-		}
+			pfree(index->rd_amcache);
 		index->rd_amcache = st;
 	}
 	return st;

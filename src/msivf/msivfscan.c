@@ -384,41 +384,20 @@ list_terms(MsivfScanOpaque so, const MsivfState *st, int list)
 }
 
 /*
- * More hints, for a block the index gained since they were made; false
- * for a block past its end (which ReadBuffer will refuse), so that a
- * damaged page's block number cannot size the array.
- */
-static bool
-grow_hints(Relation index, MsivfState *hints, BlockNumber blkno)
-{
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	BlockNumber n = Min(Max(nblocks, hints->nrecent * 2), MaxAllocSize / sizeof(Buffer));
-
-	if (blkno >= n)
-		return false;
-	hints->recent_buffers = repalloc(hints->recent_buffers, sizeof(Buffer) * n);
-	memset(hints->recent_buffers + hints->nrecent, 0, sizeof(Buffer) * (n - hints->nrecent));
-	hints->nrecent = n;
-	return true;
-}
-
-/*
  * ReadBuffer of an index block through the buffer this backend last found
  * it in: ReadRecentBuffer pins that buffer when it still holds the block,
  * without the buffer mapping table's lookup and partition lock, which cost
- * a tenth of a warm scan's cycles (one per list page).  The hints live
- * with the cached index state (current_state makes them, sized for the
- * index then, and they grow with it); a block whose buffer was reused is
- * read the usual way and remembered.
+ * a tenth of a warm scan's cycles (one per list page).  The hints come with
+ * the cached index state (msivf_get_state), for the blocks the index had
+ * then and a quarter more; a block past them is read the usual way, and
+ * one whose buffer was reused is read so and remembered.
  */
 static inline Buffer
 read_hinted(Relation index, MsivfState *hints, BlockNumber blkno)
 {
 	Buffer		buf;
 
-	if (hints->recent_buffers == NULL)
-		return ReadBuffer(index, blkno);
-	if (unlikely(blkno >= hints->nrecent) && !grow_hints(index, hints, blkno))
+	if (blkno >= hints->nrecent)
 		return ReadBuffer(index, blkno);
 	buf = hints->recent_buffers[blkno];
 	if (BufferIsValid(buf) && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
@@ -520,18 +499,6 @@ current_state(IndexScanDesc scan)
 				 errmsg("msivf index \"%s\" changed its build during a scan",
 						RelationGetRelationName(index)),
 				 errhint("REINDEX the index.")));
-	/*
-	 * read_hinted's hints, with the state that the relcache keeps; not for
-	 * a temporary index, whose local buffers are found without a shared
-	 * table or its locks, so that there is little to save
-	 */
-	if (st->recent_buffers == NULL && st == (MsivfState *) index->rd_amcache &&
-		!RelationUsesLocalBuffers(index))
-	{
-		st->nrecent = Min(RelationGetNumberOfBlocks(index), MaxAllocSize / sizeof(Buffer));
-		st->recent_buffers = MemoryContextAllocZero(index->rd_indexcxt,
-													sizeof(Buffer) * Max(st->nrecent, 1));
-	}
 	return st;
 }
 
