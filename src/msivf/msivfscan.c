@@ -837,7 +837,6 @@ collect_list(IndexScanDesc scan, int list)
 	BlockNumber nblocks = 0;
 	BlockNumber followed = 0;
 	BlockNumber blkno;
-
 	MsivfState *st = current_state(scan);
 
 	so->npool = so->served = 0;
