@@ -19,7 +19,6 @@ AB_SET (default glove), AB_LIMIT (base rows, default all), AB_QUERIES
 """
 import os
 import statistics
-import struct
 import sys
 import time
 
@@ -29,6 +28,7 @@ from psycopg import pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets  # noqa: E402
+from msivf_bench import copy_binary, proc_cpu, vec_binary  # noqa: E402
 
 SOCKET = os.environ.get("AB_SOCKET", "/tmp")
 SET = os.environ.get("AB_SET", "glove")
@@ -38,7 +38,6 @@ PROBES = [int(p) for p in os.environ.get("AB_PROBES", "16,37,96").split(",")]
 ROUNDS = int(os.environ.get("AB_ROUNDS", "3"))
 OPCLASS = {"cos": "vec_cosine_ops", "l2": "vec_l2_ops", "ip": "vec_ip_ops"}
 OPERATOR = {"cos": "<=>", "l2": "<->", "ip": "<#>"}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 DIMS = [0]
 
 
@@ -46,31 +45,13 @@ def connect(port):
     return psycopg.connect(f"host={SOCKET} port={port} user=postgres dbname=postgres", autocommit=True)
 
 
-def vec_binary(v):
-    """vec's binary wire format: int16 dims, int16 0, float32s in network order."""
-    return struct.pack(">hh", len(v), 0) + np.asarray(v, dtype=">f4").tobytes()
-
-
 def load(conn, base, metric):
-    d = base.shape[1]
-    dt = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
-                   ("dim", ">i2"), ("flags", ">i2"), ("v", ">f4", (d,))])
     with conn.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS machinesoup")
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
         cur.execute("DROP TABLE IF EXISTS ab_items")
         cur.execute("CREATE TABLE ab_items (id int, emb vec)")
-        with cur.copy("COPY ab_items (id, emb) FROM STDIN (FORMAT binary)") as cp:
-            cp.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
-            for s in range(0, len(base), 20000):
-                chunk = base[s:s + 20000]
-                a = np.empty(len(chunk), dtype=dt)
-                a["nf"], a["l1"], a["l2"] = 2, 4, 4 + 4 * d
-                a["id"] = np.arange(s, s + len(chunk))
-                a["dim"], a["flags"] = d, 0
-                a["v"] = chunk
-                cp.write(a.tobytes())
-            cp.write(struct.pack(">h", -1))
+        copy_binary(conn, "ab_items", base)
         cur.execute("SET maintenance_work_mem = '1GB'")
         cur.execute("SET max_parallel_maintenance_workers = 0")
         t = time.time()
@@ -83,11 +64,6 @@ def load(conn, base, metric):
 
 def prewarm(conn):
     conn.execute("SELECT pg_prewarm('ab_items'), pg_prewarm('ab_items_emb')")
-
-
-def backend_cpu(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / CLK_TCK
 
 
 def prepare(conn, op):
@@ -115,13 +91,13 @@ def run(conn, pid, qbin, gt, probes):
     ex, ok = conn.pgconn.exec_prepared, pq.ExecStatus.TUPLES_OK
     found = []
     r0 = reranks(conn)
-    c0, t0 = backend_cpu(pid), time.perf_counter()
+    c0, t0 = proc_cpu(pid), time.perf_counter()
     for b in qbin:
         r = ex(b"ab_knn", [b], [1], 0)
         if r.status != ok:
             sys.exit(f"EXECUTE failed: {r.error_message.decode()}")
         found.append([int(r.get_value(i, 0)) for i in range(r.ntuples)])
-    wall, cpu = time.perf_counter() - t0, backend_cpu(pid) - c0
+    wall, cpu = time.perf_counter() - t0, proc_cpu(pid) - c0
     hits = sum(len(set(f) & set(gt[i].tolist())) for i, f in enumerate(found))
     return (hits / (len(qbin) * datasets.K), len(qbin) / wall, len(qbin) / max(cpu, 1e-9),
             (reranks(conn) - r0) / len(qbin))
