@@ -253,6 +253,19 @@ msivf_buildphasename(int64 phasenum)
 	}
 }
 
+/*
+ * A probe count of the calibration curve, for the lists the index has now:
+ * when lists have split since it was measured, the same share of them
+ * (msivfsplit.c); at least one, at most all.
+ */
+static int
+calibrated_for_lists(const MsivfState *st, int p)
+{
+	if (st->calib_lists > 0 && st->nlists != st->calib_lists)
+		p = (int) ceil((double) p * st->nlists / st->calib_lists);
+	return Max(1, Min(p, st->nlists));
+}
+
 /* Probes to start a scan with: the GUC, or the calibrated count for the target recall. */
 int
 msivf_probes_for(const MsivfState *st)
@@ -283,9 +296,7 @@ msivf_probes_for(const MsivfState *st)
 		p = st->calib_probes[below];
 		if (level - below > 1e-9 && above > below)
 			p += (int) ceil((st->calib_probes[above] - st->calib_probes[below]) * (level - below) - 1e-9);
-		/* lists split since: the same share of them (msivfsplit.c) */
-		if (st->calib_lists > 0 && st->nlists != st->calib_lists)
-			p = (int) ceil((double) p * st->nlists / st->calib_lists);
+		p = calibrated_for_lists(st, p);
 	}
 	else
 		p = Max(1, st->nlists / 10);
@@ -428,32 +439,20 @@ msivf_index_calibration(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Relation	index;
 	MsivfState *st;
-	uint16		probes[MSIVF_CALIB_LEVELS];
-	int			nlists;
-	int			calib_lists;
-	int			calib_queries;
 
 	InitMaterializedSRF(fcinfo, 0);
 	index = open_msivf_index(PG_GETARG_OID(0));
 	st = msivf_get_state(index);
-	memcpy(probes, st->calib_probes, sizeof(probes));
-	nlists = st->nlists;
-	calib_lists = st->calib_lists;
-	calib_queries = st->calib_queries;
-	index_close(index, AccessShareLock);
-
-	for (int level = 0; calib_queries > 0 && level < MSIVF_CALIB_LEVELS; level++)
+	for (int level = 0; st->calib_queries > 0 && level < MSIVF_CALIB_LEVELS; level++)
 	{
 		Datum		values[2];
 		bool		nulls[2] = {0};
-		int			p = probes[level];
 
-		if (calib_lists > 0 && nlists != calib_lists)
-			p = (int) ceil((double) p * nlists / calib_lists);
 		values[0] = Float8GetDatum(level / 100.0);
-		values[1] = Int32GetDatum(Max(1, Min(p, nlists)));
+		values[1] = Int32GetDatum(calibrated_for_lists(st, st->calib_probes[level]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	index_close(index, AccessShareLock);
 	return (Datum) 0;
 }
 

@@ -466,13 +466,14 @@ msivf_check_list_page_slow(Relation index, const MsivfState *st, Page page, Bloc
 /*
  * Reads the metapage.  False when cached (the state in rd_amcache, or
  * NULL) is still the index's: same build, dimensions known.  Otherwise
- * checks every field, copies the scalars into *tmp, sets *centroid_start,
+ * checks every field, copies the scalars into *tmp, sets *centroid_start
+ * and *nblocks (the index's size, which the checks measured),
  * and returns true.  An index of another on-disk format version is an
  * error asking for REINDEX.
  */
 static bool
 read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
-		  BlockNumber *centroid_start)
+		  BlockNumber *centroid_start, BlockNumber *nblocks)
 {
 	Buffer		buf;
 	Page		page;
@@ -502,7 +503,8 @@ read_meta(Relation index, const MsivfState *cached, MsivfState *tmp,
 	}
 
 	msivf_meta_read_tail(page, &mtail);
-	msivf_check_meta(index, meta, &mtail, RelationGetNumberOfBlocks(index));
+	*nblocks = RelationGetNumberOfBlocks(index);
+	msivf_check_meta(index, meta, &mtail, *nblocks);
 	memset(tmp, 0, sizeof(*tmp));
 	tmp->build_id = meta->build_id;
 	tmp->dims = meta->dims;
@@ -593,13 +595,14 @@ msivf_get_state(Relation index)
 	MsivfState *st = (MsivfState *) index->rd_amcache;
 	MsivfState	tmp;
 	BlockNumber centroid_start;
+	BlockNumber nblocks;
 	MemoryContext cxt;
 	Size		total;
 	Size		hints_at;
 	Size		nhints;
 	bool		has_centroids;
 
-	if (!read_meta(index, st, &tmp, &centroid_start))
+	if (!read_meta(index, st, &tmp, &centroid_start, &nblocks))
 		return st;
 
 	if (tmp.dims > 0 && MSIVF_METRIC_IS_BITS(tmp.metric))
@@ -637,11 +640,7 @@ msivf_get_state(Relation index)
 	hints_at = MAXALIGN(total);
 	nhints = 0;
 	if (tmp.dims > 0 && !RelationUsesLocalBuffers(index))
-	{
-		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-
 		nhints = Min((Size) nblocks + nblocks / 4 + 16, MSIVF_MAX_HINTS);
-	}
 	total = hints_at + sizeof(Buffer) * nhints;
 	st = MemoryContextAllocHuge(cxt, total);
 	memcpy(st, &tmp, sizeof(tmp));
