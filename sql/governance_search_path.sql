@@ -207,6 +207,34 @@ SELECT ok FROM ms.verify_audit();
 RESET search_path;
 SELECT count(*) AS evil_calls FROM evil.marker;
 
+SET ROLE regress_ms_evil;
+-- An org admin reaches ms only through its entry points: no internal
+-- function (ms._*) is executable, and no table, view, sequence or column
+-- of ms is writable or readable to it directly
+SELECT count(*) > 0 AS has_internals,
+	   count(*) FILTER (WHERE has_function_privilege(p.oid, 'EXECUTE')) AS executable
+  FROM pg_proc p
+ WHERE p.pronamespace = 'ms'::regnamespace AND p.proname LIKE '\_%';
+SELECT c.oid::regclass AS writable
+  FROM pg_class c
+ WHERE c.relnamespace = 'ms'::regnamespace
+   AND ((c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		 AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'))
+		OR (c.relkind = 'S' AND has_sequence_privilege(c.oid, 'USAGE, UPDATE')))
+ ORDER BY 1::text COLLATE "C";
+SELECT c.oid::regclass AS readable
+  FROM pg_class c
+ WHERE c.relnamespace = 'ms'::regnamespace
+   AND ((c.relkind IN ('r', 'p', 'v', 'm', 'f') AND has_table_privilege(c.oid, 'SELECT'))
+		OR (c.relkind = 'S' AND has_sequence_privilege(c.oid, 'SELECT')))
+ ORDER BY 1::text COLLATE "C";
+SELECT count(*) AS readable_columns
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'ms'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+   AND NOT has_table_privilege(c.oid, 'SELECT')
+   AND has_column_privilege(c.oid, a.attnum, 'SELECT');
+RESET ROLE;
+
 -- everything that runs as the extension's owner and resolves names pins
 -- search_path: the SECURITY DEFINER functions, the PL/pgSQL bodies behind
 -- the entry points, and the C entry points that run SQL themselves
