@@ -590,7 +590,13 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 	float		sqrtd = sqrtf((float) d);
 	float		limit = INFINITY;
 	BlockNumber nblocks = 0;
+	float		dots[MSIVF_MAX_PAGE_ENTRIES];
+	int32		idots[MSIVF_MAX_PAGE_ENTRIES];
+	bool		ahead = false;	/* the next list's first page is known */
+	BlockNumber ahead_head = InvalidBlockNumber;
+	Buffer		ahead_buf = InvalidBuffer;
 
+	Assert(so->st.entries_per_page <= MSIVF_MAX_PAGE_ENTRIES);
 	list_order_extend(&so->lorder, end);
 	for (; so->visited < end; so->visited++)
 	{
@@ -609,10 +615,26 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 		float		kappa = bits == 4 && metric != MSIVF_METRIC_L1 ? so->code4_kappa : 1.0f;
 		float		qscale = so->qq.qscale;
 		int32		qsum = so->qq.qsum;
-		BlockNumber blkno = list_first_page(index, &so->st, st, list, &nblocks);
+		BlockNumber blkno = ahead ? ahead_head : list_first_page(index, &so->st, st, list, &nblocks);
 		BlockNumber followed = 0;
+		Buffer		nextbuf = ahead ? ahead_buf : InvalidBuffer;
 
-		Buffer		nextbuf = InvalidBuffer;
+		/*
+		 * The next list's first page, pinned and on its way into the CPU's
+		 * cache while this list is read: pin_next_page does the same for
+		 * the pages after the first, but a list of a few pages would
+		 * otherwise wait on memory for one page in every few.  Reading
+		 * the directory a list earlier changes nothing: no lock is held
+		 * from list_first_page to the list's first page either way, and
+		 * the lock that keeps splits away from scans (msivfsplit.c) is
+		 * held until the scan ends.
+		 */
+		ahead = so->visited + 1 < end;
+		if (ahead)
+		{
+			ahead_head = list_first_page(index, &so->st, st, so->order[so->visited + 1], &nblocks);
+			ahead_buf = pin_next_page(index, st, ahead_head);
+		}
 
 		msivf_stats_last.lists++;
 		while (blkno != InvalidBlockNumber)
@@ -641,10 +663,43 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 			msivf_stats_last.codes += nentries;
 			nextbuf = pin_next_page(index, st, so->capped ? InvalidBlockNumber : opaque->next);
 
+			/*
+			 * Two passes over the page: the estimates' dot products first,
+			 * then the bounds.  In one loop each entry's bound waited on
+			 * its own kernel call, a chain of float operations the CPU
+			 * could not overlap with the next entry's call; apart, the
+			 * first pass is the kernel back to back and the second has
+			 * independent iterations.
+			 */
+			if (metric == MSIVF_METRIC_L1)
+				for (int i = 0; i < nentries; i++)
+				{
+					const MsivfEntry *e = (const MsivfEntry *) (p + i * esz);
+
+					dots[i] = quant_l1_estimate(v, e->code, d, bits, e->scale);
+				}
+			else if (bits == 8)
+				for (int i = 0; i < nentries; i++)
+				{
+					const MsivfEntry *e = (const MsivfEntry *) (p + i * esz);
+
+					dots[i] = e->scale * (qscale * (float) quant_idot8(qv, (const int8 *) e->code, d, qsum));
+				}
+			else
+			{
+				quant_idot4_many(qv4, ((const MsivfEntry *) p)->code, esz, nentries, m4, qsum, idots);
+				for (int i = 0; i < nentries; i++)
+				{
+					const MsivfEntry *e = (const MsivfEntry *) (p + i * esz);
+
+					dots[i] = e->scale * (qscale * (float) idots[i]);
+				}
+			}
+
 			for (int i = 0; i < nentries; i++, p += esz)
 			{
 				MsivfEntry *e = (MsivfEntry *) p;
-				float		dot;
+				float		dot = dots[i];
 				float		est;
 				float		slack;
 				float		lb;
@@ -671,20 +726,9 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 				 * |r|_1 + err, with |r|_1 <= sqrt(d) |r|.
 				 */
 				if (metric == MSIVF_METRIC_L1)
-				{
-					dot = quant_l1_estimate(v, e->code, d, bits, e->scale);
 					slack = l1round * (dot + v1 + sqrtd * sqrtf(e->rnorm2) + e->err);
-				}
-				else if (bits == 8)
-				{
-					dot = e->scale * (qscale * (float) quant_idot8(qv, (const int8 *) e->code, d, qsum));
-					slack = qbmul * (sqrtf(e->rnorm2) + e->err);
-				}
 				else
-				{
-					dot = e->scale * (qscale * (float) quant_idot4(qv4, e->code, m4, qsum));
 					slack = kappa * qbmul * (sqrtf(e->rnorm2) + e->err);
-				}
 				est = lc + factor * dot;
 				if (metric == MSIVF_METRIC_L2)
 					est += e->rnorm2;
@@ -732,6 +776,8 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 		}
 	}
 
+	if (ahead && BufferIsValid(ahead_buf))
+		ReleaseBuffer(ahead_buf);	/* the scan was capped */
 	batch_partition(so, limit);
 	if (!merge)
 		so->batch = Min(so->st.nlists, so->batch * 2);

@@ -240,6 +240,59 @@ check_ikernels4(void)
 }
 
 /*
+ * quant_idot4_many gives each of a page's codes what the scalar kernel
+ * gives it alone, at every code length (64 bytes, the widest the
+ * AVX-512 kernel keeps in one register, and past it) and with bytes that
+ * are not codes between the codes, as a page's entry headers are.
+ */
+static void
+check_ikernels4_many(void)
+{
+	const char *names[] = {"scalar", "avx2", "avx512vnni"};
+	QuantIDot4Fn scalar = quant_idot4_kernel("scalar");
+	enum
+	{
+		NCODES = 9, GAP = 20
+	};
+
+	for (int k = 0; k < 3; k++)
+	{
+		QuantIDot4ManyFn f = quant_idot4_many_kernel(names[k]);
+		int			bad = 0;
+
+		if (!f)
+		{
+			printf("(4-bit page kernel %s not supported here, skipped)\n", names[k]);
+			continue;
+		}
+		for (int d = 1; d <= 800; d += (d < 300 ? 1 : 67))
+		{
+			int			m = (int) quant_code_bytes(d, 4);
+			size_t		stride = (size_t) m + GAP;
+			int8_t	   *q4 = malloc(2 * m);
+			uint8_t    *page = malloc(stride * NCODES);
+			int32_t		out[NCODES];
+			int32_t		qsum = 0;
+
+			for (int i = 0; i < 2 * m; i++)
+			{
+				q4[i] = (int8_t) ((int) (uniform() * 255) - 127);
+				qsum += q4[i];
+			}
+			for (size_t i = 0; i < stride * NCODES; i++)
+				page[i] = (uint8_t) (uniform() * 256);
+			f(q4, page, stride, NCODES, m, qsum, out);
+			for (int c = 0; c < NCODES; c++)
+				if (out[c] != scalar(q4, page + c * stride, m, qsum))
+					bad++;
+			free(q4);
+			free(page);
+		}
+		CHECK(bad == 0, "4-bit page kernel %s wrong for %d codes", names[k], bad);
+	}
+}
+
+/*
  * The bound of quantizer.h for an estimate made with a quantized query:
  * |v.r - s * qscale * (q.c)| <= |v| * err + qerr * (|r| + err), on
  * queries and residuals of very different scales; the query's codes stay
@@ -424,6 +477,7 @@ main(void)
 	printf("integer kernel in use: %s\n", quant_ikernel_name());
 	check_ikernels();
 	check_ikernels4();
+	check_ikernels4_many();
 	check_query_bound(32, 300);
 	check_query_bound(768, 100);
 	check_query_bound(4000, 20);

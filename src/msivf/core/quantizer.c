@@ -393,6 +393,19 @@ idot4_scalar(const int8_t *q4, const uint8_t *code, int m, int32_t qsum)
 	return s - 8 * qsum;
 }
 
+/*
+ * quant_idot4_many's kernels: idot4 of n codes stride bytes apart, into
+ * out.  One call per list page instead of one per entry, and the query's
+ * bytes loaded once per page where they fit in registers.
+ */
+static void
+idot4_many_scalar(const int8_t *q4, const uint8_t *code, size_t stride, int n, int m,
+				  int32_t qsum, int32_t *out)
+{
+	for (int i = 0; i < n; i++, code += stride)
+		out[i] = idot4_scalar(q4, code, m, qsum);
+}
+
 #ifdef QUANT_X86
 /*
  * AVX2: vpmaddubsw of nibbles (at most 15) by query bytes (|q| <= 127)
@@ -430,6 +443,15 @@ idot4_avx2(const int8_t *q4, const uint8_t *code, int m, int32_t qsum)
 	return s - 8 * qsum;
 }
 
+__attribute__((target("avx2")))
+static void
+idot4_many_avx2(const int8_t *q4, const uint8_t *code, size_t stride, int n, int m,
+				int32_t qsum, int32_t *out)
+{
+	for (int i = 0; i < n; i++, code += stride)
+		out[i] = idot4_avx2(q4, code, m, qsum);
+}
+
 /*
  * AVX-512 VNNI: 64 code bytes (128 components) a step, each nibble half
  * through its own vpdpbusd; a masked tail loads zero codes and zero query
@@ -464,9 +486,41 @@ idot4_avx512vnni(const int8_t *q4, const uint8_t *code, int m, int32_t qsum)
 	}
 	return _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1)) - 8 * qsum;
 }
+
+/*
+ * Up to 64 code bytes (128 components, the common case of d <= 128): the
+ * query's two halves stay in registers for the whole page and each code
+ * is one masked load; wider codes go through idot4_avx512vnni.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static void
+idot4_many_avx512vnni(const int8_t *q4, const uint8_t *code, size_t stride, int n, int m,
+					  int32_t qsum, int32_t *out)
+{
+	if (m <= 64)
+	{
+		const __m512i low = _mm512_set1_epi8(0x0F);
+		__mmask64	k = m == 64 ? ~(__mmask64) 0 : (__mmask64) ((1ULL << m) - 1);
+		__m512i		qe = _mm512_maskz_loadu_epi8(k, q4);
+		__m512i		qo = _mm512_maskz_loadu_epi8(k, q4 + m);
+
+		for (int i = 0; i < n; i++, code += stride)
+		{
+			__m512i		c = _mm512_maskz_loadu_epi8(k, code);
+			__m512i		acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(c, low), qe);
+
+			acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(c, 4), low), qo);
+			out[i] = _mm512_reduce_add_epi32(acc) - 8 * qsum;
+		}
+		return;
+	}
+	for (int i = 0; i < n; i++, code += stride)
+		out[i] = idot4_avx512vnni(q4, code, m, qsum);
+}
 #endif
 
 int32_t		(*quant_idot4) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum) = idot4_scalar;
+QuantIDot4ManyFn quant_idot4_many = idot4_many_scalar;
 
 /* the 4-bit integer kernel named, if this CPU runs it (see quantizer.h) */
 QuantIDot4Fn
@@ -482,6 +536,20 @@ quant_idot4_kernel(const char *name)
 		__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 		__builtin_cpu_supports("avx512vnni"))
 		return idot4_avx512vnni;
+#endif
+	return NULL;
+}
+
+QuantIDot4ManyFn
+quant_idot4_many_kernel(const char *name)
+{
+	if (strcmp(name, "scalar") == 0)
+		return idot4_many_scalar;
+#ifdef QUANT_X86
+	if (quant_idot4_kernel(name) == idot4_avx2)
+		return idot4_many_avx2;
+	if (quant_idot4_kernel(name) == idot4_avx512vnni)
+		return idot4_many_avx512vnni;
 #endif
 	return NULL;
 }
@@ -566,6 +634,7 @@ quant_init(void)
 		{
 			quant_idot8 = f;
 			quant_idot4 = quant_idot4_kernel(iorder[i]);
+			quant_idot4_many = quant_idot4_many_kernel(iorder[i]);
 			ikernel_name = iorder[i];
 			break;
 		}

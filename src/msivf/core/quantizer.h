@@ -107,6 +107,16 @@ extern int32_t (*quant_idot4) (const int8_t *q4, const uint8_t *code, int m, int
 typedef int32_t (*QuantIDot4Fn) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum);
 extern QuantIDot4Fn quant_idot4_kernel(const char *name);
 
+/*
+ * quant_idot4 of n codes, each stride bytes after the one before (the
+ * entries of a list page), into out[0 .. n-1]: the same values, in one
+ * call, with the query's bytes loaded once where they fit in registers.
+ */
+typedef void (*QuantIDot4ManyFn) (const int8_t *q4, const uint8_t *code, size_t stride, int n,
+								  int m, int32_t qsum, int32_t *out);
+extern QuantIDot4ManyFn quant_idot4_many;
+extern QuantIDot4ManyFn quant_idot4_many_kernel(const char *name);
+
 /* Name of the integer kernel in use. */
 extern const char *quant_ikernel_name(void);
 
