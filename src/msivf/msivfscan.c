@@ -569,7 +569,8 @@ batch_partition(MsivfScanOpaque so, float limit)
  * Reads the next batch of lists into the candidate pool, each entry with
  * the lower bound of its key; the pool's hot part is a heap on return.
  * This is the hot path of every query: the entry loop stays here, in one
- * function, with nothing called per entry but the dot-product kernel and
+ * function, with nothing called per entry but the dot-product kernel (per
+ * page for 4-bit codes) and
  * hot_offer when an entry may be among the batch's HOT_K nearest.  That is
  * why it runs past 80 lines: its setup is in helpers already, and what is
  * left is the loop and the comments on what each of its tests costs.
@@ -592,9 +593,6 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 	BlockNumber nblocks = 0;
 	float		dots[MSIVF_MAX_PAGE_ENTRIES];
 	int32		idots[MSIVF_MAX_PAGE_ENTRIES];
-	bool		ahead = false;	/* the next list's first page is known */
-	BlockNumber ahead_head = InvalidBlockNumber;
-	Buffer		ahead_buf = InvalidBuffer;
 
 	Assert(so->st.entries_per_page <= MSIVF_MAX_PAGE_ENTRIES);
 	list_order_extend(&so->lorder, end);
@@ -615,26 +613,9 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 		float		kappa = bits == 4 && metric != MSIVF_METRIC_L1 ? so->code4_kappa : 1.0f;
 		float		qscale = so->qq.qscale;
 		int32		qsum = so->qq.qsum;
-		BlockNumber blkno = ahead ? ahead_head : list_first_page(index, &so->st, st, list, &nblocks);
+		BlockNumber blkno = list_first_page(index, &so->st, st, list, &nblocks);
 		BlockNumber followed = 0;
-		Buffer		nextbuf = ahead ? ahead_buf : InvalidBuffer;
-
-		/*
-		 * The next list's first page, pinned and on its way into the CPU's
-		 * cache while this list is read: pin_next_page does the same for
-		 * the pages after the first, but a list of a few pages would
-		 * otherwise wait on memory for one page in every few.  Reading
-		 * the directory a list earlier changes nothing: no lock is held
-		 * from list_first_page to the list's first page either way, and
-		 * the lock that keeps splits away from scans (msivfsplit.c) is
-		 * held until the scan ends.
-		 */
-		ahead = so->visited + 1 < end;
-		if (ahead)
-		{
-			ahead_head = list_first_page(index, &so->st, st, so->order[so->visited + 1], &nblocks);
-			ahead_buf = pin_next_page(index, st, ahead_head);
-		}
+		Buffer		nextbuf = InvalidBuffer;
 
 		msivf_stats_last.lists++;
 		while (blkno != InvalidBlockNumber)
@@ -776,8 +757,6 @@ visit_batch(IndexScanDesc scan, int end, bool merge)
 		}
 	}
 
-	if (ahead && BufferIsValid(ahead_buf))
-		ReleaseBuffer(ahead_buf);	/* the scan was capped */
 	batch_partition(so, limit);
 	if (!merge)
 		so->batch = Min(so->st.nlists, so->batch * 2);
