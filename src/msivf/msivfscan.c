@@ -569,9 +569,9 @@ batch_partition(MsivfScanOpaque so, float limit)
  * Reads the next batch of lists into the candidate pool, each entry with
  * the lower bound of its key; the pool's hot part is a heap on return.
  * This is the hot path of every query: the entry loop stays here, in one
- * function, with nothing called per entry but the dot-product kernel (per
- * page for 4-bit codes) and
- * hot_offer when an entry may be among the batch's HOT_K nearest.  That is
+ * function, with nothing called per entry but the dot-product kernel
+ * (once a page for 4-bit codes) and hot_offer when an entry may be among
+ * the batch's HOT_K nearest.  That is
  * why it runs past 80 lines: its setup is in helpers already, and what is
  * left is the loop and the comments on what each of its tests costs.
  */
