@@ -1194,5 +1194,48 @@ COMMENT ON FUNCTION ms.enable_citus() IS 'distribute the model store over a Citu
 REVOKE ALL ON FUNCTION ms._enable_citus() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ms.enable_citus() FROM PUBLIC;
 
+-- Which worker holds an org (ms.enable_citus): a client that connects to
+-- it, not to the coordinator, has its per-org calls run there without
+-- Citus's delegation hop (each worker has the cluster's metadata).  Only
+-- for a role with a grant on the org, or a privileged one: where an org's
+-- data lives is not for others, and the refusal is the same whether the
+-- org exists or not.
+CREATE FUNCTION ms._org_node(org text, OUT host text, OUT port integer)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p_org		text := org;
+BEGIN
+	PERFORM ms._check_ident('org', p_org);
+	IF NOT (ms._is_privileged() OR EXISTS (
+			SELECT 1 FROM ms.grants g
+			 WHERE g.org OPERATOR(pg_catalog.=) p_org
+			   AND (g.role::pg_catalog.oid OPERATOR(pg_catalog.=) ms._caller()::pg_catalog.oid
+					OR pg_catalog.pg_has_role(ms._caller()::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE')))) THEN
+		RAISE EXCEPTION 'permission denied for organization "%"', p_org
+			USING ERRCODE = '42501';
+	END IF;
+	IF NOT ms._citus_enabled() THEN
+		RAISE EXCEPTION 'the model store is not distributed'
+			USING ERRCODE = '55000',
+				  HINT = 'On one node every organization is on this server; ms.enable_citus() distributes the store.';
+	END IF;
+	-- Citus's catalogs exist only with Citus: named at run time
+	EXECUTE 'SELECT n.nodename, n.nodeport
+			   FROM pg_catalog.pg_dist_placement p
+			   JOIN pg_catalog.pg_dist_node n ON n.groupid OPERATOR(pg_catalog.=) p.groupid
+			  WHERE p.shardid OPERATOR(pg_catalog.=)
+					pg_catalog.get_shard_id_for_distribution_column(''ms.raw_batches''::pg_catalog.regclass, $1)
+				AND n.noderole OPERATOR(pg_catalog.=) ''primary'' AND n.isactive
+			  ORDER BY n.nodeid LIMIT 1'
+		INTO host, port USING p_org;
+END
+$$;
+COMMENT ON FUNCTION ms._org_node(text) IS 'internal: the body of ms.org_node, run as the extension owner by it';
+CREATE FUNCTION ms.org_node(org text, OUT host text, OUT port integer)
+	AS 'MODULE_PATHNAME', 'ms_entry' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ms.org_node(text) IS 'the host and port of the Citus worker that holds the organization''s data, for clients that connect to it directly (needs a grant on the org)';
+REVOKE ALL ON FUNCTION ms._org_node(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ms.org_node(text) TO PUBLIC;
+
 -- a new ms.audit_log starts a new chain (a dropped log's head is set aside)
 SELECT ms._audit_new_log();

@@ -141,20 +141,42 @@ pgbench -n -M prepared -h "$SOCK" -p "${PORTS[0]}" -t 1 -f "$DIR/ingest_1_1.sql"
 routed=$(psql "${C[@]}" -At -d postgres -c "SELECT count(*) FROM ms.raw_batches WHERE batch_id >= (1::bigint << 48)")
 [ "$routed" = 1 ] || { echo "citus_bench.sh: ms.ingest is not routed to the worker" >&2; exit 1; }
 
+# a client that connects to the worker holding its org (ms.org_node)
+# instead of the coordinator: the orgs the first worker holds, their
+# ms.knn calls sent to that worker, and the same calls on one node
+LOCAL_PORT=${PORTS[1]}
+LOCAL_ORGS=$(psql "${C[@]}" -At -d postgres -c \
+	"SELECT string_agg(o::text, ' ') FROM generate_series(1, 4) o WHERE (ms.org_node('org' || o)).port = $LOCAL_PORT")
+[ -n "$LOCAL_ORGS" ] || { echo "citus_bench.sh: no org on the worker at port $LOCAL_PORT" >&2; exit 1; }
+LOCAL_SCRIPTS=()
+for o in $LOCAL_ORGS; do
+	for f in "$DIR"/knn_"${o}"_*.sql; do
+		LOCAL_SCRIPTS+=(-f "$f")
+	done
+done
+# the worker must run the call itself, not forward it
+routed=$(psql -X -q -h "$SOCK" -p "$LOCAL_PORT" -d postgres -c 'SET client_min_messages = debug1' \
+	-f "${LOCAL_SCRIPTS[1]}" 2>&1 >/dev/null | grep -c 'pushing down the function call' || true)
+[ "$routed" = 1 ] || { echo "citus_bench.sh: ms.knn on the org's worker is not run there" >&2; exit 1; }
+
 # pgbench: "tps latency_ms"
 run() {
-	local db=$1 script=$2
+	local db=$1 script=$2 port=${PORTS[0]}
 	local scripts=(-f "$DIR/$script.sql")
 	[ "$script" = knn ] && scripts=("${KNN_SCRIPTS[@]}")
 	[ "$script" = ingest ] && scripts=("${INGEST_SCRIPTS[@]}")
 	[ "$script" = noop ] && scripts=("${NOOP_SCRIPTS[@]}")
-	pgbench -n -M prepared -h "$SOCK" -p "${PORTS[0]}" -c "$CLIENTS" -j 2 -T "$T" "${scripts[@]}" "$db" 2>/dev/null |
+	if [ "$script" = knn_worker ]; then
+		scripts=("${LOCAL_SCRIPTS[@]}")
+		[ "$db" = postgres ] && port=$LOCAL_PORT
+	fi
+	pgbench -n -M prepared -h "$SOCK" -p "$port" -c "$CLIENTS" -j 2 -T "$T" "${scripts[@]}" "$db" 2>/dev/null |
 		awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {print tps, lat}'
 }
 
 : >"$DIR/results"
 for round in $(seq 1 "$ROUNDS"); do
-	for w in knn ingest noop; do
+	for w in knn ingest noop knn_worker; do
 		if [ $((round % 2)) = 1 ]; then order="single postgres"; else order="postgres single"; fi
 		for db in $order; do
 			echo "$w $db $(run "$db" "$w")" >>"$DIR/results"
@@ -169,13 +191,15 @@ clients, nrows = sys.argv[2], int(sys.argv[3])
 print(f"4 orgs x {nrows:,} points of 100 dims (msivf, cosine), {clients} clients, pgbench -M prepared")
 print("Citus: ms.knn and ms.ingest routed whole to the org's worker")
 print(f"{'workload':<10} {'one node (calls/s)':>19} {'Citus 1+2 (calls/s)':>20} {'ratio':>7} {'extra latency/call':>19}")
-for w in ("knn", "ingest", "noop"):
+for w in ("knn", "ingest", "noop", "knn_worker"):
     s = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "single"]
     c = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "postgres"]
     st, ct = statistics.median(x[0] for x in s), statistics.median(x[0] for x in c)
     sl, cl = statistics.median(x[1] for x in s), statistics.median(x[1] for x in c)
-    name = {"knn": "ms.knn", "ingest": "ms.ingest", "noop": "no-op"}[w]
+    name = {"knn": "ms.knn", "ingest": "ms.ingest", "noop": "no-op", "knn_worker": "ms.knn*"}[w]
     print(f"{name:<10} {st:>19,.0f} {ct:>20,.0f} {ct / st:>7.2f} {1000 * (cl - sl):>16,.0f} us")
 print("no-op: a PL/pgSQL function returning 1, distributed by org like ms.knn: what Citus's delegation alone costs a call")
+print("ms.knn*: the client connected to the worker that holds its org (ms.org_node), not to the coordinator;"
+      " the orgs that worker holds, against the same calls on one node")
 print("ratio = Citus / one node (1.00: no cost; target >= 0.83, i.e. at most 20 % more per call)")
 PY

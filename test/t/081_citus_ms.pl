@@ -229,6 +229,34 @@ is(statements($coord, 'ms\\._access|points_1'), '0',
 	'nor does the coordinator authorise or scan (the calls run whole on the worker)');
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM ms.audit_log'), $routed_audit,
 	'queries are not audited reads: no record, routed or not');
+
+# A client may connect to the worker holding its org (ms.org_node) instead
+# of the coordinator: its calls run there, with the coordinator's answer,
+# and nothing of them reaches the other nodes.
+my $as_sci = sub { my $n = shift; return (connstr => $n->connstr('postgres') . ' user=cm_sci') };
+is($coord->safe_psql('postgres', q{SELECT port FROM ms.org_node('acme')}, $as_sci->($coord)), $acme_port,
+	'ms.org_node names the worker holding acme');
+is($holder_w->safe_psql('postgres', q{SELECT port FROM ms.org_node('acme')}, $as_sci->($holder_w)), $acme_port,
+	'and says the same on a worker');
+my $knn_ids = qq{SELECT string_agg(point_id::text, ',' ORDER BY distance, point_id) FROM ms.knn('acme', 'm', '$q3', 5)};
+my $through_coord = $coord->safe_psql('postgres', $knn_ids, $as_sci->($coord));
+reset_statements();
+is($holder_w->safe_psql('postgres', $knn_ids, $as_sci->($holder_w)), $through_coord,
+	'a call on the org\'s worker answers as one through the coordinator');
+isnt($through_coord, '', '(which found points)');
+is(statements($other_w, 'ms\\.knn\\(|points_1|ms\\._access'), '0', 'the other worker runs nothing of it');
+is(statements($coord, 'ms\\.knn\\(|points_1|ms\\._access'), '0', 'nor does the coordinator');
+# where an org lives is for its members: the same refusal for an org that
+# exists and one that does not; and a single node has nothing to name
+for my $org ('acme', 'nosuchorg')
+{
+	($rc, $out, $err) = $coord->psql('postgres', qq{SELECT * FROM ms.org_node('$org')},
+		connstr => $coord->connstr('postgres') . ' user=cm_other');
+	like($err, qr/permission denied for organization "$org"/, "ms.org_node refuses a role without a grant ($org)");
+	is($out, '', 'and returns nothing');
+}
+($rc, $out, $err) = $coord->psql('single', q{SELECT * FROM ms.org_node('acme')});
+like($err, qr/the model store is not distributed/, 'ms.org_node on a single node says the store is not distributed');
 like(shards_touched(q{SELECT ms.ingest('acme', 'm', convert_to(E'9001,1,2,3\n', 'UTF8'))},
 	'ms\\.ingest\\(|points_1_\\d+|raw_batches_\\d+|on server \\S+:\\d+'),
 	qr/^ms\.ingest\(,on server \S+:$acme_port$/, 'ms.ingest is sent whole to acme\'s worker, no shard write from the coordinator');
