@@ -227,11 +227,11 @@ typedef struct MsivfEntry
 
 #define MSIVF_ENTRY_HEADER	offsetof(MsivfEntry, code)
 
-/* at most this many entries fit a list page: each has a code of a byte or more */
-#define MSIVF_MAX_PAGE_ENTRIES	(MSIVF_PAGE_CAPACITY / (MSIVF_ENTRY_HEADER + 1))
-
 #define MSIVF_PAGE_CAPACITY \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(MsivfPageOpaqueData)))
+
+/* at most this many entries fit a list page: each has a code of a byte or more */
+#define MSIVF_MAX_PAGE_ENTRIES	(MSIVF_PAGE_CAPACITY / (MSIVF_ENTRY_HEADER + 1))
 
 /* reloptions */
 typedef struct MsivfOptions

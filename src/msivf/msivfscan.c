@@ -571,9 +571,9 @@ batch_partition(MsivfScanOpaque so, float limit)
  * This is the hot path of every query: the entry loop stays here, in one
  * function, with nothing called per entry but the dot-product kernel
  * (once a page for 4-bit codes) and hot_offer when an entry may be among
- * the batch's HOT_K nearest.  That is
- * why it runs past 80 lines: its setup is in helpers already, and what is
- * left is the loop and the comments on what each of its tests costs.
+ * the batch's HOT_K nearest.  That is why it runs past 80 lines: its setup
+ * is in helpers already, and what is left is the loop and the comments on
+ * what each of its tests costs.
  */
 static void
 visit_batch(IndexScanDesc scan, int end, bool merge)
