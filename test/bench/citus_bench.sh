@@ -19,7 +19,9 @@
 # throughput of each side, the ratio, and the extra latency per call on
 # the cluster (pgbench's average latency, cluster minus single node): the
 # planning and forwarding that Citus adds to each call.  Target: the
-# routed call costs at most 20 % more.
+# routed call costs at most 20 % more.  The rows marked * are the same
+# calls from a client connected to the worker that holds the orgs
+# (ms.org_node), for the orgs that worker holds.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -149,9 +151,13 @@ LOCAL_ORGS=$(psql "${C[@]}" -At -d postgres -c \
 	"SELECT string_agg(o::text, ' ') FROM generate_series(1, 4) o WHERE (ms.org_node('org' || o)).port = $LOCAL_PORT")
 [ -n "$LOCAL_ORGS" ] || { echo "citus_bench.sh: no org on the worker at port $LOCAL_PORT" >&2; exit 1; }
 LOCAL_SCRIPTS=()
+LOCAL_INGEST_SCRIPTS=()
 for o in $LOCAL_ORGS; do
 	for f in "$DIR"/knn_"${o}"_*.sql; do
 		LOCAL_SCRIPTS+=(-f "$f")
+	done
+	for f in "$DIR"/ingest_"${o}"_*.sql; do
+		LOCAL_INGEST_SCRIPTS+=(-f "$f")
 	done
 done
 # what Citus does with such a call on the worker (test/t/081_citus_ms.pl
@@ -167,8 +173,9 @@ run() {
 	[ "$script" = knn ] && scripts=("${KNN_SCRIPTS[@]}")
 	[ "$script" = ingest ] && scripts=("${INGEST_SCRIPTS[@]}")
 	[ "$script" = noop ] && scripts=("${NOOP_SCRIPTS[@]}")
-	if [ "$script" = knn_worker ]; then
+	if [ "$script" = knn_worker ] || [ "$script" = ingest_worker ]; then
 		scripts=("${LOCAL_SCRIPTS[@]}")
+		[ "$script" = ingest_worker ] && scripts=("${LOCAL_INGEST_SCRIPTS[@]}")
 		[ "$db" = postgres ] && port=$LOCAL_PORT
 	fi
 	pgbench -n -M prepared -h "$SOCK" -p "$port" -c "$CLIENTS" -j 2 -T "$T" "${scripts[@]}" "$db" 2>/dev/null |
@@ -177,7 +184,7 @@ run() {
 
 : >"$DIR/results"
 for round in $(seq 1 "$ROUNDS"); do
-	for w in knn ingest noop knn_worker; do
+	for w in knn ingest noop knn_worker ingest_worker; do
 		if [ $((round % 2)) = 1 ]; then order="single postgres"; else order="postgres single"; fi
 		for db in $order; do
 			echo "$w $db $(run "$db" "$w")" >>"$DIR/results"
@@ -192,15 +199,16 @@ clients, nrows = sys.argv[2], int(sys.argv[3])
 print(f"4 orgs x {nrows:,} points of 100 dims (msivf, cosine), {clients} clients, pgbench -M prepared")
 print("Citus: ms.knn and ms.ingest routed whole to the org's worker")
 print(f"{'workload':<10} {'one node (calls/s)':>19} {'Citus 1+2 (calls/s)':>20} {'ratio':>7} {'extra latency/call':>19}")
-for w in ("knn", "ingest", "noop", "knn_worker"):
+for w in ("knn", "ingest", "noop", "knn_worker", "ingest_worker"):
     s = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "single"]
     c = [(float(t), float(l)) for (ww, db, t, l) in rows if ww == w and db == "postgres"]
     st, ct = statistics.median(x[0] for x in s), statistics.median(x[0] for x in c)
     sl, cl = statistics.median(x[1] for x in s), statistics.median(x[1] for x in c)
-    name = {"knn": "ms.knn", "ingest": "ms.ingest", "noop": "no-op", "knn_worker": "ms.knn*"}[w]
+    name = {"knn": "ms.knn", "ingest": "ms.ingest", "noop": "no-op", "knn_worker": "ms.knn*",
+            "ingest_worker": "ms.ingest*"}[w]
     print(f"{name:<10} {st:>19,.0f} {ct:>20,.0f} {ct / st:>7.2f} {1000 * (cl - sl):>16,.0f} us")
 print("no-op: a PL/pgSQL function returning 1, distributed by org like ms.knn: what Citus's delegation alone costs a call")
-print("ms.knn*: the client connected to the worker that holds its org (ms.org_node), not to the coordinator;"
+print("ms.knn*, ms.ingest*: the client connected to the worker that holds its org (ms.org_node), not to the coordinator;"
       " the orgs that worker holds, against the same calls on one node")
 print("ratio = Citus / one node (1.00: no cost; target >= 0.83, i.e. at most 20 % more per call)")
 PY
