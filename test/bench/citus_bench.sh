@@ -150,11 +150,11 @@ LOCAL_PORT=${PORTS[1]}
 LOCAL_ORGS=$(psql "${C[@]}" -At -d postgres -c \
 	"SELECT string_agg(o::text, ' ') FROM generate_series(1, 4) o WHERE (ms.org_node('org' || o)).port = $LOCAL_PORT")
 [ -n "$LOCAL_ORGS" ] || { echo "citus_bench.sh: no org on the worker at port $LOCAL_PORT" >&2; exit 1; }
-LOCAL_SCRIPTS=()
+LOCAL_KNN_SCRIPTS=()
 LOCAL_INGEST_SCRIPTS=()
 for o in $LOCAL_ORGS; do
 	for f in "$DIR"/knn_"${o}"_*.sql; do
-		LOCAL_SCRIPTS+=(-f "$f")
+		LOCAL_KNN_SCRIPTS+=(-f "$f")
 	done
 	for f in "$DIR"/ingest_"${o}"_*.sql; do
 		LOCAL_INGEST_SCRIPTS+=(-f "$f")
@@ -164,20 +164,20 @@ done
 # checks that it reaches no other node)
 echo "ms.knn on the org's worker, as Citus logs it:"
 psql -X -q -h "$SOCK" -p "$LOCAL_PORT" -d postgres -c 'SET client_min_messages = debug1' \
-	-f "${LOCAL_SCRIPTS[1]}" 2>&1 >/dev/null | sed 's/^/  /' | head -5
+	-f "${LOCAL_KNN_SCRIPTS[1]}" 2>&1 >/dev/null | sed 's/^/  /' | head -5
 
 # pgbench: "tps latency_ms"
 run() {
-	local db=$1 script=$2 port=${PORTS[0]}
-	local scripts=(-f "$DIR/$script.sql")
-	[ "$script" = knn ] && scripts=("${KNN_SCRIPTS[@]}")
-	[ "$script" = ingest ] && scripts=("${INGEST_SCRIPTS[@]}")
-	[ "$script" = noop ] && scripts=("${NOOP_SCRIPTS[@]}")
-	if [ "$script" = knn_worker ] || [ "$script" = ingest_worker ]; then
-		scripts=("${LOCAL_SCRIPTS[@]}")
-		[ "$script" = ingest_worker ] && scripts=("${LOCAL_INGEST_SCRIPTS[@]}")
-		[ "$db" = postgres ] && port=$LOCAL_PORT
-	fi
+	local db=$1 script=$2 port=${PORTS[0]} scripts
+	case $script in
+		knn) scripts=("${KNN_SCRIPTS[@]}") ;;
+		ingest) scripts=("${INGEST_SCRIPTS[@]}") ;;
+		noop) scripts=("${NOOP_SCRIPTS[@]}") ;;
+		knn_worker) scripts=("${LOCAL_KNN_SCRIPTS[@]}") ;;
+		ingest_worker) scripts=("${LOCAL_INGEST_SCRIPTS[@]}") ;;
+	esac
+	# the cluster's side of the * rows: a client of the org's worker
+	[[ $script = *_worker && $db = postgres ]] && port=$LOCAL_PORT
 	pgbench -n -M prepared -h "$SOCK" -p "$port" -c "$CLIENTS" -j 2 -T "$T" "${scripts[@]}" "$db" 2>/dev/null |
 		awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {print tps, lat}'
 }

@@ -519,7 +519,6 @@ idot4_many_avx512vnni(const int8_t *q4, const uint8_t *code, size_t stride, int 
 }
 #endif
 
-int32_t		(*quant_idot4) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum) = idot4_scalar;
 QuantIDot4ManyFn quant_idot4_many = idot4_many_scalar;
 
 /* the 4-bit integer kernel named, if this CPU runs it (see quantizer.h) */
@@ -540,15 +539,18 @@ quant_idot4_kernel(const char *name)
 	return NULL;
 }
 
+/* the page kernel of the 4-bit kernel named, if this CPU runs it */
 QuantIDot4ManyFn
 quant_idot4_many_kernel(const char *name)
 {
-	if (strcmp(name, "scalar") == 0)
+	QuantIDot4Fn one = quant_idot4_kernel(name);
+
+	if (one == idot4_scalar)
 		return idot4_many_scalar;
 #ifdef QUANT_X86
-	if (quant_idot4_kernel(name) == idot4_avx2)
+	if (one == idot4_avx2)
 		return idot4_many_avx2;
-	if (quant_idot4_kernel(name) == idot4_avx512vnni)
+	if (one == idot4_avx512vnni)
 		return idot4_many_avx512vnni;
 #endif
 	return NULL;
@@ -633,7 +635,6 @@ quant_init(void)
 		if (f)
 		{
 			quant_idot8 = f;
-			quant_idot4 = quant_idot4_kernel(iorder[i]);
 			quant_idot4_many = quant_idot4_many_kernel(iorder[i]);
 			ikernel_name = iorder[i];
 			break;

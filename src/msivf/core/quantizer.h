@@ -97,19 +97,18 @@ extern QuantIDot8Fn quant_idot8_kernel(const char *name);
  * a kernel that splits a byte's nibbles needs the query's even and odd
  * components apart: quant_query_split4 copies qq->q into qq->q4 as the m =
  * quant_code_bytes(d, 4) even components, then the m odd ones (a zero
- * where d is odd, which meets the unused high nibble).  quant_idot4
+ * where d is odd, which meets the unused high nibble).  A 4-bit kernel
  * returns sum(q[i] * code[i]) over the d components, exactly, from q4, m
- * and qsum.
+ * and qsum; quant_idot4_kernel names one, for tests.
  */
 extern void quant_query_split4(QuantQuery8 *qq, int d);
-extern int32_t (*quant_idot4) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum);
 
 typedef int32_t (*QuantIDot4Fn) (const int8_t *q4, const uint8_t *code, int m, int32_t qsum);
 extern QuantIDot4Fn quant_idot4_kernel(const char *name);
 
 /*
- * quant_idot4 of n codes, each stride bytes after the one before (the
- * entries of a list page), into out[0 .. n-1]: the same values, in one
+ * What scans call: the 4-bit estimate of n codes, each stride bytes after
+ * the one before (the entries of a list page), into out[0 .. n-1], in one
  * call, with the query's bytes loaded once where they fit in registers.
  */
 typedef void (*QuantIDot4ManyFn) (const int8_t *q4, const uint8_t *code, size_t stride, int n,
