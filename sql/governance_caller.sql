@@ -101,6 +101,28 @@ SELECT ms.revoke('gc_tenant', 'query', 'gc');
 RESET ROLE;
 SELECT count(*) FROM ms.grants WHERE role = 'gc_tenant'::regrole;
 
+-- ms.org_node tells where an org lives to its members only, with the same
+-- refusal whether the org exists or not.  SET ROLE decides who asks, and a
+-- tenant's SECURITY DEFINER function that the admin runs asks as the
+-- tenant.  A member gets past the grant check to what one node can say.
+SET ROLE gc_tenant;
+SELECT * FROM ms.org_node('gc');
+SELECT * FROM ms.org_node('nosuchorg');
+CREATE FUNCTION gc_tenant.where_is(o text) RETURNS text
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+AS $$ SELECT host || ':' || port FROM ms.org_node(o) $$;
+GRANT USAGE ON SCHEMA gc_tenant TO gc_admin;
+RESET ROLE;
+SET ROLE gc_admin;
+SELECT * FROM ms.org_node('gc');
+SELECT gc_tenant.where_is('gc');
+RESET ROLE;
+-- bad input: a clear error, not a crash
+SELECT * FROM ms.org_node(NULL);
+SELECT * FROM ms.org_node('');
+SELECT * FROM ms.org_node(repeat('x', 100));
+SELECT * FROM ms.org_node(E'gc\\x');
+
 -- the bodies behind the entry points are not for PUBLIC
 SET ROLE gc_tenant;
 SELECT ms._grant('gc_tenant', 'admin', 'gc', NULL, NULL);
